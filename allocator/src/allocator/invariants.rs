@@ -1,0 +1,156 @@
+//! A full consistency check of the incremental structures against a recount from scratch.
+//! Tests and the simulator call it; the master may call it in debug builds.
+
+use std::collections::HashMap;
+
+use super::Allocator;
+use crate::Error;
+use crate::pool::{Pool, Qty, RoleIdx};
+use crate::roles::ROOT;
+
+impl Allocator {
+    /// Recounts everything and compares: on every agent `free + offered + used = total` with
+    /// no negative amount (so nothing is offered twice), reserved resources held only under
+    /// their role or its descendants, framework and role allocations equal to the sum of
+    /// holdings, cluster totals, and every share in [0, 1].
+    pub fn check_invariants(&self) -> Result<(), Error> {
+        self.check_agents()?;
+        self.check_frameworks()?;
+        self.check_roles()
+    }
+
+    fn check_agents(&self) -> Result<(), Error> {
+        let mut totals = Qty::default();
+        let mut free_unreserved = Qty::default();
+        for (_, agent) in self.agents.iter() {
+            let mut sum = agent.free.clone();
+            for holding in &agent.holdings {
+                sum.add(&holding.offered);
+                sum.add(&holding.used);
+                if holding.offered.is_empty() && holding.used.is_empty() {
+                    return fail(format!("agent {}: empty holding kept", agent.id));
+                }
+                for slot in holding.offered.slots().iter().chain(holding.used.slots()) {
+                    if slot.is_reserved() && !self.roles.is_ancestor_or_self(slot.res, holding.role)
+                    {
+                        return fail(format!(
+                            "agent {}: resources reserved for {} held under role {}",
+                            agent.id,
+                            self.roles.node(slot.res).path,
+                            self.roles.node(holding.role).path
+                        ));
+                    }
+                }
+            }
+            let pools = std::iter::once(&agent.free)
+                .chain(agent.holdings.iter().flat_map(|h| [&h.offered, &h.used]));
+            if pools.flat_map(Pool::slots).any(|s| s.units <= 0) {
+                return fail(format!("agent {}: a non-positive amount", agent.id));
+            }
+            if sum != agent.total {
+                return fail(format!(
+                    "agent {}: free + offered + used = {} but total = {}",
+                    agent.id,
+                    self.resources_of(&sum),
+                    self.resources_of(&agent.total)
+                ));
+            }
+            totals.add_pool(&agent.total);
+            free_unreserved.add_pool(&agent.free.filtered(|s| !s.is_reserved()));
+        }
+        if !same(&totals, &self.totals) || !same(&free_unreserved, &self.free_unreserved) {
+            return fail("cluster totals or free unreserved drifted".into());
+        }
+        Ok(())
+    }
+
+    fn check_frameworks(&self) -> Result<(), Error> {
+        let ctx = self.share_ctx();
+        let mut held: HashMap<(u32, RoleIdx), Qty> = HashMap::new();
+        for (_, agent) in self.agents.iter() {
+            for holding in &agent.holdings {
+                let sum = held.entry((holding.fw, holding.role)).or_default();
+                sum.add_pool(&holding.offered);
+                sum.add_pool(&holding.used);
+            }
+        }
+        for (fw, framework) in self.frameworks.iter() {
+            for membership in &framework.roles {
+                let held = held.remove(&(fw, membership.role)).unwrap_or_default();
+                if !same(&held, &membership.alloc) {
+                    return fail(format!("framework {}: allocation drifted", framework.id));
+                }
+                let share = ctx.share(&membership.alloc);
+                if !(0.0..=1.0 + 1e-9).contains(&share) {
+                    return fail(format!(
+                        "framework {}: share {share} out of [0, 1]",
+                        framework.id
+                    ));
+                }
+                let present = self
+                    .roles
+                    .node(membership.role)
+                    .own_fws
+                    .iter()
+                    .any(|(_, f)| *f == fw);
+                let should = framework.active && !membership.suppressed;
+                if present != should || membership.key.is_some() != should {
+                    return fail(format!(
+                        "framework {}: sorter membership wrong",
+                        framework.id
+                    ));
+                }
+            }
+        }
+        if !held.is_empty() {
+            return fail("a holding belongs to no framework role".into());
+        }
+        Ok(())
+    }
+
+    fn check_roles(&self) -> Result<(), Error> {
+        let count = self.roles.nodes.len() as RoleIdx;
+        let mut subtree = vec![Qty::default(); count as usize];
+        let mut own = vec![Qty::default(); count as usize];
+        for (_, framework) in self.frameworks.iter() {
+            for membership in &framework.roles {
+                for (name, units) in membership.alloc.iter() {
+                    own[membership.role as usize].add(name, units);
+                    for at in self.roles.chain(membership.role) {
+                        subtree[at as usize].add(name, units);
+                    }
+                }
+            }
+        }
+        let ctx = self.share_ctx();
+        for idx in 1..count {
+            let node = self.roles.node(idx);
+            if !same(&own[idx as usize], &node.own_alloc)
+                || !same(&subtree[idx as usize], &node.subtree_alloc)
+            {
+                return fail(format!("role {}: allocation drifted", node.path));
+            }
+            let share = ctx.share(&node.subtree_alloc);
+            if !(0.0..=1.0 + 1e-9).contains(&share) {
+                return fail(format!("role {}: share {share} out of [0, 1]", node.path));
+            }
+            let has_fws = !node.own_fws.is_empty();
+            if has_fws != node.own_key.is_some() {
+                return fail(format!("role {}: own entry out of step", node.path));
+            }
+        }
+        if self.roles.node(ROOT).own_fws.iter().next().is_some() {
+            return fail("the root role has frameworks".into());
+        }
+        Ok(())
+    }
+}
+
+/// Equal as quantities, ignoring trailing zeros.
+fn same(a: &Qty, b: &Qty) -> bool {
+    a.iter().eq(b.iter())
+}
+
+fn fail(message: String) -> Result<(), Error> {
+    Err(Error::Invariant(message))
+}

@@ -1,0 +1,333 @@
+//! Named scalar resources, reserved or not, in the Mesos agent syntax.
+//!
+//! Amounts are fixed point: `mem` and `disk` are whole bytes, every other name is
+//! counted in thousandths (Mesos also rounds scalars to three decimals). Integer
+//! arithmetic means sums and differences never drift, so "free + offered + used =
+//! total" holds exactly and nothing can go negative through rounding.
+
+mod parse;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::Error;
+
+/// Units per whole for names that are not byte quantities.
+pub(crate) const MILLI: i64 = 1000;
+
+/// Largest amount one entry may hold, so that sums over a large cluster stay in `i64`.
+pub(crate) const MAX_UNITS: i64 = i64::MAX / (1 << 20);
+
+/// `mem` and `disk` are counted in bytes; everything else in thousandths.
+pub(crate) fn is_bytes(name: &str) -> bool {
+    matches!(name, "mem" | "disk")
+}
+
+/// One entry: `name(role):amount`, or `name:amount` when unreserved.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Resource {
+    name: Arc<str>,
+    reservation: Option<Arc<str>>,
+    units: i64,
+}
+
+impl Resource {
+    /// The resource name, e.g. `cpus`, `mem`, `gpus`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The role this entry is reserved for, or `None` for the unreserved pool (`*`).
+    pub fn reservation(&self) -> Option<&str> {
+        self.reservation.as_deref()
+    }
+
+    /// The amount in natural units: bytes for `mem`/`disk`, a count otherwise.
+    pub fn amount(&self) -> f64 {
+        units_to_amount(&self.name, self.units)
+    }
+
+    pub(crate) fn units(&self) -> i64 {
+        self.units
+    }
+
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    fn key(&self) -> (&str, Option<&str>) {
+        (&self.name, self.reservation.as_deref())
+    }
+}
+
+/// A bag of scalar resources, sorted by name then reservation, without zero entries.
+///
+/// Parse and display use the Mesos agent syntax: `"cpus:4;mem:8GiB;cpus(ads):2;gpus:1"`.
+/// `mem` and `disk` accept the suffixes `B`, `KiB`, `MiB`, `GiB`, `TiB`; a plain number means
+/// MiB, as in Mesos. A role of `*` means unreserved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Resources {
+    items: Vec<Resource>,
+}
+
+impl Resources {
+    /// No resources.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `amount` of unreserved `name` (bytes for `mem`/`disk`).
+    pub fn scalar(name: &str, amount: f64) -> Result<Self, Error> {
+        Self::new().with(name, amount)
+    }
+
+    /// Adds `amount` of unreserved `name` (bytes for `mem`/`disk`).
+    pub fn with(self, name: &str, amount: f64) -> Result<Self, Error> {
+        self.with_entry(name, None, amount)
+    }
+
+    /// Adds `amount` of `name` reserved for `role` (bytes for `mem`/`disk`).
+    pub fn with_reserved(self, name: &str, role: &str, amount: f64) -> Result<Self, Error> {
+        self.with_entry(name, Some(role), amount)
+    }
+
+    fn with_entry(mut self, name: &str, role: Option<&str>, amount: f64) -> Result<Self, Error> {
+        parse::validate_name(name)?;
+        let reservation = match role {
+            Some(role) if role != "*" => Some(Arc::from(crate::roles::validate_role(role)?)),
+            _ => None,
+        };
+        let units = amount_to_units(name, amount)?;
+        self.push(Resource {
+            name: Arc::from(name),
+            reservation,
+            units,
+        });
+        Ok(self)
+    }
+
+    pub(crate) fn entry(name: Arc<str>, reservation: Option<Arc<str>>, units: i64) -> Resource {
+        Resource {
+            name,
+            reservation,
+            units,
+        }
+    }
+
+    /// Adds one entry, merging with an equal name and reservation.
+    pub(crate) fn push(&mut self, item: Resource) {
+        if item.units == 0 {
+            return;
+        }
+        match self
+            .items
+            .binary_search_by(|probe| probe.key().cmp(&item.key()))
+        {
+            Ok(at) => self.items[at].units = self.items[at].units.saturating_add(item.units),
+            Err(at) => self.items.insert(at, item),
+        }
+    }
+
+    /// True when there is nothing in the bag.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The entries, sorted by name then reservation (unreserved first).
+    pub fn iter(&self) -> impl Iterator<Item = &Resource> {
+        self.items.iter()
+    }
+
+    /// The total of `name` over every reservation, in natural units.
+    pub fn get(&self, name: &str) -> f64 {
+        units_to_amount(name, self.units_of(name, |_| true))
+    }
+
+    /// The unreserved amount of `name`, in natural units.
+    pub fn get_unreserved(&self, name: &str) -> f64 {
+        units_to_amount(name, self.units_of(name, |r| r.is_none()))
+    }
+
+    /// The amount of `name` reserved for exactly `role`, in natural units.
+    pub fn get_reserved(&self, name: &str, role: &str) -> f64 {
+        units_to_amount(name, self.units_of(name, |r| r == Some(role)))
+    }
+
+    fn units_of(&self, name: &str, keep: impl Fn(Option<&str>) -> bool) -> i64 {
+        self.items
+            .iter()
+            .filter(|item| &*item.name == name && keep(item.reservation()))
+            .map(|item| item.units)
+            .sum()
+    }
+
+    /// The distinct resource names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.items.iter().map(Resource::name).collect();
+        names.dedup();
+        names
+    }
+
+    /// Only the unreserved entries.
+    pub fn unreserved(&self) -> Resources {
+        self.filtered(|item| item.reservation.is_none())
+    }
+
+    /// Only the reserved entries, whatever their role.
+    pub fn reserved(&self) -> Resources {
+        self.filtered(|item| item.reservation.is_some())
+    }
+
+    /// Only the entries reserved for exactly `role`.
+    pub fn reserved_for(&self, role: &str) -> Resources {
+        self.filtered(|item| item.reservation() == Some(role))
+    }
+
+    fn filtered(&self, keep: impl Fn(&Resource) -> bool) -> Resources {
+        Resources {
+            items: self
+                .items
+                .iter()
+                .filter(|item| keep(item))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The same quantities with every reservation dropped (sums per name).
+    pub fn quantities(&self) -> Resources {
+        let mut out = Resources::new();
+        for item in &self.items {
+            out.push(Resource {
+                name: item.name.clone(),
+                reservation: None,
+                units: item.units,
+            });
+        }
+        out
+    }
+
+    /// The same quantities, all reserved for `role` (`*` unreserves them).
+    pub fn reserve_for(&self, role: &str) -> Result<Resources, Error> {
+        let reservation = match role {
+            "*" => None,
+            role => Some(Arc::from(crate::roles::validate_role(role)?)),
+        };
+        let mut out = Resources::new();
+        for item in &self.items {
+            out.push(Resource {
+                name: item.name.clone(),
+                reservation: reservation.clone(),
+                units: item.units,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Adds every entry of `other`.
+    pub fn add(&mut self, other: &Resources) {
+        for item in &other.items {
+            self.push(item.clone());
+        }
+    }
+
+    /// True when every entry of `other` (name and reservation) fits in `self`.
+    pub fn contains(&self, other: &Resources) -> bool {
+        other.items.iter().all(|wanted| {
+            self.items
+                .binary_search_by(|probe| probe.key().cmp(&wanted.key()))
+                .is_ok_and(|at| self.items[at].units >= wanted.units)
+        })
+    }
+
+    /// `self - other`, or `None` when `other` does not fit in `self`.
+    pub fn checked_sub(&self, other: &Resources) -> Option<Resources> {
+        if !self.contains(other) {
+            return None;
+        }
+        let mut out = self.clone();
+        for wanted in &other.items {
+            if let Ok(at) = out
+                .items
+                .binary_search_by(|probe| probe.key().cmp(&wanted.key()))
+            {
+                out.items[at].units -= wanted.units;
+            }
+        }
+        out.items.retain(|item| item.units != 0);
+        Some(out)
+    }
+}
+
+/// Converts a natural amount into fixed-point units, rejecting negatives and non-finite values.
+pub(crate) fn amount_to_units(name: &str, amount: f64) -> Result<i64, Error> {
+    let scale = if is_bytes(name) { 1.0 } else { MILLI as f64 };
+    let units = (amount * scale).round();
+    if !amount.is_finite() || units < 0.0 || units > MAX_UNITS as f64 {
+        return Err(Error::InvalidResources(format!(
+            "{name}: amount {amount} must be a finite number between 0 and {}",
+            MAX_UNITS as f64 / scale
+        )));
+    }
+    Ok(units as i64)
+}
+
+pub(crate) fn units_to_amount(name: &str, units: i64) -> f64 {
+    if is_bytes(name) {
+        units as f64
+    } else {
+        units as f64 / MILLI as f64
+    }
+}
+
+impl FromStr for Resources {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        parse::parse(text)
+    }
+}
+
+impl fmt::Display for Resources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (at, item) in self.items.iter().enumerate() {
+            if at > 0 {
+                f.write_str(";")?;
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(role) = &self.reservation {
+            write!(f, "({role})")?;
+        }
+        f.write_str(":")?;
+        if is_bytes(&self.name) {
+            parse::write_bytes(f, self.units)
+        } else {
+            parse::write_milli(f, self.units)
+        }
+    }
+}
+
+/// Serialized as the agent syntax string, which round-trips exactly.
+impl Serialize for Resources {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Resources {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}

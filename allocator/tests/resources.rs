@@ -1,0 +1,126 @@
+//! The resource model: syntax, units, arithmetic.
+#![allow(clippy::unwrap_used)] // a test that panics on a broken expectation is the point
+
+use wasmesos_allocator::{Error, Resources};
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn parse(text: &str) -> Result<Resources, Error> {
+    text.parse()
+}
+
+#[test]
+fn parses_the_agent_syntax_with_units_and_reservations() {
+    let r = parse("cpus:4;mem:8GiB;disk:20GiB;cpus(ads):2;gpus:1").unwrap();
+    assert_eq!(r.get("cpus"), 6.0);
+    assert_eq!(r.get_unreserved("cpus"), 4.0);
+    assert_eq!(r.get_reserved("cpus", "ads"), 2.0);
+    assert_eq!(r.get("mem"), 8.0 * GIB);
+    assert_eq!(r.get("disk"), 20.0 * GIB);
+    assert_eq!(r.get("gpus"), 1.0);
+    assert_eq!(r.names(), vec!["cpus", "disk", "gpus", "mem"]);
+}
+
+#[test]
+fn plain_memory_numbers_are_mebibytes_like_mesos() {
+    let r = parse("mem:1024;disk:512B").unwrap();
+    assert_eq!(r.get("mem"), 1024.0 * MIB);
+    assert_eq!(r.get("disk"), 512.0);
+}
+
+#[test]
+fn display_round_trips_exactly() {
+    for text in [
+        "cpus:0.5;cpus(eng/backend):2;mem:1536MiB;gpus:3",
+        "disk:1B;mem:1KiB",
+        "cpus:0.001;mem:3TiB",
+    ] {
+        let r = parse(text).unwrap();
+        let again = parse(&r.to_string()).unwrap();
+        assert_eq!(r, again, "{text} -> {r}");
+    }
+    assert_eq!(parse("mem:1024").unwrap().to_string(), "mem:1GiB");
+    assert_eq!(
+        parse(" cpus : 1.250 ; cpus(*):1 ").unwrap().to_string(),
+        "cpus:2.25"
+    );
+}
+
+#[test]
+fn serde_uses_the_string_form() {
+    let r = parse("cpus:2;mem(a):1GiB").unwrap();
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(json, "\"cpus:2;mem(a):1GiB\"");
+    let back: Resources = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, r);
+    assert!(serde_json::from_str::<Resources>("\"cpus:-1\"").is_err());
+}
+
+#[test]
+fn rejects_bad_input_with_a_reason() {
+    for bad in [
+        "cpus",
+        "cpus:-1",
+        "cpus:abc",
+        "cpus:NaN",
+        "cpus:inf",
+        "mem:5GB",
+        "ports:[31000-32000]",
+        "cp us:1",
+        ":1",
+        "cpus(a b):1",
+        "cpus(/a):1",
+        "cpus(a/../b):1",
+        "cpus(a:1",
+        "cpus:1e300",
+    ] {
+        let err = parse(bad).expect_err(bad);
+        assert!(
+            matches!(err, Error::InvalidResources(_) | Error::InvalidRole { .. }),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn arithmetic_is_exact_and_respects_reservations() {
+    let total = parse("cpus:4;cpus(a):2;mem:1GiB").unwrap();
+    let part = parse("cpus:0.1;mem:100MiB").unwrap();
+    let mut sum = Resources::new();
+    for _ in 0..10 {
+        sum.add(&part);
+    }
+    assert_eq!(sum.get("cpus"), 1.0, "ten tenths make exactly one");
+    assert!(total.contains(&parse("cpus:4;cpus(a):2").unwrap()));
+    assert!(
+        !total.contains(&parse("cpus:5").unwrap()),
+        "reserved cpus are not unreserved"
+    );
+    assert!(!total.contains(&parse("cpus(b):1").unwrap()));
+    let rest = total
+        .checked_sub(&parse("cpus:4;mem:1GiB").unwrap())
+        .unwrap();
+    assert_eq!(rest, parse("cpus(a):2").unwrap());
+    assert!(total.checked_sub(&parse("mem:2GiB").unwrap()).is_none());
+    assert_eq!(total.quantities(), parse("cpus:6;mem:1GiB").unwrap());
+    assert_eq!(
+        parse("cpus:1;mem:1GiB")
+            .unwrap()
+            .reserve_for("ads")
+            .unwrap(),
+        parse("cpus(ads):1;mem(ads):1GiB").unwrap()
+    );
+}
+
+#[test]
+fn builders_validate_like_the_parser() {
+    let r = Resources::scalar("cpus", 1.5)
+        .and_then(|r| r.with("mem", GIB))
+        .and_then(|r| r.with_reserved("gpus", "ml", 2.0))
+        .unwrap();
+    assert_eq!(r.to_string(), "cpus:1.5;gpus(ml):2;mem:1GiB");
+    assert!(Resources::scalar("cpus", -0.5).is_err());
+    assert!(Resources::scalar("cpus", f64::NAN).is_err());
+    assert!(Resources::new().with_reserved("cpus", "a//b", 1.0).is_err());
+}
