@@ -1,1 +1,61 @@
-//! TODO
+//! The wasmesos agent: pools one machine's resources into the cluster and runs the master's
+//! tasks, each in its own wasmtime sandbox.
+//!
+//! It owns registration with the master (with backoff, re-registering with its id and task
+//! reports after the stream drops), heartbeats, executor fetch by sha256 digest (verified,
+//! cached under `work_dir/artifacts`, loaded once per digest), the task lifecycle on
+//! [`wasmesos_wasm_executor`] with the granted resources as hard limits, one sandbox dir per
+//! task (`work_dir/sandboxes/<framework_id>/<task_id>/` with `stdout` and `stderr`), status
+//! updates that are retried until acknowledged, kill, messages both ways, and the agent's own
+//! gRPC API (`ReadFile`, `GetAgentState`). It never decides what runs where (the master
+//! does), never trusts precompiled code or unverified bytes, never builds a path from an id
+//! that could leave its directories, and never panics on what the master sends.
+//!
+//! Start at [`serve`] / [`spawn`] and [`AgentConfig`]. Inside, `link` talks to the master,
+//! `commands` handles what it sends, `runner` drives one task, `status` and `outbox` make
+//! updates reliable, and `registry` is the book of tasks.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wasmesos_agent::Error> {
+//! use wasmesos_agent::{AgentConfig, parse_resources};
+//! let config = AgentConfig {
+//!     master_url: "http://127.0.0.1:5050".into(),
+//!     listen: "127.0.0.1:0".parse().expect("a socket address"),
+//!     resources: Some(parse_resources("cpus:2;mem:4GiB;disk:10GiB")?),
+//!     ..AgentConfig::default()
+//! };
+//! let agent = wasmesos_agent::spawn(config).await?;
+//! println!("agent serving at {}", agent.url());
+//! agent.shutdown().await
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod agent;
+mod artifacts;
+mod backoff;
+mod commands;
+mod config;
+mod error;
+mod files;
+mod ids;
+mod limits;
+mod link;
+mod outbox;
+mod registry;
+mod relay;
+mod resources;
+mod runner;
+mod serve;
+mod service;
+mod status;
+mod updates;
+
+pub use config::{AgentConfig, DEFAULT_LISTEN, DEFAULT_MASTER_URL};
+pub use error::Error;
+pub use ids::{check_digest, check_path_id};
+pub use resources::{DEFAULT_DISK_BYTES, complete_resources, parse_resources, parse_size};
+pub use serve::{AgentHandle, serve, spawn};
+pub use wasmesos_wasm_executor::ExecutorConfig;

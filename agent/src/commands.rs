@@ -1,0 +1,110 @@
+//! What the agent does with each command the master streams to it.
+//!
+//! Handling never blocks the command stream: launches start their own runner, everything
+//! else is a registry lookup or a message to a worker. Commands about unknown tasks or
+//! frameworks are answered or logged, never an error.
+
+use std::sync::Arc;
+
+use tracing::{debug, info, warn};
+use wasmesos_proto::agent_command::{Acknowledge, Command, FrameworkMessage, Kill, Launch};
+use wasmesos_proto::{AgentCommand, Reason, StatusSource, TaskState};
+
+use crate::agent::Agent;
+use crate::registry::{self, TaskKey};
+use crate::runner;
+use crate::updates::Update;
+
+/// Whether the command stream goes on after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    Continue,
+    /// The master removed this agent: it has dropped its tasks and must register anew.
+    Removed,
+}
+
+pub(crate) fn handle(agent: &Arc<Agent>, command: AgentCommand) -> Next {
+    match command.command {
+        Some(Command::Launch(launch_command)) => launch(agent, launch_command),
+        Some(Command::Kill(kill_command)) => kill(agent, kill_command),
+        Some(Command::Message(message)) => deliver(agent, message),
+        Some(Command::Acknowledge(acks)) => acknowledge(agent, acks),
+        Some(Command::ShutdownFramework(shutdown)) => {
+            let tasks = agent.registry.framework_tasks(&shutdown.framework_id);
+            info!(framework_id = %shutdown.framework_id, tasks = tasks.len(), "shutting down a framework's tasks");
+            for key in tasks {
+                agent.registry.kill(&key);
+            }
+        }
+        Some(Command::Shutdown(shutdown)) => {
+            let dropped = agent.registry.abandon_all(|| agent.status.clear());
+            agent.agent_id.send_replace(None);
+            warn!(message = %shutdown.message, dropped, "the master removed this agent; registering anew");
+            return Next::Removed;
+        }
+        Some(Command::Registered(registered)) => {
+            debug!(agent_id = %registered.agent_id, "ignoring a repeated `registered`");
+        }
+        None => warn!("ignoring an empty agent command"),
+    }
+    Next::Continue
+}
+
+fn launch(agent: &Arc<Agent>, launch: Launch) {
+    let framework = launch.framework.unwrap_or_default();
+    if crate::ids::check_path_id("framework id", &framework.id).is_ok() {
+        agent.registry.add_framework(framework.clone());
+    }
+    for task in launch.tasks {
+        runner::launch(agent, &framework, task);
+    }
+}
+
+fn kill(agent: &Agent, kill: Kill) {
+    let key = TaskKey {
+        framework_id: kill.framework_id,
+        task_id: kill.task_id,
+    };
+    match agent.registry.kill(&key) {
+        registry::Kill::Signalled => debug!(task_id = %key.task_id, "kill signalled"),
+        registry::Kill::Unacknowledged => {
+            agent.status.resend_task(key.framework_id, key.task_id);
+        }
+        registry::Kill::Completed(mut latest) => {
+            latest.uuid.clear();
+            agent.status.send(latest);
+        }
+        registry::Kill::Unknown => {
+            let lost = Update {
+                state: TaskState::TaskLost,
+                reason: Reason::TaskUnknown,
+                message: "this agent has no such task".into(),
+                data: Vec::new(),
+                exit_code: None,
+                source: StatusSource::SourceAgent,
+            };
+            agent.answer_once(&key, lost);
+        }
+    }
+}
+
+fn deliver(agent: &Agent, message: FrameworkMessage) {
+    let key = TaskKey {
+        framework_id: message.framework_id,
+        task_id: message.task_id,
+    };
+    if !agent.registry.deliver(&key, message.data) {
+        warn!(framework_id = %key.framework_id, task_id = %key.task_id, "dropping a framework message for a task that is not running");
+    }
+}
+
+fn acknowledge(agent: &Agent, acknowledge: Acknowledge) {
+    for ack in acknowledge.acks {
+        let key = TaskKey {
+            framework_id: ack.framework_id,
+            task_id: ack.task_id,
+        };
+        agent.registry.acknowledged(&key, &ack.uuid);
+        agent.status.ack(key.framework_id, key.task_id, ack.uuid);
+    }
+}

@@ -1,0 +1,94 @@
+//! [`AgentConfig`]: everything an agent is told at start, with defaults a local cluster can use.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wasmesos_proto::Resources;
+use wasmesos_wasm_executor::ExecutorConfig;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The master's default URL.
+pub const DEFAULT_MASTER_URL: &str = "http://127.0.0.1:5050";
+
+/// The agent's default listen address.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5051);
+
+/// How an agent runs. A plain struct: tests shrink the intervals, the CLI fills it from flags.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The master, e.g. `http://127.0.0.1:5050`.
+    pub master_url: String,
+    /// Where [`spawn`](crate::spawn) binds the agent's own gRPC server. `serve` is handed a
+    /// listener instead.
+    pub listen: SocketAddr,
+    /// The URL the master and CLI use to reach this agent (`AgentInfo.address`). `None`
+    /// derives it from the bound address; an unspecified bind address (`0.0.0.0`) becomes
+    /// the local address the master's host is reached from.
+    pub advertise_url: Option<String>,
+    /// The hostname reported to the master; `None` asks the OS.
+    pub hostname: Option<String>,
+    /// The resources offered to frameworks. `cpus`, `mem` and `disk` that are missing
+    /// (or all of them, when `None`) are detected from the host; see
+    /// [`complete_resources`](crate::complete_resources).
+    pub resources: Option<Resources>,
+    /// Holds `artifacts/` (fetched executors), `compiled/` (the compile cache) and
+    /// `sandboxes/<framework_id>/<task_id>/`. Created if missing.
+    pub work_dir: PathBuf,
+    /// First delay before retrying a failed registration; it doubles on each failure.
+    pub registration_backoff: Duration,
+    /// Cap on the registration retry delay.
+    pub registration_backoff_max: Duration,
+    /// How long an unacknowledged status update waits before it is sent again; it doubles
+    /// on each resend.
+    pub status_update_retry: Duration,
+    /// Cap on the status update resend delay.
+    pub status_update_retry_max: Duration,
+    /// Heartbeat interval used if the master announces none (or a nonsensical one).
+    pub default_heartbeat_interval: Duration,
+    /// Times a failed executor download is tried before the task fails with
+    /// EXECUTOR_NOT_FOUND.
+    pub fetch_attempts: u32,
+    /// The largest executor the agent downloads.
+    pub max_artifact_bytes: u64,
+    /// The largest result `data` a task may return; larger results fail the task with
+    /// REASON_GUEST_ERROR rather than clog the status channel.
+    pub max_result_bytes: u64,
+    /// Bytes kept (the tail) of each task's `stdout` and `stderr` file.
+    pub output_cap_bytes: u64,
+    /// The most bytes one `Agent.ReadFile` call returns.
+    pub read_file_max_bytes: u64,
+    /// Finished, acknowledged tasks kept in memory for `GetAgentState` and `ReadFile`.
+    /// Their sandboxes stay on disk either way.
+    pub completed_tasks_retained: usize,
+    /// Engine, pool and compile-cache sizing. A `cache_dir` of `None` becomes
+    /// `work_dir/compiled`.
+    pub executor: ExecutorConfig,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            master_url: DEFAULT_MASTER_URL.to_string(),
+            listen: DEFAULT_LISTEN,
+            advertise_url: None,
+            hostname: None,
+            resources: None,
+            work_dir: std::env::temp_dir().join("wasmesos-agent"),
+            registration_backoff: Duration::from_millis(100),
+            registration_backoff_max: Duration::from_secs(10),
+            status_update_retry: Duration::from_secs(10),
+            status_update_retry_max: Duration::from_secs(600),
+            default_heartbeat_interval: Duration::from_secs(1),
+            fetch_attempts: 3,
+            max_artifact_bytes: 64 * MIB,
+            max_result_bytes: MIB,
+            output_cap_bytes: 8 * MIB,
+            read_file_max_bytes: MIB,
+            completed_tasks_retained: 1000,
+            executor: ExecutorConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The crate's one error type, used as `agent::Error`.
+//!
+//! What happens to a task once the master asked for it is a task status, never an `Error`;
+//! errors here are about the agent itself (config, I/O, its link to the master) and about
+//! fetching an executor, which the runner turns into a TASK_ERROR reason.
+
+use std::path::PathBuf;
+
+/// Why the agent (or one of its steps) could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A `--resources` item is malformed.
+    #[error("invalid resources item `{item}`: {reason}")]
+    InvalidResources {
+        /// The offending `name:value` item.
+        item: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The master URL cannot be used as a gRPC endpoint.
+    #[error("invalid master URL `{url}`: {reason}")]
+    InvalidMasterUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A file or directory could not be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "creating".
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The executor refused a component or could not start.
+    #[error(transparent)]
+    Executor(#[from] wasmesos_wasm_executor::Error),
+
+    /// The agent's gRPC server failed.
+    #[error("agent server: {0}")]
+    Server(#[from] tonic::transport::Error),
+
+    /// A call to the master failed.
+    #[error("master call failed: {}", .0.message())]
+    Rpc(Box<tonic::Status>),
+
+    /// The master broke the agent-channel protocol (e.g. a stream not starting with
+    /// `registered`).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+
+    /// A digest is not 64 lower-case hex characters.
+    #[error("invalid executor digest `{0}`: expected 64 lower-case hex characters")]
+    InvalidDigest(String),
+
+    /// The master has no artifact with this digest.
+    #[error("the master has no executor with digest {0}")]
+    ArtifactNotFound(String),
+
+    /// The downloaded bytes do not hash to the requested digest.
+    #[error("downloaded executor hashes to {actual}, not the requested {expected}")]
+    DigestMismatch {
+        /// The digest asked for.
+        expected: String,
+        /// The sha256 of what arrived.
+        actual: String,
+    },
+
+    /// The artifact is larger than the agent accepts.
+    #[error("executor is {size} bytes, more than the agent's limit of {limit} bytes")]
+    ArtifactTooLarge {
+        /// Bytes announced or received so far.
+        size: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+
+    /// A task description the agent cannot run (bad id, resources or network grant).
+    #[error("invalid task: {0}")]
+    InvalidTask(String),
+
+    /// A background worker of the agent stopped unexpectedly.
+    #[error("internal fault: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        Error::Rpc(Box::new(status))
+    }
+}

@@ -1,0 +1,469 @@
+//! The agent's book of tasks: what runs, its latest status, and how to reach it.
+//!
+//! A task is *active* from launch until its terminal update is acknowledged; active tasks
+//! are what the agent reports when it re-registers. Then it moves to a bounded list of
+//! completed tasks kept for `GetAgentState` and `ReadFile`. The registry knows nothing of
+//! wasmtime: a running task is reached through [`TaskControl`]. Its lock is never held across
+//! an `.await`.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+use wasmesos_proto::{FrameworkInfo, TaskInfo, TaskReport, TaskStatus};
+
+/// Identifies a task on this agent: task ids are unique only within a framework.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct TaskKey {
+    pub(crate) framework_id: String,
+    pub(crate) task_id: String,
+}
+
+/// How the registry reaches a task that is running in the executor.
+pub(crate) trait TaskControl: Send + Sync {
+    /// Asks the executor to stop the task; its terminal update follows from the runner.
+    fn kill(&self);
+    /// Hands a framework message to the guest; false when it can no longer take one.
+    fn deliver(&self, data: Vec<u8>) -> bool;
+}
+
+struct ActiveTask {
+    info: TaskInfo,
+    sandbox: PathBuf,
+    latest: TaskStatus,
+    /// Wakes the runner while it is still fetching the executor.
+    kill_signal: Arc<Notify>,
+    kill_requested: bool,
+    control: Option<Box<dyn TaskControl>>,
+}
+
+struct CompletedTask {
+    key: TaskKey,
+    info: TaskInfo,
+    sandbox: PathBuf,
+    latest: TaskStatus,
+}
+
+#[derive(Default)]
+struct Books {
+    active: HashMap<TaskKey, ActiveTask>,
+    completed: VecDeque<CompletedTask>,
+    frameworks: HashMap<String, FrameworkInfo>,
+}
+
+/// What [`Registry::attach`] found.
+pub(crate) enum Attach {
+    /// The task is reachable through its control from now on.
+    Attached,
+    /// A kill arrived while the executor was being fetched: the caller kills the task now.
+    KillRequested,
+    /// The task was dropped meanwhile (the master shut the agent down): the caller kills it
+    /// and reports nothing.
+    Gone(Box<dyn TaskControl>),
+}
+
+/// What [`Registry::kill`] did.
+#[derive(Debug)]
+pub(crate) enum Kill {
+    /// The task was signalled; TASK_KILLED follows from its runner.
+    Signalled,
+    /// The task ended and its terminal update still waits for its acknowledgement.
+    Unacknowledged,
+    /// The task ended and its terminal update was acknowledged; this is that update.
+    Completed(TaskStatus),
+    /// No such task on this agent.
+    Unknown,
+}
+
+/// Where a task's sandbox is, and whether its files may still grow.
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
+    pub(crate) sandbox: PathBuf,
+    pub(crate) growing: bool,
+}
+
+/// The tasks of one agent; cheap to share behind an `Arc`.
+pub(crate) struct Registry {
+    books: Mutex<Books>,
+    completed_limit: usize,
+}
+
+impl Registry {
+    pub(crate) fn new(completed_limit: usize) -> Self {
+        Registry {
+            books: Mutex::new(Books::default()),
+            completed_limit,
+        }
+    }
+
+    fn books(&self) -> MutexGuard<'_, Books> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.books
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn add_framework(&self, framework: FrameworkInfo) {
+        self.books()
+            .frameworks
+            .insert(framework.id.clone(), framework);
+    }
+
+    /// Takes a new task in. `None` when a task with the same key is already active.
+    pub(crate) fn admit(
+        &self,
+        key: &TaskKey,
+        info: TaskInfo,
+        sandbox: PathBuf,
+        staging: TaskStatus,
+    ) -> Option<Arc<Notify>> {
+        let mut books = self.books();
+        if books.active.contains_key(key) {
+            return None;
+        }
+        books.completed.retain(|done| done.key != *key);
+        let kill_signal = Arc::new(Notify::new());
+        let task = ActiveTask {
+            info,
+            sandbox,
+            latest: staging,
+            kill_signal: Arc::clone(&kill_signal),
+            kill_requested: false,
+            control: None,
+        };
+        books.active.insert(key.clone(), task);
+        Some(kill_signal)
+    }
+
+    /// Records `status` as the task's latest and hands it to `publish` while still holding
+    /// the lock, so that updates are queued in the order they are recorded and none slips
+    /// past [`abandon_all`](Self::abandon_all). Returns false, publishing nothing, when the
+    /// task is no longer active.
+    pub(crate) fn record(
+        &self,
+        key: &TaskKey,
+        status: TaskStatus,
+        publish: impl FnOnce(TaskStatus),
+    ) -> bool {
+        let mut books = self.books();
+        let Some(task) = books.active.get_mut(key) else {
+            return false;
+        };
+        if status.state().is_terminal() {
+            task.control = None;
+        }
+        task.latest = status.clone();
+        publish(status);
+        true
+    }
+
+    pub(crate) fn attach(&self, key: &TaskKey, control: Box<dyn TaskControl>) -> Attach {
+        let mut books = self.books();
+        let Some(task) = books.active.get_mut(key) else {
+            return Attach::Gone(control);
+        };
+        task.control = Some(control);
+        if task.kill_requested {
+            Attach::KillRequested
+        } else {
+            Attach::Attached
+        }
+    }
+
+    pub(crate) fn kill(&self, key: &TaskKey) -> Kill {
+        let mut books = self.books();
+        if let Some(task) = books.active.get_mut(key) {
+            if task.latest.state().is_terminal() {
+                return Kill::Unacknowledged;
+            }
+            task.kill_requested = true;
+            match &task.control {
+                Some(control) => control.kill(),
+                None => task.kill_signal.notify_one(),
+            }
+            return Kill::Signalled;
+        }
+        books
+            .completed
+            .iter()
+            .rev()
+            .find(|done| done.key == *key)
+            .map_or(Kill::Unknown, |done| Kill::Completed(done.latest.clone()))
+    }
+
+    /// Hands `data` to a running task; false when the task is unknown or not running.
+    pub(crate) fn deliver(&self, key: &TaskKey, data: Vec<u8>) -> bool {
+        let books = self.books();
+        match books.active.get(key).and_then(|task| task.control.as_ref()) {
+            Some(control) => control.deliver(data),
+            None => false,
+        }
+    }
+
+    /// Notes an acknowledgement: a task whose terminal update is acknowledged is complete.
+    pub(crate) fn acknowledged(&self, key: &TaskKey, uuid: &[u8]) {
+        let mut books = self.books();
+        let done = books
+            .active
+            .get(key)
+            .is_some_and(|task| task.latest.uuid == uuid && task.latest.state().is_terminal());
+        if !done {
+            return;
+        }
+        if let Some(task) = books.active.remove(key) {
+            books.completed.push_back(CompletedTask {
+                key: key.clone(),
+                info: task.info,
+                sandbox: task.sandbox,
+                latest: task.latest,
+            });
+        }
+        while books.completed.len() > self.completed_limit {
+            books.completed.pop_front();
+        }
+    }
+
+    /// The active tasks of one framework.
+    pub(crate) fn framework_tasks(&self, framework_id: &str) -> Vec<TaskKey> {
+        self.books()
+            .active
+            .keys()
+            .filter(|key| key.framework_id == framework_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets every active task and framework, killing what runs; used when the master has
+    /// removed this agent. `then` runs under the lock, so no update recorded later is queued
+    /// before it. Returns how many tasks were dropped.
+    pub(crate) fn abandon_all(&self, then: impl FnOnce()) -> usize {
+        let mut books = self.books();
+        let abandoned: Vec<ActiveTask> = books.active.drain().map(|(_, task)| task).collect();
+        books.frameworks.clear();
+        then();
+        drop(books);
+        for task in &abandoned {
+            match &task.control {
+                Some(control) => control.kill(),
+                None => task.kill_signal.notify_one(),
+            }
+        }
+        abandoned.len()
+    }
+
+    /// What the agent tells the master on re-registration: active tasks and their frameworks.
+    pub(crate) fn reports(&self) -> (Vec<TaskReport>, Vec<FrameworkInfo>) {
+        let books = self.books();
+        let tasks: Vec<TaskReport> = books
+            .active
+            .iter()
+            .map(|(key, task)| report(key, &task.info, &task.latest))
+            .collect();
+        let frameworks = books
+            .frameworks
+            .values()
+            .filter(|fw| books.active.keys().any(|key| key.framework_id == fw.id))
+            .cloned()
+            .collect();
+        (tasks, frameworks)
+    }
+
+    /// Active and retained completed tasks, for `GetAgentState`.
+    pub(crate) fn all_reports(&self) -> Vec<TaskReport> {
+        let books = self.books();
+        let active = books
+            .active
+            .iter()
+            .map(|(key, task)| report(key, &task.info, &task.latest));
+        let completed = books
+            .completed
+            .iter()
+            .map(|done| report(&done.key, &done.info, &done.latest));
+        active.chain(completed).collect()
+    }
+
+    /// Finds a task's sandbox by task id alone (as `ReadFile` names tasks), preferring an
+    /// active task over a completed one and a recent completion over an older one.
+    pub(crate) fn locate(&self, task_id: &str) -> Option<Located> {
+        let books = self.books();
+        if let Some(task) = books
+            .active
+            .iter()
+            .find_map(|(key, task)| (key.task_id == task_id).then_some(task))
+        {
+            return Some(Located {
+                sandbox: task.sandbox.clone(),
+                growing: !task.latest.state().is_terminal(),
+            });
+        }
+        books
+            .completed
+            .iter()
+            .rev()
+            .find(|done| done.key.task_id == task_id)
+            .map(|done| Located {
+                sandbox: done.sandbox.clone(),
+                growing: false,
+            })
+    }
+}
+
+fn report(key: &TaskKey, info: &TaskInfo, latest: &TaskStatus) -> TaskReport {
+    TaskReport {
+        task: Some(info.clone()),
+        framework_id: key.framework_id.clone(),
+        latest: Some(latest.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use wasmesos_proto::TaskState;
+
+    #[derive(Default)]
+    struct Probe {
+        kills: AtomicUsize,
+        delivered: Mutex<Vec<Vec<u8>>>,
+    }
+
+    struct ProbeControl(Arc<Probe>);
+
+    impl TaskControl for ProbeControl {
+        fn kill(&self) {
+            self.0.kills.fetch_add(1, Ordering::SeqCst);
+        }
+        fn deliver(&self, data: Vec<u8>) -> bool {
+            self.0.delivered.lock().expect("probe lock").push(data);
+            true
+        }
+    }
+
+    fn key(task: &str) -> TaskKey {
+        TaskKey {
+            framework_id: "fw".into(),
+            task_id: task.into(),
+        }
+    }
+
+    fn status(task: &str, state: TaskState, uuid: u8) -> TaskStatus {
+        TaskStatus {
+            task_id: task.into(),
+            framework_id: "fw".into(),
+            state: state as i32,
+            uuid: vec![uuid; 16],
+            ..Default::default()
+        }
+    }
+
+    fn admit(registry: &Registry, task: &str) -> Arc<Notify> {
+        registry
+            .admit(
+                &key(task),
+                TaskInfo::default(),
+                PathBuf::from(task),
+                status(task, TaskState::TaskStaging, 0),
+            )
+            .expect("first admission")
+    }
+
+    #[test]
+    fn a_duplicate_launch_is_refused_while_active() {
+        let registry = Registry::new(10);
+        admit(&registry, "t");
+        assert!(
+            registry
+                .admit(
+                    &key("t"),
+                    TaskInfo::default(),
+                    "t".into(),
+                    TaskStatus::default()
+                )
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kill_before_attach_wakes_the_runner_and_is_applied_at_attach() {
+        let registry = Registry::new(10);
+        let signal = admit(&registry, "t");
+        assert!(matches!(registry.kill(&key("t")), Kill::Signalled));
+        signal.notified().await;
+        let probe = Arc::new(Probe::default());
+        let attach = registry.attach(&key("t"), Box::new(ProbeControl(Arc::clone(&probe))));
+        assert!(matches!(attach, Attach::KillRequested));
+    }
+
+    #[test]
+    fn kill_and_messages_reach_a_running_task_and_stop_after_it_ends() {
+        let registry = Registry::new(10);
+        admit(&registry, "t");
+        let probe = Arc::new(Probe::default());
+        let control = Box::new(ProbeControl(Arc::clone(&probe)));
+        assert!(matches!(
+            registry.attach(&key("t"), control),
+            Attach::Attached
+        ));
+        assert!(registry.deliver(&key("t"), b"hi".to_vec()));
+        assert!(matches!(registry.kill(&key("t")), Kill::Signalled));
+        assert_eq!(probe.kills.load(Ordering::SeqCst), 1);
+        assert!(registry.record(&key("t"), status("t", TaskState::TaskKilled, 9), drop));
+        assert!(!registry.deliver(&key("t"), b"late".to_vec()));
+        assert!(matches!(registry.kill(&key("t")), Kill::Unacknowledged));
+        registry.acknowledged(&key("t"), &[9; 16]);
+        assert!(matches!(registry.kill(&key("t")), Kill::Completed(s) if s.uuid == vec![9; 16]));
+        assert_eq!(probe.delivered.lock().expect("probe lock").len(), 1);
+        assert!(matches!(registry.kill(&key("other")), Kill::Unknown));
+    }
+
+    #[test]
+    fn the_terminal_ack_completes_a_task_and_completed_ones_are_bounded() {
+        let registry = Registry::new(2);
+        for (n, task) in ["a", "b", "c"].into_iter().enumerate() {
+            admit(&registry, task);
+            let uuid = n as u8 + 1;
+            registry.record(
+                &key(task),
+                status(task, TaskState::TaskFinished, uuid),
+                drop,
+            );
+            registry.acknowledged(&key(task), &[0; 16]);
+            assert_eq!(
+                registry.reports().0.len(),
+                1,
+                "a wrong uuid completes nothing"
+            );
+            registry.acknowledged(&key(task), &[uuid; 16]);
+            assert!(registry.reports().0.is_empty());
+        }
+        assert!(registry.locate("a").is_none(), "oldest completion evicted");
+        let located = registry.locate("c").expect("recent completion kept");
+        assert!(!located.growing);
+        assert_eq!(registry.all_reports().len(), 2);
+    }
+
+    #[test]
+    fn abandoning_kills_what_runs_and_drops_later_updates() {
+        let registry = Registry::new(10);
+        admit(&registry, "t");
+        let probe = Arc::new(Probe::default());
+        registry.attach(&key("t"), Box::new(ProbeControl(Arc::clone(&probe))));
+        let mut cleared = false;
+        assert_eq!(registry.abandon_all(|| cleared = true), 1);
+        assert!(cleared);
+        assert_eq!(probe.kills.load(Ordering::SeqCst), 1);
+        let mut published = false;
+        let recorded = registry.record(&key("t"), status("t", TaskState::TaskKilled, 1), |_| {
+            published = true;
+        });
+        assert!(!recorded && !published);
+        let probe2 = Arc::new(Probe::default());
+        assert!(matches!(
+            registry.attach(&key("t"), Box::new(ProbeControl(probe2))),
+            Attach::Gone(_)
+        ));
+    }
+}

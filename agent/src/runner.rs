@@ -1,0 +1,226 @@
+//! One task's life on this agent: STARTING, fetch and load the executor, launch it in the
+//! sandbox with the granted limits, RUNNING (again with each new status text), relay its
+//! messages and log lines, then exactly one terminal update from its report.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::pin;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+use tracing::{Instrument, debug, error, info, info_span, trace, warn};
+use wasmesos_proto::{FrameworkInfo, TaskInfo};
+use wasmesos_wasm_executor::{
+    GuestEvent, KillHandle, LogLevel, MessageSender, OutputConfig, Report, TaskSpec,
+};
+
+use crate::Error;
+use crate::agent::Agent;
+use crate::ids::check_path_id;
+use crate::limits::{limits_for, network_for};
+use crate::registry::{Attach, TaskControl, TaskKey};
+use crate::updates::Update;
+
+/// Takes one task of a `launch` command in and starts its runner.
+pub(crate) fn launch(agent: &Arc<Agent>, framework: &FrameworkInfo, mut task: TaskInfo) {
+    let key = TaskKey {
+        framework_id: framework.id.clone(),
+        task_id: task.task_id.clone(),
+    };
+    let ids = check_path_id("framework id", &key.framework_id)
+        .and_then(|()| check_path_id("task id", &key.task_id));
+    // A bad id never becomes a path; the task is still booked so its error is acknowledged.
+    let sandbox = match ids {
+        Ok(()) => agent.sandbox_dir(&key),
+        Err(_) => Default::default(),
+    };
+    let data = std::mem::take(&mut task.data);
+    let staging = Update::staging().stamp(&key, agent.current_id(), false);
+    let Some(kill_signal) = agent.registry.admit(&key, task.clone(), sandbox, staging) else {
+        warn!(framework_id = %key.framework_id, task_id = %key.task_id, "ignoring a launch of a task that is already active");
+        return;
+    };
+    task.data = data;
+    let span = info_span!(
+        "task",
+        task_id = %key.task_id,
+        framework_id = %key.framework_id,
+        agent_id = %agent.current_id()
+    );
+    let runner = run(Arc::clone(agent), key, task, ids, kill_signal);
+    tokio::spawn(runner.instrument(span));
+}
+
+async fn run(
+    agent: Arc<Agent>,
+    key: TaskKey,
+    task: TaskInfo,
+    ids: Result<(), Error>,
+    kill_signal: Arc<Notify>,
+) {
+    let spec = match ids.and_then(|()| spec_for(&agent, &key, task)) {
+        Ok(spec) => spec,
+        Err(err) => {
+            warn!(err = %err, "refusing an invalid task");
+            agent.emit(&key, Update::from_error(&err));
+            return;
+        }
+    };
+    agent.emit(&key, Update::starting());
+    let (spec, digest) = spec;
+    let program = tokio::select! {
+        biased;
+        () = kill_signal.notified() => {
+            agent.emit(&key, Update::killed_before_start());
+            return;
+        }
+        program = agent.artifacts.program(&digest) => program,
+    };
+    let program = match program {
+        Ok(program) => program,
+        Err(err) => {
+            warn!(%digest, err = %err, "cannot load the executor");
+            agent.emit(&key, Update::from_error(&err));
+            return;
+        }
+    };
+    let mut running = match agent.executor.launch(&program, spec) {
+        Ok(running) => running,
+        Err(err) => {
+            let err = Error::from(err);
+            error!(err = %err, "cannot launch the task");
+            agent.emit(&key, Update::from_error(&err));
+            return;
+        }
+    };
+    let control = ExecutorControl {
+        kill: running.kill_handle(),
+        messages: running.messages_to_guest(),
+    };
+    match agent.registry.attach(&key, Box::new(control)) {
+        Attach::Attached => {}
+        Attach::KillRequested => running.kill_handle().kill(),
+        Attach::Gone(control) => {
+            control.kill();
+            running.wait().await;
+            return;
+        }
+    }
+    agent.emit(&key, Update::running(""));
+    let events = std::mem::replace(running.events(), mpsc::unbounded_channel().1);
+    let report = follow(&agent, &key, running.wait(), events).await;
+    debug!(outcome = %report.outcome, duration = ?report.duration, peak_memory = report.peak_memory_bytes, "task ended");
+    agent.emit(
+        &key,
+        Update::from_report(report, agent.config.max_result_bytes),
+    );
+}
+
+/// The executor's task spec and the executor digest, checked before anything is fetched.
+fn spec_for(agent: &Agent, key: &TaskKey, task: TaskInfo) -> Result<(TaskSpec, String), Error> {
+    let max_mem = agent.executor.config().max_task_memory_bytes;
+    let limits = limits_for(&task, max_mem)?;
+    let executor = task.executor.unwrap_or_default();
+    let network = network_for(&executor.network_allow)?;
+    let sandbox_dir = agent.sandbox_dir(key);
+    clear_stale_sandbox(&sandbox_dir);
+    let mut env: Vec<(String, String)> = executor.env.into_iter().collect();
+    env.sort();
+    let spec = TaskSpec {
+        task_id: task.task_id,
+        name: task.name,
+        args: executor.args,
+        env,
+        data: task.data,
+        limits,
+        sandbox_dir,
+        network,
+        output: OutputConfig {
+            cap_bytes: agent.config.output_cap_bytes,
+            tee: false,
+        },
+    };
+    Ok((spec, executor.digest))
+}
+
+/// A task id may be launched again after its earlier run completed; it starts clean.
+fn clear_stale_sandbox(dir: &Path) {
+    if std::fs::symlink_metadata(dir).is_ok()
+        && let Err(err) = std::fs::remove_dir_all(dir)
+    {
+        warn!(dir = %dir.display(), err = %err, "cannot clear the sandbox of an earlier run");
+    }
+}
+
+/// Relays the guest's events until it ends, then those it left behind.
+async fn follow(
+    agent: &Agent,
+    key: &TaskKey,
+    wait: impl Future<Output = Report>,
+    mut events: UnboundedReceiver<GuestEvent>,
+) -> Report {
+    let mut wait = pin!(wait);
+    let mut shown_status = String::new();
+    loop {
+        tokio::select! {
+            biased;
+            report = &mut wait => {
+                // Status text after the end is moot, but messages and logs still count.
+                while let Ok(event) = events.try_recv() {
+                    relay(agent, key, event, None);
+                }
+                return report;
+            }
+            event = events.recv() => match event {
+                Some(event) => relay(agent, key, event, Some(&mut shown_status)),
+                None => return wait.await,
+            },
+        }
+    }
+}
+
+fn relay(agent: &Agent, key: &TaskKey, event: GuestEvent, shown_status: Option<&mut String>) {
+    match event {
+        GuestEvent::Status(text) => {
+            if let Some(shown) = shown_status
+                && *shown != text
+            {
+                shown.clone_from(&text);
+                agent.emit(key, Update::running(text));
+            }
+        }
+        GuestEvent::Message(data) => {
+            agent
+                .relay
+                .send(key.framework_id.clone(), key.task_id.clone(), data);
+        }
+        GuestEvent::Log { level, message } => log_guest_line(level, &message),
+    }
+}
+
+fn log_guest_line(level: LogLevel, message: &str) {
+    match level {
+        LogLevel::Trace => trace!(target: "wasmesos::guest", "{message}"),
+        LogLevel::Debug => debug!(target: "wasmesos::guest", "{message}"),
+        LogLevel::Info => info!(target: "wasmesos::guest", "{message}"),
+        LogLevel::Warn => warn!(target: "wasmesos::guest", "{message}"),
+        LogLevel::Error => error!(target: "wasmesos::guest", "{message}"),
+    }
+}
+
+/// How the registry reaches a task running in the executor.
+struct ExecutorControl {
+    kill: KillHandle,
+    messages: MessageSender,
+}
+
+impl TaskControl for ExecutorControl {
+    fn kill(&self) {
+        self.kill.kill();
+    }
+
+    fn deliver(&self, data: Vec<u8>) -> bool {
+        self.messages.send(data)
+    }
+}

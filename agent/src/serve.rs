@@ -1,0 +1,240 @@
+//! Starting and stopping an agent: [`serve`] on a given listener, or [`spawn`] in the
+//! background with an [`AgentHandle`].
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Endpoint, Server};
+use tracing::{Instrument, info, info_span};
+use wasmesos_proto::agent_server::AgentServer;
+use wasmesos_wasm_executor::Executor;
+
+use crate::agent::Agent;
+use crate::artifacts::ArtifactCache;
+use crate::registry::Registry;
+use crate::relay::MessageRelay;
+use crate::resources::complete_resources;
+use crate::service::AgentService;
+use crate::status::StatusSender;
+use crate::{AgentConfig, Error, link};
+
+/// Runs an agent on `listener` until `shutdown` resolves: registers with the master, runs
+/// what it is told to, and serves `wasmesos.v1.Agent`. Running tasks are killed on the way
+/// out.
+pub async fn serve(
+    listener: TcpListener,
+    config: AgentConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let addr = local_addr(&listener)?;
+    let agent = start(config, addr).await?;
+    run(listener, agent, shutdown).await
+}
+
+/// Binds `config.listen` and runs the agent in the background.
+pub async fn spawn(config: AgentConfig) -> Result<AgentHandle, Error> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|err| Error::io("binding", config.listen.to_string(), err))?;
+    let addr = local_addr(&listener)?;
+    let agent = start(config, addr).await?;
+    let agent_id = agent.agent_id.subscribe();
+    let url = agent.address.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, agent, async {
+        // A dropped handle stops the agent too.
+        let _ = stopped.await;
+    }));
+    Ok(AgentHandle {
+        addr,
+        url,
+        agent_id,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// A running agent started by [`spawn`]. Dropping it stops the agent.
+#[derive(Debug)]
+pub struct AgentHandle {
+    addr: SocketAddr,
+    url: String,
+    agent_id: watch::Receiver<Option<String>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), Error>>,
+}
+
+impl AgentHandle {
+    /// The address the agent's gRPC server is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL the agent advertises to the master (`AgentInfo.address`).
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The id from the agent's latest registration, if it is registered.
+    pub fn agent_id(&self) -> Option<String> {
+        self.agent_id.borrow().clone()
+    }
+
+    /// Waits until the agent is registered (or `timeout` passes) and returns its id.
+    pub async fn registered(&mut self, timeout: Duration) -> Option<String> {
+        let wait = self.agent_id.wait_for(Option::is_some);
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(id)) => id.clone(),
+            _ => None,
+        }
+    }
+
+    /// Stops the agent (killing its tasks) and waits until it has stopped.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .map_err(|err| Error::Internal(format!("agent task: {err}")))?
+    }
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
+    listener
+        .local_addr()
+        .map_err(|err| Error::io("reading the address of", "the listener", err))
+}
+
+/// Builds the agent's core: directories, resources, executor, master channel, workers.
+async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, Error> {
+    let work_dir = config.work_dir.clone();
+    let artifacts_dir = work_dir.join("artifacts");
+    let sandboxes = work_dir.join("sandboxes");
+    for dir in [&work_dir, &artifacts_dir, &sandboxes] {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|err| Error::io("creating", dir, err))?;
+    }
+    if config.executor.cache_dir.is_none() {
+        config.executor.cache_dir = Some(work_dir.join("compiled"));
+    }
+    let resources = complete_resources(config.resources.clone(), &work_dir);
+    let channel = master_channel(&config.master_url)?;
+    let address = match &config.advertise_url {
+        Some(url) => url.clone(),
+        None => format!("http://{}", advertised_addr(addr, &config.master_url).await),
+    };
+    let hostname = config.hostname.clone().unwrap_or_else(|| {
+        sysinfo::System::host_name().unwrap_or_else(|_| "localhost".to_string())
+    });
+    let executor = Executor::new(config.executor.clone())?;
+    let (agent_id, agent_id_watch) = watch::channel(None);
+    let agent = Agent {
+        hostname,
+        address,
+        resources,
+        registry: Registry::new(config.completed_tasks_retained),
+        status: StatusSender::spawn(
+            channel.clone(),
+            config.status_update_retry,
+            config.status_update_retry_max,
+        ),
+        relay: MessageRelay::spawn(channel.clone(), agent_id_watch),
+        artifacts: ArtifactCache::new(
+            artifacts_dir,
+            config.max_artifact_bytes,
+            config.fetch_attempts,
+            executor.clone(),
+            channel.clone(),
+        ),
+        executor,
+        channel,
+        sandboxes,
+        agent_id,
+        config,
+    };
+    info!(address = %agent.address, resources = ?agent.resources, "agent starting");
+    Ok(Arc::new(agent))
+}
+
+async fn run(
+    listener: TcpListener,
+    agent: Arc<Agent>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (stop, stop_watch) = watch::channel(false);
+    let span = info_span!("agent", address = %agent.address);
+    let link = tokio::spawn(link::run(Arc::clone(&agent), stop_watch).instrument(span));
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let served = Server::builder()
+        .add_service(AgentServer::new(AgentService::new(Arc::clone(&agent))))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    let _ = stop.send(true);
+    let _ = link.await;
+    let killed = agent.registry.abandon_all(|| agent.status.clear());
+    info!(killed, "agent stopped");
+    served.map_err(Error::from)
+}
+
+/// One lazily connected HTTP/2 channel to the master for every client the agent uses.
+fn master_channel(url: &str) -> Result<Channel, Error> {
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let invalid = |reason: String| Error::InvalidMasterUrl {
+        url: url.clone(),
+        reason,
+    };
+    let endpoint = Endpoint::from_shared(url.clone()).map_err(|err| invalid(err.to_string()))?;
+    if endpoint.uri().host().is_none() {
+        return Err(invalid("it names no host".into()));
+    }
+    Ok(endpoint
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5))
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .keep_alive_while_idle(true)
+        .connect_lazy())
+}
+
+/// The address to advertise for a server bound to `addr`: the bound address itself, or, for
+/// an unspecified one (`0.0.0.0`, `::`), the local address that routes to the master.
+async fn advertised_addr(addr: SocketAddr, master_url: &str) -> SocketAddr {
+    if !addr.ip().is_unspecified() {
+        return addr;
+    }
+    let ip = route_to(master_url)
+        .await
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    SocketAddr::new(ip, addr.port())
+}
+
+async fn route_to(master_url: &str) -> Option<IpAddr> {
+    let uri: tonic::codegen::http::Uri = master_url.parse().ok()?;
+    let host = uri
+        .host()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(5050);
+    let master = tokio::net::lookup_host((host, port)).await.ok()?.next()?;
+    let bind: SocketAddr = match master {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    // Connecting a UDP socket sends nothing; it only picks the route and local address.
+    let socket = tokio::net::UdpSocket::bind(bind).await.ok()?;
+    socket.connect(master).await.ok()?;
+    Some(socket.local_addr().ok()?.ip())
+}

@@ -1,0 +1,321 @@
+//! What a task's status updates say: states and reasons from the executor's outcome, from a
+//! failed fetch or from an invalid task, stamped with a fresh uuid.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wasmesos_proto::{Reason, StatusSource, TaskState, TaskStatus};
+use wasmesos_wasm_executor::{Error as ExecutorError, FailureReason, Outcome, Report};
+
+use crate::Error;
+use crate::registry::TaskKey;
+
+/// The content of one status update, before it is stamped.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Update {
+    pub(crate) state: TaskState,
+    pub(crate) reason: Reason,
+    pub(crate) message: String,
+    pub(crate) data: Vec<u8>,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) source: StatusSource,
+}
+
+impl Update {
+    fn new(
+        state: TaskState,
+        reason: Reason,
+        message: impl Into<String>,
+        source: StatusSource,
+    ) -> Self {
+        Update {
+            state,
+            reason,
+            message: message.into(),
+            data: Vec::new(),
+            exit_code: None,
+            source,
+        }
+    }
+
+    /// Booked, not yet started; never sent, only the first `latest` of a task.
+    pub(crate) fn staging() -> Self {
+        Update::new(
+            TaskState::TaskStaging,
+            Reason::Unspecified,
+            "",
+            StatusSource::SourceAgent,
+        )
+    }
+
+    /// The agent began fetching and loading the executor.
+    pub(crate) fn starting() -> Self {
+        Update::new(
+            TaskState::TaskStarting,
+            Reason::Unspecified,
+            "",
+            StatusSource::SourceAgent,
+        )
+    }
+
+    /// The instance runs; `message` is the guest's latest status text.
+    pub(crate) fn running(message: impl Into<String>) -> Self {
+        Update::new(
+            TaskState::TaskRunning,
+            Reason::Unspecified,
+            message,
+            StatusSource::SourceExecutor,
+        )
+    }
+
+    /// Killed before the instance started.
+    pub(crate) fn killed_before_start() -> Self {
+        Update::new(
+            TaskState::TaskKilled,
+            Reason::Killed,
+            "killed before the executor started",
+            StatusSource::SourceAgent,
+        )
+    }
+
+    /// The task never ran because of `err`.
+    pub(crate) fn from_error(err: &Error) -> Self {
+        Update::new(
+            TaskState::TaskError,
+            error_reason(err),
+            err.to_string(),
+            StatusSource::SourceAgent,
+        )
+    }
+
+    /// The terminal update for a task that ran. Result data larger than `max_result_bytes`
+    /// fails the task instead of travelling.
+    pub(crate) fn from_report(report: Report, max_result_bytes: u64) -> Self {
+        let message = report.outcome.to_string();
+        let source = StatusSource::SourceExecutor;
+        match report.outcome {
+            Outcome::Finished { data, .. } if data.len() as u64 > max_result_bytes => Update::new(
+                TaskState::TaskFailed,
+                Reason::GuestError,
+                format!(
+                    "the result data of {} bytes exceeds the agent's limit of {max_result_bytes} bytes",
+                    data.len()
+                ),
+                source,
+            ),
+            Outcome::Finished { exit_code, data } => Update {
+                data,
+                exit_code: Some(exit_code),
+                ..Update::new(TaskState::TaskFinished, Reason::Finished, message, source)
+            },
+            Outcome::Failed(failure) => Update {
+                exit_code: match failure {
+                    FailureReason::ExitCode(code) => Some(code),
+                    _ => None,
+                },
+                ..Update::new(
+                    TaskState::TaskFailed,
+                    failure_reason(&failure),
+                    message,
+                    source,
+                )
+            },
+            Outcome::Killed => Update::new(TaskState::TaskKilled, Reason::Killed, message, source),
+            Outcome::Error(_) => {
+                Update::new(TaskState::TaskError, Reason::HostFault, message, source)
+            }
+        }
+    }
+
+    /// The update as sent: with a fresh random uuid (or none, when it needs no ack).
+    pub(crate) fn stamp(self, key: &TaskKey, agent_id: String, needs_ack: bool) -> TaskStatus {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        let uuid = if needs_ack {
+            uuid::Uuid::new_v4().as_bytes().to_vec()
+        } else {
+            Vec::new()
+        };
+        TaskStatus {
+            task_id: key.task_id.clone(),
+            state: self.state as i32,
+            reason: self.reason as i32,
+            message: self.message,
+            data: self.data,
+            agent_id,
+            framework_id: key.framework_id.clone(),
+            uuid,
+            timestamp,
+            source: self.source as i32,
+            exit_code: self.exit_code,
+        }
+    }
+}
+
+fn failure_reason(failure: &FailureReason) -> Reason {
+    match failure {
+        FailureReason::ExitCode(_) => Reason::ExitCode,
+        FailureReason::Trap(_) => Reason::Trap,
+        FailureReason::GuestError(_) => Reason::GuestError,
+        FailureReason::MemoryLimit => Reason::MemoryLimit,
+        FailureReason::FuelExhausted => Reason::FuelExhausted,
+        FailureReason::Timeout => Reason::Timeout,
+        FailureReason::DiskLimit => Reason::DiskLimit,
+        FailureReason::StackOverflow => Reason::StackOverflow,
+    }
+}
+
+fn error_reason(err: &Error) -> Reason {
+    match err {
+        Error::Executor(
+            ExecutorError::InvalidComponent(_)
+            | ExecutorError::NotAComponent
+            | ExecutorError::MissingWorld
+            | ExecutorError::TooLarge { .. },
+        ) => Reason::InvalidComponent,
+        Error::Executor(ExecutorError::UnsupportedImports(_)) => Reason::UnsupportedImports,
+        Error::InvalidDigest(_)
+        | Error::ArtifactNotFound(_)
+        | Error::DigestMismatch { .. }
+        | Error::ArtifactTooLarge { .. }
+        | Error::Rpc(_) => Reason::ExecutorNotFound,
+        Error::InvalidTask(_) => Reason::InvalidTask,
+        _ => Reason::HostFault,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use wasmesos_wasm_executor::TaskError;
+
+    fn report(outcome: Outcome) -> Report {
+        Report {
+            outcome,
+            duration: Duration::ZERO,
+            peak_memory_bytes: 0,
+            fuel_consumed: None,
+            cpu_time: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn outcomes_map_to_states_and_reasons() {
+        let finished = Update::from_report(
+            report(Outcome::Finished {
+                exit_code: 0,
+                data: b"42".to_vec(),
+            }),
+            1024,
+        );
+        assert_eq!(
+            (
+                finished.state,
+                finished.reason,
+                finished.exit_code,
+                finished.data.as_slice()
+            ),
+            (
+                TaskState::TaskFinished,
+                Reason::Finished,
+                Some(0),
+                &b"42"[..]
+            )
+        );
+        let cases = [
+            (FailureReason::ExitCode(3), Reason::ExitCode),
+            (FailureReason::Trap("unreachable".into()), Reason::Trap),
+            (FailureReason::GuestError("no".into()), Reason::GuestError),
+            (FailureReason::MemoryLimit, Reason::MemoryLimit),
+            (FailureReason::FuelExhausted, Reason::FuelExhausted),
+            (FailureReason::Timeout, Reason::Timeout),
+            (FailureReason::DiskLimit, Reason::DiskLimit),
+            (FailureReason::StackOverflow, Reason::StackOverflow),
+        ];
+        for (failure, reason) in cases {
+            let update = Update::from_report(report(Outcome::Failed(failure)), 1024);
+            assert_eq!(
+                (update.state, update.reason),
+                (TaskState::TaskFailed, reason)
+            );
+        }
+        let exit = Update::from_report(report(Outcome::Failed(FailureReason::ExitCode(3))), 1);
+        assert_eq!(exit.exit_code, Some(3));
+        let killed = Update::from_report(report(Outcome::Killed), 1);
+        assert_eq!(
+            (killed.state, killed.reason),
+            (TaskState::TaskKilled, Reason::Killed)
+        );
+        let fault = Update::from_report(report(Outcome::Error(TaskError::Host("x".into()))), 1);
+        assert_eq!(
+            (fault.state, fault.reason),
+            (TaskState::TaskError, Reason::HostFault)
+        );
+    }
+
+    #[test]
+    fn oversized_results_fail_the_task() {
+        let update = Update::from_report(
+            report(Outcome::Finished {
+                exit_code: 0,
+                data: vec![0; 11],
+            }),
+            10,
+        );
+        assert_eq!(
+            (update.state, update.reason),
+            (TaskState::TaskFailed, Reason::GuestError)
+        );
+        assert!(update.data.is_empty());
+    }
+
+    #[test]
+    fn fetch_and_load_errors_map_to_error_reasons() {
+        let cases = [
+            (
+                Error::ArtifactNotFound("d".into()),
+                Reason::ExecutorNotFound,
+            ),
+            (Error::InvalidDigest("d".into()), Reason::ExecutorNotFound),
+            (Error::InvalidTask("t".into()), Reason::InvalidTask),
+            (
+                Error::Executor(ExecutorError::NotAComponent),
+                Reason::InvalidComponent,
+            ),
+            (
+                Error::Executor(ExecutorError::UnsupportedImports(vec!["acme:x/y".into()])),
+                Reason::UnsupportedImports,
+            ),
+            (Error::Internal("x".into()), Reason::HostFault),
+        ];
+        for (err, reason) in cases {
+            let update = Update::from_error(&err);
+            assert_eq!(
+                (update.state, update.reason),
+                (TaskState::TaskError, reason),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn stamped_updates_carry_a_fresh_uuid_only_when_acked() {
+        let key = TaskKey {
+            framework_id: "fw".into(),
+            task_id: "t".into(),
+        };
+        let a = Update::starting().stamp(&key, "agent".into(), true);
+        let b = Update::starting().stamp(&key, "agent".into(), true);
+        assert_eq!(a.uuid.len(), 16);
+        assert_ne!(a.uuid, b.uuid);
+        assert_eq!((a.task_id.as_str(), a.framework_id.as_str()), ("t", "fw"));
+        assert!(
+            Update::starting()
+                .stamp(&key, String::new(), false)
+                .uuid
+                .is_empty()
+        );
+    }
+}
