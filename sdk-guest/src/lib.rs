@@ -98,6 +98,11 @@
 //! its exit code is the result: `0` is `TASK_FINISHED`, anything else `TASK_FAILED` with reason
 //! *exit code*. Commands cannot use [`host`]; that needs the `executor` world.
 //!
+//! On `wasm32-wasip2`, Rust's `std::process::exit(N)` and a non-zero `ExitCode` from `main`
+//! reach the host only as "failed", reported as exit code 1. To report a particular code, call
+//! `wasi:cli/exit.exit-with-code` (WASI 0.2.12), e.g. `wasip2::cli::exit::exit_with_code(N)`
+//! from the `wasip2` crate, as `examples/guests/guest-exit` does.
+//!
 //! # Testing natively
 //!
 //! On non-wasm targets this crate still builds: [`host`] then talks to a per-thread stand-in

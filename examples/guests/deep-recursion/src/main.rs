@@ -1,27 +1,27 @@
-//! `deep-recursion`: unbounded non-tail recursion, to overflow the guest's stack.
+//! `deep-recursion`: unbounded non-tail recursion, to exhaust the wasm call stack.
 //!
-//! No args. Each frame keeps a 256-byte buffer alive across the recursive call and uses the
-//! call's result afterwards, so the optimiser can neither drop the frame nor turn the
-//! recursion into a loop. The host must report a stack overflow, not a generic trap.
+//! No args. Recurses through a function pointer the optimiser cannot see through, and uses
+//! each call's result afterwards, so the recursion can become neither a loop nor a tail call.
+//! Frames hold only scalars, which live in wasm locals, so it is the engine's call stack that
+//! overflows (wasmtime's "call stack exhausted"), not the shadow stack in linear memory: the
+//! host must report a stack overflow, not a memory fault or a generic trap.
 
 #![forbid(unsafe_code)]
 
 use std::hint::black_box;
 
+/// The next level to call, passed down so that every call is indirect.
+#[derive(Clone, Copy)]
+struct Recurse(fn(u64, Recurse) -> u64);
+
 fn main() {
-    let depth = descend(black_box(0));
-    // Reached only if recursion were bounded; keeps `descend`'s result observable.
+    let recurse = black_box(Recurse(descend));
+    let depth = (recurse.0)(0, recurse);
+    // Reached only if the recursion were bounded; keeps the result observable.
     println!("returned from depth {depth}");
 }
 
-fn descend(depth: u64) -> u64 {
-    let mut frame = [0u8; 256];
-    frame[(depth % 256) as usize] = depth as u8;
-    let frame = black_box(frame);
-    // `black_box` hides that this is never true, so there is no provable infinite recursion.
-    if black_box(depth) == u64::MAX {
-        return depth;
-    }
-    let below = descend(black_box(depth + 1));
-    below.wrapping_add(u64::from(frame[(below % 256) as usize]))
+fn descend(depth: u64, recurse: Recurse) -> u64 {
+    let below = (recurse.0)(depth + 1, recurse);
+    below ^ depth.rotate_left(7)
 }

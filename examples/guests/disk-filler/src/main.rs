@@ -10,18 +10,17 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::process::ExitCode;
 
 const CHUNK: usize = 1 << 20;
 const CHUNKS_PER_FILE: u64 = 8;
 
-fn main() -> ExitCode {
+fn main() {
     let limit = match std::env::args().nth(1).map(|arg| arg.parse::<u64>()) {
         None => u64::MAX,
         Some(Ok(mib)) => mib,
         Some(Err(err)) => {
             eprintln!("disk-filler: expected a size in MiB: {err}");
-            return ExitCode::from(2);
+            guest_exit::exit(2);
         }
     };
     let chunk = vec![0x5a; CHUNK];
@@ -30,12 +29,11 @@ fn main() -> ExitCode {
     while written < limit {
         if let Err(err) = write_chunk(&mut file, written, &chunk) {
             eprintln!("write failed after {written} MiB: {err}");
-            return ExitCode::from(1);
+            guest_exit::exit(1);
         }
         written += 1;
         println!("wrote {written} MiB");
     }
-    ExitCode::SUCCESS
 }
 
 /// Writes the `index`-th chunk, opening the next file when the current one is full.

@@ -128,7 +128,7 @@ fn try_symlink(
 ) {
     let what = format!("symlink {link} -> {target}");
     match root.symlink_at(target, link) {
-        Err(err) => report.blocked(&format!("create {what}"), format!("{err:?}")),
+        Err(err) => report.blocked(&format!("create {what}"), err),
         Ok(()) => follow(report, &format!("follow {what}"), link),
     }
 }

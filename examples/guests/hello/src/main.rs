@@ -5,31 +5,31 @@
 //! variable, all on stdout.
 //!
 //! Args (anywhere on the command line):
-//! - `--exit N`: exit with code `N` after printing;
+//! - `--exit N`: exit with code `N` (0 to 255) after printing;
 //! - `--stderr TEXT`: also write `TEXT` and a newline to stderr.
+//!
+//! A malformed `N` exits 2; a failed write to stdout exits 3.
 
 #![forbid(unsafe_code)]
 
 use std::io::Write;
-use std::process::ExitCode;
 
-fn main() -> ExitCode {
+fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let mut out = std::io::stdout().lock();
-    let printed = print_greeting(&mut out, &args);
     if let Some(text) = value_after(&args, "--stderr") {
         eprintln!("{text}");
     }
-    if let Err(err) = printed.and_then(|()| out.flush()) {
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = print_greeting(&mut out, &args).and_then(|()| out.flush()) {
         eprintln!("hello: cannot write to stdout: {err}");
-        return ExitCode::from(2);
+        guest_exit::exit(3);
     }
     match value_after(&args, "--exit").map(str::parse::<u8>) {
-        None => ExitCode::SUCCESS,
-        Some(Ok(code)) => ExitCode::from(code),
+        None | Some(Ok(0)) => {}
+        Some(Ok(code)) => guest_exit::exit(code),
         Some(Err(err)) => {
             eprintln!("hello: --exit needs a code from 0 to 255: {err}");
-            ExitCode::from(2)
+            guest_exit::exit(2);
         }
     }
 }

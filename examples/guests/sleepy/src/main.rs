@@ -6,21 +6,19 @@
 
 #![forbid(unsafe_code)]
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 const DEFAULT_MILLIS: u64 = 3_600_000;
 
-fn main() -> ExitCode {
+fn main() {
     let millis = match std::env::args().nth(1).map(|arg| arg.parse::<u64>()) {
         None => DEFAULT_MILLIS,
         Some(Ok(millis)) => millis,
         Some(Err(err)) => {
             eprintln!("sleepy: expected milliseconds: {err}");
-            return ExitCode::from(2);
+            guest_exit::exit(2);
         }
     };
     std::thread::sleep(Duration::from_millis(millis));
     println!("awake");
-    ExitCode::SUCCESS
 }

@@ -8,31 +8,27 @@
 #![forbid(unsafe_code)]
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::ExitCode;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn main() -> ExitCode {
+fn main() {
     let Some(arg) = std::env::args().nth(1) else {
         eprintln!("usage: socket-attempt ADDR:PORT");
-        return ExitCode::from(2);
+        guest_exit::exit(2);
     };
     let addr: SocketAddr = match arg.parse() {
         Ok(addr) => addr,
         Err(err) => {
             eprintln!("socket-attempt: {arg:?} is not an IP address and port: {err}");
-            return ExitCode::from(2);
+            guest_exit::exit(2);
         }
     };
     match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-        Ok(_stream) => {
-            println!("CONNECTED");
-            ExitCode::SUCCESS
-        }
+        Ok(_stream) => println!("CONNECTED"),
         Err(err) => {
             println!("DENIED {err}");
-            ExitCode::from(3)
+            guest_exit::exit(3);
         }
     }
 }

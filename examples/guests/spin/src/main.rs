@@ -8,19 +8,17 @@
 #![forbid(unsafe_code)]
 
 use std::hint::black_box;
-use std::process::ExitCode;
 
-fn main() -> ExitCode {
+fn main() {
     let Some(arg) = std::env::args().nth(1) else {
         spin_forever()
     };
     let Ok(rounds) = arg.parse::<u64>() else {
         eprintln!("spin: expected a number of rounds, got {arg:?}");
-        return ExitCode::from(2);
+        guest_exit::exit(2);
     };
     let state = spin(black_box(rounds));
     println!("spin N={rounds} state={state:016x}");
-    ExitCode::SUCCESS
 }
 
 fn spin(rounds: u64) -> u64 {

@@ -8,26 +8,22 @@
 #![forbid(unsafe_code)]
 
 use std::io::Write;
-use std::process::ExitCode;
 
 const MIB: u64 = 1 << 20;
 const BATCH: usize = 64 << 10;
 
-fn main() -> ExitCode {
+fn main() {
     let limit = match std::env::args().nth(1).map(|arg| arg.parse::<u64>()) {
         None => None,
         Some(Ok(mib)) => Some(mib.saturating_mul(MIB)),
         Some(Err(err)) => {
             eprintln!("stdout-flood: expected a size in MiB: {err}");
-            return ExitCode::from(2);
+            guest_exit::exit(2);
         }
     };
-    match flood(limit) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("stdout-flood: write failed: {err}");
-            ExitCode::from(1)
-        }
+    if let Err(err) = flood(limit) {
+        eprintln!("stdout-flood: write failed: {err}");
+        guest_exit::exit(1);
     }
 }
 
