@@ -1,0 +1,43 @@
+//! `wasmesos`: the command line of wasmesos.
+//!
+//! Thin by design: it parses flags, installs tracing on stderr, and calls into the library
+//! crates. Each subcommand lives in its own module under `commands/`; only `exec` exists so
+//! far. Guest output and results go to stdout/stderr; diagnostics go through tracing
+//! (`RUST_LOG`).
+
+mod commands;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Apache Mesos, rebuilt in Rust with WebAssembly sandboxes instead of containers.
+#[derive(Debug, Parser)]
+#[command(name = "wasmesos", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Exec(commands::exec::ExecArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_tracing();
+    match cli.command {
+        Command::Exec(args) => commands::exec::main(args),
+    }
+}
+
+fn install_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

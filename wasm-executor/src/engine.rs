@@ -1,0 +1,193 @@
+//! The wasmtime engines: pooling allocator, epochs, and the ticker thread that drives them.
+//!
+//! There are two engines built from one configuration. Fuel metering makes every compiled
+//! function count instructions, so only tasks that ask for a fuel budget run on the engine
+//! that has it; the rest run on the plain one and pay nothing for it.
+
+use std::hash::Hasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::{Error, ExecutorConfig};
+
+const WASM_PAGE: u64 = 64 * 1024;
+/// Room on a task's fiber stack for host code (WASI, our host functions) above the guest's.
+const HOST_STACK_BYTES: usize = 1024 * 1024;
+
+/// Which of the two engines a compiled artifact belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Metering {
+    Plain,
+    Fuel,
+}
+
+/// One engine and the hash that tells whether precompiled code fits it.
+#[derive(Clone)]
+pub(crate) struct MeteredEngine {
+    pub(crate) engine: Engine,
+    /// Hex sha256 of `Engine::precompile_compatibility_hash`, part of every cache key.
+    pub(crate) compat_hash: String,
+}
+
+/// Both engines, plus the ticker that advances their epochs.
+pub(crate) struct Engines {
+    pub(crate) plain: MeteredEngine,
+    pub(crate) fuel: MeteredEngine,
+    ticker: Ticker,
+}
+
+impl Engines {
+    pub(crate) fn new(config: &ExecutorConfig) -> Result<Self, Error> {
+        validate(config)?;
+        let plain = build(config, Metering::Plain)?;
+        let fuel = build(config, Metering::Fuel)?;
+        let ticker = Ticker::start(
+            vec![plain.engine.clone(), fuel.engine.clone()],
+            config.epoch_tick,
+        )?;
+        Ok(Engines {
+            plain,
+            fuel,
+            ticker,
+        })
+    }
+
+    pub(crate) fn get(&self, metering: Metering) -> &MeteredEngine {
+        match metering {
+            Metering::Plain => &self.plain,
+            Metering::Fuel => &self.fuel,
+        }
+    }
+}
+
+impl Drop for Engines {
+    fn drop(&mut self) {
+        self.ticker.stop();
+    }
+}
+
+fn validate(config: &ExecutorConfig) -> Result<(), Error> {
+    if config.max_concurrent_tasks == 0 {
+        return Err(Error::Config(
+            "max_concurrent_tasks must be at least 1".into(),
+        ));
+    }
+    if config.max_task_memory_bytes < WASM_PAGE || config.max_task_memory_bytes > 4 << 30 {
+        return Err(Error::Config(
+            "max_task_memory_bytes must be between 64 KiB and 4 GiB".into(),
+        ));
+    }
+    if config.epoch_tick.is_zero() {
+        return Err(Error::Config("epoch_tick must be positive".into()));
+    }
+    Ok(())
+}
+
+fn build(config: &ExecutorConfig, metering: Metering) -> Result<MeteredEngine, Error> {
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true)
+        .epoch_interruption(true)
+        .consume_fuel(metering == Metering::Fuel)
+        .max_wasm_stack(config.max_wasm_stack_bytes)
+        .async_stack_size(config.max_wasm_stack_bytes + HOST_STACK_BYTES)
+        .memory_reservation(round_up_to_page(config.max_task_memory_bytes))
+        .memory_reservation_for_growth(0)
+        .memory_may_move(false)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(config)));
+    let engine = Engine::new(&wasm).map_err(|err| Error::Config(format!("{err:#}")))?;
+    let compat_hash = compat_hash(&engine);
+    Ok(MeteredEngine {
+        engine,
+        compat_hash,
+    })
+}
+
+fn pool(config: &ExecutorConfig) -> PoolingAllocationConfig {
+    let tasks = config.max_concurrent_tasks;
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(tasks)
+        .total_core_instances(tasks.saturating_mul(config.max_core_instances_per_task))
+        .total_memories(tasks.saturating_mul(config.max_memories_per_task))
+        .total_tables(tasks.saturating_mul(config.max_tables_per_task))
+        .total_stacks(tasks)
+        .max_core_instances_per_component(config.max_core_instances_per_task)
+        .max_memories_per_component(config.max_memories_per_task)
+        .max_tables_per_component(config.max_tables_per_task)
+        .max_memory_size(round_up_to_page(config.max_task_memory_bytes) as usize)
+        .table_elements(config.max_table_elements)
+        .linear_memory_keep_resident(config.keep_resident_bytes)
+        .table_keep_resident(config.keep_resident_bytes)
+        .async_stack_keep_resident(config.keep_resident_bytes);
+    pool
+}
+
+fn round_up_to_page(bytes: u64) -> u64 {
+    bytes.div_ceil(WASM_PAGE) * WASM_PAGE
+}
+
+/// A stable rendering of the engine's compatibility hash: `std`'s `DefaultHasher` may change
+/// between Rust releases, which would silently orphan the whole disk cache.
+fn compat_hash(engine: &Engine) -> String {
+    let mut hasher = Sha256Hasher(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+    hex::encode(&hasher.0.finalize()[..16])
+}
+
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(first)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+/// The thread that advances the engines' epochs every tick.
+///
+/// One thread per executor, not per task: a task's epoch callback runs on every tick, which is
+/// how kill, timeout and CPU share are enforced on guests that never call the host.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engines: Vec<Engine>, tick: std::time::Duration) -> Result<Self, Error> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("wasmesos-epoch".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    for engine in &engines {
+                        engine.increment_epoch();
+                    }
+                }
+            })
+            .map_err(|err| Error::Host(format!("cannot start the epoch ticker: {err}")))?;
+        Ok(Ticker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // The ticker only sleeps and increments; it cannot fail, and joining bounds its
+            // lifetime to the executor's.
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! [`Executor`]: loads components and launches tasks.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::OnceCell;
+use wasmtime::component::Linker;
+
+use crate::cache::{CacheStats, CompileCache, Digest};
+use crate::engine::{Engines, MeteredEngine, Metering};
+use crate::program::{self, Prepared, Program, ProgramInner};
+use crate::spec::TaskSpec;
+use crate::task::{self, Launch, RunningTask, TaskState};
+use crate::{Error, ExecutorConfig, host, sandbox};
+
+/// Runs tasks as WebAssembly components. Cheap to clone; all clones share one engine, pool,
+/// epoch ticker and compile cache.
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<ExecutorInner>,
+}
+
+struct ExecutorInner {
+    config: ExecutorConfig,
+    engines: Engines,
+    plain_linker: Linker<TaskState>,
+    fuel_linker: Linker<TaskState>,
+    cache: CompileCache,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Executor {
+    /// Builds the engines and the pool, and starts the epoch ticker.
+    pub fn new(config: ExecutorConfig) -> Result<Executor, Error> {
+        let engines = Engines::new(&config)?;
+        let plain_linker = linker(&engines.plain)?;
+        let fuel_linker = linker(&engines.fuel)?;
+        let cache = CompileCache::new(config.cache_dir.clone())?;
+        Ok(Executor {
+            inner: Arc::new(ExecutorInner {
+                config,
+                engines,
+                plain_linker,
+                fuel_linker,
+                cache,
+            }),
+        })
+    }
+
+    /// The configuration this executor was built with.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.inner.config
+    }
+
+    /// Where compiled code came from so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+
+    /// Drops the in-memory compiled code of `digest` (programs already loaded keep theirs).
+    pub fn forget(&self, digest: &Digest) {
+        self.inner.cache.forget(digest);
+    }
+
+    /// Validates a component and compiles it, once per sha256 digest however many loads ask
+    /// for it at once, reusing the on-disk cache when there is one.
+    ///
+    /// Fails on bytes that are not a component, a core module, a component too large, one
+    /// that exports neither world, or one that imports interfaces this host lacks (naming
+    /// them).
+    pub async fn load(&self, bytes: &[u8]) -> Result<Program, Error> {
+        program::check_bytes(bytes, self.inner.config.max_component_bytes)?;
+        let digest = Digest::of(bytes);
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        let plain = &self.inner.engines.plain;
+        let component = self
+            .inner
+            .cache
+            .component(plain, Metering::Plain, &digest, &bytes)
+            .await?;
+        let kind = program::kind_of(&plain.engine, &component)?;
+        let prepared = program::prepare(&self.inner.plain_linker, &component, kind)?;
+        tracing::debug!(%digest, ?kind, "component loaded");
+        Ok(Program {
+            inner: Arc::new(ProgramInner {
+                digest,
+                kind,
+                bytes,
+                plain: prepared,
+                fuel: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// [`load`](Self::load)s the component in a file.
+    pub async fn load_file(&self, path: &Path) -> Result<Program, Error> {
+        let limit = self.inner.config.max_component_bytes;
+        let metadata = tokio::fs::metadata(path)
+            .await
+            .map_err(|err| Error::io("reading", path, err))?;
+        if metadata.len() > limit {
+            return Err(Error::TooLarge {
+                size: metadata.len(),
+                limit,
+            });
+        }
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|err| Error::io("reading", path, err))?;
+        self.load(&bytes).await
+    }
+
+    /// Starts a task on the current tokio runtime. Creates the sandbox dir if needed; fails
+    /// only if the spec is invalid or the sandbox cannot be prepared. Everything after that
+    /// is reported by [`RunningTask::wait`].
+    pub fn launch(&self, program: &Program, spec: TaskSpec) -> Result<RunningTask, Error> {
+        let started = Instant::now();
+        tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        self.check_spec(&spec)?;
+        std::fs::create_dir_all(&spec.sandbox_dir)
+            .map_err(|err| Error::io("creating the sandbox", &spec.sandbox_dir, err))?;
+        let sandbox = sandbox::build(&spec).map_err(Error::Sandbox)?;
+        Ok(task::spawn(Launch {
+            executor: self.clone(),
+            program: program.clone(),
+            spec,
+            sandbox,
+            started,
+        }))
+    }
+
+    fn check_spec(&self, spec: &TaskSpec) -> Result<(), Error> {
+        let limits = &spec.limits;
+        if let Some(cpus) = limits.cpus
+            && !(cpus.is_finite() && cpus > 0.0)
+        {
+            return Err(Error::InvalidSpec(format!(
+                "cpus must be a positive number, not {cpus}"
+            )));
+        }
+        let max_mem = self.inner.config.max_task_memory_bytes;
+        if limits.mem_bytes > max_mem {
+            return Err(Error::InvalidSpec(format!(
+                "mem of {} bytes exceeds this executor's maximum of {max_mem} bytes",
+                limits.mem_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// The program pre-instantiated on the engine `metering` selects; the fuel-metered
+    /// variant is compiled the first time a task asks for it.
+    pub(crate) async fn prepared(
+        &self,
+        program: &Program,
+        metering: Metering,
+    ) -> Result<Prepared, Error> {
+        let inner = &program.inner;
+        if metering == Metering::Plain {
+            return Ok(inner.plain.clone());
+        }
+        let prepared = inner
+            .fuel
+            .get_or_try_init(|| async {
+                let engine: &MeteredEngine = self.inner.engines.get(Metering::Fuel);
+                let component = self
+                    .inner
+                    .cache
+                    .component(engine, Metering::Fuel, &inner.digest, &inner.bytes)
+                    .await?;
+                program::prepare(&self.inner.fuel_linker, &component, inner.kind)
+            })
+            .await?;
+        Ok(prepared.clone())
+    }
+}
+
+fn linker(engine: &MeteredEngine) -> Result<Linker<TaskState>, Error> {
+    let mut linker = Linker::new(&engine.engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|err| Error::host(&err))?;
+    host::add_to_linker(&mut linker).map_err(|err| Error::host(&err))?;
+    Ok(linker)
+}

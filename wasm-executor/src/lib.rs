@@ -1,0 +1,60 @@
+//! The wasmesos sandbox: runs each task as a WebAssembly component in its own wasmtime
+//! instance, with hard limits, in place of a container.
+//!
+//! It owns the wasmtime engines (pooling allocator, epoch interruption driven by one ticker
+//! thread, async on tokio), the compile cache keyed by sha256 and engine compatibility, the
+//! per-task store with its limits (memory across all memories and tables, CPU share, fuel,
+//! timeout, disk quota, capped stdout/stderr), the WASI sandbox (one preopened dir, given env
+//! and args, no network unless granted), the `wasmesos:executor/host` interface, kill, and the
+//! typed [`Outcome`] of every task. It never talks to a master, never fetches artifacts, and
+//! never deserializes compiled code it did not write itself.
+//!
+//! Start at [`Executor`]: [`Executor::load`] a component into a [`Program`], then
+//! [`Executor::launch`] it with a [`TaskSpec`] and [`RunningTask::wait`] for its [`Report`].
+//! The agent crate drives this; `wasmesos exec` runs one task locally under the same sandbox.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wasmesos_wasm_executor::Error> {
+//! use wasmesos_wasm_executor::{Executor, ExecutorConfig, TaskSpec};
+//! let executor = Executor::new(ExecutorConfig::small())?;
+//! let program = executor.load_file("hello.wasm".as_ref()).await?;
+//! let mut spec = TaskSpec::new("task-1", "/tmp/sandboxes/task-1");
+//! spec.args = vec!["world".into()];
+//! let report = executor.launch(&program, spec)?.wait().await;
+//! println!("{} ({})", report.outcome, report.outcome.reason_code());
+//! # Ok(()) }
+//! ```
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cache;
+mod config;
+mod control;
+mod cpu;
+mod disk;
+mod engine;
+mod error;
+mod executor;
+mod host;
+mod imports;
+mod limiter;
+mod outcome;
+mod output;
+mod program;
+mod sandbox;
+mod spec;
+mod task;
+mod watchdog;
+
+pub use cache::{CacheStats, Digest};
+pub use config::ExecutorConfig;
+pub use control::KillHandle;
+pub use error::Error;
+pub use executor::Executor;
+pub use host::{GuestEvent, LogLevel, MessageSender};
+pub use outcome::{FailureReason, Outcome, Report, TaskError};
+pub use program::{Program, ProgramKind};
+pub use sandbox::{STDERR_FILE, STDOUT_FILE};
+pub use spec::{AllowedAddr, Limits, NetworkPolicy, OutputConfig, TaskSpec};
+pub use task::RunningTask;

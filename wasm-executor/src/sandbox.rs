@@ -1,0 +1,72 @@
+//! The WASI context of one task: the sandbox dir as its only preopen, exactly the env and args
+//! it was given, no stdin, output to capped files, and only the network it was granted.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use crate::output::{CappedOutput, HostStream};
+use crate::spec::{NetworkPolicy, TaskSpec};
+
+/// File names of the captured streams inside the sandbox.
+pub const STDOUT_FILE: &str = "stdout";
+/// See [`STDOUT_FILE`].
+pub const STDERR_FILE: &str = "stderr";
+
+pub(crate) struct Sandbox {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) stdout: CappedOutput,
+    pub(crate) stderr: CappedOutput,
+}
+
+/// Builds the task's WASI context. The sandbox dir must exist.
+pub(crate) fn build(spec: &TaskSpec) -> Result<Sandbox, String> {
+    let tee = |stream| spec.output.tee.then_some(stream);
+    let stdout = CappedOutput::new(
+        spec.sandbox_dir.join(STDOUT_FILE),
+        spec.output.cap_bytes,
+        tee(HostStream::Stdout),
+    );
+    let stderr = CappedOutput::new(
+        spec.sandbox_dir.join(STDERR_FILE),
+        spec.output.cap_bytes,
+        tee(HostStream::Stderr),
+    );
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .arg(&spec.name)
+        .args(&spec.args)
+        .envs(&spec.env)
+        .initial_cwd("/")
+        .stdout(stdout.clone())
+        .stderr(stderr.clone());
+    builder
+        .preopened_dir(&spec.sandbox_dir, "/", FsPerms::ReadWrite)
+        .map_err(|err| format!("cannot open {}: {err:#}", spec.sandbox_dir.display()))?;
+    apply_network(&mut builder, &spec.network);
+    Ok(Sandbox {
+        wasi: builder.build(),
+        stdout,
+        stderr,
+    })
+}
+
+fn apply_network(builder: &mut WasiCtxBuilder, policy: &NetworkPolicy) {
+    builder.allow_ip_name_lookup(policy.allow_name_lookup);
+    if policy.denies_all() {
+        builder.allow_tcp(false).allow_udp(false);
+        return;
+    }
+    let policy = Arc::new(policy.clone());
+    builder.allow_tcp(true).allow_udp(true).socket_addr_check(
+        move |addr: SocketAddr, _use: SocketAddrUse| {
+            let allowed = policy.permits(addr);
+            if !allowed {
+                tracing::debug!(%addr, "socket address denied by the task's network policy");
+            }
+            Box::pin(std::future::ready(allowed))
+        },
+    );
+}

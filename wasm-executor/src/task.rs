@@ -1,0 +1,412 @@
+//! One running task: its store, its run, and how the run's end becomes an [`Outcome`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap, WasmBacktrace};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+use crate::control::{Control, KillHandle, StopReason};
+use crate::cpu::{CpuMeter, Metered, Throttle};
+use crate::engine::Metering;
+use crate::host::bindings::wasmesos::executor::types::{Resources, TaskInfo};
+use crate::host::{GuestEvent, HostChannels, MessageSender};
+use crate::limiter::MemoryLimiter;
+use crate::outcome::{FailureReason, Outcome, Report, TaskError};
+use crate::program::{Prepared, Program};
+use crate::sandbox::Sandbox;
+use crate::spec::TaskSpec;
+use crate::watchdog::Watchdog;
+use crate::{Executor, disk};
+
+/// The data of a task's wasmtime `Store`.
+pub(crate) struct TaskState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    host: HostChannels,
+}
+
+impl TaskState {
+    pub(crate) fn host(&self) -> &HostChannels {
+        &self.host
+    }
+
+    pub(crate) fn host_mut(&mut self) -> &mut HostChannels {
+        &mut self.host
+    }
+}
+
+impl WasiView for TaskState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A launched task. Drop it to detach: the task keeps running until it ends or is killed.
+pub struct RunningTask {
+    control: Arc<Control>,
+    messages: MessageSender,
+    events: UnboundedReceiver<GuestEvent>,
+    join: JoinHandle<Report>,
+}
+
+impl RunningTask {
+    /// A handle that stops the task.
+    pub fn kill_handle(&self) -> KillHandle {
+        KillHandle {
+            control: Arc::clone(&self.control),
+        }
+    }
+
+    /// Sends scheduler messages to the guest (`host.receive-message`).
+    pub fn messages_to_guest(&self) -> MessageSender {
+        self.messages.clone()
+    }
+
+    /// Status, messages and log lines from the guest, in order.
+    pub fn events(&mut self) -> &mut UnboundedReceiver<GuestEvent> {
+        &mut self.events
+    }
+
+    /// Waits for the task to end.
+    pub async fn wait(self) -> Report {
+        match self.join.await {
+            Ok(report) => report,
+            Err(err) => Report {
+                outcome: Outcome::Error(TaskError::Host(format!(
+                    "the task's runner failed: {err}"
+                ))),
+                duration: Duration::ZERO,
+                peak_memory_bytes: 0,
+                fuel_consumed: None,
+                cpu_time: Duration::ZERO,
+            },
+        }
+    }
+}
+
+/// Everything a task's runner owns.
+pub(crate) struct Launch {
+    pub(crate) executor: Executor,
+    pub(crate) program: Program,
+    pub(crate) spec: TaskSpec,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) started: Instant,
+}
+
+/// Starts the task on the current tokio runtime.
+pub(crate) fn spawn(launch: Launch) -> RunningTask {
+    let max_message_bytes = launch.executor.config().max_message_bytes;
+    let (host, messages, events) = HostChannels::new(max_message_bytes);
+    let control = Arc::new(Control::default());
+    let span =
+        tracing::info_span!("task", task_id = %launch.spec.task_id, name = %launch.spec.name);
+    let join = tokio::spawn(run(launch, host, Arc::clone(&control)).instrument(span));
+    RunningTask {
+        control,
+        messages,
+        events,
+        join,
+    }
+}
+
+async fn run(launch: Launch, host: HostChannels, control: Arc<Control>) -> Report {
+    let Launch {
+        executor,
+        program,
+        spec,
+        sandbox,
+        started,
+    } = launch;
+    let disk_watch = spec
+        .limits
+        .disk_bytes
+        .map(|quota| disk::watch(spec.sandbox_dir.clone(), quota, Arc::clone(&control)));
+    let meter = Arc::new(CpuMeter::default());
+    let guest = Guest {
+        executor: &executor,
+        program: &program,
+        spec: &spec,
+        control: &control,
+        meter: &meter,
+        started,
+    };
+    let (outcome, usage) = Metered::new(guest.run(sandbox.wasi, host), Arc::clone(&meter)).await;
+    if let Some(watch) = disk_watch {
+        watch.abort();
+    }
+    let outcome = check_disk_at_end(outcome, &spec).await;
+    let dropped = sandbox.stdout.finish() + sandbox.stderr.finish();
+    let report = Report {
+        outcome,
+        duration: started.elapsed(),
+        peak_memory_bytes: usage.peak_memory_bytes,
+        fuel_consumed: usage.fuel_consumed,
+        cpu_time: meter.used(),
+    };
+    tracing::debug!(outcome = %report.outcome, ?report.duration, dropped_output_bytes = dropped, "task ended");
+    report
+}
+
+/// A finished task that left more on disk than its quota failed with `DiskLimit`.
+async fn check_disk_at_end(outcome: Outcome, spec: &TaskSpec) -> Outcome {
+    let Some(quota) = spec.limits.disk_bytes else {
+        return outcome;
+    };
+    match outcome {
+        Outcome::Finished { .. } if disk::over_quota(&spec.sandbox_dir, quota).await => {
+            Outcome::Failed(FailureReason::DiskLimit)
+        }
+        other => other,
+    }
+}
+
+#[derive(Debug, Default)]
+struct Usage {
+    peak_memory_bytes: u64,
+    fuel_consumed: Option<u64>,
+}
+
+/// What the guest's call produced, before classification.
+enum Ended {
+    Command(Result<(), ()>),
+    Executor(Result<Vec<u8>, String>),
+}
+
+/// Where a guest error happened: instantiation errors may be the host's fault.
+enum Failure {
+    Instantiate(wasmtime::Error),
+    Run(wasmtime::Error),
+    Stopped(StopReason),
+    Prepare(crate::Error),
+}
+
+struct Guest<'a> {
+    executor: &'a Executor,
+    program: &'a Program,
+    spec: &'a TaskSpec,
+    control: &'a Arc<Control>,
+    meter: &'a Arc<CpuMeter>,
+    started: Instant,
+}
+
+impl Guest<'_> {
+    async fn run(self, wasi: WasiCtx, host: HostChannels) -> (Outcome, Usage) {
+        let metering = match self.spec.limits.fuel {
+            Some(_) => Metering::Fuel,
+            None => Metering::Plain,
+        };
+        let prepared = match self.executor.prepared(self.program, metering).await {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                return (
+                    self.classify(Err(Failure::Prepare(err)), false),
+                    Usage::default(),
+                );
+            }
+        };
+        let mut store = self.store(&prepared, wasi, host);
+        let deadline = self
+            .spec
+            .limits
+            .timeout
+            .map(|timeout| self.started + timeout);
+        let ended = tokio::select! {
+            biased;
+            reason = self.control.stopped() => Err(Failure::Stopped(reason)),
+            () = sleep_until(deadline) => {
+                self.control.stop(StopReason::Timeout);
+                Err(Failure::Stopped(StopReason::Timeout))
+            }
+            ended = call(&mut store, &prepared, self.task_info()) => ended,
+        };
+        let usage = Usage {
+            peak_memory_bytes: store.data().limiter.peak(),
+            fuel_consumed: self
+                .spec
+                .limits
+                .fuel
+                .and_then(|granted| store.get_fuel().ok().map(|left| granted - left)),
+        };
+        (self.classify(ended, store.data().limiter.refused()), usage)
+    }
+
+    fn store(&self, prepared: &Prepared, wasi: WasiCtx, host: HostChannels) -> Store<TaskState> {
+        let config = self.executor.config();
+        let limiter = MemoryLimiter::new(
+            self.spec.limits.mem_bytes,
+            config.max_memories_per_task,
+            config.max_tables_per_task,
+            config.max_core_instances_per_task,
+        );
+        let state = TaskState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter,
+            host,
+        };
+        let mut store = Store::new(prepared.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        if let Some(fuel) = self.spec.limits.fuel {
+            // Only fails on an engine without fuel, and `prepared` was chosen by `limits.fuel`.
+            let _ = store.set_fuel(fuel);
+        }
+        let mut watchdog = Watchdog {
+            control: Arc::clone(self.control),
+            deadline: self
+                .spec
+                .limits
+                .timeout
+                .map(|timeout| self.started + timeout),
+            throttle: Throttle::new(self.spec.limits.cpus, self.started),
+            meter: Arc::clone(self.meter),
+            ticks_since_yield: 0,
+        };
+        // A new store's deadline is 0: without this, instantiation itself would be interrupted.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| Ok(watchdog.on_tick()));
+        store
+    }
+
+    fn task_info(&self) -> TaskInfo {
+        let spec = self.spec;
+        TaskInfo {
+            task_id: spec.task_id.clone(),
+            name: spec.name.clone(),
+            args: spec.args.clone(),
+            env: spec.env.clone(),
+            data: spec.data.clone(),
+            resources: Resources {
+                cpus: spec.limits.cpus.unwrap_or(1.0),
+                mem_bytes: spec.limits.mem_bytes,
+                disk_bytes: spec.limits.disk_bytes.unwrap_or(u64::MAX),
+                fuel: spec.limits.fuel,
+                timeout_ms: spec
+                    .limits
+                    .timeout
+                    .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
+            },
+        }
+    }
+
+    fn classify(&self, ended: Result<Ended, Failure>, memory_refused: bool) -> Outcome {
+        match ended {
+            Ok(Ended::Command(Ok(()))) => finished(Vec::new()),
+            Ok(Ended::Command(Err(()))) => Outcome::Failed(FailureReason::ExitCode(1)),
+            Ok(Ended::Executor(Ok(data))) => finished(data),
+            Ok(Ended::Executor(Err(message))) => {
+                Outcome::Failed(FailureReason::GuestError(message))
+            }
+            Err(Failure::Stopped(reason)) => stopped(reason),
+            Err(Failure::Prepare(err)) => Outcome::Error(TaskError::Host(err.to_string())),
+            Err(Failure::Instantiate(err) | Failure::Run(err))
+                if self.control.reason().is_some() =>
+            {
+                tracing::debug!(err = %format!("{err:#}"), "guest stopped");
+                self.control.reason().map_or(Outcome::Killed, stopped)
+            }
+            Err(_) if memory_refused => Outcome::Failed(FailureReason::MemoryLimit),
+            Err(Failure::Instantiate(err)) => instantiate_failure(&err),
+            Err(Failure::Run(err)) => run_failure(&err),
+        }
+    }
+}
+
+fn finished(data: Vec<u8>) -> Outcome {
+    Outcome::Finished { exit_code: 0, data }
+}
+
+fn stopped(reason: StopReason) -> Outcome {
+    match reason {
+        StopReason::Killed => Outcome::Killed,
+        StopReason::Timeout => Outcome::Failed(FailureReason::Timeout),
+        StopReason::DiskLimit => Outcome::Failed(FailureReason::DiskLimit),
+    }
+}
+
+/// A trap while instantiating is the guest's (its start code ran); anything else is the host's.
+fn instantiate_failure(err: &wasmtime::Error) -> Outcome {
+    if err.downcast_ref::<Trap>().is_some() {
+        return run_failure(err);
+    }
+    Outcome::Error(TaskError::Instantiate(format!("{err:#}")))
+}
+
+fn run_failure(err: &wasmtime::Error) -> Outcome {
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return match exit.0 {
+            0 => finished(Vec::new()),
+            code => Outcome::Failed(FailureReason::ExitCode(code)),
+        };
+    }
+    let reason = match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => FailureReason::FuelExhausted,
+        Some(Trap::StackOverflow) => FailureReason::StackOverflow,
+        _ => FailureReason::Trap(trap_message(err)),
+    };
+    Outcome::Failed(reason)
+}
+
+/// One line: what trapped and in which guest function; the full backtrace goes to the log.
+fn trap_message(err: &wasmtime::Error) -> String {
+    tracing::debug!(err = %format!("{err:?}"), "guest trapped");
+    let what = match err.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{err:#}"),
+    };
+    let function = err
+        .downcast_ref::<WasmBacktrace>()
+        .and_then(|backtrace| backtrace.frames().first()?.func_name().map(str::to_owned));
+    let message = match function {
+        Some(function) => format!("{what} in {function}"),
+        None => what,
+    };
+    message.replace('\n', " ")
+}
+
+async fn call(
+    store: &mut Store<TaskState>,
+    prepared: &Prepared,
+    info: TaskInfo,
+) -> Result<Ended, Failure> {
+    match prepared {
+        Prepared::Command(pre) => {
+            let command = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Failure::Instantiate)?;
+            let exit = command
+                .wasi_cli_run()
+                .call_run(&mut *store)
+                .await
+                .map_err(Failure::Run)?;
+            Ok(Ended::Command(exit))
+        }
+        Prepared::Executor(pre) => {
+            let executor = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Failure::Instantiate)?;
+            let result = executor
+                .call_run(&mut *store, &info)
+                .await
+                .map_err(Failure::Run)?;
+            Ok(Ended::Executor(result))
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,53 @@
+//! The epoch callback: what a task checks on every tick while its guest code runs.
+//!
+//! Epoch interruption is what stops a guest that never calls the host. On each tick the
+//! watchdog interrupts it if it was stopped (kill, disk) or ran out of time, pauses it when it
+//! is over its CPU share, and otherwise yields now and then so that one busy guest cannot hold
+//! a tokio worker thread for long.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::UpdateDeadline;
+
+use crate::control::{Control, StopReason};
+use crate::cpu::{CpuMeter, Throttle};
+
+/// Ticks of uninterrupted guest code before yielding to other tasks on the same worker.
+const TICKS_PER_YIELD: u32 = 10;
+
+pub(crate) struct Watchdog {
+    pub(crate) control: Arc<Control>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) throttle: Option<Throttle>,
+    pub(crate) meter: Arc<CpuMeter>,
+    pub(crate) ticks_since_yield: u32,
+}
+
+impl Watchdog {
+    pub(crate) fn on_tick(&mut self) -> UpdateDeadline {
+        if self.control.reason().is_some() {
+            return UpdateDeadline::Interrupt;
+        }
+        let now = Instant::now();
+        if self.deadline.is_some_and(|deadline| now >= deadline) {
+            self.control.stop(StopReason::Timeout);
+            return UpdateDeadline::Interrupt;
+        }
+        if let Some(pause) = self.pause(now) {
+            self.ticks_since_yield = 0;
+            return UpdateDeadline::YieldCustom(1, Box::pin(tokio::time::sleep(pause)));
+        }
+        self.ticks_since_yield += 1;
+        if self.ticks_since_yield >= TICKS_PER_YIELD {
+            self.ticks_since_yield = 0;
+            return UpdateDeadline::Yield(1);
+        }
+        UpdateDeadline::Continue(1)
+    }
+
+    fn pause(&self, now: Instant) -> Option<std::time::Duration> {
+        let throttle = self.throttle.as_ref()?;
+        throttle.pause(self.meter.used_in_poll(), now)
+    }
+}
