@@ -139,7 +139,9 @@ pub trait Executor {
 
 /// Exports `$executor` (a type implementing [`Executor`]) as this component's `run` function.
 ///
-/// Use it once per component, at the crate root or in any module.
+/// Use it once per component, at the crate root or in any module. It expands to
+/// wit-bindgen's ABI glue, which is `unsafe` code: the crate may `#![deny(unsafe_code)]`
+/// (the expansion allows it locally) but not `#![forbid(unsafe_code)]`.
 #[macro_export]
 macro_rules! export_executor {
     ($executor:ty) => {
