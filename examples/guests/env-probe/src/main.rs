@@ -5,7 +5,7 @@
 //! - one `arg[i]=VALUE` line per argument (including argument 0);
 //! - `cwd=<dir>` (or `cwd=<error: …>`);
 //! - then, for each well-known host variable (`PATH`, `HOME`, `USER`, `SHELL`, `TMPDIR`),
-//!   `KEY=VALUE`, or `KEY=<unset>` when the guest cannot see it.
+//!   `probe KEY=VALUE`, or `probe KEY=<unset>` when the guest cannot see it.
 //!
 //! Always exits 0: judging what leaked is the test's job.
 
@@ -26,8 +26,8 @@ fn main() {
     }
     for key in HOST_VARS {
         match std::env::var_os(key) {
-            Some(value) => println!("{key}={}", value.to_string_lossy()),
-            None => println!("{key}=<unset>"),
+            Some(value) => println!("probe {key}={}", value.to_string_lossy()),
+            None => println!("probe {key}=<unset>"),
         }
     }
 }
