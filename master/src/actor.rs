@@ -1,0 +1,226 @@
+//! The single owner of the master's state: a task that runs jobs sent by RPC handlers against
+//! the [`Core`], delivers what the core queued, and wakes up for timers.
+//!
+//! Handlers never lock anything: they send a closure over an unbounded channel and await its
+//! answer on a oneshot. The actor drains every queued job before flushing, so bursts of calls
+//! share one flush (natural batching, no timers in the hot path).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use wasmesos_proto::v1::{AgentCommand, Event};
+
+use crate::Error;
+use crate::core::{Core, Outbox};
+
+/// Jobs handled between two flushes at most; bounds the latency a burst can add.
+const MAX_JOBS_PER_FLUSH: usize = 4096;
+
+type Job = Box<dyn FnOnce(&mut Shell) + Send>;
+
+/// A sender into one framework's or agent's stream, tagged so a replaced stream's late close
+/// notice is told apart from the current one.
+struct Conn<T> {
+    id: u64,
+    tx: mpsc::UnboundedSender<T>,
+}
+
+/// The core plus the open streams the actor delivers into.
+pub(crate) struct Shell {
+    pub(crate) core: Core,
+    origin: Instant,
+    framework_streams: HashMap<String, Conn<Event>>,
+    agent_streams: HashMap<String, Conn<AgentCommand>>,
+    next_conn: u64,
+}
+
+impl Shell {
+    /// Time as the core measures it: since the actor started.
+    pub(crate) fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// Registers a framework's new event stream, replacing (and so ending) an older one.
+    pub(crate) fn open_framework_stream(
+        &mut self,
+        framework_id: &str,
+        tx: mpsc::UnboundedSender<Event>,
+    ) -> u64 {
+        let id = self.next_conn_id();
+        self.framework_streams
+            .insert(framework_id.to_string(), Conn { id, tx });
+        id
+    }
+
+    /// Registers an agent's new command stream, replacing (and so ending) an older one.
+    pub(crate) fn open_agent_stream(
+        &mut self,
+        agent_id: &str,
+        tx: mpsc::UnboundedSender<AgentCommand>,
+    ) -> u64 {
+        let id = self.next_conn_id();
+        self.agent_streams
+            .insert(agent_id.to_string(), Conn { id, tx });
+        id
+    }
+
+    /// A framework's stream ended (client gone); only the current stream's end counts.
+    pub(crate) fn framework_stream_closed(&mut self, framework_id: &str, conn: u64) {
+        if self
+            .framework_streams
+            .get(framework_id)
+            .is_some_and(|c| c.id == conn)
+        {
+            self.framework_streams.remove(framework_id);
+            let now = self.now();
+            self.core.framework_disconnected(framework_id, now);
+        }
+    }
+
+    /// An agent's command stream ended; only the current stream's end counts.
+    pub(crate) fn agent_stream_closed(&mut self, agent_id: &str, conn: u64) {
+        if self
+            .agent_streams
+            .get(agent_id)
+            .is_some_and(|c| c.id == conn)
+        {
+            self.agent_streams.remove(agent_id);
+            let now = self.now();
+            self.core.agent_disconnected(agent_id, now);
+        }
+    }
+
+    fn next_conn_id(&mut self) -> u64 {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
+    /// Delivers what the core queued. A send into a stream whose client is gone fails quietly:
+    /// that stream's close notice is already on its way to the actor.
+    fn flush(&mut self) {
+        let Outbox {
+            events,
+            commands,
+            close_frameworks,
+            close_agents,
+        } = self.core.take_outbox();
+        for (framework_id, events) in events {
+            if let Some(conn) = self.framework_streams.get(&framework_id) {
+                for event in events {
+                    let _ = conn.tx.send(event);
+                }
+            }
+        }
+        for (agent_id, commands) in commands {
+            if let Some(conn) = self.agent_streams.get(&agent_id) {
+                for command in commands {
+                    let _ = conn.tx.send(command);
+                }
+            }
+        }
+        for framework_id in close_frameworks {
+            self.framework_streams.remove(&framework_id);
+        }
+        for agent_id in close_agents {
+            self.agent_streams.remove(&agent_id);
+        }
+    }
+}
+
+/// A cheap handle RPC handlers use to reach the actor.
+#[derive(Clone)]
+pub(crate) struct Actor {
+    tx: mpsc::UnboundedSender<Job>,
+}
+
+impl Actor {
+    /// Starts the actor task around `core`; it stops when `shutdown` completes or every
+    /// handle is dropped.
+    pub(crate) fn spawn(
+        core: Core,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shell = Shell {
+            core,
+            origin: Instant::now(),
+            framework_streams: HashMap::new(),
+            agent_streams: HashMap::new(),
+            next_conn: 0,
+        };
+        let task = tokio::spawn(run(shell, rx, shutdown));
+        (Self { tx }, task)
+    }
+
+    /// Runs `job` on the actor and returns its result.
+    pub(crate) async fn call<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Shell) -> T + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.cast(move |shell| {
+            let _ = reply.send(job(shell));
+        })?;
+        answer.await.map_err(|_| Error::ShuttingDown)
+    }
+
+    /// Runs `job` on the actor against the core and the current time.
+    pub(crate) async fn core<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Core, Duration) -> T + Send + 'static,
+    {
+        self.call(move |shell| {
+            let now = shell.now();
+            job(&mut shell.core, now)
+        })
+        .await
+    }
+
+    /// Queues `job` without waiting for it.
+    pub(crate) fn cast<F>(&self, job: F) -> Result<(), Error>
+    where
+        F: FnOnce(&mut Shell) + Send + 'static,
+    {
+        self.tx.send(Box::new(job)).map_err(|_| Error::ShuttingDown)
+    }
+}
+
+async fn run(
+    mut shell: Shell,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let wake = shell.core.next_wakeup().map(|at| shell.origin + at);
+        let sleep = async move {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            job = jobs.recv() => {
+                let Some(job) = job else { break };
+                job(&mut shell);
+                for _ in 1..MAX_JOBS_PER_FLUSH {
+                    match jobs.try_recv() {
+                        Ok(job) => job(&mut shell),
+                        Err(_) => break,
+                    }
+                }
+            }
+            () = sleep => {}
+        }
+        let now = shell.now();
+        shell.core.tick(now);
+        shell.flush();
+    }
+    tracing::debug!("master actor stopped");
+}

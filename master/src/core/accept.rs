@@ -1,0 +1,434 @@
+//! ACCEPT: validate every offer and task, then launch all of them or none.
+//!
+//! Rules: each offer id is known, belongs to the caller and is listed once; task ids are
+//! well formed and unused in the framework; each task's executor digest has been uploaded;
+//! its resources are positive and, summed per agent and role, fit in the accepted offers.
+//! On any violation nothing launches, every offer's resources return to the pool unfiltered,
+//! and the framework gets TASK_ERROR per task (and an ERROR event for offer problems).
+//! Otherwise the agent receives ONE launch command per (agent, ACCEPT), and what the tasks
+//! did not use returns to the pool under the call's refusal filter.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use wasmesos_allocator::{AgentId, FrameworkId, Resources};
+use wasmesos_proto::v1::{AcceptRequest, Reason, TaskInfo, TaskState, agent_command, operation};
+
+use super::convert::{Amounts, MasterStatus, resources_from_proto};
+use super::frameworks::Framework;
+use super::offers::OutstandingOffer;
+use super::tasks::Task;
+use super::{Core, Time};
+use crate::Error;
+use crate::artifacts::parse_digest;
+use crate::error::invalid;
+
+/// Longest task id accepted; agents name sandbox directories after task ids.
+const MAX_TASK_ID_LEN: usize = 200;
+
+/// Offered resources on one agent under one role, as launches draw them down.
+struct Pool {
+    agent_id: AgentId,
+    role: String,
+    offered: Resources,
+    left: Resources,
+}
+
+/// A task that passed validation.
+struct Planned {
+    info: TaskInfo,
+    pool: usize,
+    resources: Resources,
+}
+
+/// A task refused, with the reason and message its TASK_ERROR carries.
+struct Refusal {
+    task_id: String,
+    agent_id: String,
+    reason: Reason,
+    message: String,
+}
+
+impl Core {
+    /// ACCEPT: launches the tasks on the offers, or none of them (see the module docs).
+    pub fn accept(&mut self, req: AcceptRequest, now: Time) -> Result<(), Error> {
+        let framework_id = self.subscribed(&req.framework_id)?;
+        let refuse = self.refuse_filter(req.filters.as_ref())?;
+        if req.offer_ids.is_empty() {
+            return Err(invalid("offer_ids", "at least one offer is required"));
+        }
+        let tasks = launched_tasks(&req)?;
+        let (offers, problems) = self.take_offers(&framework_id, &req.offer_ids);
+        if !problems.is_empty() {
+            let message = format!("ACCEPT refused, nothing launched: {}", problems.join("; "));
+            let refusals = tasks
+                .iter()
+                .map(|task| refusal(task, Reason::InvalidOffers, message.clone()))
+                .collect();
+            self.reject(&framework_id, &offers, refusals, now);
+            self.outbox.error(framework_id.as_str(), message);
+            return Ok(());
+        }
+        let mut pools = pools_of(&offers);
+        match self.plan(&framework_id, &mut pools, tasks) {
+            Ok(planned) => self.launch(&framework_id, &pools, planned, refuse, now),
+            Err(refusals) => self.reject(&framework_id, &offers, refusals, now),
+        }
+        Ok(())
+    }
+
+    /// Removes the listed offers from the outstanding set, reporting every id that is
+    /// unknown, another framework's, or listed twice (those are left untouched).
+    fn take_offers(
+        &mut self,
+        framework_id: &FrameworkId,
+        ids: &[String],
+    ) -> (Vec<OutstandingOffer>, Vec<String>) {
+        let mut seen = HashSet::new();
+        let mut taken = Vec::new();
+        let mut problems = Vec::new();
+        for id in ids {
+            if !seen.insert(id.as_str()) {
+                problems.push(format!("offer {id} is listed more than once"));
+                continue;
+            }
+            match self.offers.get(id) {
+                None => problems.push(format!(
+                    "offer {id} is not outstanding (unknown, already used, declined or rescinded)"
+                )),
+                Some(offer) if offer.framework_id != *framework_id => {
+                    problems.push(format!("offer {id} was made to another framework"));
+                }
+                Some(_) => taken.extend(self.offers.remove(id)),
+            }
+        }
+        (taken, problems)
+    }
+
+    /// Validates every task against the framework and the pools, charging the pools.
+    fn plan(
+        &self,
+        framework_id: &FrameworkId,
+        pools: &mut [Pool],
+        tasks: Vec<TaskInfo>,
+    ) -> Result<Vec<Planned>, Vec<Refusal>> {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return Err(Vec::new());
+        };
+        let only_agent = single_agent(pools);
+        let mut ids = HashSet::new();
+        let mut verdicts = Vec::with_capacity(tasks.len());
+        for mut task in tasks {
+            if task.agent_id.is_empty()
+                && let Some(agent) = &only_agent
+            {
+                task.agent_id = agent.to_string();
+            }
+            let verdict = self.check_task(framework, &mut ids, pools, &task);
+            verdicts.push((task, verdict));
+        }
+        if verdicts.iter().all(|(_, verdict)| verdict.is_ok()) {
+            return Ok(verdicts
+                .into_iter()
+                .filter_map(|(info, verdict)| {
+                    let (pool, resources) = verdict.ok()?;
+                    Some(Planned {
+                        info,
+                        pool,
+                        resources,
+                    })
+                })
+                .collect());
+        }
+        let culprits: Vec<String> = verdicts
+            .iter()
+            .filter(|(_, verdict)| verdict.is_err())
+            .map(|(task, _)| task.task_id.clone())
+            .collect();
+        Err(verdicts
+            .into_iter()
+            .map(|(task, verdict)| match verdict {
+                Err((reason, message)) => refusal(&task, reason, message),
+                Ok(_) => refusal(
+                    &task,
+                    Reason::InvalidTask,
+                    format!("not launched: invalid task(s) {culprits:?} in the same ACCEPT"),
+                ),
+            })
+            .collect())
+    }
+
+    /// One task's checks; on success, the pool it draws from and its resources.
+    fn check_task(
+        &self,
+        framework: &Framework,
+        ids: &mut HashSet<String>,
+        pools: &mut [Pool],
+        task: &TaskInfo,
+    ) -> Result<(usize, Resources), (Reason, String)> {
+        let bad_task = |message: String| (Reason::InvalidTask, message);
+        check_task_id(&task.task_id).map_err(bad_task)?;
+        if framework.tasks.contains_key(&task.task_id) || !ids.insert(task.task_id.clone()) {
+            return Err(bad_task(format!(
+                "task id {:?} is already used by this framework",
+                task.task_id
+            )));
+        }
+        if task.agent_id.is_empty() {
+            return Err(bad_task(
+                "agent_id is required when the offers are on several agents".into(),
+            ));
+        }
+        self.check_executor(task)?;
+        let resources = resources_from_proto(task.resources.as_ref(), Amounts::Positive)
+            .map_err(|why| bad_task(format!("resources: {why}")))?;
+        if resources.is_empty() {
+            return Err(bad_task(
+                "resources: a task must ask for some resources".into(),
+            ));
+        }
+        let pool = charge(pools, &task.agent_id, &resources).map_err(bad_task)?;
+        Ok((pool, resources))
+    }
+
+    fn check_executor(&self, task: &TaskInfo) -> Result<(), (Reason, String)> {
+        let Some(executor) = task.executor.as_ref() else {
+            return Err((Reason::InvalidTask, "executor is required".into()));
+        };
+        let digest = parse_digest(&executor.digest)
+            .map_err(|err| (Reason::InvalidTask, format!("executor.{err}")))?;
+        if !self.artifacts.contains(&digest) {
+            return Err((
+                Reason::ExecutorNotFound,
+                format!("executor {digest} has not been uploaded to the master"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Nothing launches: the offers' resources return unfiltered, each task gets TASK_ERROR.
+    fn reject(
+        &mut self,
+        framework_id: &FrameworkId,
+        offers: &[OutstandingOffer],
+        refusals: Vec<Refusal>,
+        now: Time,
+    ) {
+        for offer in offers {
+            self.recover_offer(offer, None, now);
+        }
+        let timestamp = self.unix(now);
+        for refusal in refusals {
+            tracing::info!(task_id = %refusal.task_id, framework_id = %framework_id,
+                reason = ?refusal.reason, message = %refusal.message, "task refused");
+            let status = MasterStatus {
+                framework_id: framework_id.as_str(),
+                agent_id: &refusal.agent_id,
+                task_id: &refusal.task_id,
+                timestamp,
+            }
+            .build(TaskState::TaskError, refusal.reason, refusal.message);
+            self.outbox.update(framework_id.as_str(), status);
+        }
+    }
+
+    /// Everything checked out: record the tasks as STAGING, move their resources from
+    /// offered to used, return the rest under the filter, and send one launch per agent.
+    fn launch(
+        &mut self,
+        framework_id: &FrameworkId,
+        pools: &[Pool],
+        planned: Vec<Planned>,
+        refuse: Duration,
+        now: Time,
+    ) {
+        for pool in pools {
+            let used = pool.offered.checked_sub(&pool.left).unwrap_or_default();
+            if !used.is_empty()
+                && let Err(err) =
+                    self.allocator
+                        .launch(framework_id, &pool.agent_id, &pool.role, &used)
+            {
+                tracing::error!(framework_id = %framework_id, agent_id = %pool.agent_id,
+                    %err, "allocator refused a validated launch");
+            }
+            let rest = OutstandingOffer {
+                framework_id: framework_id.clone(),
+                agent_id: pool.agent_id.clone(),
+                role: pool.role.clone(),
+                resources: pool.left.clone(),
+            };
+            self.recover_offer(&rest, Some(refuse), now);
+        }
+        let mut per_agent: HashMap<AgentId, Vec<TaskInfo>> = HashMap::new();
+        for task in planned {
+            let agent_id = pools[task.pool].agent_id.clone();
+            let role = pools[task.pool].role.clone();
+            self.record_staging(
+                framework_id,
+                &agent_id,
+                role,
+                task.info.clone(),
+                task.resources,
+                now,
+            );
+            per_agent.entry(agent_id).or_default().push(task.info);
+        }
+        let framework = self.frameworks.get(framework_id).map(|f| f.info.clone());
+        for (agent_id, tasks) in per_agent {
+            tracing::debug!(agent_id = %agent_id, framework_id = %framework_id,
+                tasks = tasks.len(), "launch");
+            let launch = agent_command::Launch {
+                framework: framework.clone(),
+                tasks,
+            };
+            self.outbox
+                .command(agent_id.as_str(), agent_command::Command::Launch(launch));
+        }
+    }
+
+    fn record_staging(
+        &mut self,
+        framework_id: &FrameworkId,
+        agent_id: &AgentId,
+        role: String,
+        info: TaskInfo,
+        resources: Resources,
+        now: Time,
+    ) {
+        let timestamp = self.unix(now);
+        let status = MasterStatus {
+            framework_id: framework_id.as_str(),
+            agent_id: agent_id.as_str(),
+            task_id: &info.task_id,
+            timestamp,
+        }
+        .build(TaskState::TaskStaging, Reason::Unspecified, String::new());
+        let _span = tracing::debug_span!("task", task_id = %info.task_id,
+            framework_id = %framework_id, agent_id = %agent_id)
+        .entered();
+        tracing::debug!("staging");
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent
+                .tasks
+                .insert((framework_id.clone(), info.task_id.clone()));
+        }
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            let task = Task {
+                agent_id: agent_id.clone(),
+                role,
+                resources,
+                status,
+                started_at: timestamp,
+                freed: false,
+                info,
+            };
+            framework.tasks.insert(task.info.task_id.clone(), task);
+        }
+    }
+}
+
+/// The tasks of the LAUNCH operations, in order. An operation without a body is malformed;
+/// RESERVE and UNRESERVE are not offered by this master yet.
+fn launched_tasks(req: &AcceptRequest) -> Result<Vec<TaskInfo>, Error> {
+    let mut tasks = Vec::new();
+    for (i, op) in req.operations.iter().enumerate() {
+        match &op.operation {
+            Some(operation::Operation::Launch(launch)) => tasks.extend(launch.tasks.clone()),
+            Some(operation::Operation::Reserve(_) | operation::Operation::Unreserve(_)) => {
+                return Err(invalid(
+                    &format!("operations[{i}]"),
+                    "RESERVE and UNRESERVE are not supported by this master",
+                ));
+            }
+            None => return Err(invalid(&format!("operations[{i}]"), "is empty")),
+        }
+    }
+    Ok(tasks)
+}
+
+/// Offers merged per (agent, role), in the order first seen.
+fn pools_of(offers: &[OutstandingOffer]) -> Vec<Pool> {
+    let mut pools: Vec<Pool> = Vec::new();
+    for offer in offers {
+        let same = pools
+            .iter_mut()
+            .find(|p| p.agent_id == offer.agent_id && p.role == offer.role);
+        match same {
+            Some(pool) => {
+                pool.offered.add(&offer.resources);
+                pool.left.add(&offer.resources);
+            }
+            None => pools.push(Pool {
+                agent_id: offer.agent_id.clone(),
+                role: offer.role.clone(),
+                offered: offer.resources.clone(),
+                left: offer.resources.clone(),
+            }),
+        }
+    }
+    pools
+}
+
+fn single_agent(pools: &[Pool]) -> Option<AgentId> {
+    let first = pools.first()?.agent_id.clone();
+    pools
+        .iter()
+        .all(|pool| pool.agent_id == first)
+        .then_some(first)
+}
+
+/// Draws `resources` from the first pool on the agent that holds them all.
+fn charge(pools: &mut [Pool], agent_id: &str, resources: &Resources) -> Result<usize, String> {
+    let mut on_agent = false;
+    for (at, pool) in pools.iter_mut().enumerate() {
+        if pool.agent_id.as_str() != agent_id {
+            continue;
+        }
+        on_agent = true;
+        if let Some(left) = pool.left.checked_sub(resources) {
+            pool.left = left;
+            return Ok(at);
+        }
+    }
+    if !on_agent {
+        return Err(format!("no accepted offer is on agent {agent_id}"));
+    }
+    let left: Vec<String> = pools
+        .iter()
+        .filter(|pool| pool.agent_id.as_str() == agent_id)
+        .map(|pool| format!("{} (role {})", pool.left, pool.role))
+        .collect();
+    Err(format!(
+        "resources {resources} exceed what the offers on agent {agent_id} have left: {}",
+        left.join(", ")
+    ))
+}
+
+/// Task ids name sandbox directories on agents, so they must be plain names.
+fn check_task_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("task_id is required".into());
+    }
+    if id.len() > MAX_TASK_ID_LEN {
+        return Err(format!("task_id is longer than {MAX_TASK_ID_LEN} bytes"));
+    }
+    let plain = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !plain || id == "." || id == ".." {
+        return Err(format!(
+            "task_id {id:?} may only use letters, digits, '-', '_' and '.' (and is not . or ..)"
+        ));
+    }
+    Ok(())
+}
+
+fn refusal(task: &TaskInfo, reason: Reason, message: String) -> Refusal {
+    Refusal {
+        task_id: task.task_id.clone(),
+        agent_id: task.agent_id.clone(),
+        reason,
+        message,
+    }
+}

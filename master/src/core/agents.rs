@@ -1,0 +1,251 @@
+//! Agents: registration and re-registration, liveness, and removal (tasks LOST, offers
+//! rescinded, frameworks told).
+
+use std::collections::HashSet;
+
+use wasmesos_allocator::{AgentId, FrameworkId, Resources};
+use wasmesos_proto::v1::{AgentInfo, Reason, RegisterRequest, TaskState, agent_command, event};
+
+use super::convert::{Amounts, resources_from_proto};
+use super::{Core, Time};
+use crate::Error;
+use crate::error::invalid;
+
+/// One registered agent.
+pub(super) struct Agent {
+    /// As registered, with its id filled in.
+    pub(super) info: AgentInfo,
+    pub(super) total: Resources,
+    /// Unix seconds.
+    pub(super) registered_at: f64,
+    pub(super) last_seen: Time,
+    /// Whether its command stream is open.
+    pub(super) connected: bool,
+    /// Its tasks that have not reached a terminal state.
+    pub(super) tasks: HashSet<(FrameworkId, String)>,
+}
+
+/// The answer to an agent's REGISTER.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Registration {
+    /// Registered (or re-registered) under this id; its stream starts with `registered`.
+    Accepted {
+        /// The agent's id.
+        agent_id: String,
+    },
+    /// The id is not one this master knows (removed, or from before a restart): the agent
+    /// must stop its tasks and register again without an id. Its stream carries only
+    /// `shutdown` with this message.
+    Refused {
+        /// Why, for the agent's log.
+        message: String,
+    },
+}
+
+impl Core {
+    /// REGISTER: a new agent gets an id; a known one re-registers with its task reports.
+    pub fn register_agent(
+        &mut self,
+        req: RegisterRequest,
+        now: Time,
+    ) -> Result<Registration, Error> {
+        let mut info = req.agent.ok_or_else(|| invalid("agent", "is required"))?;
+        let total = resources_from_proto(info.resources.as_ref(), Amounts::NonNegative)
+            .map_err(|why| invalid("agent.resources", why))?;
+        if info.id.is_empty() {
+            info.id = self.new_id('A');
+            self.add_agent(info.clone(), total, now)?;
+        } else if self.agents.contains_key(info.id.as_str()) {
+            let reported = req
+                .tasks
+                .iter()
+                .filter_map(|report| {
+                    let task = report.task.as_ref()?;
+                    Some((
+                        FrameworkId::from(report.framework_id.as_str()),
+                        task.task_id.clone(),
+                    ))
+                })
+                .collect();
+            self.reregister(info.clone(), &reported, now);
+        } else {
+            let why = if self.removed_agents.contains(info.id.as_str()) {
+                "was removed by this master"
+            } else {
+                "is unknown to this master (registered before a restart?)"
+            };
+            let message = format!(
+                "agent {} {why}: stop its tasks and register again without an id",
+                info.id
+            );
+            tracing::warn!(agent_id = %info.id, "refused re-registration of an unknown agent");
+            return Ok(Registration::Refused { message });
+        }
+        let agent_id = info.id;
+        // Commands queued for the previous stream would arrive before `registered`.
+        self.outbox.commands.remove(&agent_id);
+        let registered = agent_command::Registered {
+            agent_id: agent_id.clone(),
+            heartbeat_interval_seconds: self.config.agent_heartbeat_interval.as_secs_f64(),
+            master: Some(self.master.clone()),
+        };
+        self.outbox
+            .command(&agent_id, agent_command::Command::Registered(registered));
+        self.request_allocation(now);
+        Ok(Registration::Accepted { agent_id })
+    }
+
+    fn add_agent(&mut self, info: AgentInfo, total: Resources, now: Time) -> Result<(), Error> {
+        let id = AgentId::from(info.id.as_str());
+        self.allocator
+            .add_agent(id.clone(), &total)
+            .map_err(|err| invalid("agent.resources", err))?;
+        tracing::info!(agent_id = %id, resources = %total, "agent registered");
+        let agent = Agent {
+            info,
+            total,
+            registered_at: self.unix(now),
+            last_seen: now,
+            connected: true,
+            tasks: HashSet::new(),
+        };
+        self.agents.insert(id, agent);
+        Ok(())
+    }
+
+    /// A known agent registers again (its stream had ended). Tasks the master launched there
+    /// that the agent does not report never reached it: they are LOST.
+    fn reregister(
+        &mut self,
+        info: AgentInfo,
+        reported: &HashSet<(FrameworkId, String)>,
+        now: Time,
+    ) {
+        let id = AgentId::from(info.id.as_str());
+        let Some(agent) = self.agents.get_mut(&id) else {
+            return;
+        };
+        agent.connected = true;
+        agent.last_seen = now;
+        agent.info.address = info.address;
+        agent.info.hostname = info.hostname;
+        let missing: Vec<(FrameworkId, String)> =
+            agent.tasks.difference(reported).cloned().collect();
+        tracing::info!(agent_id = %id, missing = missing.len(), "agent re-registered");
+        let timestamp = self.unix(now);
+        for (framework_id, task_id) in missing {
+            let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+                continue;
+            };
+            let Some(task) = framework.tasks.get_mut(&task_id) else {
+                continue;
+            };
+            let status = task.set_master_status(
+                TaskState::TaskLost,
+                Reason::AgentRestarted,
+                "the agent re-registered without this task".into(),
+                timestamp,
+            );
+            let (role, resources) = (task.role.clone(), task.resources.clone());
+            task.freed = true;
+            if framework.connected {
+                self.outbox.update(framework_id.as_str(), status);
+            }
+            self.task_ended(&framework_id, &id, &task_id, &role, &resources, now);
+        }
+    }
+
+    /// HEARTBEAT from an agent.
+    pub fn agent_heartbeat(&mut self, agent_id: &str, now: Time) -> Result<(), Error> {
+        self.registered(agent_id, now).map(|_| ())
+    }
+
+    /// The agent's command stream ended; it stays registered until it re-registers or its
+    /// ping timeout passes.
+    pub fn agent_disconnected(&mut self, agent_id: &str, _now: Time) {
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.connected = false;
+            tracing::info!(agent_id, "agent command stream closed");
+        }
+    }
+
+    /// The id of a registered agent, whose liveness this call refreshes.
+    pub(super) fn registered(&mut self, agent_id: &str, now: Time) -> Result<AgentId, Error> {
+        if agent_id.is_empty() {
+            return Err(invalid("agent_id", "is required"));
+        }
+        match self.agents.get_mut(agent_id) {
+            Some(agent) => {
+                agent.last_seen = now;
+                Ok(AgentId::from(agent.info.id.as_str()))
+            }
+            None => Err(Error::NotRegistered(agent_id.to_string())),
+        }
+    }
+
+    /// Removes every agent silent for the ping timeout.
+    pub(super) fn remove_silent_agents(&mut self, now: Time) {
+        let timeout = self.config.agent_ping_timeout;
+        let silent: Vec<AgentId> = self
+            .agents
+            .iter()
+            .filter(|(_, agent)| now.saturating_sub(agent.last_seen) >= timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in silent {
+            self.remove_agent(&id, &format!("no heartbeat for {timeout:?}"), now);
+        }
+    }
+
+    /// Removes an agent: offers on it are rescinded, its tasks become LOST, every framework
+    /// gets a FAILURE event, and the agent is told to shut down.
+    pub(super) fn remove_agent(&mut self, id: &AgentId, why: &str, now: Time) {
+        let Some(agent) = self.agents.remove(id) else {
+            return;
+        };
+        tracing::warn!(agent_id = %id, why, "agent removed");
+        self.rescind_offers_on(id);
+        let message = format!("agent {id} lost: {why}");
+        let timestamp = self.unix(now);
+        for (framework_id, task_id) in &agent.tasks {
+            let Some(framework) = self.frameworks.get_mut(framework_id) else {
+                continue;
+            };
+            let Some(task) = framework.tasks.get_mut(task_id) else {
+                continue;
+            };
+            if task.is_terminal() {
+                continue;
+            }
+            let status = task.set_master_status(
+                TaskState::TaskLost,
+                Reason::AgentLost,
+                message.clone(),
+                timestamp,
+            );
+            // The allocator drops the agent's holdings wholesale below.
+            task.freed = true;
+            if framework.connected {
+                self.outbox.update(framework_id.as_str(), status);
+            }
+            self.remember_completed(framework_id, task_id);
+        }
+        if let Err(err) = self.allocator.remove_agent(id) {
+            tracing::error!(agent_id = %id, %err, "allocator did not know the agent");
+        }
+        for (framework_id, framework) in &self.frameworks {
+            if framework.connected {
+                let failure = event::Failure {
+                    agent_id: id.to_string(),
+                };
+                self.outbox
+                    .event(framework_id.as_str(), event::Event::Failure(failure));
+            }
+        }
+        let shutdown = agent_command::Shutdown { message };
+        self.outbox
+            .command(id.as_str(), agent_command::Command::Shutdown(shutdown));
+        self.outbox.close_agents.push(id.to_string());
+        self.removed_agents.insert(id.clone());
+    }
+}

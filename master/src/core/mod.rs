@@ -1,0 +1,184 @@
+//! The master's bookkeeping as a state machine: calls in, messages out, no I/O and no clock.
+//!
+//! Every method takes `now` (time since an arbitrary start) and queues what must be sent in
+//! an [`Outbox`] that the actor drains and delivers. Tests drive it directly, without sockets.
+//! The allocator ([`wasmesos_allocator::Allocator`]) decides who is offered what; this module
+//! owns everything around it: registries, offers, task records, validation and the relay.
+
+mod accept;
+mod agents;
+mod convert;
+mod frameworks;
+mod offers;
+mod outbox;
+mod tasks;
+#[cfg(test)]
+mod tests;
+mod view;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use wasmesos_allocator::{AgentId, Allocator, AllocatorConfig, FrameworkId};
+use wasmesos_proto::v1::MasterInfo;
+
+pub use agents::Registration;
+pub use frameworks::Subscription;
+pub use outbox::Outbox;
+pub use view::TaskLocation;
+
+use crate::{Error, MasterConfig};
+use agents::Agent;
+use frameworks::Framework;
+use offers::OutstandingOffer;
+
+/// Time as the core sees it: a duration since the actor started.
+pub type Time = Duration;
+
+/// Where a `Refuse` filter is capped, so a huge `refuse_seconds` cannot overflow time.
+const MAX_REFUSE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The master's state: agents, frameworks, offers, tasks and the allocator.
+pub struct Core {
+    config: MasterConfig,
+    master: MasterInfo,
+    /// Unix seconds at `Time` zero, for the timestamps users see.
+    unix_origin: f64,
+    next_id: u64,
+    allocator: Allocator,
+    agents: HashMap<AgentId, Agent>,
+    removed_agents: HashSet<AgentId>,
+    frameworks: HashMap<FrameworkId, Framework>,
+    removed_frameworks: HashSet<FrameworkId>,
+    offers: HashMap<String, OutstandingOffer>,
+    /// Offer ids in creation order, for the offer timeout.
+    offer_queue: VecDeque<(Time, String)>,
+    artifacts: HashSet<String>,
+    outbox: Outbox,
+    /// When the next allocation round is due, if an event asked for one.
+    allocation_due: Option<Time>,
+    last_round: Option<Time>,
+    /// When agent liveness and framework failover timeouts are next checked.
+    next_sweep: Time,
+}
+
+impl Core {
+    /// A master with no agents and no frameworks. `unix_origin` is the wall-clock time (Unix
+    /// seconds) that `Time` zero stands for.
+    pub fn new(config: MasterConfig, master: MasterInfo, unix_origin: f64) -> Result<Self, Error> {
+        config.validate()?;
+        let allocator = Allocator::new(AllocatorConfig {
+            weights: config.role_weights.clone(),
+            ..AllocatorConfig::default()
+        })
+        .map_err(|err| Error::InvalidConfig(format!("role_weights: {err}")))?;
+        Ok(Self {
+            next_sweep: config.agent_heartbeat_interval,
+            config,
+            master,
+            unix_origin,
+            next_id: 0,
+            allocator,
+            agents: HashMap::new(),
+            removed_agents: HashSet::new(),
+            frameworks: HashMap::new(),
+            removed_frameworks: HashSet::new(),
+            offers: HashMap::new(),
+            offer_queue: VecDeque::new(),
+            artifacts: HashSet::new(),
+            outbox: Outbox::default(),
+            allocation_due: None,
+            last_round: None,
+        })
+    }
+
+    /// The master's identity, as sent to agents and frameworks.
+    pub fn master_info(&self) -> &MasterInfo {
+        &self.master
+    }
+
+    /// Everything queued for delivery since the last call.
+    pub fn take_outbox(&mut self) -> Outbox {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Records that an artifact with this digest is stored, so tasks may name it.
+    pub fn artifact_stored(&mut self, digest: &str) {
+        self.artifacts.insert(digest.to_ascii_lowercase());
+    }
+
+    /// Runs whatever is due at `now`: agent and failover timeouts, offer timeouts, and the
+    /// allocation round.
+    pub fn tick(&mut self, now: Time) {
+        if now >= self.next_sweep {
+            self.next_sweep = now + self.config.agent_heartbeat_interval;
+            self.remove_silent_agents(now);
+            self.expire_failovers(now);
+        }
+        self.expire_offers(now);
+        let filter_due = self.filter_expiry().is_some_and(|at| at <= now);
+        if filter_due || self.allocation_due.is_some_and(|at| at <= now) {
+            self.allocate(now);
+        }
+    }
+
+    /// When [`Core::tick`] next has something to do.
+    pub fn next_wakeup(&self) -> Option<Time> {
+        let offer_expiry = self.config.offer_timeout.and_then(|timeout| {
+            self.offer_queue
+                .front()
+                .map(|(created, _)| *created + timeout)
+        });
+        [
+            Some(self.next_sweep),
+            self.allocation_due,
+            self.filter_expiry(),
+            offer_expiry,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The allocator's next filter expiry, unless the last round already passed it (so a
+    /// stale entry can never make the actor spin).
+    fn filter_expiry(&self) -> Option<Time> {
+        self.allocator
+            .next_filter_expiry()
+            .filter(|at| self.last_round.is_none_or(|last| *at > last))
+    }
+
+    /// Asks for an allocation round one batch interval from now, unless one is due sooner.
+    fn request_allocation(&mut self, now: Time) {
+        let at = now + self.config.allocation_batch_interval;
+        self.allocation_due = Some(self.allocation_due.map_or(at, |due| due.min(at)));
+    }
+
+    /// Unix seconds for a core time.
+    fn unix(&self, now: Time) -> f64 {
+        self.unix_origin + now.as_secs_f64()
+    }
+
+    /// A fresh id: `<master id>-<kind><n>`.
+    fn new_id(&mut self, kind: char) -> String {
+        self.next_id += 1;
+        format!("{}-{kind}{}", self.master.id, self.next_id)
+    }
+
+    /// The filter for resources declined or left unused, from a call's `refuse_seconds`.
+    fn refuse_filter(
+        &self,
+        filters: Option<&wasmesos_proto::v1::Filters>,
+    ) -> Result<Duration, Error> {
+        let Some(seconds) = filters.and_then(|f| f.refuse_seconds) else {
+            return Ok(self.config.default_refuse);
+        };
+        if seconds.is_nan() || seconds < 0.0 {
+            return Err(crate::error::invalid(
+                "filters.refuse_seconds",
+                format!("{seconds} must be zero or positive"),
+            ));
+        }
+        Ok(Duration::try_from_secs_f64(seconds).map_or(MAX_REFUSE, |d| d.min(MAX_REFUSE)))
+    }
+}

@@ -1,0 +1,133 @@
+//! What the core wants sent: events to frameworks and commands to agents, in order per
+//! destination, with status updates and offers coalesced so a burst travels as one message.
+
+use std::collections::HashMap;
+
+use wasmesos_proto::v1::{AgentCommand, Event, Offer, TaskStatus, agent_command, event};
+
+/// Messages queued by the core since the last [`crate::core::Core::take_outbox`].
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Events per framework id, in the order the framework must see them.
+    pub events: HashMap<String, Vec<Event>>,
+    /// Commands per agent id, in the order the agent must see them.
+    pub commands: HashMap<String, Vec<AgentCommand>>,
+    /// Frameworks whose event stream must end once the events above are delivered.
+    pub close_frameworks: Vec<String>,
+    /// Agents whose command stream must end once the commands above are delivered.
+    pub close_agents: Vec<String>,
+}
+
+impl Outbox {
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.commands.is_empty()
+            && self.close_frameworks.is_empty()
+            && self.close_agents.is_empty()
+    }
+
+    /// Queues an event; an update or offers event right after one of the same kind merges
+    /// into it.
+    pub(crate) fn event(&mut self, framework_id: &str, new: event::Event) {
+        let queue = self.events.entry(framework_id.to_string()).or_default();
+        let last = queue.last_mut().and_then(|e| e.event.as_mut());
+        match (last, new) {
+            (Some(event::Event::Update(update)), event::Event::Update(more)) => {
+                update.statuses.extend(more.statuses);
+            }
+            (Some(event::Event::Offers(offers)), event::Event::Offers(more)) => {
+                offers.offers.extend(more.offers);
+            }
+            (_, new) => queue.push(Event { event: Some(new) }),
+        }
+    }
+
+    /// Queues one status update for a framework.
+    pub(crate) fn update(&mut self, framework_id: &str, status: TaskStatus) {
+        let update = event::Update {
+            statuses: vec![status],
+        };
+        self.event(framework_id, event::Event::Update(update));
+    }
+
+    /// Queues one offer for a framework.
+    pub(crate) fn offer(&mut self, framework_id: &str, offer: Offer) {
+        let offers = event::Offers {
+            offers: vec![offer],
+        };
+        self.event(framework_id, event::Event::Offers(offers));
+    }
+
+    /// Queues an ERROR event.
+    pub(crate) fn error(&mut self, framework_id: &str, message: String) {
+        self.event(framework_id, event::Event::Error(event::Error { message }));
+    }
+
+    /// Queues a command; acknowledgements right after acknowledgements merge.
+    pub(crate) fn command(&mut self, agent_id: &str, new: agent_command::Command) {
+        let queue = self.commands.entry(agent_id.to_string()).or_default();
+        let last = queue.last_mut().and_then(|c| c.command.as_mut());
+        match (last, new) {
+            (
+                Some(agent_command::Command::Acknowledge(acks)),
+                agent_command::Command::Acknowledge(more),
+            ) => acks.acks.extend(more.acks),
+            (_, new) => queue.push(AgentCommand { command: Some(new) }),
+        }
+    }
+
+    /// Queues one acknowledgement for an agent.
+    pub(crate) fn ack(&mut self, agent_id: &str, framework_id: &str, task_id: &str, uuid: Vec<u8>) {
+        let ack = agent_command::Acknowledgement {
+            framework_id: framework_id.to_string(),
+            task_id: task_id.to_string(),
+            uuid,
+        };
+        let acks = agent_command::Acknowledge { acks: vec![ack] };
+        self.command(agent_id, agent_command::Command::Acknowledge(acks));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(task: &str) -> TaskStatus {
+        TaskStatus {
+            task_id: task.into(),
+            ..TaskStatus::default()
+        }
+    }
+
+    #[test]
+    fn consecutive_updates_and_offers_coalesce_but_keep_order() {
+        let mut out = Outbox::default();
+        out.update("f", status("a"));
+        out.update("f", status("b"));
+        out.error("f", "boom".into());
+        out.update("f", status("c"));
+        out.offer("f", Offer::default());
+        out.offer("f", Offer::default());
+        let events = &out.events["f"];
+        assert_eq!(events.len(), 4);
+        match events[0].event.as_ref() {
+            Some(event::Event::Update(u)) => assert_eq!(u.statuses.len(), 2),
+            other => panic!("expected an update, got {other:?}"),
+        }
+        match events[3].event.as_ref() {
+            Some(event::Event::Offers(o)) => assert_eq!(o.offers.len(), 2),
+            other => panic!("expected offers, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn acknowledgements_coalesce_per_agent() {
+        let mut out = Outbox::default();
+        out.ack("a1", "f", "t1", vec![1]);
+        out.ack("a1", "f", "t2", vec![2]);
+        out.ack("a2", "f", "t3", vec![3]);
+        assert_eq!(out.commands["a1"].len(), 1);
+        assert_eq!(out.commands["a2"].len(), 1);
+    }
+}

@@ -1,0 +1,115 @@
+//! The master's one error type, and how each variant travels on the wire.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything the master refuses or fails at. RPC handlers turn it into a [`tonic::Status`]
+/// whose code follows the cluster conventions: INVALID_ARGUMENT for malformed input,
+/// FAILED_PRECONDITION for a caller that is not subscribed or registered, NOT_FOUND for unknown
+/// ids.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A [`crate::MasterConfig`] value out of range; the message names the field.
+    #[error("invalid master config: {0}")]
+    InvalidConfig(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// Why binding failed.
+        source: io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("master server failed: {0}")]
+    Serve(io::Error),
+    /// A file or directory under the work dir could not be used.
+    #[error("{path}: {source}")]
+    Storage {
+        /// The path at fault.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// A request field is missing or malformed; the message names the field.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A call from a framework that is not subscribed.
+    #[error("framework {0} is not subscribed")]
+    NotSubscribed(String),
+    /// A framework id the master removed (torn down, or its failover timeout passed).
+    #[error("framework {0} was removed; subscribe again without an id")]
+    FrameworkRemoved(String),
+    /// A call from an agent that is not registered.
+    #[error("agent {0} is not registered")]
+    NotRegistered(String),
+    /// An id the master does not know.
+    #[error("{0}")]
+    NotFound(String),
+    /// An upload larger than `max_artifact_size`.
+    #[error("artifact is {size} bytes, more than the {max} bytes allowed")]
+    ArtifactTooLarge {
+        /// Bytes announced or received so far.
+        size: u64,
+        /// The configured cap.
+        max: u64,
+    },
+    /// The uploaded bytes do not hash to the digest the header promised.
+    #[error("digest mismatch: the header says {expected} but the bytes hash to {actual}")]
+    DigestMismatch {
+        /// The digest in the header.
+        expected: String,
+        /// The sha256 of the bytes received.
+        actual: String,
+    },
+    /// The bytes are not a WebAssembly component (garbage, or a core module).
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    /// A component that fails validation.
+    #[error("invalid component: {0}")]
+    InvalidComponent(String),
+    /// A component importing interfaces agents do not provide.
+    #[error(
+        "unsupported imports {0:?}: agents provide only wasi:*@0.2.* and wasmesos:executor/host@0.1.0"
+    )]
+    UnsupportedImports(Vec<String>),
+    /// An agent that the master proxies to could not be reached or refused the call.
+    #[error("agent {agent_id}: {status}")]
+    Agent {
+        /// The agent called.
+        agent_id: String,
+        /// What the call returned.
+        status: tonic::Status,
+    },
+    /// The master is shutting down.
+    #[error("the master is shutting down")]
+    ShuttingDown,
+}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        use tonic::Code;
+        let code = match &err {
+            Error::InvalidArgument(_)
+            | Error::ArtifactTooLarge { .. }
+            | Error::DigestMismatch { .. }
+            | Error::NotAComponent(_)
+            | Error::InvalidComponent(_)
+            | Error::UnsupportedImports(_)
+            | Error::InvalidConfig(_) => Code::InvalidArgument,
+            Error::NotSubscribed(_) | Error::NotRegistered(_) | Error::FrameworkRemoved(_) => {
+                Code::FailedPrecondition
+            }
+            Error::NotFound(_) => Code::NotFound,
+            Error::Agent { status, .. } => status.code(),
+            Error::ShuttingDown => Code::Unavailable,
+            Error::Bind { .. } | Error::Serve(_) | Error::Storage { .. } => Code::Internal,
+        };
+        tonic::Status::new(code, err.to_string())
+    }
+}
+
+/// Shorthand for an [`Error::InvalidArgument`] naming a field.
+pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("{field}: {why}"))
+}

@@ -1,0 +1,156 @@
+//! `Artifacts`: upload (validated, stored by digest), download and stat of executor
+//! components.
+
+use bytes::Bytes;
+use futures::Stream;
+use std::pin::Pin;
+use tonic::{Request, Response, Status, Streaming};
+use wasmesos_proto::v1::artifacts_server::Artifacts;
+use wasmesos_proto::v1::{
+    DownloadChunk, DownloadRequest, StatRequest, StatResponse, UploadChunk, UploadHeader,
+    UploadResponse,
+};
+
+use crate::Error;
+use crate::actor::Actor;
+use crate::artifacts::{ArtifactStore, parse_digest};
+use crate::error::invalid;
+
+/// Bytes per download chunk, well under gRPC's default 4 MiB message limit.
+const DOWNLOAD_CHUNK: usize = 256 * 1024;
+
+/// The artifact service.
+pub(crate) struct ArtifactsService {
+    pub(crate) actor: Actor,
+    pub(crate) store: ArtifactStore,
+}
+
+type DownloadStream = Pin<Box<dyn Stream<Item = Result<DownloadChunk, Status>> + Send>>;
+
+impl ArtifactsService {
+    /// Receives the chunks, enforcing the header rules and the size cap as bytes arrive.
+    async fn receive(
+        &self,
+        mut chunks: Streaming<UploadChunk>,
+    ) -> Result<(UploadHeader, Vec<u8>), Error> {
+        let max = self.store.max_size();
+        let first = chunks
+            .message()
+            .await
+            .map_err(|status| invalid("upload", status.message()))?
+            .ok_or_else(|| invalid("upload", "the stream carried no chunk"))?;
+        let header = first
+            .header
+            .ok_or_else(|| invalid("header", "the first chunk must carry the header"))?;
+        if header.size > max {
+            return Err(Error::ArtifactTooLarge {
+                size: header.size,
+                max,
+            });
+        }
+        if !header.digest.is_empty() {
+            parse_digest(&header.digest)?;
+        }
+        let mut bytes = Vec::with_capacity(header.size as usize);
+        bytes.extend_from_slice(&first.data);
+        while let Some(chunk) = chunks
+            .message()
+            .await
+            .map_err(|status| invalid("upload", status.message()))?
+        {
+            if chunk.header.is_some() {
+                return Err(invalid(
+                    "header",
+                    "only the first chunk may carry the header",
+                ));
+            }
+            bytes.extend_from_slice(&chunk.data);
+            if bytes.len() as u64 > max {
+                return Err(Error::ArtifactTooLarge {
+                    size: bytes.len() as u64,
+                    max,
+                });
+            }
+        }
+        if header.size != 0 && header.size != bytes.len() as u64 {
+            return Err(invalid(
+                "header.size",
+                format!(
+                    "announced {} bytes but {} arrived",
+                    header.size,
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok((header, bytes))
+    }
+}
+
+#[tonic::async_trait]
+impl Artifacts for ArtifactsService {
+    #[tracing::instrument(name = "Artifacts.Upload", skip_all, fields(digest = tracing::field::Empty))]
+    async fn upload(
+        &self,
+        request: Request<Streaming<UploadChunk>>,
+    ) -> Result<Response<UploadResponse>, Status> {
+        let (header, bytes) = self.receive(request.into_inner()).await?;
+        let store = self.store.clone();
+        let expected = (!header.digest.is_empty()).then_some(header.digest);
+        let stored = tokio::task::spawn_blocking(move || store.store(&bytes, expected.as_deref()))
+            .await
+            .map_err(|err| Status::internal(format!("upload task failed: {err}")))??;
+        tracing::Span::current().record("digest", stored.digest.as_str());
+        tracing::info!(size = stored.size, created = stored.created, name = %header.name, "artifact stored");
+        let digest = stored.digest.clone();
+        self.actor
+            .core(move |core, _| core.artifact_stored(&digest))
+            .await?;
+        Ok(Response::new(UploadResponse {
+            digest: stored.digest,
+            size: stored.size,
+            created: stored.created,
+        }))
+    }
+
+    type DownloadStream = DownloadStream;
+
+    #[tracing::instrument(name = "Artifacts.Download", skip_all,
+        fields(digest = %request.get_ref().digest))]
+    async fn download(
+        &self,
+        request: Request<DownloadRequest>,
+    ) -> Result<Response<Self::DownloadStream>, Status> {
+        let digest = parse_digest(&request.into_inner().digest)?;
+        let store = self.store.clone();
+        let bytes = tokio::task::spawn_blocking(move || store.read(&digest))
+            .await
+            .map_err(|err| Status::internal(format!("download task failed: {err}")))??;
+        let total_size = bytes.len() as u64;
+        let bytes = Bytes::from(bytes);
+        let chunks: Vec<Result<DownloadChunk, Status>> = (0..bytes.len().max(1))
+            .step_by(DOWNLOAD_CHUNK)
+            .enumerate()
+            .map(|(i, start)| {
+                let end = (start + DOWNLOAD_CHUNK).min(bytes.len());
+                Ok(DownloadChunk {
+                    data: bytes.slice(start.min(end)..end),
+                    total_size: if i == 0 { total_size } else { 0 },
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+    }
+
+    #[tracing::instrument(name = "Artifacts.Stat", skip_all, fields(digest = %request.get_ref().digest))]
+    async fn stat(&self, request: Request<StatRequest>) -> Result<Response<StatResponse>, Status> {
+        let digest = parse_digest(&request.into_inner().digest)?;
+        let store = self.store.clone();
+        let size = tokio::task::spawn_blocking(move || store.stat(&digest))
+            .await
+            .map_err(|err| Status::internal(format!("stat task failed: {err}")))??;
+        Ok(Response::new(StatResponse {
+            exists: size.is_some(),
+            size: size.unwrap_or(0),
+        }))
+    }
+}

@@ -1,0 +1,39 @@
+//! The gRPC shell: one module per service, each a thin layer that checks the request's
+//! shape and runs the matching [`crate::core::Core`] call on the actor.
+
+mod agent_channel;
+mod artifacts;
+mod operator;
+mod scheduler;
+mod stream;
+
+use tonic::service::Routes;
+use wasmesos_proto::v1::agent_channel_server::AgentChannelServer;
+use wasmesos_proto::v1::artifacts_server::ArtifactsServer;
+use wasmesos_proto::v1::operator_server::OperatorServer;
+use wasmesos_proto::v1::scheduler_server::SchedulerServer;
+
+use crate::actor::Actor;
+use crate::artifacts::ArtifactStore;
+
+/// Every service the master serves, as tonic routes (which convert into an axum router).
+pub(crate) fn routes(actor: Actor, store: ArtifactStore) -> Routes {
+    let max_message = usize::try_from(store.max_size())
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024);
+    let artifacts = ArtifactsServer::new(artifacts::ArtifactsService {
+        actor: actor.clone(),
+        store,
+    })
+    .max_decoding_message_size(max_message);
+    Routes::new(SchedulerServer::new(scheduler::SchedulerService {
+        actor: actor.clone(),
+    }))
+    .add_service(AgentChannelServer::new(
+        agent_channel::AgentChannelService {
+            actor: actor.clone(),
+        },
+    ))
+    .add_service(artifacts)
+    .add_service(OperatorServer::new(operator::OperatorService::new(actor)))
+}

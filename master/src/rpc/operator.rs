@@ -1,0 +1,108 @@
+//! `Operator`: cluster state, kill by task id, and task sandbox reads proxied to the agent.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Response, Status};
+use wasmesos_proto::v1::agent_client::AgentClient;
+use wasmesos_proto::v1::operator_server::Operator;
+use wasmesos_proto::v1::{
+    ClusterState, GetStateRequest, KillTaskRequest, KillTaskResponse, ReadFileRequest,
+    ReadFileResponse,
+};
+
+use crate::Error;
+use crate::actor::Actor;
+use crate::error::invalid;
+
+/// The operator service.
+pub(crate) struct OperatorService {
+    pub(crate) actor: Actor,
+    /// One lazily connected channel per agent address, reused across reads.
+    pub(crate) channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl OperatorService {
+    pub(crate) fn new(actor: Actor) -> Self {
+        Self {
+            actor,
+            channels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn channel(&self, agent_id: &str, address: &str) -> Result<Channel, Error> {
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(channel) = channels.get(address) {
+            return Ok(channel.clone());
+        }
+        let endpoint = Endpoint::from_shared(address.to_string()).map_err(|err| Error::Agent {
+            agent_id: agent_id.to_string(),
+            status: Status::failed_precondition(format!("bad agent address {address:?}: {err}")),
+        })?;
+        let channel = endpoint.tcp_nodelay(true).connect_lazy();
+        channels.insert(address.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+#[tonic::async_trait]
+impl Operator for OperatorService {
+    #[tracing::instrument(name = "Operator.GetState", skip_all)]
+    async fn get_state(
+        &self,
+        _request: Request<GetStateRequest>,
+    ) -> Result<Response<ClusterState>, Status> {
+        let state = self.actor.core(|core, now| core.cluster_state(now)).await?;
+        Ok(Response::new(state))
+    }
+
+    #[tracing::instrument(name = "Operator.KillTask", skip_all, fields(task_id = %request.get_ref().task_id))]
+    async fn kill_task(
+        &self,
+        request: Request<KillTaskRequest>,
+    ) -> Result<Response<KillTaskResponse>, Status> {
+        let task_id = request.into_inner().task_id;
+        self.actor
+            .core(move |core, now| core.operator_kill(&task_id, now))
+            .await??;
+        Ok(Response::new(KillTaskResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.ReadTaskFile", skip_all,
+        fields(task_id = %request.get_ref().task_id, agent_id = tracing::field::Empty))]
+    async fn read_task_file(
+        &self,
+        request: Request<ReadFileRequest>,
+    ) -> Result<Response<ReadFileResponse>, Status> {
+        let req = request.into_inner();
+        if req.task_id.is_empty() {
+            return Err(invalid("task_id", "is required").into());
+        }
+        let task_id = req.task_id.clone();
+        let location = self
+            .actor
+            .core(move |core, _| core.locate_task(&task_id))
+            .await??;
+        tracing::Span::current().record("agent_id", location.agent_id.as_str());
+        if location.address.is_empty() {
+            return Err(Error::Agent {
+                agent_id: location.agent_id,
+                status: Status::failed_precondition("the agent registered no address"),
+            }
+            .into());
+        }
+        let channel = self.channel(&location.agent_id, &location.address)?;
+        let response = AgentClient::new(channel)
+            .read_file(req)
+            .await
+            .map_err(|status| Error::Agent {
+                agent_id: location.agent_id,
+                status,
+            })?;
+        Ok(response)
+    }
+}

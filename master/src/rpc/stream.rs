@@ -1,0 +1,92 @@
+//! The server side of a long-lived stream: items the actor pushes, optional heartbeats when
+//! the stream is idle, and a notice to the actor when the client goes away.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio::time::{Interval, MissedTickBehavior};
+
+/// What runs when the stream is dropped (the client disconnected or the server ended it).
+type OnClose = Box<dyn FnOnce() + Send>;
+
+/// A stream fed by an unbounded channel, with heartbeats and a close notice.
+pub(crate) struct PushStream<T> {
+    rx: mpsc::UnboundedReceiver<T>,
+    heartbeat: Option<(Interval, fn() -> T)>,
+    on_close: Option<OnClose>,
+}
+
+impl<T> PushStream<T> {
+    pub(crate) fn new(rx: mpsc::UnboundedReceiver<T>, on_close: OnClose) -> Self {
+        Self {
+            rx,
+            heartbeat: None,
+            on_close: Some(on_close),
+        }
+    }
+
+    /// Adds a `make()` item every `period` (the first one `period` from now).
+    pub(crate) fn with_heartbeat(mut self, period: Duration, make: fn() -> T) -> Self {
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.heartbeat = Some((interval, make));
+        self
+    }
+}
+
+impl<T> Stream for PushStream<T> {
+    type Item = Result<T, tonic::Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Poll::Ready(item) = this.rx.poll_recv(cx) {
+            if let Some((interval, _)) = this.heartbeat.as_mut() {
+                interval.reset();
+            }
+            return Poll::Ready(item.map(Ok));
+        }
+        if let Some((interval, make)) = this.heartbeat.as_mut()
+            && interval.poll_tick(cx).is_ready()
+        {
+            return Poll::Ready(Some(Ok(make())));
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for PushStream<T> {
+    fn drop(&mut self) {
+        if let Some(on_close) = self.on_close.take() {
+            on_close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn yields_pushed_items_then_heartbeats_and_reports_its_end() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = closed.clone();
+        let mut stream = PushStream::new(rx, Box::new(move || flag.store(true, Ordering::SeqCst)))
+            .with_heartbeat(Duration::from_secs(1), || 0u32);
+        tx.send(7).expect("send");
+        assert_eq!(stream.next().await.and_then(Result::ok), Some(7));
+        // Paused time auto-advances to the next timer, so this is the heartbeat.
+        assert_eq!(stream.next().await.and_then(Result::ok), Some(0));
+        drop(tx);
+        assert!(stream.next().await.is_none());
+        assert!(!closed.load(Ordering::SeqCst));
+        drop(stream);
+        assert!(closed.load(Ordering::SeqCst));
+    }
+}
