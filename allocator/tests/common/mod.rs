@@ -40,34 +40,61 @@ pub fn add_agent(a: &mut Allocator, id: &str, total: &str) {
 
 /// The framework launches one `task` from the offer if it fits and declines the rest for an
 /// hour; returns whether it launched.
-pub fn take_one_task(a: &mut Allocator, offer: &Allocation, task: &Resources, now: Duration) -> bool {
+pub fn take_one_task(
+    a: &mut Allocator,
+    offer: &Allocation,
+    task: &Resources,
+    now: Duration,
+) -> bool {
     let fits = offer.resources.unreserved().contains(task);
     let rest = if fits {
         a.launch(&offer.framework_id, &offer.agent_id, &offer.role, task)
             .expect("launch");
-        offer.resources.checked_sub(task).expect("task within offer")
+        offer
+            .resources
+            .checked_sub(task)
+            .expect("task within offer")
     } else {
         offer.resources.clone()
     };
-    a.recover_offered(&offer.framework_id, &offer.agent_id, &offer.role, &rest, LONG, now)
-        .expect("decline the rest");
+    a.recover_offered(
+        &offer.framework_id,
+        &offer.agent_id,
+        &offer.role,
+        &rest,
+        LONG,
+        now,
+    )
+    .expect("decline the rest");
     fits
 }
 
 /// Declines every offer in `offers` with no filter.
 pub fn decline_all(a: &mut Allocator, offers: &[Allocation], now: Duration) {
     for offer in offers {
-        a.recover_offered(&offer.framework_id, &offer.agent_id, &offer.role, &offer.resources, None, now)
-            .expect("decline");
+        a.recover_offered(
+            &offer.framework_id,
+            &offer.agent_id,
+            &offer.role,
+            &offer.resources,
+            None,
+            now,
+        )
+        .expect("decline");
     }
 }
 
 pub fn share_of(a: &Allocator, id: &str) -> f64 {
-    a.framework_snapshot(&fw(id)).expect("framework").dominant_share
+    a.framework_snapshot(&fw(id))
+        .expect("framework")
+        .dominant_share
 }
 
 pub fn offered_to<'a>(offers: &'a [Allocation], id: &str) -> Vec<&'a Allocation> {
-    offers.iter().filter(|o| o.framework_id.as_str() == id).collect()
+    offers
+        .iter()
+        .filter(|o| o.framework_id.as_str() == id)
+        .collect()
 }
 
 /// Jain's fairness index: 1 when all equal, 1/n when one holds everything.

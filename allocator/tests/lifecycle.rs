@@ -1,0 +1,175 @@
+//! Agents and frameworks coming and going, and the errors callers get.
+#![allow(clippy::unwrap_used)] // a test that panics on a broken expectation is the point
+
+mod common;
+
+use common::*;
+use wasmesos_allocator::{Allocator, AllocatorConfig, Error, FrameworkSpec, Quota};
+
+#[test]
+fn removing_an_agent_drops_its_offers_and_shares() {
+    let mut a = allocator(AllocatorConfig::default());
+    add_framework(&mut a, "f", &["r"]);
+    add_agent(&mut a, "x", "cpus:2;mem:2GiB");
+    add_agent(&mut a, "y", "cpus:2;mem:2GiB");
+    let offers = a.allocate(secs(0));
+    assert_eq!(offers.len(), 2);
+    a.launch(&fw("f"), &agent("x"), "r", &res("cpus:1;mem:1GiB"))
+        .unwrap();
+    a.remove_agent(&agent("x")).unwrap();
+    assert_eq!(
+        share_of(&a, "f"),
+        1.0,
+        "y is the whole cluster now, and all of it is offered"
+    );
+    assert!(a.agent_snapshot(&agent("x")).is_none());
+    assert!(matches!(
+        a.recover_used(&fw("f"), &agent("x"), "r", &res("cpus:1")),
+        Err(Error::UnknownAgent(_))
+    ));
+    a.check_invariants().unwrap();
+    // The same id may come back, without old filters.
+    add_agent(&mut a, "x", "cpus:2;mem:2GiB");
+    assert_eq!(a.allocate(secs(1)).len(), 1);
+    a.check_invariants().unwrap();
+}
+
+#[test]
+fn removing_a_framework_frees_what_it_held() {
+    let mut a = allocator(AllocatorConfig::default());
+    add_framework(&mut a, "f", &["r"]);
+    add_agent(&mut a, "x", "cpus:2;mem:2GiB");
+    a.allocate(secs(0));
+    a.launch(&fw("f"), &agent("x"), "r", &res("cpus:1;mem:1GiB"))
+        .unwrap();
+    a.remove_framework(&fw("f")).unwrap();
+    let snap = a.agent_snapshot(&agent("x")).unwrap();
+    assert_eq!(snap.free, snap.total);
+    add_framework(&mut a, "g", &["r"]);
+    let offers = a.allocate(secs(1));
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].resources, res("cpus:2;mem:2GiB"));
+    a.check_invariants().unwrap();
+}
+
+#[test]
+fn launch_and_recover_refuse_what_is_not_held() {
+    let mut a = allocator(AllocatorConfig::default());
+    add_framework(&mut a, "f", &["r", "s"]);
+    add_framework(&mut a, "g", &["r"]);
+    add_agent(&mut a, "x", "cpus:2;mem:2GiB");
+    let offers = a.allocate(secs(0));
+    let role = offers[0].role.clone();
+    let holder = offers[0].framework_id.clone();
+    let other = if holder.as_str() == "f" {
+        fw("g")
+    } else {
+        fw("f")
+    };
+    let too_much = res("cpus:3");
+    for result in [
+        a.launch(&holder, &agent("x"), &role, &too_much),
+        a.launch(&other, &agent("x"), "r", &res("cpus:1")),
+        a.recover_used(&holder, &agent("x"), &role, &res("cpus:1")),
+        a.recover_offered(&holder, &agent("x"), &role, &res("gpus:1"), None, secs(0)),
+    ] {
+        assert!(
+            matches!(result, Err(Error::NotAvailable { .. })),
+            "{result:?}"
+        );
+    }
+    assert!(matches!(
+        a.launch(&holder, &agent("x"), "nope", &res("cpus:1")),
+        Err(Error::NotSubscribed { .. })
+    ));
+    assert!(matches!(
+        a.launch(&fw("zzz"), &agent("x"), "r", &res("cpus:1")),
+        Err(Error::UnknownFramework(_))
+    ));
+    a.check_invariants().unwrap();
+}
+
+#[test]
+fn duplicate_and_invalid_registrations_are_refused() {
+    let mut a = allocator(AllocatorConfig::default());
+    add_agent(&mut a, "x", "cpus:1");
+    assert!(matches!(
+        a.add_agent(agent("x"), &res("cpus:1")),
+        Err(Error::DuplicateAgent(_))
+    ));
+    add_framework(&mut a, "f", &["r"]);
+    assert!(matches!(
+        a.add_framework(fw("f"), FrameworkSpec::with_roles(["r"])),
+        Err(Error::DuplicateFramework(_))
+    ));
+    assert!(matches!(
+        a.add_framework(fw("none"), FrameworkSpec::default()),
+        Err(Error::NoRoles(_))
+    ));
+    for bad in ["", "a//b", "../x", "a b", "-x"] {
+        assert!(
+            matches!(
+                a.add_framework(fw("bad"), FrameworkSpec::with_roles([bad])),
+                Err(Error::InvalidRole { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    for weight in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            a.set_weight("r", weight),
+            Err(Error::InvalidWeight { .. })
+        ));
+    }
+    assert!(a.remove_agent(&agent("nope")).is_err());
+    assert!(a.remove_framework(&fw("nope")).is_err());
+}
+
+#[test]
+fn invalid_config_is_refused() {
+    let mut config = AllocatorConfig::default();
+    config.weights.insert("r".into(), -2.0);
+    assert!(Allocator::new(config).is_err());
+    let mut config = AllocatorConfig::default();
+    config.quotas.insert(
+        "r".into(),
+        Quota {
+            guarantee: res("mem:2GiB"),
+            limit: Some(res("mem:1GiB")),
+        },
+    );
+    assert!(Allocator::new(config).is_err());
+}
+
+#[test]
+fn too_many_resource_names_are_refused() {
+    let mut a = allocator(AllocatorConfig::default());
+    let many: String = (0..300).map(|i| format!("custom{i}:1;")).collect();
+    let err = a.add_agent(agent("x"), &res(&many)).unwrap_err();
+    assert!(
+        err.to_string().contains("too many distinct resource names"),
+        "{err}"
+    );
+}
+
+#[test]
+fn snapshot_is_consistent_and_serialisable() {
+    let mut a = allocator(AllocatorConfig::default());
+    add_framework(&mut a, "f", &["eng/web"]);
+    add_agent(&mut a, "x", "cpus:4;mem:4GiB;cpus(eng):1");
+    a.allocate(secs(0));
+    a.launch(&fw("f"), &agent("x"), "eng/web", &res("cpus:1;mem:1GiB"))
+        .unwrap();
+    let snap = a.snapshot();
+    let x = &snap.agents[0];
+    let mut sum = x.free.clone();
+    sum.add(&x.offered);
+    sum.add(&x.used);
+    assert_eq!(sum, x.total);
+    assert_eq!(snap.totals, res("cpus:5;mem:4GiB"));
+    let eng = snap.roles.iter().find(|r| r.role == "eng").unwrap();
+    assert_eq!(eng.allocated, res("cpus:5;mem:4GiB"));
+    assert_eq!(eng.share, 1.0);
+    let json = serde_json::to_string(&snap).unwrap();
+    assert!(json.contains("\"cpus:1;mem:1GiB\""), "{json}");
+}
