@@ -70,7 +70,7 @@ pub enum Error {
     InvalidComponent(String),
     /// A component importing interfaces agents do not provide.
     #[error(
-        "unsupported imports {0:?}: agents provide only wasi:*@0.2.* and wasmesos:executor/host@0.1.0"
+        "unsupported imports {0:?}: agents provide only wasi:*@0.2.* and wasmesos:executor/{{host,types}}@0.1.0"
     )]
     UnsupportedImports(Vec<String>),
     /// An agent that the master proxies to could not be reached or refused the call.

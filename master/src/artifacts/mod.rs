@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use validate::{HOST_INTERFACE, is_supported_import, validate_component};
+pub use validate::{HOST_INTERFACE, TYPES_INTERFACE, is_supported_import, validate_component};
 
 use crate::Error;
 

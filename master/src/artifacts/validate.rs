@@ -1,15 +1,20 @@
 //! Decides whether uploaded bytes are a component that agents can run: a valid component
 //! (not a core module, not garbage) whose imports agents provide.
 
-use wasmparser::{Parser, Payload, Validator};
+use wasmparser::{ComponentTypeRef, Parser, Payload, Validator};
 
 use crate::Error;
 
-/// The one non-WASI interface agents provide to executors.
+/// The interface agents provide to executors beyond WASI.
 pub const HOST_INTERFACE: &str = "wasmesos:executor/host@0.1.0";
 
+/// The executor world's shared types (`task-info`, `resources`), which executors import
+/// next to the host interface.
+pub const TYPES_INTERFACE: &str = "wasmesos:executor/types@0.1.0";
+
 /// Checks that `bytes` are a valid component whose top-level imports are all
-/// `wasi:*@0.2.*` or [`HOST_INTERFACE`].
+/// `wasi:*@0.2.*`, [`HOST_INTERFACE`], [`TYPES_INTERFACE`], or plain type imports (the
+/// world's `use types.{task-info}` becomes a type import named `task-info`).
 pub fn validate_component(bytes: &[u8]) -> Result<(), Error> {
     if !Parser::is_component(bytes) {
         let why = if Parser::is_core_wasm(bytes) {
@@ -35,7 +40,7 @@ pub fn validate_component(bytes: &[u8]) -> Result<(), Error> {
 
 /// Whether agents provide an import of this name.
 pub fn is_supported_import(name: &str) -> bool {
-    if name == HOST_INTERFACE {
+    if name == HOST_INTERFACE || name == TYPES_INTERFACE {
         return true;
     }
     let Some(rest) = name.strip_prefix("wasi:") else {
@@ -47,8 +52,9 @@ pub fn is_supported_import(name: &str) -> bool {
     }
 }
 
-/// The names the outermost component imports. Nested modules and components import from
-/// their parent, so only depth 0 counts.
+/// The names of what the outermost component imports, types aside: a type import gives no
+/// capability. Nested modules and components import from their parent, so only depth 0
+/// counts.
 fn top_level_imports(bytes: &[u8]) -> Result<Vec<String>, Error> {
     let mut names = Vec::new();
     let mut depth = 0usize;
@@ -60,7 +66,9 @@ fn top_level_imports(bytes: &[u8]) -> Result<Vec<String>, Error> {
             Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
                     let import = import.map_err(|err| Error::InvalidComponent(err.to_string()))?;
-                    names.push(import.name.name.to_string());
+                    if !matches!(import.ty, ComponentTypeRef::Type(_)) {
+                        names.push(import.name.name.to_string());
+                    }
                 }
             }
             _ => {}
@@ -82,6 +90,8 @@ mod tests {
         assert!(is_supported_import("wasi:cli/environment@0.2.0"));
         assert!(is_supported_import("wasi:io/streams@0.2.6"));
         assert!(is_supported_import(HOST_INTERFACE));
+        assert!(is_supported_import(TYPES_INTERFACE));
+        assert!(!is_supported_import("wasmesos:executor/other@0.1.0"));
         assert!(!is_supported_import("wasi:cli/environment@0.3.0"));
         assert!(!is_supported_import("wasi:cli/environment"));
         assert!(!is_supported_import("wasmesos:executor/host@0.2.0"));
@@ -116,17 +126,19 @@ mod tests {
             r#"(component
                  (import "wasi:cli/stdout@0.2.0" (instance))
                  (import "wasmesos:executor/host@0.1.0" (instance))
+                 (import "task-info" (type (sub resource)))
                  (component (import "anything" (func))))"#,
         );
         assert!(validate_component(&ok).is_ok());
         let bad = component(
             r#"(component
                  (import "wasi:cli/stdout@0.2.0" (instance))
-                 (import "acme:missing/thing@1.0.0" (instance)))"#,
+                 (import "acme:missing/thing@1.0.0" (instance))
+                 (import "launch-missiles" (func)))"#,
         );
         match validate_component(&bad) {
             Err(Error::UnsupportedImports(names)) => {
-                assert_eq!(names, vec!["acme:missing/thing@1.0.0".to_string()]);
+                assert_eq!(names, vec!["acme:missing/thing@1.0.0", "launch-missiles"]);
             }
             other => panic!("expected unsupported imports, got {other:?}"),
         }

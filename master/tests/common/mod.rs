@@ -1,0 +1,198 @@
+//! A real master on port 0 and clients built from the generated tonic stubs: a fake agent
+//! and a fake scheduler speaking the wire protocol, so these tests check what peers see.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio_stream::StreamExt;
+use tonic::Streaming;
+use tonic::transport::Channel;
+use wasmesos_master::{MasterConfig, MasterHandle};
+use wasmesos_proto::v1::agent_channel_client::AgentChannelClient;
+use wasmesos_proto::v1::artifacts_client::ArtifactsClient;
+use wasmesos_proto::v1::operator_client::OperatorClient;
+use wasmesos_proto::v1::scheduler_client::SchedulerClient;
+use wasmesos_proto::v1::{
+    AgentCommand, AgentInfo, Event, FrameworkInfo, RegisterRequest, Resources, SubscribeRequest,
+    UploadChunk, UploadHeader, UploadResponse, agent_command, event,
+};
+
+/// How long any single expected message may take before a test fails.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+pub struct Master {
+    pub handle: MasterHandle,
+    pub channel: Channel,
+    _dir: TempDir,
+}
+
+/// Starts a master with `tune` applied to a test config.
+pub async fn start(tune: impl FnOnce(&mut MasterConfig)) -> Master {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = MasterConfig::for_tests(dir.path());
+    tune(&mut config);
+    let handle = wasmesos_master::spawn(config).await.expect("master starts");
+    let channel = Channel::from_shared(handle.url())
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect to master");
+    Master {
+        handle,
+        channel,
+        _dir: dir,
+    }
+}
+
+impl Master {
+    pub fn scheduler(&self) -> SchedulerClient<Channel> {
+        SchedulerClient::new(self.channel.clone())
+    }
+
+    pub fn agents(&self) -> AgentChannelClient<Channel> {
+        AgentChannelClient::new(self.channel.clone())
+    }
+
+    pub fn artifacts(&self) -> ArtifactsClient<Channel> {
+        ArtifactsClient::new(self.channel.clone()).max_decoding_message_size(usize::MAX)
+    }
+
+    pub fn operator(&self) -> OperatorClient<Channel> {
+        OperatorClient::new(self.channel.clone())
+    }
+
+    /// Subscribes a framework; returns its id and its event stream past SUBSCRIBED.
+    pub async fn subscribe(&self, name: &str, roles: &[&str]) -> (String, Streaming<Event>) {
+        let req = SubscribeRequest {
+            framework: Some(FrameworkInfo {
+                name: name.into(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                ..FrameworkInfo::default()
+            }),
+            heartbeat_interval_seconds: 0.0,
+        };
+        let mut events = self
+            .scheduler()
+            .subscribe(req)
+            .await
+            .expect("subscribe")
+            .into_inner();
+        let first = within(events.next()).await;
+        match first.and_then(|e| e.ok()).and_then(|e| e.event) {
+            Some(event::Event::Subscribed(s)) => (s.framework_id, events),
+            other => panic!("expected SUBSCRIBED, got {other:?}"),
+        }
+    }
+
+    /// Registers a fake agent with these resources; returns its id and command stream.
+    pub async fn register(&self, resources: Resources, address: &str) -> FakeAgent {
+        let req = RegisterRequest {
+            agent: Some(AgentInfo {
+                hostname: "fake".into(),
+                address: address.into(),
+                resources: Some(resources),
+                ..AgentInfo::default()
+            }),
+            ..RegisterRequest::default()
+        };
+        let mut commands = self
+            .agents()
+            .register(req)
+            .await
+            .expect("register")
+            .into_inner();
+        let first = within(commands.next()).await;
+        match first.and_then(|c| c.ok()).and_then(|c| c.command) {
+            Some(agent_command::Command::Registered(r)) => FakeAgent {
+                id: r.agent_id,
+                commands,
+            },
+            other => panic!("expected REGISTERED, got {other:?}"),
+        }
+    }
+
+    /// Uploads `bytes` in 64 KiB chunks with the given header fields.
+    pub async fn upload(
+        &self,
+        bytes: &[u8],
+        size: u64,
+        digest: &str,
+    ) -> Result<UploadResponse, tonic::Status> {
+        let mut chunks: Vec<UploadChunk> = bytes
+            .chunks(64 * 1024)
+            .map(|data| UploadChunk {
+                header: None,
+                data: data.to_vec().into(),
+            })
+            .collect();
+        if chunks.is_empty() {
+            chunks.push(UploadChunk::default());
+        }
+        chunks[0].header = Some(UploadHeader {
+            size,
+            digest: digest.into(),
+            name: "test.wasm".into(),
+        });
+        self.artifacts()
+            .upload(tokio_stream::iter(chunks))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+pub struct FakeAgent {
+    pub id: String,
+    pub commands: Streaming<AgentCommand>,
+}
+
+impl FakeAgent {
+    /// The next command, failing the test after [`DEADLINE`].
+    pub async fn next(&mut self) -> Option<agent_command::Command> {
+        within(self.commands.next())
+            .await
+            .and_then(|c| c.ok())
+            .and_then(|c| c.command)
+    }
+}
+
+/// Awaits `future`, failing the test if it takes longer than [`DEADLINE`].
+pub async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, future)
+        .await
+        .expect("timed out waiting for the master")
+}
+
+/// Reads events until `pick` returns something, failing after [`DEADLINE`].
+pub async fn wait_for<T>(
+    events: &mut Streaming<Event>,
+    mut pick: impl FnMut(&event::Event) -> Option<T>,
+) -> T {
+    within(async {
+        loop {
+            let event = events
+                .next()
+                .await
+                .expect("stream ended")
+                .expect("stream error");
+            if let Some(found) = event.event.as_ref().and_then(&mut pick) {
+                return found;
+            }
+        }
+    })
+    .await
+}
+
+pub fn cpus_mem(cpus: f64, mem_bytes: f64) -> Resources {
+    Resources::from_scalars([("cpus", cpus), ("mem", mem_bytes)])
+}
+
+pub fn read_guest(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|err| panic!("guest {path} not built: {err}"))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    wasmesos_master::artifacts::sha256_hex(bytes)
+}
