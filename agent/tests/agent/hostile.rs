@@ -1,0 +1,226 @@
+//! Every hostile guest, launched through the agent at once, ends with the reason of the limit
+//! it ran into; bad components end in TASK_ERROR; and the agent keeps working afterwards.
+
+use wasmesos_guest_artifacts::{
+    DEEP_RECURSION, DISK_FILLER, ENV_PROBE, FS_ESCAPE, FUEL_BOMB, HELLO, MEMORY_BOMB, SLEEPY,
+    SOCKET_ATTEMPT, SPIN, STDOUT_FLOOD, TRAP, UNSUPPORTED_IMPORT, WORDCOUNT,
+};
+use wasmesos_proto::{
+    GetAgentStateRequest, ReadFileRequest, Reason, Resources, SandboxFile, TaskInfo, TaskState,
+};
+
+use crate::fake_master::AckPolicy;
+use crate::support::{Cluster, MIB, task, with_args};
+
+struct Case {
+    task: TaskInfo,
+    state: TaskState,
+    reason: Reason,
+    exit_code: Option<i32>,
+}
+
+fn case(task: TaskInfo, state: TaskState, reason: Reason) -> Case {
+    Case {
+        task,
+        state,
+        reason,
+        exit_code: None,
+    }
+}
+
+fn with_mem(mut task: TaskInfo, mem: f64, disk: f64) -> TaskInfo {
+    task.resources = Some(Resources::from_scalars([
+        ("cpus", 1.0),
+        ("mem", mem),
+        ("disk", disk),
+    ]));
+    task
+}
+
+#[tokio::test]
+async fn hostile_guests_are_contained_with_the_right_reasons_and_the_agent_stays_healthy() {
+    let cluster = Cluster::start_with(AckPolicy::OnReceipt(1), |config| {
+        config.output_cap_bytes = 64 * 1024;
+    })
+    .await;
+    let master = &cluster.master;
+    let upload = |path: &str| master.upload_file(path);
+    let (memory_bomb, fuel_bomb, recursion) = (
+        upload(MEMORY_BOMB),
+        upload(FUEL_BOMB),
+        upload(DEEP_RECURSION),
+    );
+    let (spin, sleepy, disk_filler, trap) = (
+        upload(SPIN),
+        upload(SLEEPY),
+        upload(DISK_FILLER),
+        upload(TRAP),
+    );
+    let (hello, wordcount, flood) = (upload(HELLO), upload(WORDCOUNT), upload(STDOUT_FLOOD));
+    let (unsupported, escape, env_probe) = (
+        upload(UNSUPPORTED_IMPORT),
+        upload(FS_ESCAPE),
+        upload(ENV_PROBE),
+    );
+    let core_module = master.upload(b"\0asm\x01\0\0\0".to_vec());
+    let garbage = master.upload(b"definitely not wasm".to_vec());
+
+    let mut fuel = task("fuel", &fuel_bomb);
+    fuel.fuel = 5_000_000;
+    let mut spin_timeout = task("spin-timeout", &spin);
+    spin_timeout.timeout_ms = 300;
+    let mut sleep_timeout = with_args(task("sleep-timeout", &sleepy), &["600000"]);
+    sleep_timeout.timeout_ms = 300;
+    let mut exit_three = case(
+        with_args(task("exit-3", &hello), &["--exit", "3"]),
+        TaskState::TaskFailed,
+        Reason::ExitCode,
+    );
+    exit_three.exit_code = Some(3);
+    let host_file = cluster.work_dir.path().join("host-secret");
+    std::fs::write(&host_file, b"secret").expect("write host file");
+    let host_file = host_file.to_string_lossy().into_owned();
+
+    let cases = vec![
+        case(
+            with_mem(task("memory", &memory_bomb), 32.0 * MIB, 0.0),
+            TaskState::TaskFailed,
+            Reason::MemoryLimit,
+        ),
+        case(fuel, TaskState::TaskFailed, Reason::FuelExhausted),
+        case(
+            task("recursion", &recursion),
+            TaskState::TaskFailed,
+            Reason::StackOverflow,
+        ),
+        case(spin_timeout, TaskState::TaskFailed, Reason::Timeout),
+        case(sleep_timeout, TaskState::TaskFailed, Reason::Timeout),
+        case(
+            with_mem(task("disk", &disk_filler), 64.0 * MIB, 4.0 * MIB),
+            TaskState::TaskFailed,
+            Reason::DiskLimit,
+        ),
+        case(task("trap", &trap), TaskState::TaskFailed, Reason::Trap),
+        exit_three,
+        case(
+            with_args(task("no-file", &wordcount), &["missing.txt"]),
+            TaskState::TaskFailed,
+            Reason::GuestError,
+        ),
+        case(
+            with_args(task("flood", &flood), &["4"]),
+            TaskState::TaskFinished,
+            Reason::Finished,
+        ),
+        case(
+            with_args(task("escape", &escape), &[&host_file]),
+            TaskState::TaskFinished,
+            Reason::Finished,
+        ),
+        case(
+            task("env", &env_probe),
+            TaskState::TaskFinished,
+            Reason::Finished,
+        ),
+        case(
+            task("unsupported", &unsupported),
+            TaskState::TaskError,
+            Reason::UnsupportedImports,
+        ),
+        case(
+            task("core-module", &core_module),
+            TaskState::TaskError,
+            Reason::InvalidComponent,
+        ),
+        case(
+            task("garbage", &garbage),
+            TaskState::TaskError,
+            Reason::InvalidComponent,
+        ),
+    ];
+    let tasks = cases.iter().map(|c| c.task.clone()).collect();
+    master.launch("fw-hostile", tasks).await;
+    for expected in &cases {
+        let task_id = &expected.task.task_id;
+        let end = master.terminal(task_id).await;
+        assert_eq!(
+            (end.state(), end.reason()),
+            (expected.state, expected.reason),
+            "{task_id}: {end:?}"
+        );
+        if expected.exit_code.is_some() {
+            assert_eq!(end.exit_code, expected.exit_code, "{task_id}");
+        }
+    }
+
+    let mut client = cluster.client().await;
+    let mut stdout = async |task_id: &str| {
+        client
+            .read_file(ReadFileRequest {
+                task_id: task_id.into(),
+                file: SandboxFile::Stdout as i32,
+                offset: 0,
+                length: 0,
+            })
+            .await
+            .expect("read stdout")
+            .into_inner()
+    };
+    let flood_out = stdout("flood").await;
+    // The executor compacts to the last `cap` bytes once the file is a slack (here the cap
+    // itself) past it: 4 MiB written, at most 128 KiB kept.
+    assert!(
+        flood_out.size <= 2 * 64 * 1024,
+        "the output cap holds: {} bytes kept",
+        flood_out.size
+    );
+    let escape_out = String::from_utf8_lossy(&stdout("escape").await.data).into_owned();
+    assert!(!escape_out.contains("ESCAPED"), "{escape_out}");
+    let env_out = String::from_utf8_lossy(&stdout("env").await.data).into_owned();
+    assert!(env_out.contains("probe PATH=<unset>"), "{env_out}");
+    assert!(env_out.contains("probe HOME=<unset>"), "{env_out}");
+
+    // The agent is healthy: a plain task still runs, and the agent still answers.
+    master
+        .launch("fw-hostile", vec![task("after", &hello)])
+        .await;
+    assert_eq!(
+        master.terminal("after").await.state(),
+        TaskState::TaskFinished
+    );
+    let state = client
+        .get_agent_state(GetAgentStateRequest {})
+        .await
+        .expect("state");
+    assert_eq!(state.into_inner().tasks.len(), cases.len() + 1);
+}
+
+#[tokio::test]
+async fn the_network_is_closed_unless_the_task_is_granted_the_address() {
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let socket_attempt = master.upload_file(SOCKET_ATTEMPT);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let target = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    let denied = with_args(task("denied", &socket_attempt), &[&target]);
+    let mut granted = with_args(task("granted", &socket_attempt), &[&target]);
+    if let Some(executor) = granted.executor.as_mut() {
+        executor.network_allow = vec![target.clone()];
+    }
+    master.launch("fw-net", vec![denied, granted]).await;
+    let denied = master.terminal("denied").await;
+    assert_eq!(
+        (denied.state(), denied.reason(), denied.exit_code),
+        (TaskState::TaskFailed, Reason::ExitCode, Some(3)),
+        "{denied:?}"
+    );
+    let granted = master.terminal("granted").await;
+    assert_eq!(granted.state(), TaskState::TaskFinished, "{granted:?}");
+}

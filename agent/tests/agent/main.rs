@@ -1,0 +1,11 @@
+//! The agent driven through its real wire protocol by a fake master on a random port.
+//!
+//! One test binary (the agent links wasmtime, so every extra binary costs a long link).
+
+mod fake_master;
+mod files;
+mod hostile;
+mod registration;
+mod reliability;
+mod support;
+mod tasks;
