@@ -6,6 +6,7 @@
 //! (`RUST_LOG`).
 
 mod commands;
+mod signals;
 mod units;
 
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Exec(commands::exec::ExecArgs),
+    Agent(commands::agent::AgentArgs),
+    Master(commands::master::MasterArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +33,8 @@ fn main() -> ExitCode {
     install_tracing();
     match cli.command {
         Command::Exec(args) => commands::exec::main(args),
+        Command::Agent(args) => commands::agent::main(args),
+        Command::Master(args) => commands::master::main(args),
     }
 }
 

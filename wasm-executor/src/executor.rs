@@ -86,8 +86,7 @@ impl Executor {
             .cache
             .component(plain, Metering::Plain, &digest, &bytes)
             .await?;
-        let kind = program::kind_of(&plain.engine, &component)?;
-        let prepared = program::prepare(&self.inner.plain_linker, &component, kind)?;
+        let (kind, prepared) = program::prepare(&self.inner.plain_linker, &component)?;
         tracing::debug!(%digest, ?kind, "component loaded");
         Ok(Program {
             inner: Arc::new(ProgramInner {
@@ -156,6 +155,11 @@ impl Executor {
         Ok(())
     }
 
+    /// Keeps the epoch ticker running for as long as the guard lives.
+    pub(crate) fn task_started(&self) -> crate::engine::Ticking {
+        self.inner.engines.task_started()
+    }
+
     /// The program pre-instantiated on the engine `metering` selects; the fuel-metered
     /// variant is compiled the first time a task asks for it.
     pub(crate) async fn prepared(
@@ -176,7 +180,8 @@ impl Executor {
                     .cache
                     .component(engine, Metering::Fuel, &inner.digest, &inner.bytes)
                     .await?;
-                program::prepare(&self.inner.fuel_linker, &component, inner.kind)
+                let (_, prepared) = program::prepare(&self.inner.fuel_linker, &component)?;
+                Ok::<_, Error>(prepared)
             })
             .await?;
         Ok(prepared.clone())

@@ -96,10 +96,7 @@ pub(crate) fn check_bytes(bytes: &[u8], max_bytes: u64) -> Result<(), Error> {
 }
 
 /// The world `component` targets, from its exports.
-pub(crate) fn kind_of(
-    engine: &wasmtime::Engine,
-    component: &Component,
-) -> Result<ProgramKind, Error> {
+fn kind_of(engine: &wasmtime::Engine, component: &Component) -> Result<ProgramKind, Error> {
     let ty = component.component_type();
     let mut command = false;
     for (name, item) in ty.exports(engine) {
@@ -121,25 +118,27 @@ fn is_wasi_cli_run(name: &str) -> bool {
     name.strip_prefix("wasi:cli/run@0.2.").is_some()
 }
 
-/// Pre-instantiates `component` as `kind` against `linker`, naming any imports it lacks.
+/// Pre-instantiates `component` against `linker`: first its imports (naming any the host
+/// lacks), then the world its exports target.
 pub(crate) fn prepare(
     linker: &Linker<TaskState>,
     component: &Component,
-    kind: ProgramKind,
-) -> Result<Prepared, Error> {
+) -> Result<(ProgramKind, Prepared), Error> {
     let pre: InstancePre<TaskState> = linker.instantiate_pre(component).map_err(|err| {
         match unsupported_imports(linker, component) {
             missing if !missing.is_empty() => Error::UnsupportedImports(missing),
             _ => Error::InvalidComponent(format!("{err:#}")),
         }
     })?;
+    let kind = kind_of(linker.engine(), component)?;
     let wrong_type = |err: wasmtime::Error| {
         Error::InvalidComponent(format!("its `run` export has the wrong type: {err:#}"))
     };
-    Ok(match kind {
+    let prepared = match kind {
         ProgramKind::Command => Prepared::Command(CommandPre::new(pre).map_err(wrong_type)?),
         ProgramKind::Executor => Prepared::Executor(ExecutorPre::new(pre).map_err(wrong_type)?),
-    })
+    };
+    Ok((kind, prepared))
 }
 
 #[cfg(test)]

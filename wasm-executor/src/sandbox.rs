@@ -60,13 +60,15 @@ fn apply_network(builder: &mut WasiCtxBuilder, policy: &NetworkPolicy) {
         return;
     }
     let policy = Arc::new(policy.clone());
-    builder.allow_tcp(true).allow_udp(true).socket_addr_check(
-        move |addr: SocketAddr, _use: SocketAddrUse| {
-            let allowed = policy.permits(addr);
+    builder
+        .allow_tcp(true)
+        .allow_udp(true)
+        .socket_addr_check(move |addr: SocketAddr, usage: SocketAddrUse| {
+            let binding = matches!(usage, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind);
+            let allowed = policy.permits(addr, binding);
             if !allowed {
-                tracing::debug!(%addr, "socket address denied by the task's network policy");
+                tracing::debug!(%addr, ?usage, "socket address denied by the task's network policy");
             }
             Box::pin(std::future::ready(allowed))
-        },
-    );
+        });
 }

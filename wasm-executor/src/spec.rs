@@ -91,7 +91,13 @@ impl NetworkPolicy {
         }
     }
 
-    pub(crate) fn permits(&self, addr: SocketAddr) -> bool {
+    /// Whether the guest may use `addr`. A guest with any grant may also bind the unspecified
+    /// address on an ephemeral port: that is how a client socket gets its local end before it
+    /// connects (wasi-libc does so), and it exposes nothing that a connect would not.
+    pub(crate) fn permits(&self, addr: SocketAddr, binding: bool) -> bool {
+        if binding && addr.ip().is_unspecified() && addr.port() == 0 && !self.denies_all() {
+            return true;
+        }
         self.allow.iter().any(|allowed| allowed.matches(addr))
     }
 
@@ -134,5 +140,27 @@ impl Default for OutputConfig {
             cap_bytes: 1024 * 1024,
             tee: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_are_exact_or_per_ip() {
+        let local: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let other_port: SocketAddr = "127.0.0.1:9090".parse().expect("addr");
+        let ephemeral: SocketAddr = "0.0.0.0:0".parse().expect("addr");
+        let exact = NetworkPolicy::allowing([AllowedAddr::Socket(local)]);
+        assert!(exact.permits(local, false));
+        assert!(!exact.permits(other_port, false));
+        assert!(exact.permits(ephemeral, true));
+        assert!(!exact.permits(ephemeral, false));
+        let ip = NetworkPolicy::allowing([AllowedAddr::Ip(local.ip())]);
+        assert!(ip.permits(other_port, false));
+        let none = NetworkPolicy::default();
+        assert!(!none.permits(ephemeral, true));
+        assert!(!none.permits(local, false));
     }
 }

@@ -53,6 +53,7 @@ impl WasiView for TaskState {
 /// A launched task. Drop it to detach: the task keeps running until it ends or is killed.
 pub struct RunningTask {
     control: Arc<Control>,
+    meter: Arc<CpuMeter>,
     messages: MessageSender,
     events: UnboundedReceiver<GuestEvent>,
     join: JoinHandle<Report>,
@@ -74,6 +75,12 @@ impl RunningTask {
     /// Status, messages and log lines from the guest, in order.
     pub fn events(&mut self) -> &mut UnboundedReceiver<GuestEvent> {
         &mut self.events
+    }
+
+    /// CPU time the task has used so far (updated whenever its guest yields or blocks, at
+    /// least every few milliseconds while it runs).
+    pub fn cpu_time(&self) -> Duration {
+        self.meter.used()
     }
 
     /// Waits for the task to end.
@@ -107,18 +114,26 @@ pub(crate) fn spawn(launch: Launch) -> RunningTask {
     let max_message_bytes = launch.executor.config().max_message_bytes;
     let (host, messages, events) = HostChannels::new(max_message_bytes);
     let control = Arc::new(Control::default());
+    let meter = Arc::new(CpuMeter::default());
     let span =
         tracing::info_span!("task", task_id = %launch.spec.task_id, name = %launch.spec.name);
-    let join = tokio::spawn(run(launch, host, Arc::clone(&control)).instrument(span));
+    let runner = run(launch, host, Arc::clone(&control), Arc::clone(&meter));
+    let join = tokio::spawn(runner.instrument(span));
     RunningTask {
         control,
+        meter,
         messages,
         events,
         join,
     }
 }
 
-async fn run(launch: Launch, host: HostChannels, control: Arc<Control>) -> Report {
+async fn run(
+    launch: Launch,
+    host: HostChannels,
+    control: Arc<Control>,
+    meter: Arc<CpuMeter>,
+) -> Report {
     let Launch {
         executor,
         program,
@@ -126,11 +141,11 @@ async fn run(launch: Launch, host: HostChannels, control: Arc<Control>) -> Repor
         sandbox,
         started,
     } = launch;
+    let _ticking = executor.task_started();
     let disk_watch = spec
         .limits
         .disk_bytes
         .map(|quota| disk::watch(spec.sandbox_dir.clone(), quota, Arc::clone(&control)));
-    let meter = Arc::new(CpuMeter::default());
     let guest = Guest {
         executor: &executor,
         program: &program,

@@ -17,6 +17,7 @@ pub fn executor() -> &'static Executor {
         Executor::new(ExecutorConfig {
             max_concurrent_tasks: 1_100,
             max_task_memory_bytes: 256 << 20,
+            max_memories_per_task: 2,
             ..ExecutorConfig::default()
         })
         .expect("the test executor starts")

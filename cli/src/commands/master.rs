@@ -1,0 +1,231 @@
+//! `wasmesos master`: run a master until Ctrl-C (or SIGTERM on Unix).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmesos_master::{DEFAULT_LISTEN, MasterConfig};
+
+use crate::units::{parse_duration, parse_size};
+
+const EXAMPLES: &str = "\
+Examples:
+  # A master on the default address, artifacts in a temporary directory
+  wasmesos master
+
+  # Listen on every interface and keep artifacts across restarts
+  wasmesos master --listen 0.0.0.0:5050 --work-dir /var/lib/wasmesos/master
+
+  # Role `prod` gets twice the share of any weight-1 role, `batch` half
+  wasmesos master --role-weight prod=2 --role-weight batch=0.5
+
+  # Notice a dead agent within about a second
+  wasmesos master --agent-heartbeat-interval 200ms --agent-ping-timeout 1s
+
+Agents join with `wasmesos agent --master http://HOST:5050`; schedulers and the other
+commands find the master in WASMESOS_MASTER (default http://127.0.0.1:5050).";
+
+/// Run a master: pool the agents' resources, offer them to frameworks by weighted DRF,
+/// and relay launches, status updates, kills and messages.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct MasterArgs {
+    /// Address to serve gRPC on.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+
+    /// Directory for uploaded executors (default: a new directory under the OS temp dir).
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+
+    /// Weight of a role for fair sharing (repeatable); roles not named weigh 1.
+    #[arg(long = "role-weight", value_name = "ROLE=W", value_parser = parse_role_weight)]
+    role_weights: Vec<(String, f64)>,
+
+    /// How often agents must heartbeat.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    agent_heartbeat_interval: Option<Duration>,
+
+    /// Silence after which an agent is removed and its tasks are LOST (default: 5 heartbeat
+    /// intervals).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    agent_ping_timeout: Option<Duration>,
+
+    /// Rescind offers not answered within this time (default: offers never expire).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    offer_timeout: Option<Duration>,
+
+    /// Largest executor component accepted for upload.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
+    max_artifact_size: u64,
+}
+
+impl MasterArgs {
+    fn config(&self) -> MasterConfig {
+        let mut config = MasterConfig {
+            listen: self.listen,
+            work_dir: self.work_dir.clone(),
+            role_weights: self.role_weights.iter().cloned().collect(),
+            offer_timeout: self.offer_timeout,
+            max_artifact_size: self.max_artifact_size,
+            ..MasterConfig::default()
+        };
+        if let Some(interval) = self.agent_heartbeat_interval {
+            config.agent_heartbeat_interval = interval;
+            config.agent_ping_timeout = interval * 5;
+        }
+        if let Some(timeout) = self.agent_ping_timeout {
+            config.agent_ping_timeout = timeout;
+        }
+        config
+    }
+}
+
+/// Runs the master; errors are one line on stderr.
+pub fn main(args: MasterArgs) -> ExitCode {
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("wasmesos master: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: MasterArgs) -> anyhow::Result<()> {
+    let config = args.config();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let master = wasmesos_master::spawn(config).await?;
+        println!(
+            "wasmesos master listening on {} (artifacts in {})",
+            master.url(),
+            master.work_dir.display()
+        );
+        shutdown_signal().await;
+        eprintln!("wasmesos master: shutting down");
+        master.shutdown().await?;
+        Ok(())
+    })
+}
+
+/// Ctrl-C everywhere, and SIGTERM on Unix (what service managers send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM; Ctrl-C still stops the master");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `ROLE=WEIGHT` with a positive, finite weight.
+fn parse_role_weight(text: &str) -> Result<(String, f64), String> {
+    let (role, weight) = text
+        .split_once('=')
+        .ok_or_else(|| "expected ROLE=WEIGHT, e.g. prod=2".to_string())?;
+    if role.is_empty() {
+        return Err("the role name is empty".into());
+    }
+    let weight: f64 = weight
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{weight}` is not a number"))?;
+    if !(weight.is_finite() && weight > 0.0) {
+        return Err("the weight must be a positive number".into());
+    }
+    Ok((role.to_string(), weight))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: MasterArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<MasterConfig, clap::Error> {
+        let argv = std::iter::once("master").chain(argv.iter().copied());
+        Wrapper::try_parse_from(argv).map(|w| w.args.config())
+    }
+
+    #[test]
+    fn defaults_match_the_library() {
+        let config = parse(&[]).expect("no flags");
+        let library = MasterConfig::default();
+        assert_eq!(config.listen, library.listen);
+        assert_eq!(config.agent_ping_timeout, library.agent_ping_timeout);
+        assert_eq!(config.max_artifact_size, library.max_artifact_size);
+        assert!(config.work_dir.is_none());
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let config = parse(&[
+            "--listen",
+            "0.0.0.0:6060",
+            "--work-dir",
+            "/tmp/m",
+            "--role-weight",
+            "prod=2",
+            "--role-weight",
+            "batch=0.5",
+            "--agent-heartbeat-interval",
+            "200ms",
+            "--offer-timeout",
+            "30s",
+            "--max-artifact-size",
+            "1MiB",
+        ])
+        .expect("valid flags");
+        assert_eq!(config.listen.port(), 6060);
+        assert_eq!(config.role_weights.get("prod"), Some(&2.0));
+        assert_eq!(config.role_weights.get("batch"), Some(&0.5));
+        assert_eq!(config.agent_heartbeat_interval, Duration::from_millis(200));
+        assert_eq!(config.agent_ping_timeout, Duration::from_secs(1));
+        assert_eq!(config.offer_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(config.max_artifact_size, 1 << 20);
+        let explicit = parse(&[
+            "--agent-heartbeat-interval",
+            "1s",
+            "--agent-ping-timeout",
+            "3s",
+        ])
+        .expect("valid flags");
+        assert_eq!(explicit.agent_ping_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for argv in [
+            &["--role-weight", "prod"][..],
+            &["--role-weight", "prod=0"],
+            &["--role-weight", "=2"],
+            &["--listen", "nowhere"],
+            &["--offer-timeout", "5"],
+        ] {
+            let err = parse(argv).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(argv[0]), "{argv:?}: {err}");
+        }
+    }
+}
