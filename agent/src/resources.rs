@@ -1,8 +1,8 @@
 //! The agent's resources: parsed from Mesos's `--resources` syntax, or detected from the host.
 //!
 //! Units on the wire are cores for `cpus` and bytes for `mem` and `disk`. In the text syntax
-//! `mem` and `disk` take a size with a unit (`8GiB`, `512MiB`, `100B`); a bare number means
-//! MiB, as in Mesos.
+//! `mem` and `disk` take a size with a unit (`8GiB`, `512MiB`, `100B`) read as everywhere in
+//! wasmesos; a bare number means MiB, as in Mesos.
 
 use std::path::Path;
 
@@ -22,8 +22,8 @@ pub const DEFAULT_DISK_BYTES: f64 = 10.0 * GIB;
 /// Parses `"cpus:4;mem:8GiB;disk:20GiB"`.
 ///
 /// Items are `name:value` or `name(role):value`, separated by `;`. `mem` and `disk` accept
-/// the units B, K/KB/KiB, M/MB/MiB, G/GB/GiB and T/TB/TiB (all powers of 1024, as in Mesos);
-/// other names are plain numbers. Values must be finite and not negative, and a name may
+/// the units B, KiB, MiB, GiB, TiB (and K, M, G, T), which are powers of 1024, and KB, MB,
+/// GB, TB, which are powers of 1000; a bare number is MiB. Other names are plain numbers. Values must be finite and not negative, and a name may
 /// appear once per role.
 pub fn parse_resources(text: &str) -> Result<Resources, Error> {
     let mut resources = Resources::default();
@@ -98,7 +98,7 @@ fn parse_key<'a>(item: &str, key: &'a str) -> Result<(&'a str, &'a str), Error> 
     Ok((name, if role == "*" { "" } else { role }))
 }
 
-/// Parses a size such as `8GiB`, `1.5G`, `100B` or `512` (MiB) into bytes.
+/// Parses a size such as `8GiB`, `1.5G`, `100B`, `2GB` or `512` (MiB) into bytes.
 pub fn parse_size(text: &str) -> Result<f64, String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -222,6 +222,9 @@ mod tests {
         let r = parse_resources(" cpus(ads):0.5 ; mem:512; gpus:2; disk(*):100B ;")
             .expect("valid resources");
         assert_eq!(r.resources.len(), 4);
+        let decimal = parse_resources("mem:2GB;disk:1.5G").expect("valid resources");
+        assert_eq!(value(&decimal, "mem"), 2e9);
+        assert_eq!(value(&decimal, "disk"), 1.5 * GIB);
         assert_eq!(r.resources[0].role, "ads");
         assert_eq!(value(&r, "mem"), 512.0 * MIB);
         assert_eq!(value(&r, "gpus"), 2.0);
