@@ -140,15 +140,6 @@ impl Pool {
         self.slots.retain_mut(keep);
         self.slots.retain(|s| s.units != 0);
     }
-
-    /// Sum over reservations of one name.
-    pub(crate) fn units_of(&self, name: NameId) -> i64 {
-        self.slots
-            .iter()
-            .filter(|s| s.name == name)
-            .map(|s| s.units)
-            .sum()
-    }
 }
 
 /// Quantities per name id, reservations ignored; missing ids are zero.

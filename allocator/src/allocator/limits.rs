@@ -2,7 +2,7 @@
 //! limits, then the headroom that unmet guarantees of other roles need.
 
 use super::Allocator;
-use crate::pool::{NameId, Pool, RoleIdx, Slot, UNRESERVED};
+use crate::pool::{NameId, Pool, Qty, RoleIdx, Slot, UNRESERVED};
 use crate::roles::RoleNode;
 use crate::state::{Agent, MinSets};
 
@@ -176,14 +176,14 @@ impl Allocator {
     }
 }
 
-/// Does `pool` (reservations ignored) cover at least one of `sets`? No sets: any resources.
-pub(super) fn meets_min(sets: &MinSets, pool: &Pool) -> bool {
-    if pool.is_empty() {
+/// Do `quantities` cover at least one of `sets`? No sets: any non-empty quantities.
+pub(super) fn meets_min(sets: &MinSets, quantities: &Qty) -> bool {
+    if quantities.iter().next().is_none() {
         return false;
     }
     sets.is_empty()
         || sets.iter().any(|set| {
             set.iter()
-                .all(|(name, units)| pool.units_of(*name) >= *units)
+                .all(|(name, units)| quantities.get(*name) >= *units)
         })
 }

@@ -6,7 +6,9 @@ use std::cmp::Reverse;
 use super::limits::{Stage, meets_min};
 use super::{Allocation, Allocator, Time, share_ctx};
 use crate::config::SorterKind;
-use crate::pool::{Pool, RoleIdx};
+use std::borrow::Cow;
+
+use crate::pool::{Pool, Qty, RoleIdx, Slot};
 use crate::rng::SplitMix64;
 use crate::roles::{Entry, FwIdx, ROOT};
 use crate::share::share_key;
@@ -161,7 +163,8 @@ impl Allocator {
 
     fn worth_offering(&self, agent: &Agent) -> bool {
         !agent.free.is_empty()
-            && (self.overriding_frameworks > 0 || meets_min(&self.min_allocatable, &agent.free))
+            && (self.overriding_frameworks > 0
+                || meets_min(&self.min_allocatable, &free_quantities(agent)))
     }
 
     fn find(
@@ -251,17 +254,44 @@ impl Allocator {
         role: RoleIdx,
         fws: impl Iterator<Item = FwIdx>,
     ) -> Option<Choice> {
-        let offer = self.offer_for(walk.state, role, walk.stage);
+        let offer = self.offer_cow(walk, role);
         if offer.is_empty() {
             return None;
         }
-        let crumbs_ok = meets_min(&self.min_allocatable, &offer);
+        let mut quantities = Qty::default();
+        quantities.add_pool(&offer);
+        let crumbs_ok = meets_min(&self.min_allocatable, &quantities);
         for fw in fws {
-            if self.eligible(walk, fw, role, &offer, crumbs_ok) {
-                return Some(Choice { fw, role, offer });
+            if self.eligible(walk, fw, role, &offer, &quantities, crumbs_ok) {
+                return Some(Choice {
+                    fw,
+                    role,
+                    offer: offer.into_owned(),
+                });
             }
         }
         None
+    }
+
+    /// The agent's free pool as is when nothing can trim it for `role` (no reservation on
+    /// the agent, no limit above the role, no guarantee anywhere): the common case, without
+    /// a copy per role visited.
+    fn offer_cow<'a>(&self, walk: &Walk<'a>, role: RoleIdx) -> Cow<'a, Pool> {
+        let untrimmed = walk.stage == Stage::Fair
+            && self.guaranteed_roles.is_empty()
+            && !walk.state.free.slots().iter().any(Slot::is_reserved)
+            && !self.roles.chain(role).any(|at| {
+                self.roles
+                    .node(at)
+                    .quota
+                    .as_ref()
+                    .is_some_and(|q| q.limit.is_some())
+            });
+        if untrimmed {
+            Cow::Borrowed(&walk.state.free)
+        } else {
+            Cow::Owned(self.offer_for(walk.state, role, walk.stage))
+        }
     }
 
     fn eligible(
@@ -270,13 +300,14 @@ impl Allocator {
         fw: FwIdx,
         role: RoleIdx,
         offer: &Pool,
+        quantities: &Qty,
         crumbs_ok: bool,
     ) -> bool {
         let Some(framework) = self.frameworks.get(fw) else {
             return false;
         };
         let big_enough = match &framework.min_allocatable {
-            Some(sets) => meets_min(sets, offer),
+            Some(sets) => meets_min(sets, quantities),
             None => crumbs_ok,
         };
         if !big_enough {
@@ -336,4 +367,10 @@ fn pick_weighted(entries: &[(f64, Entry)], rng: &mut SplitMix64) -> usize {
         point -= weight;
     }
     entries.len().saturating_sub(1)
+}
+
+fn free_quantities(agent: &Agent) -> Qty {
+    let mut quantities = Qty::default();
+    quantities.add_pool(&agent.free);
+    quantities
 }

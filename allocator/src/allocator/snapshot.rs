@@ -190,6 +190,11 @@ impl Allocator {
         (self.resources_of(&offered), self.resources_of(&used))
     }
 
+    /// One role's weight, shares, consumption and quota.
+    pub fn role_snapshot(&self, role: &str) -> Option<RoleSnapshot> {
+        self.roles.get(role).map(|idx| self.role_view(idx))
+    }
+
     fn role_view(&self, idx: u32) -> RoleSnapshot {
         let node = self.roles.node(idx);
         let ctx = self.share_ctx();
