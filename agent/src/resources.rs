@@ -110,13 +110,17 @@ pub fn parse_size(text: &str) -> Result<f64, String> {
     let scale = match unit.trim().to_ascii_lowercase().as_str() {
         "" => MIB,
         "b" => 1.0,
-        "k" | "kb" | "kib" => KIB,
-        "m" | "mb" | "mib" => MIB,
-        "g" | "gb" | "gib" => GIB,
-        "t" | "tb" | "tib" => TIB,
+        "k" | "kib" => KIB,
+        "m" | "mib" => MIB,
+        "g" | "gib" => GIB,
+        "t" | "tib" => TIB,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
         other => {
             return Err(format!(
-                "unknown size unit `{other}` (use B, KiB, MiB, GiB, TiB)"
+                "unknown size unit `{other}` (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"
             ));
         }
     };
