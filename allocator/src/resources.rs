@@ -66,8 +66,9 @@ impl Resource {
 /// A bag of scalar resources, sorted by name then reservation, without zero entries.
 ///
 /// Parse and display use the Mesos agent syntax: `"cpus:4;mem:8GiB;cpus(ads):2;gpus:1"`.
-/// `mem` and `disk` accept the suffixes `B`, `KiB`, `MiB`, `GiB`, `TiB`; a plain number means
-/// MiB, as in Mesos. A role of `*` means unreserved.
+/// `mem` and `disk` accept `B`, binary `KiB`..`TiB` (or `K`..`T`) and decimal `KB`..`TB`, in
+/// any case; a plain number means MiB, as in Mesos. Display uses the largest exact binary
+/// unit. A role of `*` means unreserved.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Resources {
     items: Vec<Resource>,

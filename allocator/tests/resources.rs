@@ -30,6 +30,15 @@ fn plain_memory_numbers_are_mebibytes_like_mesos() {
 }
 
 #[test]
+fn byte_units_match_the_agent_flags() {
+    let r = parse("mem:2GB;disk:1.5g").unwrap();
+    assert_eq!(r.get("mem"), 2e9);
+    assert_eq!(r.get("disk"), 1.5 * GIB);
+    assert_eq!(parse("mem:3kib").unwrap().get("mem"), 3072.0);
+    assert!(parse("cpus:2GiB").is_err(), "only mem and disk take units");
+}
+
+#[test]
 fn display_round_trips_exactly() {
     for text in [
         "cpus:0.5;cpus(eng/backend):2;mem:1536MiB;gpus:3",
@@ -65,7 +74,8 @@ fn rejects_bad_input_with_a_reason() {
         "cpus:abc",
         "cpus:NaN",
         "cpus:inf",
-        "mem:5GB",
+        "mem:5XB",
+        "mem:GiB",
         "ports:[31000-32000]",
         "cp us:1",
         ":1",

@@ -98,3 +98,11 @@ fn the_naive_baseline_allocates_every_agent() {
     let (_, allocations) = sim::naive_round(100, 10, 8.0, 32.0);
     assert_eq!(allocations, 100);
 }
+
+#[test]
+fn a_framework_group_without_roles_is_an_error_not_a_panic() {
+    let mut broken = group(1, &[], "cpus:1");
+    broken.roles.clear();
+    let scenario = small(vec![broken], AllocatorConfig::default());
+    assert!(sim::run(&scenario).is_err());
+}

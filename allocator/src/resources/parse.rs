@@ -67,22 +67,44 @@ fn parse_amount(name: &str, value: &str, part: &str) -> Result<i64, Error> {
             .map_err(|_| invalid(part, "amount is not a number"))?;
         return amount_to_units(name, amount);
     }
-    let (number, scale) = split_byte_suffix(value);
-    let amount: f64 = number.trim().parse().map_err(|_| {
+    let (number, unit) = split_unit(value);
+    let scale = byte_scale(unit).ok_or_else(|| {
         invalid(
             part,
-            "amount is not a number with an optional B/KiB/MiB/GiB/TiB suffix",
+            "unknown size unit (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)",
         )
     })?;
-    amount_to_units(name, amount * scale as f64)
+    let amount: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| invalid(part, "amount is not a number such as 512MiB or 8GiB"))?;
+    amount_to_units(name, amount * scale)
 }
 
-/// A plain number is MiB, as Mesos reads `mem:1024`.
-fn split_byte_suffix(value: &str) -> (&str, i64) {
-    BYTE_SUFFIXES
-        .iter()
-        .find_map(|(suffix, scale)| value.strip_suffix(suffix).map(|n| (n, *scale)))
-        .unwrap_or((value, MIB))
+fn split_unit(value: &str) -> (&str, &str) {
+    let start = value
+        .rfind(|c: char| !c.is_ascii_alphabetic())
+        .map_or(0, |at| at + 1);
+    value.split_at(start)
+}
+
+/// The same units as the agent's other size flags: a bare number is MiB (as Mesos reads
+/// `mem:1024`), `KiB`..`TiB` (or `K`..`T`) are binary, `KB`..`TB` decimal; any case.
+fn byte_scale(unit: &str) -> Option<f64> {
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "" => MIB as f64,
+        "b" => 1.0,
+        "k" | "kib" => KIB as f64,
+        "m" | "mib" => MIB as f64,
+        "g" | "gib" => GIB as f64,
+        "t" | "tib" => TIB as f64,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return None,
+    };
+    Some(scale)
 }
 
 /// Resource names: letters, digits, `_`, `-`, `.`; not empty.

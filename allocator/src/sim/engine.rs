@@ -4,7 +4,6 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::frameworks::{SimFramework, carve};
@@ -102,8 +101,11 @@ impl<'s> Sim<'s> {
         let mut fw_index = HashMap::new();
         for (group_at, group) in s.frameworks.iter().enumerate() {
             for i in 0..group.count {
-                let role: Arc<str> = Arc::from(group.roles[i % group.roles.len().max(1)].as_str());
                 let id = FrameworkId::from(format!("fw-{}", fws.len()));
+                let role = group
+                    .roles
+                    .get(i % group.roles.len().max(1))
+                    .ok_or_else(|| Error::NoRoles(id.clone()))?;
                 let spec = FrameworkSpec {
                     roles: vec![role.to_string()],
                     min_allocatable: group.declare_task_size.then(|| vec![group.task.clone()]),
