@@ -4,6 +4,7 @@
 //! else is a registry lookup or a message to a worker. Commands about unknown tasks or
 //! frameworks are answered or logged, never an error.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tracing::{debug, info, warn};
@@ -99,12 +100,36 @@ fn deliver(agent: &Agent, message: FrameworkMessage) {
 }
 
 fn acknowledge(agent: &Agent, acknowledge: Acknowledge) {
+    let mut expired = Vec::new();
     for ack in acknowledge.acks {
         let key = TaskKey {
             framework_id: ack.framework_id,
             task_id: ack.task_id,
         };
-        agent.registry.acknowledged(&key, &ack.uuid);
+        expired.extend(agent.registry.acknowledged(&key, &ack.uuid));
         agent.status.ack(key.framework_id, key.task_id, ack.uuid);
     }
+    remove_sandboxes(agent, expired);
+}
+
+/// Deletes the sandboxes of tasks that dropped out of the retained completed list, off the
+/// async threads. Only directories under the agent's sandboxes root are ever touched.
+fn remove_sandboxes(agent: &Agent, dirs: Vec<PathBuf>) {
+    let root = &agent.sandboxes;
+    let dirs: Vec<PathBuf> = dirs
+        .into_iter()
+        .filter(|dir| dir.starts_with(root) && dir != root)
+        .collect();
+    if dirs.is_empty() {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        for dir in dirs {
+            if let Err(err) = std::fs::remove_dir_all(&dir)
+                && err.kind() != std::io::ErrorKind::NotFound
+            {
+                warn!(dir = %dir.display(), err = %err, "cannot remove an expired sandbox");
+            }
+        }
+    });
 }

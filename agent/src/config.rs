@@ -60,8 +60,9 @@ pub struct AgentConfig {
     pub output_cap_bytes: u64,
     /// The most bytes one `Agent.ReadFile` call returns.
     pub read_file_max_bytes: u64,
-    /// Finished, acknowledged tasks kept in memory for `GetAgentState` and `ReadFile`.
-    /// Their sandboxes stay on disk either way.
+    /// Finished, acknowledged tasks kept for `GetAgentState` and `ReadFile`. When an older
+    /// one drops out of this list, its sandbox directory is deleted, which bounds the disk
+    /// and inodes that finished tasks hold.
     pub completed_tasks_retained: usize,
     /// Engine, pool and compile-cache sizing. A `cache_dir` of `None` becomes
     /// `work_dir/compiled`.

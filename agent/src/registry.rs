@@ -39,16 +39,60 @@ struct ActiveTask {
 }
 
 struct CompletedTask {
-    key: TaskKey,
     info: TaskInfo,
     sandbox: PathBuf,
     latest: TaskStatus,
+    /// Its place in `Completed::order`, so a stale entry there is recognised.
+    seq: u64,
+}
+
+/// Completed tasks, oldest first, bounded; the oldest is dropped (and its sandbox deleted)
+/// when a newer one arrives over the limit.
+#[derive(Default)]
+struct Completed {
+    tasks: HashMap<TaskKey, CompletedTask>,
+    order: VecDeque<(u64, TaskKey)>,
+    next_seq: u64,
+}
+
+impl Completed {
+    fn push(&mut self, key: TaskKey, info: TaskInfo, sandbox: PathBuf, latest: TaskStatus) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.push_back((seq, key.clone()));
+        let task = CompletedTask {
+            info,
+            sandbox,
+            latest,
+            seq,
+        };
+        self.tasks.insert(key, task);
+    }
+
+    /// Drops the oldest tasks beyond `limit`, returning their sandboxes.
+    fn evict(&mut self, limit: usize) -> Vec<PathBuf> {
+        let mut evicted = Vec::new();
+        while self.tasks.len() > limit {
+            let Some((seq, key)) = self.order.pop_front() else {
+                break;
+            };
+            if self.tasks.get(&key).is_some_and(|task| task.seq == seq) {
+                evicted.extend(self.tasks.remove(&key).map(|task| task.sandbox));
+            }
+        }
+        evicted
+    }
+
+    /// Forgets a task that is launched again under the same id.
+    fn forget(&mut self, key: &TaskKey) {
+        self.tasks.remove(key);
+    }
 }
 
 #[derive(Default)]
 struct Books {
     active: HashMap<TaskKey, ActiveTask>,
-    completed: VecDeque<CompletedTask>,
+    completed: Completed,
     frameworks: HashMap<String, FrameworkInfo>,
 }
 
@@ -122,7 +166,7 @@ impl Registry {
         if books.active.contains_key(key) {
             return None;
         }
-        books.completed.retain(|done| done.key != *key);
+        books.completed.forget(key);
         let kill_signal = Arc::new(Notify::new());
         let task = ActiveTask {
             info,
@@ -186,9 +230,8 @@ impl Registry {
         }
         books
             .completed
-            .iter()
-            .rev()
-            .find(|done| done.key == *key)
+            .tasks
+            .get(key)
             .map_or(Kill::Unknown, |done| Kill::Completed(done.latest.clone()))
     }
 
@@ -202,26 +245,23 @@ impl Registry {
     }
 
     /// Notes an acknowledgement: a task whose terminal update is acknowledged is complete.
-    pub(crate) fn acknowledged(&self, key: &TaskKey, uuid: &[u8]) {
+    /// Returns the sandboxes of completed tasks that no longer fit the retained list; the
+    /// caller deletes them.
+    pub(crate) fn acknowledged(&self, key: &TaskKey, uuid: &[u8]) -> Vec<PathBuf> {
         let mut books = self.books();
         let done = books
             .active
             .get(key)
             .is_some_and(|task| task.latest.uuid == uuid && task.latest.state().is_terminal());
         if !done {
-            return;
+            return Vec::new();
         }
         if let Some(task) = books.active.remove(key) {
-            books.completed.push_back(CompletedTask {
-                key: key.clone(),
-                info: task.info,
-                sandbox: task.sandbox,
-                latest: task.latest,
-            });
+            books
+                .completed
+                .push(key.clone(), task.info, task.sandbox, task.latest);
         }
-        while books.completed.len() > self.completed_limit {
-            books.completed.pop_front();
-        }
+        books.completed.evict(self.completed_limit)
     }
 
     /// The active tasks of one framework.
@@ -278,8 +318,9 @@ impl Registry {
             .map(|(key, task)| report(key, &task.info, &task.latest));
         let completed = books
             .completed
+            .tasks
             .iter()
-            .map(|done| report(&done.key, &done.info, &done.latest));
+            .map(|(key, done)| report(key, &done.info, &done.latest));
         active.chain(completed).collect()
     }
 
@@ -299,10 +340,11 @@ impl Registry {
         }
         books
             .completed
+            .tasks
             .iter()
-            .rev()
-            .find(|done| done.key.task_id == task_id)
-            .map(|done| Located {
+            .filter(|(key, _)| key.task_id == task_id)
+            .max_by_key(|(_, done)| done.seq)
+            .map(|(_, done)| Located {
                 sandbox: done.sandbox.clone(),
                 growing: false,
             })
@@ -430,19 +472,39 @@ mod tests {
                 status(task, TaskState::TaskFinished, uuid),
                 drop,
             );
-            registry.acknowledged(&key(task), &[0; 16]);
+            assert!(registry.acknowledged(&key(task), &[0; 16]).is_empty());
             assert_eq!(
                 registry.reports().0.len(),
                 1,
                 "a wrong uuid completes nothing"
             );
-            registry.acknowledged(&key(task), &[uuid; 16]);
+            let evicted = registry.acknowledged(&key(task), &[uuid; 16]);
             assert!(registry.reports().0.is_empty());
+            let expected: Vec<PathBuf> = if task == "c" {
+                vec!["a".into()]
+            } else {
+                vec![]
+            };
+            assert_eq!(
+                evicted, expected,
+                "the oldest completion's sandbox is handed back"
+            );
         }
         assert!(registry.locate("a").is_none(), "oldest completion evicted");
         let located = registry.locate("c").expect("recent completion kept");
         assert!(!located.growing);
         assert_eq!(registry.all_reports().len(), 2);
+        // A relaunch of a completed id replaces it; the stale place in the order is skipped.
+        admit(&registry, "b");
+        registry.record(&key("b"), status("b", TaskState::TaskFinished, 9), drop);
+        assert!(registry.acknowledged(&key("b"), &[9; 16]).is_empty());
+        assert!(registry.locate("b").is_some());
+        admit(&registry, "d");
+        registry.record(&key("d"), status("d", TaskState::TaskFinished, 10), drop);
+        assert_eq!(
+            registry.acknowledged(&key("d"), &[10; 16]),
+            vec![PathBuf::from("c")]
+        );
     }
 
     #[test]

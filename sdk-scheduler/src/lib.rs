@@ -1,1 +1,93 @@
-//! TODO
+//! The scheduler SDK: what a wasmesos framework links to talk to the master.
+//!
+//! A framework implements [`Scheduler`] (async callbacks for offers, status updates,
+//! messages, …) and hands it to a [`Driver`], which subscribes to the master, re-subscribes
+//! with jittered backoff under the same framework id when the subscription is lost (stream
+//! ended or heartbeats missed), acknowledges status updates in batches after the `update`
+//! callback returns, uploads executor components (skipping the upload when the master already
+//! has the digest), and makes every scheduler call: launch/accept, decline with filters,
+//! revive, suppress, kill, reconcile, message and teardown. [`TaskBuilder`] and [`Capacity`]
+//! build launches and pack them into offers.
+//!
+//! This crate never runs tasks and holds no cluster state beyond the framework id; the
+//! master decides what is offered (`wasmesos-master`), agents run the tasks
+//! (`wasmesos-agent`), and the wire types come from `wasmesos-proto`. The word-count example
+//! (`examples/wordcount-framework`) is a complete framework built on it.
+//!
+//! # A complete small framework
+//!
+//! Runs one `hello` task per offer until three have finished, then tears itself down:
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use wasmesos_proto::{event, Offer, TaskState, TaskStatus};
+//! use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Scheduler, TaskBuilder};
+//!
+//! struct Hello {
+//!     digest: String,
+//!     launched: usize,
+//!     finished: usize,
+//! }
+//!
+//! impl Scheduler for Hello {
+//!     async fn subscribed(&mut self, driver: &Driver, subscribed: &event::Subscribed) {
+//!         println!("subscribed as {}", subscribed.framework_id);
+//!     }
+//!
+//!     async fn offers(&mut self, driver: &Driver, offers: Vec<Offer>) {
+//!         for offer in offers {
+//!             let task = TaskBuilder::new(format!("hello-{}", self.launched), &self.digest)
+//!                 .cpus(0.1)
+//!                 .mem(32 << 20)
+//!                 .arg("--greet");
+//!             let fits = Capacity::of(&offer).fits(task.resources());
+//!             if self.launched < 3 && fits {
+//!                 self.launched += 1;
+//!                 let _ = driver.launch([offer.id.clone()], vec![task.build_for(&offer)]).await;
+//!             } else {
+//!                 let _ = driver.decline([offer.id.clone()], None).await;
+//!             }
+//!         }
+//!     }
+//!
+//!     async fn update(&mut self, driver: &Driver, status: &TaskStatus) {
+//!         println!("{} is {:?}", status.task_id, status.state());
+//!         if status.state().is_terminal() {
+//!             self.finished += 1;
+//!             if self.finished == 3 {
+//!                 let _ = driver.teardown().await;
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), wasmesos_sdk_scheduler::Error> {
+//!     let config = DriverConfig::new("http://127.0.0.1:5050", "hello-framework");
+//!     let driver = Driver::connect(config).await?;
+//!     let uploaded = driver.upload_executor(Path::new("hello.wasm"), None).await?;
+//!     let mut scheduler = Hello { digest: uploaded.digest, launched: 0, finished: 0 };
+//!     driver.run(&mut scheduler).await
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+mod acks;
+mod backoff;
+mod config;
+mod driver;
+mod error;
+mod event_loop;
+mod offer;
+mod scheduler;
+mod task;
+mod upload;
+
+pub use config::{DEFAULT_MASTER_URL, DriverConfig};
+pub use driver::{Driver, connect_channel};
+pub use error::Error;
+pub use offer::Capacity;
+pub use scheduler::Scheduler;
+pub use task::{TaskBuilder, refuse_for};
+pub use upload::{Progress, Uploaded, digest_of, upload};
+pub use wasmesos_proto as proto;

@@ -33,6 +33,10 @@ pub enum AckPolicy {
 pub struct Recorded {
     pub registrations: Vec<RegisterRequest>,
     pub updates: Vec<TaskStatus>,
+    /// When each of `updates` arrived.
+    pub arrivals: Vec<std::time::Instant>,
+    /// Distinct terminal updates received.
+    pub terminals: usize,
     pub messages: Vec<ExecutorMessageRequest>,
     pub receipts: HashMap<Vec<u8>, usize>,
     pub downloads: HashMap<String, usize>,
@@ -283,16 +287,22 @@ impl AgentChannel for Service {
         let mut acks = Vec::new();
         {
             let mut recorded = lock(&self.0.recorded);
+            let now = std::time::Instant::now();
             for status in statuses {
                 if !status.uuid.is_empty() {
                     let receipts = recorded.receipts.entry(status.uuid.clone()).or_default();
                     *receipts += 1;
+                    let first = *receipts == 1;
                     if let AckPolicy::OnReceipt(n) = self.0.acks
                         && *receipts == n
                     {
                         acks.push(ack_for(&status));
                     }
+                    if first && status.state().is_terminal() {
+                        recorded.terminals += 1;
+                    }
                 }
+                recorded.arrivals.push(now);
                 recorded.updates.push(status);
             }
         }

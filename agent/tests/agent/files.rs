@@ -168,3 +168,51 @@ async fn a_running_tasks_output_is_growing_and_the_state_lists_it() {
         Some(TaskState::TaskRunning)
     );
 }
+
+#[tokio::test]
+async fn sandboxes_of_tasks_beyond_the_retained_ones_are_deleted() {
+    let cluster = Cluster::start_with(AckPolicy::OnReceipt(1), |config| {
+        config.completed_tasks_retained = 1;
+    })
+    .await;
+    let master = &cluster.master;
+    let hello = master.upload_file(HELLO);
+    let sandbox = |task_id: &str| {
+        cluster
+            .work_dir
+            .path()
+            .join("sandboxes")
+            .join("fw-1")
+            .join(task_id)
+    };
+    master.launch("fw-1", vec![task("older", &hello)]).await;
+    master.terminal("older").await;
+    master
+        .until("the older sandbox written", |_| {
+            sandbox("older").join("stdout").is_file().then_some(())
+        })
+        .await;
+    master.launch("fw-1", vec![task("newer", &hello)]).await;
+    master.terminal("newer").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sandbox("older").exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the older sandbox was never deleted"
+        );
+        let beats = master.heartbeats();
+        master
+            .until("a heartbeat", |m| (m.heartbeats() > beats).then_some(()))
+            .await;
+    }
+    assert!(
+        sandbox("newer").join("stdout").is_file(),
+        "the retained task keeps its sandbox"
+    );
+    let mut client = cluster.client().await;
+    let gone = client
+        .read_file(request("older", SandboxFile::Stdout, 0, 0))
+        .await
+        .expect_err("an expired task");
+    assert_eq!(gone.code(), Code::NotFound);
+}

@@ -1,0 +1,276 @@
+//! Cluster benchmarks (issue 3), printed as a table:
+//!
+//! - throughput: one framework runs N trivial tasks (`hello`) on 1 master + 2 agents, from
+//!   the first ACCEPT to the last FINISHED acknowledged; baseline: the same N runs straight on
+//!   one `wasm-executor` in this process (no master, agent or network);
+//! - latency: ACCEPT → TASK_RUNNING as the scheduler sees it, p50 and p99, one task at a time;
+//!   baseline: a unary gRPC round trip to the same master (`Artifacts.Stat`).
+//!
+//! `WASMESOS_BENCH_TASKS` (default 10000), `WASMESOS_BENCH_ROUNDS` (default 3) and
+//! `WASMESOS_BENCH_SAMPLES` (default 500) resize it. Run: `cargo bench -p wasmesos-harness`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use wasmesos_harness::{Cluster, ClusterConfig, SchedulerEvent, TestFramework};
+use wasmesos_proto::artifacts_client::ArtifactsClient;
+use wasmesos_proto::{Offer, StatRequest, TaskState, TaskStatus};
+use wasmesos_sdk_scheduler::{
+    Capacity, Driver, DriverConfig, Scheduler, TaskBuilder, digest_of, refuse_for,
+};
+use wasmesos_wasm_executor::{Executor, ExecutorConfig, Limits, TaskSpec};
+
+const TASK_CPUS: f64 = 0.01;
+const TASK_MEM: u64 = 16 << 20;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> BenchResult<()> {
+    if std::env::args().any(|arg| arg == "--list") {
+        return Ok(()); // `cargo bench -- --list` asks harness=false benches to list; nothing to list
+    }
+    let tasks = env_number("WASMESOS_BENCH_TASKS", 10_000);
+    let rounds = env_number("WASMESOS_BENCH_ROUNDS", 3).max(1);
+    let samples = env_number("WASMESOS_BENCH_SAMPLES", 500).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(tasks, rounds, samples))
+}
+
+async fn run(tasks: usize, rounds: usize, samples: usize) -> BenchResult<()> {
+    let hello = Path::new(wasmesos_guest_artifacts::HELLO);
+    let mut config = ClusterConfig::new(2).agent_resources("cpus:2;mem:8GiB;disk:8GiB");
+    config.agent.executor.max_concurrent_tasks = 1024;
+    config.agent.status_update_retry = Duration::from_secs(10);
+    let cluster = Cluster::start(config).await?;
+    let master = cluster.master_url();
+
+    let mut cluster_rates = Vec::new();
+    let mut executor_rates = Vec::new();
+    for round in 0..rounds {
+        let rate = throughput(&master, hello, tasks, round).await?;
+        eprintln!("round {round}: cluster {rate:.0} tasks/s");
+        cluster_rates.push(rate);
+        let baseline = executor_throughput(hello, tasks, cluster.dir()).await?;
+        eprintln!("round {round}: executor alone {baseline:.0} tasks/s");
+        executor_rates.push(baseline);
+    }
+    let (running, rtt) = latency(&master, hello, samples).await?;
+    cluster.shutdown().await?;
+
+    let cluster_rate = median(&mut cluster_rates);
+    let executor_rate = median(&mut executor_rates);
+    println!();
+    println!("{:<44} {:>14} {:>26} {:>8}", "benchmark", "median", "baseline (same run)", "ratio");
+    println!(
+        "{:<44} {:>14} {:>26} {:>8.2}",
+        format!("throughput, {tasks} hello tasks, 2 agents"),
+        format!("{cluster_rate:.0} tasks/s"),
+        format!("executor alone {executor_rate:.0}/s"),
+        cluster_rate / executor_rate
+    );
+    for (label, quantile) in [("p50", 0.50), ("p99", 0.99)] {
+        let value = percentile(&running, quantile);
+        let base = percentile(&rtt, quantile);
+        println!(
+            "{:<44} {:>14} {:>26} {:>8.2}",
+            format!("ACCEPT -> TASK_RUNNING {label} ({samples} tasks)"),
+            format!("{:.3} ms", millis(value)),
+            format!("gRPC round trip {:.3} ms", millis(base)),
+            value.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+    println!("targets: >= 10000 tasks/s (2000 minimum); ACCEPT -> RUNNING p50 <= 1 ms");
+    Ok(())
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// A framework that launches `total` hello tasks as fast as offers allow.
+struct Flood {
+    digest: String,
+    round: usize,
+    launched: usize,
+    finished: usize,
+    total: usize,
+    started: Option<Instant>,
+    done: Option<oneshot::Sender<Instant>>,
+    failures: usize,
+}
+
+impl Scheduler for Flood {
+    async fn offers(&mut self, driver: &Driver, offers: Vec<Offer>) {
+        for offer in offers {
+            let mut left = Capacity::of(&offer);
+            let shape = TaskBuilder::new("", "").cpus(TASK_CPUS).mem(TASK_MEM);
+            let mut tasks = Vec::new();
+            while self.launched < self.total && left.take(shape.resources()) {
+                let id = format!("r{}-t{}", self.round, self.launched);
+                self.launched += 1;
+                let task = TaskBuilder::new(id, &self.digest)
+                    .cpus(TASK_CPUS)
+                    .mem(TASK_MEM)
+                    .build_for(&offer);
+                tasks.push(task);
+            }
+            if tasks.is_empty() {
+                let _ = driver.decline([offer.id], Some(refuse_for(Duration::from_secs(60)))).await;
+                continue;
+            }
+            self.started.get_or_insert_with(Instant::now);
+            let _ = driver
+                .launch_with_filters([offer.id], tasks, refuse_for(Duration::ZERO))
+                .await;
+        }
+    }
+
+    async fn update(&mut self, driver: &Driver, status: &TaskStatus) {
+        if !status.state().is_terminal() {
+            return;
+        }
+        if status.state() != TaskState::TaskFinished {
+            self.failures += 1;
+        }
+        self.finished += 1;
+        if self.finished == self.total {
+            // Acknowledge this last update too before stopping the clock.
+            driver.acknowledge(status);
+            driver.flush_acknowledgements().await;
+            if let Some(done) = self.done.take() {
+                let _ = done.send(Instant::now());
+            }
+            driver.stop();
+        }
+    }
+}
+
+async fn throughput(master: &str, hello: &Path, total: usize, round: usize) -> BenchResult<f64> {
+    let driver = Driver::connect(DriverConfig::new(master, format!("flood-{round}"))).await?;
+    let digest = driver.upload_executor(hello, None).await?.digest;
+    let (done_tx, done_rx) = oneshot::channel();
+    let mut flood = Flood {
+        digest,
+        round,
+        launched: 0,
+        finished: 0,
+        total,
+        started: None,
+        done: Some(done_tx),
+        failures: 0,
+    };
+    driver.run(&mut flood).await?;
+    let finished_at = done_rx.await?;
+    let started = flood.started.ok_or("no task was launched")?;
+    if flood.failures > 0 {
+        eprintln!("warning: {} of {total} tasks did not finish", flood.failures);
+    }
+    // Duplicates may still be in flight; the framework is done with them.
+    let _ = driver.teardown().await;
+    Ok(total as f64 / (finished_at - started).as_secs_f64())
+}
+
+/// The same runs on one executor in this process: the sandbox's own cost, with the same
+/// limits and 2 × 200 tasks in flight like the agents above.
+async fn executor_throughput(hello: &Path, total: usize, dir: &Path) -> BenchResult<f64> {
+    let executor = Executor::new(ExecutorConfig {
+        max_concurrent_tasks: 1024,
+        ..ExecutorConfig::default()
+    })?;
+    let program = executor.load_file(hello).await?;
+    let sandboxes = dir.join("executor-baseline");
+    let in_flight = 400;
+    let started = Instant::now();
+    let mut running = tokio::task::JoinSet::new();
+    for index in 0..total {
+        if running.len() >= in_flight {
+            running.join_next().await;
+        }
+        let mut spec = TaskSpec::new(format!("t{index}"), sandboxes.join(format!("t{index}")));
+        spec.limits = Limits {
+            mem_bytes: TASK_MEM,
+            cpus: Some(TASK_CPUS),
+            ..Limits::default()
+        };
+        let task = executor.launch(&program, spec)?;
+        running.spawn(task.wait());
+    }
+    while running.join_next().await.is_some() {}
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&sandboxes);
+    Ok(rate)
+}
+
+/// ACCEPT → RUNNING for `samples` tasks launched one at a time, and the gRPC round trip.
+async fn latency(
+    master: &str,
+    hello: &Path,
+    samples: usize,
+) -> BenchResult<(Vec<Duration>, Vec<Duration>)> {
+    let mut framework = TestFramework::start(master, "latency", None).await?;
+    let bytes = std::fs::read(hello)?;
+    let digest = digest_of(&bytes);
+    framework
+        .driver
+        .upload_executor_bytes("hello.wasm", bytes, None)
+        .await?;
+    let mut running = Vec::with_capacity(samples);
+    for sample in 0..samples {
+        let offers = framework.next_offers().await?;
+        let Some((offer, rest)) = offers.split_first() else {
+            continue;
+        };
+        let rest: Vec<String> = rest.iter().map(|offer| offer.id.clone()).collect();
+        if !rest.is_empty() {
+            framework.driver.decline(rest, Some(refuse_for(Duration::ZERO))).await?;
+        }
+        let task_id = format!("latency-{sample}");
+        let task = TaskBuilder::new(&task_id, &digest)
+            .cpus(TASK_CPUS)
+            .mem(TASK_MEM)
+            .build_for(offer);
+        let start = Instant::now();
+        framework
+            .driver
+            .launch_with_filters([offer.id.clone()], vec![task], refuse_for(Duration::ZERO))
+            .await?;
+        framework
+            .wait_for_status(&task_id, |state| state == TaskState::TaskRunning)
+            .await?;
+        running.push(start.elapsed());
+        framework.wait_for_terminal(&task_id).await?;
+        // Skip anything else queued (duplicates, the next offers arrive in order).
+        let _ = framework.history().last().map(|event| matches!(event, SchedulerEvent::Offers(_)));
+    }
+    let mut client = ArtifactsClient::new(framework.driver.channel());
+    let mut rtt = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let start = Instant::now();
+        client.stat(StatRequest { digest: digest.clone() }).await?;
+        rtt.push(start.elapsed());
+    }
+    framework.teardown().await?;
+    running.sort();
+    rtt.sort();
+    Ok((running, rtt))
+}

@@ -1,0 +1,41 @@
+//! The one error type of the harness.
+
+/// Why a cluster could not be started or a condition was not reached.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("master: {0}")]
+    Master(#[from] wasmesos_master::Error),
+    #[error("agent: {0}")]
+    Agent(#[from] wasmesos_agent::Error),
+    #[error(transparent)]
+    Scheduler(#[from] wasmesos_sdk_scheduler::Error),
+    #[error("{call} failed: {status}")]
+    Rpc {
+        call: &'static str,
+        status: tonic::Status,
+    },
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        what: String,
+        after: std::time::Duration,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("process {name}: {message}")]
+    Process { name: String, message: String },
+    #[error("no agent at index {0}")]
+    NoSuchAgent(usize),
+}
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}

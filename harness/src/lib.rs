@@ -1,0 +1,22 @@
+//! The test harness: starts a real wasmesos cluster — a master and N agents — either inside
+//! this process ([`Cluster`], via `wasmesos_master::spawn` / `wasmesos_agent::spawn` on
+//! loopback port 0, each with its own temp dir) or as separate OS processes of the `wasmesos`
+//! binary ([`ProcessCluster`]), plus a framework whose events a test reads in order
+//! ([`TestFramework`]) and [`eventually`] to wait on a condition with a deadline.
+//!
+//! It never sleeps a fixed time and never fakes a component: everything it starts is the
+//! code users run. The end-to-end tests live in `tests/`, the cluster benchmarks in
+//! `benches/cluster.rs`, and `wasmesos dev` runs its local cluster through [`Cluster`].
+#![forbid(unsafe_code)]
+
+mod cluster;
+mod error;
+mod eventually;
+mod framework;
+mod process;
+
+pub use cluster::{Cluster, ClusterConfig, agent_state, cluster_state};
+pub use error::Error;
+pub use eventually::{eventually, eventually_some};
+pub use framework::{SchedulerEvent, TestFramework};
+pub use process::{ChildProcess, ProcessCluster, wasmesos_binary};

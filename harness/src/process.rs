@@ -1,0 +1,239 @@
+//! A master and agents as separate OS processes of the `wasmesos` binary, on loopback port 0.
+//!
+//! Each process prints `... listening on http://HOST:PORT ...` on stdout once bound; that line
+//! tells us its port. Agents also print `... registered as ID`. Their remaining output is
+//! drained in the background (and forwarded to tracing) so that a full pipe never blocks them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::Error;
+use crate::cluster::cluster_state;
+use crate::eventually::eventually;
+
+/// The `wasmesos` binary: `WASMESOS_BIN` if set, else `wasmesos` next to the running test
+/// executable's target dir (`target/<profile>/wasmesos`). Tests in the cli crate should pass
+/// `env!("CARGO_BIN_EXE_wasmesos")` instead.
+pub fn wasmesos_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("WASMESOS_BIN") {
+        return Some(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().ok()?;
+    // target/<profile>/deps/test-binary → target/<profile>/wasmesos
+    let profile_dir = exe.parent()?.parent()?;
+    let candidate = profile_dir.join(format!("wasmesos{}", std::env::consts::EXE_SUFFIX));
+    candidate.is_file().then_some(candidate)
+}
+
+/// One child process and what it told us on startup.
+#[derive(Debug)]
+pub struct ChildProcess {
+    pub name: String,
+    pub url: String,
+    /// The agent id (agents only).
+    pub agent_id: Option<String>,
+    child: Child,
+}
+
+impl ChildProcess {
+    /// The OS process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Kills the process without warning (SIGKILL on Unix, TerminateProcess on Windows) and
+    /// reaps it: a crash, as far as the rest of the cluster can tell.
+    pub async fn kill(&mut self) -> Result<(), Error> {
+        self.child
+            .kill()
+            .await
+            .map_err(|err| Error::io(format!("killing {}", self.name), err))
+    }
+}
+
+/// A master and agents running as child processes; dropping it kills them all.
+#[derive(Debug)]
+pub struct ProcessCluster {
+    pub master: ChildProcess,
+    pub agents: Vec<ChildProcess>,
+    binary: PathBuf,
+    dir: TempDir,
+    timeout: Duration,
+}
+
+impl ProcessCluster {
+    /// Starts `wasmesos master` and `agents` × `wasmesos agent --resources RESOURCES`, with
+    /// `master_args` appended to the master's flags, and waits until all agents are active.
+    pub async fn start(
+        binary: &Path,
+        agents: usize,
+        resources: &str,
+        master_args: &[&str],
+    ) -> Result<ProcessCluster, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("wasmesos-processes-")
+            .tempdir()
+            .map_err(|err| Error::io("creating the cluster dir", err))?;
+        let timeout = Duration::from_secs(60);
+        let work_dir = dir.path().join("master");
+        let mut args = vec!["master", "--listen", "127.0.0.1:0", "--work-dir"];
+        let work_dir_text = work_dir.to_string_lossy().into_owned();
+        args.push(&work_dir_text);
+        args.extend_from_slice(master_args);
+        let master = spawn_and_read_url(binary, "master", &args, timeout, false).await?;
+        let mut cluster = ProcessCluster {
+            master,
+            agents: Vec::new(),
+            binary: binary.to_path_buf(),
+            dir,
+            timeout,
+        };
+        for _ in 0..agents {
+            cluster.add_agent(resources).await?;
+        }
+        cluster.wait_for_active_agents(agents).await?;
+        Ok(cluster)
+    }
+
+    pub fn master_url(&self) -> String {
+        self.master.url.clone()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts one more agent process and waits for its registration; returns its index.
+    pub async fn add_agent(&mut self, resources: &str) -> Result<usize, Error> {
+        let index = self.agents.len();
+        let work_dir = self.dir.path().join(format!("agent-{index}"));
+        let work_dir = work_dir.to_string_lossy().into_owned();
+        let master_url = self.master_url();
+        let args = [
+            "agent",
+            "--master",
+            &master_url,
+            "--listen",
+            "127.0.0.1:0",
+            "--work-dir",
+            &work_dir,
+            "--resources",
+            resources,
+        ];
+        let name = format!("agent-{index}");
+        let agent = spawn_and_read_url(&self.binary, &name, &args, self.timeout, true).await?;
+        self.agents.push(agent);
+        Ok(index)
+    }
+
+    /// Waits until the master lists exactly `count` active agents.
+    pub async fn wait_for_active_agents(&self, count: usize) -> Result<(), Error> {
+        let url = self.master_url();
+        eventually(&format!("{count} active agents"), self.timeout, async || {
+            let state = cluster_state(&url).await;
+            state.is_ok_and(|state| state.agents.iter().filter(|a| a.active).count() == count)
+        })
+        .await
+    }
+}
+
+/// Spawns `binary args…`, reads its stdout until the `listening on URL` line (and, for
+/// agents, the `registered as ID` line), then drains the rest in the background.
+async fn spawn_and_read_url(
+    binary: &Path,
+    name: &str,
+    args: &[&str],
+    timeout: Duration,
+    wait_for_registration: bool,
+) -> Result<ChildProcess, Error> {
+    let mut child = Command::new(binary)
+        .args(args)
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| Error::io(format!("starting {} {name}", binary.display()), err))?;
+    let stdout = child.stdout.take().ok_or_else(|| Error::Process {
+        name: name.to_string(),
+        message: "no stdout pipe".into(),
+    })?;
+    let mut lines = BufReader::new(stdout).lines();
+    let startup = read_startup(&mut lines, name, wait_for_registration);
+    let (url, agent_id) = match tokio::time::timeout(timeout, startup).await {
+        Ok(result) => result?,
+        Err(_elapsed) => {
+            return Err(Error::Timeout {
+                what: format!("{name} to start"),
+                after: timeout,
+            });
+        }
+    };
+    tokio::spawn(drain(lines, name.to_string()));
+    Ok(ChildProcess {
+        name: name.to_string(),
+        url,
+        agent_id,
+        child,
+    })
+}
+
+async fn read_startup(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    name: &str,
+    wait_for_registration: bool,
+) -> Result<(String, Option<String>), Error> {
+    let mut url = None;
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .map_err(|err| Error::io(format!("reading the output of {name}"), err))?
+            .ok_or_else(|| Error::Process {
+                name: name.to_string(),
+                message: "exited before it was ready".into(),
+            })?;
+        tracing::debug!(process = name, %line);
+        if url.is_none() {
+            url = word_after(&line, "listening on ");
+        }
+        let agent_id = word_after(&line, "registered as ");
+        match (&url, agent_id) {
+            (Some(url), Some(id)) => return Ok((url.clone(), Some(id))),
+            (Some(url), None) if !wait_for_registration => return Ok((url.clone(), None)),
+            _ => {}
+        }
+    }
+}
+
+/// The whitespace-delimited word following `marker` in `line`.
+fn word_after(line: &str, marker: &str) -> Option<String> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    rest.split_whitespace().next().map(str::to_string)
+}
+
+async fn drain(mut lines: Lines<BufReader<ChildStdout>>, name: String) {
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::debug!(process = %name, %line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word_after;
+
+    #[test]
+    fn finds_the_url_and_the_agent_id_in_startup_lines() {
+        let line = "wasmesos master listening on http://127.0.0.1:41234 (artifacts in /tmp/x)";
+        assert_eq!(word_after(line, "listening on ").as_deref(), Some("http://127.0.0.1:41234"));
+        let line = "wasmesos agent registered as 5b1c-9";
+        assert_eq!(word_after(line, "registered as ").as_deref(), Some("5b1c-9"));
+        assert_eq!(word_after("nothing here", "listening on "), None);
+    }
+}

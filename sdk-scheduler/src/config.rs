@@ -1,0 +1,65 @@
+//! How a [`Driver`](crate::Driver) connects, subscribes and reconnects.
+
+use std::time::Duration;
+
+use wasmesos_proto::FrameworkInfo;
+
+/// Where the master lives when nothing else says so.
+pub const DEFAULT_MASTER_URL: &str = "http://127.0.0.1:5050";
+
+/// Everything a driver needs to know; plain fields so tests can shrink every interval.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// The master's gRPC endpoint, e.g. `http://127.0.0.1:5050`.
+    pub master_url: String,
+    /// Name, roles, principal and failover timeout. Leave `id` empty for a new framework; the
+    /// driver fills it in from the master's `SUBSCRIBED` and keeps it across reconnects.
+    pub framework: FrameworkInfo,
+    /// The heartbeat interval asked of the master; zero means the master's default.
+    pub heartbeat_interval: Duration,
+    /// After this many heartbeat intervals without any event the subscription counts as lost.
+    pub max_missed_heartbeats: u32,
+    /// How long to wait for the TCP connection and for `SUBSCRIBED` after subscribing.
+    pub connect_timeout: Duration,
+    /// The first and the largest pause between re-subscription attempts (doubling, jittered).
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Acknowledge every status update after the `update` callback returns. Turn off to
+    /// acknowledge by hand with [`Driver::acknowledge`](crate::Driver::acknowledge).
+    pub auto_acknowledge: bool,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            master_url: DEFAULT_MASTER_URL.to_string(),
+            framework: FrameworkInfo::default(),
+            heartbeat_interval: Duration::ZERO,
+            max_missed_heartbeats: 3,
+            connect_timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+            auto_acknowledge: true,
+        }
+    }
+}
+
+impl DriverConfig {
+    /// A config for a new framework called `name` in the default role.
+    pub fn new(master_url: impl Into<String>, name: impl Into<String>) -> Self {
+        DriverConfig {
+            master_url: master_url.into(),
+            framework: FrameworkInfo {
+                name: name.into(),
+                ..FrameworkInfo::default()
+            },
+            ..DriverConfig::default()
+        }
+    }
+
+    /// Receives offers for `role` instead of the default role `*`.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.framework.roles = vec![role.into()];
+        self
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Driver::run`]: subscribe, dispatch events to the scheduler, re-subscribe when the
+//! subscription is lost.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tonic::Code;
+use tonic::codec::Streaming;
+use tracing::Instrument;
+use wasmesos_proto::{Event, LEADER_METADATA_KEY, SubscribeRequest, event};
+
+use crate::backoff::Backoff;
+use crate::error::Error;
+use crate::{Driver, Scheduler};
+
+/// Why a subscription stream stopped delivering events.
+enum StreamEnd {
+    /// [`Driver::stop`] was called.
+    Stopped,
+    /// The stream broke or went silent; worth re-subscribing.
+    Lost {
+        reason: String,
+        was_subscribed: bool,
+    },
+}
+
+impl Driver {
+    /// Subscribes and dispatches every event to `scheduler` until [`Driver::stop`] (or
+    /// [`Driver::teardown`]) is called. A lost subscription (stream ended, master restarting,
+    /// heartbeats missed) is re-established with jittered exponential backoff under the same
+    /// framework id, after calling [`Scheduler::disconnected`]. Returns an error only when the
+    /// master refuses the framework for good (e.g. INVALID_ARGUMENT, or NOT_FOUND for a
+    /// framework id it removed).
+    pub async fn run<S: Scheduler>(&self, scheduler: &mut S) -> Result<(), Error> {
+        let config = &self.inner.config;
+        let mut stop = self.inner.stop.subscribe();
+        let mut backoff = Backoff::new(config.backoff_min, config.backoff_max);
+        loop {
+            if *stop.borrow_and_update() {
+                return Ok(());
+            }
+            match self.subscribe().await {
+                Ok(stream) => match self.pump(stream, scheduler, &mut stop).await? {
+                    StreamEnd::Stopped => return Ok(()),
+                    StreamEnd::Lost {
+                        reason,
+                        was_subscribed,
+                    } => {
+                        tracing::warn!(framework_id = ?self.framework_id(), %reason, "subscription lost");
+                        if was_subscribed {
+                            backoff.reset();
+                            scheduler.disconnected(self).await;
+                        }
+                    }
+                },
+                Err(status) => self.handle_subscribe_error(status)?,
+            }
+            let delay = backoff.next_delay();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    async fn subscribe(&self) -> Result<Streaming<Event>, tonic::Status> {
+        let config = &self.inner.config;
+        let mut framework = config.framework.clone();
+        framework.id = self.framework_id().unwrap_or_default();
+        let request = SubscribeRequest {
+            framework: Some(framework),
+            heartbeat_interval_seconds: config.heartbeat_interval.as_secs_f64(),
+        };
+        let span = tracing::debug_span!("subscribe", framework_id = ?self.framework_id());
+        let response = self
+            .inner
+            .link
+            .client()
+            .subscribe(request)
+            .instrument(span)
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Retries transient failures (after following a leader redirect); gives up on refusals.
+    fn handle_subscribe_error(&self, status: tonic::Status) -> Result<(), Error> {
+        if let Some(leader) = leader_of(&status).filter(|url| *url != self.master_url()) {
+            tracing::info!(%leader, "following the master's redirect to the leader");
+            self.inner.link.redirect(&leader)?;
+            return Ok(());
+        }
+        if is_refusal(status.code()) {
+            return Err(Error::rpc("subscribe", status));
+        }
+        tracing::debug!(err = %status.message(), code = ?status.code(), "subscribe failed; retrying");
+        Ok(())
+    }
+
+    /// Reads events until the stream ends, goes silent or the driver is stopped.
+    async fn pump<S: Scheduler>(
+        &self,
+        mut stream: Streaming<Event>,
+        scheduler: &mut S,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<StreamEnd, Error> {
+        let mut silence_limit = self.inner.config.connect_timeout;
+        let mut was_subscribed = false;
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = stop.changed() => return Ok(StreamEnd::Stopped),
+                next = tokio::time::timeout(silence_limit, stream.message()) => next,
+            };
+            let lost = |reason: String| StreamEnd::Lost {
+                reason,
+                was_subscribed,
+            };
+            let event = match next {
+                Err(_elapsed) => return Ok(lost(format!("no event for {silence_limit:?}"))),
+                Ok(Ok(None)) => return Ok(lost("the master closed the stream".into())),
+                Ok(Err(status)) if is_refusal(status.code()) => {
+                    return Err(Error::rpc("subscribe", status));
+                }
+                Ok(Err(status)) => return Ok(lost(status.message().to_string())),
+                Ok(Ok(Some(event))) => event,
+            };
+            if let Some(event::Event::Subscribed(subscribed)) = &event.event {
+                was_subscribed = true;
+                silence_limit = self.silence_limit(subscribed);
+            }
+            self.dispatch(event, scheduler).await;
+        }
+    }
+
+    /// How long the stream may stay quiet before the master counts as gone.
+    fn silence_limit(&self, subscribed: &event::Subscribed) -> Duration {
+        let config = &self.inner.config;
+        let interval = Some(subscribed.heartbeat_interval_seconds)
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(config.heartbeat_interval);
+        if interval.is_zero() {
+            // No heartbeats promised: only a broken stream can tell us the master is gone.
+            return Duration::from_secs(365 * 24 * 3600);
+        }
+        interval * config.max_missed_heartbeats.max(1)
+    }
+
+    async fn dispatch<S: Scheduler>(&self, event: Event, scheduler: &mut S) {
+        let Some(event) = event.event else {
+            return;
+        };
+        match event {
+            event::Event::Subscribed(subscribed) => {
+                self.inner.link.set_framework_id(&subscribed.framework_id);
+                tracing::info!(framework_id = %subscribed.framework_id, "subscribed");
+                scheduler.subscribed(self, &subscribed).await;
+            }
+            event::Event::Offers(offers) => scheduler.offers(self, offers.offers).await,
+            event::Event::Rescind(rescind) => scheduler.rescinded(self, &rescind.offer_id).await,
+            event::Event::Update(update) => {
+                for status in &update.statuses {
+                    scheduler.update(self, status).await;
+                    if self.inner.config.auto_acknowledge {
+                        self.acknowledge(status);
+                    }
+                }
+            }
+            event::Event::Message(message) => scheduler.message(self, &message).await,
+            event::Event::Failure(failure) => scheduler.failure(self, &failure.agent_id).await,
+            event::Event::Error(error) => scheduler.error(self, &error.message).await,
+            event::Event::Heartbeat(_) => {}
+        }
+    }
+}
+
+/// Status codes that no amount of retrying will change.
+fn is_refusal(code: Code) -> bool {
+    matches!(
+        code,
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+            | Code::Unimplemented
+    )
+}
+
+fn leader_of(status: &tonic::Status) -> Option<String> {
+    if status.code() != Code::Unavailable {
+        return None;
+    }
+    let leader = status.metadata().get(LEADER_METADATA_KEY)?.to_str().ok()?;
+    Some(leader.to_string()).filter(|url| !url.is_empty())
+}

@@ -1,0 +1,200 @@
+//! Builders for what a launch carries: tasks and filters.
+
+use std::time::Duration;
+
+use wasmesos_proto::resource_names::{CPUS, DISK, MEM};
+use wasmesos_proto::{ExecutorInfo, Filters, Offer, Resource, Resources, TaskInfo};
+
+/// Builds a [`TaskInfo`]: which executor (by digest) runs with which resources and inputs.
+///
+/// ```
+/// use std::time::Duration;
+/// use wasmesos_sdk_scheduler::TaskBuilder;
+///
+/// let task = TaskBuilder::new("count-1", "ab12…")
+///     .name("count chunk 1")
+///     .cpus(0.5)
+///     .mem(64 << 20)
+///     .timeout(Duration::from_secs(30))
+///     .env("LANG", "C")
+///     .data(b"some words to count".to_vec())
+///     .build("agent-7");
+/// assert_eq!(task.agent_id, "agent-7");
+/// assert_eq!(task.timeout_ms, 30_000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TaskBuilder {
+    task: TaskInfo,
+}
+
+impl TaskBuilder {
+    /// A task `task_id` running the executor whose sha256 is `digest`, with no resources yet.
+    pub fn new(task_id: impl Into<String>, digest: impl Into<String>) -> Self {
+        let task_id = task_id.into();
+        TaskBuilder {
+            task: TaskInfo {
+                name: task_id.clone(),
+                task_id,
+                executor: Some(ExecutorInfo {
+                    digest: digest.into(),
+                    ..ExecutorInfo::default()
+                }),
+                resources: Some(Resources::default()),
+                ..TaskInfo::default()
+            },
+        }
+    }
+
+    /// A name for humans (defaults to the task id).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.task.name = name.into();
+        self
+    }
+
+    /// CPU cores (fractions allowed); the agent turns this into the task's CPU share.
+    pub fn cpus(self, cores: f64) -> Self {
+        self.resource(CPUS, cores)
+    }
+
+    /// Memory in bytes; the task's hard memory limit.
+    pub fn mem(self, bytes: u64) -> Self {
+        self.resource(MEM, bytes as f64)
+    }
+
+    /// Sandbox disk quota in bytes.
+    pub fn disk(self, bytes: u64) -> Self {
+        self.resource(DISK, bytes as f64)
+    }
+
+    /// Any scalar resource; replaces an earlier value of the same name.
+    pub fn resource(mut self, name: &str, value: f64) -> Self {
+        let resources = self.task.resources.get_or_insert_with(Resources::default);
+        resources.resources.retain(|resource| resource.name != name);
+        resources.resources.push(Resource {
+            name: name.to_string(),
+            value,
+            role: String::new(),
+        });
+        self
+    }
+
+    /// Instruction budget; the task fails with FUEL_EXHAUSTED when it runs out.
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.task.fuel = fuel;
+        self
+    }
+
+    /// Wall-clock budget; the task fails with TIMEOUT after it (rounded up to a millisecond).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        let millis = timeout.as_nanos().div_ceil(1_000_000);
+        self.task.timeout_ms = u64::try_from(millis).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// An environment variable for the guest (it sees no others).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.executor().env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.executor().args.push(arg.into());
+        self
+    }
+
+    /// Appends arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.executor()
+            .args
+            .extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Bytes handed to an executor's `run` as `task-info.data`.
+    pub fn data(mut self, data: impl Into<Vec<u8>>) -> Self {
+        self.task.data = data.into();
+        self
+    }
+
+    /// Lets the task connect to `address` ("ip:port", or "ip" for any port); none by default.
+    pub fn network_allow(mut self, address: impl Into<String>) -> Self {
+        self.executor().network_allow.push(address.into());
+        self
+    }
+
+    /// The resources asked for so far, to check them against an offer.
+    pub fn resources(&self) -> &Resources {
+        static NONE: Resources = Resources {
+            resources: Vec::new(),
+        };
+        self.task.resources.as_ref().unwrap_or(&NONE)
+    }
+
+    /// The task, placed on `agent_id` (the agent of the offer it is launched on).
+    pub fn build(mut self, agent_id: impl Into<String>) -> TaskInfo {
+        self.task.agent_id = agent_id.into();
+        self.task
+    }
+
+    /// The task, placed on the agent of `offer`.
+    pub fn build_for(self, offer: &Offer) -> TaskInfo {
+        self.build(offer.agent_id.clone())
+    }
+
+    fn executor(&mut self) -> &mut ExecutorInfo {
+        self.task.executor.get_or_insert_with(ExecutorInfo::default)
+    }
+}
+
+/// A filter that keeps declined (or unused) resources away from this framework for `duration`;
+/// `Duration::ZERO` has them offered again at the next allocation.
+pub fn refuse_for(duration: Duration) -> Filters {
+    Filters {
+        refuse_seconds: Some(duration.as_secs_f64()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setting_a_resource_twice_keeps_the_last_value() {
+        let builder = TaskBuilder::new("t", "d").cpus(1.0).mem(10).cpus(0.25);
+        assert_eq!(builder.resources().scalar(CPUS), 0.25);
+        assert_eq!(builder.resources().scalar(MEM), 10.0);
+        assert_eq!(builder.resources().resources.len(), 2);
+    }
+
+    #[test]
+    fn executor_fields_land_in_the_task() {
+        let task = TaskBuilder::new("t1", "digest")
+            .args(["a", "b"])
+            .arg("c")
+            .env("K", "V")
+            .network_allow("127.0.0.1:80")
+            .fuel(9)
+            .timeout(Duration::from_micros(1500))
+            .build("agent");
+        let executor = task.executor.unwrap_or_default();
+        assert_eq!(executor.digest, "digest");
+        assert_eq!(executor.args, ["a", "b", "c"]);
+        assert_eq!(executor.env.get("K").map(String::as_str), Some("V"));
+        assert_eq!(executor.network_allow, ["127.0.0.1:80"]);
+        assert_eq!((task.fuel, task.timeout_ms), (9, 2));
+        assert_eq!(
+            (task.name.as_str(), task.agent_id.as_str()),
+            ("t1", "agent")
+        );
+    }
+
+    #[test]
+    fn refuse_for_zero_is_an_explicit_zero() {
+        assert_eq!(refuse_for(Duration::ZERO).refuse_seconds, Some(0.0));
+    }
+}
