@@ -41,6 +41,8 @@ pub struct AgentConfig {
     pub registration_backoff: Duration,
     /// Cap on the registration retry delay.
     pub registration_backoff_max: Duration,
+    /// How long a registration may wait for the master's `registered` before it is retried.
+    pub registration_timeout: Duration,
     /// How long an unacknowledged status update waits before it is sent again; it doubles
     /// on each resend.
     pub status_update_retry: Duration,
@@ -80,6 +82,7 @@ impl Default for AgentConfig {
             work_dir: std::env::temp_dir().join("wasmesos-agent"),
             registration_backoff: Duration::from_millis(100),
             registration_backoff_max: Duration::from_secs(10),
+            registration_timeout: Duration::from_secs(10),
             status_update_retry: Duration::from_secs(10),
             status_update_retry_max: Duration::from_secs(600),
             default_heartbeat_interval: Duration::from_secs(1),

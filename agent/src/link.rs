@@ -39,7 +39,9 @@ pub(crate) async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
     let mut backoff = Backoff::new(config.registration_backoff, config.registration_backoff_max);
     loop {
         let registration = tokio::select! {
-            result = register(&agent) => result,
+            result = tokio::time::timeout(config.registration_timeout, register(&agent)) => {
+                result.unwrap_or_else(|_| Err(Error::Protocol("the master did not answer the registration in time".into())))
+            }
             () = stopped(&mut stop) => return,
         };
         match registration {

@@ -6,7 +6,7 @@
 
 use tokio::sync::{mpsc, watch};
 use tonic::transport::Channel;
-use tracing::warn;
+use tracing::{Instrument, info_span, warn};
 use wasmesos_proto::ExecutorMessageRequest;
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 
@@ -52,10 +52,19 @@ async fn forward(
             warn!(task_id = %request.task_id, "dropping an executor message: not registered");
             continue;
         };
+        let span = info_span!(
+            "executor_message",
+            agent_id = %id,
+            framework_id = %request.framework_id,
+            task_id = %request.task_id
+        );
         request.agent_id = id;
-        let task_id = request.task_id.clone();
-        if let Err(err) = client.executor_message(request).await {
-            warn!(%task_id, err = %err.message(), "executor message not delivered");
+        let sent = client
+            .executor_message(request)
+            .instrument(span.clone())
+            .await;
+        if let Err(err) = sent {
+            span.in_scope(|| warn!(err = %err.message(), "executor message not delivered"));
         }
     }
 }

@@ -69,6 +69,7 @@ async fn run(
     };
     agent.emit(&key, Update::starting());
     let (spec, digest) = spec;
+    clear_stale_sandbox(&spec.sandbox_dir).await;
     let program = tokio::select! {
         biased;
         () = kill_signal.notified() => {
@@ -99,7 +100,8 @@ async fn run(
         messages: running.messages_to_guest(),
     };
     match agent.registry.attach(&key, Box::new(control)) {
-        Attach::Attached => {}
+        Attach::Attached => agent.emit(&key, Update::running("")),
+        // Killed while it was being fetched: straight to TASK_KILLED, never RUNNING.
         Attach::KillRequested => running.kill_handle().kill(),
         Attach::Gone(control) => {
             control.kill();
@@ -107,7 +109,6 @@ async fn run(
             return;
         }
     }
-    agent.emit(&key, Update::running(""));
     let events = std::mem::replace(running.events(), mpsc::unbounded_channel().1);
     let report = follow(&agent, &key, running.wait(), events).await;
     debug!(outcome = %report.outcome, duration = ?report.duration, peak_memory = report.peak_memory_bytes, "task ended");
@@ -124,7 +125,6 @@ fn spec_for(agent: &Agent, key: &TaskKey, task: TaskInfo) -> Result<(TaskSpec, S
     let executor = task.executor.unwrap_or_default();
     let network = network_for(&executor.network_allow)?;
     let sandbox_dir = agent.sandbox_dir(key);
-    clear_stale_sandbox(&sandbox_dir);
     let mut env: Vec<(String, String)> = executor.env.into_iter().collect();
     env.sort();
     let spec = TaskSpec {
@@ -144,11 +144,15 @@ fn spec_for(agent: &Agent, key: &TaskKey, task: TaskInfo) -> Result<(TaskSpec, S
     Ok((spec, executor.digest))
 }
 
-/// A task id may be launched again after its earlier run completed; it starts clean.
-fn clear_stale_sandbox(dir: &Path) {
-    if std::fs::symlink_metadata(dir).is_ok()
-        && let Err(err) = std::fs::remove_dir_all(dir)
-    {
+/// A task id may be launched again after its earlier run completed (or an earlier agent
+/// process left its sandbox behind); the new run starts clean.
+async fn clear_stale_sandbox(dir: &Path) {
+    if std::fs::symlink_metadata(dir).is_err() {
+        return;
+    }
+    let stale = dir.to_path_buf();
+    let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&stale)).await;
+    if let Ok(Err(err)) = removed {
         warn!(dir = %dir.display(), err = %err, "cannot clear the sandbox of an earlier run");
     }
 }

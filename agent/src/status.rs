@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, info_span, warn};
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 use wasmesos_proto::{StatusUpdates, TaskStatus};
 
@@ -187,15 +187,16 @@ impl Worker {
         for status in &mut statuses {
             status.agent_id.clone_from(agent_id);
         }
-        debug!(count = statuses.len(), "sending status updates");
         let request = StatusUpdates {
             agent_id: agent_id.clone(),
             statuses,
         };
         let mut client = self.client.clone();
-        self.in_flight = Some(Box::pin(async move {
-            client.update_status(request).await.map(drop)
-        }));
+        let span =
+            info_span!("update_status", agent_id = %agent_id, count = request.statuses.len());
+        self.in_flight = Some(Box::pin(
+            async move { client.update_status(request).await.map(drop) }.instrument(span),
+        ));
     }
 
     fn publish_count(&self) {

@@ -51,6 +51,9 @@ struct Shared {
     next_agent: AtomicUsize,
     heartbeat_seconds: f64,
     acks: AckPolicy,
+    /// Registrations still to be left unanswered (the stream stays open, silent).
+    mute_registrations: AtomicUsize,
+    muted_streams: Mutex<Vec<mpsc::Sender<Result<AgentCommand, Status>>>>,
 }
 
 pub struct FakeMaster {
@@ -78,6 +81,8 @@ impl FakeMaster {
             next_agent: AtomicUsize::new(1),
             heartbeat_seconds: 0.05,
             acks,
+            mute_registrations: AtomicUsize::new(0),
+            muted_streams: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let service = Service(Arc::clone(&shared));
@@ -110,6 +115,13 @@ impl FakeMaster {
 
     pub fn recorded(&self) -> MutexGuard<'_, Recorded> {
         lock(&self.shared.recorded)
+    }
+
+    /// Leaves the next `count` registrations without a `registered` answer.
+    pub fn mute_registrations(&self, count: usize) {
+        self.shared
+            .mute_registrations
+            .store(count, Ordering::SeqCst);
     }
 
     pub fn heartbeats(&self) -> usize {
@@ -244,6 +256,19 @@ impl AgentChannel for Service {
         request: Request<RegisterRequest>,
     ) -> Result<Response<Self::RegisterStream>, Status> {
         let request = request.into_inner();
+        let muted = self
+            .0
+            .mute_registrations
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if muted {
+            let (sender, receiver) = mpsc::channel(1);
+            lock(&self.0.recorded).registrations.push(request);
+            self.changed();
+            // Keep the stream open and silent for as long as the master runs.
+            lock(&self.0.muted_streams).push(sender);
+            return Ok(Response::new(ReceiverStream::new(receiver)));
+        }
         let mut agent_id = request
             .agent
             .as_ref()

@@ -70,6 +70,24 @@ async fn registration_is_retried_until_the_master_answers() {
 }
 
 #[tokio::test]
+async fn a_registration_the_master_never_answers_is_retried() {
+    let master = FakeMaster::start(AckPolicy::OnReceipt(1)).await;
+    master.mute_registrations(2);
+    let work_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&master.url, work_dir.path().into());
+    config.registration_timeout = Duration::from_millis(200);
+    let mut agent = wasmesos_agent::spawn(config).await.expect("agent starts");
+    let id = agent.registered(Duration::from_secs(30)).await;
+    assert_eq!(id.as_deref(), Some("agent-1"));
+    assert_eq!(
+        master.registrations(3).await.len(),
+        3,
+        "two silent registrations, then one answered"
+    );
+    agent.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn reregisters_with_its_id_and_tasks_after_the_stream_drops() {
     let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
     let master = &cluster.master;
