@@ -1,8 +1,9 @@
 //! [`Agent`]: the shared core every part of a running agent holds an `Arc` of.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tonic::transport::Channel;
 use wasmesos_proto::{AgentInfo, Resources};
 use wasmesos_wasm_executor::Executor;
@@ -32,6 +33,8 @@ pub(crate) struct Agent {
     /// One HTTP/2 connection to the master, shared by every client; it reconnects by itself.
     pub(crate) channel: Channel,
     pub(crate) sandboxes: PathBuf,
+    /// One permit per instance slot of the executor's pool.
+    pub(crate) slots: Arc<Semaphore>,
 }
 
 impl Agent {

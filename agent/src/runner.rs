@@ -70,16 +70,26 @@ async fn run(
     agent.emit(&key, Update::starting());
     let (spec, digest) = spec;
     clear_stale_sandbox(&spec.sandbox_dir).await;
-    let program = tokio::select! {
+    // The executor's pool has a fixed number of instance slots: a task waits for one (still
+    // STARTING) rather than fail when the agent is full.
+    let ready = async {
+        let program = agent.artifacts.program(&digest).await?;
+        let slot = Arc::clone(&agent.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Internal("the task slots are closed".into()))?;
+        Ok::<_, Error>((program, slot))
+    };
+    let ready = tokio::select! {
         biased;
         () = kill_signal.notified() => {
             agent.emit(&key, Update::killed_before_start());
             return;
         }
-        program = agent.artifacts.program(&digest) => program,
+        ready = ready => ready,
     };
-    let program = match program {
-        Ok(program) => program,
+    let (program, _slot) = match ready {
+        Ok(ready) => ready,
         Err(err) => {
             warn!(%digest, err = %err, "cannot load the executor");
             agent.emit(&key, Update::from_error(&err));

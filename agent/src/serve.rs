@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint, Server};
@@ -154,6 +154,9 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
             executor.clone(),
             channel.clone(),
         ),
+        slots: Arc::new(Semaphore::new(
+            config.executor.max_concurrent_tasks as usize,
+        )),
         executor,
         channel,
         sandboxes,

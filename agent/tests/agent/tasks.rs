@@ -347,3 +347,21 @@ async fn a_duplicate_launch_of_an_active_task_is_ignored() {
         .count();
     assert_eq!(starts, 1);
 }
+
+#[tokio::test]
+async fn tasks_beyond_the_pool_wait_for_a_slot_instead_of_failing() {
+    let cluster = Cluster::start_with(AckPolicy::OnReceipt(1), |config| {
+        config.executor.max_concurrent_tasks = 2;
+    })
+    .await;
+    let master = &cluster.master;
+    let sleepy = master.upload_file(SLEEPY);
+    let tasks = (0..5)
+        .map(|n| with_args(task(&format!("nap-{n}"), &sleepy), &["200"]))
+        .collect();
+    master.launch("fw-1", tasks).await;
+    for n in 0..5 {
+        let end = master.terminal(&format!("nap-{n}")).await;
+        assert_eq!(end.state(), TaskState::TaskFinished, "nap-{n}: {end:?}");
+    }
+}
