@@ -98,6 +98,10 @@ impl Pool {
     }
 
     pub(crate) fn add(&mut self, other: &Pool) {
+        if self.slots.is_empty() {
+            self.slots.clone_from(&other.slots);
+            return;
+        }
         for slot in &other.slots {
             self.push(*slot);
         }
@@ -118,6 +122,10 @@ impl Pool {
 
     /// Removes `other` if it fits entirely; returns whether it did.
     pub(crate) fn take(&mut self, other: &Pool) -> bool {
+        if self.slots == other.slots {
+            self.slots.clear();
+            return true;
+        }
         if !self.contains(other) {
             return false;
         }

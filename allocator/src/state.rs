@@ -35,22 +35,6 @@ impl Agent {
             .position(|h| h.fw == fw && h.role == role)
     }
 
-    pub(crate) fn holding_or_insert(&mut self, fw: FwIdx, role: RoleIdx) -> &mut Holding {
-        let at = match self.holding(fw, role) {
-            Some(at) => at,
-            None => {
-                self.holdings.push(Holding {
-                    fw,
-                    role,
-                    offered: Pool::default(),
-                    used: Pool::default(),
-                });
-                self.holdings.len() - 1
-            }
-        };
-        &mut self.holdings[at]
-    }
-
     /// Drops a holding that no longer holds anything; returns whether it did.
     pub(crate) fn prune_holding(&mut self, at: usize) -> bool {
         let empty = self.holdings[at].offered.is_empty() && self.holdings[at].used.is_empty();

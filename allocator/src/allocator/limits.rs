@@ -187,3 +187,19 @@ pub(super) fn meets_min(sets: &MinSets, quantities: &Qty) -> bool {
                 .all(|(name, units)| quantities.get(*name) >= *units)
         })
 }
+
+/// [`meets_min`] straight on a pool, without building quantities: for one-off checks.
+pub(super) fn meets_min_pool(sets: &MinSets, pool: &Pool) -> bool {
+    let units_of = |name: NameId| -> i64 {
+        pool.slots()
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.units)
+            .sum()
+    };
+    !pool.is_empty()
+        && (sets.is_empty()
+            || sets
+                .iter()
+                .any(|set| set.iter().all(|(name, units)| units_of(*name) >= *units)))
+}

@@ -461,10 +461,22 @@ impl<'s> Sim<'s> {
     /// Invariants and quota outcomes worth printing under the table.
     fn notes(&self) -> Result<Vec<String>, Error> {
         self.alloc.check_invariants()?;
-        let mut notes = vec![format!(
-            "invariants hold; reserved resources offered outside their role: {}; samples over a quota limit: {}",
-            self.reservation_violations, self.limit_violations
-        )];
+        let fair: Vec<&SimFramework> = self
+            .fws
+            .iter()
+            .filter(|f| f.is_unbounded_greedy(&self.s.frameworks[f.group]))
+            .collect();
+        let mut notes = vec![
+            format!(
+                "invariants hold; reserved resources offered outside their role: {}; samples over a quota limit: {}",
+                self.reservation_violations, self.limit_violations
+            ),
+            format!(
+                "{} tasks launched; Jain is over the {} greedy frameworks with unbounded demand",
+                self.tasks,
+                fair.len()
+            ),
+        ];
         for (role, quota) in &self.s.config.quotas {
             let Some(view) = self.alloc.role_snapshot(role) else {
                 continue;
