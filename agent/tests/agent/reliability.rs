@@ -43,8 +43,15 @@ async fn an_update_is_resent_until_its_ack_gets_through() {
         })
         .await;
     wait_until_all_acknowledged(&cluster).await;
-    // Once acknowledged, nothing is sent again: wait longer than the largest retry delay
-    // (4 heartbeats of 50 ms > 100 ms) and compare.
+    // Once acknowledged, nothing is sent again: let a call already in flight land (one
+    // heartbeat), then wait longer than the largest retry delay (4 heartbeats of 50 ms >
+    // 100 ms) and compare.
+    let heartbeats = master.heartbeats();
+    master
+        .until("a heartbeat", |m| {
+            (m.heartbeats() > heartbeats).then_some(())
+        })
+        .await;
     let receipts_then = master.recorded().receipts.clone();
     let heartbeats = master.heartbeats();
     master
