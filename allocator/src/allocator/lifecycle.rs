@@ -7,7 +7,7 @@ use crate::config::{FrameworkSpec, Quota};
 use crate::pool::{NameId, Pool, RoleIdx};
 use crate::roles::{FwIdx, NodeQuota, ROOT};
 use crate::share::share_key;
-use crate::state::{Agent, AgentIdx, Framework, FwRole};
+use crate::state::{Agent, AgentIdx, Framework, FwRole, MinSets};
 use crate::{AgentId, Error, FrameworkId, Resources};
 
 impl Allocator {
@@ -92,7 +92,10 @@ impl Allocator {
             Some(sets) => Some(self.min_sets(sets)?),
             None => None,
         };
-        self.overriding_frameworks += usize::from(min_allocatable.is_some());
+        match &min_allocatable {
+            Some(sets) => *self.min_overrides.entry(sets.clone()).or_insert(0) += 1,
+            None => self.plain_frameworks += 1,
+        }
         let framework = Framework {
             id: id.clone(),
             roles: roles.iter().map(|role| new_membership(*role)).collect(),
@@ -129,10 +132,23 @@ impl Allocator {
             self.release_holdings(agent, idx);
         }
         if let Some(framework) = self.frameworks.remove(idx) {
-            self.overriding_frameworks -= usize::from(framework.min_allocatable.is_some());
+            self.forget_min_rule(framework.min_allocatable.as_ref());
         }
         self.framework_ids.remove(id);
         Ok(())
+    }
+
+    fn forget_min_rule(&mut self, rule: Option<&MinSets>) {
+        let Some(sets) = rule else {
+            self.plain_frameworks = self.plain_frameworks.saturating_sub(1);
+            return;
+        };
+        if let Some(count) = self.min_overrides.get_mut(sets) {
+            *count -= 1;
+            if *count == 0 {
+                self.min_overrides.remove(sets);
+            }
+        }
     }
 
     /// Returns every holding of `fw` on `agent` to the agent's free pool.

@@ -11,7 +11,7 @@ mod snapshot;
 
 use std::cell::Cell;
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,8 +66,11 @@ pub struct Allocator {
     /// Free unreserved resources, per name: what unmet guarantees can still draw on.
     free_unreserved: Qty,
     min_allocatable: MinSets,
-    /// Frameworks with their own crumb rule; while zero an agent-level check suffices.
-    overriding_frameworks: usize,
+    /// Frameworks without their own crumb rule (they use `min_allocatable`).
+    plain_frameworks: usize,
+    /// The distinct crumb rules of frameworks that have their own, with how many use each:
+    /// an agent is worth a walk only if its free resources pass one of the rules in use.
+    min_overrides: BTreeMap<MinSets, usize>,
     /// Roles with a guarantee and no guaranteed ancestor.
     guaranteed_roles: Vec<RoleIdx>,
     dirty: Vec<AgentIdx>,
@@ -106,7 +109,8 @@ impl Allocator {
             totals: Qty::default(),
             free_unreserved: Qty::default(),
             min_allocatable: Vec::new(),
-            overriding_frameworks: 0,
+            plain_frameworks: 0,
+            min_overrides: BTreeMap::new(),
             guaranteed_roles: Vec::new(),
             dirty: Vec::new(),
             dirty_all: false,

@@ -165,10 +165,17 @@ impl Allocator {
         }
     }
 
+    /// Could anyone want this agent's free resources? Checked against the crumb rules in
+    /// use (a handful of distinct ones), not per framework, so an agent whose leftovers
+    /// nobody can use (say, only disk) costs nothing.
     fn worth_offering(&self, agent: &Agent) -> bool {
-        !agent.free.is_empty()
-            && (self.overriding_frameworks > 0
-                || meets_min_pool(&self.min_allocatable, &agent.free))
+        let free = &agent.free;
+        !free.is_empty()
+            && ((self.plain_frameworks > 0 && meets_min_pool(&self.min_allocatable, free))
+                || self
+                    .min_overrides
+                    .keys()
+                    .any(|sets| meets_min_pool(sets, free)))
     }
 
     fn find(
