@@ -88,7 +88,7 @@ impl Pool {
         }
         match self.slots.binary_search_by(|s| s.key().cmp(&slot.key())) {
             Ok(at) => {
-                self.slots[at].units += slot.units;
+                self.slots[at].units = self.slots[at].units.saturating_add(slot.units);
                 if self.slots[at].units == 0 {
                     self.slots.remove(at);
                 }
@@ -164,7 +164,7 @@ impl Qty {
         if self.0.len() <= at {
             self.0.resize(at + 1, 0);
         }
-        self.0[at] += units;
+        self.0[at] = self.0[at].saturating_add(units);
     }
 
     pub(crate) fn add_pool(&mut self, pool: &Pool) {

@@ -18,8 +18,9 @@ use crate::Error;
 /// Units per whole for names that are not byte quantities.
 pub(crate) const MILLI: i64 = 1000;
 
-/// Largest amount one entry may hold, so that sums over a large cluster stay in `i64`.
-pub(crate) const MAX_UNITS: i64 = i64::MAX / (1 << 20);
+/// Largest amount one entry may hold (1 PiB of memory, 10^12 cpus), so that sums over
+/// thousands of such agents stay in `i64`; sums saturate rather than wrap beyond that.
+pub(crate) const MAX_UNITS: i64 = 1 << 50;
 
 /// `mem` and `disk` are counted in bytes; everything else in thousandths.
 pub(crate) fn is_bytes(name: &str) -> bool {
@@ -107,7 +108,20 @@ impl Resources {
             reservation,
             units,
         });
+        self.check_bounds()?;
         Ok(self)
+    }
+
+    /// Every entry within [`MAX_UNITS`] (entries of one name merge, so sums are checked).
+    pub(crate) fn check_bounds(&self) -> Result<(), Error> {
+        match self.items.iter().find(|item| item.units > MAX_UNITS) {
+            Some(item) => Err(Error::InvalidResources(format!(
+                "{}: {} is more than one entry may hold",
+                item.name,
+                item.amount()
+            ))),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn entry(name: Arc<str>, reservation: Option<Arc<str>>, units: i64) -> Resource {

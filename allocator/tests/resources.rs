@@ -134,3 +134,55 @@ fn builders_validate_like_the_parser() {
     assert!(Resources::scalar("cpus", f64::NAN).is_err());
     assert!(Resources::new().with_reserved("cpus", "a//b", 1.0).is_err());
 }
+
+mod generated {
+    use proptest::prelude::*;
+    use wasmesos_allocator::Resources;
+
+    fn entry() -> impl Strategy<Value = String> {
+        let name = prop::sample::select(vec!["cpus", "mem", "disk", "gpus", "ports_x"]);
+        let role = prop::sample::select(vec!["", "(*)", "(a)", "(a/b)", "(ml-team)"]);
+        let unit = prop::sample::select(vec!["", "B", "KiB", "MiB", "GiB", "GB", "k"]);
+        (name, role, 0u32..100_000, unit).prop_map(|(name, role, amount, unit)| {
+            let unit = if matches!(name, "mem" | "disk") {
+                unit
+            } else {
+                ""
+            };
+            format!("{name}{role}:{}{unit}", f64::from(amount) / 8.0)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics(text in ".{0,64}") {
+            let _ = text.parse::<Resources>();
+        }
+
+        #[test]
+        fn display_round_trips(entries in prop::collection::vec(entry(), 0..8)) {
+            let text = entries.join(";");
+            let parsed: Resources = text.parse().unwrap();
+            let again: Resources = parsed.to_string().parse().unwrap();
+            prop_assert_eq!(&parsed, &again);
+            let mut doubled = parsed.clone();
+            doubled.add(&parsed);
+            prop_assert_eq!(doubled.checked_sub(&parsed), Some(parsed.clone()));
+            prop_assert!(doubled.contains(&parsed));
+        }
+    }
+}
+
+#[test]
+fn huge_amounts_are_refused_even_when_split() {
+    assert!(parse("disk:900TiB").is_ok());
+    assert!(parse("disk:2000TiB").is_err());
+    assert!(
+        parse("disk:900TiB;disk:900TiB").is_err(),
+        "entries of one name merge"
+    );
+    let mut big = parse("disk:900TiB").unwrap();
+    big.add(&big.clone());
+    let mut a = wasmesos_allocator::Allocator::new(Default::default()).unwrap();
+    assert!(a.add_agent("x".into(), &big).is_err());
+}

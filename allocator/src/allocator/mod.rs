@@ -146,6 +146,7 @@ impl Allocator {
 
     /// Interns `resources`, creating names and reservation roles as needed.
     fn pool_from(&mut self, resources: &Resources) -> Result<Pool, Error> {
+        resources.check_bounds()?;
         let mut pool = Pool::default();
         for item in resources.iter() {
             let name = self.intern_name(item.name_arc())?;

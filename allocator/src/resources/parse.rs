@@ -25,6 +25,7 @@ pub(super) fn parse(text: &str) -> Result<Resources, Error> {
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         out.push(parse_entry(part)?);
     }
+    out.check_bounds()?;
     Ok(out)
 }
 

@@ -197,7 +197,7 @@ impl<'s> Sim<'s> {
         if self.alloc.has_work() {
             let earliest = self
                 .last_round
-                .map_or(self.now, |last| last + self.s.batch_interval);
+                .map_or(self.now, |last| last.saturating_add(self.s.batch_interval));
             return Some(earliest.max(self.now));
         }
         self.alloc.next_filter_expiry().map(|at| at.max(self.now))
@@ -257,9 +257,12 @@ impl<'s> Sim<'s> {
                 self.next_offer += 1;
                 self.fws[fw].held += 1;
                 self.held.insert(id, (fw, offer));
-                self.schedule(self.now + hold, Event::Release { offer: id });
+                self.schedule(self.now.saturating_add(hold), Event::Release { offer: id });
                 if let Some(timeout) = self.s.offer_timeout {
-                    self.schedule(self.now + timeout, Event::Rescind { offer: id });
+                    self.schedule(
+                        self.now.saturating_add(timeout),
+                        Event::Rescind { offer: id },
+                    );
                 }
             }
         }
@@ -301,7 +304,10 @@ impl<'s> Sim<'s> {
                     resources: task,
                     ..offer.clone()
                 };
-                self.schedule(self.now + run, Event::TaskEnd { fw, offer: ended });
+                self.schedule(
+                    self.now.saturating_add(run),
+                    Event::TaskEnd { fw, offer: ended },
+                );
             }
         } else {
             rest = offer.resources.clone();
@@ -318,7 +324,10 @@ impl<'s> Sim<'s> {
     fn task_duration(&mut self, fw: usize) -> Duration {
         let spec = &self.s.frameworks[self.fws[fw].group];
         let low = spec.task_mean.saturating_sub(spec.task_spread);
-        let span = (spec.task_mean + spec.task_spread).saturating_sub(low);
+        let span = spec
+            .task_mean
+            .saturating_add(spec.task_spread)
+            .saturating_sub(low);
         low + span.mul_f64(self.rng.next_f64())
     }
 
@@ -389,7 +398,7 @@ impl<'s> Sim<'s> {
         if spec.behavior == Behavior::Greedy {
             self.fws[fw].maybe_start_waiting(self.now);
         }
-        self.schedule(self.now + every, Event::Wave { fw });
+        self.schedule(self.now.saturating_add(every), Event::Wave { fw });
     }
 
     fn sample(&mut self) {
@@ -423,7 +432,7 @@ impl<'s> Sim<'s> {
                 .any(|name| view.consumption.get(name) > limit.get(name));
             self.limit_violations += u64::from(over);
         }
-        self.schedule(self.now + SAMPLE_EVERY, Event::Sample);
+        self.schedule(self.now.saturating_add(SAMPLE_EVERY), Event::Sample);
     }
 
     fn report(mut self) -> Result<Report, Error> {
