@@ -55,10 +55,12 @@
 //!   (as Mesos's hierarchical roles do), never to others. Dynamic ones come from
 //!   [`Allocator::reserve`] / [`Allocator::unreserve`] (operator, free resources) and
 //!   [`Allocator::reserve_offered`] / [`Allocator::unreserve_offered`] (offer operations).
-//! * **Quota** ([`Quota`]): a *guarantee* is served first each round and protected in the
-//!   fair stage by holding back enough free unreserved resources (Mesos's headroom), even
-//!   while the role has no framework; a *limit* caps offered + used + unallocated
-//!   reservations of the subtree, and offers are cut to fit it.
+//! * **Quota** ([`Quota`]): a *guarantee* is served first each round (deepest roles first,
+//!   so `eng/a`'s is met inside `eng`'s) and protected in the fair stage by holding back
+//!   enough free unreserved resources (Mesos's headroom) for the top-most guaranteed roles,
+//!   even while they have no framework; a parent's guarantee is expected to cover its
+//!   children's. A *limit* caps offered + used + unallocated reservations of the subtree,
+//!   and offers are cut to fit it. Quota counts quantities whatever their reservation.
 //! * **Filters**: a decline with `refuse` keeps those resources (or less) on that agent
 //!   from that framework's role until it expires; [`Allocator::revive`] clears them and
 //!   suppression. Resources named in `fair_share_excluded` (e.g. `gpus`) are offered but do

@@ -167,3 +167,32 @@ fn nested_guarantee_served_through_the_subtree() {
         .sum();
     assert!(eng >= 4.0, "eng/backend draws on eng's guarantee: {eng}");
 }
+
+#[test]
+fn a_nested_guarantee_is_served_inside_its_parents() {
+    let mut config = AllocatorConfig::default();
+    config.quotas.insert("eng".into(), quota("cpus:4", None));
+    config.quotas.insert("eng/a".into(), quota("cpus:2", None));
+    config.weights.insert("eng/b".into(), 10.0);
+    let mut a = allocator(config);
+    // Inside eng, heavy eng/b wins DRF, and outside, ops takes what eng's guarantee does
+    // not cover: without serving eng/a's own guarantee, eng/a would get nothing.
+    add_framework(&mut a, "b-fw", &["eng/b"]);
+    add_framework(&mut a, "a-fw", &["eng/a"]);
+    for i in 0..4 {
+        add_framework(&mut a, &format!("ops-{i}"), &["ops"]);
+    }
+    for i in 0..8 {
+        add_agent(&mut a, &format!("x{i}"), "cpus:1;mem:1GiB");
+    }
+    let offers = a.allocate(secs(0));
+    let eng_a: f64 = offered_to(&offers, "a-fw")
+        .iter()
+        .map(|o| o.resources.get("cpus"))
+        .sum();
+    assert!(
+        eng_a >= 2.0,
+        "eng/a got {eng_a} cpus, guaranteed 2: {offers:?}"
+    );
+    assert!(role_consumption(&a, "eng", "cpus") >= 4.0);
+}

@@ -339,8 +339,13 @@ impl Allocator {
         let has_guarantee = |node: &crate::roles::RoleNode| {
             node.quota.as_ref().is_some_and(|q| !q.guarantee.is_empty())
         };
-        self.guaranteed_roles = (0..self.roles.nodes.len() as RoleIdx)
+        let mut order: Vec<RoleIdx> = (0..self.roles.nodes.len() as RoleIdx)
             .filter(|idx| *idx != ROOT && has_guarantee(self.roles.node(*idx)))
+            .collect();
+        order.sort_by_key(|idx| std::cmp::Reverse(self.roles.node(*idx).depth));
+        self.guaranteed_roles = order
+            .iter()
+            .copied()
             .filter(|idx| {
                 let parent = self.roles.node(*idx).parent.unwrap_or(ROOT);
                 !self
@@ -349,6 +354,7 @@ impl Allocator {
                     .any(|at| has_guarantee(self.roles.node(at)))
             })
             .collect();
+        self.guarantee_order = order;
     }
 }
 

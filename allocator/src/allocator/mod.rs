@@ -71,8 +71,12 @@ pub struct Allocator {
     /// The distinct crumb rules of frameworks that have their own, with how many use each:
     /// an agent is worth a walk only if its free resources pass one of the rules in use.
     min_overrides: BTreeMap<MinSets, usize>,
-    /// Roles with a guarantee and no guaranteed ancestor.
+    /// Roles with a guarantee and no guaranteed ancestor: what headroom is held back for
+    /// (a parent's guarantee is expected to cover its children's).
     guaranteed_roles: Vec<RoleIdx>,
+    /// Every role with a guarantee, deepest first: the order the guarantee stage serves
+    /// them, so a nested guarantee is met inside its parent's.
+    guarantee_order: Vec<RoleIdx>,
     dirty: Vec<AgentIdx>,
     dirty_all: bool,
     shares_stale: bool,
@@ -112,6 +116,7 @@ impl Allocator {
             plain_frameworks: 0,
             min_overrides: BTreeMap::new(),
             guaranteed_roles: Vec::new(),
+            guarantee_order: Vec::new(),
             dirty: Vec::new(),
             dirty_all: false,
             shares_stale: false,

@@ -126,7 +126,7 @@ impl Allocator {
     ) {
         for _ in 0..MAX_GRANTS_PER_AGENT {
             let mut granted = false;
-            for quota_role in self.guaranteed_roles.clone() {
+            for quota_role in self.guarantee_order.clone() {
                 if !self.roles.node(quota_role).is_present() || !self.has_unmet(quota_role) {
                     continue;
                 }
