@@ -81,6 +81,8 @@ struct Sim<'s> {
     used_integral: [f64; 2],
     measured: Duration,
     jain_samples: Vec<f64>,
+    /// Per sample, the lowest Jain's index among roles with several unbounded frameworks.
+    role_jain_samples: Vec<f64>,
     worst_wait: Duration,
 }
 
@@ -112,7 +114,7 @@ impl<'s> Sim<'s> {
                 };
                 alloc.add_framework(id.clone(), spec)?;
                 fw_index.insert(id.clone(), fws.len());
-                fws.push(SimFramework::new(id, group_at, group));
+                fws.push(SimFramework::new(id, role.clone(), group_at, group));
             }
         }
         let mut sim = Self {
@@ -137,6 +139,7 @@ impl<'s> Sim<'s> {
             used_integral: [0.0; 2],
             measured: Duration::ZERO,
             jain_samples: Vec::new(),
+            role_jain_samples: Vec::new(),
             worst_wait: Duration::ZERO,
         };
         sim.start()?;
@@ -412,6 +415,7 @@ impl<'s> Sim<'s> {
         if let Some(index) = jain(&shares) {
             self.jain_samples.push(index);
         }
+        self.sample_role_fairness(&measured, &shares);
         let mean = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
         for (fw, share) in measured.iter().zip(&shares) {
             // At or above the mean weighted share, a framework waiting is not starved.
@@ -435,6 +439,28 @@ impl<'s> Sim<'s> {
         self.schedule(self.now.saturating_add(SAMPLE_EVERY), Event::Sample);
     }
 
+    /// Inside one role DRF should equalise frameworks even when quota and hierarchy make
+    /// roles unequal: record the worst role's Jain's index.
+    fn sample_role_fairness(&mut self, measured: &[usize], shares: &[f64]) {
+        let mut by_role: HashMap<&str, Vec<f64>> = HashMap::new();
+        for (fw, share) in measured.iter().zip(shares) {
+            by_role
+                .entry(self.fws[*fw].role.as_str())
+                .or_default()
+                .push(*share);
+        }
+        let worst = by_role
+            .values()
+            .filter(|shares| shares.len() > 1)
+            .filter_map(|shares| jain(shares))
+            .fold(None, |worst: Option<f64>, j| {
+                Some(worst.map_or(j, |w| w.min(j)))
+            });
+        if let Some(worst) = worst {
+            self.role_jain_samples.push(worst);
+        }
+    }
+
     fn report(mut self) -> Result<Report, Error> {
         let end = self.now;
         for fw in &self.fws {
@@ -447,8 +473,7 @@ impl<'s> Sim<'s> {
             (measured > 0.0 && self.total[k] > 0.0)
                 .then(|| self.used_integral[k] / measured / self.total[k])
         };
-        let jain_mean = (!self.jain_samples.is_empty())
-            .then(|| self.jain_samples.iter().sum::<f64>() / self.jain_samples.len() as f64);
+        let jain_mean = mean(&self.jain_samples);
         let notes = self.notes()?;
         let simulated = !self.s.duration.is_zero();
         Ok(Report {
@@ -481,9 +506,11 @@ impl<'s> Sim<'s> {
                 self.reservation_violations, self.limit_violations
             ),
             format!(
-                "{} tasks launched; Jain is over the {} greedy frameworks with unbounded demand",
+                "{} tasks launched; Jain is over the {} greedy frameworks with unbounded demand; \
+                 inside the least fair role it averages {}",
                 self.tasks,
-                fair.len()
+                fair.len(),
+                mean(&self.role_jain_samples).map_or("-".into(), |j| format!("{j:.4}"))
             ),
         ];
         for (role, quota) in &self.s.config.quotas {
@@ -503,4 +530,8 @@ impl<'s> Sim<'s> {
         }
         Ok(notes)
     }
+}
+
+fn mean(samples: &[f64]) -> Option<f64> {
+    (!samples.is_empty()).then(|| samples.iter().sum::<f64>() / samples.len() as f64)
 }

@@ -7,6 +7,7 @@ use crate::{FrameworkId, Resources, Time};
 #[derive(Debug)]
 pub(super) struct SimFramework {
     pub(super) id: FrameworkId,
+    pub(super) role: String,
     pub(super) group: usize,
     /// Tasks still wanted; `None` is unbounded.
     pub(super) remaining: Option<u64>,
@@ -18,7 +19,7 @@ pub(super) struct SimFramework {
 }
 
 impl SimFramework {
-    pub(super) fn new(id: FrameworkId, group: usize, spec: &FrameworkGroup) -> Self {
+    pub(super) fn new(id: FrameworkId, role: String, group: usize, spec: &FrameworkGroup) -> Self {
         let remaining = match spec.demand {
             Demand::Unbounded => None,
             Demand::Tasks(n) => Some(n),
@@ -26,6 +27,7 @@ impl SimFramework {
         };
         Self {
             id,
+            role,
             group,
             remaining,
             suppressed: false,
