@@ -195,7 +195,8 @@ impl RoleTree {
         self.chain(role).map(|at| self.node(at).weight).product()
     }
 
-    fn entry_key(&self, node: RoleIdx, entry: Entry, ctx: &ShareCtx<'_>) -> u64 {
+    /// The key `entry` of `node` should have now.
+    pub(crate) fn entry_key(&self, node: RoleIdx, entry: Entry, ctx: &ShareCtx<'_>) -> u64 {
         match entry {
             Entry::Own => share_key(ctx.share(&self.node(node).own_alloc), 1.0),
             Entry::Child(child) => {

@@ -7,6 +7,7 @@ use super::Allocator;
 use crate::Error;
 use crate::pool::{Pool, Qty, RoleIdx};
 use crate::roles::ROOT;
+use crate::share::share_key;
 
 impl Allocator {
     /// Recounts everything and compares: on every agent `free + offered + used = total` with
@@ -100,6 +101,15 @@ impl Allocator {
                         framework.id
                     ));
                 }
+                let sorted_right = membership
+                    .key
+                    .is_none_or(|key| self.shares_stale || key == share_key(share, 1.0));
+                if !sorted_right {
+                    return fail(format!(
+                        "framework {}: sorted by a stale share",
+                        framework.id
+                    ));
+                }
             }
         }
         if !held.is_empty() {
@@ -138,6 +148,25 @@ impl Allocator {
             if has_fws != node.own_key.is_some() {
                 return fail(format!("role {}: own entry out of step", node.path));
             }
+            let stale_entry = node
+                .entries
+                .iter()
+                .any(|(key, entry)| *key != self.roles.entry_key(idx, *entry, &ctx));
+            if stale_entry && !self.shares_stale {
+                return fail(format!(
+                    "role {}: a child sorted by a stale share",
+                    node.path
+                ));
+            }
+        }
+        let root_stale = self
+            .roles
+            .node(ROOT)
+            .entries
+            .iter()
+            .any(|(key, entry)| *key != self.roles.entry_key(ROOT, *entry, &ctx));
+        if root_stale && !self.shares_stale {
+            return fail("a top-level role sorted by a stale share".into());
         }
         if self.roles.node(ROOT).own_fws.iter().next().is_some() {
             return fail("the root role has frameworks".into());
