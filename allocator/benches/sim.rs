@@ -72,14 +72,19 @@ fn scenario_one(
     baseline.sort();
     let baseline = baseline[baseline.len() / 2];
     let ours = merged.rounds.p50;
-    let note = format!(
-        "[1] median full round {:.2} ms; naive re-sort-per-agent baseline in this run {:.2} ms ({:.1}x); \
-         Mesos 1.x published {MESOS_ROUND_MS:.0} ms ({:.0}x)",
+    let mut note = format!(
+        "[1] median full round {:.2} ms; naive re-sort-per-agent baseline in this run {:.2} ms ({:.1}x)",
         ms(ours),
         ms(baseline),
         ms(baseline) / ms(ours).max(1e-9),
-        MESOS_ROUND_MS / ms(ours).max(1e-9),
     );
+    if !quick {
+        // Mesos's figure is for this very shape, so the ratio only means something here.
+        note.push_str(&format!(
+            "; Mesos 1.x published {MESOS_ROUND_MS:.0} ms ({:.0}x)",
+            MESOS_ROUND_MS / ms(ours).max(1e-9)
+        ));
+    }
     Ok((merged, note))
 }
 
