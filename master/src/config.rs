@@ -76,6 +76,9 @@ impl MasterConfig {
         let invalid =
             |field: &str, why: &str| Err(crate::Error::InvalidConfig(format!("{field}: {why}")));
         for (role, weight) in &self.role_weights {
+            if let Err(err) = wasmesos_allocator::validate_role(role) {
+                return invalid("role_weights", &err.to_string());
+            }
             if !(weight.is_finite() && *weight > 0.0) {
                 return invalid(
                     "role_weights",
@@ -128,6 +131,11 @@ mod tests {
         config.role_weights.insert("ads".into(), 0.0);
         let err = config.validate().err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("role_weights") && e.contains("ads")));
+
+        let mut config = MasterConfig::default();
+        config.role_weights.insert("a b".into(), 2.0);
+        let err = config.validate().err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("role_weights") && e.contains("a b")));
 
         let config = MasterConfig {
             agent_ping_timeout: Duration::from_millis(1),

@@ -25,43 +25,72 @@ pub async fn serve(
     config: MasterConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    config.validate()?;
-    let addr = listener.local_addr().map_err(Error::Serve)?;
-    let master = master_info(addr);
-    let work_dir = config
-        .work_dir
-        .clone()
-        .unwrap_or_else(|| default_work_dir(&master.id));
-    let store = ArtifactStore::open(work_dir.join("artifacts"), config.max_artifact_size)?;
-    let mut core = Core::new(config, master.clone(), unix_now())?;
-    for digest in store.digests()? {
-        core.artifact_stored(&digest);
+    Prepared::new(&listener, config)?
+        .run(listener, shutdown)
+        .await
+}
+
+/// Everything that can fail before serving, done up front so [`spawn`] reports it.
+struct Prepared {
+    core: Core,
+    store: ArtifactStore,
+    master: MasterInfo,
+    work_dir: PathBuf,
+}
+
+impl Prepared {
+    fn new(listener: &TcpListener, config: MasterConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let addr = listener.local_addr().map_err(Error::Serve)?;
+        let master = master_info(addr);
+        let work_dir = config
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| default_work_dir(&master.id));
+        let store = ArtifactStore::open(work_dir.join("artifacts"), config.max_artifact_size)?;
+        let mut core = Core::new(config, master.clone(), unix_now())?;
+        for digest in store.digests()? {
+            core.artifact_stored(&digest);
+        }
+        Ok(Self {
+            core,
+            store,
+            master,
+            work_dir,
+        })
     }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let (actor, actor_task) = Actor::spawn(core, stopped());
-    let router = rpc::routes(actor, store).into_axum_router();
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(%err, "cannot set TCP_NODELAY");
-        }
-    });
-    tracing::info!(master_id = %master.id, address = %master.address,
-        work_dir = %work_dir.display(), "master listening");
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(stopped())
-        .await;
-    let _ = actor_task.await;
-    served.map_err(Error::Serve)
+
+    async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let (actor, actor_task) = Actor::spawn(self.core, stopped());
+        let router = rpc::routes(actor, self.store).into_axum_router();
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!(%err, "cannot set TCP_NODELAY");
+            }
+        });
+        tracing::info!(master_id = %self.master.id, address = %self.master.address,
+            work_dir = %self.work_dir.display(), "master listening");
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped())
+            .await;
+        let _ = actor_task.await;
+        served.map_err(Error::Serve)
+    }
 }
 
 /// A master running in the background, as [`spawn`] returns it.
@@ -113,12 +142,13 @@ pub async fn spawn(mut config: MasterConfig) -> Result<MasterHandle, Error> {
             source,
         })?;
     let addr = listener.local_addr().map_err(Error::Serve)?;
-    let work_dir = config
+    config
         .work_dir
-        .get_or_insert_with(|| default_work_dir(&uuid::Uuid::new_v4().to_string()))
-        .clone();
+        .get_or_insert_with(|| default_work_dir(&uuid::Uuid::new_v4().to_string()));
+    let prepared = Prepared::new(&listener, config)?;
+    let work_dir = prepared.work_dir.clone();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, config, async move {
+    let task = tokio::spawn(prepared.run(listener, async move {
         let _ = stopped.await;
     }));
     Ok(MasterHandle {

@@ -350,3 +350,23 @@ async fn a_dropped_subscription_disconnects_and_teardown_ends_the_framework() {
     within(async { while let Some(Ok(_)) = tokio_stream::StreamExt::next(&mut events).await {} })
         .await;
 }
+
+#[tokio::test]
+async fn spawn_reports_a_bad_config_instead_of_serving_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = wasmesos_master::MasterConfig::for_tests(dir.path());
+    config.role_weights.insert("not a role".into(), 2.0);
+    let err = wasmesos_master::spawn(config)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.contains("role_weights")));
+
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").expect("write");
+    let config = wasmesos_master::MasterConfig::for_tests(blocker.join("below-a-file"));
+    assert!(
+        wasmesos_master::spawn(config).await.is_err(),
+        "work dir under a file"
+    );
+}
