@@ -70,4 +70,15 @@ impl ExecutorConfig {
             ..ExecutorConfig::default()
         }
     }
+
+    /// The wasmtime configuration the executor's engine uses (the fuel-metered one when
+    /// `fuel`), for tools and benchmarks that compare against bare wasmtime on equal terms.
+    pub fn wasmtime_config(&self, fuel: bool) -> wasmtime::Config {
+        let metering = if fuel {
+            crate::engine::Metering::Fuel
+        } else {
+            crate::engine::Metering::Plain
+        };
+        crate::engine::wasmtime_config(self, metering)
+    }
 }

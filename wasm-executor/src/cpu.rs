@@ -1,11 +1,14 @@
 //! CPU accounting and the fractional CPU share.
 //!
 //! A task's guest code runs only while its future is being polled, and always on the thread
-//! polling it (a fiber never changes threads mid-poll). [`Metered`] reads that thread's CPU
-//! clock at the start and end of every poll, so the sum is exactly the CPU time the task
-//! consumed, immune to the OS preempting the thread, and safe when tokio moves the task between
-//! worker threads. The epoch callback adds the running poll's share so far, and [`Throttle`]
-//! turns that into pauses.
+//! polling it (a fiber never changes threads mid-poll). [`Metered`] reads a clock at the start
+//! and end of every poll, so the sum is the time a thread spent running the task, safe when
+//! tokio moves the task between worker threads. The epoch callback adds the running poll's
+//! share so far, and [`Throttle`] turns that into pauses.
+//!
+//! A throttled task uses the thread's CPU clock, so that time the OS preempts the thread is not
+//! charged to its share. That clock is a system call on Linux (about 9% of a trivial launch),
+//! so other tasks use the monotonic clock, which is not.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,34 +17,61 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// CPU time consumed by one task.
-#[derive(Debug, Default)]
+/// Time one task spent being run by a thread.
+#[derive(Debug)]
 pub(crate) struct CpuMeter {
+    clock: Clock,
     /// Nanoseconds of finished polls.
     finished_nanos: AtomicU64,
-    /// The polling thread's CPU clock when the current poll began.
+    /// The clock when the current poll began.
     poll_started_nanos: AtomicU64,
 }
 
-impl CpuMeter {
-    /// CPU time used so far, including the poll in progress. Must be called from inside the
-    /// poll (the epoch callback is), so that the thread clock is the right thread's.
-    pub(crate) fn used_in_poll(&self) -> Duration {
-        let running =
-            thread_cpu_nanos().saturating_sub(self.poll_started_nanos.load(Ordering::Relaxed));
-        Duration::from_nanos(self.finished_nanos.load(Ordering::Relaxed) + running)
-    }
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    /// The polling thread's CPU time.
+    Thread,
+    /// Wall time since this instant.
+    Monotonic(Instant),
+}
 
-    /// CPU time of all finished polls.
-    pub(crate) fn used(&self) -> Duration {
-        Duration::from_nanos(self.finished_nanos.load(Ordering::Relaxed))
+impl Clock {
+    fn now_nanos(self) -> u64 {
+        match self {
+            Clock::Thread => cpu_time::ThreadTime::try_now()
+                .map(|time| time.as_duration().as_nanos() as u64)
+                .unwrap_or(0),
+            Clock::Monotonic(origin) => origin.elapsed().as_nanos() as u64,
+        }
     }
 }
 
-fn thread_cpu_nanos() -> u64 {
-    cpu_time::ThreadTime::try_now()
-        .map(|time| time.as_duration().as_nanos() as u64)
-        .unwrap_or(0)
+impl CpuMeter {
+    /// A meter on the thread CPU clock when `precise`, else on the monotonic clock.
+    pub(crate) fn new(precise: bool) -> Self {
+        CpuMeter {
+            clock: if precise {
+                Clock::Thread
+            } else {
+                Clock::Monotonic(Instant::now())
+            },
+            finished_nanos: AtomicU64::new(0),
+            poll_started_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Time used so far, including the poll in progress. Must be called from inside the poll
+    /// (the epoch callback is), so that a thread clock is the right thread's.
+    pub(crate) fn used_in_poll(&self) -> Duration {
+        let started = self.poll_started_nanos.load(Ordering::Relaxed);
+        let running = self.clock.now_nanos().saturating_sub(started);
+        Duration::from_nanos(self.finished_nanos.load(Ordering::Relaxed) + running)
+    }
+
+    /// Time of all finished polls.
+    pub(crate) fn used(&self) -> Duration {
+        Duration::from_nanos(self.finished_nanos.load(Ordering::Relaxed))
+    }
 }
 
 /// A future whose polls are charged to a [`CpuMeter`].
@@ -63,12 +93,13 @@ impl<F: Future> Future for Metered<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let started = thread_cpu_nanos();
+        let clock = self.meter.clock;
+        let started = clock.now_nanos();
         self.meter
             .poll_started_nanos
             .store(started, Ordering::Relaxed);
         let result = self.inner.as_mut().poll(cx);
-        let spent = thread_cpu_nanos().saturating_sub(started);
+        let spent = clock.now_nanos().saturating_sub(started);
         self.meter
             .finished_nanos
             .fetch_add(spent, Ordering::Relaxed);
@@ -138,7 +169,7 @@ mod tests {
 
     #[test]
     fn metered_futures_charge_their_polls() {
-        let meter = Arc::new(CpuMeter::default());
+        let meter = Arc::new(CpuMeter::new(true));
         let busy = Metered::new(
             async {
                 // Spin until this thread itself has used 20 ms of CPU, however long that takes.

@@ -93,6 +93,17 @@ fn validate(config: &ExecutorConfig) -> Result<(), Error> {
 }
 
 fn build(config: &ExecutorConfig, metering: Metering) -> Result<MeteredEngine, Error> {
+    let wasm = wasmtime_config(config, metering);
+    let engine = Engine::new(&wasm).map_err(|err| Error::Config(format!("{err:#}")))?;
+    let compat_hash = compat_hash(&engine);
+    Ok(MeteredEngine {
+        engine,
+        compat_hash,
+    })
+}
+
+/// The wasmtime configuration of one of the executor's engines.
+pub(crate) fn wasmtime_config(config: &ExecutorConfig, metering: Metering) -> Config {
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)
         .epoch_interruption(true)
@@ -103,12 +114,7 @@ fn build(config: &ExecutorConfig, metering: Metering) -> Result<MeteredEngine, E
         .memory_reservation_for_growth(0)
         .memory_may_move(false)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(config)));
-    let engine = Engine::new(&wasm).map_err(|err| Error::Config(format!("{err:#}")))?;
-    let compat_hash = compat_hash(&engine);
-    Ok(MeteredEngine {
-        engine,
-        compat_hash,
-    })
+    wasm
 }
 
 fn pool(config: &ExecutorConfig) -> PoolingAllocationConfig {

@@ -124,8 +124,6 @@ impl Executor {
         let started = Instant::now();
         tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         self.check_spec(&spec)?;
-        std::fs::create_dir_all(&spec.sandbox_dir)
-            .map_err(|err| Error::io("creating the sandbox", &spec.sandbox_dir, err))?;
         let sandbox = sandbox::build(&spec).map_err(Error::Sandbox)?;
         Ok(task::spawn(Launch {
             executor: self.clone(),

@@ -2,6 +2,7 @@
 //! it was given, no stdin, output to capped files, and only the network it was granted.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -42,15 +43,35 @@ pub(crate) fn build(spec: &TaskSpec) -> Result<Sandbox, String> {
         .initial_cwd("/")
         .stdout(stdout.clone())
         .stderr(stderr.clone());
-    builder
-        .preopened_dir(&spec.sandbox_dir, "/", FsPerms::ReadWrite)
-        .map_err(|err| format!("cannot open {}: {err:#}", spec.sandbox_dir.display()))?;
+    preopen(&mut builder, &spec.sandbox_dir)?;
     apply_network(&mut builder, &spec.network);
     Ok(Sandbox {
         wasi: builder.build(),
         stdout,
         stderr,
     })
+}
+
+/// Preopens `dir` at `/`, creating it first if it does not exist. Opening first costs no
+/// system call beyond the open itself when the dir is there; a `mkdir` of an existing dir is
+/// one of the dearest steps of a launch.
+fn preopen(builder: &mut WasiCtxBuilder, dir: &Path) -> Result<(), String> {
+    let describe = |err: &dyn std::fmt::Display| format!("cannot open {}: {err}", dir.display());
+    match builder.preopened_dir(dir, "/", FsPerms::ReadWrite) {
+        Ok(_) => return Ok(()),
+        Err(err) if !is_not_found(&err) => return Err(describe(&format_args!("{err:#}"))),
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(dir).map_err(|err| describe(&err))?;
+    builder
+        .preopened_dir(dir, "/", FsPerms::ReadWrite)
+        .map(|_| ())
+        .map_err(|err| describe(&format_args!("{err:#}")))
+}
+
+fn is_not_found(err: &wasmtime::Error) -> bool {
+    err.downcast_ref::<std::io::Error>()
+        .is_some_and(|err| err.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn apply_network(builder: &mut WasiCtxBuilder, policy: &NetworkPolicy) {

@@ -114,7 +114,8 @@ pub(crate) fn spawn(launch: Launch) -> RunningTask {
     let max_message_bytes = launch.executor.config().max_message_bytes;
     let (host, messages, events) = HostChannels::new(max_message_bytes);
     let control = Arc::new(Control::default());
-    let meter = Arc::new(CpuMeter::default());
+    let throttled = Throttle::new(launch.spec.limits.cpus, launch.started).is_some();
+    let meter = Arc::new(CpuMeter::new(throttled));
     let span =
         tracing::info_span!("task", task_id = %launch.spec.task_id, name = %launch.spec.name);
     let runner = run(launch, host, Arc::clone(&control), Arc::clone(&meter));
@@ -241,7 +242,7 @@ impl Guest<'_> {
                 self.control.stop(StopReason::Timeout);
                 Err(Failure::Stopped(StopReason::Timeout))
             }
-            ended = call(&mut store, &prepared, self.task_info()) => ended,
+            ended = call(&mut store, &prepared, || self.task_info()) => ended,
         };
         let usage = Usage {
             peak_memory_bytes: store.data().limiter.peak(),
@@ -390,7 +391,7 @@ fn trap_message(err: &wasmtime::Error) -> String {
 async fn call(
     store: &mut Store<TaskState>,
     prepared: &Prepared,
-    info: TaskInfo,
+    task_info: impl FnOnce() -> TaskInfo,
 ) -> Result<Ended, Failure> {
     match prepared {
         Prepared::Command(pre) => {
@@ -411,7 +412,7 @@ async fn call(
                 .await
                 .map_err(Failure::Instantiate)?;
             let result = executor
-                .call_run(&mut *store, &info)
+                .call_run(&mut *store, &task_info())
                 .await
                 .map_err(Failure::Run)?;
             Ok(Ended::Executor(result))
