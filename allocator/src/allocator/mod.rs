@@ -278,11 +278,10 @@ impl Allocator {
             for slot in pool.slots() {
                 membership.alloc.add(slot.name, sign * slot.units);
             }
-            let new_key = share_key(ctx.share(&membership.alloc), 1.0);
-            if let Some(old_key) = membership.key.replace(new_key) {
+            if let Some(old_key) = membership.key {
+                let new_key = share_key(ctx.share(&membership.alloc), 1.0);
                 self.roles.move_member(role, fw, old_key, new_key);
-            } else {
-                membership.key = None;
+                membership.key = Some(new_key);
             }
         }
         self.roles.refresh_path(role, &ctx);

@@ -1,13 +1,12 @@
 //! One allocation round: expire filters, pick the agents worth a look, hand out their free
 //! resources by guarantee first and then by weighted DRF.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 
 use super::limits::{Stage, meets_min, meets_min_pool};
 use super::{Allocation, Allocator, Time, share_ctx};
 use crate::config::SorterKind;
-use std::borrow::Cow;
-
 use crate::pool::{Pool, Qty, RoleIdx, Slot};
 use crate::rng::SplitMix64;
 use crate::roles::{Entry, FwIdx, ROOT};
@@ -84,11 +83,10 @@ impl Allocator {
         self.roles.refresh_all(&ctx);
         for (fw, framework) in self.frameworks.iter_mut() {
             for membership in &mut framework.roles {
-                let new = share_key(ctx.share(&membership.alloc), 1.0);
-                if let Some(old) = membership.key.replace(new) {
+                if let Some(old) = membership.key {
+                    let new = share_key(ctx.share(&membership.alloc), 1.0);
                     self.roles.move_member(membership.role, fw, old, new);
-                } else {
-                    membership.key = None;
+                    membership.key = Some(new);
                 }
             }
         }
