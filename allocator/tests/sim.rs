@@ -106,3 +106,24 @@ fn a_framework_group_without_roles_is_an_error_not_a_panic() {
     let scenario = small(vec![broken], AllocatorConfig::default());
     assert!(sim::run(&scenario).is_err());
 }
+
+#[test]
+fn repeated_one_round_scenarios_carry_a_baseline_and_format_as_a_table() {
+    let mut scenario = sim::mesos_benchmark(true).unwrap();
+    scenario.agents[0].count = 300;
+    scenario.frameworks[0].count = 30;
+    let report = sim::run_repeated(&scenario, 3).unwrap();
+    assert_eq!(report.rounds.samples, 3);
+    assert!(report.notes[0].contains("baseline"), "{:?}", report.notes);
+    assert!(
+        !report.notes[0].contains("Mesos"),
+        "Mesos's figure is for 10,000 x 1,000 only"
+    );
+    let table = sim::format_table(&[report]);
+    assert!(table.contains(&scenario.name), "{table}");
+    assert!(
+        table.contains(" 300 |"),
+        "one round offers every agent: {table}"
+    );
+    assert!(table.contains("[1] median full round"), "{table}");
+}

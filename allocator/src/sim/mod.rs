@@ -10,16 +10,20 @@
 mod baseline;
 mod engine;
 mod frameworks;
+mod repeat;
 mod report;
 mod scenarios;
+mod table;
 
 use std::time::Duration;
 
 use crate::{AllocatorConfig, Resources};
 
 pub use baseline::naive_round;
+pub use repeat::run_repeated;
 pub use report::{Latency, Report};
 pub use scenarios::{hoarding_mix, mesos_benchmark, nsdi_cluster};
+pub use table::format_table;
 
 /// `count` identical agents.
 #[derive(Clone, Debug)]
