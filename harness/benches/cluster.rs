@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use wasmesos_harness::{Cluster, ClusterConfig, SchedulerEvent, TestFramework};
+use wasmesos_harness::{Cluster, ClusterConfig, TestFramework};
 use wasmesos_proto::artifacts_client::ArtifactsClient;
 use wasmesos_proto::{Offer, StatRequest, TaskState, TaskStatus};
 use wasmesos_sdk_scheduler::{
@@ -70,7 +70,10 @@ async fn run(tasks: usize, rounds: usize, samples: usize) -> BenchResult<()> {
     let cluster_rate = median(&mut cluster_rates);
     let executor_rate = median(&mut executor_rates);
     println!();
-    println!("{:<44} {:>14} {:>26} {:>8}", "benchmark", "median", "baseline (same run)", "ratio");
+    println!(
+        "{:<44} {:>14} {:>26} {:>8}",
+        "benchmark", "median", "baseline (same run)", "ratio"
+    );
     println!(
         "{:<44} {:>14} {:>26} {:>8.2}",
         format!("throughput, {tasks} hello tasks, 2 agents"),
@@ -135,7 +138,9 @@ impl Scheduler for Flood {
                 tasks.push(task);
             }
             if tasks.is_empty() {
-                let _ = driver.decline([offer.id], Some(refuse_for(Duration::from_secs(60)))).await;
+                let _ = driver
+                    .decline([offer.id], Some(refuse_for(Duration::from_secs(60))))
+                    .await;
                 continue;
             }
             self.started.get_or_insert_with(Instant::now);
@@ -183,7 +188,10 @@ async fn throughput(master: &str, hello: &Path, total: usize, round: usize) -> B
     let finished_at = done_rx.await?;
     let started = flood.started.ok_or("no task was launched")?;
     if flood.failures > 0 {
-        eprintln!("warning: {} of {total} tasks did not finish", flood.failures);
+        eprintln!(
+            "warning: {} of {total} tasks did not finish",
+            flood.failures
+        );
     }
     // Duplicates may still be in flight; the framework is done with them.
     let _ = driver.teardown().await;
@@ -242,7 +250,10 @@ async fn latency(
         };
         let rest: Vec<String> = rest.iter().map(|offer| offer.id.clone()).collect();
         if !rest.is_empty() {
-            framework.driver.decline(rest, Some(refuse_for(Duration::ZERO))).await?;
+            framework
+                .driver
+                .decline(rest, Some(refuse_for(Duration::ZERO)))
+                .await?;
         }
         let task_id = format!("latency-{sample}");
         let task = TaskBuilder::new(&task_id, &digest)
@@ -259,14 +270,16 @@ async fn latency(
             .await?;
         running.push(start.elapsed());
         framework.wait_for_terminal(&task_id).await?;
-        // Skip anything else queued (duplicates, the next offers arrive in order).
-        let _ = framework.history().last().map(|event| matches!(event, SchedulerEvent::Offers(_)));
     }
     let mut client = ArtifactsClient::new(framework.driver.channel());
     let mut rtt = Vec::with_capacity(samples);
     for _ in 0..samples {
         let start = Instant::now();
-        client.stat(StatRequest { digest: digest.clone() }).await?;
+        client
+            .stat(StatRequest {
+                digest: digest.clone(),
+            })
+            .await?;
         rtt.push(start.elapsed());
     }
     framework.teardown().await?;

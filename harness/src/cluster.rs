@@ -10,7 +10,9 @@ use wasmesos_agent::{AgentConfig, AgentHandle, ExecutorConfig, parse_resources};
 use wasmesos_master::{MasterConfig, MasterHandle};
 use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::operator_client::OperatorClient;
-use wasmesos_proto::{AgentState, ClusterState, GetAgentStateRequest, GetStateRequest};
+use wasmesos_proto::{
+    AgentState, ClusterState, GetAgentStateRequest, GetStateRequest, ReadFileRequest, SandboxFile,
+};
 
 use crate::Error;
 use crate::eventually::eventually;
@@ -21,7 +23,7 @@ pub struct ClusterConfig {
     pub agents: usize,
     /// Each agent's resources, in the agent's `--resources` syntax.
     pub agent_resources: String,
-    /// Template for the master; `listen` and `work_dir` are replaced.
+    /// Template for the master (`listen` is used as given; `work_dir` is replaced).
     pub master: MasterConfig,
     /// Template for every agent; `master_url`, `listen`, `work_dir` and `resources` are
     /// replaced.
@@ -35,6 +37,7 @@ impl ClusterConfig {
     /// timeouts and retries so that tests notice changes within a second.
     pub fn new(agents: usize) -> Self {
         let master = MasterConfig {
+            listen: loopback_port_zero(),
             agent_heartbeat_interval: Duration::from_millis(100),
             agent_ping_timeout: Duration::from_millis(1000),
             framework_heartbeat_interval: Duration::from_secs(1),
@@ -58,6 +61,20 @@ impl ClusterConfig {
             master,
             agent,
             startup_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// `agents` agents with the master's and agents' production defaults (heartbeats,
+    /// timeouts, retries, a full-size sandbox pool), the master on `listen`: what
+    /// `wasmesos dev` runs.
+    pub fn local(agents: usize, listen: std::net::SocketAddr) -> Self {
+        ClusterConfig {
+            master: MasterConfig {
+                listen,
+                ..MasterConfig::default()
+            },
+            agent: AgentConfig::default(),
+            ..ClusterConfig::new(agents)
         }
     }
 
@@ -103,7 +120,6 @@ impl Cluster {
             .tempdir()
             .map_err(|err| Error::io("creating the cluster dir", err))?;
         let mut master_config = config.master.clone();
-        master_config.listen = loopback_port_zero();
         master_config.work_dir = Some(dir.path().join("master"));
         let master = wasmesos_master::spawn(master_config).await?;
         let mut cluster = Cluster {
@@ -148,8 +164,19 @@ impl Cluster {
 
     /// Starts one more agent with `resources` and waits for its registration; returns its index.
     pub async fn add_agent(&mut self, resources: &str) -> Result<usize, Error> {
+        self.add_agent_with(resources, |_| {}).await
+    }
+
+    /// Like [`Cluster::add_agent`], with a change to this agent's config (e.g. a smaller
+    /// `max_result_bytes` to make it fail tasks).
+    pub async fn add_agent_with(
+        &mut self,
+        resources: &str,
+        adjust: impl FnOnce(&mut AgentConfig),
+    ) -> Result<usize, Error> {
         let index = self.agents.len();
         let mut config = self.config.agent.clone();
+        adjust(&mut config);
         config.master_url = self.master_url();
         config.listen = loopback_port_zero();
         config.work_dir = self.dir.path().join(format!("agent-{index}"));
@@ -237,4 +264,34 @@ pub async fn agent_state(agent_url: &str) -> Result<AgentState, Error> {
             status,
         })?;
     Ok(response.into_inner())
+}
+
+/// The whole of a task's stdout or stderr as it is now, through `Operator.ReadTaskFile`.
+pub async fn read_task_file(
+    master_url: &str,
+    task_id: &str,
+    file: SandboxFile,
+) -> Result<Vec<u8>, Error> {
+    let mut client = OperatorClient::new(channel(master_url).await?);
+    let mut contents = Vec::new();
+    loop {
+        let request = ReadFileRequest {
+            task_id: task_id.to_string(),
+            file: file as i32,
+            offset: i64::try_from(contents.len()).unwrap_or(i64::MAX),
+            length: 0,
+        };
+        let response = client
+            .read_task_file(request)
+            .await
+            .map_err(|status| Error::Rpc {
+                call: "ReadTaskFile",
+                status,
+            })?
+            .into_inner();
+        contents.extend_from_slice(&response.data);
+        if response.data.is_empty() || contents.len() as u64 >= response.size {
+            return Ok(contents);
+        }
+    }
 }

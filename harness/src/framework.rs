@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wasmesos_proto::{Offer, TaskState, TaskStatus, event};
-use wasmesos_sdk_scheduler::{Driver, DriverConfig, Scheduler};
+use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Scheduler, TaskBuilder, refuse_for};
 
 use crate::Error;
 
@@ -66,6 +66,8 @@ pub struct TestFramework {
     pub framework_id: String,
     events: mpsc::UnboundedReceiver<SchedulerEvent>,
     history: Vec<SchedulerEvent>,
+    /// Offers delivered and neither taken by the test nor rescinded.
+    unanswered: Vec<Offer>,
     running: JoinHandle<Result<(), wasmesos_sdk_scheduler::Error>>,
     pub timeout: Duration,
 }
@@ -100,6 +102,7 @@ impl TestFramework {
             framework_id: String::new(),
             events,
             history: Vec::new(),
+            unanswered: Vec::new(),
             running,
             timeout: Duration::from_secs(30),
         };
@@ -137,20 +140,76 @@ impl TestFramework {
                 }
             };
             let picked = pick(&event);
-            self.history.push(event);
+            self.record(event);
             if let Some(value) = picked {
                 return Ok(value);
             }
         }
     }
 
-    /// The next batch of offers.
+    fn record(&mut self, event: SchedulerEvent) {
+        match &event {
+            SchedulerEvent::Offers(offers) => self.unanswered.extend(offers.iter().cloned()),
+            SchedulerEvent::Rescinded(id) => self.unanswered.retain(|offer| offer.id != *id),
+            _ => {}
+        }
+        self.history.push(event);
+    }
+
+    /// Reads the events already delivered, without waiting; returns them (also kept in the
+    /// history).
+    pub fn drain(&mut self) -> Vec<SchedulerEvent> {
+        let mut drained = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            drained.push(event.clone());
+            self.record(event);
+        }
+        drained
+    }
+
+    /// Every offer delivered and not yet taken, waiting for new ones if there are none. The
+    /// caller owns them: launch on them or decline them.
     pub async fn next_offers(&mut self) -> Result<Vec<Offer>, Error> {
-        self.wait_for("offers", |event| match event {
-            SchedulerEvent::Offers(offers) => Some(offers.clone()),
-            _ => None,
-        })
-        .await
+        self.drain();
+        if self.unanswered.is_empty() {
+            self.wait_for("offers", |event| {
+                matches!(event, SchedulerEvent::Offers(_)).then_some(())
+            })
+            .await?;
+        }
+        Ok(std::mem::take(&mut self.unanswered))
+    }
+
+    /// Launches `task` on the first offer it fits in, declining the others; the unused part
+    /// of that offer and the declined ones come back at once (refuse 0 s). Returns the offer.
+    pub async fn launch_one(&mut self, task: TaskBuilder) -> Result<Offer, Error> {
+        loop {
+            let offers = self.next_offers().await?;
+            let fitting = offers
+                .iter()
+                .position(|offer| Capacity::of(offer).fits(task.resources()));
+            let (chosen, others): (Vec<Offer>, Vec<Offer>) = match fitting {
+                Some(index) => {
+                    let mut others = offers;
+                    let chosen = others.remove(index);
+                    (vec![chosen], others)
+                }
+                None => (Vec::new(), offers),
+            };
+            if !others.is_empty() {
+                let ids = others.into_iter().map(|offer| offer.id);
+                self.driver
+                    .decline(ids, Some(refuse_for(Duration::ZERO)))
+                    .await?;
+            }
+            if let Some(offer) = chosen.into_iter().next() {
+                let info = task.build_for(&offer);
+                self.driver
+                    .launch_with_filters([offer.id.clone()], vec![info], refuse_for(Duration::ZERO))
+                    .await?;
+                return Ok(offer);
+            }
+        }
     }
 
     /// The next update of `task_id` whose state satisfies `wanted`.
@@ -186,9 +245,7 @@ impl TestFramework {
         self.history
             .iter()
             .filter_map(|event| match event {
-                SchedulerEvent::Update(status) if status.task_id == task_id => {
-                    Some(status.state())
-                }
+                SchedulerEvent::Update(status) if status.task_id == task_id => Some(status.state()),
                 _ => None,
             })
             .collect()

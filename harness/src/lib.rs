@@ -15,7 +15,7 @@ mod eventually;
 mod framework;
 mod process;
 
-pub use cluster::{Cluster, ClusterConfig, agent_state, cluster_state};
+pub use cluster::{Cluster, ClusterConfig, agent_state, cluster_state, read_task_file};
 pub use error::Error;
 pub use eventually::{eventually, eventually_some};
 pub use framework::{SchedulerEvent, TestFramework};

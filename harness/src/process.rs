@@ -134,10 +134,14 @@ impl ProcessCluster {
     /// Waits until the master lists exactly `count` active agents.
     pub async fn wait_for_active_agents(&self, count: usize) -> Result<(), Error> {
         let url = self.master_url();
-        eventually(&format!("{count} active agents"), self.timeout, async || {
-            let state = cluster_state(&url).await;
-            state.is_ok_and(|state| state.agents.iter().filter(|a| a.active).count() == count)
-        })
+        eventually(
+            &format!("{count} active agents"),
+            self.timeout,
+            async || {
+                let state = cluster_state(&url).await;
+                state.is_ok_and(|state| state.agents.iter().filter(|a| a.active).count() == count)
+            },
+        )
         .await
     }
 }
@@ -153,7 +157,10 @@ async fn spawn_and_read_url(
 ) -> Result<ChildProcess, Error> {
     let mut child = Command::new(binary)
         .args(args)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -231,9 +238,15 @@ mod tests {
     #[test]
     fn finds_the_url_and_the_agent_id_in_startup_lines() {
         let line = "wasmesos master listening on http://127.0.0.1:41234 (artifacts in /tmp/x)";
-        assert_eq!(word_after(line, "listening on ").as_deref(), Some("http://127.0.0.1:41234"));
+        assert_eq!(
+            word_after(line, "listening on ").as_deref(),
+            Some("http://127.0.0.1:41234")
+        );
         let line = "wasmesos agent registered as 5b1c-9";
-        assert_eq!(word_after(line, "registered as ").as_deref(), Some("5b1c-9"));
+        assert_eq!(
+            word_after(line, "registered as ").as_deref(),
+            Some("5b1c-9")
+        );
         assert_eq!(word_after("nothing here", "listening on "), None);
     }
 }

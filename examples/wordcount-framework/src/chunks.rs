@@ -47,7 +47,10 @@ mod tests {
         let chunks = split_into_chunks(text, 2);
         let joined: Vec<u8> = chunks.iter().flat_map(|c| c.bytes.clone()).collect();
         assert_eq!(joined, text);
-        let shape: Vec<(usize, usize)> = chunks.iter().map(|c| (c.first_line, c.line_count)).collect();
+        let shape: Vec<(usize, usize)> = chunks
+            .iter()
+            .map(|c| (c.first_line, c.line_count))
+            .collect();
         assert_eq!(shape, [(1, 2), (3, 2), (5, 1)]);
         let sum: u64 = chunks.iter().map(|c| count_words(&c.bytes)).sum();
         assert_eq!(sum, count_words(text));

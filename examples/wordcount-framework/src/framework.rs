@@ -48,10 +48,12 @@ impl Default for WordCountConfig {
 
 /// Counts the words of the file at `path` on the cluster.
 pub async fn count_file(config: &WordCountConfig, path: &Path) -> Result<Report, Error> {
-    let text = tokio::fs::read(path).await.map_err(|source| Error::ReadText {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = tokio::fs::read(path)
+        .await
+        .map_err(|source| Error::ReadText {
+            path: path.to_path_buf(),
+            source,
+        })?;
     count_text(config, &text).await
 }
 
@@ -103,7 +105,7 @@ impl WordCount {
             .cpus(self.config.cpus_per_task)
             .mem(self.config.mem_per_task);
         let mut tasks = Vec::new();
-        while self.job.has_pending() && left.take(template.resources()) {
+        while self.job.has_pending_for(&offer.agent_id) && left.take(template.resources()) {
             let Some((task_id, chunk)) = self.job.start_next(&offer.agent_id) else {
                 break;
             };
@@ -138,7 +140,9 @@ impl Scheduler for WordCount {
             tracing::debug!(agent_id = %offer.agent_id, tasks = tasks.len(), "launching");
             if let Err(err) = driver.launch_with_filters([offer.id], tasks, filters).await {
                 tracing::warn!(%err, "launch failed; the chunks wait for another offer");
-                task_ids.iter().for_each(|task_id| self.job.unlaunch(task_id));
+                task_ids
+                    .iter()
+                    .for_each(|task_id| self.job.unlaunch(task_id));
             }
         }
     }

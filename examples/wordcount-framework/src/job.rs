@@ -1,7 +1,7 @@
 //! The word count's bookkeeping, free of I/O: which chunks wait, which run where, what each
 //! counted, and when a chunk is relaunched.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use wasmesos_proto::{TaskState, TaskStatus};
 
@@ -36,6 +36,10 @@ pub(crate) struct Job {
     pending: VecDeque<usize>,
     running: HashMap<String, Launched>,
     attempts: Vec<u32>,
+    /// Agents each chunk failed on; a relaunch goes elsewhere while elsewhere exists.
+    failed_on: Vec<HashSet<String>>,
+    /// Every agent seen in an offer.
+    agents: HashSet<String>,
     results: Vec<Option<ChunkResult>>,
     max_attempts: u32,
     relaunches: u32,
@@ -49,6 +53,8 @@ impl Job {
             pending: (0..count).collect(),
             running: HashMap::new(),
             attempts: vec![0; count],
+            failed_on: vec![HashSet::new(); count],
+            agents: HashSet::new(),
             results: vec![None; count],
             chunks,
             max_attempts: max_attempts.max(1),
@@ -61,6 +67,21 @@ impl Job {
         !self.pending.is_empty()
     }
 
+    /// Whether a waiting chunk may run on `agent_id` (which this records as seen).
+    pub(crate) fn has_pending_for(&mut self, agent_id: &str) -> bool {
+        self.agents.insert(agent_id.to_string());
+        self.eligible(agent_id).is_some()
+    }
+
+    /// The queue position of the first waiting chunk that may run on `agent_id`: one that did
+    /// not fail there, or that failed on every agent seen so far.
+    fn eligible(&self, agent_id: &str) -> Option<usize> {
+        self.pending.iter().position(|chunk| {
+            let failed_on = &self.failed_on[*chunk];
+            !failed_on.contains(agent_id) || self.agents.iter().all(|a| failed_on.contains(a))
+        })
+    }
+
     pub(crate) fn is_done(&self) -> bool {
         self.results.iter().all(Option::is_some)
     }
@@ -69,9 +90,11 @@ impl Job {
         self.failure.take()
     }
 
-    /// Takes the next waiting chunk for a task on `agent_id`: its new task id and text.
+    /// Takes the next waiting chunk that may run on `agent_id`: its new task id and text.
     pub(crate) fn start_next(&mut self, agent_id: &str) -> Option<(String, &Chunk)> {
-        let chunk = self.pending.pop_front()?;
+        self.agents.insert(agent_id.to_string());
+        let position = self.eligible(agent_id)?;
+        let chunk = self.pending.remove(position)?;
         self.attempts[chunk] += 1;
         let task_id = format!("chunk-{chunk:05}-try-{}", self.attempts[chunk]);
         let launched = Launched {
@@ -106,7 +129,10 @@ impl Job {
                 self.record(&status.task_id, launched, words);
                 Progress::Counted
             }
-            None => self.retry_or_give_up(launched.chunk, describe(status)),
+            None => {
+                self.failed_on[launched.chunk].insert(launched.agent_id);
+                self.retry_or_give_up(launched.chunk, describe(status))
+            }
         }
     }
 
@@ -186,14 +212,32 @@ mod tests {
     #[test]
     fn counts_add_up_and_duplicates_change_nothing() {
         let mut job = two_chunk_job(3);
-        let first = job.start_next("agent-1").map(|(id, _)| id).expect("chunk 0");
-        let second = job.start_next("agent-2").map(|(id, _)| id).expect("chunk 1");
+        let first = job
+            .start_next("agent-1")
+            .map(|(id, _)| id)
+            .expect("chunk 0");
+        let second = job
+            .start_next("agent-2")
+            .map(|(id, _)| id)
+            .expect("chunk 1");
         assert!(!job.has_pending());
-        assert_eq!(job.on_status(&status(&first, TaskState::TaskRunning, b"")), Progress::Running);
-        assert_eq!(job.on_status(&status(&first, TaskState::TaskFinished, b"2")), Progress::Counted);
-        assert_eq!(job.on_status(&status(&first, TaskState::TaskFinished, b"2")), Progress::Ignored);
+        assert_eq!(
+            job.on_status(&status(&first, TaskState::TaskRunning, b"")),
+            Progress::Running
+        );
+        assert_eq!(
+            job.on_status(&status(&first, TaskState::TaskFinished, b"2")),
+            Progress::Counted
+        );
+        assert_eq!(
+            job.on_status(&status(&first, TaskState::TaskFinished, b"2")),
+            Progress::Ignored
+        );
         assert!(!job.is_done());
-        assert_eq!(job.on_status(&status(&second, TaskState::TaskFinished, b"3")), Progress::Counted);
+        assert_eq!(
+            job.on_status(&status(&second, TaskState::TaskFinished, b"3")),
+            Progress::Counted
+        );
         assert!(job.is_done());
         let report = job.report().expect("every chunk counted");
         assert_eq!(report.total, 5);
@@ -210,44 +254,104 @@ mod tests {
         ];
         let mut ids = Vec::new();
         for (state, data) in failures {
-            let task_id = job.start_next("agent").map(|(id, _)| id).expect("chunk 0 waits");
+            let task_id = job
+                .start_next("agent")
+                .map(|(id, _)| id)
+                .expect("chunk 0 waits");
             let mut failure = status(&task_id, state, data);
             failure.reason = Reason::AgentLost as i32;
             assert_eq!(job.on_status(&failure), Progress::Requeued, "{state:?}");
             ids.push(task_id);
         }
-        let last = job.start_next("agent").map(|(id, _)| id).expect("chunk 0 waits");
-        assert_eq!(job.on_status(&status(&last, TaskState::TaskFinished, b"2")), Progress::Counted);
+        let last = job
+            .start_next("agent")
+            .map(|(id, _)| id)
+            .expect("chunk 0 waits");
+        assert_eq!(
+            job.on_status(&status(&last, TaskState::TaskFinished, b"2")),
+            Progress::Counted
+        );
         ids.push(last);
         ids.dedup();
         assert_eq!(ids.len(), 4, "each attempt has its own task id: {ids:?}");
         let report = job.report().expect("done");
-        assert_eq!((report.total, report.relaunches, report.rows[0].attempts), (2, 3, 4));
+        assert_eq!(
+            (report.total, report.relaunches, report.rows[0].attempts),
+            (2, 3, 4)
+        );
     }
 
     #[test]
     fn a_chunk_failing_max_attempts_times_gives_up() {
         let mut job = two_chunk_job(2);
         for attempt in 1..=2 {
-            let task_id = job.start_next("agent").map(|(id, _)| id).expect("a chunk waits");
+            let task_id = job
+                .start_next("agent")
+                .map(|(id, _)| id)
+                .expect("a chunk waits");
             let progress = job.on_status(&status(&task_id, TaskState::TaskError, b""));
-            let expected = if attempt == 2 { Progress::GaveUp } else { Progress::Requeued };
+            let expected = if attempt == 2 {
+                Progress::GaveUp
+            } else {
+                Progress::Requeued
+            };
             assert_eq!(progress, expected);
             // chunk 1 is next in line after the first failure requeues chunk 0 behind it
             if attempt == 1 {
-                let other = job.start_next("agent").map(|(id, _)| id).expect("a chunk waits");
-                assert_eq!(job.on_status(&status(&other, TaskState::TaskFinished, b"3")), Progress::Counted);
+                let other = job
+                    .start_next("agent")
+                    .map(|(id, _)| id)
+                    .expect("a chunk waits");
+                assert_eq!(
+                    job.on_status(&status(&other, TaskState::TaskFinished, b"3")),
+                    Progress::Counted
+                );
             }
         }
-        assert!(matches!(job.take_failure(), Some(Error::ChunkFailed { chunk: 0, attempts: 2, .. })));
+        assert!(matches!(
+            job.take_failure(),
+            Some(Error::ChunkFailed {
+                chunk: 0,
+                attempts: 2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_failed_chunk_is_relaunched_on_another_agent_while_there_is_one() {
+        let mut job = Job::new(split_into_chunks(b"a\n", 1), 5);
+        assert!(job.has_pending_for("good"));
+        let first = job.start_next("bad").map(|(id, _)| id).expect("chunk 0");
+        assert_eq!(
+            job.on_status(&status(&first, TaskState::TaskFailed, b"")),
+            Progress::Requeued
+        );
+        assert!(!job.has_pending_for("bad"), "not again where it failed");
+        assert!(job.start_next("bad").is_none());
+        let second = job.start_next("good").map(|(id, _)| id).expect("elsewhere");
+        assert_eq!(
+            job.on_status(&status(&second, TaskState::TaskFailed, b"")),
+            Progress::Requeued
+        );
+        assert!(
+            job.has_pending_for("bad"),
+            "failed everywhere: anywhere goes"
+        );
     }
 
     #[test]
     fn an_unlaunched_chunk_keeps_its_attempt_budget() {
         let mut job = two_chunk_job(1);
-        let task_id = job.start_next("agent").map(|(id, _)| id).expect("a chunk waits");
+        let task_id = job
+            .start_next("agent")
+            .map(|(id, _)| id)
+            .expect("a chunk waits");
         job.unlaunch(&task_id);
-        let again = job.start_next("agent").map(|(id, _)| id).expect("a chunk waits");
+        let again = job
+            .start_next("agent")
+            .map(|(id, _)| id)
+            .expect("a chunk waits");
         assert_eq!(again, task_id);
     }
 }

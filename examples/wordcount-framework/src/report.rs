@@ -120,6 +120,9 @@ mod tests {
         assert_eq!(lines[0].len(), lines[1].len());
         assert_eq!(lines[1].len(), lines[2].len());
         assert!(lines[2].ends_with("12345"));
-        assert_eq!(lines[3], "total: 12352 words in 2 chunks on 2 agents (0 relaunched)");
+        assert_eq!(
+            lines[3],
+            "total: 12352 words in 2 chunks on 2 agents (0 relaunched)"
+        );
     }
 }
