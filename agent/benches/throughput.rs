@@ -7,6 +7,10 @@
 //! tasks straight on a `wasm-executor` in the same process, with no agent, no gRPC and no
 //! status updates. Latency is launch command sent → TASK_RUNNING received, one task at a time.
 //!
+//! Besides tasks per second (wall clock, which other load on the machine skews), it reports
+//! the process CPU time per task, which such load does not. The fake master runs in the same
+//! process, so the agent's figures include its share.
+//!
 //! Run: `cargo bench -p wasmesos-agent --bench throughput` (prints a table).
 
 #[path = "../tests/agent/fake_master.rs"]
@@ -15,6 +19,7 @@ mod fake_master;
 
 use std::time::{Duration, Instant};
 
+use cpu_time::ProcessTime;
 use fake_master::{AckPolicy, FakeMaster};
 use wasmesos_agent::{AgentConfig, ExecutorConfig, parse_resources};
 use wasmesos_proto::{ExecutorInfo, Resources, TaskInfo, TaskState};
@@ -25,6 +30,7 @@ const PER_LAUNCH: usize = 100;
 const ROUNDS: usize = 5;
 const LATENCY_SAMPLES: usize = 300;
 const MEM: u64 = 16 << 20;
+const DATA: &[u8] = b"a few words to count";
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -51,60 +57,34 @@ async fn run() {
         ..AgentConfig::default()
     };
     let mut agent = wasmesos_agent::spawn(config).await.expect("agent starts");
-    agent
-        .registered(Duration::from_secs(30))
-        .await
-        .expect("agent registers");
+    let registered = agent.registered(Duration::from_secs(30)).await;
+    registered.expect("agent registers");
     let digest = master.upload_file(wasmesos_guest_artifacts::WORDCOUNT);
 
     round(&master, &digest, "warmup", 200).await;
-    let agent_rates: Vec<f64> = {
-        let mut rates = Vec::new();
-        for r in 0..ROUNDS {
-            rates.push(round(&master, &digest, &format!("r{r}"), TASKS).await);
-        }
-        rates
-    };
+    let mut agent_rounds = Vec::new();
+    for r in 0..ROUNDS {
+        agent_rounds.push(round(&master, &digest, &format!("r{r}"), TASKS).await);
+    }
     let latencies = running_latencies(&master, &digest).await;
     agent.shutdown().await.expect("agent stops");
+    let baseline_rounds = baseline(executor_config, work_dir.path()).await;
+    print_table(&agent_rounds, &baseline_rounds, &latencies);
+}
 
-    let baseline_rates = baseline(executor_config, work_dir.path()).await;
-    let agent_median = median(agent_rates.clone());
-    let baseline_median = median(baseline_rates.clone());
-    println!();
-    println!(
-        "agent throughput: {TASKS} wordcount tasks per round, {PER_LAUNCH} per launch, {ROUNDS} rounds"
-    );
-    println!("{:<44} {:>14} {:>14}", "", "median tasks/s", "rounds");
-    println!(
-        "{:<44} {:>14.0} {:>14}",
-        "agent (launch -> FINISHED acked at master)",
-        agent_median,
-        format_rates(&agent_rates)
-    );
-    println!(
-        "{:<44} {:>14.0} {:>14}",
-        "baseline: bare executor (launch -> report)",
-        baseline_median,
-        format_rates(&baseline_rates)
-    );
-    println!(
-        "{:<44} {:>14.2}",
-        "ratio agent / baseline",
-        agent_median / baseline_median
-    );
-    println!();
-    println!("launch command -> TASK_RUNNING at the master, {LATENCY_SAMPLES} sequential tasks");
-    println!(
-        "{:<44} {:>10.0} us",
-        "p50",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e6
-    );
-    println!(
-        "{:<44} {:>10.0} us",
-        "p99",
-        percentile(&latencies, 0.99).as_secs_f64() * 1e6
-    );
+/// One measured round.
+struct Round {
+    tasks_per_second: f64,
+    cpu_us_per_task: f64,
+}
+
+impl Round {
+    fn measure(count: usize, started: Instant, cpu_started: ProcessTime) -> Round {
+        Round {
+            tasks_per_second: count as f64 / started.elapsed().as_secs_f64(),
+            cpu_us_per_task: cpu_started.elapsed().as_secs_f64() * 1e6 / count as f64,
+        }
+    }
 }
 
 fn task(task_id: String, digest: &str) -> TaskInfo {
@@ -119,14 +99,15 @@ fn task(task_id: String, digest: &str) -> TaskInfo {
             ("cpus", 0.1),
             ("mem", MEM as f64),
         ])),
-        data: b"a few words to count".to_vec(),
+        data: DATA.to_vec(),
         ..Default::default()
     }
 }
 
-/// Launches `count` tasks and returns tasks per second until all are finished and acked.
-async fn round(master: &FakeMaster, digest: &str, prefix: &str, count: usize) -> f64 {
+/// Launches `count` tasks and measures them until all are finished and acknowledged.
+async fn round(master: &FakeMaster, digest: &str, prefix: &str, count: usize) -> Round {
     let done_before = master.recorded().terminals;
+    let cpu_started = ProcessTime::now();
     let started = Instant::now();
     for batch in 0..count.div_ceil(PER_LAUNCH) {
         let tasks = (batch * PER_LAUNCH..((batch + 1) * PER_LAUNCH).min(count))
@@ -140,20 +121,19 @@ async fn round(master: &FakeMaster, digest: &str, prefix: &str, count: usize) ->
             (m.recorded().terminals >= target).then_some(())
         })
         .await;
-    let elapsed = started.elapsed();
+    let measured = Round::measure(count, started, cpu_started);
+    let prefix = format!("{prefix}-");
     let finished = master
         .recorded()
         .updates
         .iter()
-        .filter(|s| {
-            s.task_id.starts_with(&format!("{prefix}-")) && s.state() == TaskState::TaskFinished
-        })
+        .filter(|s| s.task_id.starts_with(&prefix) && s.state() == TaskState::TaskFinished)
         .count();
     assert!(
         finished >= count,
         "{prefix}: only {finished} of {count} finished"
     );
-    count as f64 / elapsed.as_secs_f64()
+    measured
 }
 
 async fn running_latencies(master: &FakeMaster, digest: &str) -> Vec<Duration> {
@@ -181,21 +161,22 @@ async fn running_latencies(master: &FakeMaster, digest: &str) -> Vec<Duration> {
     latencies
 }
 
-async fn baseline(config: ExecutorConfig, dir: &std::path::Path) -> Vec<f64> {
+async fn baseline(config: ExecutorConfig, dir: &std::path::Path) -> Vec<Round> {
     let executor = Executor::new(config).expect("executor");
     let program = executor
         .load_file(wasmesos_guest_artifacts::WORDCOUNT.as_ref())
         .await
         .expect("load wordcount");
     let sandboxes = dir.join("baseline");
-    let mut rates = Vec::new();
+    let mut rounds = Vec::new();
     for r in 0..ROUNDS {
+        let cpu_started = ProcessTime::now();
         let started = Instant::now();
         let mut running = Vec::with_capacity(TASKS);
         for n in 0..TASKS {
             let task_id = format!("r{r}-{n}");
             let mut spec = TaskSpec::new(task_id.clone(), sandboxes.join(&task_id));
-            spec.data = b"a few words to count".to_vec();
+            spec.data = DATA.to_vec();
             spec.limits = Limits {
                 mem_bytes: MEM,
                 cpus: Some(0.1),
@@ -206,9 +187,50 @@ async fn baseline(config: ExecutorConfig, dir: &std::path::Path) -> Vec<f64> {
         for task in running {
             task.wait().await;
         }
-        rates.push(TASKS as f64 / started.elapsed().as_secs_f64());
+        rounds.push(Round::measure(TASKS, started, cpu_started));
     }
-    rates
+    rounds
+}
+
+fn print_table(agent: &[Round], baseline: &[Round], latencies: &[Duration]) {
+    let rate = |rounds: &[Round]| median(rounds.iter().map(|r| r.tasks_per_second).collect());
+    let cpu = |rounds: &[Round]| median(rounds.iter().map(|r| r.cpu_us_per_task).collect());
+    println!();
+    println!(
+        "agent throughput: {TASKS} wordcount tasks per round, {PER_LAUNCH} per launch, \
+         {ROUNDS} rounds (medians)"
+    );
+    println!(
+        "{:<44} {:>9} {:>12}   tasks/s per round",
+        "", "tasks/s", "CPU us/task"
+    );
+    for (name, rounds) in [
+        ("agent (launch -> FINISHED acked at master)", agent),
+        ("baseline: bare executor (launch -> report)", baseline),
+    ] {
+        let per_round: Vec<String> = rounds
+            .iter()
+            .map(|r| format!("{:.0}", r.tasks_per_second))
+            .collect();
+        println!(
+            "{name:<44} {:>9.0} {:>12.1}   {}",
+            rate(rounds),
+            cpu(rounds),
+            per_round.join("/")
+        );
+    }
+    println!(
+        "{:<44} {:>9.2} {:>12.2}",
+        "ratio agent / baseline",
+        rate(agent) / rate(baseline),
+        cpu(agent) / cpu(baseline)
+    );
+    println!();
+    println!("launch command -> TASK_RUNNING at the master, {LATENCY_SAMPLES} sequential tasks");
+    for (name, p) in [("p50", 0.50), ("p99", 0.99)] {
+        let micros = percentile(latencies, p).as_secs_f64() * 1e6;
+        println!("{name:<44} {micros:>9.0} us");
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -219,12 +241,4 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[index]
-}
-
-fn format_rates(rates: &[f64]) -> String {
-    rates
-        .iter()
-        .map(|r| format!("{r:.0}"))
-        .collect::<Vec<_>>()
-        .join("/")
 }
