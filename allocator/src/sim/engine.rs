@@ -416,9 +416,27 @@ impl<'s> Sim<'s> {
             self.jain_samples.push(index);
         }
         self.sample_role_fairness(&measured, &shares);
-        let mean = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
+        let mut by_role: HashMap<&str, (f64, usize)> = HashMap::new();
         for (fw, share) in measured.iter().zip(&shares) {
-            // At or above the mean weighted share, a framework waiting is not starved.
+            let sum = by_role.entry(self.fws[*fw].role.as_str()).or_default();
+            sum.0 += share;
+            sum.1 += 1;
+        }
+        let overall = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
+        let role_means: HashMap<String, f64> = by_role
+            .into_iter()
+            .map(|(role, (sum, n))| {
+                let mean = if n > 1 { sum / n as f64 } else { overall };
+                (role.to_owned(), mean)
+            })
+            .collect();
+        for (fw, share) in measured.iter().zip(&shares) {
+            // At or above its role's mean share (the overall mean when it is alone in its
+            // role), a framework waiting is not starved: DRF serves those below first.
+            let mean = role_means
+                .get(&self.fws[*fw].role)
+                .copied()
+                .unwrap_or(overall);
             if *share >= mean && self.fws[*fw].waiting_since.is_some() {
                 self.fws[*fw].waiting_since = Some(self.now);
             }

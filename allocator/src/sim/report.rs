@@ -63,8 +63,8 @@ pub struct Report {
     /// with unbounded demand, after warm-up.
     pub jain: Option<f64>,
     /// Starvation: the longest a greedy framework that wanted resources, held no offer and
-    /// was below the mean weighted share of the unbounded frameworks (checked every second)
-    /// went without an offer, after warm-up.
+    /// was below the mean share of the unbounded frameworks of its role (checked every
+    /// second) went without an offer, after warm-up.
     pub worst_wait: Option<Duration>,
     /// Scenario-specific findings (quota met, reservations respected...).
     pub notes: Vec<String>,
