@@ -261,17 +261,14 @@ impl Core {
             self.recover_offer(&rest, Some(refuse), now);
         }
         let mut per_agent: HashMap<AgentId, Vec<TaskInfo>> = HashMap::new();
-        for task in planned {
+        for mut task in planned {
             let agent_id = pools[task.pool].agent_id.clone();
             let role = pools[task.pool].role.clone();
-            self.record_staging(
-                framework_id,
-                &agent_id,
-                role,
-                task.info.clone(),
-                task.resources,
-                now,
-            );
+            // The record keeps no copy of the input data: only the agent needs it.
+            let data = std::mem::take(&mut task.info.data);
+            let record = task.info.clone();
+            task.info.data = data;
+            self.record_staging(framework_id, &agent_id, role, record, task.resources, now);
             per_agent.entry(agent_id).or_default().push(task.info);
         }
         let framework = self.frameworks.get(framework_id).map(|f| f.info.clone());

@@ -30,7 +30,11 @@ impl Outbox {
     /// Queues an event; an update or offers event right after one of the same kind merges
     /// into it.
     pub(crate) fn event(&mut self, framework_id: &str, new: event::Event) {
-        let queue = self.events.entry(framework_id.to_string()).or_default();
+        // `get_mut` first: this runs per status update, and `entry` would allocate the key.
+        let queue = match self.events.get_mut(framework_id) {
+            Some(queue) => queue,
+            None => self.events.entry(framework_id.to_string()).or_default(),
+        };
         let last = queue.last_mut().and_then(|e| e.event.as_mut());
         match (last, new) {
             (Some(event::Event::Update(update)), event::Event::Update(more)) => {
@@ -66,7 +70,10 @@ impl Outbox {
 
     /// Queues a command; acknowledgements right after acknowledgements merge.
     pub(crate) fn command(&mut self, agent_id: &str, new: agent_command::Command) {
-        let queue = self.commands.entry(agent_id.to_string()).or_default();
+        let queue = match self.commands.get_mut(agent_id) {
+            Some(queue) => queue,
+            None => self.commands.entry(agent_id.to_string()).or_default(),
+        };
         let last = queue.last_mut().and_then(|c| c.command.as_mut());
         match (last, new) {
             (

@@ -39,15 +39,15 @@ fn assert_refused(h: &mut Harness, fw: &str, agent: &str, tasks: &[(&str, Reason
 #[test]
 fn a_valid_accept_sends_one_launch_per_agent_and_records_staging() {
     let (mut h, fw, agent, offer) = offered();
-    let tasks = vec![
-        task("t1", "", "cpus:1;mem:1GiB"),
-        task("t2", &agent, "cpus:2;mem:1GiB"),
-    ];
+    let mut with_data = task("t1", "", "cpus:1;mem:1GiB");
+    with_data.data = b"some words to count".to_vec();
+    let tasks = vec![with_data, task("t2", &agent, "cpus:2;mem:1GiB")];
     h.accept(&fw, &[&offer], tasks, Some(0.0));
     let out = h.take();
     let sent = launches(&out, &agent);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].tasks.len(), 2);
+    assert_eq!(sent[0].tasks[0].data, b"some words to count");
     assert!(sent[0].tasks.iter().all(|t| t.agent_id == agent));
     assert_eq!(
         sent[0].framework.as_ref().map(|f| f.id.as_str()),
