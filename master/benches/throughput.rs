@@ -179,7 +179,7 @@ fn core_cycle(tasks: usize) -> f64 {
                 .expect("register")
             {
                 Registration::Accepted { agent_id } => agent_id,
-                Registration::Refused { message } => panic!("{message}"),
+                Registration::Refused { commands } => panic!("{commands:?}"),
             }
         })
         .collect();

@@ -8,10 +8,10 @@ use std::time::Duration;
 use common::*;
 use tonic::Code;
 use wasmesos_proto::v1::{
-    AcceptRequest, AcknowledgeRequest, Acknowledgement, DeclineRequest, ExecutorInfo,
+    AcceptRequest, AcknowledgeRequest, Acknowledgement, AgentInfo, DeclineRequest, ExecutorInfo,
     ExecutorMessageRequest, Filters, FrameworkMessageRequest, GetStateRequest, HeartbeatRequest,
-    KillRequest, Offer, Operation, Reason, StatusUpdates, TaskInfo, TaskState, TaskStatus,
-    TeardownRequest, agent_command, event, operation,
+    KillRequest, Offer, Operation, Reason, RegisterRequest, StatusUpdates, TaskInfo, TaskState,
+    TaskStatus, TeardownRequest, agent_command, event, operation,
 };
 
 async fn upload_hello(master: &Master) -> String {
@@ -289,6 +289,37 @@ async fn a_silent_agent_is_shut_down_and_the_framework_told() {
         heartbeat.err().map(|s| s.code()),
         Some(Code::FailedPrecondition)
     );
+
+    // Coming back under the old id: `registered` (every stream starts with it), then
+    // `shutdown`, then the end. Registering without an id then works.
+    let again = RegisterRequest {
+        agent: Some(AgentInfo {
+            id: agent.id.clone(),
+            resources: Some(cpus_mem(4.0, 4e9)),
+            ..AgentInfo::default()
+        }),
+        ..RegisterRequest::default()
+    };
+    let commands = master
+        .agents()
+        .register(again)
+        .await
+        .expect("register")
+        .into_inner();
+    let mut refused = FakeAgent {
+        id: agent.id.clone(),
+        commands,
+    };
+    assert!(
+        matches!(refused.next().await, Some(agent_command::Command::Registered(r)) if r.agent_id == agent.id)
+    );
+    assert!(matches!(
+        refused.next().await,
+        Some(agent_command::Command::Shutdown(_))
+    ));
+    assert!(refused.next().await.is_none());
+    let fresh = master.register(cpus_mem(4.0, 4e9), "").await;
+    assert_ne!(fresh.id, agent.id);
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use wasmesos_allocator::{AgentId, FrameworkId, Resources};
-use wasmesos_proto::v1::{AgentInfo, Reason, RegisterRequest, TaskState, agent_command, event};
+use wasmesos_proto::v1::{
+    AgentCommand, AgentInfo, Reason, RegisterRequest, TaskState, agent_command, event,
+};
 
 use super::convert::{Amounts, resources_from_proto};
 use super::{Core, Time};
@@ -26,7 +28,7 @@ pub(super) struct Agent {
 }
 
 /// The answer to an agent's REGISTER.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Registration {
     /// Registered (or re-registered) under this id; its stream starts with `registered`.
     Accepted {
@@ -34,11 +36,12 @@ pub enum Registration {
         agent_id: String,
     },
     /// The id is not one this master knows (removed, or from before a restart): the agent
-    /// must stop its tasks and register again without an id. Its stream carries only
-    /// `shutdown` with this message.
+    /// must stop its tasks and register again without an id. Its stream carries these
+    /// commands and ends: `registered` echoing the id (every stream starts with it), then
+    /// `shutdown` saying why. The master records nothing.
     Refused {
-        /// Why, for the agent's log.
-        message: String,
+        /// What the stream carries.
+        commands: Vec<AgentCommand>,
     },
 }
 
@@ -79,20 +82,36 @@ impl Core {
                 info.id
             );
             tracing::warn!(agent_id = %info.id, "refused re-registration of an unknown agent");
-            return Ok(Registration::Refused { message });
+            let shutdown = agent_command::Shutdown { message };
+            let commands = vec![
+                self.registered_command(&info.id),
+                AgentCommand {
+                    command: Some(agent_command::Command::Shutdown(shutdown)),
+                },
+            ];
+            return Ok(Registration::Refused { commands });
         }
         let agent_id = info.id;
-        // Commands queued for the previous stream would arrive before `registered`.
-        self.outbox.commands.remove(&agent_id);
+        // Replacing the queue drops commands meant for the previous stream, which would
+        // otherwise arrive before `registered`.
+        let registered = self.registered_command(&agent_id);
+        self.outbox
+            .commands
+            .insert(agent_id.clone(), vec![registered]);
+        self.request_allocation(now);
+        Ok(Registration::Accepted { agent_id })
+    }
+
+    /// The `registered` command that opens every command stream.
+    fn registered_command(&self, agent_id: &str) -> AgentCommand {
         let registered = agent_command::Registered {
-            agent_id: agent_id.clone(),
+            agent_id: agent_id.to_string(),
             heartbeat_interval_seconds: self.config.agent_heartbeat_interval.as_secs_f64(),
             master: Some(self.master.clone()),
         };
-        self.outbox
-            .command(&agent_id, agent_command::Command::Registered(registered));
-        self.request_allocation(now);
-        Ok(Registration::Accepted { agent_id })
+        AgentCommand {
+            command: Some(agent_command::Command::Registered(registered)),
+        }
     }
 
     fn add_agent(&mut self, info: AgentInfo, total: Resources, now: Time) -> Result<(), Error> {

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 use wasmesos_proto::v1::agent_channel_server::AgentChannel;
 use wasmesos_proto::v1::{
     AgentCommand, ExecutorMessageRequest, ExecutorMessageResponse, HeartbeatRequest,
-    HeartbeatResponse, RegisterRequest, StatusUpdates, StatusUpdatesResponse, agent_command,
+    HeartbeatResponse, RegisterRequest, StatusUpdates, StatusUpdatesResponse,
 };
 
 use super::stream::PushStream;
@@ -38,12 +38,10 @@ impl AgentChannel for AgentChannelService {
                         let conn = shell.open_agent_stream(&agent_id, tx);
                         Ok::<_, crate::Error>(Ok((agent_id, conn)))
                     }
-                    Registration::Refused { message } => {
-                        let shutdown = agent_command::Shutdown { message };
-                        let command = AgentCommand {
-                            command: Some(agent_command::Command::Shutdown(shutdown)),
-                        };
-                        let _ = tx.send(command);
+                    Registration::Refused { commands } => {
+                        for command in commands {
+                            let _ = tx.send(command);
+                        }
                         Ok(Err(()))
                     }
                 }

@@ -157,7 +157,14 @@ fn reregistering_without_a_launched_task_makes_it_lost() {
 fn an_unknown_agent_id_is_told_to_shut_down() {
     let mut h = Harness::new();
     let registration = reregister(&mut h, "m-A999", "fw", &[]);
-    assert!(matches!(registration, Registration::Refused { .. }));
+    let Registration::Refused { commands } = registration else {
+        panic!("accepted an unknown id: {registration:?}");
+    };
+    let kinds: Vec<_> = commands.iter().map(|c| c.command.clone()).collect();
+    assert!(
+        matches!(&kinds[..], [Some(agent_command::Command::Registered(r)), Some(agent_command::Command::Shutdown(_))] if r.agent_id == "m-A999"),
+        "{kinds:?}"
+    );
     assert!(h.core.cluster_state(h.now).agents.is_empty());
 }
 

@@ -108,7 +108,7 @@ impl Harness {
         };
         match self.core.register_agent(req, self.now).expect("register") {
             Registration::Accepted { agent_id } => agent_id,
-            Registration::Refused { message } => panic!("refused: {message}"),
+            Registration::Refused { commands } => panic!("refused: {commands:?}"),
         }
     }
 
