@@ -26,6 +26,18 @@ enum Command {
     Exec(commands::exec::ExecArgs),
     Agent(commands::agent::AgentArgs),
     Master(commands::master::MasterArgs),
+    Dev(commands::dev::DevArgs),
+    Run(commands::run::RunArgs),
+    /// Show the cluster: master, roles, agents, frameworks and tasks.
+    State(commands::state::StateArgs),
+    /// List the agents with their used and total resources.
+    Agents(commands::state::StateArgs),
+    /// List the frameworks with their dominant shares.
+    Frameworks(commands::state::StateArgs),
+    /// List the tasks with their states and reasons.
+    Tasks(commands::state::StateArgs),
+    Logs(commands::logs::LogsArgs),
+    Kill(commands::kill::KillArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +47,14 @@ fn main() -> ExitCode {
         Command::Exec(args) => commands::exec::main(args),
         Command::Agent(args) => commands::agent::main(args),
         Command::Master(args) => commands::master::main(args),
+        Command::Dev(args) => commands::dev::main(args),
+        Command::Run(args) => commands::run::main(args),
+        Command::State(args) => commands::state::main(args, commands::state::View::All),
+        Command::Agents(args) => commands::state::main(args, commands::state::View::Agents),
+        Command::Frameworks(args) => commands::state::main(args, commands::state::View::Frameworks),
+        Command::Tasks(args) => commands::state::main(args, commands::state::View::Tasks),
+        Command::Logs(args) => commands::logs::main(args),
+        Command::Kill(args) => commands::kill::main(args),
     }
 }
 

@@ -65,15 +65,22 @@ impl ClusterConfig {
     }
 
     /// `agents` agents with the master's and agents' production defaults (heartbeats,
-    /// timeouts, retries, a full-size sandbox pool), the master on `listen`: what
-    /// `wasmesos dev` runs.
+    /// timeouts, retries), the master on `listen`: what `wasmesos dev` runs. Each agent's
+    /// sandbox pool holds 1024 tasks: agents sharing one process share its address space and
+    /// memory-map budget, which full-size pools of several agents would exhaust.
     pub fn local(agents: usize, listen: std::net::SocketAddr) -> Self {
         ClusterConfig {
             master: MasterConfig {
                 listen,
                 ..MasterConfig::default()
             },
-            agent: AgentConfig::default(),
+            agent: AgentConfig {
+                executor: ExecutorConfig {
+                    max_concurrent_tasks: 1024,
+                    ..ExecutorConfig::default()
+                },
+                ..AgentConfig::default()
+            },
             ..ClusterConfig::new(agents)
         }
     }

@@ -62,18 +62,21 @@ pub struct ProcessCluster {
     pub master: ChildProcess,
     pub agents: Vec<ChildProcess>,
     binary: PathBuf,
+    agent_args: Vec<String>,
     dir: TempDir,
     timeout: Duration,
 }
 
 impl ProcessCluster {
     /// Starts `wasmesos master` and `agents` × `wasmesos agent --resources RESOURCES`, with
-    /// `master_args` appended to the master's flags, and waits until all agents are active.
+    /// `master_args` and `agent_args` appended to their flags, and waits until all agents are
+    /// active.
     pub async fn start(
         binary: &Path,
         agents: usize,
         resources: &str,
         master_args: &[&str],
+        agent_args: &[&str],
     ) -> Result<ProcessCluster, Error> {
         let dir = tempfile::Builder::new()
             .prefix("wasmesos-processes-")
@@ -90,6 +93,7 @@ impl ProcessCluster {
             master,
             agents: Vec::new(),
             binary: binary.to_path_buf(),
+            agent_args: agent_args.iter().map(|arg| arg.to_string()).collect(),
             dir,
             timeout,
         };
@@ -114,7 +118,7 @@ impl ProcessCluster {
         let work_dir = self.dir.path().join(format!("agent-{index}"));
         let work_dir = work_dir.to_string_lossy().into_owned();
         let master_url = self.master_url();
-        let args = [
+        let mut args = vec![
             "agent",
             "--master",
             &master_url,
@@ -125,6 +129,7 @@ impl ProcessCluster {
             "--resources",
             resources,
         ];
+        args.extend(self.agent_args.iter().map(String::as_str));
         let name = format!("agent-{index}");
         let agent = spawn_and_read_url(&self.binary, &name, &args, self.timeout, true).await?;
         self.agents.push(agent);

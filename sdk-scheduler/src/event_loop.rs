@@ -161,7 +161,8 @@ impl Driver {
             event::Event::Update(update) => {
                 for status in &update.statuses {
                     scheduler.update(self, status).await;
-                    if self.inner.config.auto_acknowledge {
+                    // After stop (or teardown) the framework is done with its updates.
+                    if self.inner.config.auto_acknowledge && !self.is_stopped() {
                         self.acknowledge(status);
                     }
                 }

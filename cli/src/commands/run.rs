@@ -1,0 +1,371 @@
+//! `wasmesos run`: the `mesos-execute` of wasmesos. Uploads a component, registers a one-shot
+//! framework, launches the component as one task on the first offer that fits, prints each
+//! state change (stderr), then the task's stdout (stdout) and stderr (stderr), and exits with
+//! the task's exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use tonic::transport::Channel;
+use wasmesos_proto::operator_client::OperatorClient;
+use wasmesos_proto::{Offer, Reason, SandboxFile, TaskState, TaskStatus};
+use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Progress, Scheduler, TaskBuilder};
+
+use super::logs::copy_task_file;
+use super::state::{CONNECT_TIMEOUT, MasterArg, reason_text, state_name};
+use crate::signals::shutdown_signal;
+use crate::units::{parse_cpus, parse_duration, parse_env, parse_size};
+
+const EXAMPLES: &str = "\
+Examples:
+  # Run a component on the local cluster (`wasmesos dev`) and print its output
+  wasmesos run hello.wasm
+
+  # Arguments after `--` go to the guest; environment variables with --env
+  wasmesos run --env GREETING=hi hello.wasm -- --exit 3
+
+  # More resources and hard limits, on a remote master, in role `batch`
+  wasmesos run --master http://10.0.0.5:5050 --role batch \\
+      --cpus 1 --mem 256MiB --disk 1GiB --fuel 1000000000 --timeout 30s job.wasm
+
+State changes go to stderr, the task's stdout to stdout, so `wasmesos run x.wasm > out.txt`
+captures just the task's output. The exit status is the task's exit code; a task that fails
+for another reason (a limit, a trap, a lost agent) exits with 1 and says why.";
+
+/// Run a WebAssembly component as a one-off task on the cluster.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct RunArgs {
+    #[command(flatten)]
+    master: MasterArg,
+    /// CPU cores for the task.
+    #[arg(long, value_name = "C", value_parser = parse_cpus, default_value = "0.1")]
+    cpus: f64,
+    /// Memory limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
+    mem: u64,
+    /// Sandbox disk quota.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
+    disk: u64,
+    /// Instruction budget (default: unmetered).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Wall-clock limit, e.g. 30s (default: none).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Role to receive offers for (default: `*`).
+    #[arg(long, value_name = "ROLE")]
+    role: Option<String>,
+    /// Environment variable for the guest (repeatable); it sees no others.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Task name (default: the component's file name).
+    #[arg(long)]
+    name: Option<String>,
+    /// The component (.wasm) to run.
+    component: PathBuf,
+    /// Arguments for the guest.
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+pub fn main(args: RunArgs) -> ExitCode {
+    match run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("wasmesos run: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.component)
+        .with_context(|| format!("cannot read {}", args.component.display()))?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(run_task(args, bytes))
+}
+
+async fn run_task(args: RunArgs, bytes: Vec<u8>) -> anyhow::Result<ExitCode> {
+    let mut config = DriverConfig::new(&args.master.master, "wasmesos-run");
+    config.connect_timeout = CONNECT_TIMEOUT;
+    if let Some(role) = &args.role {
+        config = config.role(role);
+    }
+    let driver = Driver::connect(config).await?;
+    let file_name = args
+        .component
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "component.wasm".into());
+    let bar = upload_bar(bytes.len() as u64);
+    let uploaded = driver
+        .upload_executor_bytes(&file_name, bytes, Some(progress_of(&bar)))
+        .await;
+    bar.finish_and_clear();
+    let uploaded = uploaded?;
+    let task_id = new_task_id();
+    let task = task_for(&args, &task_id, &uploaded.digest, &file_name);
+    let operator = OperatorClient::new(args.master.channel().await?);
+    let mut one_shot = OneShot::new(task_id, task, operator);
+    tokio::select! {
+        result = driver.run(&mut one_shot) => result?,
+        () = shutdown_signal() => {
+            eprintln!("wasmesos run: interrupted; tearing the framework down");
+            let _ = driver.teardown().await;
+            return Ok(ExitCode::from(130));
+        }
+    }
+    Ok(one_shot.exit_code())
+}
+
+fn upload_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "uploading {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn progress_of(bar: &ProgressBar) -> Progress {
+    let bar = bar.clone();
+    Box::new(move |sent, _total| bar.set_position(sent))
+}
+
+/// Unique enough across runs of this command: the time in microseconds plus the pid.
+fn new_task_id() -> String {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros());
+    format!("run-{micros:x}-{}", std::process::id())
+}
+
+fn task_for(args: &RunArgs, task_id: &str, digest: &str, file_name: &str) -> TaskBuilder {
+    let mut task = TaskBuilder::new(task_id, digest)
+        .name(args.name.clone().unwrap_or_else(|| file_name.to_string()))
+        .cpus(args.cpus)
+        .mem(args.mem)
+        .args(args.args.iter().cloned());
+    if args.disk > 0 {
+        task = task.disk(args.disk);
+    }
+    if let Some(fuel) = args.fuel {
+        task = task.fuel(fuel);
+    }
+    if let Some(timeout) = args.timeout {
+        task = task.timeout(timeout);
+    }
+    for (key, value) in &args.env {
+        task = task.env(key, value);
+    }
+    task
+}
+
+/// The one-shot framework: launch on the first offer that fits, report, tear down.
+struct OneShot {
+    task_id: String,
+    task: Option<TaskBuilder>,
+    operator: OperatorClient<Channel>,
+    started: Instant,
+    said_waiting: bool,
+    last_printed: Option<(TaskState, String)>,
+    outcome: Option<TaskStatus>,
+    failure: Option<String>,
+}
+
+impl OneShot {
+    fn new(task_id: String, task: TaskBuilder, operator: OperatorClient<Channel>) -> Self {
+        OneShot {
+            task_id,
+            task: Some(task),
+            operator,
+            started: Instant::now(),
+            said_waiting: false,
+            last_printed: None,
+            outcome: None,
+            failure: None,
+        }
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        if let Some(failure) = &self.failure {
+            eprintln!("wasmesos run: {failure}");
+            return ExitCode::FAILURE;
+        }
+        let Some(status) = &self.outcome else {
+            eprintln!("wasmesos run: the framework stopped before the task ended");
+            return ExitCode::FAILURE;
+        };
+        exit_code_of(status)
+    }
+
+    fn print_change(&mut self, status: &TaskStatus) {
+        let key = (status.state(), status.message.clone());
+        if self.last_printed.as_ref() == Some(&key) {
+            return; // a duplicate delivery
+        }
+        let mut line = format!(
+            "{:>8.3}s  {}  {}",
+            self.started.elapsed().as_secs_f64(),
+            status.task_id,
+            state_name(status.state())
+        );
+        let reason = reason_text(status.reason());
+        if !reason.is_empty() && status.reason() != Reason::Finished {
+            line.push_str(&format!(" ({reason})"));
+        }
+        if let Some(code) = status.exit_code {
+            line.push_str(&format!(" exit code {code}"));
+        }
+        if !status.message.is_empty() {
+            line.push_str(&format!(": {}", status.message));
+        }
+        eprintln!("{line}");
+        self.last_printed = Some(key);
+    }
+
+    async fn print_output(&mut self) {
+        let files = [
+            (SandboxFile::Stdout, "stdout"),
+            (SandboxFile::Stderr, "stderr"),
+        ];
+        for (file, name) in files {
+            // The unlocked handles: a lock guard would make this future !Send.
+            let result = match file {
+                SandboxFile::Stderr => {
+                    copy_task_file(
+                        &mut self.operator,
+                        &self.task_id,
+                        file,
+                        &mut std::io::stderr(),
+                    )
+                    .await
+                }
+                _ => {
+                    copy_task_file(
+                        &mut self.operator,
+                        &self.task_id,
+                        file,
+                        &mut std::io::stdout(),
+                    )
+                    .await
+                }
+            };
+            if let Err(err) = result {
+                eprintln!("wasmesos run: cannot read the task's {name}: {err:#}");
+            }
+        }
+    }
+
+    async fn launch_on(&mut self, driver: &Driver, offer: Offer) {
+        let Some(task) = self.task.take() else {
+            return;
+        };
+        let info = task.build_for(&offer);
+        eprintln!(
+            "{:>8.3}s  {}  launching on agent {}",
+            self.started.elapsed().as_secs_f64(),
+            self.task_id,
+            offer.agent_id
+        );
+        if let Err(err) = driver.launch([offer.id], vec![info]).await {
+            self.failure = Some(format!("launch failed: {err}"));
+            let _ = driver.teardown().await;
+        }
+    }
+}
+
+impl Scheduler for OneShot {
+    async fn offers(&mut self, driver: &Driver, offers: Vec<Offer>) {
+        for offer in offers {
+            let fits = self
+                .task
+                .as_ref()
+                .is_some_and(|task| Capacity::of(&offer).fits(task.resources()));
+            if fits {
+                self.launch_on(driver, offer).await;
+                continue;
+            }
+            if self.task.is_some() && !self.said_waiting {
+                eprintln!("wasmesos run: waiting for an offer large enough for the task…");
+                self.said_waiting = true;
+            }
+            let _ = driver.decline([offer.id], None).await;
+        }
+    }
+
+    async fn update(&mut self, driver: &Driver, status: &TaskStatus) {
+        if status.task_id != self.task_id || self.outcome.is_some() {
+            return;
+        }
+        self.print_change(status);
+        if status.state().is_terminal() {
+            self.outcome = Some(status.clone());
+            self.print_output().await;
+            let _ = driver.teardown().await;
+        }
+    }
+
+    async fn error(&mut self, _driver: &Driver, message: &str) {
+        eprintln!("wasmesos run: the master says: {message}");
+    }
+
+    async fn disconnected(&mut self, _driver: &Driver) {
+        eprintln!("wasmesos run: lost the master; reconnecting…");
+    }
+}
+
+/// The guest's own exit code when it has one; 1 for every other way of not finishing.
+fn exit_code_of(status: &TaskStatus) -> ExitCode {
+    match (status.state(), status.exit_code) {
+        (TaskState::TaskFinished, _) => ExitCode::SUCCESS,
+        (TaskState::TaskFailed, Some(code)) if status.reason() == Reason::ExitCode => {
+            ExitCode::from(u8::try_from(code.clamp(1, 255)).unwrap_or(1))
+        }
+        (state, _) => {
+            let reason = reason_text(status.reason());
+            let mut text = format!("task {} {}", status.task_id, state_name(state));
+            if !reason.is_empty() {
+                text.push_str(&format!(" ({reason})"));
+            }
+            if !status.message.is_empty() {
+                text.push_str(&format!(": {}", status.message));
+            }
+            eprintln!("wasmesos run: {text}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: TaskState, reason: Reason, exit_code: Option<i32>) -> TaskStatus {
+        TaskStatus {
+            state: state as i32,
+            reason: reason as i32,
+            exit_code,
+            ..TaskStatus::default()
+        }
+    }
+
+    #[test]
+    fn the_guest_exit_code_becomes_ours() {
+        let finished = status(TaskState::TaskFinished, Reason::Finished, Some(0));
+        assert_eq!(exit_code_of(&finished), ExitCode::SUCCESS);
+        let three = status(TaskState::TaskFailed, Reason::ExitCode, Some(3));
+        assert_eq!(exit_code_of(&three), ExitCode::from(3));
+        let huge = status(TaskState::TaskFailed, Reason::ExitCode, Some(70_000));
+        assert_eq!(exit_code_of(&huge), ExitCode::from(255));
+        let memory = status(TaskState::TaskFailed, Reason::MemoryLimit, None);
+        assert_eq!(exit_code_of(&memory), ExitCode::FAILURE);
+        let lost = status(TaskState::TaskLost, Reason::AgentLost, None);
+        assert_eq!(exit_code_of(&lost), ExitCode::FAILURE);
+    }
+}

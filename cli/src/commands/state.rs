@@ -1,0 +1,122 @@
+//! `wasmesos state | agents | frameworks | tasks [--json]`: the master's view of the cluster,
+//! as aligned tables or JSON. Also the master-finding flag and Operator client that `logs`,
+//! `kill` and `run` share.
+
+mod json;
+mod table;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use tonic::transport::Channel;
+use wasmesos_proto::operator_client::OperatorClient;
+use wasmesos_proto::{ClusterState, GetStateRequest};
+use wasmesos_sdk_scheduler::DEFAULT_MASTER_URL;
+
+/// How long to wait for the TCP connection to the master.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The master to talk to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MasterArg {
+    /// The master's URL.
+    #[arg(long, value_name = "URL", env = "WASMESOS_MASTER", default_value = DEFAULT_MASTER_URL)]
+    pub master: String,
+}
+
+impl MasterArg {
+    /// A channel to the master; the error names the address when it cannot be reached.
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        Ok(wasmesos_sdk_scheduler::connect_channel(&self.master, CONNECT_TIMEOUT).await?)
+    }
+
+    pub async fn operator(&self) -> anyhow::Result<OperatorClient<Channel>> {
+        Ok(OperatorClient::new(self.channel().await?))
+    }
+}
+
+/// A gRPC error status as one line: what failed, the code, and the master's message.
+pub fn status_error(call: &str, status: &tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{call}: {} ({:?})", status.message(), status.code())
+}
+
+const STATE_EXAMPLES: &str = "\
+Examples:
+  wasmesos state                      # master, roles, agents, frameworks and tasks
+  wasmesos state --json | jq .agents  # everything as JSON
+  wasmesos agents --master http://10.0.0.5:5050
+  WASMESOS_MASTER=http://10.0.0.5:5050 wasmesos tasks";
+
+/// Flags shared by `state`, `agents`, `frameworks` and `tasks`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = STATE_EXAMPLES)]
+pub struct StateArgs {
+    #[command(flatten)]
+    pub master: MasterArg,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which part of the state to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    All,
+    Agents,
+    Frameworks,
+    Tasks,
+}
+
+/// Prints the chosen view; errors are one line on stderr.
+pub fn main(args: StateArgs, view: View) -> ExitCode {
+    match run(&args, view) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("wasmesos: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &StateArgs, view: View) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let state = runtime.block_on(fetch_state(&args.master))?;
+    Ok(if args.json {
+        let value = json::view(&state, view);
+        format!("{}\n", serde_json::to_string_pretty(&value)?)
+    } else {
+        table::view(&state, view)
+    })
+}
+
+/// `Operator.GetState`.
+pub async fn fetch_state(master: &MasterArg) -> anyhow::Result<ClusterState> {
+    let mut operator = master.operator().await?;
+    let response = operator
+        .get_state(GetStateRequest {})
+        .await
+        .map_err(|status| status_error("GetState", &status))?;
+    Ok(response.into_inner())
+}
+
+/// `TASK_RUNNING` → `RUNNING`.
+pub fn state_name(state: wasmesos_proto::TaskState) -> &'static str {
+    let name = state.as_str_name();
+    name.strip_prefix("TASK_").unwrap_or(name)
+}
+
+/// `REASON_MEMORY_LIMIT` → `memory limit`; empty for no reason.
+pub fn reason_text(reason: wasmesos_proto::Reason) -> String {
+    if reason == wasmesos_proto::Reason::Unspecified {
+        return String::new();
+    }
+    let name = reason.as_str_name();
+    name.strip_prefix("REASON_")
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+        .replace('_', " ")
+}

@@ -1,0 +1,281 @@
+//! The cluster state as aligned text tables.
+
+use std::fmt::Write;
+
+use wasmesos_proto::resource_names::{CPUS, DISK, MEM};
+use wasmesos_proto::{AgentSummary, ClusterState, FrameworkSummary, Resources, TaskSummary};
+
+use super::{View, reason_text, state_name};
+
+/// Renders the chosen part of the state.
+pub fn view(state: &ClusterState, view: View) -> String {
+    match view {
+        View::Agents => agents(&state.agents),
+        View::Frameworks => frameworks(&state.frameworks),
+        View::Tasks => tasks(&state.tasks),
+        View::All => everything(state),
+    }
+}
+
+fn everything(state: &ClusterState) -> String {
+    let mut out = String::new();
+    if let Some(master) = &state.master {
+        let _ = writeln!(
+            out,
+            "master {} at {} (version {})",
+            master.id, master.address, master.version
+        );
+    }
+    if !state.roles.is_empty() {
+        let rows = state
+            .roles
+            .iter()
+            .map(|role| {
+                vec![
+                    role.name.clone(),
+                    format!("{}", role.weight),
+                    format!("{:.3}", role.dominant_share),
+                    resources(role.allocated.as_ref()),
+                ]
+            })
+            .collect();
+        section(
+            &mut out,
+            "roles",
+            render(&["ROLE", "WEIGHT", "SHARE", "ALLOCATED"], rows),
+        );
+    }
+    section(&mut out, "agents", agents(&state.agents));
+    section(&mut out, "frameworks", frameworks(&state.frameworks));
+    section(&mut out, "tasks", tasks(&state.tasks));
+    out
+}
+
+fn section(out: &mut String, title: &str, body: String) {
+    let _ = write!(out, "\n{title}:\n{body}");
+}
+
+pub fn agents(agents: &[AgentSummary]) -> String {
+    let rows = agents
+        .iter()
+        .map(|summary| {
+            let info = summary.agent.clone().unwrap_or_default();
+            let total = summary.total.as_ref();
+            let used = summary.used.as_ref();
+            vec![
+                info.id,
+                info.hostname,
+                info.address,
+                if summary.active { "yes" } else { "no" }.to_string(),
+                used_of(used, total, CPUS, cores),
+                used_of(used, total, MEM, bytes),
+                used_of(used, total, DISK, bytes),
+                resources(summary.offered.as_ref()),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID", "HOSTNAME", "ADDRESS", "ACTIVE", "CPUS", "MEM", "DISK", "OFFERED",
+    ];
+    render(&header, rows)
+}
+
+pub fn frameworks(frameworks: &[FrameworkSummary]) -> String {
+    let rows = frameworks
+        .iter()
+        .map(|summary| {
+            let info = summary.framework.clone().unwrap_or_default();
+            let roles = if info.roles.is_empty() {
+                "*".to_string()
+            } else {
+                info.roles.join(",")
+            };
+            vec![
+                info.id,
+                info.name,
+                roles,
+                if summary.connected { "yes" } else { "no" }.to_string(),
+                summary.active_tasks.to_string(),
+                format!("{:.3}", summary.dominant_share),
+                resources(summary.used.as_ref()),
+            ]
+        })
+        .collect();
+    let header = ["ID", "NAME", "ROLES", "CONNECTED", "TASKS", "SHARE", "USED"];
+    render(&header, rows)
+}
+
+pub fn tasks(tasks: &[TaskSummary]) -> String {
+    let rows = tasks
+        .iter()
+        .map(|task| {
+            vec![
+                task.task_id.clone(),
+                task.name.clone(),
+                state_name(task.state()).to_string(),
+                reason_text(task.reason()),
+                task.exit_code
+                    .map(|code| code.to_string())
+                    .unwrap_or_default(),
+                task.framework_id.clone(),
+                task.agent_id.clone(),
+                resources(task.resources.as_ref()),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "NAME",
+        "STATE",
+        "REASON",
+        "EXIT",
+        "FRAMEWORK",
+        "AGENT",
+        "RESOURCES",
+    ];
+    render(&header, rows)
+}
+
+/// Columns padded to their widest cell; a `(none)` line when there are no rows.
+fn render(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    if rows.is_empty() {
+        return "(none)\n".to_string();
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
+}
+
+fn used_of(
+    used: Option<&Resources>,
+    total: Option<&Resources>,
+    name: &str,
+    format: fn(f64) -> String,
+) -> String {
+    let used = used.map_or(0.0, |r| r.scalar(name));
+    let total = total.map_or(0.0, |r| r.scalar(name));
+    format!("{}/{}", format(used), format(total))
+}
+
+/// `cpus:0.5 mem:64 MiB`, in the order the master sent them.
+fn resources(resources: Option<&Resources>) -> String {
+    let Some(resources) = resources else {
+        return String::new();
+    };
+    let parts: Vec<String> = resources
+        .resources
+        .iter()
+        .map(|r| match r.name.as_str() {
+            MEM | DISK => format!("{}:{}", r.name, bytes(r.value)),
+            _ => format!("{}:{}", r.name, cores(r.value)),
+        })
+        .collect();
+    parts.join(" ")
+}
+
+fn cores(value: f64) -> String {
+    // Sums of freed resources can be -0.0; show 0.
+    let value = if value == 0.0 { 0.0 } else { value };
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Bytes in the largest binary unit that keeps the number at least 1.
+pub fn bytes(value: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = if value == 0.0 { 0.0 } else { value };
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0}B")
+    } else {
+        format!("{}{}", cores(value), UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmesos_proto::{AgentInfo, TaskState};
+
+    use super::*;
+
+    #[test]
+    fn columns_line_up() {
+        let text = render(
+            &["ID", "NAME"],
+            vec![
+                vec!["a-long-id".into(), "x".into()],
+                vec!["b".into(), "yy".into()],
+            ],
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines, ["ID         NAME", "a-long-id  x", "b          yy"]);
+    }
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(bytes(512.0), "512B");
+        assert_eq!(bytes(64.0 * 1024.0 * 1024.0), "64MiB");
+        assert_eq!(bytes(1.5 * 1024.0 * 1024.0 * 1024.0), "1.5GiB");
+        assert_eq!(cores(0.25), "0.25");
+        assert_eq!(cores(2.0), "2");
+        assert_eq!(
+            (cores(-0.0), bytes(-0.0)),
+            ("0".to_string(), "0B".to_string())
+        );
+    }
+
+    #[test]
+    fn agent_rows_show_used_over_total() {
+        let summary = AgentSummary {
+            agent: Some(AgentInfo {
+                id: "agent-1".into(),
+                ..AgentInfo::default()
+            }),
+            total: Some(Resources::from_scalars([
+                ("cpus", 4.0),
+                ("mem", 1073741824.0),
+            ])),
+            used: Some(Resources::from_scalars([("cpus", 1.5)])),
+            active: true,
+            ..AgentSummary::default()
+        };
+        let text = agents(&[summary]);
+        assert!(text.contains("1.5/4"), "{text}");
+        assert!(text.contains("0B/1GiB"), "{text}");
+    }
+
+    #[test]
+    fn task_rows_name_state_and_reason() {
+        let task = TaskSummary {
+            task_id: "t1".into(),
+            state: TaskState::TaskFailed as i32,
+            reason: wasmesos_proto::Reason::MemoryLimit as i32,
+            exit_code: None,
+            ..TaskSummary::default()
+        };
+        let text = tasks(&[task]);
+        assert!(
+            text.contains("FAILED") && text.contains("memory limit"),
+            "{text}"
+        );
+        assert_eq!(tasks(&[]), "(none)\n");
+    }
+}

@@ -1,0 +1,287 @@
+//! The cluster commands and a cluster of separate OS processes: `wasmesos master` and
+//! `wasmesos agent` children on random loopback ports, driven by the scheduler SDK and by
+//! `wasmesos run/state/tasks/logs/kill`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use wasmesos_guest_artifacts as guests;
+use wasmesos_harness::{ProcessCluster, SchedulerEvent, TestFramework, cluster_state};
+use wasmesos_proto::{Reason, TaskState};
+use wasmesos_sdk_scheduler::{TaskBuilder, refuse_for};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_wasmesos");
+const FAST_MASTER: &[&str] = &[
+    "--agent-heartbeat-interval",
+    "100ms",
+    "--agent-ping-timeout",
+    "1s",
+];
+const SMALL_AGENT: &[&str] = &["--max-tasks", "256"];
+
+async fn processes(agents: usize) -> ProcessCluster {
+    ProcessCluster::start(
+        Path::new(BINARY),
+        agents,
+        "cpus:2;mem:2GiB;disk:2GiB",
+        FAST_MASTER,
+        SMALL_AGENT,
+    )
+    .await
+    .expect("master and agents as processes")
+}
+
+fn wasmesos(master: &str, args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .args(args)
+        .env("WASMESOS_MASTER", master)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agent_process_loses_its_tasks_and_its_offers() {
+    let mut cluster = processes(2).await;
+    let doomed = cluster.agents[0].agent_id.clone().expect("agent id");
+    let mut framework = TestFramework::start(&cluster.master_url(), "survivor", None)
+        .await
+        .expect("subscribe");
+    let digest = framework
+        .driver
+        .upload_executor(Path::new(guests::SLEEPY), None)
+        .await
+        .expect("upload")
+        .digest;
+
+    // One long task on the doomed agent; the rest of that agent comes back as an offer that
+    // the framework keeps. Offers of the other agent are declined for good.
+    let mut held = None;
+    let mut launched = false;
+    while held.is_none() {
+        for offer in framework.next_offers().await.expect("offers") {
+            if offer.agent_id != doomed {
+                let refuse = Some(refuse_for(Duration::from_secs(3600)));
+                framework
+                    .driver
+                    .decline([offer.id], refuse)
+                    .await
+                    .expect("decline");
+            } else if !launched {
+                let task = TaskBuilder::new("doomed-task", &digest)
+                    .cpus(0.5)
+                    .mem(64 << 20);
+                let info = task.build_for(&offer);
+                let refuse = refuse_for(Duration::ZERO);
+                framework
+                    .driver
+                    .launch_with_filters([offer.id], vec![info], refuse)
+                    .await
+                    .expect("launch");
+                launched = true;
+            } else {
+                held = Some(offer);
+            }
+        }
+    }
+    let held = held.expect("an offer of the doomed agent");
+    framework
+        .wait_for_status("doomed-task", |state| state == TaskState::TaskRunning)
+        .await
+        .expect("running");
+
+    cluster.agents[0].kill().await.expect("kill -9 the agent");
+
+    let lost = framework
+        .wait_for_terminal("doomed-task")
+        .await
+        .expect("terminal update");
+    assert_eq!(
+        (lost.state(), lost.reason()),
+        (TaskState::TaskLost, Reason::AgentLost),
+        "{lost:?}"
+    );
+    let is_rescind =
+        |event: &SchedulerEvent| matches!(event, SchedulerEvent::Rescinded(id) if *id == held.id);
+    if !framework.history().iter().any(is_rescind) {
+        framework
+            .wait_for("the held offer's rescind", |event| {
+                is_rescind(event).then_some(())
+            })
+            .await
+            .expect("the held offer was rescinded");
+    }
+    let failure_seen = framework
+        .history()
+        .iter()
+        .any(|event| matches!(event, SchedulerEvent::Failure(agent) if *agent == doomed));
+    assert!(failure_seen, "a FAILURE event names the lost agent");
+
+    let state = cluster_state(&cluster.master_url()).await.expect("state");
+    let doomed_active = state
+        .agents
+        .iter()
+        .any(|agent| agent.active && agent.agent.as_ref().is_some_and(|a| a.id == doomed));
+    assert!(!doomed_active, "the killed agent is no longer active");
+    framework.teardown().await.expect("teardown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasmesos_run_prints_the_output_and_exits_with_the_task_code() {
+    let cluster = processes(1).await;
+    let master = cluster.master_url();
+
+    let ok = wasmesos(
+        &master,
+        &["run", "--env", "GREETING=hi", guests::HELLO, "--", "world"],
+    );
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let stdout = text(&ok.stdout);
+    assert!(stdout.starts_with("hello from wasmesos\n"), "{stdout}");
+    assert!(
+        stdout.contains("arg[1]=world\n") && stdout.contains("GREETING=hi\n"),
+        "{stdout}"
+    );
+    let stderr = text(&ok.stderr);
+    for state in ["STARTING", "RUNNING", "FINISHED"] {
+        assert!(stderr.contains(state), "state {state} printed: {stderr}");
+    }
+
+    let three = wasmesos(&master, &["run", guests::HELLO, "--", "--exit", "3"]);
+    assert_eq!(three.status.code(), Some(3), "{three:?}");
+
+    let bomb = wasmesos(&master, &["run", "--mem", "32MiB", guests::MEMORY_BOMB]);
+    assert_eq!(bomb.status.code(), Some(1), "{bomb:?}");
+    assert!(
+        text(&bomb.stderr).contains("memory limit"),
+        "{}",
+        text(&bomb.stderr)
+    );
+
+    let tasks = wasmesos(&master, &["agents"]);
+    assert_eq!(tasks.status.code(), Some(0), "{tasks:?}");
+    let agent_id = cluster.agents[0].agent_id.clone().expect("agent id");
+    assert!(
+        text(&tasks.stdout).contains(&agent_id),
+        "{}",
+        text(&tasks.stdout)
+    );
+    let json = wasmesos(&master, &["state", "--json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(value["agents"][0]["id"], agent_id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_logs_and_kill_work_on_a_running_task() {
+    let cluster = processes(1).await;
+    let master = cluster.master_url();
+    let mut framework = TestFramework::start(&master, "operator", None)
+        .await
+        .expect("subscribe");
+    let digest = framework
+        .driver
+        .upload_executor(Path::new(guests::HELLO), None)
+        .await
+        .expect("upload")
+        .digest;
+    let task = TaskBuilder::new("greeter", &digest)
+        .cpus(0.1)
+        .mem(64 << 20)
+        .args(["--stderr", "to stderr"]);
+    framework.launch_one(task).await.expect("launch");
+    framework
+        .wait_for_terminal("greeter")
+        .await
+        .expect("finished");
+
+    let tasks = wasmesos(&master, &["tasks"]);
+    let listing = text(&tasks.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("greeter") && l.contains("FINISHED")),
+        "{listing}"
+    );
+    let stdout = wasmesos(&master, &["logs", "greeter"]);
+    assert!(
+        text(&stdout.stdout).starts_with("hello from wasmesos"),
+        "{stdout:?}"
+    );
+    let stderr = wasmesos(&master, &["logs", "greeter", "--stderr"]);
+    assert_eq!(text(&stderr.stdout), "to stderr\n");
+
+    let sleepy = framework
+        .driver
+        .upload_executor(Path::new(guests::SLEEPY), None)
+        .await
+        .expect("upload")
+        .digest;
+    framework
+        .launch_one(TaskBuilder::new("sleeper", &sleepy).cpus(0.1).mem(64 << 20))
+        .await
+        .expect("launch");
+    framework
+        .wait_for_status("sleeper", |state| state == TaskState::TaskRunning)
+        .await
+        .expect("running");
+    let kill = wasmesos(&master, &["kill", "sleeper"]);
+    assert_eq!(kill.status.code(), Some(0), "{kill:?}");
+    let killed = framework
+        .wait_for_terminal("sleeper")
+        .await
+        .expect("terminal");
+    assert_eq!(killed.state(), TaskState::TaskKilled, "{killed:?}");
+    framework.teardown().await.expect("teardown");
+}
+
+#[test]
+fn an_unreachable_master_is_one_line_naming_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    drop(listener);
+    for args in [
+        &["state"][..],
+        &["tasks"],
+        &["kill", "x"],
+        &["logs", "x"],
+        &["run", guests::HELLO],
+    ] {
+        let output = wasmesos(&url, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+        let stderr = text(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&url) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn every_cluster_command_has_help_with_examples() {
+    for command in [
+        "run",
+        "dev",
+        "state",
+        "agents",
+        "frameworks",
+        "tasks",
+        "logs",
+        "kill",
+    ] {
+        let output = Command::new(BINARY)
+            .args([command, "--help"])
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(0), "{command}");
+        assert!(
+            text(&output.stdout).contains("Examples:"),
+            "{command} --help has examples"
+        );
+    }
+}
