@@ -33,6 +33,17 @@ const MEM: u64 = 16 << 20;
 const DATA: &[u8] = b"a few words to count";
 
 fn main() {
+    let backtraces = |key| std::env::var(key).is_ok_and(|v| v != "0");
+    if backtraces("RUST_LIB_BACKTRACE")
+        || (backtraces("RUST_BACKTRACE")
+            && !std::env::var("RUST_LIB_BACKTRACE").is_ok_and(|v| v == "0"))
+    {
+        eprintln!(
+            "note: backtraces are on; wasmtime builds an error with a captured backtrace on every \
+             store drop, which costs tens of microseconds per task. Run with \
+             RUST_LIB_BACKTRACE=0 for representative figures."
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
