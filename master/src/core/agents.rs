@@ -216,14 +216,24 @@ impl Core {
         }
     }
 
-    /// Removes an agent: offers on it are rescinded, its tasks become LOST, every framework
-    /// gets a FAILURE event, and the agent is told to shut down.
+    /// Removes an agent: offers on it are rescinded, every framework gets a FAILURE event,
+    /// then its tasks become LOST, and the agent is told to shut down.
     pub(super) fn remove_agent(&mut self, id: &AgentId, why: &str, now: Time) {
         let Some(agent) = self.agents.remove(id) else {
             return;
         };
         tracing::warn!(agent_id = %id, why, "agent removed");
         self.rescind_offers_on(id);
+        // FAILURE first: the proto promises the LOST updates follow it.
+        for (framework_id, framework) in &self.frameworks {
+            if framework.connected {
+                let failure = event::Failure {
+                    agent_id: id.to_string(),
+                };
+                self.outbox
+                    .event(framework_id.as_str(), event::Event::Failure(failure));
+            }
+        }
         let message = format!("agent {id} lost: {why}");
         let timestamp = self.unix(now);
         for (framework_id, task_id) in &agent.tasks {
@@ -251,15 +261,6 @@ impl Core {
         }
         if let Err(err) = self.allocator.remove_agent(id) {
             tracing::error!(agent_id = %id, %err, "allocator did not know the agent");
-        }
-        for (framework_id, framework) in &self.frameworks {
-            if framework.connected {
-                let failure = event::Failure {
-                    agent_id: id.to_string(),
-                };
-                self.outbox
-                    .event(framework_id.as_str(), event::Event::Failure(failure));
-            }
         }
         let shutdown = agent_command::Shutdown { message };
         self.outbox

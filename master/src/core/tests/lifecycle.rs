@@ -55,6 +55,20 @@ fn a_silent_agent_is_removed_its_tasks_lost_and_offers_rescinded() {
     assert!(lost[0].uuid.is_empty());
     assert_eq!(rescinds(&out, &fw), vec![offer.clone()]);
     assert!(has_failure(&out, &fw, &agent));
+    let kinds: Vec<&str> = out.events[&fw]
+        .iter()
+        .filter_map(|e| match e.event.as_ref() {
+            Some(wasmesos_proto::v1::event::Event::Rescind(_)) => Some("rescind"),
+            Some(wasmesos_proto::v1::event::Event::Failure(_)) => Some("failure"),
+            Some(wasmesos_proto::v1::event::Event::Update(_)) => Some("update"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["rescind", "failure", "update"],
+        "FAILURE comes before the LOST updates"
+    );
     assert!(commands(&out, &agent).any(|c| matches!(c, agent_command::Command::Shutdown(_))));
     assert_eq!(out.close_agents, vec![agent.clone()]);
     assert!(h.core.cluster_state(h.now).agents.is_empty());
