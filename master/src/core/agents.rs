@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use wasmesos_allocator::{AgentId, FrameworkId, Resources};
 use wasmesos_proto::v1::{
-    AgentCommand, AgentInfo, Reason, RegisterRequest, TaskState, agent_command, event,
+    AgentCommand, AgentInfo, Reason, RegisterRequest, TaskReport, TaskState, agent_command, event,
 };
 
 use super::convert::{Amounts, resources_from_proto};
@@ -98,8 +98,30 @@ impl Core {
         self.outbox
             .commands
             .insert(agent_id.clone(), vec![registered]);
+        self.shut_down_removed_frameworks(&agent_id, &req.tasks);
         self.request_allocation(now);
         Ok(Registration::Accepted { agent_id })
+    }
+
+    /// Tasks an agent reports for frameworks removed while it was away (its
+    /// `shutdown_framework` never arrived) must stop too.
+    fn shut_down_removed_frameworks(&mut self, agent_id: &str, reports: &[TaskReport]) {
+        let mut removed: Vec<&str> = reports
+            .iter()
+            .map(|report| report.framework_id.as_str())
+            .filter(|id| self.removed_frameworks.contains(*id))
+            .collect();
+        removed.sort_unstable();
+        removed.dedup();
+        for framework_id in removed {
+            let shutdown = agent_command::ShutdownFramework {
+                framework_id: framework_id.to_string(),
+            };
+            self.outbox.command(
+                agent_id,
+                agent_command::Command::ShutdownFramework(shutdown),
+            );
+        }
     }
 
     /// The `registered` command that opens every command stream.

@@ -371,3 +371,27 @@ fn subscribed_comes_first_and_names_the_master() {
         other => panic!("expected SUBSCRIBED first, got {other:?}"),
     }
 }
+
+#[test]
+fn reregistering_with_tasks_of_a_removed_framework_shuts_them_down() {
+    let mut h = Harness::new();
+    let agent = h.register("cpus:4;mem:4GiB");
+    let (fw, _) = running_with_offer(&mut h, &agent);
+    // The agent's stream is down when the framework goes, so the shutdown never reaches it.
+    h.core.agent_disconnected(&agent, h.now);
+    h.core.teardown(&fw, h.now).expect("teardown");
+    h.take();
+    reregister(&mut h, &agent, &fw, &["t1"]);
+    let out = h.take();
+    let kinds: Vec<_> = commands(&out, &agent).collect();
+    assert!(matches!(
+        kinds.first(),
+        Some(agent_command::Command::Registered(_))
+    ));
+    assert!(
+        kinds.iter().any(
+            |c| matches!(c, agent_command::Command::ShutdownFramework(s) if s.framework_id == fw)
+        ),
+        "{kinds:?}"
+    );
+}
