@@ -16,6 +16,9 @@ use crate::actor::Actor;
 use crate::artifacts::{ArtifactStore, parse_digest};
 use crate::error::invalid;
 
+/// Most bytes reserved for an upload before they arrive.
+const PREALLOCATE_MAX: u64 = 1024 * 1024;
+
 /// Bytes per download chunk, well under gRPC's default 4 MiB message limit.
 const DOWNLOAD_CHUNK: usize = 256 * 1024;
 
@@ -51,7 +54,9 @@ impl ArtifactsService {
         if !header.digest.is_empty() {
             parse_digest(&header.digest)?;
         }
-        let mut bytes = Vec::with_capacity(header.size as usize);
+        // The announced size is only a hint: reserving all of it up front would let a client
+        // that announces the cap and sends nothing pin that much memory per upload.
+        let mut bytes = Vec::with_capacity(header.size.min(PREALLOCATE_MAX) as usize);
         bytes.extend_from_slice(&first.data);
         while let Some(chunk) = chunks
             .message()
