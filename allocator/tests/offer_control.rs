@@ -74,6 +74,11 @@ fn revive_clears_filters() {
     a.revive(&fw("f"), None).unwrap();
     assert!(a.has_work());
     assert_eq!(a.allocate(secs(2)).len(), 1, "REVIVE clears the filter");
+    assert_eq!(
+        a.next_filter_expiry(),
+        None,
+        "no stale wake-up after the round"
+    );
 }
 
 #[test]
