@@ -30,6 +30,9 @@ pub struct ClusterConfig {
     pub agent: AgentConfig,
     /// How long to wait for every agent to register.
     pub startup_timeout: Duration,
+    /// Where the cluster's temp dir (master and agent work dirs, so every task sandbox) is
+    /// made; `None` is the OS temp dir.
+    pub base_dir: Option<std::path::PathBuf>,
 }
 
 impl ClusterConfig {
@@ -61,6 +64,7 @@ impl ClusterConfig {
             master,
             agent,
             startup_timeout: Duration::from_secs(30),
+            base_dir: None,
         }
     }
 
@@ -122,9 +126,10 @@ impl Cluster {
     /// Starts the master and `config.agents` agents and waits until the master lists every
     /// agent as active.
     pub async fn start(config: ClusterConfig) -> Result<Cluster, Error> {
+        let base_dir = config.base_dir.clone().unwrap_or_else(std::env::temp_dir);
         let dir = tempfile::Builder::new()
             .prefix("wasmesos-cluster-")
-            .tempdir()
+            .tempdir_in(base_dir)
             .map_err(|err| Error::io("creating the cluster dir", err))?;
         let mut master_config = config.master.clone();
         master_config.work_dir = Some(dir.path().join("master"));
