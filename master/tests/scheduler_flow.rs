@@ -234,8 +234,8 @@ async fn a_decline_with_zero_refuse_reoffers_within_milliseconds() {
 #[tokio::test]
 async fn a_silent_agent_is_shut_down_and_the_framework_told() {
     let master = start(|config| {
-        config.agent_heartbeat_interval = Duration::from_millis(50);
-        config.agent_ping_timeout = Duration::from_millis(250);
+        config.agent_heartbeat_interval = Duration::from_millis(100);
+        config.agent_ping_timeout = Duration::from_secs(1);
     })
     .await;
     let digest = upload_hello(&master).await;
@@ -325,14 +325,14 @@ async fn a_silent_agent_is_shut_down_and_the_framework_told() {
 #[tokio::test]
 async fn heartbeats_keep_an_agent_registered() {
     let master = start(|config| {
-        config.agent_heartbeat_interval = Duration::from_millis(50);
-        config.agent_ping_timeout = Duration::from_millis(250);
+        config.agent_heartbeat_interval = Duration::from_millis(100);
+        config.agent_ping_timeout = Duration::from_secs(1);
     })
     .await;
     let agent = master.register(cpus_mem(1.0, 1e9), "").await;
     let mut agents = master.agents();
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
-    let mut ticker = tokio::time::interval(Duration::from_millis(50));
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2_500);
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
     while tokio::time::Instant::now() < deadline {
         ticker.tick().await;
         agents
