@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Instant;
 
-use support::{Samples, millis, quick, ratio, table};
+use support::{Samples, micros, millis, quick, table};
 use wasmesos_wasm_executor::{Executor, ExecutorConfig};
 
 fn main() {
@@ -68,23 +68,29 @@ fn main() {
         "## compile: wordcount ({} KiB), median of {repeats}\n",
         bytes.len() / 1024
     );
+    let faster = |load: std::time::Duration| {
+        format!(
+            "{:.0}x faster",
+            cold.median().as_secs_f64() / load.as_secs_f64()
+        )
+    };
     table(
         &["load", "p50", "vs cold compile"],
         &[
             vec![
                 "cold compile (Cranelift)".into(),
                 millis(cold.median()),
-                "1.00x".into(),
+                "baseline".into(),
             ],
             vec![
                 "from the disk cache".into(),
-                millis(disk.median()),
-                ratio(disk.median(), cold.median()),
+                micros(disk.median()),
+                faster(disk.median()),
             ],
             vec![
                 "from memory (same digest)".into(),
-                millis(memory.median()),
-                ratio(memory.median(), cold.median()),
+                micros(memory.median()),
+                faster(memory.median()),
             ],
         ],
     );

@@ -41,6 +41,12 @@ pub struct ExecutorConfig {
     pub keep_resident_bytes: usize,
     /// The largest single message a guest may send to its scheduler or log.
     pub max_message_bytes: usize,
+    /// Map linear memories' initial images copy-on-write instead of copying data segments in.
+    /// Off by default: it saves little for small guests and costs two more memory mappings
+    /// per running task, which keeps 10,000 tasks from fitting in Linux's default limit of
+    /// 65,530 mappings per process (`vm.max_map_count`). Turn it on for guests with large
+    /// data segments when fewer tasks run at once.
+    pub memory_init_cow: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -58,6 +64,7 @@ impl Default for ExecutorConfig {
             max_wasm_stack_bytes: 512 * KIB as usize,
             keep_resident_bytes: 64 * KIB as usize,
             max_message_bytes: 4 * MIB as usize,
+            memory_init_cow: false,
         }
     }
 }

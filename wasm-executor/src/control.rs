@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use tokio::sync::Notify;
 
+use crate::engine::Nudge;
+
 /// Why a task was stopped from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StopReason {
@@ -28,13 +30,31 @@ impl StopReason {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Control {
     reason: AtomicU8,
     notify: Notify,
+    /// Advances the engines' epochs, so that running guest code reaches its epoch check now
+    /// rather than at the next tick.
+    nudge: Option<Nudge>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("reason", &self.reason())
+            .finish()
+    }
 }
 
 impl Control {
+    pub(crate) fn new(nudge: Nudge) -> Self {
+        Control {
+            nudge: Some(nudge),
+            ..Control::default()
+        }
+    }
+
     /// Records `reason` unless another was recorded first, and wakes the task.
     pub(crate) fn stop(&self, reason: StopReason) {
         let recorded = self
@@ -42,6 +62,9 @@ impl Control {
             .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         if recorded {
+            if let Some(nudge) = &self.nudge {
+                nudge.nudge();
+            }
             // Only the task's runner waits; `notify_one` keeps a permit if it is not waiting yet.
             self.notify.notify_one();
         }

@@ -5,8 +5,8 @@
 //! that has it; the rest run on the plain one and pay nothing for it.
 
 use std::hash::Hasher;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use sha2::{Digest as _, Sha256};
@@ -33,10 +33,13 @@ pub(crate) struct MeteredEngine {
     pub(crate) compat_hash: String,
 }
 
-/// Both engines, plus the ticker that advances their epochs.
+/// The engines, plus the ticker that advances their epochs.
+///
+/// The fuel-metered engine is built on first use: each engine has its own pool, whose stack
+/// slots alone cost two memory mappings per task slot, and most executors never meter fuel.
 pub(crate) struct Engines {
+    config: ExecutorConfig,
     pub(crate) plain: MeteredEngine,
-    pub(crate) fuel: MeteredEngine,
     ticker: Ticker,
 }
 
@@ -44,16 +47,19 @@ impl Engines {
     pub(crate) fn new(config: &ExecutorConfig) -> Result<Self, Error> {
         validate(config)?;
         let plain = build(config, Metering::Plain)?;
-        let fuel = build(config, Metering::Fuel)?;
-        let ticker = Ticker::start(
-            vec![plain.engine.clone(), fuel.engine.clone()],
-            config.epoch_tick,
-        )?;
+        let ticker = Ticker::start(plain.engine.clone(), config.epoch_tick)?;
         Ok(Engines {
+            config: config.clone(),
             plain,
-            fuel,
             ticker,
         })
+    }
+
+    /// Builds the fuel-metered engine and has the ticker drive it too. Call once.
+    pub(crate) fn build_fuel(&self) -> Result<MeteredEngine, Error> {
+        let fuel = build(&self.config, Metering::Fuel)?;
+        self.ticker.drive(fuel.engine.clone());
+        Ok(fuel)
     }
 
     /// Marks a task as running until the returned guard drops: the ticker ticks meanwhile.
@@ -61,10 +67,27 @@ impl Engines {
         self.ticker.task_started()
     }
 
-    pub(crate) fn get(&self, metering: Metering) -> &MeteredEngine {
-        match metering {
-            Metering::Plain => &self.plain,
-            Metering::Fuel => &self.fuel,
+    /// A handle that advances every engine's epoch at once.
+    pub(crate) fn nudge(&self) -> Nudge {
+        Nudge {
+            shared: Arc::clone(&self.ticker.shared),
+        }
+    }
+}
+
+/// Advances the engines' epochs outside the ticker's rhythm. Every running guest then makes
+/// its epoch check at its next loop back-edge or call: a kill takes effect without waiting up
+/// to a tick (or longer, if the ticker thread is slow to be scheduled). The other guests' extra
+/// check costs them one callback.
+#[derive(Clone)]
+pub(crate) struct Nudge {
+    shared: Arc<TickerShared>,
+}
+
+impl Nudge {
+    pub(crate) fn nudge(&self) {
+        for engine in self.shared.lock_engines().iter() {
+            engine.increment_epoch();
         }
     }
 }
@@ -113,6 +136,7 @@ pub(crate) fn wasmtime_config(config: &ExecutorConfig, metering: Metering) -> Co
         .memory_reservation(round_up_to_page(config.max_task_memory_bytes))
         .memory_reservation_for_growth(0)
         .memory_may_move(false)
+        .memory_init_cow(config.memory_init_cow)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(config)));
     wasm
 }
@@ -180,6 +204,14 @@ struct Ticker {
 struct TickerShared {
     stop: AtomicBool,
     running_tasks: AtomicUsize,
+    engines: Mutex<Vec<Engine>>,
+}
+
+impl TickerShared {
+    fn lock_engines(&self) -> std::sync::MutexGuard<'_, Vec<Engine>> {
+        // A list of engines has no invariant a panicking holder could break.
+        self.engines.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Keeps the ticker ticking while a task runs.
@@ -194,8 +226,9 @@ impl Drop for Ticking {
 }
 
 impl Ticker {
-    fn start(engines: Vec<Engine>, tick: std::time::Duration) -> Result<Self, Error> {
+    fn start(engine: Engine, tick: std::time::Duration) -> Result<Self, Error> {
         let shared = Arc::new(TickerShared::default());
+        shared.lock_engines().push(engine);
         let state = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("wasmesos-epoch".into())
@@ -208,7 +241,7 @@ impl Ticker {
                         continue;
                     }
                     std::thread::sleep(tick);
-                    for engine in &engines {
+                    for engine in state.lock_engines().iter() {
                         engine.increment_epoch();
                     }
                 }
@@ -218,6 +251,10 @@ impl Ticker {
             shared,
             thread: Some(thread),
         })
+    }
+
+    fn drive(&self, engine: Engine) {
+        self.shared.lock_engines().push(engine);
     }
 
     fn task_started(&self) -> Ticking {

@@ -25,7 +25,8 @@ struct ExecutorInner {
     config: ExecutorConfig,
     engines: Engines,
     plain_linker: Linker<TaskState>,
-    fuel_linker: Linker<TaskState>,
+    /// Built the first time a task asks for fuel.
+    fuel: OnceCell<(MeteredEngine, Linker<TaskState>)>,
     cache: CompileCache,
 }
 
@@ -42,14 +43,13 @@ impl Executor {
     pub fn new(config: ExecutorConfig) -> Result<Executor, Error> {
         let engines = Engines::new(&config)?;
         let plain_linker = linker(&engines.plain)?;
-        let fuel_linker = linker(&engines.fuel)?;
         let cache = CompileCache::new(config.cache_dir.clone())?;
         Ok(Executor {
             inner: Arc::new(ExecutorInner {
                 config,
                 engines,
                 plain_linker,
-                fuel_linker,
+                fuel: OnceCell::new(),
                 cache,
             }),
         })
@@ -153,6 +153,10 @@ impl Executor {
         Ok(())
     }
 
+    pub(crate) fn nudge(&self) -> crate::engine::Nudge {
+        self.inner.engines.nudge()
+    }
+
     /// Keeps the epoch ticker running for as long as the guard lives.
     pub(crate) fn task_started(&self) -> crate::engine::Ticking {
         self.inner.engines.task_started()
@@ -172,17 +176,30 @@ impl Executor {
         let prepared = inner
             .fuel
             .get_or_try_init(|| async {
-                let engine: &MeteredEngine = self.inner.engines.get(Metering::Fuel);
+                let (engine, linker) = self.fuel_engine().await?;
                 let component = self
                     .inner
                     .cache
                     .component(engine, Metering::Fuel, &inner.digest, &inner.bytes)
                     .await?;
-                let (_, prepared) = program::prepare(&self.inner.fuel_linker, &component)?;
+                let (_, prepared) = program::prepare(linker, &component)?;
                 Ok::<_, Error>(prepared)
             })
             .await?;
         Ok(prepared.clone())
+    }
+}
+
+impl Executor {
+    async fn fuel_engine(&self) -> Result<&(MeteredEngine, Linker<TaskState>), Error> {
+        self.inner
+            .fuel
+            .get_or_try_init(|| async {
+                let engine = self.inner.engines.build_fuel()?;
+                let linker = linker(&engine)?;
+                Ok((engine, linker))
+            })
+            .await
     }
 }
 

@@ -113,7 +113,7 @@ pub(crate) struct Launch {
 pub(crate) fn spawn(launch: Launch) -> RunningTask {
     let max_message_bytes = launch.executor.config().max_message_bytes;
     let (host, messages, events) = HostChannels::new(max_message_bytes);
-    let control = Arc::new(Control::default());
+    let control = Arc::new(Control::new(launch.executor.nudge()));
     let throttled = Throttle::new(launch.spec.limits.cpus, launch.started).is_some();
     let meter = Arc::new(CpuMeter::new(throttled));
     let span =
@@ -220,30 +220,19 @@ impl Guest<'_> {
             Some(_) => Metering::Fuel,
             None => Metering::Plain,
         };
-        let prepared = match self.executor.prepared(self.program, metering).await {
+        // Compiling the fuel-metered variant can take a while: kill and timeout apply to it too.
+        let preparing = async {
+            let prepared = self.executor.prepared(self.program, metering).await;
+            prepared.map_err(Failure::Prepare)
+        };
+        let prepared = match self.guarded(preparing).await {
             Ok(prepared) => prepared,
-            Err(err) => {
-                return (
-                    self.classify(Err(Failure::Prepare(err)), false),
-                    Usage::default(),
-                );
-            }
+            Err(failure) => return (self.classify(Err(failure), false), Usage::default()),
         };
         let mut store = self.store(&prepared, wasi, host);
-        let deadline = self
-            .spec
-            .limits
-            .timeout
-            .map(|timeout| self.started + timeout);
-        let ended = tokio::select! {
-            biased;
-            reason = self.control.stopped() => Err(Failure::Stopped(reason)),
-            () = sleep_until(deadline) => {
-                self.control.stop(StopReason::Timeout);
-                Err(Failure::Stopped(StopReason::Timeout))
-            }
-            ended = call(&mut store, &prepared, || self.task_info()) => ended,
-        };
+        let ended = self
+            .guarded(call(&mut store, &prepared, || self.task_info()))
+            .await;
         let usage = Usage {
             peak_memory_bytes: store.data().limiter.peak(),
             fuel_consumed: self
@@ -253,6 +242,28 @@ impl Guest<'_> {
                 .and_then(|granted| store.get_fuel().ok().map(|left| granted - left)),
         };
         (self.classify(ended, store.data().limiter.refused()), usage)
+    }
+
+    /// Runs `work` until it ends, the task is stopped, or its timeout passes, whichever is
+    /// first. Dropping `work` is what interrupts a guest blocked in a host call.
+    async fn guarded<T>(
+        &self,
+        work: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        let deadline = self
+            .spec
+            .limits
+            .timeout
+            .map(|timeout| self.started + timeout);
+        tokio::select! {
+            biased;
+            reason = self.control.stopped() => Err(Failure::Stopped(reason)),
+            () = sleep_until(deadline) => {
+                self.control.stop(StopReason::Timeout);
+                Err(Failure::Stopped(StopReason::Timeout))
+            }
+            ended = work => ended,
+        }
     }
 
     fn store(&self, prepared: &Prepared, wasi: WasiCtx, host: HostChannels) -> Store<TaskState> {
