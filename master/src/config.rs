@@ -1,9 +1,13 @@
 //! The master's configuration: a plain struct with defaults, so tests can shrink every interval.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use wasmesos_allocator::{
+    Allocator, AllocatorConfig, Quota, Resources, SorterKind, default_min_allocatable,
+};
 
 /// The address a master listens on when none is given.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5050";
@@ -20,8 +24,22 @@ pub struct MasterConfig {
     /// Where uploaded artifacts are stored (`work_dir/artifacts/<digest>.wasm`). `None` means a
     /// directory under the OS temp dir, named after the master's id.
     pub work_dir: Option<PathBuf>,
-    /// Weight per role (`eng`, `eng/backend`); roles not listed weigh 1.
+    /// Weight per role (`eng`, `eng/backend`); roles not listed weigh 1. A weight applies
+    /// among the role's siblings, at every level of the tree. Changeable at run time through
+    /// `Operator.UpdateWeights` (not persisted across restarts yet).
     pub role_weights: BTreeMap<String, f64>,
+    /// Quota per role at start (guarantee and limit); changeable at run time through
+    /// `Operator.SetQuota` (not persisted across restarts yet).
+    pub role_quotas: BTreeMap<String, Quota>,
+    /// Resource names left out of dominant shares (e.g. `gpus`), so that a scarce resource
+    /// does not make its holders look rich. They are still offered.
+    pub fair_share_excluded: BTreeSet<String>,
+    /// Crumb control (Mesos's `--min_allocatable_resources`): an agent's free resources are
+    /// offered only when they hold at least one of these sets entirely. Empty: any non-empty
+    /// remainder is offered. Default: 0.01 cpus, or 32 MiB of mem.
+    pub min_allocatable_resources: Vec<Resources>,
+    /// How roles and frameworks are ordered: weighted DRF (default) or weighted random.
+    pub role_sorter: SorterKind,
     /// How often agents heartbeat (sent to them on registration).
     pub agent_heartbeat_interval: Duration,
     /// Silence after which an agent is removed: its tasks become LOST, its offers are rescinded.
@@ -49,6 +67,10 @@ impl Default for MasterConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 5050)),
             work_dir: None,
             role_weights: BTreeMap::new(),
+            role_quotas: BTreeMap::new(),
+            fair_share_excluded: BTreeSet::new(),
+            min_allocatable_resources: default_min_allocatable(),
+            role_sorter: SorterKind::Drf,
             agent_heartbeat_interval,
             agent_ping_timeout: agent_heartbeat_interval * 5,
             framework_heartbeat_interval: Duration::from_secs(15),
@@ -71,10 +93,23 @@ impl MasterConfig {
         }
     }
 
+    /// The allocator's configuration: weights, quotas, excluded names, crumbs and sorter.
+    pub fn allocator_config(&self) -> AllocatorConfig {
+        AllocatorConfig {
+            weights: self.role_weights.clone(),
+            quotas: self.role_quotas.clone(),
+            fair_share_excluded: self.fair_share_excluded.clone(),
+            min_allocatable: self.min_allocatable_resources.clone(),
+            sorter: self.role_sorter,
+            ..AllocatorConfig::default()
+        }
+    }
+
     /// Checks values a user could get wrong, naming the field at fault.
     pub fn validate(&self) -> Result<(), crate::Error> {
         let invalid =
             |field: &str, why: &str| Err(crate::Error::InvalidConfig(format!("{field}: {why}")));
+        self.validate_allocation()?;
         for (role, weight) in &self.role_weights {
             if let Err(err) = wasmesos_allocator::validate_role(role) {
                 return invalid("role_weights", &err.to_string());
@@ -103,6 +138,37 @@ impl MasterConfig {
         }
         if self.max_artifact_size == 0 {
             return invalid("max_artifact_size", "must be positive");
+        }
+        Ok(())
+    }
+
+    /// Checks the allocator's settings one field at a time, by building an empty allocator
+    /// from each, so an error names the field it came from.
+    fn validate_allocation(&self) -> Result<(), crate::Error> {
+        let check = |field: &str, config: AllocatorConfig| {
+            Allocator::new(config)
+                .map(drop)
+                .map_err(|err| crate::Error::InvalidConfig(format!("{field}: {err}")))
+        };
+        let base = AllocatorConfig::default;
+        check(
+            "role_quotas",
+            AllocatorConfig {
+                quotas: self.role_quotas.clone(),
+                ..base()
+            },
+        )?;
+        check(
+            "min_allocatable_resources",
+            AllocatorConfig {
+                min_allocatable: self.min_allocatable_resources.clone(),
+                ..base()
+            },
+        )?;
+        for name in &self.fair_share_excluded {
+            Resources::scalar(name, 0.0).map_err(|err| {
+                crate::Error::InvalidConfig(format!("fair_share_excluded: {err}"))
+            })?;
         }
         Ok(())
     }
@@ -143,5 +209,19 @@ mod tests {
         };
         let err = config.validate().err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("agent_ping_timeout")));
+
+        let mut config = MasterConfig::default();
+        let quota = Quota {
+            guarantee: "cpus:4".parse().expect("resources"),
+            limit: Some("cpus:2".parse().expect("resources")),
+        };
+        config.role_quotas.insert("dev".into(), quota);
+        let err = config.validate().err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("role_quotas") && e.contains("dev")));
+
+        let mut config = MasterConfig::default();
+        config.fair_share_excluded.insert("gp us".into());
+        let err = config.validate().err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("fair_share_excluded")));
     }
 }

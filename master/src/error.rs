@@ -43,6 +43,10 @@ pub enum Error {
     /// A call from an agent that is not registered.
     #[error("agent {0} is not registered")]
     NotRegistered(String),
+    /// A well-formed request the cluster's current state does not allow, e.g. reserving
+    /// resources that tasks are using.
+    #[error("{0}")]
+    Conflict(String),
     /// An id the master does not know.
     #[error("{0}")]
     NotFound(String),
@@ -97,9 +101,10 @@ impl From<Error> for tonic::Status {
             | Error::InvalidComponent(_)
             | Error::UnsupportedImports(_)
             | Error::InvalidConfig(_) => Code::InvalidArgument,
-            Error::NotSubscribed(_) | Error::NotRegistered(_) | Error::FrameworkRemoved(_) => {
-                Code::FailedPrecondition
-            }
+            Error::NotSubscribed(_)
+            | Error::NotRegistered(_)
+            | Error::FrameworkRemoved(_)
+            | Error::Conflict(_) => Code::FailedPrecondition,
             Error::NotFound(_) => Code::NotFound,
             Error::Agent { status, .. } => status.code(),
             Error::ShuttingDown => Code::Unavailable,

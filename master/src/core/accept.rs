@@ -1,22 +1,26 @@
-//! ACCEPT: validate every offer and task, then launch all of them or none.
+//! ACCEPT: validate every offer, operation and task, then apply all of them or none.
 //!
-//! Rules: each offer id is known, belongs to the caller and is listed once; task ids are
-//! well formed and unused in the framework; each task's executor digest has been uploaded;
-//! its resources are positive and, summed per agent and role, fit in the accepted offers.
-//! On any violation nothing launches, every offer's resources return to the pool unfiltered,
-//! and the framework gets TASK_ERROR per task (and an ERROR event for offer problems).
-//! Otherwise the agent receives ONE launch command per (agent, ACCEPT), and what the tasks
-//! did not use returns to the pool under the call's refusal filter.
+//! Rules: each offer id is known, belongs to the caller and is listed once; operations are
+//! checked in order against what the offers have left (RESERVE / UNRESERVE in
+//! `operations.rs`, so a LAUNCH after a RESERVE can use the reserved resources); task ids
+//! are well formed and unused in the framework; each task's executor digest has been
+//! uploaded; its resources are positive and, summed per agent and role, fit in the accepted
+//! offers. On any violation nothing launches or changes reservation, every offer's
+//! resources return to the pool unfiltered, and the framework gets TASK_ERROR per task (and
+//! an ERROR event for offer and operation problems). Otherwise the agent receives ONE
+//! launch command per (agent, ACCEPT), and what the tasks did not use returns to the pool
+//! under the call's refusal filter.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use wasmesos_allocator::{AgentId, FrameworkId, Resources};
-use wasmesos_proto::v1::{AcceptRequest, Reason, TaskInfo, TaskState, agent_command, operation};
+use wasmesos_proto::v1::{AcceptRequest, Reason, TaskInfo, TaskState, agent_command};
 
 use super::convert::{Amounts, MasterStatus, resources_from_proto};
 use super::frameworks::Framework;
 use super::offers::OutstandingOffer;
+use super::operations::{self, Step, parse_operations, tasks_of};
 use super::tasks::Task;
 use super::{Core, Time};
 use crate::Error;
@@ -26,12 +30,27 @@ use crate::error::invalid;
 /// Longest task id accepted; agents name sandbox directories after task ids.
 const MAX_TASK_ID_LEN: usize = 200;
 
-/// Offered resources on one agent under one role, as launches draw them down.
-struct Pool {
-    agent_id: AgentId,
-    role: String,
-    offered: Resources,
-    left: Resources,
+/// Offered resources on one agent under one role, as operations and launches change them.
+pub(super) struct Pool {
+    pub(super) agent_id: AgentId,
+    pub(super) role: String,
+    /// What the offers hold, in the form the operations so far leave it.
+    pub(super) offered: Resources,
+    /// What no task has drawn yet.
+    pub(super) left: Resources,
+}
+
+/// An ACCEPT that checked out: conversions to apply, then tasks to launch.
+struct Plan {
+    conversions: Vec<operations::Planned>,
+    tasks: Vec<Planned>,
+}
+
+/// Why nothing happens: a TASK_ERROR per task, and an ERROR event when `error` is set.
+#[derive(Default)]
+struct Rejected {
+    refusals: Vec<Refusal>,
+    error: Option<String>,
 }
 
 /// A task that passed validation.
@@ -40,6 +59,9 @@ struct Planned {
     pool: usize,
     resources: Resources,
 }
+
+/// One task's check: the pool it draws from and its resources, or why it is refused.
+type Verdict = Result<(usize, Resources), (Reason, String)>;
 
 /// A task refused, with the reason and message its TASK_ERROR carries.
 struct Refusal {
@@ -50,30 +72,37 @@ struct Refusal {
 }
 
 impl Core {
-    /// ACCEPT: launches the tasks on the offers, or none of them (see the module docs).
+    /// ACCEPT: applies the operations and launches the tasks, or nothing (see the module docs).
     pub fn accept(&mut self, req: AcceptRequest, now: Time) -> Result<(), Error> {
         let framework_id = self.subscribed(&req.framework_id)?;
         let refuse = self.refuse_filter(req.filters.as_ref())?;
         if req.offer_ids.is_empty() {
             return Err(invalid("offer_ids", "at least one offer is required"));
         }
-        let tasks = launched_tasks(&req)?;
+        let steps = parse_operations(&req)?;
         let (offers, problems) = self.take_offers(&framework_id, &req.offer_ids);
         if !problems.is_empty() {
             let message = format!("ACCEPT refused, nothing launched: {}", problems.join("; "));
-            let refusals = tasks
-                .iter()
-                .map(|task| refusal(task, Reason::InvalidOffers, message.clone()))
-                .collect();
-            self.reject(&framework_id, &offers, refusals, now);
-            self.outbox.error(framework_id.as_str(), message);
+            let rejected = rejected_all(tasks_of(&steps), Reason::InvalidOffers, message);
+            self.reject(&framework_id, &offers, rejected, now);
             return Ok(());
         }
         let mut pools = pools_of(&offers);
-        match self.plan(&framework_id, &mut pools, tasks) {
-            Ok(planned) => self.launch(&framework_id, &pools, planned, refuse, now),
-            Err(refusals) => self.reject(&framework_id, &offers, refusals, now),
+        let plan = match self.plan(&framework_id, &mut pools, steps) {
+            Ok(plan) => plan,
+            Err(rejected) => {
+                self.reject(&framework_id, &offers, rejected, now);
+                return Ok(());
+            }
+        };
+        if let Err(why) = self.apply_conversions(&framework_id, &pools, &plan.conversions) {
+            let message = format!("ACCEPT refused, nothing launched or reserved: {why}");
+            let tasks = plan.tasks.iter().map(|task| &task.info);
+            let rejected = rejected_all(tasks, Reason::InvalidOffers, message);
+            self.reject(&framework_id, &offers, rejected, now);
+            return Ok(());
         }
+        self.launch(&framework_id, &pools, plan.tasks, refuse, now);
         Ok(())
     }
 
@@ -105,57 +134,51 @@ impl Core {
         (taken, problems)
     }
 
-    /// Validates every task against the framework and the pools, charging the pools.
+    /// Checks every operation in order against the framework and the pools, charging the
+    /// pools as it goes.
     fn plan(
         &self,
         framework_id: &FrameworkId,
         pools: &mut [Pool],
-        tasks: Vec<TaskInfo>,
-    ) -> Result<Vec<Planned>, Vec<Refusal>> {
+        steps: Vec<Step>,
+    ) -> Result<Plan, Rejected> {
         let Some(framework) = self.frameworks.get(framework_id) else {
-            return Err(Vec::new());
+            return Err(Rejected::default());
         };
         let only_agent = single_agent(pools);
         let mut ids = HashSet::new();
-        let mut verdicts = Vec::with_capacity(tasks.len());
-        for mut task in tasks {
-            if task.agent_id.is_empty()
-                && let Some(agent) = &only_agent
-            {
-                task.agent_id = agent.to_string();
+        let mut verdicts = Vec::new();
+        let mut conversions = Vec::new();
+        let mut problems = Vec::new();
+        for step in steps {
+            match step {
+                Step::Launch(tasks) => {
+                    for mut task in tasks {
+                        if task.agent_id.is_empty()
+                            && let Some(agent) = &only_agent
+                        {
+                            task.agent_id = agent.to_string();
+                        }
+                        let verdict = self.check_task(framework, &mut ids, pools, &task);
+                        verdicts.push((task, verdict));
+                    }
+                }
+                Step::Convert(conversion) => match conversion.plan(pools) {
+                    Ok(planned) => conversions.push(planned),
+                    Err(why) => problems.push(why),
+                },
             }
-            let verdict = self.check_task(framework, &mut ids, pools, &task);
-            verdicts.push((task, verdict));
         }
-        if verdicts.iter().all(|(_, verdict)| verdict.is_ok()) {
-            return Ok(verdicts
-                .into_iter()
-                .filter_map(|(info, verdict)| {
-                    let (pool, resources) = verdict.ok()?;
-                    Some(Planned {
-                        info,
-                        pool,
-                        resources,
-                    })
-                })
-                .collect());
+        if !problems.is_empty() {
+            let message = format!(
+                "ACCEPT refused, nothing launched or reserved: {}",
+                problems.join("; ")
+            );
+            let tasks = verdicts.iter().map(|(task, _)| task);
+            return Err(rejected_all(tasks, Reason::InvalidOffers, message));
         }
-        let culprits: Vec<String> = verdicts
-            .iter()
-            .filter(|(_, verdict)| verdict.is_err())
-            .map(|(task, _)| task.task_id.clone())
-            .collect();
-        Err(verdicts
-            .into_iter()
-            .map(|(task, verdict)| match verdict {
-                Err((reason, message)) => refusal(&task, reason, message),
-                Ok(_) => refusal(
-                    &task,
-                    Reason::InvalidTask,
-                    format!("not launched: invalid task(s) {culprits:?} in the same ACCEPT"),
-                ),
-            })
-            .collect())
+        let tasks = task_verdicts(verdicts)?;
+        Ok(Plan { conversions, tasks })
     }
 
     /// One task's checks; on success, the pool it draws from and its resources.
@@ -165,7 +188,7 @@ impl Core {
         ids: &mut HashSet<String>,
         pools: &mut [Pool],
         task: &TaskInfo,
-    ) -> Result<(usize, Resources), (Reason, String)> {
+    ) -> Verdict {
         let bad_task = |message: String| (Reason::InvalidTask, message);
         check_task_id(&task.task_id).map_err(bad_task)?;
         if framework.tasks.contains_key(&task.task_id) || !ids.insert(task.task_id.clone()) {
@@ -206,19 +229,20 @@ impl Core {
         Ok(())
     }
 
-    /// Nothing launches: the offers' resources return unfiltered, each task gets TASK_ERROR.
+    /// Nothing launches: the offers' resources return unfiltered, each task gets TASK_ERROR,
+    /// and the framework an ERROR event when the offers or operations were at fault.
     fn reject(
         &mut self,
         framework_id: &FrameworkId,
         offers: &[OutstandingOffer],
-        refusals: Vec<Refusal>,
+        rejected: Rejected,
         now: Time,
     ) {
         for offer in offers {
             self.recover_offer(offer, None, now);
         }
         let timestamp = self.unix(now);
-        for refusal in refusals {
+        for refusal in rejected.refusals {
             tracing::info!(task_id = %refusal.task_id, framework_id = %framework_id,
                 reason = ?refusal.reason, message = %refusal.message, "task refused");
             let status = MasterStatus {
@@ -229,6 +253,9 @@ impl Core {
             }
             .build(TaskState::TaskError, refusal.reason, refusal.message);
             self.outbox.update(framework_id.as_str(), status);
+        }
+        if let Some(message) = rejected.error {
+            self.outbox.error(framework_id.as_str(), message);
         }
     }
 
@@ -325,23 +352,56 @@ impl Core {
     }
 }
 
-/// The tasks of the LAUNCH operations, in order. An operation without a body is malformed;
-/// RESERVE and UNRESERVE are not offered by this master yet.
-fn launched_tasks(req: &AcceptRequest) -> Result<Vec<TaskInfo>, Error> {
-    let mut tasks = Vec::new();
-    for (i, op) in req.operations.iter().enumerate() {
-        match &op.operation {
-            Some(operation::Operation::Launch(launch)) => tasks.extend(launch.tasks.clone()),
-            Some(operation::Operation::Reserve(_) | operation::Operation::Unreserve(_)) => {
-                return Err(invalid(
-                    &format!("operations[{i}]"),
-                    "RESERVE and UNRESERVE are not supported by this master",
-                ));
-            }
-            None => return Err(invalid(&format!("operations[{i}]"), "is empty")),
-        }
+/// The planned tasks when every verdict is good; otherwise a TASK_ERROR for each task, the
+/// valid ones naming the culprits.
+fn task_verdicts(verdicts: Vec<(TaskInfo, Verdict)>) -> Result<Vec<Planned>, Rejected> {
+    if verdicts.iter().all(|(_, verdict)| verdict.is_ok()) {
+        return Ok(verdicts
+            .into_iter()
+            .filter_map(|(info, verdict)| {
+                let (pool, resources) = verdict.ok()?;
+                Some(Planned {
+                    info,
+                    pool,
+                    resources,
+                })
+            })
+            .collect());
     }
-    Ok(tasks)
+    let culprits: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, verdict)| verdict.is_err())
+        .map(|(task, _)| task.task_id.clone())
+        .collect();
+    let refusals = verdicts
+        .into_iter()
+        .map(|(task, verdict)| match verdict {
+            Err((reason, message)) => refusal(&task, reason, message),
+            Ok(_) => refusal(
+                &task,
+                Reason::InvalidTask,
+                format!("not launched: invalid task(s) {culprits:?} in the same ACCEPT"),
+            ),
+        })
+        .collect();
+    Err(Rejected {
+        refusals,
+        error: None,
+    })
+}
+
+/// Every task refused for the same reason, with an ERROR event carrying `message`.
+fn rejected_all<'a>(
+    tasks: impl Iterator<Item = &'a TaskInfo>,
+    reason: Reason,
+    message: String,
+) -> Rejected {
+    Rejected {
+        refusals: tasks
+            .map(|task| refusal(task, reason, message.clone()))
+            .collect(),
+        error: Some(message),
+    }
 }
 
 /// Offers merged per (agent, role), in the order first seen.

@@ -10,7 +10,9 @@ mod agents;
 mod convert;
 mod frameworks;
 mod offers;
+mod operations;
 mod outbox;
+mod roles;
 mod tasks;
 #[cfg(test)]
 mod tests;
@@ -19,7 +21,7 @@ mod view;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use wasmesos_allocator::{AgentId, Allocator, AllocatorConfig, FrameworkId};
+use wasmesos_allocator::{AgentId, Allocator, FrameworkId};
 use wasmesos_proto::v1::MasterInfo;
 
 pub use agents::Registration;
@@ -67,11 +69,8 @@ impl Core {
     /// seconds) that `Time` zero stands for.
     pub fn new(config: MasterConfig, master: MasterInfo, unix_origin: f64) -> Result<Self, Error> {
         config.validate()?;
-        let allocator = Allocator::new(AllocatorConfig {
-            weights: config.role_weights.clone(),
-            ..AllocatorConfig::default()
-        })
-        .map_err(|err| Error::InvalidConfig(format!("role_weights: {err}")))?;
+        let allocator = Allocator::new(config.allocator_config())
+            .map_err(|err| Error::InvalidConfig(format!("allocator: {err}")))?;
         Ok(Self {
             next_sweep: config.agent_heartbeat_interval,
             config,

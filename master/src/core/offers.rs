@@ -144,6 +144,23 @@ impl Core {
         }
     }
 
+    /// Rescinds every offer on an agent that stays, returning the resources to its free
+    /// pool (no filter), so an operator can reserve or unreserve them.
+    pub(super) fn rescind_and_recover_offers_on(&mut self, agent_id: &AgentId, now: Time) {
+        let ids: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, offer)| offer.agent_id == *agent_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(offer) = self.offers.remove(&id) {
+                self.send_rescind(&offer.framework_id, id);
+                self.recover_offer(&offer, None, now);
+            }
+        }
+    }
+
     /// Rescinds offers older than the offer timeout, if one is configured.
     pub(super) fn expire_offers(&mut self, now: Time) {
         let Some(timeout) = self.config.offer_timeout else {

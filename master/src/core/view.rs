@@ -1,7 +1,7 @@
 //! The operator's view: cluster state, kill by task id, where a task's sandbox lives.
 
 use wasmesos_allocator::{FrameworkId, Resources};
-use wasmesos_proto::v1::{AgentSummary, ClusterState, FrameworkSummary, RoleSummary, TaskSummary};
+use wasmesos_proto::v1::{AgentSummary, ClusterState, FrameworkSummary, TaskSummary};
 
 use super::convert::resources_to_proto;
 use super::frameworks::Framework;
@@ -31,7 +31,10 @@ impl Core {
                 let empty = Resources::new();
                 AgentSummary {
                     agent: Some(agent.info.clone()),
-                    total: Some(resources_to_proto(&agent.total)),
+                    // The allocator's total carries dynamic reservations.
+                    total: Some(resources_to_proto(
+                        view.as_ref().map_or(&agent.total, |a| &a.total),
+                    )),
                     used: Some(resources_to_proto(
                         view.as_ref().map_or(&empty, |a| &a.used),
                     )),
@@ -59,16 +62,7 @@ impl Core {
             .flat_map(|framework| framework.tasks.values().map(task_summary))
             .collect();
         tasks.sort_by(|a, b| a.started_time.total_cmp(&b.started_time));
-        let roles = snapshot
-            .roles
-            .iter()
-            .map(|role| RoleSummary {
-                name: role.role.clone(),
-                weight: role.weight,
-                allocated: Some(resources_to_proto(&role.allocated)),
-                dominant_share: role.share,
-            })
-            .collect();
+        let roles = self.role_summaries(&snapshot);
         ClusterState {
             master: Some(self.master.clone()),
             agents,

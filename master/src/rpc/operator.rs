@@ -1,4 +1,5 @@
-//! `Operator`: cluster state, kill by task id, and task sandbox reads proxied to the agent.
+//! `Operator`: cluster state, kill by task id, task sandbox reads proxied to the agent, and
+//! the allocator's roles, weights, quota and operator reservations.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,8 +9,10 @@ use tonic::{Request, Response, Status};
 use wasmesos_proto::v1::agent_client::AgentClient;
 use wasmesos_proto::v1::operator_server::Operator;
 use wasmesos_proto::v1::{
-    ClusterState, GetStateRequest, KillTaskRequest, KillTaskResponse, ReadFileRequest,
-    ReadFileResponse,
+    ClusterState, GetRolesRequest, GetRolesResponse, GetStateRequest, KillTaskRequest,
+    KillTaskResponse, ReadFileRequest, ReadFileResponse, ReserveResourcesRequest,
+    ReserveResourcesResponse, SetQuotaRequest, SetQuotaResponse, UnreserveResourcesRequest,
+    UnreserveResourcesResponse, UpdateWeightsRequest, UpdateWeightsResponse,
 };
 
 use crate::Error;
@@ -104,5 +107,64 @@ impl Operator for OperatorService {
                 status,
             })?;
         Ok(response)
+    }
+
+    #[tracing::instrument(name = "Operator.GetRoles", skip_all)]
+    async fn get_roles(
+        &self,
+        _request: Request<GetRolesRequest>,
+    ) -> Result<Response<GetRolesResponse>, Status> {
+        let roles = self.actor.core(|core, _| core.roles()).await?;
+        Ok(Response::new(GetRolesResponse { roles }))
+    }
+
+    #[tracing::instrument(name = "Operator.UpdateWeights", skip_all)]
+    async fn update_weights(
+        &self,
+        request: Request<UpdateWeightsRequest>,
+    ) -> Result<Response<UpdateWeightsResponse>, Status> {
+        let req = request.into_inner();
+        self.actor
+            .core(move |core, now| core.update_weights(req, now))
+            .await??;
+        Ok(Response::new(UpdateWeightsResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.SetQuota", skip_all, fields(role = %request.get_ref().role))]
+    async fn set_quota(
+        &self,
+        request: Request<SetQuotaRequest>,
+    ) -> Result<Response<SetQuotaResponse>, Status> {
+        let req = request.into_inner();
+        self.actor
+            .core(move |core, now| core.set_quota(req, now))
+            .await??;
+        Ok(Response::new(SetQuotaResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.ReserveResources", skip_all,
+        fields(agent_id = %request.get_ref().agent_id, role = %request.get_ref().role))]
+    async fn reserve_resources(
+        &self,
+        request: Request<ReserveResourcesRequest>,
+    ) -> Result<Response<ReserveResourcesResponse>, Status> {
+        let req = request.into_inner();
+        self.actor
+            .core(move |core, now| core.reserve_resources(req, now))
+            .await??;
+        Ok(Response::new(ReserveResourcesResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.UnreserveResources", skip_all,
+        fields(agent_id = %request.get_ref().agent_id, role = %request.get_ref().role))]
+    async fn unreserve_resources(
+        &self,
+        request: Request<UnreserveResourcesRequest>,
+    ) -> Result<Response<UnreserveResourcesResponse>, Status> {
+        let req = request.into_inner();
+        self.actor
+            .core(move |core, now| core.unreserve_resources(req, now))
+            .await??;
+        Ok(Response::new(UnreserveResourcesResponse {}))
     }
 }
