@@ -283,7 +283,7 @@ impl Driver {
     }
 
     /// Asks for the latest status of `tasks` (empty: every task of the framework); answers
-    /// arrive as updates with reason RECONCILIATION.
+    /// arrive as updates without a uuid (they need no acknowledgement).
     pub async fn reconcile(&self, tasks: Vec<ReconcileTask>) -> Result<(), Error> {
         self.call("reconcile", |mut client, framework_id| async move {
             client

@@ -185,3 +185,42 @@ async fn an_update_is_resent_until_it_is_acknowledged() {
     .expect("acknowledged");
     framework.teardown().await.expect("teardown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_reports_the_latest_state_of_known_tasks() {
+    tracing();
+    let cluster = Cluster::start(ClusterConfig::new(1))
+        .await
+        .expect("cluster");
+    let mut framework = TestFramework::start(&cluster.master_url(), "reconcile", None)
+        .await
+        .expect("subscribe");
+    let digest = upload(&framework, SLEEPY).await;
+    framework
+        .launch_one(small_task("long", &digest))
+        .await
+        .expect("launch");
+    framework
+        .wait_for_status("long", |state| state == TaskState::TaskRunning)
+        .await
+        .expect("running");
+
+    framework
+        .driver
+        .reconcile(Vec::new())
+        .await
+        .expect("implicit reconcile");
+    let answer = framework
+        .wait_for("a reconciliation answer", |event| match event {
+            // Answers carry no uuid: nothing to acknowledge.
+            SchedulerEvent::Update(status) if status.uuid.is_empty() => Some(status.clone()),
+            _ => None,
+        })
+        .await
+        .expect("answer");
+    assert_eq!(
+        (answer.task_id.as_str(), answer.state()),
+        ("long", TaskState::TaskRunning)
+    );
+    framework.teardown().await.expect("teardown");
+}
