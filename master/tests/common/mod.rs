@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use tempfile::TempDir;
-use tokio_stream::StreamExt;
+use tokio_stream::{Stream, StreamExt};
 use tonic::Streaming;
 use tonic::transport::Channel;
 use wasmesos_master::{MasterConfig, MasterHandle};
@@ -16,8 +16,9 @@ use wasmesos_proto::v1::artifacts_client::ArtifactsClient;
 use wasmesos_proto::v1::operator_client::OperatorClient;
 use wasmesos_proto::v1::scheduler_client::SchedulerClient;
 use wasmesos_proto::v1::{
-    AgentCommand, AgentInfo, Event, FrameworkInfo, RegisterRequest, Resources, SubscribeRequest,
-    UploadChunk, UploadHeader, UploadResponse, agent_command, event,
+    AgentCommand, AgentInfo, ClusterState, Event, FrameworkInfo, GetRolesRequest, GetStateRequest,
+    Offer, RegisterRequest, Resources, RoleSummary, SubscribeRequest, UploadChunk, UploadHeader,
+    UploadResponse, agent_command, event,
 };
 
 /// How long any single expected message may take before a test fails.
@@ -62,6 +63,27 @@ impl Master {
 
     pub fn operator(&self) -> OperatorClient<Channel> {
         OperatorClient::new(self.channel.clone())
+    }
+
+    /// The cluster state as the operator API reports it.
+    pub async fn state(&self) -> ClusterState {
+        self.operator()
+            .get_state(GetStateRequest {})
+            .await
+            .expect("state")
+            .into_inner()
+    }
+
+    /// One role as `Operator.GetRoles` reports it.
+    pub async fn role(&self, name: &str) -> Option<RoleSummary> {
+        self.operator()
+            .get_roles(GetRolesRequest {})
+            .await
+            .expect("roles")
+            .into_inner()
+            .roles
+            .into_iter()
+            .find(|role| role.name == name)
     }
 
     /// Subscribes a framework; returns its id and its event stream past SUBSCRIBED.
@@ -166,10 +188,10 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
 }
 
 /// Reads events until `pick` returns something, failing after [`DEADLINE`].
-pub async fn wait_for<T>(
-    events: &mut Streaming<Event>,
-    mut pick: impl FnMut(&event::Event) -> Option<T>,
-) -> T {
+pub async fn wait_for<T, S>(events: &mut S, mut pick: impl FnMut(&event::Event) -> Option<T>) -> T
+where
+    S: Stream<Item = Result<Event, tonic::Status>> + Unpin,
+{
     within(async {
         loop {
             let event = events
@@ -183,6 +205,76 @@ pub async fn wait_for<T>(
         }
     })
     .await
+}
+
+/// Resources in the agent syntax (`"cpus(ads):4;cpus:2;mem:1GiB"`), in wire form.
+pub fn res(text: &str) -> Resources {
+    let parsed: wasmesos_allocator::Resources = text
+        .parse()
+        .unwrap_or_else(|err| panic!("bad test resources {text:?}: {err}"));
+    Resources {
+        resources: parsed
+            .iter()
+            .map(|item| wasmesos_proto::v1::Resource {
+                name: item.name().to_string(),
+                value: item.amount(),
+                role: item.reservation().unwrap_or_default().to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// Wire resources back in the agent syntax, for comparisons that read well.
+pub fn text(resources: Option<&Resources>) -> String {
+    let mut out = wasmesos_allocator::Resources::new();
+    for item in resources
+        .map(|r| r.resources.as_slice())
+        .unwrap_or_default()
+    {
+        let entry = match item.role.as_str() {
+            "" => wasmesos_allocator::Resources::new().with(&item.name, item.value),
+            role => {
+                wasmesos_allocator::Resources::new().with_reserved(&item.name, role, item.value)
+            }
+        };
+        out.add(&entry.expect("valid resources on the wire"));
+    }
+    out.to_string()
+}
+
+/// The amount of `name` reserved for `role` (empty: unreserved).
+pub fn amount(resources: Option<&Resources>, name: &str, role: &str) -> f64 {
+    resources
+        .map(|r| r.resources.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.name == name && r.role == role)
+        .map(|r| r.value)
+        .sum()
+}
+
+/// The offers of the next OFFERS event (on one stream, or on several merged).
+pub async fn next_offers<S>(events: &mut S) -> Vec<Offer>
+where
+    S: Stream<Item = Result<Event, tonic::Status>> + Unpin,
+{
+    wait_for(events, |e| match e {
+        event::Event::Offers(o) => Some(o.offers.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// Reads OFFERS events until `count` offers have arrived.
+pub async fn offers_until<S>(events: &mut S, count: usize) -> Vec<Offer>
+where
+    S: Stream<Item = Result<Event, tonic::Status>> + Unpin,
+{
+    let mut all = Vec::new();
+    while all.len() < count {
+        all.extend(next_offers(events).await);
+    }
+    all
 }
 
 pub fn cpus_mem(cpus: f64, mem_bytes: f64) -> Resources {
