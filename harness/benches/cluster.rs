@@ -48,8 +48,10 @@ fn main() -> BenchResult<()> {
 }
 
 /// Where the work dirs (and so every task's sandbox) live: the OS temp dir, and on Linux also
-/// a tmpfs, because per-task directory churn on ext4 dominates the profile (see the README of
-/// this bench's results in the report).
+/// a tmpfs. Every task creates a sandbox directory with output files and the agent later
+/// deletes it; on an ext4 without a journal each inode allocation then scans for recently
+/// deleted inodes, which dominated the profile on the machine this was written on, so the
+/// table shows how much of the cost is the filesystem's.
 fn filesystems() -> Vec<(String, PathBuf)> {
     let mut places = vec![("temp dir".to_string(), std::env::temp_dir())];
     let shm = Path::new("/dev/shm");
