@@ -64,6 +64,56 @@ fn accept(framework_id: &str, offer: &Offer, operations: Vec<Operation>) -> Acce
 }
 
 #[tokio::test]
+async fn a_real_agents_static_reservation_is_offered_only_to_its_role() {
+    let master = start(|_| {}).await;
+    let (other, mut other_events) = master.subscribe("other", &["other"]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let resources = wasmesos_agent::parse_resources("cpus(ads):4;cpus:2;mem:1GiB;disk:1GiB")
+        .expect("agent resources");
+    let config = wasmesos_agent::AgentConfig {
+        master_url: master.handle.url(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        resources: Some(resources),
+        work_dir: dir.path().to_path_buf(),
+        ..wasmesos_agent::AgentConfig::default()
+    };
+    let mut agent = wasmesos_agent::spawn(config).await.expect("agent starts");
+    let agent_id = agent.registered(DEADLINE).await.expect("agent registers");
+
+    let state = master.state().await;
+    let total = state.agents[0].total.as_ref();
+    assert_eq!(amount(total, "cpus", "ads"), 4.0, "{}", text(total));
+    assert_eq!(amount(total, "cpus", ""), 2.0);
+
+    // Alone in the cluster, `other` is still offered only the unreserved part.
+    let unreserved = next_offers(&mut other_events).await.remove(0);
+    assert_eq!(unreserved.agent_id, agent_id);
+    assert_eq!(unreserved.role, "other");
+    assert_eq!(
+        text(unreserved.resources.as_ref()),
+        "cpus:2;disk:1GiB;mem:1GiB"
+    );
+
+    let (_, mut ads_events) = master.subscribe("ads", &["ads"]).await;
+    let offer = next_offers(&mut ads_events).await.remove(0);
+    assert_eq!(offer.role, "ads");
+    assert_eq!(text(offer.resources.as_ref()), "cpus(ads):4");
+
+    // Declined by `other` for an hour, the unreserved part goes to `ads` as well.
+    let decline = DeclineRequest {
+        framework_id: other,
+        offer_ids: vec![unreserved.id],
+        filters: Some(Filters {
+            refuse_seconds: Some(3600.0),
+        }),
+    };
+    master.scheduler().decline(decline).await.expect("decline");
+    let offer = next_offers(&mut ads_events).await.remove(0);
+    assert_eq!(text(offer.resources.as_ref()), "cpus:2;disk:1GiB;mem:1GiB");
+    agent.shutdown().await.expect("agent stops");
+}
+
+#[tokio::test]
 async fn a_reservation_is_offered_to_descendant_roles_and_never_to_others() {
     let master = start(|_| {}).await;
     let (_, mut outsider) = master.subscribe("outsider", &["engineering"]).await;
