@@ -54,6 +54,7 @@ pub use error::Error;
 pub use executor::Executor;
 pub use host::{GuestEvent, LogLevel, MessageSender};
 pub use outcome::{FailureReason, Outcome, Report, TaskError};
+pub use output::{OutputMemory, TaskStream};
 pub use program::{Program, ProgramKind};
 pub use sandbox::{STDERR_FILE, STDOUT_FILE};
 pub use spec::{AllowedAddr, Limits, NetworkPolicy, OutputConfig, TaskSpec};

@@ -6,12 +6,17 @@
 //! tail: once it grows a slack past the cap, it is rewritten with only its last `cap` bytes, so
 //! compaction costs O(1) per byte written. The file is created on the first write, which keeps
 //! launches of quiet tasks free of file I/O.
+//!
+//! With an [`OutputMemory`] a stream is first held in memory, and moves to its file only when it
+//! outgrows the memory limit: a task that writes a few lines creates no file at all. Creating
+//! and later deleting a file per task is, on some filesystems, the dearest part of a short
+//! task.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -38,6 +43,9 @@ pub(crate) struct CappedOutput {
 
 struct CappedFile {
     path: PathBuf,
+    /// The stream while it is held in memory; `None` once it lives in its file.
+    memory: Option<Vec<u8>>,
+    memory_limit: u64,
     file: Option<File>,
     cap: u64,
     len: u64,
@@ -47,10 +55,14 @@ struct CappedFile {
 }
 
 impl CappedOutput {
-    pub(crate) fn new(path: PathBuf, cap: u64, tee: Option<HostStream>) -> Self {
+    /// A stream kept in the file at `path`, after the first `memory_limit` bytes (0: none)
+    /// were held in memory.
+    pub(crate) fn new(path: PathBuf, cap: u64, tee: Option<HostStream>, memory_limit: u64) -> Self {
         CappedOutput {
             inner: Arc::new(Mutex::new(CappedFile {
                 path,
+                memory: (memory_limit > 0).then(Vec::new),
+                memory_limit: memory_limit.min(cap),
                 file: None,
                 cap,
                 len: 0,
@@ -78,11 +90,96 @@ impl CappedOutput {
         self.lock().write(bytes);
     }
 
+    /// A copy of what the stream holds in memory, or `None` once it has moved to its file.
+    fn held(&self) -> Option<Vec<u8>> {
+        self.lock().memory.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, CappedFile> {
         // A panic mid-write leaves at worst a short file; keep writing.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// One of a task's two captured output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskStream {
+    /// The guest's stdout (the sandbox file [`STDOUT_FILE`](crate::STDOUT_FILE)).
+    Stdout,
+    /// The guest's stderr (the sandbox file [`STDERR_FILE`](crate::STDERR_FILE)).
+    Stderr,
+}
+
+/// Holds one task's stdout and stderr in memory while each is at most `limit_bytes` (and
+/// within the output cap), so that a task writing a few lines creates no file in its
+/// sandbox. A stream that outgrows the limit moves to its sandbox file for good.
+///
+/// Make one per task, put it in [`OutputConfig::memory`](crate::OutputConfig::memory), and
+/// read the streams through it while the task runs and after it ended; a clone reads the
+/// same streams. Memory is released when the last clone is dropped.
+#[derive(Clone)]
+pub struct OutputMemory {
+    inner: Arc<MemoryShared>,
+}
+
+struct MemoryShared {
+    limit_bytes: u64,
+    streams: OnceLock<[CappedOutput; 2]>,
+}
+
+impl OutputMemory {
+    /// A handle whose streams are held in memory up to `limit_bytes` each (0: never).
+    pub fn new(limit_bytes: u64) -> Self {
+        OutputMemory {
+            inner: Arc::new(MemoryShared {
+                limit_bytes,
+                streams: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The most bytes a stream is held in memory.
+    pub fn limit_bytes(&self) -> u64 {
+        self.inner.limit_bytes
+    }
+
+    /// A copy of what `stream` holds in memory: `Some` (maybe empty) while it has not moved
+    /// to its sandbox file; `None` once it has (read the file then), or when no task was
+    /// launched with this handle.
+    pub fn held(&self, stream: TaskStream) -> Option<Vec<u8>> {
+        let streams = self.inner.streams.get()?;
+        match stream {
+            TaskStream::Stdout => streams[0].held(),
+            TaskStream::Stderr => streams[1].held(),
+        }
+    }
+
+    /// Binds the handle to a task's streams; false if another task already uses it.
+    pub(crate) fn attach(&self, stdout: &CappedOutput, stderr: &CappedOutput) -> bool {
+        self.inner
+            .streams
+            .set([stdout.clone(), stderr.clone()])
+            .is_ok()
+    }
+}
+
+impl std::fmt::Debug for OutputMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputMemory")
+            .field("limit_bytes", &self.inner.limit_bytes)
+            .field("attached", &self.inner.streams.get().is_some())
+            .finish()
+    }
+}
+
+/// Two handles are equal when they read the same streams.
+impl PartialEq for OutputMemory {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for OutputMemory {}
 
 impl CappedFile {
     fn write(&mut self, bytes: &[u8]) {
@@ -90,6 +187,9 @@ impl CappedFile {
             return;
         }
         self.tee(bytes);
+        if self.hold(bytes) {
+            return;
+        }
         if self.broken {
             self.dropped += bytes.len() as u64;
             return;
@@ -105,6 +205,25 @@ impl CappedFile {
             self.dropped += bytes.len() as u64;
             self.fail(&err);
         }
+    }
+
+    /// Keeps `bytes` in memory while the stream fits its memory limit. Once it does not, the
+    /// file takes over, starting with what was held, and this returns false from then on.
+    fn hold(&mut self, bytes: &[u8]) -> bool {
+        let Some(held) = &mut self.memory else {
+            return false;
+        };
+        if (held.len() + bytes.len()) as u64 <= self.memory_limit {
+            held.extend_from_slice(bytes);
+            return true;
+        }
+        let held = std::mem::take(held);
+        self.memory = None;
+        if let Err(err) = self.append(&held) {
+            self.dropped += held.len() as u64;
+            self.fail(&err);
+        }
+        false
     }
 
     fn tee(&self, bytes: &[u8]) {
@@ -224,7 +343,7 @@ mod tests {
     fn written(cap: u64, chunks: &[&[u8]]) -> (Vec<u8>, u64) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("stdout");
-        let output = CappedOutput::new(path.clone(), cap, None);
+        let output = CappedOutput::new(path.clone(), cap, None, 0);
         for chunk in chunks {
             output.write(chunk);
         }
@@ -262,8 +381,63 @@ mod tests {
     fn quiet_streams_create_no_file() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("stdout");
-        let output = CappedOutput::new(path.clone(), 10, None);
+        let output = CappedOutput::new(path.clone(), 10, None, 0);
         output.finish();
         assert!(!path.exists());
+    }
+
+    fn attached(limit: u64, cap: u64) -> (tempfile::TempDir, OutputMemory, CappedOutput) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let memory = OutputMemory::new(limit);
+        let stdout = CappedOutput::new(dir.path().join("stdout"), cap, None, limit);
+        let stderr = CappedOutput::new(dir.path().join("stderr"), cap, None, limit);
+        assert!(memory.attach(&stdout, &stderr));
+        (dir, memory, stdout)
+    }
+
+    #[test]
+    fn small_output_stays_in_memory_and_creates_no_file() {
+        let (dir, memory, stdout) = attached(16, 100);
+        stdout.write(b"hello ");
+        stdout.write(b"world");
+        assert_eq!(stdout.finish(), 0);
+        assert_eq!(
+            memory.held(TaskStream::Stdout).as_deref(),
+            Some(&b"hello world"[..])
+        );
+        assert_eq!(memory.held(TaskStream::Stderr).as_deref(), Some(&b""[..]));
+        assert!(!dir.path().join("stdout").exists());
+        assert!(!dir.path().join("stderr").exists());
+    }
+
+    #[test]
+    fn output_outgrowing_memory_moves_to_its_file_whole() {
+        let (dir, memory, stdout) = attached(8, 100);
+        stdout.write(b"12345");
+        stdout.write(b"6789");
+        stdout.write(b"!");
+        stdout.finish();
+        assert_eq!(memory.held(TaskStream::Stdout), None);
+        let contents = std::fs::read(dir.path().join("stdout")).expect("the file");
+        assert_eq!(contents, b"123456789!");
+    }
+
+    #[test]
+    fn the_cap_applies_before_the_memory_limit() {
+        let (dir, memory, stdout) = attached(1024, 4);
+        stdout.write(b"abcdef");
+        let dropped = stdout.finish();
+        assert_eq!(memory.held(TaskStream::Stdout), None);
+        let contents = std::fs::read(dir.path().join("stdout")).expect("the file");
+        assert_eq!((contents.as_slice(), dropped), (&b"cdef"[..], 2));
+    }
+
+    #[test]
+    fn a_memory_handle_serves_one_task() {
+        let (_dir, memory, stdout) = attached(8, 100);
+        assert!(!memory.attach(&stdout, &stdout));
+        assert_eq!(OutputMemory::new(8).held(TaskStream::Stdout), None);
+        assert_eq!(memory.clone(), memory);
+        assert_ne!(OutputMemory::new(8), memory);
     }
 }

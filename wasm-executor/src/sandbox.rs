@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
-use crate::output::{CappedOutput, HostStream};
+use crate::output::{CappedOutput, HostStream, OutputMemory};
 use crate::spec::{NetworkPolicy, TaskSpec};
 
 /// File names of the captured streams inside the sandbox.
@@ -25,16 +25,25 @@ pub(crate) struct Sandbox {
 /// Builds the task's WASI context. The sandbox dir must exist.
 pub(crate) fn build(spec: &TaskSpec) -> Result<Sandbox, String> {
     let tee = |stream| spec.output.tee.then_some(stream);
+    let memory = spec.output.memory.as_ref();
+    let memory_limit = memory.map_or(0, OutputMemory::limit_bytes);
     let stdout = CappedOutput::new(
         spec.sandbox_dir.join(STDOUT_FILE),
         spec.output.cap_bytes,
         tee(HostStream::Stdout),
+        memory_limit,
     );
     let stderr = CappedOutput::new(
         spec.sandbox_dir.join(STDERR_FILE),
         spec.output.cap_bytes,
         tee(HostStream::Stderr),
+        memory_limit,
     );
+    if let Some(memory) = memory
+        && !memory.attach(&stdout, &stderr)
+    {
+        return Err("the task's output memory handle already serves another task".into());
+    }
     let mut builder = WasiCtxBuilder::new();
     builder
         .arg(&spec.name)

@@ -4,6 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::output::OutputMemory;
+
 /// Everything [`Executor::launch`](crate::Executor::launch) needs to run one task.
 #[derive(Debug, Clone)]
 pub struct TaskSpec {
@@ -132,6 +134,9 @@ pub struct OutputConfig {
     pub cap_bytes: u64,
     /// Also copy the guest's output to this process's stdout and stderr (for `wasmesos exec`).
     pub tee: bool,
+    /// Hold small output in memory, readable through this handle, instead of in the sandbox
+    /// files; `None` writes straight to the files. A handle serves one task.
+    pub memory: Option<OutputMemory>,
 }
 
 impl Default for OutputConfig {
@@ -139,6 +144,7 @@ impl Default for OutputConfig {
         OutputConfig {
             cap_bytes: 1024 * 1024,
             tee: false,
+            memory: None,
         }
     }
 }

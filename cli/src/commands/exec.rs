@@ -190,6 +190,7 @@ fn task_spec(args: &ExecArgs, sandbox_dir: PathBuf, data: Vec<u8>) -> TaskSpec {
         output: OutputConfig {
             cap_bytes: args.output_cap,
             tee: true,
+            memory: None,
         },
     }
 }
