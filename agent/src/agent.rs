@@ -1,6 +1,5 @@
 //! [`Agent`]: the shared core every part of a running agent holds an `Arc` of.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{Semaphore, watch};
@@ -12,6 +11,7 @@ use crate::AgentConfig;
 use crate::artifacts::ArtifactCache;
 use crate::registry::{Registry, TaskKey};
 use crate::relay::MessageRelay;
+use crate::sandboxes::Sandboxes;
 use crate::status::StatusSender;
 use crate::updates::Update;
 
@@ -32,7 +32,7 @@ pub(crate) struct Agent {
     pub(crate) executor: Executor,
     /// One HTTP/2 connection to the master, shared by every client; it reconnects by itself.
     pub(crate) channel: Channel,
-    pub(crate) sandboxes: PathBuf,
+    pub(crate) sandboxes: Sandboxes,
     /// One permit per instance slot of the executor's pool.
     pub(crate) slots: Arc<Semaphore>,
 }
@@ -65,9 +65,5 @@ impl Agent {
     pub(crate) fn answer_once(&self, key: &TaskKey, update: Update) {
         self.status
             .send(update.stamp(key, self.current_id(), false));
-    }
-
-    pub(crate) fn sandbox_dir(&self, key: &TaskKey) -> PathBuf {
-        self.sandboxes.join(&key.framework_id).join(&key.task_id)
     }
 }

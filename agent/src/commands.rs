@@ -14,6 +14,7 @@ use wasmesos_proto::{AgentCommand, Reason, StatusSource, TaskState};
 use crate::agent::Agent;
 use crate::registry::{self, TaskKey};
 use crate::runner;
+use crate::sandboxes::remove_any;
 use crate::updates::Update;
 
 /// Whether the command stream goes on after a command.
@@ -115,7 +116,7 @@ fn acknowledge(agent: &Agent, acknowledge: Acknowledge) {
 /// Deletes the sandboxes of tasks that dropped out of the retained completed list, off the
 /// async threads. Only directories under the agent's sandboxes root are ever touched.
 fn remove_sandboxes(agent: &Agent, dirs: Vec<PathBuf>) {
-    let root = &agent.sandboxes;
+    let root = agent.sandboxes.root();
     let dirs: Vec<PathBuf> = dirs
         .into_iter()
         .filter(|dir| dir.starts_with(root) && dir != root)
@@ -123,13 +124,5 @@ fn remove_sandboxes(agent: &Agent, dirs: Vec<PathBuf>) {
     if dirs.is_empty() {
         return;
     }
-    tokio::task::spawn_blocking(move || {
-        for dir in dirs {
-            if let Err(err) = std::fs::remove_dir_all(&dir)
-                && err.kind() != std::io::ErrorKind::NotFound
-            {
-                warn!(dir = %dir.display(), err = %err, "cannot remove an expired sandbox");
-            }
-        }
-    });
+    tokio::task::spawn_blocking(move || dirs.iter().for_each(|dir| remove_any(dir)));
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use wasmesos_proto::Resources;
 use wasmesos_wasm_executor::ExecutorConfig;
 
-const MIB: u64 = 1024 * 1024;
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
 
 /// The master's default URL.
 pub const DEFAULT_MASTER_URL: &str = "http://127.0.0.1:5050";
@@ -34,8 +35,10 @@ pub struct AgentConfig {
     /// (or all of them, when `None`) are detected from the host; see
     /// [`complete_resources`](crate::complete_resources).
     pub resources: Option<Resources>,
-    /// Holds `artifacts/` (fetched executors), `compiled/` (the compile cache) and
-    /// `sandboxes/<framework_id>/<task_id>/`. Created if missing.
+    /// Holds `artifacts/` (fetched executors), `compiled/` (the compile cache),
+    /// `sandbox-pool/` (the directories tasks run in) and
+    /// `sandboxes/<framework_id>/<task_id>/` (those of finished tasks that left files).
+    /// Created if missing.
     pub work_dir: PathBuf,
     /// First delay before retrying a failed registration; it doubles on each failure.
     pub registration_backoff: Duration,
@@ -60,6 +63,12 @@ pub struct AgentConfig {
     pub max_result_bytes: u64,
     /// Bytes kept (the tail) of each task's `stdout` and `stderr` file.
     pub output_cap_bytes: u64,
+    /// Bytes of each of a task's `stdout` and `stderr` held in memory (and served by
+    /// `ReadFile` from there) before the stream moves to its file in the sandbox. A task that
+    /// writes less and creates no files leaves nothing on disk, and its sandbox directory is
+    /// reused. 0 writes straight to the files. Retained completed tasks keep theirs, so this
+    /// times 2 × `completed_tasks_retained` bounds the memory it takes.
+    pub output_memory_bytes: u64,
     /// The most bytes one `Agent.ReadFile` call returns.
     pub read_file_max_bytes: u64,
     /// Finished, acknowledged tasks kept for `GetAgentState` and `ReadFile`. When an older
@@ -90,6 +99,7 @@ impl Default for AgentConfig {
             max_artifact_bytes: 64 * MIB,
             max_result_bytes: MIB,
             output_cap_bytes: 8 * MIB,
+            output_memory_bytes: 8 * KIB,
             read_file_max_bytes: MIB,
             completed_tasks_retained: 1000,
             executor: ExecutorConfig::default(),

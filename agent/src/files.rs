@@ -31,13 +31,7 @@ pub(crate) async fn read_range(
         Err(err) => return Err(err),
     };
     let size = file.metadata().await?.len();
-    let start = if offset < 0 {
-        size.saturating_sub(offset.unsigned_abs())
-    } else {
-        offset.unsigned_abs().min(size)
-    };
-    let wanted = if length == 0 { cap } else { length.min(cap) };
-    let count = wanted.min(size - start);
+    let (start, count) = range(size, offset, length, cap);
     file.seek(SeekFrom::Start(start)).await?;
     // The file may shrink under us (the output cap keeps only its tail): read what is there.
     let mut data = Vec::with_capacity(count as usize);
@@ -47,6 +41,30 @@ pub(crate) async fn read_range(
         offset: start,
         size,
     })
+}
+
+/// The same range as [`read_range`], of output held in memory.
+pub(crate) fn slice_range(bytes: &[u8], offset: i64, length: u64, cap: u64) -> Chunk {
+    let size = bytes.len() as u64;
+    let (start, count) = range(size, offset, length, cap);
+    // Both are at most `size`, which came from a length.
+    let (start_at, end_at) = (start as usize, (start + count) as usize);
+    Chunk {
+        data: bytes.get(start_at..end_at).unwrap_or_default().to_vec(),
+        offset: start,
+        size,
+    }
+}
+
+/// Where a read of `length` bytes at `offset` starts in `size` bytes, and how many it takes.
+fn range(size: u64, offset: i64, length: u64, cap: u64) -> (u64, u64) {
+    let start = if offset < 0 {
+        size.saturating_sub(offset.unsigned_abs())
+    } else {
+        offset.unsigned_abs().min(size)
+    };
+    let wanted = if length == 0 { cap } else { length.min(cap) };
+    (start, wanted.min(size - start))
 }
 
 /// Finds `sandboxes/<any framework>/<task_id>` on disk, for tasks the registry no longer
@@ -104,6 +122,31 @@ mod tests {
         );
         assert_eq!(read(i64::MIN, 1, 100).await.data, b"0");
         assert_eq!(read(i64::MAX, 1, 100).await.offset, 10);
+    }
+
+    #[tokio::test]
+    async fn memory_reads_the_same_ranges_as_files() {
+        let bytes = b"0123456789";
+        let (_dir, path) = file_with(bytes).await;
+        let cases = [
+            (0, 0, 100),
+            (2, 3, 100),
+            (0, 0, 4),
+            (-3, 0, 100),
+            (-50, 2, 100),
+            (50, 0, 100),
+            (i64::MIN, 1, 100),
+            (i64::MAX, 1, 100),
+        ];
+        for (offset, length, cap) in cases {
+            let file = read_range(&path, offset, length, cap).await.expect("read");
+            assert_eq!(
+                slice_range(bytes, offset, length, cap),
+                file,
+                "{offset} {length} {cap}"
+            );
+        }
+        assert_eq!(slice_range(b"", 5, 5, 5), Chunk::default());
     }
 
     #[tokio::test]

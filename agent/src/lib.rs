@@ -5,7 +5,9 @@
 //! reports after the stream drops), heartbeats, executor fetch by sha256 digest (verified,
 //! cached under `work_dir/artifacts`, loaded once per digest), the task lifecycle on
 //! [`wasmesos_wasm_executor`] with the granted resources as hard limits, one sandbox dir per
-//! task (`work_dir/sandboxes/<framework_id>/<task_id>/` with `stdout` and `stderr`), status
+//! task (reused from a pool when the task leaves no files; otherwise kept as
+//! `work_dir/sandboxes/<framework_id>/<task_id>/`), its `stdout` and `stderr` (held in memory
+//! while small, then in the sandbox), status
 //! updates that are retried until acknowledged, kill, messages both ways, and the agent's own
 //! gRPC API (`ReadFile`, `GetAgentState`). It never decides what runs where (the master
 //! does), never trusts precompiled code or unverified bytes, never builds a path from an id
@@ -48,6 +50,7 @@ mod registry;
 mod relay;
 mod resources;
 mod runner;
+mod sandboxes;
 mod serve;
 mod service;
 mod status;

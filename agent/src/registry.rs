@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 use wasmesos_proto::{FrameworkInfo, TaskInfo, TaskReport, TaskStatus};
+use wasmesos_wasm_executor::OutputMemory;
 
 /// Identifies a task on this agent: task ids are unique only within a framework.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -28,9 +29,17 @@ pub(crate) trait TaskControl: Send + Sync {
     fn deliver(&self, data: Vec<u8>) -> bool;
 }
 
+/// Where a task's output is: its sandbox directory (none before it starts, or when it left
+/// nothing on disk) and the streams it holds in memory.
+#[derive(Default, Clone)]
+pub(crate) struct Place {
+    pub(crate) sandbox: Option<PathBuf>,
+    pub(crate) output: Option<OutputMemory>,
+}
+
 struct ActiveTask {
     info: TaskInfo,
-    sandbox: PathBuf,
+    place: Place,
     latest: TaskStatus,
     /// Wakes the runner while it is still fetching the executor.
     kill_signal: Arc<Notify>,
@@ -40,7 +49,7 @@ struct ActiveTask {
 
 struct CompletedTask {
     info: TaskInfo,
-    sandbox: PathBuf,
+    place: Place,
     latest: TaskStatus,
     /// Its place in `Completed::order`, so a stale entry there is recognised.
     seq: u64,
@@ -56,20 +65,21 @@ struct Completed {
 }
 
 impl Completed {
-    fn push(&mut self, key: TaskKey, info: TaskInfo, sandbox: PathBuf, latest: TaskStatus) {
+    fn push(&mut self, key: TaskKey, info: TaskInfo, place: Place, latest: TaskStatus) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.order.push_back((seq, key.clone()));
         let task = CompletedTask {
             info,
-            sandbox,
+            place,
             latest,
             seq,
         };
         self.tasks.insert(key, task);
     }
 
-    /// Drops the oldest tasks beyond `limit`, returning their sandboxes.
+    /// Drops the oldest tasks beyond `limit` (with the output they hold in memory), returning
+    /// their sandboxes on disk.
     fn evict(&mut self, limit: usize) -> Vec<PathBuf> {
         let mut evicted = Vec::new();
         while self.tasks.len() > limit {
@@ -77,7 +87,7 @@ impl Completed {
                 break;
             };
             if self.tasks.get(&key).is_some_and(|task| task.seq == seq) {
-                evicted.extend(self.tasks.remove(&key).map(|task| task.sandbox));
+                evicted.extend(self.tasks.remove(&key).and_then(|task| task.place.sandbox));
             }
         }
         evicted
@@ -120,10 +130,10 @@ pub(crate) enum Kill {
     Unknown,
 }
 
-/// Where a task's sandbox is, and whether its files may still grow.
-#[derive(Debug, Clone)]
+/// Where a task's output is, and whether it may still grow.
+#[derive(Clone)]
 pub(crate) struct Located {
-    pub(crate) sandbox: PathBuf,
+    pub(crate) place: Place,
     pub(crate) growing: bool,
 }
 
@@ -159,7 +169,6 @@ impl Registry {
         &self,
         key: &TaskKey,
         info: TaskInfo,
-        sandbox: PathBuf,
         staging: TaskStatus,
     ) -> Option<Arc<Notify>> {
         let mut books = self.books();
@@ -170,7 +179,7 @@ impl Registry {
         let kill_signal = Arc::new(Notify::new());
         let task = ActiveTask {
             info,
-            sandbox,
+            place: Place::default(),
             latest: staging,
             kill_signal: Arc::clone(&kill_signal),
             kill_requested: false,
@@ -200,6 +209,17 @@ impl Registry {
         task.latest = status.clone();
         publish(status);
         true
+    }
+
+    /// Records where an active task's output is now. False when the task is gone.
+    pub(crate) fn place(&self, key: &TaskKey, place: Place) -> bool {
+        match self.books().active.get_mut(key) {
+            Some(task) => {
+                task.place = place;
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn attach(&self, key: &TaskKey, control: Box<dyn TaskControl>) -> Attach {
@@ -259,7 +279,7 @@ impl Registry {
         if let Some(task) = books.active.remove(key) {
             books
                 .completed
-                .push(key.clone(), task.info, task.sandbox, task.latest);
+                .push(key.clone(), task.info, task.place, task.latest);
         }
         books.completed.evict(self.completed_limit)
     }
@@ -334,7 +354,7 @@ impl Registry {
             .find_map(|(key, task)| (key.task_id == task_id).then_some(task))
         {
             return Some(Located {
-                sandbox: task.sandbox.clone(),
+                place: task.place.clone(),
                 growing: !task.latest.state().is_terminal(),
             });
         }
@@ -345,7 +365,7 @@ impl Registry {
             .filter(|(key, _)| key.task_id == task_id)
             .max_by_key(|(_, done)| done.seq)
             .map(|(_, done)| Located {
-                sandbox: done.sandbox.clone(),
+                place: done.place.clone(),
                 growing: false,
             })
     }
@@ -401,15 +421,21 @@ mod tests {
         }
     }
 
+    /// Admits a task whose sandbox is the directory named like it.
     fn admit(registry: &Registry, task: &str) -> Arc<Notify> {
-        registry
+        let signal = registry
             .admit(
                 &key(task),
                 TaskInfo::default(),
-                PathBuf::from(task),
                 status(task, TaskState::TaskStaging, 0),
             )
-            .expect("first admission")
+            .expect("first admission");
+        let place = Place {
+            sandbox: Some(PathBuf::from(task)),
+            output: None,
+        };
+        assert!(registry.place(&key(task), place));
+        signal
     }
 
     #[test]
@@ -418,12 +444,7 @@ mod tests {
         admit(&registry, "t");
         assert!(
             registry
-                .admit(
-                    &key("t"),
-                    TaskInfo::default(),
-                    "t".into(),
-                    TaskStatus::default()
-                )
+                .admit(&key("t"), TaskInfo::default(), TaskStatus::default())
                 .is_none()
         );
     }
@@ -527,5 +548,37 @@ mod tests {
             registry.attach(&key("t"), Box::new(ProbeControl(probe2))),
             Attach::Gone(_)
         ));
+    }
+
+    #[test]
+    fn a_task_without_files_on_disk_is_located_by_its_output_and_evicts_no_directory() {
+        let registry = Registry::new(1);
+        for (n, task) in ["a", "b"].into_iter().enumerate() {
+            registry
+                .admit(&key(task), TaskInfo::default(), TaskStatus::default())
+                .expect("admitted");
+            let located = registry.locate(task).expect("an active task");
+            assert!(located.place.sandbox.is_none() && located.place.output.is_none());
+            let output = OutputMemory::new(8);
+            let place = Place {
+                sandbox: None,
+                output: Some(output.clone()),
+            };
+            assert!(registry.place(&key(task), place));
+            let uuid = n as u8 + 1;
+            registry.record(
+                &key(task),
+                status(task, TaskState::TaskFinished, uuid),
+                drop,
+            );
+            assert!(registry.acknowledged(&key(task), &[uuid; 16]).is_empty());
+            let located = registry.locate(task).expect("a completed task");
+            assert_eq!(located.place.output, Some(output));
+        }
+        assert!(registry.locate("a").is_none(), "evicted with its output");
+        assert!(
+            !registry.place(&key("a"), Place::default()),
+            "no longer active"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! messages and log lines, then exactly one terminal update from its report.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
 
@@ -12,14 +12,15 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tracing::{Instrument, debug, error, info, info_span, trace, warn};
 use wasmesos_proto::{FrameworkInfo, TaskInfo};
 use wasmesos_wasm_executor::{
-    GuestEvent, KillHandle, LogLevel, MessageSender, OutputConfig, Report, TaskSpec,
+    GuestEvent, KillHandle, LogLevel, MessageSender, OutputConfig, OutputMemory, Program, Report,
+    RunningTask, TaskSpec, TaskStream,
 };
 
 use crate::Error;
 use crate::agent::Agent;
 use crate::ids::check_path_id;
 use crate::limits::{limits_for, network_for};
-use crate::registry::{Attach, TaskControl, TaskKey};
+use crate::registry::{Attach, Place, TaskControl, TaskKey};
 use crate::updates::Update;
 
 /// Takes one task of a `launch` command in and starts its runner.
@@ -31,13 +32,9 @@ pub(crate) fn launch(agent: &Arc<Agent>, framework: &FrameworkInfo, mut task: Ta
     let ids = check_path_id("framework id", &key.framework_id)
         .and_then(|()| check_path_id("task id", &key.task_id));
     // A bad id never becomes a path; the task is still booked so its error is acknowledged.
-    let sandbox = match ids {
-        Ok(()) => agent.sandbox_dir(&key),
-        Err(_) => Default::default(),
-    };
     let data = std::mem::take(&mut task.data);
     let staging = Update::staging().stamp(&key, agent.current_id(), false);
-    let Some(kill_signal) = agent.registry.admit(&key, task.clone(), sandbox, staging) else {
+    let Some(kill_signal) = agent.registry.admit(&key, task.clone(), staging) else {
         warn!(framework_id = %key.framework_id, task_id = %key.task_id, "ignoring a launch of a task that is already active");
         return;
     };
@@ -59,7 +56,7 @@ async fn run(
     ids: Result<(), Error>,
     kill_signal: Arc<Notify>,
 ) {
-    let spec = match ids.and_then(|()| spec_for(&agent, &key, task)) {
+    let (spec, digest) = match ids.and_then(|()| spec_for(&agent, task)) {
         Ok(spec) => spec,
         Err(err) => {
             warn!(err = %err, "refusing an invalid task");
@@ -68,8 +65,6 @@ async fn run(
         }
     };
     agent.emit(&key, Update::starting());
-    let (spec, digest) = spec;
-    clear_stale_sandbox(&spec.sandbox_dir).await;
     // The executor's pool has a fixed number of instance slots: a task waits for one (still
     // STARTING) rather than fail when the agent is full.
     let ready = async {
@@ -96,31 +91,24 @@ async fn run(
             return;
         }
     };
-    let mut running = match agent.executor.launch(&program, spec) {
-        Ok(running) => running,
-        Err(err) => {
-            let err = Error::from(err);
-            error!(err = %err, "cannot launch the task");
-            agent.emit(&key, Update::from_error(&err));
-            return;
-        }
+    let Some((running, sandbox, output)) = start(&agent, &key, &program, spec).await else {
+        return;
     };
-    let control = ExecutorControl {
-        kill: running.kill_handle(),
-        messages: running.messages_to_guest(),
+    let report = supervise(&agent, &key, running).await;
+    // Where the output is must be on the books before the terminal update goes out: the
+    // framework may ask for it as soon as it sees the update.
+    let reusable = [TaskStream::Stdout, TaskStream::Stderr]
+        .into_iter()
+        .all(|stream| output.held(stream).is_some());
+    let sandbox = agent.sandboxes.settle(sandbox, &key, reusable).await;
+    let place = Place {
+        sandbox,
+        output: Some(output),
     };
-    match agent.registry.attach(&key, Box::new(control)) {
-        Attach::Attached => agent.emit(&key, Update::running("")),
-        // Killed while it was being fetched: straight to TASK_KILLED, never RUNNING.
-        Attach::KillRequested => running.kill_handle().kill(),
-        Attach::Gone(control) => {
-            control.kill();
-            running.wait().await;
-            return;
-        }
+    if !agent.registry.place(&key, place) {
+        return;
     }
-    let events = std::mem::replace(running.events(), mpsc::unbounded_channel().1);
-    let report = follow(&agent, &key, running.wait(), events).await;
+    let Some(report) = report else { return };
     debug!(outcome = %report.outcome, duration = ?report.duration, peak_memory = report.peak_memory_bytes, "task ended");
     agent.emit(
         &key,
@@ -128,13 +116,72 @@ async fn run(
     );
 }
 
+/// Launches the task in a sandbox directory with its output held in memory, and books where
+/// its output is. `None` (with the task's update sent) when it cannot start.
+async fn start(
+    agent: &Agent,
+    key: &TaskKey,
+    program: &Program,
+    mut spec: TaskSpec,
+) -> Option<(RunningTask, PathBuf, OutputMemory)> {
+    let sandbox = match agent.sandboxes.take().await {
+        Ok(sandbox) => sandbox,
+        Err(err) => {
+            error!(err = %err, "cannot make a sandbox directory");
+            agent.emit(key, Update::from_error(&err));
+            return None;
+        }
+    };
+    let output = OutputMemory::new(agent.config.output_memory_bytes);
+    spec.sandbox_dir.clone_from(&sandbox);
+    spec.output.memory = Some(output.clone());
+    match agent.executor.launch(program, spec) {
+        Ok(running) => {
+            let place = Place {
+                sandbox: Some(sandbox.clone()),
+                output: Some(output.clone()),
+            };
+            agent.registry.place(key, place);
+            Some((running, sandbox, output))
+        }
+        Err(err) => {
+            let err = Error::from(err);
+            error!(err = %err, "cannot launch the task");
+            agent.sandboxes.settle(sandbox, key, true).await;
+            agent.emit(key, Update::from_error(&err));
+            None
+        }
+    }
+}
+
+/// Makes the running task reachable for kills and messages, and follows it to its end.
+/// `None` when the task was dropped from the books meanwhile (nothing is to be reported).
+async fn supervise(agent: &Agent, key: &TaskKey, mut running: RunningTask) -> Option<Report> {
+    let control = ExecutorControl {
+        kill: running.kill_handle(),
+        messages: running.messages_to_guest(),
+    };
+    match agent.registry.attach(key, Box::new(control)) {
+        Attach::Attached => agent.emit(key, Update::running("")),
+        // Killed while it was being fetched: straight to TASK_KILLED, never RUNNING.
+        Attach::KillRequested => running.kill_handle().kill(),
+        Attach::Gone(control) => {
+            control.kill();
+            running.wait().await;
+            return None;
+        }
+    }
+    let events = std::mem::replace(running.events(), mpsc::unbounded_channel().1);
+    Some(follow(agent, key, running.wait(), events).await)
+}
+
 /// The executor's task spec and the executor digest, checked before anything is fetched.
-fn spec_for(agent: &Agent, key: &TaskKey, task: TaskInfo) -> Result<(TaskSpec, String), Error> {
+/// Its sandbox directory is chosen when the task starts.
+fn spec_for(agent: &Agent, task: TaskInfo) -> Result<(TaskSpec, String), Error> {
     let max_mem = agent.executor.config().max_task_memory_bytes;
     let limits = limits_for(&task, max_mem)?;
     let executor = task.executor.unwrap_or_default();
     let network = network_for(&executor.network_allow)?;
-    let sandbox_dir = agent.sandbox_dir(key);
     let mut env: Vec<(String, String)> = executor.env.into_iter().collect();
     env.sort();
     let spec = TaskSpec {
@@ -144,27 +191,15 @@ fn spec_for(agent: &Agent, key: &TaskKey, task: TaskInfo) -> Result<(TaskSpec, S
         env,
         data: task.data,
         limits,
-        sandbox_dir,
+        sandbox_dir: PathBuf::new(),
         network,
         output: OutputConfig {
             cap_bytes: agent.config.output_cap_bytes,
             tee: false,
+            memory: None,
         },
     };
     Ok((spec, executor.digest))
-}
-
-/// A task id may be launched again after its earlier run completed (or an earlier agent
-/// process left its sandbox behind); the new run starts clean.
-async fn clear_stale_sandbox(dir: &Path) {
-    if std::fs::symlink_metadata(dir).is_err() {
-        return;
-    }
-    let stale = dir.to_path_buf();
-    let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&stale)).await;
-    if let Ok(Err(err)) = removed {
-        warn!(dir = %dir.display(), err = %err, "cannot clear the sandbox of an earlier run");
-    }
 }
 
 /// Relays the guest's events until it ends, then those it left behind.

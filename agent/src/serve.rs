@@ -20,6 +20,7 @@ use crate::artifacts::ArtifactCache;
 use crate::registry::Registry;
 use crate::relay::MessageRelay;
 use crate::resources::complete_resources;
+use crate::sandboxes::Sandboxes;
 use crate::service::AgentService;
 use crate::status::StatusSender;
 use crate::{AgentConfig, Error, link};
@@ -114,14 +115,18 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
 
 /// Builds the agent's core: directories, resources, executor, master channel, workers.
 async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, Error> {
+    // wasmtime builds an error on every store drop (it disposes of the store's fibers with
+    // one) and, with RUST_BACKTRACE set, captures a host backtrace for each: tens of
+    // microseconds per task that nobody reads, since a task's errors become status reasons.
+    wasmtime::error::disable_backtrace();
     let work_dir = config.work_dir.clone();
     let artifacts_dir = work_dir.join("artifacts");
-    let sandboxes = work_dir.join("sandboxes");
-    for dir in [&work_dir, &artifacts_dir, &sandboxes] {
+    for dir in [&work_dir, &artifacts_dir] {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|err| Error::io("creating", dir, err))?;
     }
+    let sandboxes = open_sandboxes(&config).await?;
     if config.executor.cache_dir.is_none() {
         config.executor.cache_dir = Some(work_dir.join("compiled"));
     }
@@ -185,6 +190,15 @@ async fn run(
     let killed = agent.registry.abandon_all(|| agent.status.clear());
     info!(killed, "agent stopped");
     served.map_err(Error::from)
+}
+
+async fn open_sandboxes(config: &AgentConfig) -> Result<Sandboxes, Error> {
+    let root = config.work_dir.join("sandboxes");
+    let pool = config.work_dir.join("sandbox-pool");
+    let max_free = config.executor.max_concurrent_tasks as usize;
+    tokio::task::spawn_blocking(move || Sandboxes::open(root, pool, max_free))
+        .await
+        .map_err(|err| Error::Internal(format!("opening the sandboxes: {err}")))?
 }
 
 /// One lazily connected HTTP/2 channel to the master for every client the agent uses.

@@ -173,6 +173,8 @@ async fn a_running_tasks_output_is_growing_and_the_state_lists_it() {
 async fn sandboxes_of_tasks_beyond_the_retained_ones_are_deleted() {
     let cluster = Cluster::start_with(AckPolicy::OnReceipt(1), |config| {
         config.completed_tasks_retained = 1;
+        // Output straight to the files, so that each task leaves a sandbox on disk.
+        config.output_memory_bytes = 0;
     })
     .await;
     let master = &cluster.master;
@@ -215,4 +217,67 @@ async fn sandboxes_of_tasks_beyond_the_retained_ones_are_deleted() {
         .await
         .expect_err("an expired task");
     assert_eq!(gone.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn small_output_is_served_from_memory_and_leaves_nothing_on_disk() {
+    let cluster = Cluster::start_with(AckPolicy::OnReceipt(1), |config| {
+        config.completed_tasks_retained = 1;
+    })
+    .await;
+    let master = &cluster.master;
+    let hello = master.upload_file(HELLO);
+    let sandboxes = cluster.work_dir.path().join("sandboxes");
+    let mut client = cluster.client().await;
+    for task_id in ["first", "second"] {
+        master
+            .launch(
+                "fw-1",
+                vec![with_args(task(task_id, &hello), &["--stderr", "oops"])],
+            )
+            .await;
+        assert_eq!(
+            master.terminal(task_id).await.state(),
+            TaskState::TaskFinished
+        );
+        let stdout = client
+            .read_file(request(task_id, SandboxFile::Stdout, 0, 0))
+            .await
+            .expect("stdout")
+            .into_inner();
+        assert!(stdout.data.starts_with(b"hello from wasmesos\n"));
+        assert_eq!(stdout.size, stdout.data.len() as u64);
+        let stderr = client
+            .read_file(request(task_id, SandboxFile::Stderr, -5, 0))
+            .await
+            .expect("stderr")
+            .into_inner();
+        assert_eq!((stderr.data.as_slice(), stderr.offset), (&b"oops\n"[..], 0));
+        assert!(!sandboxes.join("fw-1").join(task_id).exists());
+    }
+    // The first task drops out of the retained one once the second's ack reaches the agent.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let read = client
+            .read_file(request("first", SandboxFile::Stdout, 0, 0))
+            .await;
+        match read {
+            Err(gone) => {
+                assert_eq!(gone.code(), Code::NotFound);
+                break;
+            }
+            Ok(_) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the first task's output was never dropped"
+            ),
+        }
+        let beats = master.heartbeats();
+        master
+            .until("a heartbeat", |m| (m.heartbeats() > beats).then_some(()))
+            .await;
+    }
+    let pool: Vec<_> = std::fs::read_dir(cluster.work_dir.path().join("sandbox-pool"))
+        .expect("the pool")
+        .collect();
+    assert_eq!(pool.len(), 1, "both tasks ran in the same reused directory");
 }

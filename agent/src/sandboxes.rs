@@ -1,0 +1,280 @@
+//! Where tasks run on disk: [`Sandboxes`] hands each task an empty directory and, when the task
+//! ends, either takes it back for the next task or moves it to
+//! `sandboxes/<framework_id>/<task_id>/`.
+//!
+//! Creating and deleting a directory per task is, on some filesystems, the dearest part of a
+//! short task: on a journal-less ext4 every new inode is searched for past recently deleted
+//! ones, so churn makes each creation slower. Most tasks leave nothing on disk (their output is
+//! held in memory, see [`OutputMemory`](wasmesos_wasm_executor::OutputMemory)), so their
+//! directory is reused as it is, with no system call at all. A task that did leave files keeps
+//! them under its ids, as before, until it drops out of the retained completed tasks.
+//!
+//! A pooled directory is only reused when it is empty and its task's output never left
+//! memory: `ReadFile` for such a task reads memory, never the directory, so it cannot see the
+//! files of the directory's next task. The blocking calls here run off the async threads.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tracing::warn;
+
+use crate::Error;
+use crate::registry::TaskKey;
+
+/// The task directories of one agent.
+pub(crate) struct Sandboxes {
+    /// `work_dir/sandboxes`: `<framework_id>/<task_id>/` of tasks that left files.
+    root: PathBuf,
+    /// `work_dir/sandbox-pool`: directories tasks run in, and the empty ones waiting.
+    pool: PathBuf,
+    free: Mutex<Vec<PathBuf>>,
+    next_name: AtomicU64,
+    max_free: usize,
+}
+
+impl Sandboxes {
+    /// Opens (creating them if needed) `root` and `pool`, adopting the empty directories an
+    /// earlier run of the agent left in the pool and deleting the rest. Blocking.
+    pub(crate) fn open(root: PathBuf, pool: PathBuf, max_free: usize) -> Result<Self, Error> {
+        for dir in [&root, &pool] {
+            std::fs::create_dir_all(dir).map_err(|err| Error::io("creating", dir, err))?;
+        }
+        let entries = std::fs::read_dir(&pool).map_err(|err| Error::io("reading", &pool, err))?;
+        let mut free = Vec::new();
+        let mut last_name = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok());
+            last_name = last_name.max(name.unwrap_or(0));
+            if name.is_some() && free.len() < max_free && is_empty_dir(&path) {
+                free.push(path);
+            } else {
+                remove_any(&path);
+            }
+        }
+        Ok(Sandboxes {
+            root,
+            pool,
+            free: Mutex::new(free),
+            next_name: AtomicU64::new(last_name + 1),
+            max_free,
+        })
+    }
+
+    /// Where a task that left files keeps them.
+    pub(crate) fn task_dir(&self, key: &TaskKey) -> PathBuf {
+        self.root.join(&key.framework_id).join(&key.task_id)
+    }
+
+    /// `work_dir/sandboxes`.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// An empty directory for a task to run in: a waiting one, or else a new one.
+    pub(crate) async fn take(&self) -> Result<PathBuf, Error> {
+        if let Some(dir) = self.lock_free().pop() {
+            return Ok(dir);
+        }
+        let dir = self
+            .pool
+            .join(self.next_name.fetch_add(1, Ordering::Relaxed).to_string());
+        let created = dir.clone();
+        tokio::task::spawn_blocking(move || std::fs::create_dir(&created))
+            .await
+            .map_err(|err| Error::Internal(format!("creating a sandbox: {err}")))?
+            .map_err(|err| Error::io("creating", &dir, err))?;
+        Ok(dir)
+    }
+
+    /// Takes back a directory whose task never started; it is empty.
+    pub(crate) fn give_back(&self, dir: PathBuf) {
+        let mut free = self.lock_free();
+        if free.len() < self.max_free {
+            free.push(dir);
+            return;
+        }
+        drop(free);
+        tokio::task::spawn_blocking(move || remove_any(&dir));
+    }
+
+    /// Settles `dir` after its task ended: an empty one is taken back when `reusable` (the
+    /// task's output never left memory); one with files moves to the task's own place,
+    /// replacing what an earlier run under the same ids left there. Returns where the task's
+    /// files are now, if anywhere.
+    pub(crate) async fn settle(
+        &self,
+        dir: PathBuf,
+        key: &TaskKey,
+        reusable: bool,
+    ) -> Option<PathBuf> {
+        let target = self.task_dir(key);
+        let moving = dir.clone();
+        let settled =
+            tokio::task::spawn_blocking(move || settle_blocking(moving, target, reusable))
+                .await
+                .unwrap_or_else(|err| {
+                    warn!(err = %err, "settling a sandbox failed");
+                    Settled::Kept(dir)
+                });
+        match settled {
+            Settled::Empty(dir) => {
+                self.give_back(dir);
+                None
+            }
+            Settled::Kept(dir) => Some(dir),
+            Settled::Gone => None,
+        }
+    }
+
+    fn lock_free(&self) -> MutexGuard<'_, Vec<PathBuf>> {
+        // A list of paths has no invariant a panicking holder could break.
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+enum Settled {
+    /// Empty and reusable.
+    Empty(PathBuf),
+    /// Holds the task's files, here.
+    Kept(PathBuf),
+    /// Nothing is left on disk.
+    Gone,
+}
+
+fn settle_blocking(dir: PathBuf, target: PathBuf, reusable: bool) -> Settled {
+    if std::fs::symlink_metadata(&target).is_ok() {
+        remove_any(&target);
+    }
+    let empty = match std::fs::read_dir(&dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(err) if err.kind() == ErrorKind::NotFound => return Settled::Gone,
+        Err(_) => false,
+    };
+    if empty && reusable {
+        return Settled::Empty(dir);
+    }
+    if empty {
+        // Its output left memory, then the guest deleted the files: nothing to keep, and not
+        // reusable, since `ReadFile` may still read this path.
+        remove_any(&dir);
+        return Settled::Gone;
+    }
+    let moved = target
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::rename(&dir, &target));
+    match moved {
+        Ok(()) => Settled::Kept(target),
+        Err(err) => {
+            // Windows refuses to move a directory with an open file; the files stay where
+            // they are, which the registry is told.
+            warn!(dir = %dir.display(), target = %target.display(), err = %err, "cannot move a sandbox to its task's place; keeping it in the pool directory");
+            Settled::Kept(dir)
+        }
+    }
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+/// Deletes a file or a directory tree; a missing one is fine.
+pub(crate) fn remove_any(path: &Path) {
+    let removed = match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = removed
+        && err.kind() != ErrorKind::NotFound
+    {
+        warn!(path = %path.display(), err = %err, "cannot delete a sandbox");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(task: &str) -> TaskKey {
+        TaskKey {
+            framework_id: "fw".into(),
+            task_id: task.into(),
+        }
+    }
+
+    fn open(work: &Path, max_free: usize) -> Sandboxes {
+        Sandboxes::open(work.join("sandboxes"), work.join("pool"), max_free).expect("open")
+    }
+
+    #[tokio::test]
+    async fn an_empty_sandbox_is_reused_and_one_with_files_moves_to_its_task() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let sandboxes = open(work.path(), 4);
+        let first = sandboxes.take().await.expect("take");
+        assert!(first.is_dir());
+        assert_eq!(sandboxes.settle(first.clone(), &key("a"), true).await, None);
+        assert_eq!(sandboxes.take().await.expect("take"), first, "reused");
+
+        std::fs::write(first.join("result"), b"42").expect("write");
+        let kept = sandboxes.settle(first.clone(), &key("b"), true).await;
+        let place = work.path().join("sandboxes").join("fw").join("b");
+        assert_eq!(kept, Some(place.clone()));
+        assert_eq!(std::fs::read(place.join("result")).expect("moved"), b"42");
+        assert!(!first.exists());
+        let next = sandboxes.take().await.expect("take");
+        assert_ne!(next, first, "a new directory once the pool is empty");
+        assert!(is_empty_dir(&next));
+    }
+
+    #[tokio::test]
+    async fn a_rerun_replaces_the_earlier_runs_files() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let sandboxes = open(work.path(), 4);
+        let place = sandboxes.task_dir(&key("a"));
+        std::fs::create_dir_all(&place).expect("mkdir");
+        std::fs::write(place.join("stdout"), b"old").expect("write");
+        let dir = sandboxes.take().await.expect("take");
+        assert_eq!(sandboxes.settle(dir, &key("a"), true).await, None);
+        assert!(!place.exists(), "the earlier run's files are gone");
+    }
+
+    #[tokio::test]
+    async fn an_empty_sandbox_whose_output_left_memory_is_not_reused() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let sandboxes = open(work.path(), 4);
+        let dir = sandboxes.take().await.expect("take");
+        assert_eq!(sandboxes.settle(dir.clone(), &key("a"), false).await, None);
+        assert!(!dir.exists());
+        assert_ne!(sandboxes.take().await.expect("take"), dir);
+    }
+
+    #[tokio::test]
+    async fn the_pool_is_bounded_and_survives_a_restart_empty() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let sandboxes = open(work.path(), 1);
+        let a = sandboxes.take().await.expect("take");
+        let b = sandboxes.take().await.expect("take");
+        std::fs::write(b.join("leftover"), b"x").expect("write");
+        sandboxes.give_back(a.clone());
+        drop(sandboxes);
+        let reopened = open(work.path(), 1);
+        assert!(!b.exists(), "a non-empty leftover is deleted at start");
+        assert_eq!(
+            reopened.take().await.expect("take"),
+            a,
+            "an empty one is adopted"
+        );
+        let fresh = reopened.take().await.expect("take");
+        assert!(
+            fresh != a && fresh != b,
+            "new names do not collide: {fresh:?}"
+        );
+    }
+}
