@@ -38,6 +38,8 @@ enum Command {
     Tasks(commands::state::StateArgs),
     Logs(commands::logs::LogsArgs),
     Kill(commands::kill::KillArgs),
+    Roles(commands::roles::RolesArgs),
+    Sim(commands::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,8 @@ fn main() -> ExitCode {
         Command::Tasks(args) => commands::state::main(args, commands::state::View::Tasks),
         Command::Logs(args) => commands::logs::main(args),
         Command::Kill(args) => commands::kill::main(args),
+        Command::Roles(args) => commands::roles::main(args),
+        Command::Sim(args) => commands::sim::main(args),
     }
 }
 

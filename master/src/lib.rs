@@ -9,9 +9,34 @@
 //! I/O and no clock, owned by one actor task that RPC handlers talk to over a channel.
 //!
 //! Start at [`serve`] / [`spawn`] and [`MasterConfig`]; the rules live in `core/`
-//! (`accept.rs` for launch validation, `tasks.rs` for the status relay, `agents.rs` for
-//! liveness); the allocation policy is the `wasmesos-allocator` crate. Frameworks that
-//! subscribe with a failover timeout of 0 get [`DEFAULT_FAILOVER_TIMEOUT`] (7 days).
+//! (`accept.rs` for launch validation, `operations.rs` for RESERVE / UNRESERVE offer
+//! operations, `roles.rs` for the operator's weights, quota and reservations, `tasks.rs` for
+//! the status relay, `agents.rs` for liveness); the allocation policy is the
+//! `wasmesos-allocator` crate. Frameworks that subscribe with a failover timeout of 0 get
+//! [`DEFAULT_FAILOVER_TIMEOUT`] (7 days).
+//!
+//! # Allocation features
+//!
+//! * **Roles**: frameworks subscribe with one or more roles and get offers per role
+//!   (`Offer.role`); roles are paths (`eng/backend`) with a weight at each level
+//!   ([`MasterConfig::role_weights`]); SUPPRESS and REVIVE may name roles.
+//! * **Reservations**: static ones come with an agent's resources (`cpus(ads):4`); dynamic
+//!   ones from RESERVE / UNRESERVE operations in ACCEPT (for the offer's role) and from
+//!   `Operator.ReserveResources` / `UnreserveResources`, which rescind the agent's
+//!   outstanding offers when the free pool falls short. Reserved resources are offered only
+//!   to their role and its descendants.
+//! * **Quota and weights at run time**: `Operator.SetQuota` (guarantee and limit) and
+//!   `Operator.UpdateWeights` reach the allocator at once; `Operator.GetRoles` lists roles
+//!   with weights, shares, quota and reservations.
+//! * **Offer control**: [`MasterConfig::offer_timeout`] rescinds unanswered offers,
+//!   [`MasterConfig::min_allocatable_resources`] withholds crumbs,
+//!   [`MasterConfig::fair_share_excluded`] keeps scarce scalars (e.g. `gpus`) out of shares,
+//!   and [`MasterConfig::role_sorter`] picks DRF or the weighted-random order.
+//!
+//! **Not persisted yet.** Weights and quota set through the operator API, and dynamic
+//! reservations, live in memory: a restarted master starts from its [`MasterConfig`] and
+//! agents re-register with the resources they were started with. Persisting them in the
+//! registry is issue 4.
 #![forbid(unsafe_code)]
 
 mod actor;

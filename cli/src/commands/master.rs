@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use wasmesos_allocator::{Resources, SorterKind};
 use wasmesos_master::{DEFAULT_LISTEN, MasterConfig};
 
 use crate::units::{parse_duration, parse_size};
@@ -21,11 +22,21 @@ Examples:
   # Role `prod` gets twice the share of any weight-1 role, `batch` half
   wasmesos master --role-weight prod=2 --role-weight batch=0.5
 
+  # Weights at each level of the role tree: `eng` vs its siblings, then `eng/backend`
+  # vs `eng`'s other children
+  wasmesos master --role-weight eng=2 --role-weight eng/backend=1
+
+  # Leave gpus out of fair shares; offer only remainders of 1 cpu or 1 GiB; rescind
+  # offers not answered in 30 s; pick roles at random, weighted, instead of by DRF
+  wasmesos master --fair-share-excluded gpus --min-allocatable-resources \"cpus:1|mem:1GiB\" \\
+      --offer-timeout 30s --role-sorter random
+
   # Notice a dead agent within about a second
   wasmesos master --agent-heartbeat-interval 200ms --agent-ping-timeout 1s
 
 Agents join with `wasmesos agent --master http://HOST:5050`; schedulers and the other
-commands find the master in WASMESOS_MASTER (default http://127.0.0.1:5050).";
+commands find the master in WASMESOS_MASTER (default http://127.0.0.1:5050). Weights and
+quota change at run time with `wasmesos roles`.";
 
 /// Run a master: pool the agents' resources, offer them to frameworks by weighted DRF,
 /// and relay launches, status updates, kills and messages.
@@ -53,6 +64,25 @@ pub struct MasterArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     agent_ping_timeout: Option<Duration>,
 
+    /// A resource name left out of fair-share computation, e.g. gpus (repeatable, or
+    /// comma-separated), so a scarce resource does not make its holders look rich.
+    #[arg(
+        long = "fair-share-excluded",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    fair_share_excluded: Vec<String>,
+
+    /// Offer an agent's free resources only if they hold one of these sets entirely,
+    /// alternatives separated by `|` (default: "cpus:0.01|mem:32MiB"; "" offers any
+    /// non-empty remainder).
+    #[arg(long, value_name = "SETS", value_parser = parse_min_allocatable)]
+    min_allocatable_resources: Option<MinAllocatable>,
+
+    /// How roles and frameworks are ordered for each agent.
+    #[arg(long, value_name = "SORTER", value_enum, default_value_t = RoleSorter::Drf)]
+    role_sorter: RoleSorter,
+
     /// Rescind offers not answered within this time (default: offers never expire).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     offer_timeout: Option<Duration>,
@@ -62,16 +92,37 @@ pub struct MasterArgs {
     max_artifact_size: u64,
 }
 
+/// `--role-sorter` values, named as Mesos names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RoleSorter {
+    /// Weighted Dominant Resource Fairness at every level of the role tree.
+    Drf,
+    /// A weighted random order: a weight-2 role is picked first twice as often.
+    Random,
+}
+
+/// The parsed `--min-allocatable-resources` sets.
+#[derive(Debug, Clone)]
+struct MinAllocatable(Vec<Resources>);
+
 impl MasterArgs {
     fn config(&self) -> MasterConfig {
         let mut config = MasterConfig {
             listen: self.listen,
             work_dir: self.work_dir.clone(),
             role_weights: self.role_weights.iter().cloned().collect(),
+            fair_share_excluded: self.fair_share_excluded.iter().cloned().collect(),
+            role_sorter: match self.role_sorter {
+                RoleSorter::Drf => SorterKind::Drf,
+                RoleSorter::Random => SorterKind::WeightedRandom,
+            },
             offer_timeout: self.offer_timeout,
             max_artifact_size: self.max_artifact_size,
             ..MasterConfig::default()
         };
+        if let Some(MinAllocatable(sets)) = &self.min_allocatable_resources {
+            config.min_allocatable_resources = sets.clone();
+        }
         if let Some(interval) = self.agent_heartbeat_interval {
             config.agent_heartbeat_interval = interval;
             config.agent_ping_timeout = interval * 5;
@@ -135,7 +186,20 @@ async fn shutdown_signal() {
     }
 }
 
-/// `ROLE=WEIGHT` with a positive, finite weight.
+/// `cpus:1|mem:1GiB`: sets in the agent syntax, alternatives separated by `|`.
+fn parse_min_allocatable(text: &str) -> Result<MinAllocatable, String> {
+    let mut sets = Vec::new();
+    for part in text.split('|').map(str::trim).filter(|p| !p.is_empty()) {
+        let set: Resources = part.parse().map_err(|err| format!("`{part}`: {err}"))?;
+        if !set.reserved().is_empty() {
+            return Err(format!("`{part}`: give quantities, without roles"));
+        }
+        sets.push(set);
+    }
+    Ok(MinAllocatable(sets))
+}
+
+/// `ROLE=WEIGHT` with a valid role path and a positive, finite weight.
 fn parse_role_weight(text: &str) -> Result<(String, f64), String> {
     let (role, weight) = text
         .split_once('=')
@@ -143,6 +207,7 @@ fn parse_role_weight(text: &str) -> Result<(String, f64), String> {
     if role.is_empty() {
         return Err("the role name is empty".into());
     }
+    wasmesos_allocator::validate_role(role).map_err(|err| err.to_string())?;
     let weight: f64 = weight
         .trim()
         .parse()
@@ -205,6 +270,7 @@ mod tests {
         assert_eq!(config.agent_ping_timeout, Duration::from_secs(1));
         assert_eq!(config.offer_timeout, Some(Duration::from_secs(30)));
         assert_eq!(config.max_artifact_size, 1 << 20);
+        assert_eq!(config.role_sorter, SorterKind::Drf);
         let explicit = parse(&[
             "--agent-heartbeat-interval",
             "1s",
@@ -216,6 +282,50 @@ mod tests {
     }
 
     #[test]
+    fn allocation_flags_reach_the_config() {
+        let config = parse(&[
+            "--role-weight",
+            "eng=2",
+            "--role-weight",
+            "eng/backend=1",
+            "--fair-share-excluded",
+            "gpus,fpgas",
+            "--fair-share-excluded",
+            "tpus",
+            "--min-allocatable-resources",
+            "cpus:1|mem:1GiB",
+            "--role-sorter",
+            "random",
+        ])
+        .expect("valid flags");
+        assert_eq!(config.role_weights.get("eng"), Some(&2.0));
+        assert_eq!(config.role_weights.get("eng/backend"), Some(&1.0));
+        let excluded: Vec<&str> = config
+            .fair_share_excluded
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(excluded, ["fpgas", "gpus", "tpus"]);
+        let sets: Vec<String> = config
+            .min_allocatable_resources
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(sets, ["cpus:1", "mem:1GiB"]);
+        assert_eq!(config.role_sorter, SorterKind::WeightedRandom);
+        assert!(config.validate().is_ok());
+
+        let defaults = parse(&[]).expect("no flags");
+        let library = MasterConfig::default();
+        assert_eq!(
+            defaults.min_allocatable_resources,
+            library.min_allocatable_resources
+        );
+        let none = parse(&["--min-allocatable-resources", ""]).expect("empty is allowed");
+        assert!(none.min_allocatable_resources.is_empty());
+    }
+
+    #[test]
     fn bad_values_name_the_flag() {
         for argv in [
             &["--role-weight", "prod"][..],
@@ -223,6 +333,10 @@ mod tests {
             &["--role-weight", "=2"],
             &["--listen", "nowhere"],
             &["--offer-timeout", "5"],
+            &["--role-weight", "eng//backend=2"],
+            &["--min-allocatable-resources", "cpus:one"],
+            &["--min-allocatable-resources", "cpus(ads):1"],
+            &["--role-sorter", "fifo"],
         ] {
             let err = parse(argv).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains(argv[0]), "{argv:?}: {err}");

@@ -6,5 +6,7 @@ pub mod exec;
 pub mod kill;
 pub mod logs;
 pub mod master;
+pub mod roles;
 pub mod run;
+pub mod sim;
 pub mod state;
