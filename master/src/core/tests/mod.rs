@@ -3,6 +3,7 @@
 mod accept;
 mod allocation;
 mod lifecycle;
+mod operations;
 mod relay;
 
 use std::time::Duration;
