@@ -16,8 +16,9 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::Error;
@@ -32,6 +33,22 @@ pub(crate) struct Sandboxes {
     free: Mutex<Vec<PathBuf>>,
     next_name: AtomicU64,
     max_free: usize,
+    settling: Arc<Mutex<Settling>>,
+}
+
+/// Sandboxes waiting to be settled, and whether a blocking thread is at it: tasks that end
+/// together share one trip off the async threads.
+#[derive(Default)]
+struct Settling {
+    jobs: Vec<SettleJob>,
+    draining: bool,
+}
+
+struct SettleJob {
+    dir: PathBuf,
+    target: PathBuf,
+    reusable: bool,
+    done: oneshot::Sender<Settled>,
 }
 
 impl Sandboxes {
@@ -63,6 +80,7 @@ impl Sandboxes {
             free: Mutex::new(free),
             next_name: AtomicU64::new(last_name + 1),
             max_free,
+            settling: Arc::default(),
         })
     }
 
@@ -113,16 +131,23 @@ impl Sandboxes {
         key: &TaskKey,
         reusable: bool,
     ) -> Option<PathBuf> {
-        let target = self.task_dir(key);
-        let moving = dir.clone();
-        let settled =
-            tokio::task::spawn_blocking(move || settle_blocking(moving, target, reusable))
-                .await
-                .unwrap_or_else(|err| {
-                    warn!(err = %err, "settling a sandbox failed");
-                    Settled::Kept(dir)
-                });
-        match settled {
+        let (done, settled) = oneshot::channel();
+        let job = SettleJob {
+            dir: dir.clone(),
+            target: self.task_dir(key),
+            reusable,
+            done,
+        };
+        let start_draining = {
+            let mut settling = lock(&self.settling);
+            settling.jobs.push(job);
+            !std::mem::replace(&mut settling.draining, true)
+        };
+        if start_draining {
+            let settling = Arc::clone(&self.settling);
+            tokio::task::spawn_blocking(move || drain(&settling));
+        }
+        match settled.await.unwrap_or(Settled::Kept(dir)) {
             Settled::Empty(dir) => {
                 self.give_back(dir);
                 None
@@ -133,8 +158,31 @@ impl Sandboxes {
     }
 
     fn lock_free(&self) -> MutexGuard<'_, Vec<PathBuf>> {
-        // A list of paths has no invariant a panicking holder could break.
-        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.free)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Lists of paths and jobs have no invariant a panicking holder could break.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Settles queued sandboxes until none is left; runs on a blocking thread.
+fn drain(settling: &Mutex<Settling>) {
+    loop {
+        let jobs = {
+            let mut settling = lock(settling);
+            if settling.jobs.is_empty() {
+                settling.draining = false;
+                return;
+            }
+            std::mem::take(&mut settling.jobs)
+        };
+        for job in jobs {
+            let settled = settle_blocking(job.dir, job.target, job.reusable);
+            // The task may have been dropped meanwhile; then nobody needs the answer.
+            let _ = job.done.send(settled);
+        }
     }
 }
 
@@ -276,5 +324,34 @@ mod tests {
             fresh != a && fresh != b,
             "new names do not collide: {fresh:?}"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sandboxes_settled_together_are_all_settled() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let sandboxes = Arc::new(open(work.path(), 64));
+        let mut dirs = Vec::new();
+        for _ in 0..40 {
+            dirs.push(sandboxes.take().await.expect("take"));
+        }
+        let mut settling = tokio::task::JoinSet::new();
+        for (n, dir) in dirs.into_iter().enumerate() {
+            if n % 2 == 1 {
+                std::fs::write(dir.join("out"), b"x").expect("write");
+            }
+            let sandboxes = Arc::clone(&sandboxes);
+            settling.spawn(async move {
+                let key = key(&format!("t{n}"));
+                (n, sandboxes.settle(dir, &key, true).await)
+            });
+        }
+        let mut kept = 0;
+        while let Some(joined) = settling.join_next().await {
+            let (n, settled) = joined.expect("settled");
+            assert_eq!(settled.is_some(), n % 2 == 1, "task {n}");
+            kept += usize::from(settled.is_some());
+        }
+        assert_eq!(kept, 20);
+        assert_eq!(sandboxes.lock_free().len(), 20, "the empty ones are back");
     }
 }
