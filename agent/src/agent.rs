@@ -58,12 +58,24 @@ impl Agent {
     pub(crate) fn emit(&self, key: &TaskKey, update: Update) {
         let status = update.stamp(key, self.current_id(), true);
         self.registry
-            .record(key, status, |status| self.status.send(status));
+            .record(key, vec![status], |statuses| self.status.send(statuses));
+    }
+
+    /// Like [`emit`](Self::emit) for `first` then `second`, queued together so that they
+    /// leave in one batch.
+    pub(crate) fn emit_both(&self, key: &TaskKey, first: Update, second: Update) {
+        let agent_id = self.current_id();
+        let statuses = vec![
+            first.stamp(key, agent_id.clone(), true),
+            second.stamp(key, agent_id, true),
+        ];
+        self.registry
+            .record(key, statuses, |statuses| self.status.send(statuses));
     }
 
     /// Answers for a task the agent has no active record of; such an update needs no ack.
     pub(crate) fn answer_once(&self, key: &TaskKey, update: Update) {
         self.status
-            .send(update.stamp(key, self.current_id(), false));
+            .send(vec![update.stamp(key, self.current_id(), false)]);
     }
 }

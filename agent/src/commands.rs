@@ -74,7 +74,7 @@ fn kill(agent: &Agent, kill: Kill) {
         }
         registry::Kill::Completed(mut latest) => {
             latest.uuid.clear();
-            agent.status.send(latest);
+            agent.status.send(vec![latest]);
         }
         registry::Kill::Unknown => {
             let lost = Update {

@@ -48,6 +48,7 @@ mod link;
 mod outbox;
 mod registry;
 mod relay;
+mod reporter;
 mod resources;
 mod runner;
 mod sandboxes;

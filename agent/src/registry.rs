@@ -189,25 +189,28 @@ impl Registry {
         Some(kill_signal)
     }
 
-    /// Records `status` as the task's latest and hands it to `publish` while still holding
-    /// the lock, so that updates are queued in the order they are recorded and none slips
-    /// past [`abandon_all`](Self::abandon_all). Returns false, publishing nothing, when the
-    /// task is no longer active.
+    /// Records `statuses` (in order) as the task's latest and hands them to `publish` while
+    /// still holding the lock, so that updates are queued in the order they are recorded and
+    /// none slips past [`abandon_all`](Self::abandon_all). Returns false, publishing nothing,
+    /// when the task is no longer active.
     pub(crate) fn record(
         &self,
         key: &TaskKey,
-        status: TaskStatus,
-        publish: impl FnOnce(TaskStatus),
+        statuses: Vec<TaskStatus>,
+        publish: impl FnOnce(Vec<TaskStatus>),
     ) -> bool {
         let mut books = self.books();
         let Some(task) = books.active.get_mut(key) else {
             return false;
         };
-        if status.state().is_terminal() {
+        let Some(last) = statuses.last() else {
+            return true;
+        };
+        if last.state().is_terminal() {
             task.control = None;
         }
-        task.latest = status.clone();
-        publish(status);
+        task.latest = last.clone();
+        publish(statuses);
         true
     }
 
@@ -473,7 +476,7 @@ mod tests {
         assert!(registry.deliver(&key("t"), b"hi".to_vec()));
         assert!(matches!(registry.kill(&key("t")), Kill::Signalled));
         assert_eq!(probe.kills.load(Ordering::SeqCst), 1);
-        assert!(registry.record(&key("t"), status("t", TaskState::TaskKilled, 9), drop));
+        assert!(registry.record(&key("t"), vec![status("t", TaskState::TaskKilled, 9)], drop));
         assert!(!registry.deliver(&key("t"), b"late".to_vec()));
         assert!(matches!(registry.kill(&key("t")), Kill::Unacknowledged));
         registry.acknowledged(&key("t"), &[9; 16]);
@@ -490,7 +493,7 @@ mod tests {
             let uuid = n as u8 + 1;
             registry.record(
                 &key(task),
-                status(task, TaskState::TaskFinished, uuid),
+                vec![status(task, TaskState::TaskFinished, uuid)],
                 drop,
             );
             assert!(registry.acknowledged(&key(task), &[0; 16]).is_empty());
@@ -517,11 +520,19 @@ mod tests {
         assert_eq!(registry.all_reports().len(), 2);
         // A relaunch of a completed id replaces it; the stale place in the order is skipped.
         admit(&registry, "b");
-        registry.record(&key("b"), status("b", TaskState::TaskFinished, 9), drop);
+        registry.record(
+            &key("b"),
+            vec![status("b", TaskState::TaskFinished, 9)],
+            drop,
+        );
         assert!(registry.acknowledged(&key("b"), &[9; 16]).is_empty());
         assert!(registry.locate("b").is_some());
         admit(&registry, "d");
-        registry.record(&key("d"), status("d", TaskState::TaskFinished, 10), drop);
+        registry.record(
+            &key("d"),
+            vec![status("d", TaskState::TaskFinished, 10)],
+            drop,
+        );
         assert_eq!(
             registry.acknowledged(&key("d"), &[10; 16]),
             vec![PathBuf::from("c")]
@@ -539,9 +550,13 @@ mod tests {
         assert!(cleared);
         assert_eq!(probe.kills.load(Ordering::SeqCst), 1);
         let mut published = false;
-        let recorded = registry.record(&key("t"), status("t", TaskState::TaskKilled, 1), |_| {
-            published = true;
-        });
+        let recorded = registry.record(
+            &key("t"),
+            vec![status("t", TaskState::TaskKilled, 1)],
+            |_| {
+                published = true;
+            },
+        );
         assert!(!recorded && !published);
         let probe2 = Arc::new(Probe::default());
         assert!(matches!(
@@ -568,7 +583,7 @@ mod tests {
             let uuid = n as u8 + 1;
             registry.record(
                 &key(task),
-                status(task, TaskState::TaskFinished, uuid),
+                vec![status(task, TaskState::TaskFinished, uuid)],
                 drop,
             );
             assert!(registry.acknowledged(&key(task), &[uuid; 16]).is_empty());

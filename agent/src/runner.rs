@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tracing::{Instrument, debug, error, info, info_span, trace, warn};
@@ -21,6 +22,7 @@ use crate::agent::Agent;
 use crate::ids::check_path_id;
 use crate::limits::{limits_for, network_for};
 use crate::registry::{Attach, Place, TaskControl, TaskKey};
+use crate::reporter::Reporter;
 use crate::updates::Update;
 
 /// Takes one task of a `launch` command in and starts its runner.
@@ -56,45 +58,53 @@ async fn run(
     ids: Result<(), Error>,
     kill_signal: Arc<Notify>,
 ) {
+    let mut reporter = Reporter::new(&agent, &key);
     let (spec, digest) = match ids.and_then(|()| spec_for(&agent, task)) {
         Ok(spec) => spec,
         Err(err) => {
             warn!(err = %err, "refusing an invalid task");
-            agent.emit(&key, Update::from_error(&err));
+            reporter.emit(Update::from_error(&err));
             return;
         }
     };
-    agent.emit(&key, Update::starting());
+    reporter.hold(Update::starting());
     // The executor's pool has a fixed number of instance slots: a task waits for one (still
     // STARTING) rather than fail when the agent is full.
-    let ready = async {
+    let mut ready = pin!(async {
         let program = agent.artifacts.program(&digest).await?;
         let slot = Arc::clone(&agent.slots)
             .acquire_owned()
             .await
             .map_err(|_| Error::Internal("the task slots are closed".into()))?;
         Ok::<_, Error>((program, slot))
-    };
-    let ready = tokio::select! {
-        biased;
-        () = kill_signal.notified() => {
-            agent.emit(&key, Update::killed_before_start());
-            return;
+    });
+    let ready = match ready.as_mut().now_or_never() {
+        Some(ready) => ready,
+        None => {
+            reporter.flush();
+            tokio::select! {
+                biased;
+                () = kill_signal.notified() => {
+                    reporter.emit(Update::killed_before_start());
+                    return;
+                }
+                ready = ready => ready,
+            }
         }
-        ready = ready => ready,
     };
     let (program, _slot) = match ready {
         Ok(ready) => ready,
         Err(err) => {
             warn!(%digest, err = %err, "cannot load the executor");
-            agent.emit(&key, Update::from_error(&err));
+            reporter.emit(Update::from_error(&err));
             return;
         }
     };
-    let Some((running, sandbox, output)) = start(&agent, &key, &program, spec).await else {
+    let started = start(&agent, &key, &program, spec, &mut reporter).await;
+    let Some((running, sandbox, output)) = started else {
         return;
     };
-    let report = supervise(&agent, &key, running).await;
+    let report = supervise(&agent, &key, running, &mut reporter).await;
     // Where the output is must be on the books before the terminal update goes out: the
     // framework may ask for it as soon as it sees the update.
     let reusable = [TaskStream::Stdout, TaskStream::Stderr]
@@ -110,10 +120,7 @@ async fn run(
     }
     let Some(report) = report else { return };
     debug!(outcome = %report.outcome, duration = ?report.duration, peak_memory = report.peak_memory_bytes, "task ended");
-    agent.emit(
-        &key,
-        Update::from_report(report, agent.config.max_result_bytes),
-    );
+    reporter.emit(Update::from_report(report, agent.config.max_result_bytes));
 }
 
 /// Launches the task in a sandbox directory with its output held in memory, and books where
@@ -123,12 +130,20 @@ async fn start(
     key: &TaskKey,
     program: &Program,
     mut spec: TaskSpec,
+    reporter: &mut Reporter<'_>,
 ) -> Option<(RunningTask, PathBuf, OutputMemory)> {
-    let sandbox = match agent.sandboxes.take().await {
+    let sandbox = match agent.sandboxes.take_waiting() {
+        Some(sandbox) => Ok(sandbox),
+        None => {
+            reporter.flush();
+            agent.sandboxes.create().await
+        }
+    };
+    let sandbox = match sandbox {
         Ok(sandbox) => sandbox,
         Err(err) => {
             error!(err = %err, "cannot make a sandbox directory");
-            agent.emit(key, Update::from_error(&err));
+            reporter.emit(Update::from_error(&err));
             return None;
         }
     };
@@ -148,7 +163,7 @@ async fn start(
             let err = Error::from(err);
             error!(err = %err, "cannot launch the task");
             agent.sandboxes.settle(sandbox, key, true).await;
-            agent.emit(key, Update::from_error(&err));
+            reporter.emit(Update::from_error(&err));
             None
         }
     }
@@ -156,15 +171,23 @@ async fn start(
 
 /// Makes the running task reachable for kills and messages, and follows it to its end.
 /// `None` when the task was dropped from the books meanwhile (nothing is to be reported).
-async fn supervise(agent: &Agent, key: &TaskKey, mut running: RunningTask) -> Option<Report> {
+async fn supervise(
+    agent: &Agent,
+    key: &TaskKey,
+    mut running: RunningTask,
+    reporter: &mut Reporter<'_>,
+) -> Option<Report> {
     let control = ExecutorControl {
         kill: running.kill_handle(),
         messages: running.messages_to_guest(),
     };
     match agent.registry.attach(key, Box::new(control)) {
-        Attach::Attached => agent.emit(key, Update::running("")),
+        Attach::Attached => reporter.emit(Update::running("")),
         // Killed while it was being fetched: straight to TASK_KILLED, never RUNNING.
-        Attach::KillRequested => running.kill_handle().kill(),
+        Attach::KillRequested => {
+            reporter.flush();
+            running.kill_handle().kill();
+        }
         Attach::Gone(control) => {
             control.kill();
             running.wait().await;

@@ -94,11 +94,13 @@ impl Sandboxes {
         &self.root
     }
 
-    /// An empty directory for a task to run in: a waiting one, or else a new one.
-    pub(crate) async fn take(&self) -> Result<PathBuf, Error> {
-        if let Some(dir) = self.lock_free().pop() {
-            return Ok(dir);
-        }
+    /// An empty directory that waits for a task, if there is one.
+    pub(crate) fn take_waiting(&self) -> Option<PathBuf> {
+        self.lock_free().pop()
+    }
+
+    /// A new empty directory for a task.
+    pub(crate) async fn create(&self) -> Result<PathBuf, Error> {
         let dir = self
             .pool
             .join(self.next_name.fetch_add(1, Ordering::Relaxed).to_string());
@@ -108,6 +110,15 @@ impl Sandboxes {
             .map_err(|err| Error::Internal(format!("creating a sandbox: {err}")))?
             .map_err(|err| Error::io("creating", &dir, err))?;
         Ok(dir)
+    }
+
+    /// An empty directory for a task to run in: a waiting one, or else a new one.
+    #[cfg(test)]
+    pub(crate) async fn take(&self) -> Result<PathBuf, Error> {
+        match self.take_waiting() {
+            Some(dir) => Ok(dir),
+            None => self.create().await,
+        }
     }
 
     /// Takes back a directory whose task never started; it is empty.

@@ -20,7 +20,8 @@ use wasmesos_proto::{StatusUpdates, TaskStatus};
 use crate::outbox::{BatchLimits, Outbox};
 
 enum Command {
-    Send(TaskStatus),
+    /// Updates queued together, in order.
+    Send(Vec<TaskStatus>),
     Ack {
         framework_id: String,
         task_id: String,
@@ -66,8 +67,10 @@ impl StatusSender {
         let _ = self.commands.send(command);
     }
 
-    pub(crate) fn send(&self, status: TaskStatus) {
-        self.command(Command::Send(status));
+    /// Queues `statuses`, in order; they reach the master in one batch unless the batch
+    /// limits split them.
+    pub(crate) fn send(&self, statuses: Vec<TaskStatus>) {
+        self.command(Command::Send(statuses));
     }
 
     pub(crate) fn ack(&self, framework_id: String, task_id: String, uuid: Vec<u8>) {
@@ -146,7 +149,9 @@ impl Worker {
 
     fn apply(&mut self, command: Command) {
         match command {
-            Command::Send(status) => self.outbox.push(status),
+            Command::Send(statuses) => statuses
+                .into_iter()
+                .for_each(|status| self.outbox.push(status)),
             Command::Ack {
                 framework_id,
                 task_id,

@@ -365,3 +365,57 @@ async fn tasks_beyond_the_pool_wait_for_a_slot_instead_of_failing() {
         assert_eq!(end.state(), TaskState::TaskFinished, "nap-{n}: {end:?}");
     }
 }
+
+/// STARTING goes out on its own while the executor is fetched, but leaves in one batch with
+/// RUNNING when the task can start at once.
+#[tokio::test]
+async fn starting_waits_for_running_only_when_nothing_else_waits() {
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let hello = master.upload_file(HELLO);
+    let arrivals = |task_id: &str| {
+        let recorded = master.recorded();
+        let mut seen = Vec::new();
+        for (update, at) in recorded.updates.iter().zip(&recorded.arrivals) {
+            if update.task_id == task_id {
+                seen.push((update.state(), *at));
+            }
+        }
+        seen
+    };
+    master.launch("fw-1", vec![task("cold", &hello)]).await;
+    master.terminal("cold").await;
+    let cold = arrivals("cold");
+    assert_eq!(
+        states_of(&cold),
+        [
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskFinished
+        ]
+    );
+    assert!(
+        cold[0].1 < cold[1].1,
+        "STARTING left before the fetch: {cold:?}"
+    );
+
+    master.launch("fw-1", vec![task("warm", &hello)]).await;
+    master.terminal("warm").await;
+    let warm = arrivals("warm");
+    assert_eq!(
+        states_of(&warm),
+        [
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskFinished
+        ]
+    );
+    assert_eq!(
+        warm[0].1, warm[1].1,
+        "STARTING and RUNNING in one batch: {warm:?}"
+    );
+}
+
+fn states_of(arrivals: &[(TaskState, std::time::Instant)]) -> Vec<TaskState> {
+    arrivals.iter().map(|(state, _)| *state).collect()
+}
