@@ -4,7 +4,6 @@
 //! else is a registry lookup or a message to a worker. Commands about unknown tasks or
 //! frameworks are answered or logged, never an error.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tracing::{debug, info, warn};
@@ -14,7 +13,6 @@ use wasmesos_proto::{AgentCommand, Reason, StatusSource, TaskState};
 use crate::agent::Agent;
 use crate::registry::{self, TaskKey};
 use crate::runner;
-use crate::sandboxes::remove_any;
 use crate::updates::Update;
 
 /// Whether the command stream goes on after a command.
@@ -110,19 +108,7 @@ fn acknowledge(agent: &Agent, acknowledge: Acknowledge) {
         expired.extend(agent.registry.acknowledged(&key, &ack.uuid));
         agent.status.ack(key.framework_id, key.task_id, ack.uuid);
     }
-    remove_sandboxes(agent, expired);
-}
-
-/// Deletes the sandboxes of tasks that dropped out of the retained completed list, off the
-/// async threads. Only directories under the agent's sandboxes root are ever touched.
-fn remove_sandboxes(agent: &Agent, dirs: Vec<PathBuf>) {
-    let root = agent.sandboxes.root();
-    let dirs: Vec<PathBuf> = dirs
-        .into_iter()
-        .filter(|dir| dir.starts_with(root) && dir != root)
-        .collect();
-    if dirs.is_empty() {
-        return;
+    if !expired.is_empty() {
+        agent.sandboxes.expire(expired);
     }
-    tokio::task::spawn_blocking(move || dirs.iter().for_each(|dir| remove_any(dir)));
 }

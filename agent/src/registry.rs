@@ -79,15 +79,18 @@ impl Completed {
     }
 
     /// Drops the oldest tasks beyond `limit` (with the output they hold in memory), returning
-    /// their sandboxes on disk.
-    fn evict(&mut self, limit: usize) -> Vec<PathBuf> {
+    /// them with their sandboxes on disk, if any.
+    fn evict(&mut self, limit: usize) -> Vec<Expired> {
         let mut evicted = Vec::new();
         while self.tasks.len() > limit {
             let Some((seq, key)) = self.order.pop_front() else {
                 break;
             };
-            if self.tasks.get(&key).is_some_and(|task| task.seq == seq) {
-                evicted.extend(self.tasks.remove(&key).and_then(|task| task.place.sandbox));
+            if self.tasks.get(&key).is_some_and(|task| task.seq == seq)
+                && let Some(task) = self.tasks.remove(&key)
+            {
+                let sandbox = task.place.sandbox;
+                evicted.push(Expired { key, sandbox });
             }
         }
         evicted
@@ -97,6 +100,14 @@ impl Completed {
     fn forget(&mut self, key: &TaskKey) {
         self.tasks.remove(key);
     }
+}
+
+/// A completed task dropped from the retained list.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Expired {
+    pub(crate) key: TaskKey,
+    /// Its files on disk, if it left any.
+    pub(crate) sandbox: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -268,9 +279,9 @@ impl Registry {
     }
 
     /// Notes an acknowledgement: a task whose terminal update is acknowledged is complete.
-    /// Returns the sandboxes of completed tasks that no longer fit the retained list; the
-    /// caller deletes them.
-    pub(crate) fn acknowledged(&self, key: &TaskKey, uuid: &[u8]) -> Vec<PathBuf> {
+    /// Returns the completed tasks that no longer fit the retained list; the caller deletes
+    /// their files.
+    pub(crate) fn acknowledged(&self, key: &TaskKey, uuid: &[u8]) -> Vec<Expired> {
         let mut books = self.books();
         let done = books
             .active
@@ -424,6 +435,13 @@ mod tests {
         }
     }
 
+    fn expired(task: &str, sandbox: Option<&str>) -> Expired {
+        Expired {
+            key: key(task),
+            sandbox: sandbox.map(PathBuf::from),
+        }
+    }
+
     /// Admits a task whose sandbox is the directory named like it.
     fn admit(registry: &Registry, task: &str) -> Arc<Notify> {
         let signal = registry
@@ -504,8 +522,8 @@ mod tests {
             );
             let evicted = registry.acknowledged(&key(task), &[uuid; 16]);
             assert!(registry.reports().0.is_empty());
-            let expected: Vec<PathBuf> = if task == "c" {
-                vec!["a".into()]
+            let expected = if task == "c" {
+                vec![expired("a", Some("a"))]
             } else {
                 vec![]
             };
@@ -535,7 +553,7 @@ mod tests {
         );
         assert_eq!(
             registry.acknowledged(&key("d"), &[10; 16]),
-            vec![PathBuf::from("c")]
+            vec![expired("c", Some("c"))]
         );
     }
 
@@ -586,7 +604,13 @@ mod tests {
                 vec![status(task, TaskState::TaskFinished, uuid)],
                 drop,
             );
-            assert!(registry.acknowledged(&key(task), &[uuid; 16]).is_empty());
+            let evicted = registry.acknowledged(&key(task), &[uuid; 16]);
+            let expected = if task == "b" {
+                vec![expired("a", None)]
+            } else {
+                vec![]
+            };
+            assert_eq!(evicted, expected);
             let located = registry.locate(task).expect("a completed task");
             assert_eq!(located.place.output, Some(output));
         }

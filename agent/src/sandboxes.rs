@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::Error;
-use crate::registry::TaskKey;
+use crate::registry::{Expired, TaskKey};
 
 /// The task directories of one agent.
 pub(crate) struct Sandboxes {
@@ -36,19 +36,24 @@ pub(crate) struct Sandboxes {
     settling: Arc<Mutex<Settling>>,
 }
 
-/// Sandboxes waiting to be settled, and whether a blocking thread is at it: tasks that end
-/// together share one trip off the async threads.
+/// Disk work waiting for a blocking thread, in order, and whether one is at it: tasks that
+/// end together share one trip off the async threads. One queue keeps a deletion of an
+/// expired run's files ordered before a later run's files move to the same place.
 #[derive(Default)]
 struct Settling {
-    jobs: Vec<SettleJob>,
+    jobs: Vec<Job>,
     draining: bool,
 }
 
-struct SettleJob {
-    dir: PathBuf,
-    target: PathBuf,
-    reusable: bool,
-    done: oneshot::Sender<Settled>,
+enum Job {
+    /// Move a sandbox with files to its task's place.
+    Settle {
+        dir: PathBuf,
+        target: PathBuf,
+        done: oneshot::Sender<Settled>,
+    },
+    /// Delete files of expired tasks.
+    Remove(Vec<PathBuf>),
 }
 
 impl Sandboxes {
@@ -129,7 +134,7 @@ impl Sandboxes {
             return;
         }
         drop(free);
-        tokio::task::spawn_blocking(move || remove_any(&dir));
+        self.queue(Job::Remove(vec![dir]));
     }
 
     /// Settles `dir` after its task ended: an empty one is taken back when `reusable` (the
@@ -142,13 +147,43 @@ impl Sandboxes {
         key: &TaskKey,
         reusable: bool,
     ) -> Option<PathBuf> {
+        // Most tasks leave nothing. Checking on this thread costs one `getdents` of a directory
+        // the task has just used (so cached), far less than a trip to a blocking thread.
+        if reusable && is_empty_dir(&dir) {
+            self.give_back(dir);
+            return None;
+        }
         let (done, settled) = oneshot::channel();
-        let job = SettleJob {
+        self.queue(Job::Settle {
             dir: dir.clone(),
             target: self.task_dir(key),
-            reusable,
             done,
+        });
+        match settled.await.unwrap_or(Settled::Kept(dir)) {
+            Settled::Kept(dir) => Some(dir),
+            Settled::Gone => None,
+        }
+    }
+
+    /// Deletes, off the async threads, the files of tasks dropped from the retained list and
+    /// whatever an earlier run under the same ids left in their place.
+    pub(crate) fn expire(&self, expired: Vec<Expired>) {
+        let owned = |dir: &PathBuf| {
+            (dir.starts_with(&self.root) && *dir != self.root)
+                || (dir.starts_with(&self.pool) && *dir != self.pool)
         };
+        let mut paths = Vec::with_capacity(expired.len());
+        for Expired { key, sandbox } in expired {
+            let place = self.task_dir(&key);
+            if let Some(sandbox) = sandbox.filter(|dir| owned(dir) && *dir != place) {
+                paths.push(sandbox);
+            }
+            paths.push(place);
+        }
+        self.queue(Job::Remove(paths));
+    }
+
+    fn queue(&self, job: Job) {
         let start_draining = {
             let mut settling = lock(&self.settling);
             settling.jobs.push(job);
@@ -157,14 +192,6 @@ impl Sandboxes {
         if start_draining {
             let settling = Arc::clone(&self.settling);
             tokio::task::spawn_blocking(move || drain(&settling));
-        }
-        match settled.await.unwrap_or(Settled::Kept(dir)) {
-            Settled::Empty(dir) => {
-                self.give_back(dir);
-                None
-            }
-            Settled::Kept(dir) => Some(dir),
-            Settled::Gone => None,
         }
     }
 
@@ -190,23 +217,26 @@ fn drain(settling: &Mutex<Settling>) {
             std::mem::take(&mut settling.jobs)
         };
         for job in jobs {
-            let settled = settle_blocking(job.dir, job.target, job.reusable);
-            // The task may have been dropped meanwhile; then nobody needs the answer.
-            let _ = job.done.send(settled);
+            match job {
+                Job::Settle { dir, target, done } => {
+                    // The task may have been dropped meanwhile; then nobody needs the answer.
+                    let _ = done.send(settle_blocking(dir, target));
+                }
+                Job::Remove(paths) => paths.iter().for_each(|path| remove_any(path)),
+            }
         }
     }
 }
 
 enum Settled {
-    /// Empty and reusable.
-    Empty(PathBuf),
     /// Holds the task's files, here.
     Kept(PathBuf),
     /// Nothing is left on disk.
     Gone,
 }
 
-fn settle_blocking(dir: PathBuf, target: PathBuf, reusable: bool) -> Settled {
+/// Moves a sandbox that is not to be reused to its task's place, or deletes it when empty.
+fn settle_blocking(dir: PathBuf, target: PathBuf) -> Settled {
     if std::fs::symlink_metadata(&target).is_ok() {
         remove_any(&target);
     }
@@ -215,9 +245,6 @@ fn settle_blocking(dir: PathBuf, target: PathBuf, reusable: bool) -> Settled {
         Err(err) if err.kind() == ErrorKind::NotFound => return Settled::Gone,
         Err(_) => false,
     };
-    if empty && reusable {
-        return Settled::Empty(dir);
-    }
     if empty {
         // Its output left memory, then the guest deleted the files: nothing to keep, and not
         // reusable, since `ReadFile` may still read this path.
@@ -244,7 +271,7 @@ fn is_empty_dir(path: &Path) -> bool {
 }
 
 /// Deletes a file or a directory tree; a missing one is fine.
-pub(crate) fn remove_any(path: &Path) {
+fn remove_any(path: &Path) {
     let removed = match std::fs::symlink_metadata(path) {
         Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(path),
         Ok(_) => std::fs::remove_file(path),
@@ -293,15 +320,57 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_rerun_replaces_the_earlier_runs_files() {
+    async fn a_rerun_with_files_replaces_the_earlier_runs_files() {
         let work = tempfile::tempdir().expect("temp dir");
         let sandboxes = open(work.path(), 4);
         let place = sandboxes.task_dir(&key("a"));
         std::fs::create_dir_all(&place).expect("mkdir");
-        std::fs::write(place.join("stdout"), b"old").expect("write");
+        std::fs::write(place.join("old"), b"old").expect("write");
         let dir = sandboxes.take().await.expect("take");
-        assert_eq!(sandboxes.settle(dir, &key("a"), true).await, None);
-        assert!(!place.exists(), "the earlier run's files are gone");
+        std::fs::write(dir.join("new"), b"new").expect("write");
+        assert_eq!(
+            sandboxes.settle(dir, &key("a"), true).await,
+            Some(place.clone())
+        );
+        assert!(!place.join("old").exists() && place.join("new").is_file());
+    }
+
+    #[tokio::test]
+    async fn expiry_deletes_a_tasks_files_and_what_an_earlier_run_left() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let sandboxes = open(work.path(), 4);
+        let kept = sandboxes.task_dir(&key("kept"));
+        let stale = sandboxes.task_dir(&key("stale"));
+        for dir in [&kept, &stale] {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        let outside = work.path().join("outside");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        sandboxes.expire(vec![
+            Expired {
+                key: key("kept"),
+                sandbox: Some(kept.clone()),
+            },
+            Expired {
+                key: key("stale"),
+                sandbox: Some(outside.clone()),
+            },
+        ]);
+        let (done, settled) = oneshot::channel();
+        sandboxes.queue(Job::Settle {
+            dir: work.path().join("missing"),
+            target: work.path().join("nowhere"),
+            done,
+        });
+        assert!(
+            matches!(settled.await, Ok(Settled::Gone)),
+            "the queue drained"
+        );
+        assert!(!kept.exists() && !stale.exists());
+        assert!(
+            outside.exists(),
+            "only the agent's own directories are deleted"
+        );
     }
 
     #[tokio::test]
