@@ -9,6 +9,7 @@ use anyhow::Context;
 use wasmesos_allocator::{Resources, SorterKind};
 use wasmesos_master::{DEFAULT_LISTEN, MasterConfig};
 
+use crate::signals::shutdown_signal;
 use crate::units::{parse_duration, parse_size};
 
 const EXAMPLES: &str = "\
@@ -160,30 +161,6 @@ fn run(args: MasterArgs) -> anyhow::Result<()> {
         master.shutdown().await?;
         Ok(())
     })
-}
-
-/// Ctrl-C everywhere, and SIGTERM on Unix (what service managers send).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM; Ctrl-C still stops the master");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// `cpus:1|mem:1GiB`: sets in the agent syntax, alternatives separated by `|`.
