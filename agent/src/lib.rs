@@ -5,17 +5,19 @@
 //! reports after the stream drops), heartbeats, executor fetch by sha256 digest (verified,
 //! cached under `work_dir/artifacts`, loaded once per digest), the task lifecycle on
 //! [`wasmesos_wasm_executor`] with the granted resources as hard limits, one sandbox dir per
-//! task (reused from a pool when the task leaves no files; otherwise kept as
-//! `work_dir/sandboxes/<framework_id>/<task_id>/`), its `stdout` and `stderr` (held in memory
-//! while small, then in the sandbox), status
-//! updates that are retried until acknowledged, kill, messages both ways, and the agent's own
-//! gRPC API (`ReadFile`, `GetAgentState`). It never decides what runs where (the master
-//! does), never trusts precompiled code or unverified bytes, never builds a path from an id
-//! that could leave its directories, and never panics on what the master sends.
+//! task (taken from `work_dir/sandbox-pool` and given back when the task leaves no files;
+//! otherwise kept as `work_dir/sandboxes/<framework_id>/<task_id>/`), its `stdout` and
+//! `stderr` (held in memory while small, then in the sandbox), status updates that are
+//! retried until acknowledged, kill, messages both ways, and the agent's own gRPC API
+//! (`ReadFile`, `GetAgentState`). It never decides what runs where (the master does), never
+//! trusts precompiled code or unverified bytes, never builds a path from an id that could
+//! leave its directories, never creates or deletes a directory per task on the hot path, and
+//! never panics on what the master sends.
 //!
 //! Start at [`serve`] / [`spawn`] and [`AgentConfig`]. Inside, `link` talks to the master,
-//! `commands` handles what it sends, `runner` drives one task, `status` and `outbox` make
-//! updates reliable, and `registry` is the book of tasks.
+//! `commands` handles what it sends, `runner` drives one task (`reporter` orders its
+//! updates), `sandboxes` hands out its directory, `status` and `outbox` make updates
+//! reliable, and `registry` is the book of tasks.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wasmesos_agent::Error> {
