@@ -131,34 +131,31 @@ impl Core {
     /// Rescinds every offer on an agent that is going away; the allocator forgets the
     /// resources with the agent, so nothing is recovered.
     pub(super) fn rescind_offers_on(&mut self, agent_id: &AgentId) {
-        let ids: Vec<String> = self
-            .offers
-            .iter()
-            .filter(|(_, offer)| offer.agent_id == *agent_id)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in ids {
-            if let Some(offer) = self.offers.remove(&id) {
-                self.send_rescind(&offer.framework_id, id);
-            }
+        for (id, offer) in self.remove_offers_on(agent_id) {
+            self.send_rescind(&offer.framework_id, id);
         }
     }
 
     /// Rescinds every offer on an agent that stays, returning the resources to its free
     /// pool (no filter), so an operator can reserve or unreserve them.
     pub(super) fn rescind_and_recover_offers_on(&mut self, agent_id: &AgentId, now: Time) {
+        for (id, offer) in self.remove_offers_on(agent_id) {
+            self.send_rescind(&offer.framework_id, id);
+            self.recover_offer(&offer, None, now);
+        }
+    }
+
+    /// Takes every outstanding offer on the agent out of the book.
+    fn remove_offers_on(&mut self, agent_id: &AgentId) -> Vec<(String, OutstandingOffer)> {
         let ids: Vec<String> = self
             .offers
             .iter()
             .filter(|(_, offer)| offer.agent_id == *agent_id)
             .map(|(id, _)| id.clone())
             .collect();
-        for id in ids {
-            if let Some(offer) = self.offers.remove(&id) {
-                self.send_rescind(&offer.framework_id, id);
-                self.recover_offer(&offer, None, now);
-            }
-        }
+        ids.into_iter()
+            .filter_map(|id| self.offers.remove(&id).map(|offer| (id, offer)))
+            .collect()
     }
 
     /// Rescinds offers older than the offer timeout, if one is configured.
