@@ -88,6 +88,24 @@ pub enum Error {
     /// The master is shutting down.
     #[error("the master is shutting down")]
     ShuttingDown,
+    /// The registry cannot be read: the master refuses to start rather than start empty.
+    #[error(
+        "the registry {path} is corrupt or unreadable ({reason}); the master will not start \
+         over it. To recover: stop the master, move {path} aside, and start the master again \
+         with the same work dir. Agents then register as new agents, their old tasks are shut \
+         down, and frameworks that resubscribe see those tasks as LOST when they reconcile \
+         (README: \"Recovering from a corrupt registry\")"
+    )]
+    RegistryCorrupt {
+        /// The registry file (or the backend's location).
+        path: PathBuf,
+        /// What the storage engine or the decoder said.
+        reason: String,
+    },
+    /// The registry could not be opened or written; the master stops rather than
+    /// acknowledge what it could not record.
+    #[error("registry: {0}")]
+    Registry(String),
 }
 
 impl From<Error> for tonic::Status {
@@ -108,7 +126,11 @@ impl From<Error> for tonic::Status {
             Error::NotFound(_) => Code::NotFound,
             Error::Agent { status, .. } => status.code(),
             Error::ShuttingDown => Code::Unavailable,
-            Error::Bind { .. } | Error::Serve(_) | Error::Storage { .. } => Code::Internal,
+            Error::Bind { .. }
+            | Error::Serve(_)
+            | Error::Storage { .. }
+            | Error::RegistryCorrupt { .. }
+            | Error::Registry(_) => Code::Internal,
         };
         tonic::Status::new(code, err.to_string())
     }

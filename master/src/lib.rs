@@ -44,6 +44,7 @@ pub mod artifacts;
 mod config;
 pub mod core;
 mod error;
+pub mod registry;
 mod rpc;
 mod server;
 

@@ -1,0 +1,175 @@
+use std::path::Path;
+
+use wasmesos_proto::v1::{AgentInfo, FrameworkInfo, TaskInfo, TaskState, TaskStatus};
+
+use super::*;
+
+fn agent(id: &str, removed: bool) -> Op {
+    Op::PutAgent(AgentRecord {
+        info: Some(AgentInfo {
+            id: id.into(),
+            hostname: "h".into(),
+            ..AgentInfo::default()
+        }),
+        removed,
+        registered_at: 1.5,
+    })
+}
+
+fn framework(id: &str) -> Op {
+    Op::PutFramework(FrameworkRecord {
+        info: Some(FrameworkInfo {
+            id: id.into(),
+            name: "f".into(),
+            failover_timeout_seconds: 60.0,
+            ..FrameworkInfo::default()
+        }),
+        removed: false,
+    })
+}
+
+fn task(framework_id: &str, task_id: &str, state: TaskState) -> Op {
+    Op::PutTask(Box::new(TaskRecord {
+        framework_id: framework_id.into(),
+        agent_id: "a1".into(),
+        role: "*".into(),
+        info: Some(TaskInfo {
+            task_id: task_id.into(),
+            ..TaskInfo::default()
+        }),
+        status: Some(TaskStatus {
+            task_id: task_id.into(),
+            state: state as i32,
+            ..TaskStatus::default()
+        }),
+        started_at: 2.0,
+    }))
+}
+
+fn some_ops() -> Vec<Op> {
+    vec![
+        agent("a1", false),
+        agent("a2", false),
+        framework("f/1"),
+        task("f/1", "t1", TaskState::TaskStaging),
+        task("f/1", "t2", TaskState::TaskStaging),
+        task("f/1", "t1", TaskState::TaskFinished),
+        Op::RemoveTask {
+            framework_id: "f/1".into(),
+            task_id: "t2".into(),
+        },
+        agent("a2", true),
+    ]
+}
+
+fn expected() -> Snapshot {
+    let mut snapshot = Snapshot::default();
+    for op in some_ops() {
+        snapshot.apply(op);
+    }
+    snapshot
+}
+
+fn is_corrupt_naming(err: &Error, path: &Path) -> bool {
+    let text = err.to_string();
+    matches!(err, Error::RegistryCorrupt { .. })
+        && text.contains(&path.display().to_string())
+        && text.contains("move")
+}
+
+#[test]
+fn later_ops_win_and_removals_forget() {
+    let snapshot = expected();
+    assert_eq!(snapshot.agents.len(), 2);
+    assert!(snapshot.agents["a2"].removed);
+    assert_eq!(snapshot.tasks.len(), 1);
+    let t1 = &snapshot.tasks[&task_key("f/1", "t1")];
+    assert_eq!(
+        t1.status.as_ref().map(|s| s.state),
+        Some(TaskState::TaskFinished as i32)
+    );
+}
+
+#[tokio::test]
+async fn redb_keeps_what_was_committed_across_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(REGISTRY_FILE);
+    {
+        let registry = RedbRegistry::open(&path).expect("create");
+        assert!(registry.load().await.expect("load").is_empty());
+        let ops = some_ops();
+        let (first, second) = ops.split_at(4);
+        registry.commit(first.to_vec()).await.expect("commit");
+        registry.commit(second.to_vec()).await.expect("commit");
+    }
+    let reopened = RedbRegistry::open(&path).expect("reopen");
+    assert_eq!(reopened.load().await.expect("load"), expected());
+}
+
+#[tokio::test]
+async fn memory_registry_applies_ops_like_redb() {
+    let registry = MemoryRegistry::new();
+    registry.commit(some_ops()).await.expect("commit");
+    assert_eq!(registry.load().await.expect("load"), expected());
+}
+
+#[test]
+fn a_garbage_file_is_corrupt_and_names_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(REGISTRY_FILE);
+    std::fs::write(
+        &path,
+        b"this is not a redb file, just some bytes".repeat(200),
+    )
+    .expect("write");
+    let err = RedbRegistry::open(&path).expect_err("garbage must not open");
+    assert!(is_corrupt_naming(&err, &path), "{err}");
+}
+
+#[test]
+fn an_empty_file_is_corrupt_not_a_fresh_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(REGISTRY_FILE);
+    std::fs::write(&path, b"").expect("write");
+    let err = RedbRegistry::open(&path).expect_err("an empty file must not open");
+    assert!(is_corrupt_naming(&err, &path), "{err}");
+}
+
+#[tokio::test]
+async fn a_truncated_registry_is_corrupt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(REGISTRY_FILE);
+    {
+        let registry = RedbRegistry::open(&path).expect("create");
+        for i in 0..50 {
+            let ops = (0..20)
+                .map(|j| task("f", &format!("t{i}-{j}"), TaskState::TaskStaging))
+                .collect();
+            registry.commit(ops).await.expect("commit");
+        }
+    }
+    let len = std::fs::metadata(&path).expect("metadata").len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    file.set_len(len / 3).expect("truncate");
+    drop(file);
+    let err = match RedbRegistry::open(&path) {
+        Err(err) => err,
+        Ok(registry) => registry
+            .load()
+            .await
+            .expect_err("a truncated file must not load"),
+    };
+    assert!(is_corrupt_naming(&err, &path), "{err}");
+}
+
+#[tokio::test]
+async fn a_registry_in_use_is_refused_without_calling_it_corrupt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(REGISTRY_FILE);
+    let _first = RedbRegistry::open(&path).expect("create");
+    let err = RedbRegistry::open(&path).expect_err("second open");
+    assert!(matches!(err, Error::Registry(_)), "{err}");
+}
