@@ -7,13 +7,16 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use wasmesos_proto::v1::{AgentCommand, Event};
 
 use crate::Error;
-use crate::core::{Core, Outbox};
+use crate::core::{Core, Outbox, StateSnapshot};
+use crate::http::snapshots::Publisher;
+use crate::metrics::Metrics;
 
 /// Jobs handled between two flushes at most; bounds the latency a burst can add.
 const MAX_JOBS_PER_FLUSH: usize = 4096;
@@ -34,6 +37,7 @@ pub(crate) struct Shell {
     framework_streams: HashMap<String, Conn<Event>>,
     agent_streams: HashMap<String, Conn<AgentCommand>>,
     next_conn: u64,
+    publisher: Publisher,
 }
 
 impl Shell {
@@ -133,6 +137,8 @@ impl Shell {
 #[derive(Clone)]
 pub(crate) struct Actor {
     tx: mpsc::UnboundedSender<Job>,
+    snapshots: watch::Receiver<Arc<StateSnapshot>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Actor {
@@ -143,15 +149,33 @@ impl Actor {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (publisher, snapshots) = Publisher::new(&core, Duration::ZERO);
+        let metrics = Arc::clone(core.metrics());
         let shell = Shell {
             core,
             origin: Instant::now(),
             framework_streams: HashMap::new(),
             agent_streams: HashMap::new(),
             next_conn: 0,
+            publisher,
         };
         let task = tokio::spawn(run(shell, rx, shutdown));
-        (Self { tx }, task)
+        let actor = Self {
+            tx,
+            snapshots,
+            metrics,
+        };
+        (actor, task)
+    }
+
+    /// The operator's state as the actor last published it; see `crate::http`.
+    pub(crate) fn snapshots(&self) -> watch::Receiver<Arc<StateSnapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The master's counters.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Runs `job` on the actor and returns its result.
@@ -196,7 +220,12 @@ async fn run(
 ) {
     tokio::pin!(shutdown);
     loop {
-        let wake = shell.core.next_wakeup().map(|at| shell.origin + at);
+        let core_wake = shell.core.next_wakeup();
+        let wake = [core_wake, shell.publisher.due()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| shell.origin + at);
         let sleep = async move {
             match wake {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -209,6 +238,7 @@ async fn run(
             job = jobs.recv() => {
                 let Some(job) = job else { break };
                 job(&mut shell);
+                shell.publisher.mark_dirty();
                 for _ in 1..MAX_JOBS_PER_FLUSH {
                     match jobs.try_recv() {
                         Ok(job) => job(&mut shell),
@@ -219,8 +249,22 @@ async fn run(
             () = sleep => {}
         }
         let now = shell.now();
-        shell.core.tick(now);
+        if core_wake.is_some_and(|at| at <= now) {
+            shell.publisher.mark_dirty();
+        }
+        tick_timed(&mut shell.core, now);
         shell.flush();
+        shell.publisher.publish_if_due(&shell.core, shell.now());
     }
     tracing::debug!("master actor stopped");
+}
+
+/// Runs the core's timers, timing the tick when it ran an allocation round.
+fn tick_timed(core: &mut Core, now: Duration) {
+    let rounds = core.metrics().allocation_rounds.get();
+    let started = Instant::now();
+    core.tick(now);
+    if core.metrics().allocation_rounds.get() != rounds {
+        core.metrics().allocation_round.observe(started.elapsed());
+    }
 }

@@ -44,6 +44,8 @@ pub mod artifacts;
 mod config;
 pub mod core;
 mod error;
+mod http;
+pub mod metrics;
 pub mod registry;
 mod rpc;
 mod server;

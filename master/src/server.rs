@@ -14,7 +14,7 @@ use wasmesos_proto::v1::MasterInfo;
 use crate::actor::Actor;
 use crate::artifacts::ArtifactStore;
 use crate::core::Core;
-use crate::{Error, MasterConfig, rpc};
+use crate::{Error, MasterConfig, http, rpc};
 
 /// Serves the master's gRPC services on `listener` until `shutdown` completes.
 ///
@@ -77,7 +77,10 @@ impl Prepared {
             let _ = stop_tx.send(true);
         });
         let (actor, actor_task) = Actor::spawn(self.core, stopped());
-        let router = rpc::routes(actor, self.store).into_axum_router();
+        let http_routes = http::routes(http::HttpState::new(&actor));
+        let router = rpc::routes(actor, self.store)
+            .into_axum_router()
+            .merge(http_routes);
         let listener = listener.tap_io(|tcp| {
             if let Err(err) = tcp.set_nodelay(true) {
                 tracing::warn!(%err, "cannot set TCP_NODELAY");

@@ -13,12 +13,14 @@ mod offers;
 mod operations;
 mod outbox;
 mod roles;
+mod snapshot;
 mod tasks;
 #[cfg(test)]
 mod tests;
 mod view;
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmesos_allocator::{AgentId, Allocator, FrameworkId};
@@ -27,8 +29,13 @@ use wasmesos_proto::v1::MasterInfo;
 pub use agents::Registration;
 pub use frameworks::Subscription;
 pub use outbox::Outbox;
+pub use snapshot::{
+    AgentView, ClusterResources, FrameworkView, MasterView, ResourceMap, RoleView, StateSnapshot,
+    TaskView, reason_name, resource_map, state_name,
+};
 pub use view::TaskLocation;
 
+use crate::metrics::Metrics;
 use crate::{Error, MasterConfig};
 use agents::Agent;
 use frameworks::Framework;
@@ -62,6 +69,8 @@ pub struct Core {
     last_round: Option<Time>,
     /// When agent liveness and framework failover timeouts are next checked.
     next_sweep: Time,
+    /// Counters bumped where things happen; read by `/metrics`.
+    metrics: Arc<Metrics>,
 }
 
 impl Core {
@@ -88,12 +97,18 @@ impl Core {
             outbox: Outbox::default(),
             allocation_due: None,
             last_round: None,
+            metrics: Arc::default(),
         })
     }
 
     /// The master's identity, as sent to agents and frameworks.
     pub fn master_info(&self) -> &MasterInfo {
         &self.master
+    }
+
+    /// The counters this core bumps, shared with the HTTP API.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Everything queued for delivery since the last call.

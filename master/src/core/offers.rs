@@ -23,7 +23,9 @@ impl Core {
     pub(super) fn allocate(&mut self, now: Time) {
         self.allocation_due = None;
         self.last_round = Some(now);
+        self.metrics.allocation_rounds.inc();
         for allocation in self.allocator.allocate(now) {
+            self.metrics.offers_sent.inc();
             let id = self.new_id('O');
             let hostname = self
                 .agents
@@ -66,6 +68,7 @@ impl Core {
                 .get(offer_id)
                 .is_some_and(|offer| offer.framework_id == framework_id);
             if let Some(offer) = ours.then(|| self.offers.remove(offer_id)).flatten() {
+                self.metrics.offers_declined.inc();
                 self.recover_offer(&offer, Some(refuse), now);
             }
         }
@@ -179,6 +182,7 @@ impl Core {
     }
 
     fn send_rescind(&mut self, framework_id: &FrameworkId, offer_id: String) {
+        self.metrics.offers_rescinded.inc();
         let connected = self
             .frameworks
             .get(framework_id)

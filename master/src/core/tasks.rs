@@ -93,6 +93,7 @@ impl Core {
                 ));
             }
         }
+        self.metrics.status_updates.add(req.statuses.len() as u64);
         for status in req.statuses {
             self.apply_status(&agent_id, status, now);
         }
@@ -131,6 +132,9 @@ impl Core {
         let mut freed = None;
         match framework.tasks.get_mut(&status.task_id) {
             Some(task) if task.agent_id == *agent_id => {
+                if !status.uuid.is_empty() && status.uuid == task.status.uuid {
+                    self.metrics.status_update_retries.inc();
+                }
                 if task.record(&status) {
                     freed = Some((task.role.clone(), task.resources.clone()));
                 }

@@ -3,7 +3,7 @@
 
 mod agent_channel;
 mod artifacts;
-mod operator;
+pub(crate) mod operator;
 mod scheduler;
 mod stream;
 

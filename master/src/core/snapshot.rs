@@ -1,0 +1,405 @@
+//! The operator's state as one immutable value: what `/state`, `/tasks`, `/metrics` and the
+//! web UI read, built by the actor and shared behind an `Arc`, so readers never touch the core.
+//!
+//! Field names are the HTTP API's contract (snake_case, documented in the README); resources
+//! are flat maps such as `{"cpus": 2.0, "mem_bytes": 1073741824.0, "disk_bytes": 0.0}`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use wasmesos_allocator::{FrameworkId, Resources, Snapshot};
+use wasmesos_proto::v1::{Reason, TaskState};
+
+use super::agents::Agent;
+use super::frameworks::Framework;
+use super::tasks::Task;
+use super::{Core, Time};
+
+/// Resources by name: `cpus`, `mem_bytes`, `disk_bytes`, then custom scalars by their own
+/// name. Reserved and unreserved amounts are summed.
+pub type ResourceMap = BTreeMap<String, f64>;
+
+/// Everything an operator sees, as of `generated_at`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    /// Unix seconds when it was built.
+    pub generated_at: f64,
+    /// Bumped on every rebuild, so pollers can tell a new snapshot from the same one.
+    pub generation: u64,
+    pub master: MasterView,
+    /// Cluster-wide totals, for the overview.
+    pub resources: ClusterResources,
+    /// In registration order.
+    pub agents: Vec<AgentView>,
+    /// By id.
+    pub frameworks: Vec<FrameworkView>,
+    /// Active and recently completed tasks, by start time.
+    pub tasks: Vec<Arc<TaskView>>,
+    /// By name.
+    pub roles: Vec<RoleView>,
+    /// Components stored on the master.
+    pub artifacts: usize,
+}
+
+/// The master itself.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MasterView {
+    pub id: String,
+    pub address: String,
+    pub hostname: String,
+    pub port: u32,
+    pub version: String,
+    /// Unix seconds when it started.
+    pub start_time: f64,
+}
+
+/// Total, used and offered over every agent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterResources {
+    pub total: ResourceMap,
+    pub used: ResourceMap,
+    pub offered: ResourceMap,
+}
+
+/// One agent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentView {
+    pub id: String,
+    pub hostname: String,
+    /// Its own API, e.g. `http://127.0.0.1:5051`.
+    pub address: String,
+    /// Its command stream is open; false means unreachable.
+    pub active: bool,
+    /// Unix seconds.
+    pub registered_time: f64,
+    pub total: ResourceMap,
+    pub used: ResourceMap,
+    pub offered: ResourceMap,
+    /// Tasks not yet terminal.
+    pub active_tasks: usize,
+}
+
+/// One framework.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FrameworkView {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Its scheduler is subscribed now.
+    pub connected: bool,
+    /// The product of the role weights down its first role's path.
+    pub weight: f64,
+    /// Dominant share of offered + used over all its roles, in [0, 1].
+    pub dominant_share: f64,
+    /// `dominant_share / weight`: what weighted DRF equalises.
+    pub weighted_dominant_share: f64,
+    pub used: ResourceMap,
+    pub offered: ResourceMap,
+    pub active_tasks: usize,
+}
+
+/// One task.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub task_id: String,
+    pub name: String,
+    pub framework_id: String,
+    pub agent_id: String,
+    /// `STAGING`, `RUNNING`, `FINISHED`, ... (the proto name without `TASK_`).
+    pub state: String,
+    /// `memory_limit`, `exit_code`, ... ; empty when there is none.
+    pub reason: String,
+    pub message: String,
+    pub resources: ResourceMap,
+    pub executor_digest: String,
+    /// Unix seconds of the launch.
+    pub started_time: f64,
+    /// Unix seconds of the latest status.
+    pub updated_time: f64,
+    pub exit_code: Option<i32>,
+    /// Whether the state is final.
+    pub terminal: bool,
+}
+
+/// One role of the tree.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoleView {
+    pub name: String,
+    /// Its own configured weight.
+    pub weight: f64,
+    pub dominant_share: f64,
+    pub weighted_share: f64,
+    pub allocated: ResourceMap,
+    pub framework_ids: Vec<String>,
+}
+
+/// The wire name of a resource in the JSON API.
+fn json_name(name: &str) -> String {
+    match name {
+        "mem" => "mem_bytes".to_string(),
+        "disk" => "disk_bytes".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Flattens resources into a name → amount map, reservations summed in.
+pub fn resource_map(resources: &Resources) -> ResourceMap {
+    let mut map = ResourceMap::new();
+    for item in resources.iter() {
+        *map.entry(json_name(item.name())).or_default() += item.amount();
+    }
+    map
+}
+
+fn add_into(sum: &mut ResourceMap, more: &ResourceMap) {
+    for (name, amount) in more {
+        *sum.entry(name.clone()).or_default() += amount;
+    }
+}
+
+/// `TASK_RUNNING` → `RUNNING`.
+pub fn state_name(state: TaskState) -> &'static str {
+    let name = state.as_str_name();
+    name.strip_prefix("TASK_").unwrap_or(name)
+}
+
+/// `REASON_MEMORY_LIMIT` → `memory_limit`; empty for none.
+pub fn reason_name(reason: i32) -> String {
+    match Reason::try_from(reason) {
+        Ok(Reason::Unspecified) => String::new(),
+        Ok(reason) => {
+            let name = reason.as_str_name();
+            name.strip_prefix("REASON_")
+                .unwrap_or(name)
+                .to_ascii_lowercase()
+        }
+        Err(_) => format!("unknown_{reason}"),
+    }
+}
+
+impl Core {
+    /// The operator's state as one value. Task views are reused from `previous` when the
+    /// task's status has not changed since, so a rebuild allocates only for what moved.
+    pub fn state_snapshot(&self, now: Time, previous: &StateSnapshot) -> StateSnapshot {
+        let allocation = self.allocator.snapshot();
+        let weights = effective_weights(&allocation);
+        let agents = self.agent_views(&allocation);
+        let mut resources = ClusterResources::default();
+        for agent in &agents {
+            add_into(&mut resources.total, &agent.total);
+            add_into(&mut resources.used, &agent.used);
+            add_into(&mut resources.offered, &agent.offered);
+        }
+        let mut frameworks: Vec<FrameworkView> = self
+            .frameworks
+            .iter()
+            .map(|(id, framework)| self.framework_view(id, framework, &weights))
+            .collect();
+        frameworks.sort_by(|a, b| a.id.cmp(&b.id));
+        StateSnapshot {
+            generated_at: self.unix(now),
+            generation: previous.generation + 1,
+            master: self.master_view(),
+            resources,
+            agents,
+            frameworks,
+            tasks: self.task_views(previous),
+            roles: self.role_views(&allocation),
+            artifacts: self.artifacts.len(),
+        }
+    }
+
+    fn master_view(&self) -> MasterView {
+        MasterView {
+            id: self.master.id.clone(),
+            address: self.master.address.clone(),
+            hostname: self.master.hostname.clone(),
+            port: self.master.port,
+            version: self.master.version.clone(),
+            start_time: self.unix_origin,
+        }
+    }
+
+    fn agent_views(&self, allocation: &Snapshot) -> Vec<AgentView> {
+        let held: HashMap<&str, _> = allocation
+            .agents
+            .iter()
+            .map(|a| (a.id.as_str(), a))
+            .collect();
+        let mut agents: Vec<AgentView> = self
+            .agents
+            .iter()
+            .map(|(id, agent)| agent_view(agent, held.get(id.as_str()).copied()))
+            .collect();
+        agents.sort_by(|a, b| a.registered_time.total_cmp(&b.registered_time));
+        agents
+    }
+
+    fn framework_view(
+        &self,
+        id: &FrameworkId,
+        framework: &Framework,
+        weights: &HashMap<&str, f64>,
+    ) -> FrameworkView {
+        let held = self.allocator.framework_snapshot(id);
+        let mut used = Resources::new();
+        let mut offered = Resources::new();
+        for role in held.iter().flat_map(|v| v.roles.iter()) {
+            used.add(&role.used);
+            offered.add(&role.offered);
+        }
+        let weight = framework
+            .roles
+            .first()
+            .and_then(|role| weights.get(role.as_str()).copied())
+            .unwrap_or(1.0);
+        let dominant_share = held.as_ref().map_or(0.0, |v| v.dominant_share);
+        FrameworkView {
+            id: framework.info.id.clone(),
+            name: framework.info.name.clone(),
+            roles: framework.roles.clone(),
+            connected: framework.connected,
+            weight,
+            dominant_share,
+            weighted_dominant_share: if weight > 0.0 {
+                dominant_share / weight
+            } else {
+                0.0
+            },
+            used: resource_map(&used),
+            offered: resource_map(&offered),
+            active_tasks: framework
+                .tasks
+                .values()
+                .filter(|t| !t.is_terminal())
+                .count(),
+        }
+    }
+
+    fn task_views(&self, previous: &StateSnapshot) -> Vec<Arc<TaskView>> {
+        let reusable: HashMap<(&str, &str), &Arc<TaskView>> = previous
+            .tasks
+            .iter()
+            .map(|t| ((t.framework_id.as_str(), t.task_id.as_str()), t))
+            .collect();
+        let mut tasks: Vec<Arc<TaskView>> = self
+            .frameworks
+            .values()
+            .flat_map(|framework| framework.tasks.values())
+            .map(|task| {
+                let key = (
+                    task.status.framework_id.as_str(),
+                    task.info.task_id.as_str(),
+                );
+                match reusable.get(&key) {
+                    Some(view) if is_current(view, task) => Arc::clone(view),
+                    _ => Arc::new(task_view(task)),
+                }
+            })
+            .collect();
+        tasks.sort_by(|a, b| {
+            a.started_time
+                .total_cmp(&b.started_time)
+                .then_with(|| a.task_id.cmp(&b.task_id))
+        });
+        tasks
+    }
+
+    fn role_views(&self, allocation: &Snapshot) -> Vec<RoleView> {
+        let mut frameworks: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (id, framework) in &self.frameworks {
+            for role in &framework.roles {
+                frameworks.entry(role).or_default().push(id.to_string());
+            }
+        }
+        let mut roles: Vec<RoleView> = allocation
+            .roles
+            .iter()
+            .map(|role| {
+                let mut ids = frameworks.remove(role.role.as_str()).unwrap_or_default();
+                ids.sort();
+                RoleView {
+                    name: role.role.clone(),
+                    weight: role.weight,
+                    dominant_share: role.share,
+                    weighted_share: role.weighted_share,
+                    allocated: resource_map(&role.allocated),
+                    framework_ids: ids,
+                }
+            })
+            .collect();
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        roles
+    }
+}
+
+/// A reused view is current when the task's latest status is the one it was built from.
+fn is_current(view: &TaskView, task: &Task) -> bool {
+    view.updated_time == task.status.timestamp
+        && view.state == state_name(task.state())
+        && view.message == task.status.message
+        && view.agent_id == task.agent_id.as_str()
+}
+
+fn agent_view(agent: &Agent, held: Option<&wasmesos_allocator::AgentSnapshot>) -> AgentView {
+    let empty = Resources::new();
+    AgentView {
+        id: agent.info.id.clone(),
+        hostname: agent.info.hostname.clone(),
+        address: agent.info.address.clone(),
+        active: agent.connected,
+        registered_time: agent.registered_at,
+        // The allocator's total carries dynamic reservations.
+        total: resource_map(held.map_or(&agent.total, |a| &a.total)),
+        used: resource_map(held.map_or(&empty, |a| &a.used)),
+        offered: resource_map(held.map_or(&empty, |a| &a.offered)),
+        active_tasks: agent.tasks.len(),
+    }
+}
+
+fn task_view(task: &Task) -> TaskView {
+    let status = &task.status;
+    let state = task.state();
+    TaskView {
+        task_id: task.info.task_id.clone(),
+        name: task.info.name.clone(),
+        framework_id: status.framework_id.clone(),
+        agent_id: task.agent_id.to_string(),
+        state: state_name(state).to_string(),
+        reason: reason_name(status.reason),
+        message: status.message.clone(),
+        resources: resource_map(&task.resources),
+        executor_digest: task
+            .info
+            .executor
+            .as_ref()
+            .map(|e| e.digest.clone())
+            .unwrap_or_default(),
+        started_time: task.started_at,
+        updated_time: status.timestamp,
+        exit_code: status.exit_code,
+        terminal: state.is_terminal(),
+    }
+}
+
+/// Each role's weight multiplied down its path (`a/b` weighs `w(a) * w(a/b)`).
+fn effective_weights(allocation: &Snapshot) -> HashMap<&str, f64> {
+    let own: HashMap<&str, f64> = allocation
+        .roles
+        .iter()
+        .map(|r| (r.role.as_str(), r.weight))
+        .collect();
+    own.keys()
+        .map(|role| {
+            let mut weight = 1.0;
+            let mut end = 0;
+            for part in role.split('/') {
+                end += part.len();
+                weight *= own.get(&role[..end]).copied().unwrap_or(1.0);
+                end += 1;
+            }
+            (*role, weight)
+        })
+        .collect()
+}

@@ -1,0 +1,180 @@
+//! `/files/read`: a task's stdout or stderr, read from its agent through
+//! `Operator.ReadTaskFile`, as one capped JSON chunk or (`follow=true`) as a plain-text
+//! stream that ends once the task is terminal and the file is drained.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tonic::Request;
+use wasmesos_proto::v1::operator_server::Operator;
+use wasmesos_proto::v1::{ReadFileRequest, ReadFileResponse, SandboxFile};
+
+use super::{HttpState, Problem};
+
+/// The most bytes one read returns, whatever `length` asks for.
+pub(crate) const MAX_READ: u64 = 1024 * 1024;
+/// How often a followed file is read again while its task runs and it has no new bytes.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+/// Which file, where, how much.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReadQuery {
+    task_id: String,
+    /// `stdout` (the default) or `stderr`.
+    file: Option<String>,
+    /// Byte offset; negative counts from the end.
+    #[serde(default)]
+    offset: i64,
+    /// At most this many bytes (capped at [`MAX_READ`]); 0 or absent means the cap.
+    #[serde(default)]
+    length: u64,
+    #[serde(default)]
+    follow: bool,
+}
+
+/// One chunk, as JSON.
+#[derive(Debug, Serialize)]
+pub(super) struct Chunk {
+    /// The bytes as text (invalid UTF-8 replaced).
+    data: String,
+    /// Where `data` starts in the file.
+    offset: u64,
+    /// How many bytes were read (before any replacement).
+    length: u64,
+    /// Where the next read should start.
+    next_offset: u64,
+    /// The file's size when read.
+    size: u64,
+    /// Whether the task still runs, so the file may grow.
+    growing: bool,
+}
+
+pub(super) async fn read(
+    State(state): State<HttpState>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(query) = query.map_err(|err| Problem::bad_request(err.body_text()))?;
+    if query.task_id.is_empty() {
+        return Err(Problem::bad_request("task_id is required"));
+    }
+    let file = sandbox_file(query.file.as_deref())?;
+    let length = capped(query.length);
+    let first = read_chunk(&state, &query.task_id, file, query.offset, length).await?;
+    if !query.follow {
+        return Ok(Json(chunk_json(first)).into_response());
+    }
+    let follower = Follower {
+        state,
+        task_id: query.task_id,
+        file,
+        pending: Some(first),
+        offset: 0,
+        done: false,
+    };
+    let body = Body::from_stream(futures::stream::unfold(follower, Follower::next));
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+fn sandbox_file(name: Option<&str>) -> Result<SandboxFile, Problem> {
+    match name.unwrap_or("stdout") {
+        "stdout" => Ok(SandboxFile::Stdout),
+        "stderr" => Ok(SandboxFile::Stderr),
+        other => Err(Problem::bad_request(format!(
+            "file must be stdout or stderr, not {other:?}"
+        ))),
+    }
+}
+
+fn capped(length: u64) -> u64 {
+    if length == 0 {
+        MAX_READ
+    } else {
+        length.min(MAX_READ)
+    }
+}
+
+async fn read_chunk(
+    state: &HttpState,
+    task_id: &str,
+    file: SandboxFile,
+    offset: i64,
+    length: u64,
+) -> Result<ReadFileResponse, Problem> {
+    let request = ReadFileRequest {
+        task_id: task_id.to_string(),
+        file: file as i32,
+        offset,
+        length,
+    };
+    let response = state.operator.read_task_file(Request::new(request)).await?;
+    Ok(response.into_inner())
+}
+
+fn chunk_json(chunk: ReadFileResponse) -> Chunk {
+    let length = chunk.data.len() as u64;
+    Chunk {
+        data: String::from_utf8_lossy(&chunk.data).into_owned(),
+        offset: chunk.offset,
+        length,
+        next_offset: chunk.offset + length,
+        size: chunk.size,
+        growing: chunk.growing,
+    }
+}
+
+/// The state of one followed file.
+struct Follower {
+    state: HttpState,
+    task_id: String,
+    file: SandboxFile,
+    /// A chunk read but not yet sent (the first one, read before the answer started).
+    pending: Option<ReadFileResponse>,
+    offset: u64,
+    done: bool,
+}
+
+impl Follower {
+    /// The next bytes of the file; waits while the task runs and nothing is new, and ends
+    /// once a read of a terminal task's file comes back empty. A failed read ends the
+    /// stream early (the status line is already sent): the client sees a short body.
+    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let chunk = match self.pending.take() {
+                Some(chunk) => chunk,
+                None => match self.read_next().await {
+                    Ok(chunk) => chunk,
+                    Err(problem) => {
+                        tracing::warn!(task_id = %self.task_id, err = %problem.message,
+                            "following a task file failed");
+                        self.done = true;
+                        return Some((Err(std::io::Error::other(problem.message)), self));
+                    }
+                },
+            };
+            self.offset = chunk.offset + chunk.data.len() as u64;
+            if !chunk.data.is_empty() {
+                return Some((Ok(Bytes::from(chunk.data)), self));
+            }
+            if !chunk.growing {
+                return None;
+            }
+            tokio::time::sleep(FOLLOW_POLL).await;
+        }
+    }
+
+    async fn read_next(&self) -> Result<ReadFileResponse, Problem> {
+        let offset = i64::try_from(self.offset)
+            .map_err(|_| Problem::bad_request("the file is too large to follow"))?;
+        read_chunk(&self.state, &self.task_id, self.file, offset, MAX_READ).await
+    }
+}
