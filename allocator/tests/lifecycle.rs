@@ -173,3 +173,26 @@ fn snapshot_is_consistent_and_serialisable() {
     let json = serde_json::to_string(&snap).unwrap();
     assert!(json.contains("\"cpus:1;mem:1GiB\""), "{json}");
 }
+
+#[test]
+fn tasks_found_on_a_returning_agent_count_as_used_until_they_end() {
+    let mut a = allocator(AllocatorConfig::default());
+    add_framework(&mut a, "f", &["r"]);
+    add_agent(&mut a, "x", "cpus:2;mem:2GiB");
+    a.add_used(&fw("f"), &agent("x"), "r", &res("cpus:1;mem:1GiB"))
+        .unwrap();
+    a.check_invariants().unwrap();
+    let snap = a.agent_snapshot(&agent("x")).unwrap();
+    assert_eq!(snap.used, res("cpus:1;mem:1GiB"));
+    assert_eq!(snap.free, res("cpus:1;mem:1GiB"));
+    assert!(
+        a.add_used(&fw("f"), &agent("x"), "r", &res("cpus:2"))
+            .is_err(),
+        "more than is free is refused"
+    );
+    let offers = a.allocate(secs(0));
+    assert_eq!(offers[0].resources, res("cpus:1;mem:1GiB"));
+    a.recover_used(&fw("f"), &agent("x"), "r", &res("cpus:1;mem:1GiB"))
+        .unwrap();
+    a.check_invariants().unwrap();
+}

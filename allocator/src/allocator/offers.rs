@@ -59,6 +59,50 @@ impl Allocator {
         }
     }
 
+    /// Tasks found running on an agent that registers again after a master restart:
+    /// `resources` go from the agent's free pool straight to the framework's used ones, as
+    /// if offered and launched.
+    pub fn add_used(
+        &mut self,
+        framework: &FrameworkId,
+        agent: &AgentId,
+        role: &str,
+        resources: &Resources,
+    ) -> Result<(), Error> {
+        let (fw, a, r) = self.locate(framework, agent, role)?;
+        let pool = self.held_pool(agent, resources, Held::Used)?;
+        let taken = self
+            .agents
+            .get_mut(a)
+            .is_some_and(|state| state.free.take(&pool));
+        if !taken {
+            let available = self
+                .agents
+                .get(a)
+                .map(|state| self.resources_of(&state.free).to_string())
+                .unwrap_or_default();
+            return Err(Error::NotAvailable {
+                agent: agent.clone(),
+                wanted: resources.to_string(),
+                state: "free",
+                available,
+            });
+        }
+        self.on_free_change(&pool, -1);
+        self.on_alloc_change(fw, r, &pool, 1);
+        self.hold(a, fw, r, pool.clone());
+        if let Some(state) = self.agents.get_mut(a)
+            && let Some(at) = state.holding(fw, r)
+        {
+            let holding = &mut state.holdings[at];
+            if holding.offered.take(&pool) {
+                holding.used.add(&pool);
+            }
+        }
+        self.mark_dirty(a);
+        Ok(())
+    }
+
     /// An offer was declined, rescinded, timed out, or partly unused at ACCEPT: `resources`
     /// go from offered back to free. With `refuse` (Mesos's `refuse_seconds`, default 5 s in
     /// the master), the framework is not offered these resources (or fewer) on this agent

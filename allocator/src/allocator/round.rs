@@ -359,7 +359,7 @@ impl Allocator {
     }
 
     /// Adds `offer` to the framework's holding on the agent, creating it if new.
-    fn hold(&mut self, agent: AgentIdx, fw: FwIdx, role: RoleIdx, offer: Pool) {
+    pub(super) fn hold(&mut self, agent: AgentIdx, fw: FwIdx, role: RoleIdx, offer: Pool) {
         let Some(state) = self.agents.get_mut(agent) else {
             return;
         };
