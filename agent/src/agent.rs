@@ -1,6 +1,6 @@
 //! [`Agent`]: the shared core every part of a running agent holds an `Arc` of.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Semaphore, watch};
 use tonic::transport::Channel;
@@ -9,6 +9,7 @@ use wasmesos_wasm_executor::Executor;
 
 use crate::AgentConfig;
 use crate::artifacts::ArtifactCache;
+use crate::checkpoint::Checkpoint;
 use crate::registry::{Registry, TaskKey};
 use crate::relay::MessageRelay;
 use crate::sandboxes::Sandboxes;
@@ -25,6 +26,12 @@ pub(crate) struct Agent {
     pub(crate) resources: Resources,
     /// Set by each registration; `None` before the first and after the master removed us.
     pub(crate) agent_id: watch::Sender<Option<String>>,
+    /// The id an earlier run of this agent registered under, from the checkpoint: the first
+    /// registration re-registers with it.
+    pub(crate) recovered_id: Mutex<Option<String>>,
+    /// Task records and unacknowledged updates on disk; every update with a uuid goes
+    /// through it to `status`.
+    pub(crate) checkpoint: Checkpoint,
     pub(crate) registry: Registry,
     pub(crate) status: StatusSender,
     pub(crate) relay: MessageRelay,
@@ -43,9 +50,31 @@ impl Agent {
         self.agent_id.borrow().clone().unwrap_or_default()
     }
 
+    /// The id to register with: the current one, else the one recovered from the checkpoint.
+    pub(crate) fn registration_id(&self) -> String {
+        let current = self.current_id();
+        if !current.is_empty() {
+            return current;
+        }
+        let recovered = self
+            .recovered_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        recovered.clone().unwrap_or_default()
+    }
+
+    /// The master removed this agent: it registers anew, under whatever id it is given.
+    pub(crate) fn forget_id(&self) {
+        self.agent_id.send_replace(None);
+        *self
+            .recovered_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     pub(crate) fn info(&self) -> AgentInfo {
         AgentInfo {
-            id: self.current_id(),
+            id: self.registration_id(),
             hostname: self.hostname.clone(),
             address: self.address.clone(),
             resources: Some(self.resources.clone()),
@@ -53,12 +82,14 @@ impl Agent {
         }
     }
 
-    /// Records `update` as the task's latest status and queues it for the master. Does
-    /// nothing when the task is no longer on the books (the master removed this agent).
+    /// Records `update` as the task's latest status and queues it for the master, through
+    /// the checkpoint. Does nothing when the task is no longer on the books (the master
+    /// removed this agent).
     pub(crate) fn emit(&self, key: &TaskKey, update: Update) {
         let status = update.stamp(key, self.current_id(), true);
-        self.registry
-            .record(key, vec![status], |statuses| self.status.send(statuses));
+        self.registry.record(key, vec![status], |statuses| {
+            self.checkpoint.updates(statuses)
+        });
     }
 
     /// Like [`emit`](Self::emit) for `first` then `second`, queued together so that they
@@ -70,7 +101,7 @@ impl Agent {
             second.stamp(key, agent_id, true),
         ];
         self.registry
-            .record(key, statuses, |statuses| self.status.send(statuses));
+            .record(key, statuses, |statuses| self.checkpoint.updates(statuses));
     }
 
     /// Answers for a task the agent has no active record of; such an update needs no ack.

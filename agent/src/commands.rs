@@ -37,8 +37,9 @@ pub(crate) fn handle(agent: &Arc<Agent>, command: AgentCommand) -> Next {
             }
         }
         Some(Command::Shutdown(shutdown)) => {
-            let dropped = agent.registry.abandon_all(|| agent.status.clear());
-            agent.agent_id.send_replace(None);
+            // The checkpoint drops the updates it has not forwarded yet, then the sender's.
+            let dropped = agent.registry.abandon_all(|| agent.checkpoint.clear());
+            agent.forget_id();
             warn!(message = %shutdown.message, dropped, "the master removed this agent; registering anew");
             return Next::Removed;
         }
@@ -53,6 +54,7 @@ pub(crate) fn handle(agent: &Arc<Agent>, command: AgentCommand) -> Next {
 fn launch(agent: &Arc<Agent>, launch: Launch) {
     let framework = launch.framework.unwrap_or_default();
     if crate::ids::check_path_id("framework id", &framework.id).is_ok() {
+        agent.checkpoint.framework(&framework);
         agent.registry.add_framework(framework.clone());
     }
     for task in launch.tasks {
@@ -106,6 +108,7 @@ fn acknowledge(agent: &Agent, acknowledge: Acknowledge) {
             task_id: ack.task_id,
         };
         expired.extend(agent.registry.acknowledged(&key, &ack.uuid));
+        agent.checkpoint.acknowledged(&ack.uuid);
         agent.status.ack(key.framework_id, key.task_id, ack.uuid);
     }
     if !expired.is_empty() {

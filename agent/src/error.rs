@@ -86,6 +86,22 @@ pub enum Error {
     #[error("invalid task: {0}")]
     InvalidTask(String),
 
+    /// The checkpoint cannot be opened or read back. The agent refuses to start rather than
+    /// forget the tasks and updates it holds.
+    #[error(
+        "cannot use the agent checkpoint {}: {reason}. If the file is damaged, move it aside \
+         (e.g. to {}.broken) and start the agent again: it then registers as a new agent, and \
+         the master reports the tasks of the old one as lost",
+        path.display(),
+        path.display()
+    )]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A background worker of the agent stopped unexpectedly.
     #[error("internal fault: {0}")]
     Internal(String),

@@ -40,6 +40,7 @@
 mod agent;
 mod artifacts;
 mod backoff;
+mod checkpoint;
 mod commands;
 mod config;
 mod error;
@@ -48,6 +49,7 @@ mod ids;
 mod limits;
 mod link;
 mod outbox;
+mod recovery;
 mod registry;
 mod relay;
 mod reporter;
@@ -59,6 +61,7 @@ mod service;
 mod status;
 mod updates;
 
+pub use checkpoint::CHECKPOINT_FILE;
 pub use config::{AgentConfig, DEFAULT_LISTEN, DEFAULT_MASTER_URL};
 pub use error::Error;
 pub use ids::{check_digest, check_path_id};

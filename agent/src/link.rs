@@ -67,7 +67,7 @@ pub(crate) async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
 
 async fn register(agent: &Agent) -> Result<(Registered, Streaming<AgentCommand>), Error> {
     let (tasks, frameworks) = agent.registry.reports();
-    let previous_id = agent.current_id();
+    let previous_id = agent.registration_id();
     let span = info_span!("register", agent_id = %previous_id, tasks = tasks.len());
     async {
         let request = RegisterRequest {
@@ -86,6 +86,9 @@ async fn register(agent: &Agent) -> Result<(Registered, Streaming<AgentCommand>)
         };
         if registered.agent_id.is_empty() {
             return Err(Error::Protocol("`registered` carries no agent id".into()));
+        }
+        if registered.agent_id != previous_id {
+            agent.checkpoint.agent_id(&registered.agent_id);
         }
         agent.agent_id.send_replace(Some(registered.agent_id.clone()));
         agent.status.registered(registered.agent_id.clone());

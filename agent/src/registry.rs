@@ -200,6 +200,19 @@ impl Registry {
         Some(kill_signal)
     }
 
+    /// Puts back a task that an earlier run of the agent had on its books; nothing runs it.
+    pub(crate) fn restore(&self, key: &TaskKey, info: TaskInfo, latest: TaskStatus) {
+        let task = ActiveTask {
+            info,
+            place: Place::default(),
+            latest,
+            kill_signal: Arc::new(Notify::new()),
+            kill_requested: false,
+            control: None,
+        };
+        self.books().active.insert(key.clone(), task);
+    }
+
     /// Records `statuses` (in order) as the task's latest and hands them to `publish` while
     /// still holding the lock, so that updates are queued in the order they are recorded and
     /// none slips past [`abandon_all`](Self::abandon_all). Returns false, publishing nothing,

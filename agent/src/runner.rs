@@ -40,6 +40,8 @@ pub(crate) fn launch(agent: &Arc<Agent>, framework: &FrameworkInfo, mut task: Ta
         warn!(framework_id = %key.framework_id, task_id = %key.task_id, "ignoring a launch of a task that is already active");
         return;
     };
+    // Before the runner starts, so the record is on disk before any of the task's updates.
+    agent.checkpoint.task(&key, &task);
     task.data = data;
     let span = info_span!(
         "task",

@@ -17,13 +17,14 @@ use wasmesos_wasm_executor::Executor;
 
 use crate::agent::Agent;
 use crate::artifacts::ArtifactCache;
+use crate::checkpoint::{Checkpoint, Recovered, Store};
 use crate::registry::Registry;
 use crate::relay::MessageRelay;
 use crate::resources::complete_resources;
 use crate::sandboxes::Sandboxes;
 use crate::service::AgentService;
 use crate::status::StatusSender;
-use crate::{AgentConfig, Error, link};
+use crate::{AgentConfig, Error, link, recovery};
 
 /// Runs an agent on `listener` until `shutdown` resolves: registers with the master, runs
 /// what it is told to, and serves `wasmesos.v1.Agent`. Running tasks are killed on the way
@@ -126,6 +127,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
             .await
             .map_err(|err| Error::io("creating", dir, err))?;
     }
+    let (store, recovered) = open_checkpoint(&work_dir).await?;
     let sandboxes = open_sandboxes(&config).await?;
     if config.executor.cache_dir.is_none() {
         config.executor.cache_dir = Some(work_dir.join("compiled"));
@@ -141,16 +143,19 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
     });
     let executor = Executor::new(config.executor.clone())?;
     let (agent_id, agent_id_watch) = watch::channel(None);
+    let status = StatusSender::spawn(
+        channel.clone(),
+        config.status_update_retry,
+        config.status_update_retry_max,
+    );
     let agent = Agent {
         hostname,
         address,
         resources,
         registry: Registry::new(config.completed_tasks_retained),
-        status: StatusSender::spawn(
-            channel.clone(),
-            config.status_update_retry,
-            config.status_update_retry_max,
-        ),
+        checkpoint: Checkpoint::start(store, status.clone())?,
+        recovered_id: Default::default(),
+        status,
         relay: MessageRelay::spawn(channel.clone(), agent_id_watch),
         artifacts: ArtifactCache::new(
             artifacts_dir,
@@ -169,6 +174,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         config,
     };
     info!(address = %agent.address, resources = ?agent.resources, "agent starting");
+    recovery::recover(&agent, recovered);
     Ok(Arc::new(agent))
 }
 
@@ -187,9 +193,23 @@ async fn run(
         .await;
     let _ = stop.send(true);
     let _ = link.await;
+    // The checkpoint keeps the tasks: a restarted agent reports them as ended by the restart.
     let killed = agent.registry.abandon_all(|| agent.status.clear());
+    agent.checkpoint.close().await;
     info!(killed, "agent stopped");
     served.map_err(Error::from)
+}
+
+async fn open_checkpoint(work_dir: &std::path::Path) -> Result<(Store, Recovered), Error> {
+    let dir = work_dir.to_path_buf();
+    let path = dir.join(crate::CHECKPOINT_FILE);
+    tokio::task::spawn_blocking(move || Checkpoint::open(&dir))
+        .await
+        // redb asserts on some damage in debug builds; that is a damaged file too.
+        .map_err(|err| Error::Checkpoint {
+            path,
+            reason: format!("reading it failed: {err}"),
+        })?
 }
 
 async fn open_sandboxes(config: &AgentConfig) -> Result<Sandboxes, Error> {

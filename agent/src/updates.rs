@@ -77,6 +77,20 @@ impl Update {
         )
     }
 
+    /// The agent restarted while the task was in `state`: its instance died with the old
+    /// process.
+    pub(crate) fn agent_restarted(state: TaskState) -> Self {
+        Update::new(
+            TaskState::TaskFailed,
+            Reason::AgentRestarted,
+            format!(
+                "the agent restarted while the task was {}; tasks do not survive an agent restart",
+                state.as_str_name()
+            ),
+            StatusSource::SourceAgent,
+        )
+    }
+
     /// The task never ran because of `err`.
     pub(crate) fn from_error(err: &Error) -> Self {
         Update::new(

@@ -2,6 +2,7 @@
 //!
 //! One test binary (the agent links wasmtime, so every extra binary costs a long link).
 
+mod checkpoint;
 mod fake_master;
 mod files;
 mod hostile;
