@@ -2,11 +2,14 @@
 //! through the bare wasmtime API on the same engine configuration, in the same run.
 //!
 //! The baseline does what any sandboxed run must: a fresh `Store` and WASI context with the
-//! same args, the sandbox dir preopened, and (for `hello`, which prints) stdout to a file in
-//! that dir. The executor adds its task machinery on top: a spawned tokio task, limiter, epoch
-//! watchdog, CPU metering, event channels, capped output and the outcome classification.
-//! Between runs, outside the timed part, the stdout file is removed, so that every run creates
-//! it as a task in a new sandbox would (truncating an old file costs ext4 far more).
+//! same args, the sandbox dir preopened, and stdout and stderr captured the same way the
+//! executor's are: in memory (as the agent runs tasks, with `OutputConfig::memory`), or, in
+//! the last row, in files in the sandbox dir. The executor adds its task machinery on top:
+//! limiter, epoch watchdog, CPU metering, event channels, capped output and the outcome
+//! classification. Its task runs inline (`Executor::launch_inline`, as the agent launches);
+//! the "spawned" column is `Executor::launch`, which adds a tokio spawn and join.
+//! Between file-mode runs, outside the timed part, the stdout file is removed, so that every
+//! run creates it as a task in a new sandbox would.
 //!
 //! wasmtime captures a backtrace while dropping a store when `RUST_BACKTRACE` or
 //! `RUST_LIB_BACKTRACE` enables it (several µs); run with `RUST_LIB_BACKTRACE=0` for the
@@ -21,10 +24,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::{Samples, micros, quick, ratio, table};
-use wasmesos_wasm_executor::{Executor, ExecutorConfig, Outcome, Program, TaskSpec};
+use wasmesos_wasm_executor::{
+    Executor, ExecutorConfig, Outcome, OutputMemory, Program, RunningTask, TaskSpec,
+};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// A command that returns `ok` at once: the cost of a launch and nothing else.
@@ -37,24 +43,40 @@ const TRIVIAL: &str = r#"
   (export "wasi:cli/run@0.2.0" (instance $cli_run)))
 "#;
 
+/// What the agent holds in memory per stream by default.
+const OUTPUT_MEMORY_BYTES: u64 = 8 * 1024;
+
+/// Where a run's stdout and stderr go, in both the executor and the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Memory,
+    Files,
+}
+
 struct Guest {
     name: &'static str,
     bytes: Vec<u8>,
-    prints: bool,
+    output: Output,
 }
 
 fn main() {
     let iterations = if quick() { 300 } else { 3_000 };
+    let hello = std::fs::read(wasmesos_guest_artifacts::HELLO).expect("hello artifact");
     let guests = [
         Guest {
             name: "trivial (WAT)",
             bytes: wat::parse_str(TRIVIAL).expect("valid WAT"),
-            prints: false,
+            output: Output::Memory,
         },
         Guest {
             name: "hello (Rust, prints 2 lines)",
-            bytes: std::fs::read(wasmesos_guest_artifacts::HELLO).expect("hello artifact"),
-            prints: true,
+            bytes: hello.clone(),
+            output: Output::Memory,
+        },
+        Guest {
+            name: "hello, output to sandbox files",
+            bytes: hello,
+            output: Output::Files,
         },
     ];
     let config = ExecutorConfig {
@@ -72,12 +94,13 @@ fn main() {
     let backtraces =
         std::backtrace::Backtrace::capture().status() == std::backtrace::BacktraceStatus::Captured;
     println!(
-        "## warm launch, one thread, {iterations} runs each (backtrace capture {})\n",
+        "## warm launch, one thread, {iterations} runs each (backtrace capture {}, keep_resident {} KiB)\n",
         if backtraces {
             "ON: set RUST_LIB_BACKTRACE=0"
         } else {
             "off"
-        }
+        },
+        config.keep_resident_bytes / 1024,
     );
     let mut rows = Vec::new();
     for guest in &guests {
@@ -85,16 +108,18 @@ fn main() {
             .block_on(executor.load(&guest.bytes))
             .expect("loads");
         let pre = bare.prepare(&guest.bytes);
-        let ours = runtime.block_on(time_executor(
-            &executor,
-            &program,
-            sandbox.path(),
-            iterations,
-        ));
+        let launch = Launcher {
+            executor: &executor,
+            program: &program,
+            output: guest.output,
+        };
+        let dir = sandbox.path().join("executor");
+        let ours = runtime.block_on(launch.time(&dir, iterations, Executor::launch_inline));
+        let spawned = runtime.block_on(launch.time(&dir, iterations, Executor::launch));
         let baseline = runtime.block_on(time_bare(
             &bare,
             &pre,
-            guest.prints,
+            guest.output,
             sandbox.path(),
             iterations,
         ));
@@ -102,6 +127,7 @@ fn main() {
             guest.name.to_owned(),
             micros(ours.median()),
             micros(ours.percentile(99.0)),
+            micros(spawned.median()),
             micros(baseline.median()),
             micros(baseline.percentile(99.0)),
             ratio(ours.median(), baseline.median()),
@@ -112,6 +138,7 @@ fn main() {
             "guest",
             "executor p50",
             "executor p99",
+            "spawned p50",
             "bare wasmtime p50",
             "bare p99",
             "p50 ratio",
@@ -122,34 +149,44 @@ fn main() {
     two_threads(&executor, &bare, &guests[1], sandbox.path(), iterations);
 }
 
-async fn time_executor(
-    executor: &Executor,
-    program: &Program,
-    sandbox: &Path,
-    iterations: usize,
-) -> Samples {
-    std::fs::create_dir_all(sandbox.join("executor")).expect("dir");
-    let mut samples = Vec::with_capacity(iterations);
-    for round in 0..iterations + iterations / 10 {
-        let spec = TaskSpec::new("bench", sandbox.join("executor"));
-        let start = Instant::now();
-        let report = executor
-            .launch(program, spec)
-            .expect("launches")
-            .wait()
-            .await;
-        let elapsed = start.elapsed();
-        assert!(
-            matches!(report.outcome, Outcome::Finished { .. }),
-            "{:?}",
-            report.outcome
-        );
-        let _ = std::fs::remove_file(sandbox.join("executor").join("stdout"));
-        if round >= iterations / 10 {
-            samples.push(elapsed);
+type LaunchFn =
+    fn(&Executor, &Program, TaskSpec) -> Result<RunningTask, wasmesos_wasm_executor::Error>;
+
+struct Launcher<'a> {
+    executor: &'a Executor,
+    program: &'a Program,
+    output: Output,
+}
+
+impl Launcher<'_> {
+    async fn run_once(&self, dir: &Path, launch: LaunchFn) -> Outcome {
+        let mut spec = TaskSpec::new("bench", dir);
+        if self.output == Output::Memory {
+            spec.output.memory = Some(OutputMemory::new(OUTPUT_MEMORY_BYTES));
         }
+        let task = launch(self.executor, self.program, spec).expect("launches");
+        task.wait().await.outcome
     }
-    Samples::new(samples)
+
+    async fn time(&self, dir: &Path, iterations: usize, launch: LaunchFn) -> Samples {
+        std::fs::create_dir_all(dir).expect("dir");
+        let mut samples = Vec::with_capacity(iterations);
+        for round in 0..iterations + iterations / 10 {
+            let start = Instant::now();
+            let outcome = self.run_once(dir, launch).await;
+            let elapsed = start.elapsed();
+            assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
+            remove_output(dir);
+            if round >= iterations / 10 {
+                samples.push(elapsed);
+            }
+        }
+        Samples::new(samples)
+    }
+}
+
+fn remove_output(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join("stdout"));
 }
 
 /// Plain wasmtime + wasmtime-wasi, no executor.
@@ -185,14 +222,21 @@ impl Bare {
         CommandPre::new(self.linker.instantiate_pre(&component).expect("links")).expect("command")
     }
 
-    async fn run_once(&self, pre: &CommandPre<BareState>, prints: bool, dir: &Path) {
+    async fn run_once(&self, pre: &CommandPre<BareState>, output: Output, dir: &Path) {
         let mut wasi = WasiCtxBuilder::new();
         wasi.arg("bench");
         wasi.preopened_dir(dir, "/", FsPerms::ReadWrite)
             .expect("preopen");
-        if prints {
-            let stdout = std::fs::File::create(dir.join("stdout")).expect("stdout file");
-            wasi.stdout(wasmtime_wasi::cli::OutputFile::new(stdout));
+        match output {
+            Output::Memory => {
+                let capacity = OUTPUT_MEMORY_BYTES as usize;
+                wasi.stdout(MemoryOutputPipe::new(capacity))
+                    .stderr(MemoryOutputPipe::new(capacity));
+            }
+            Output::Files => {
+                let stdout = std::fs::File::create(dir.join("stdout")).expect("stdout file");
+                wasi.stdout(wasmtime_wasi::cli::OutputFile::new(stdout));
+            }
         }
         let state = BareState {
             ctx: wasi.build(),
@@ -216,7 +260,7 @@ impl Bare {
 async fn time_bare(
     bare: &Bare,
     pre: &CommandPre<BareState>,
-    prints: bool,
+    output: Output,
     sandbox: &Path,
     iterations: usize,
 ) -> Samples {
@@ -225,9 +269,9 @@ async fn time_bare(
     let mut samples = Vec::with_capacity(iterations);
     for round in 0..iterations + iterations / 10 {
         let start = Instant::now();
-        bare.run_once(pre, prints, &dir).await;
+        bare.run_once(pre, output, &dir).await;
         let elapsed = start.elapsed();
-        let _ = std::fs::remove_file(dir.join("stdout"));
+        remove_output(&dir);
         if round >= iterations / 10 {
             samples.push(elapsed);
         }
@@ -256,14 +300,13 @@ fn two_threads(executor: &Executor, bare: &Bare, guest: &Guest, sandbox: &Path, 
                 let program = program.clone();
                 let dir = sandbox.join(format!("executor-{worker}"));
                 tokio::spawn(async move {
+                    let launcher = Launcher {
+                        executor: &executor,
+                        program: &program,
+                        output: Output::Memory,
+                    };
                     for _ in 0..runs / 2 {
-                        let spec = TaskSpec::new("bench", dir.clone());
-                        executor
-                            .launch(&program, spec)
-                            .expect("launches")
-                            .wait()
-                            .await;
-                        let _ = std::fs::remove_file(dir.join("stdout"));
+                        launcher.run_once(&dir, Executor::launch_inline).await;
                     }
                 })
             })
@@ -286,8 +329,7 @@ fn two_threads(executor: &Executor, bare: &Bare, guest: &Guest, sandbox: &Path, 
                     .build()
                     .expect("runtime");
                 for _ in 0..runs / 2 {
-                    runtime.block_on(bare.run_once(&pre, guest.prints, &dir));
-                    let _ = std::fs::remove_file(dir.join("stdout"));
+                    runtime.block_on(bare.run_once(&pre, guest.output, &dir));
                 }
             });
         }

@@ -74,22 +74,20 @@ impl CpuMeter {
     }
 }
 
-/// A future whose polls are charged to a [`CpuMeter`].
-pub(crate) struct Metered<F> {
+/// A future whose polls are charged to a [`CpuMeter`]. `F` may be unsized (`dyn Future`):
+/// the task's whole runner is boxed once, here.
+pub(crate) struct Metered<F: ?Sized> {
     inner: Pin<Box<F>>,
     meter: Arc<CpuMeter>,
 }
 
-impl<F: Future> Metered<F> {
-    pub(crate) fn new(inner: F, meter: Arc<CpuMeter>) -> Self {
-        Metered {
-            inner: Box::pin(inner),
-            meter,
-        }
+impl<F: Future + ?Sized> Metered<F> {
+    pub(crate) fn new(inner: Pin<Box<F>>, meter: Arc<CpuMeter>) -> Self {
+        Metered { inner, meter }
     }
 }
 
-impl<F: Future> Future for Metered<F> {
+impl<F: Future + ?Sized> Future for Metered<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
@@ -171,13 +169,13 @@ mod tests {
     fn metered_futures_charge_their_polls() {
         let meter = Arc::new(CpuMeter::new(true));
         let busy = Metered::new(
-            async {
+            Box::pin(async {
                 // Spin until this thread itself has used 20 ms of CPU, however long that takes.
                 let start = cpu_time::ThreadTime::now();
                 while start.elapsed() < Duration::from_millis(20) {
                     std::hint::spin_loop();
                 }
-            },
+            }),
             Arc::clone(&meter),
         );
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -11,7 +11,7 @@ use crate::cache::{CacheStats, CompileCache, Digest};
 use crate::engine::{Engines, MeteredEngine, Metering};
 use crate::program::{self, Prepared, Program, ProgramInner};
 use crate::spec::TaskSpec;
-use crate::task::{self, Launch, RunningTask, TaskState};
+use crate::task::{self, Driver, Launch, RunningTask, TaskState};
 use crate::{Error, ExecutorConfig, host, sandbox};
 
 /// Runs tasks as WebAssembly components. Cheap to clone; all clones share one engine, pool,
@@ -117,21 +117,42 @@ impl Executor {
         self.load(&bytes).await
     }
 
-    /// Starts a task on the current tokio runtime. Creates the sandbox dir if needed; fails
-    /// only if the spec is invalid or the sandbox cannot be prepared. Everything after that
-    /// is reported by [`RunningTask::wait`].
+    /// Starts a task on the current tokio runtime, as a tokio task of its own. Creates the
+    /// sandbox dir if needed; fails only if the spec is invalid or the sandbox cannot be
+    /// prepared. Everything after that is reported by [`RunningTask::wait`].
     pub fn launch(&self, program: &Program, spec: TaskSpec) -> Result<RunningTask, Error> {
+        self.start(program, spec, Driver::Spawn)
+    }
+
+    /// Like [`launch`](Self::launch), but the task runs inside [`RunningTask::wait`], on the
+    /// caller's tokio task, which saves a spawn and a join per task. Until `wait` is polled
+    /// the guest makes no progress: no events arrive and its CPU time stays zero, though
+    /// kill and timeout still apply (the timeout counts from this call). Dropping the handle
+    /// unwaited spawns the task, as `launch` would have.
+    ///
+    /// For callers that wait for the end anyway while relaying events, as the agent does.
+    pub fn launch_inline(&self, program: &Program, spec: TaskSpec) -> Result<RunningTask, Error> {
+        self.start(program, spec, Driver::Inline)
+    }
+
+    fn start(
+        &self,
+        program: &Program,
+        spec: TaskSpec,
+        driver: Driver,
+    ) -> Result<RunningTask, Error> {
         let started = Instant::now();
-        tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         self.check_spec(&spec)?;
         let sandbox = sandbox::build(&spec).map_err(Error::Sandbox)?;
-        Ok(task::spawn(Launch {
+        let launch = Launch {
             executor: self.clone(),
             program: program.clone(),
             spec,
             sandbox,
             started,
-        }))
+        };
+        Ok(task::start(launch, driver, runtime))
     }
 
     fn check_spec(&self, spec: &TaskSpec) -> Result<(), Error> {

@@ -3,9 +3,11 @@
 //! Status, messages and log lines become [`GuestEvent`]s on the task's channel; messages from
 //! the scheduler arrive through a [`MessageSender`].
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use wasmtime::component::HasSelf;
 
 use crate::task::TaskState;
@@ -55,21 +57,84 @@ pub enum LogLevel {
 /// Sends scheduler messages to a running guest, which reads them with `host.receive-message`.
 #[derive(Debug, Clone)]
 pub struct MessageSender {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
+    inbox: Arc<Inbox>,
 }
 
 impl MessageSender {
     /// Queues `data` for the guest. Returns `false` when the task has already ended.
     pub fn send(&self, data: Vec<u8>) -> bool {
-        self.tx.send(data).is_ok()
+        self.inbox.push(data)
+    }
+}
+
+/// Scheduler messages on their way to one guest.
+///
+/// A queue and a wake-up rather than a channel: most tasks never get a message, and a tokio
+/// channel costs two allocations and a block of slots at every launch.
+#[derive(Debug, Default)]
+struct Inbox {
+    queue: Mutex<InboxQueue>,
+    arrived: Notify,
+}
+
+#[derive(Debug, Default)]
+struct InboxQueue {
+    messages: VecDeque<Vec<u8>>,
+    /// The task ended: nothing sent from now on can be read.
+    closed: bool,
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, InboxQueue> {
+        // A queue of byte strings has no invariant a panicking holder could break.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, data: Vec<u8>) -> bool {
+        let mut queue = self.lock();
+        if queue.closed {
+            return false;
+        }
+        queue.messages.push_back(data);
+        drop(queue);
+        // The guest is the only reader: `notify_one` keeps a permit if it is not waiting yet.
+        self.arrived.notify_one();
+        true
+    }
+
+    fn pop(&self) -> Option<Vec<u8>> {
+        self.lock().messages.pop_front()
+    }
+
+    /// The next message, waiting for one to arrive.
+    async fn recv(&self) -> Vec<u8> {
+        loop {
+            if let Some(data) = self.pop() {
+                return data;
+            }
+            self.arrived.notified().await;
+        }
+    }
+
+    fn close(&self) {
+        let mut queue = self.lock();
+        queue.closed = true;
+        queue.messages.clear();
     }
 }
 
 /// The host side of one task's `host` interface.
 pub(crate) struct HostChannels {
     events: mpsc::UnboundedSender<GuestEvent>,
-    inbox: mpsc::UnboundedReceiver<Vec<u8>>,
+    inbox: Arc<Inbox>,
     max_message_bytes: usize,
+}
+
+impl Drop for HostChannels {
+    /// The task's store is gone: its guest reads no more messages.
+    fn drop(&mut self) {
+        self.inbox.close();
+    }
 }
 
 impl HostChannels {
@@ -79,13 +144,16 @@ impl HostChannels {
         max_message_bytes: usize,
     ) -> (Self, MessageSender, mpsc::UnboundedReceiver<GuestEvent>) {
         let (events, events_rx) = mpsc::unbounded_channel();
-        let (tx, inbox) = mpsc::unbounded_channel();
+        let inbox = Arc::new(Inbox::default());
+        let sender = MessageSender {
+            inbox: Arc::clone(&inbox),
+        };
         let channels = HostChannels {
             events,
             inbox,
             max_message_bytes,
         };
-        (channels, MessageSender { tx }, events_rx)
+        (channels, sender, events_rx)
     }
 
     fn emit(&self, event: GuestEvent) {
@@ -126,17 +194,9 @@ impl host::Host for TaskState {
     }
 
     async fn receive_message(&mut self, timeout_ms: u64) -> wasmtime::Result<Option<Vec<u8>>> {
-        let inbox = &mut self.host_mut().inbox;
-        // A closed inbox can never deliver; like an empty one, the guest sees `none` after its
-        // timeout, so closing is not observable as a different behaviour.
-        match tokio::time::timeout(Duration::from_millis(timeout_ms), inbox.recv()).await {
-            Ok(Some(data)) => Ok(Some(data)),
-            Ok(None) => {
-                tokio::time::sleep(Duration::from_millis(timeout_ms)).await;
-                Ok(None)
-            }
-            Err(_elapsed) => Ok(None),
-        }
+        let inbox = &self.host().inbox;
+        let timeout = Duration::from_millis(timeout_ms);
+        Ok(tokio::time::timeout(timeout, inbox.recv()).await.ok())
     }
 
     async fn log(&mut self, level: WitLogLevel, message: String) -> wasmtime::Result<()> {
@@ -168,5 +228,34 @@ impl From<WitLogLevel> for LogLevel {
             WitLogLevel::Warn => LogLevel::Warn,
             WitLogLevel::Error => LogLevel::Error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_arrive_in_order_and_wake_a_waiting_reader() {
+        let (host, sender, _events) = HostChannels::new(1024);
+        assert!(sender.send(b"one".to_vec()));
+        assert_eq!(host.inbox.recv().await, b"one");
+        let reader = host.inbox.recv();
+        let writer = async {
+            tokio::task::yield_now().await;
+            assert!(sender.send(b"two".to_vec()));
+            assert!(sender.send(b"three".to_vec()));
+        };
+        let (received, ()) = tokio::join!(reader, writer);
+        assert_eq!(received, b"two");
+        assert_eq!(host.inbox.pop().as_deref(), Some(&b"three"[..]));
+    }
+
+    #[test]
+    fn nothing_is_accepted_once_the_task_ended() {
+        let (host, sender, _events) = HostChannels::new(1024);
+        assert!(sender.send(b"unread".to_vec()));
+        drop(host);
+        assert!(!sender.send(b"late".to_vec()));
     }
 }

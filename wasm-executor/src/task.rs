@@ -1,8 +1,10 @@
 //! One running task: its store, its run, and how the run's end becomes an [`Outcome`].
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Handle;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -35,10 +37,6 @@ impl TaskState {
     pub(crate) fn host(&self) -> &HostChannels {
         &self.host
     }
-
-    pub(crate) fn host_mut(&mut self) -> &mut HostChannels {
-        &mut self.host
-    }
 }
 
 impl WasiView for TaskState {
@@ -56,8 +54,19 @@ pub struct RunningTask {
     meter: Arc<CpuMeter>,
     messages: MessageSender,
     events: UnboundedReceiver<GuestEvent>,
-    join: JoinHandle<Report>,
+    runner: Runner,
 }
+
+/// Where a task's runner future is polled.
+enum Runner {
+    /// On its own tokio task, from launch on.
+    Spawned(JoinHandle<Report>),
+    /// By [`RunningTask::wait`], on the caller's task; `None` once `wait` took it. Dropping
+    /// the handle before that spawns it on `Handle`, so that it still runs to its end.
+    Inline(Option<(Metered<dyn Future<Output = Report> + Send>, Handle)>),
+}
+
+type BoxedRun = Pin<Box<dyn Future<Output = Report> + Send>>;
 
 impl RunningTask {
     /// A handle that stops the task.
@@ -83,20 +92,41 @@ impl RunningTask {
         self.meter.used()
     }
 
-    /// Waits for the task to end.
-    pub async fn wait(self) -> Report {
-        match self.join.await {
-            Ok(report) => report,
-            Err(err) => Report {
-                outcome: Outcome::Error(TaskError::Host(format!(
-                    "the task's runner failed: {err}"
-                ))),
-                duration: Duration::ZERO,
-                peak_memory_bytes: 0,
-                fuel_consumed: None,
-                cpu_time: Duration::ZERO,
+    /// Waits for the task to end. A task started with
+    /// [`Executor::launch_inline`](crate::Executor::launch_inline) runs inside this future.
+    pub async fn wait(mut self) -> Report {
+        match &mut self.runner {
+            Runner::Spawned(join) => match join.await {
+                Ok(report) => report,
+                Err(err) => runner_failed(&err),
+            },
+            Runner::Inline(run) => match run.take() {
+                Some((run, _)) => run.await,
+                None => runner_failed(&"it was already waited for"),
             },
         }
+    }
+}
+
+impl Drop for RunningTask {
+    fn drop(&mut self) {
+        if let Runner::Inline(run) = &mut self.runner
+            && let Some((run, runtime)) = run.take()
+        {
+            // Detached before it was waited for: it runs to its end on its own, like a
+            // spawned task would. Its report has no reader.
+            drop(runtime.spawn(run));
+        }
+    }
+}
+
+fn runner_failed(err: &dyn std::fmt::Display) -> Report {
+    Report {
+        outcome: Outcome::Error(TaskError::Host(format!("the task's runner failed: {err}"))),
+        duration: Duration::ZERO,
+        peak_memory_bytes: 0,
+        fuel_consumed: None,
+        cpu_time: Duration::ZERO,
     }
 }
 
@@ -109,8 +139,17 @@ pub(crate) struct Launch {
     pub(crate) started: Instant,
 }
 
-/// Starts the task on the current tokio runtime.
-pub(crate) fn spawn(launch: Launch) -> RunningTask {
+/// How a launched task's runner is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Driver {
+    /// Spawned on the runtime at once.
+    Spawn,
+    /// Polled by `wait`, spawned only if the handle is dropped first.
+    Inline,
+}
+
+/// Starts the task on `runtime` (the current tokio runtime).
+pub(crate) fn start(launch: Launch, driver: Driver, runtime: Handle) -> RunningTask {
     let max_message_bytes = launch.executor.config().max_message_bytes;
     let (host, messages, events) = HostChannels::new(max_message_bytes);
     let control = Arc::new(Control::new(launch.executor.nudge()));
@@ -118,14 +157,19 @@ pub(crate) fn spawn(launch: Launch) -> RunningTask {
     let meter = Arc::new(CpuMeter::new(throttled));
     let span =
         tracing::info_span!("task", task_id = %launch.spec.task_id, name = %launch.spec.name);
-    let runner = run(launch, host, Arc::clone(&control), Arc::clone(&meter));
-    let join = tokio::spawn(runner.instrument(span));
+    let run = run(launch, host, Arc::clone(&control), Arc::clone(&meter)).instrument(span);
+    let run: BoxedRun = Box::pin(run);
+    let run = Metered::new(run, Arc::clone(&meter));
+    let runner = match driver {
+        Driver::Spawn => Runner::Spawned(runtime.spawn(run)),
+        Driver::Inline => Runner::Inline(Some((run, runtime))),
+    };
     RunningTask {
         control,
         meter,
         messages,
         events,
-        join,
+        runner,
     }
 }
 
@@ -155,7 +199,7 @@ async fn run(
         meter: &meter,
         started,
     };
-    let (outcome, usage) = Metered::new(guest.run(sandbox.wasi, host), Arc::clone(&meter)).await;
+    let (outcome, usage) = guest.run(sandbox.wasi, host).await;
     if let Some(watch) = disk_watch {
         watch.abort();
     }
@@ -166,7 +210,8 @@ async fn run(
         duration: started.elapsed(),
         peak_memory_bytes: usage.peak_memory_bytes,
         fuel_consumed: usage.fuel_consumed,
-        cpu_time: meter.used(),
+        // This runs inside the task's metered poll: count that poll so far too.
+        cpu_time: meter.used_in_poll(),
     };
     tracing::debug!(outcome = %report.outcome, ?report.duration, dropped_output_bytes = dropped, "task ended");
     report
