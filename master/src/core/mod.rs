@@ -31,7 +31,7 @@ pub use frameworks::Subscription;
 pub use outbox::Outbox;
 pub use snapshot::{
     AgentView, ClusterResources, FrameworkView, MasterView, ResourceMap, RoleView, StateSnapshot,
-    TaskView, reason_name, resource_map, state_name,
+    TaskView, reason_name, resource_map, shared_tasks, state_name,
 };
 pub use view::TaskLocation;
 

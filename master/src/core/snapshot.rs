@@ -21,7 +21,7 @@ use super::{Core, Time};
 pub type ResourceMap = BTreeMap<String, f64>;
 
 /// Everything an operator sees, as of `generated_at`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StateSnapshot {
     /// Unix seconds when it was built.
     pub generated_at: f64,
@@ -35,6 +35,7 @@ pub struct StateSnapshot {
     /// By id.
     pub frameworks: Vec<FrameworkView>,
     /// Active and recently completed tasks, by start time.
+    #[serde(serialize_with = "shared_tasks")]
     pub tasks: Vec<Arc<TaskView>>,
     /// By name.
     pub roles: Vec<RoleView>,
@@ -132,6 +133,15 @@ pub struct RoleView {
     pub weighted_share: f64,
     pub allocated: ResourceMap,
     pub framework_ids: Vec<String>,
+}
+
+/// Serializes shared task views as plain ones (serde's `rc` feature would do it too, but
+/// turning it on changes serde's features for every crate in the workspace build).
+pub fn shared_tasks<S: serde::Serializer>(
+    tasks: &[Arc<TaskView>],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(tasks.iter().map(|task| &**task))
 }
 
 /// The wire name of a resource in the JSON API.

@@ -94,6 +94,7 @@ pub(super) struct TaskPage {
     total: usize,
     offset: usize,
     limit: usize,
+    #[serde(serialize_with = "crate::core::shared_tasks")]
     tasks: Vec<Arc<TaskView>>,
 }
 

@@ -89,6 +89,29 @@ impl ArtifactsService {
         }
         Ok((header, bytes))
     }
+
+    /// Receives, validates and stores one upload, and tells the core its digest.
+    async fn store_upload(&self, chunks: Streaming<UploadChunk>) -> Result<UploadResponse, Error> {
+        let (header, bytes) = self.receive(chunks).await?;
+        let store = self.store.clone();
+        let expected = (!header.digest.is_empty()).then_some(header.digest);
+        let stored = tokio::task::spawn_blocking(move || store.store(&bytes, expected.as_deref()))
+            .await
+            .map_err(|err| {
+                Error::Serve(std::io::Error::other(format!("upload task failed: {err}")))
+            })??;
+        tracing::Span::current().record("digest", stored.digest.as_str());
+        tracing::info!(size = stored.size, created = stored.created, name = %header.name, "artifact stored");
+        let digest = stored.digest.clone();
+        self.actor
+            .core(move |core, _| core.artifact_stored(&digest))
+            .await?;
+        Ok(UploadResponse {
+            digest: stored.digest,
+            size: stored.size,
+            created: stored.created,
+        })
+    }
 }
 
 #[tonic::async_trait]
@@ -98,23 +121,16 @@ impl Artifacts for ArtifactsService {
         &self,
         request: Request<Streaming<UploadChunk>>,
     ) -> Result<Response<UploadResponse>, Status> {
-        let (header, bytes) = self.receive(request.into_inner()).await?;
-        let store = self.store.clone();
-        let expected = (!header.digest.is_empty()).then_some(header.digest);
-        let stored = tokio::task::spawn_blocking(move || store.store(&bytes, expected.as_deref()))
-            .await
-            .map_err(|err| Status::internal(format!("upload task failed: {err}")))??;
-        tracing::Span::current().record("digest", stored.digest.as_str());
-        tracing::info!(size = stored.size, created = stored.created, name = %header.name, "artifact stored");
-        let digest = stored.digest.clone();
-        self.actor
-            .core(move |core, _| core.artifact_stored(&digest))
-            .await?;
-        Ok(Response::new(UploadResponse {
-            digest: stored.digest,
-            size: stored.size,
-            created: stored.created,
-        }))
+        let answer = self.store_upload(request.into_inner()).await;
+        let metrics = self.actor.metrics();
+        match &answer {
+            Ok(stored) => {
+                metrics.uploads.inc();
+                metrics.upload_bytes.add(stored.size);
+            }
+            Err(_) => metrics.uploads_rejected.inc(),
+        }
+        Ok(Response::new(answer?))
     }
 
     type DownloadStream = DownloadStream;
