@@ -1,0 +1,188 @@
+//! `/events`: the web UI's live feed, as Server-Sent Events.
+//!
+//! A `state` event carries the operator state as JSON (its `id` is the snapshot
+//! generation): once on connect, then whenever the actor publishes a new snapshot, at most
+//! once per [`THROTTLE`]. Bursts collapse into the latest state. A `ping` event every
+//! [`KEEP_ALIVE`] lets the page tell a dead stream from a quiet cluster. The stream ends
+//! when the actor stops, so graceful shutdown never waits on a browser.
+//!
+//! The live state is the snapshot with its task list capped at [`MAX_LIVE_TASKS`] (every
+//! active task first, then the newest finished ones) and `tasks_total` added: a page
+//! re-rendered a few times a second cannot use more, and `/tasks` pages through the rest.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures::Stream;
+use serde::Serialize;
+use tokio::sync::{Mutex, watch};
+use tokio::time::Instant;
+
+use crate::core::{AgentView, ClusterResources, FrameworkView, MasterView, RoleView};
+use crate::core::{StateSnapshot, TaskView};
+
+/// The shortest time between two `state` events on one stream.
+pub(crate) const THROTTLE: Duration = Duration::from_millis(250);
+/// How often a quiet stream sends `ping`.
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
+/// The most tasks one `state` event carries.
+pub(crate) const MAX_LIVE_TASKS: usize = 1000;
+
+/// The latest live state as JSON and the snapshot generation it was built from.
+type JsonCache = Mutex<Option<(u64, Arc<str>)>>;
+
+/// What the `/events` handler shares across streams.
+#[derive(Clone)]
+struct Feed {
+    snapshots: watch::Receiver<Arc<StateSnapshot>>,
+    /// The latest live state as JSON, serialized once per generation for every stream.
+    cache: Arc<JsonCache>,
+}
+
+/// `/events`, fed by the actor's snapshot channel.
+pub(crate) fn routes(snapshots: watch::Receiver<Arc<StateSnapshot>>) -> Router {
+    let feed = Feed {
+        snapshots,
+        cache: Arc::default(),
+    };
+    Router::new().route("/events", get(events)).with_state(feed)
+}
+
+async fn events(State(feed): State<Feed>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    tracing::debug!("a live feed opened");
+    let keep_alive = KeepAlive::new()
+        .interval(KEEP_ALIVE)
+        .event(Event::default().event("ping"));
+    Sse::new(stream(feed)).keep_alive(keep_alive)
+}
+
+/// Where one stream is.
+struct Cursor {
+    feed: Feed,
+    /// When the previous event went out; `None` before the first.
+    sent: Option<Instant>,
+}
+
+fn stream(mut feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
+    feed.snapshots.mark_changed();
+    futures::stream::unfold(Cursor { feed, sent: None }, |mut cursor| async move {
+        if let Some(sent) = cursor.sent {
+            tokio::time::sleep_until(sent + THROTTLE).await;
+        }
+        if cursor.feed.snapshots.changed().await.is_err() {
+            tracing::debug!("a live feed ended: the master is stopping");
+            return None;
+        }
+        let snapshot = Arc::clone(&cursor.feed.snapshots.borrow_and_update());
+        let event = state_event(&cursor.feed, snapshot).await;
+        cursor.sent = Some(Instant::now());
+        Some((Ok(event), cursor))
+    })
+}
+
+async fn state_event(feed: &Feed, snapshot: Arc<StateSnapshot>) -> Event {
+    let generation = snapshot.generation;
+    let json = live_json(feed, snapshot).await;
+    Event::default()
+        .event("state")
+        .id(generation.to_string())
+        .data(&*json)
+}
+
+/// The live state's JSON, from the cache when another stream already built it.
+async fn live_json(feed: &Feed, snapshot: Arc<StateSnapshot>) -> Arc<str> {
+    let mut cache = feed.cache.lock().await;
+    if let Some((generation, json)) = cache.as_ref()
+        && *generation == snapshot.generation
+    {
+        return Arc::clone(json);
+    }
+    let generation = snapshot.generation;
+    // Thousands of tasks take milliseconds to serialize: keep that off the async workers.
+    let built =
+        tokio::task::spawn_blocking(move || serde_json::to_string(&LiveState::of(&snapshot))).await;
+    let json: Arc<str> = match built {
+        Ok(Ok(json)) => Arc::from(json),
+        Ok(Err(err)) => {
+            tracing::error!(%err, "cannot serialize the live state");
+            Arc::from("{}")
+        }
+        Err(err) => {
+            tracing::error!(%err, "serializing the live state panicked");
+            Arc::from("{}")
+        }
+    };
+    *cache = Some((generation, Arc::clone(&json)));
+    json
+}
+
+/// The snapshot as the UI gets it: every field but a capped task list.
+#[derive(Serialize)]
+pub(crate) struct LiveState<'a> {
+    generated_at: f64,
+    generation: u64,
+    master: &'a MasterView,
+    resources: &'a ClusterResources,
+    agents: &'a [AgentView],
+    frameworks: &'a [FrameworkView],
+    roles: &'a [RoleView],
+    artifacts: usize,
+    tasks: Vec<&'a TaskView>,
+    /// How many tasks the snapshot holds, shown or not.
+    tasks_total: usize,
+}
+
+impl<'a> LiveState<'a> {
+    pub(crate) fn of(snapshot: &'a StateSnapshot) -> Self {
+        Self {
+            generated_at: snapshot.generated_at,
+            generation: snapshot.generation,
+            master: &snapshot.master,
+            resources: &snapshot.resources,
+            agents: &snapshot.agents,
+            frameworks: &snapshot.frameworks,
+            roles: &snapshot.roles,
+            artifacts: snapshot.artifacts,
+            tasks: live_tasks(&snapshot.tasks, MAX_LIVE_TASKS),
+            tasks_total: snapshot.tasks.len(),
+        }
+    }
+}
+
+/// At most `cap` tasks, in the snapshot's order: every active task while they fit, then the
+/// newest terminal ones (the snapshot lists tasks by start time).
+fn live_tasks(tasks: &[Arc<TaskView>], cap: usize) -> Vec<&TaskView> {
+    if tasks.len() <= cap {
+        return tasks.iter().map(|task| &**task).collect();
+    }
+    let active = tasks.iter().filter(|task| !task.terminal).count().min(cap);
+    let mut finished_room = cap - active;
+    let mut active_room = active;
+    let mut keep = vec![false; tasks.len()];
+    for (index, task) in tasks.iter().enumerate().rev() {
+        let room = if task.terminal {
+            &mut finished_room
+        } else {
+            &mut active_room
+        };
+        if *room > 0 {
+            *room -= 1;
+            keep[index] = true;
+        }
+    }
+    tasks
+        .iter()
+        .zip(keep)
+        .filter(|(_, kept)| *kept)
+        .map(|(task, _)| &**task)
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "events_tests.rs"]
+mod tests;
