@@ -152,7 +152,7 @@ async fn start(
     let output = OutputMemory::new(agent.config.output_memory_bytes);
     spec.sandbox_dir.clone_from(&sandbox);
     spec.output.memory = Some(output.clone());
-    match agent.executor.launch(program, spec) {
+    match agent.executor.launch_inline(program, spec) {
         Ok(running) => {
             let place = Place {
                 sandbox: Some(sandbox.clone()),
