@@ -8,6 +8,8 @@
 //! | `/tasks?framework=&state=&agent=&offset=&limit=` | a filtered page of tasks, with `total` |
 //! | `/metrics` | Prometheus text |
 //! | `/files/read?task_id=&file=stdout\|stderr&offset=&length=&follow=` | a task's sandbox file |
+//! | `/events` | the web UI's live feed: the state as Server-Sent Events ([`events`]) |
+//! | `/`, `/ui/{file}` | the web UI, embedded in the binary ([`ui`]) |
 //!
 //! **Snapshots.** Every JSON endpoint reads an immutable `Arc<StateSnapshot>` that the actor
 //! publishes through a `tokio::sync::watch` channel (see [`snapshots`]); no handler ever
@@ -16,10 +18,12 @@
 //! and `changed().await` in a loop to push each new snapshot (at most one per
 //! [`snapshots::PUBLISH_INTERVAL`]). Never hold `borrow()` across an await.
 
+mod events;
 mod files;
 mod problem;
 pub(crate) mod snapshots;
 mod state;
+mod ui;
 
 use std::sync::Arc;
 
@@ -76,5 +80,7 @@ pub(crate) fn routes(state: HttpState) -> Router {
         .route("/tasks", get(state::tasks))
         .route("/metrics", get(state::metrics))
         .route("/files/read", get(files::read))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(events::routes(state.snapshots))
+        .merge(ui::routes())
 }
