@@ -27,6 +27,10 @@ pub struct DriverConfig {
     /// Acknowledge every status update after the `update` callback returns. Turn off to
     /// acknowledge by hand with [`Driver::acknowledge`](crate::Driver::acknowledge).
     pub auto_acknowledge: bool,
+    /// After every SUBSCRIBED (the first and each resubscription), reconcile: explicitly the
+    /// tasks this driver launched and has not seen end, then implicitly all of the
+    /// framework's tasks. The answers arrive through `Scheduler::update`.
+    pub reconcile_on_subscribe: bool,
 }
 
 impl Default for DriverConfig {
@@ -40,6 +44,7 @@ impl Default for DriverConfig {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
             auto_acknowledge: true,
+            reconcile_on_subscribe: true,
         }
     }
 }

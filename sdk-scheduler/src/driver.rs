@@ -17,6 +17,7 @@ use wasmesos_proto::{
 use crate::acks::AckQueue;
 use crate::config::DriverConfig;
 use crate::error::{Error, one_line};
+use crate::reconcile::Tracked;
 
 /// A framework's handle on the master: subscribes and dispatches events to a
 /// [`Scheduler`](crate::Scheduler) ([`Driver::run`]), and makes the calls (launch, decline,
@@ -31,6 +32,7 @@ pub(crate) struct Inner {
     pub(crate) link: Arc<MasterLink>,
     pub(crate) acks: AckQueue,
     pub(crate) stop: watch::Sender<bool>,
+    pub(crate) tracked: Tracked,
 }
 
 /// What the event loop, the calls and the acknowledger share: where the master is and who we are.
@@ -137,6 +139,7 @@ impl Driver {
                 link,
                 acks,
                 stop,
+                tracked: Tracked::default(),
             }),
         })
     }
@@ -211,16 +214,24 @@ impl Driver {
         S: Into<String>,
     {
         let offer_ids = strings(offer_ids);
-        self.call("accept", |mut client, framework_id| async move {
-            let request = AcceptRequest {
-                framework_id,
-                offer_ids,
-                operations,
-                filters,
-            };
-            client.accept(request).await
-        })
-        .await
+        let tracked = &self.inner.tracked;
+        tracked.launching(&operations);
+        let sent = operations.clone();
+        let result = self
+            .call("accept", |mut client, framework_id| async move {
+                let request = AcceptRequest {
+                    framework_id,
+                    offer_ids,
+                    operations,
+                    filters,
+                };
+                client.accept(request).await
+            })
+            .await;
+        if result.is_err() {
+            tracked.refused(&sent);
+        }
+        result
     }
 
     /// Declines offers; `filters` says how long not to offer those resources again (the

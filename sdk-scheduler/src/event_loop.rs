@@ -155,11 +155,13 @@ impl Driver {
                 self.inner.link.set_framework_id(&subscribed.framework_id);
                 tracing::info!(framework_id = %subscribed.framework_id, "subscribed");
                 scheduler.subscribed(self, &subscribed).await;
+                self.reconcile_after_subscribe().await;
             }
             event::Event::Offers(offers) => scheduler.offers(self, offers.offers).await,
             event::Event::Rescind(rescind) => scheduler.rescinded(self, &rescind.offer_id).await,
             event::Event::Update(update) => {
                 for status in &update.statuses {
+                    self.inner.tracked.observed(status);
                     scheduler.update(self, status).await;
                     // After stop (or teardown) the framework is done with its updates.
                     if self.inner.config.auto_acknowledge && !self.is_stopped() {

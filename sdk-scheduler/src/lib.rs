@@ -79,6 +79,7 @@ mod driver;
 mod error;
 mod event_loop;
 mod offer;
+mod reconcile;
 mod scheduler;
 mod task;
 mod upload;

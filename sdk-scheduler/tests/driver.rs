@@ -20,6 +20,7 @@ struct FakeState {
     subscribes: Vec<SubscribeRequest>,
     streams: Vec<EventSender>,
     acks: Vec<AcknowledgeRequest>,
+    reconciles: Vec<ReconcileRequest>,
     refuse_with: Option<Code>,
     heartbeat_seconds: f64,
     stored: Vec<String>,
@@ -90,8 +91,9 @@ impl SchedulerService for FakeMaster {
     }
     async fn reconcile(
         &self,
-        _: Request<ReconcileRequest>,
+        request: Request<ReconcileRequest>,
     ) -> Result<Response<CallResponse>, Status> {
+        self.state().reconciles.push(request.into_inner());
         Ok(Response::new(CallResponse {}))
     }
     async fn message(
@@ -418,4 +420,63 @@ async fn uploads_stream_chunks_and_skip_digests_the_master_has() {
         .expect("second upload");
     assert!(!second.created, "the digest was known: nothing sent");
     assert_eq!(fake.state().stored.len(), 1);
+}
+
+#[tokio::test]
+async fn every_subscription_reconciles_launched_tasks_explicitly_then_all_implicitly() {
+    let fake = FakeMaster::default();
+    let url = start_fake(&fake).await;
+    let driver = Driver::connect(fast_config(&url)).await.expect("connect");
+    let running = run_in_background(&driver, Recorder::default());
+    eventually("the first reconciliation", || {
+        !fake.state().reconciles.is_empty()
+    })
+    .await;
+    let first = fake.state().reconciles.clone();
+    assert_eq!(first.len(), 1, "nothing launched yet: implicit only");
+    assert!(first[0].tasks.is_empty());
+    assert_eq!(first[0].framework_id, "fw-1");
+
+    let task = |id: &str| TaskInfo {
+        task_id: id.into(),
+        agent_id: "agent-1".into(),
+        ..Default::default()
+    };
+    driver
+        .launch(["offer-1"], vec![task("open"), task("ended")])
+        .await
+        .expect("launch");
+    // An update of one task ends it: only the other stays to be asked about.
+    let ended = TaskStatus {
+        task_id: "ended".into(),
+        state: TaskState::TaskFinished as i32,
+        ..Default::default()
+    };
+    let update = event::Update {
+        statuses: vec![ended],
+    };
+    let sender = fake.state().streams[0].clone();
+    let _ = sender.send(Ok(Event {
+        event: Some(event::Event::Update(update)),
+    }));
+    eventually("the update", || driver.tracked_tasks() == 1).await;
+    drop(sender);
+    fake.state().streams.clear(); // the master drops the stream
+
+    eventually("two more reconciliations", || {
+        fake.state().reconciles.len() >= 3
+    })
+    .await;
+    let again = fake.state().reconciles[1..3].to_vec();
+    let explicit: Vec<(&str, &str)> = again[0]
+        .tasks
+        .iter()
+        .map(|t| (t.task_id.as_str(), t.agent_id.as_str()))
+        .collect();
+    assert_eq!(explicit, [("open", "agent-1")]);
+    assert!(again[1].tasks.is_empty(), "then implicit");
+
+    driver.stop();
+    let result = running.await.expect("run task");
+    assert!(result.is_ok(), "{result:?}");
 }
