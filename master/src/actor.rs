@@ -4,6 +4,11 @@
 //! Handlers never lock anything: they send a closure over an unbounded channel and await its
 //! answer on a oneshot. The actor drains every queued job before flushing, so bursts of calls
 //! share one flush (natural batching, no timers in the hot path).
+//!
+//! Write before acknowledge: a flush hands the batch's registry ops, its outbox and its RPC
+//! answers to the registry [`Committer`], which delivers them only once the ops are durable,
+//! in batch order. The actor does not wait for the disk; batches that queue behind a commit
+//! share the next one (group commit).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,6 +22,7 @@ use crate::Error;
 use crate::core::{Core, Outbox, StateSnapshot};
 use crate::http::snapshots::Publisher;
 use crate::metrics::Metrics;
+use crate::registry::{Committer, RegistryStore, Release};
 
 /// Jobs handled between two flushes at most; bounds the latency a burst can add.
 const MAX_JOBS_PER_FLUSH: usize = 4096;
@@ -38,6 +44,9 @@ pub(crate) struct Shell {
     agent_streams: HashMap<String, Conn<AgentCommand>>,
     next_conn: u64,
     publisher: Publisher,
+    committer: Committer,
+    /// RPC answers of this batch, released with its outbox after its commit.
+    answers: Vec<Release>,
 }
 
 impl Shell {
@@ -101,27 +110,46 @@ impl Shell {
         self.next_conn
     }
 
-    /// Delivers what the core queued. A send into a stream whose client is gone fails quietly:
-    /// that stream's close notice is already on its way to the actor.
-    fn flush(&mut self) {
+    /// Hands what the core queued, with this batch's registry ops and RPC answers, to the
+    /// committer. Deliveries go to the streams open now; a send into a stream whose client
+    /// is gone fails quietly: that stream's close notice is already on its way to the actor.
+    fn flush(&mut self) -> Result<(), Error> {
+        let ops = self.core.take_ops();
+        let outbox = self.core.take_outbox();
+        if ops.is_empty() && outbox.is_empty() && self.answers.is_empty() {
+            return Ok(());
+        }
+        let deliveries = self.route(outbox);
+        let answers = std::mem::take(&mut self.answers);
+        self.committer.submit(
+            ops,
+            Box::new(move || {
+                deliveries.send();
+                for answer in answers {
+                    answer();
+                }
+            }),
+        )
+    }
+
+    /// Resolves the outbox to the senders of the streams open now, and forgets the streams
+    /// it closes (they end once their last messages are delivered).
+    fn route(&mut self, outbox: Outbox) -> Deliveries {
         let Outbox {
             events,
             commands,
             close_frameworks,
             close_agents,
-        } = self.core.take_outbox();
+        } = outbox;
+        let mut deliveries = Deliveries::default();
         for (framework_id, events) in events {
             if let Some(conn) = self.framework_streams.get(&framework_id) {
-                for event in events {
-                    let _ = conn.tx.send(event);
-                }
+                deliveries.events.push((conn.tx.clone(), events));
             }
         }
         for (agent_id, commands) in commands {
             if let Some(conn) = self.agent_streams.get(&agent_id) {
-                for command in commands {
-                    let _ = conn.tx.send(command);
-                }
+                deliveries.commands.push((conn.tx.clone(), commands));
             }
         }
         for framework_id in close_frameworks {
@@ -129,6 +157,29 @@ impl Shell {
         }
         for agent_id in close_agents {
             self.agent_streams.remove(&agent_id);
+        }
+        deliveries
+    }
+}
+
+/// A batch's messages, bound to the streams they go to.
+#[derive(Default)]
+struct Deliveries {
+    events: Vec<(mpsc::UnboundedSender<Event>, Vec<Event>)>,
+    commands: Vec<(mpsc::UnboundedSender<AgentCommand>, Vec<AgentCommand>)>,
+}
+
+impl Deliveries {
+    fn send(self) {
+        for (tx, events) in self.events {
+            for event in events {
+                let _ = tx.send(event);
+            }
+        }
+        for (tx, commands) in self.commands {
+            for command in commands {
+                let _ = tx.send(command);
+            }
         }
     }
 }
@@ -146,9 +197,11 @@ impl Actor {
     /// handle is dropped.
     pub(crate) fn spawn(
         core: Core,
+        registry: Arc<dyn RegistryStore>,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
+    ) -> (Self, tokio::task::JoinHandle<Result<(), Error>>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (committer, committer_task) = Committer::spawn(registry);
         let (publisher, snapshots) = Publisher::new(&core, Duration::ZERO);
         let metrics = Arc::clone(core.metrics());
         let shell = Shell {
@@ -158,8 +211,10 @@ impl Actor {
             agent_streams: HashMap::new(),
             next_conn: 0,
             publisher,
+            committer,
+            answers: Vec::new(),
         };
-        let task = tokio::spawn(run(shell, rx, shutdown));
+        let task = tokio::spawn(run(shell, rx, committer_task, shutdown));
         let actor = Self {
             tx,
             snapshots,
@@ -186,7 +241,10 @@ impl Actor {
     {
         let (reply, answer) = oneshot::channel();
         self.cast(move |shell| {
-            let _ = reply.send(job(shell));
+            let out = job(shell);
+            shell.answers.push(Box::new(move || {
+                let _ = reply.send(out);
+            }));
         })?;
         answer.await.map_err(|_| Error::ShuttingDown)
     }
@@ -213,11 +271,14 @@ impl Actor {
     }
 }
 
+/// The actor loop. Ends when `shutdown` completes or every handle is gone (`Ok`, once the
+/// committer has released everything), or when a registry commit fails (that error).
 async fn run(
     mut shell: Shell,
     mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut committer_task: tokio::task::JoinHandle<Result<(), Error>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> Result<(), Error> {
     tokio::pin!(shutdown);
     loop {
         let core_wake = shell.core.next_wakeup();
@@ -235,6 +296,8 @@ async fn run(
         tokio::select! {
             biased;
             () = &mut shutdown => break,
+            failed = &mut committer_task => return Err(committed(failed).err()
+                .unwrap_or_else(|| Error::Registry("the registry committer stopped".into()))),
             job = jobs.recv() => {
                 let Some(job) = job else { break };
                 job(&mut shell);
@@ -253,10 +316,19 @@ async fn run(
             shell.publisher.mark_dirty();
         }
         tick_timed(&mut shell.core, now);
-        shell.flush();
+        if let Err(err) = shell.flush() {
+            drop(shell);
+            return Err(committed(committer_task.await).err().unwrap_or(err));
+        }
         shell.publisher.publish_if_due(&shell.core, shell.now());
     }
     tracing::debug!("master actor stopped");
+    drop(shell);
+    committed(committer_task.await)
+}
+
+fn committed(joined: Result<Result<(), Error>, tokio::task::JoinError>) -> Result<(), Error> {
+    joined.map_err(|err| Error::Registry(format!("the registry committer failed: {err}")))?
 }
 
 /// Runs the core's timers, timing the tick when it ran an allocation round.

@@ -16,6 +16,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:5050";
 /// failover timeout of 0: seven days.
 pub const DEFAULT_FAILOVER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How long agents have to re-register after a master restart: two minutes.
+pub const DEFAULT_AGENT_REREGISTER_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Everything a master can be told. Every field has a default (see [`MasterConfig::default`]).
 #[derive(Clone, Debug)]
 pub struct MasterConfig {
@@ -58,6 +61,13 @@ pub struct MasterConfig {
     pub max_artifact_size: u64,
     /// Finished tasks remembered per framework (for task-id uniqueness, state and reconcile).
     pub max_completed_tasks_per_framework: usize,
+    /// How long agents known from the registry have to re-register after a master restart
+    /// before they are removed and their tasks reported LOST (default 2 minutes; Mesos uses
+    /// 10). A live agent retries within seconds, so this only bounds how long a dead agent's
+    /// tasks stay unanswered.
+    pub agent_reregister_timeout: Duration,
+    /// Where the registry lives (default: `<work_dir>/registry.redb`).
+    pub registry: crate::registry::RegistryBackend,
 }
 
 impl Default for MasterConfig {
@@ -79,6 +89,8 @@ impl Default for MasterConfig {
             default_refuse: Duration::from_secs(5),
             max_artifact_size: 64 * 1024 * 1024,
             max_completed_tasks_per_framework: 10_000,
+            agent_reregister_timeout: DEFAULT_AGENT_REREGISTER_TIMEOUT,
+            registry: crate::registry::RegistryBackend::Redb,
         }
     }
 }
@@ -129,6 +141,9 @@ impl MasterConfig {
                 "agent_ping_timeout",
                 "must be at least agent_heartbeat_interval",
             );
+        }
+        if self.agent_reregister_timeout.is_zero() {
+            return invalid("agent_reregister_timeout", "must be positive");
         }
         if self.framework_heartbeat_interval.is_zero() {
             return invalid("framework_heartbeat_interval", "must be positive");

@@ -50,6 +50,8 @@ pub mod registry;
 mod rpc;
 mod server;
 
-pub use config::{DEFAULT_FAILOVER_TIMEOUT, DEFAULT_LISTEN, MasterConfig};
+pub use config::{
+    DEFAULT_AGENT_REREGISTER_TIMEOUT, DEFAULT_FAILOVER_TIMEOUT, DEFAULT_LISTEN, MasterConfig,
+};
 pub use error::Error;
 pub use server::{MasterHandle, serve, spawn};

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::serve::ListenerExt;
@@ -14,6 +15,9 @@ use wasmesos_proto::v1::MasterInfo;
 use crate::actor::Actor;
 use crate::artifacts::ArtifactStore;
 use crate::core::Core;
+use crate::registry::{
+    MemoryRegistry, REGISTRY_FILE, RedbRegistry, RegistryBackend, RegistryStore,
+};
 use crate::{Error, MasterConfig, http, rpc};
 
 /// Serves the master's gRPC services on `listener` until `shutdown` completes.
@@ -25,75 +29,131 @@ pub async fn serve(
     config: MasterConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    Prepared::new(&listener, config)?
-        .run(listener, shutdown)
-        .await
+    let prepared = Prepared::new(&listener, config)?;
+    let stop = stop_signal(shutdown);
+    let (router, actor_task) = prepared.start(stopped(&stop)).await?;
+    serve_until(listener, router, actor_task, stopped(&stop)).await
 }
 
 /// Everything that can fail before serving, done up front so [`spawn`] reports it.
-struct Prepared {
-    core: Core,
+pub(crate) struct Prepared {
+    config: MasterConfig,
+    registry: Arc<dyn RegistryStore>,
     store: ArtifactStore,
-    master: MasterInfo,
+    pub(crate) master: MasterInfo,
     work_dir: PathBuf,
 }
 
 impl Prepared {
-    fn new(listener: &TcpListener, config: MasterConfig) -> Result<Self, Error> {
+    pub(crate) fn new(listener: &TcpListener, config: MasterConfig) -> Result<Self, Error> {
+        Self::for_addr(listener.local_addr().map_err(Error::Serve)?, config)
+    }
+
+    /// Prepares a master that will serve on `addr`.
+    pub(crate) fn for_addr(addr: SocketAddr, config: MasterConfig) -> Result<Self, Error> {
         config.validate()?;
-        let addr = listener.local_addr().map_err(Error::Serve)?;
         let master = master_info(addr);
         let work_dir = config
             .work_dir
             .clone()
             .unwrap_or_else(|| default_work_dir(&master.id));
         let store = ArtifactStore::open(work_dir.join("artifacts"), config.max_artifact_size)?;
-        let mut core = Core::new(config, master.clone(), unix_now())?;
-        for digest in store.digests()? {
-            core.artifact_stored(&digest);
-        }
+        let registry: Arc<dyn RegistryStore> = match &config.registry {
+            RegistryBackend::Redb => Arc::new(RedbRegistry::open(work_dir.join(REGISTRY_FILE))?),
+            RegistryBackend::Memory => Arc::new(MemoryRegistry::new()),
+            RegistryBackend::Store(store) => Arc::clone(store),
+        };
         Ok(Self {
-            core,
+            config,
+            registry,
             store,
             master,
             work_dir,
         })
     }
 
-    async fn run(
+    /// Loads the registry, rebuilds the core from it, starts the actor (it stops when
+    /// `stopped` completes) and returns the router that serves the master's APIs through it.
+    pub(crate) async fn start(
         self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), Error> {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let stopped = move || {
-            let mut rx = stop_rx.clone();
-            async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            }
-        };
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        });
-        let (actor, actor_task) = Actor::spawn(self.core, stopped());
+        stopped: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(axum::Router, ActorTask), Error> {
+        let snapshot = self.registry.load().await?;
+        let mut core = Core::recover(self.config, self.master.clone(), unix_now(), snapshot)?;
+        for digest in self.store.digests()? {
+            core.artifact_stored(&digest);
+        }
+        let (actor, actor_task) = Actor::spawn(core, self.registry, stopped);
         let http_routes = http::routes(http::HttpState::new(&actor));
         let router = rpc::routes(actor, self.store)
             .into_axum_router()
             .merge(http_routes);
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::warn!(%err, "cannot set TCP_NODELAY");
-            }
-        });
         tracing::info!(master_id = %self.master.id, address = %self.master.address,
             work_dir = %self.work_dir.display(), "master listening");
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(stopped())
-            .await;
-        let _ = actor_task.await;
-        served.map_err(Error::Serve)
+        Ok((router, actor_task))
     }
+}
+
+/// The actor's task: it ends with an error when the registry fails.
+pub(crate) type ActorTask = tokio::task::JoinHandle<Result<(), Error>>;
+
+/// Serves until `stopped` completes, or until the actor fails (a registry commit failed:
+/// the master stops rather than acknowledge what it could not record).
+async fn serve_until(
+    listener: TcpListener,
+    router: axum::Router,
+    mut actor_task: ActorTask,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let serving = serve_router(listener, router, stopped);
+    tokio::pin!(serving);
+    let joined = |joined: Result<Result<(), Error>, tokio::task::JoinError>| {
+        joined.map_err(|err| Error::Serve(std::io::Error::other(err)))?
+    };
+    tokio::select! {
+        served = &mut serving => {
+            let actor = joined(actor_task.await);
+            served.and(actor)
+        }
+        actor = &mut actor_task => match joined(actor) {
+            Ok(()) => serving.await,
+            Err(err) => Err(err),
+        },
+    }
+}
+
+/// Turns a one-shot shutdown future into a signal many tasks can wait on.
+fn stop_signal(shutdown: impl Future<Output = ()> + Send + 'static) -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
+}
+
+fn stopped(stop: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut stop = stop.clone();
+    async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Serves `router` on `listener` (with TCP_NODELAY) until `stopped` completes.
+pub(crate) async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(%err, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stopped)
+        .await
+        .map_err(Error::Serve)
 }
 
 /// A master running in the background, as [`spawn`] returns it.
@@ -148,12 +208,20 @@ pub async fn spawn(mut config: MasterConfig) -> Result<MasterHandle, Error> {
     config
         .work_dir
         .get_or_insert_with(|| default_work_dir(&uuid::Uuid::new_v4().to_string()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let stopped = async move {
+        let _ = stopped.await;
+    };
     let prepared = Prepared::new(&listener, config)?;
     let work_dir = prepared.work_dir.clone();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(prepared.run(listener, async move {
-        let _ = stopped.await;
-    }));
+    let signal = stop_signal(stopped);
+    let (router, actor_task) = prepared.start(self::stopped(&signal)).await?;
+    let task = tokio::spawn(serve_until(
+        listener,
+        router,
+        actor_task,
+        self::stopped(&signal),
+    ));
     Ok(MasterHandle {
         addr,
         work_dir,
@@ -162,7 +230,7 @@ pub async fn spawn(mut config: MasterConfig) -> Result<MasterHandle, Error> {
     })
 }
 
-fn master_info(addr: SocketAddr) -> MasterInfo {
+pub(crate) fn master_info(addr: SocketAddr) -> MasterInfo {
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {

@@ -328,6 +328,7 @@ impl Core {
             timestamp,
         }
         .build(TaskState::TaskStaging, Reason::Unspecified, String::new());
+        let info_task_id = info.task_id.clone();
         let _span = tracing::debug_span!("task", task_id = %info.task_id,
             framework_id = %framework_id, agent_id = %agent_id)
         .entered();
@@ -349,6 +350,7 @@ impl Core {
             };
             framework.tasks.insert(task.info.task_id.clone(), task);
         }
+        self.persist_task(framework_id, &info_task_id);
     }
 }
 

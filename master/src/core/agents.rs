@@ -71,6 +71,8 @@ impl Core {
                 })
                 .collect();
             self.reregister(info.clone(), &reported, now);
+        } else if self.is_recovering(&AgentId::from(info.id.as_str())) {
+            self.readmit(info.clone(), total, &req.tasks, now)?;
         } else {
             let why = if self.removed_agents.contains(info.id.as_str()) {
                 "was removed by this master"
@@ -136,7 +138,12 @@ impl Core {
         }
     }
 
-    fn add_agent(&mut self, info: AgentInfo, total: Resources, now: Time) -> Result<(), Error> {
+    pub(super) fn add_agent(
+        &mut self,
+        info: AgentInfo,
+        total: Resources,
+        now: Time,
+    ) -> Result<(), Error> {
         let id = AgentId::from(info.id.as_str());
         self.allocator
             .add_agent(id.clone(), &total)
@@ -150,6 +157,7 @@ impl Core {
             connected: true,
             tasks: HashSet::new(),
         };
+        self.persist_agent(&agent, false);
         self.agents.insert(id, agent);
         Ok(())
     }
@@ -192,6 +200,7 @@ impl Core {
             if framework.connected {
                 self.outbox.update(framework_id.as_str(), status);
             }
+            self.persist_task(&framework_id, &task_id);
             self.task_ended(&framework_id, &id, &task_id, &role, &resources, now);
         }
     }
@@ -279,8 +288,10 @@ impl Core {
             if framework.connected {
                 self.outbox.update(framework_id.as_str(), status);
             }
+            self.persist_task(framework_id, task_id);
             self.remember_completed(framework_id, task_id);
         }
+        self.persist_agent(&agent, true);
         if let Err(err) = self.allocator.remove_agent(id) {
             tracing::error!(agent_id = %id, %err, "allocator did not know the agent");
         }

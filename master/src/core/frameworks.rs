@@ -73,6 +73,7 @@ impl Core {
             Some(_) => self.reconnect(&id, info, failover_timeout, now),
             None => self.add_framework(&id, info, roles, failover_timeout)?,
         }
+        self.persist_framework(&id, false);
         self.outbox.event(
             id.as_str(),
             event::Event::Subscribed(event::Subscribed {
@@ -242,6 +243,15 @@ impl Core {
         if let Err(err) = self.allocator.remove_framework(id) {
             tracing::warn!(framework_id = %id, %err, "allocator did not know the framework");
         }
+        for task_id in framework.tasks.keys() {
+            self.forget_task(id, task_id);
+        }
+        self.registry_ops.push(crate::registry::Op::PutFramework(
+            crate::registry::FrameworkRecord {
+                info: Some(framework.info.clone()),
+                removed: true,
+            },
+        ));
         self.outbox.close_frameworks.push(id.to_string());
         self.removed_frameworks.insert(id.clone());
         self.request_allocation(now);
@@ -263,7 +273,7 @@ impl Core {
 }
 
 /// The framework's roles, validated; none means the default role `*`.
-fn validated_roles(roles: &[String]) -> Result<Vec<String>, Error> {
+pub(super) fn validated_roles(roles: &[String]) -> Result<Vec<String>, Error> {
     let mut out: Vec<String> = Vec::new();
     for role in roles {
         validate_role(role).map_err(|err| invalid("framework.roles", err))?;
@@ -278,7 +288,7 @@ fn validated_roles(roles: &[String]) -> Result<Vec<String>, Error> {
 }
 
 /// The failover timeout a framework asked for; 0 means [`DEFAULT_FAILOVER_TIMEOUT`].
-fn failover_timeout(seconds: f64) -> Result<Duration, Error> {
+pub(super) fn failover_timeout(seconds: f64) -> Result<Duration, Error> {
     if seconds == 0.0 {
         return Ok(DEFAULT_FAILOVER_TIMEOUT);
     }

@@ -12,6 +12,8 @@ mod frameworks;
 mod offers;
 mod operations;
 mod outbox;
+mod persist;
+mod recovery;
 mod roles;
 mod snapshot;
 mod tasks;
@@ -69,6 +71,10 @@ pub struct Core {
     last_round: Option<Time>,
     /// When agent liveness and framework failover timeouts are next checked.
     next_sweep: Time,
+    /// Registry changes not yet taken by the actor (see `persist.rs`).
+    registry_ops: Vec<crate::registry::Op>,
+    /// Agents from the registry that have not re-registered since this master started.
+    recovering: HashMap<AgentId, recovery::RecoveredAgent>,
     /// Counters bumped where things happen; read by `/metrics`.
     metrics: Arc<Metrics>,
 }
@@ -97,6 +103,8 @@ impl Core {
             outbox: Outbox::default(),
             allocation_due: None,
             last_round: None,
+            registry_ops: Vec::new(),
+            recovering: HashMap::new(),
             metrics: Arc::default(),
         })
     }
@@ -127,6 +135,7 @@ impl Core {
         if now >= self.next_sweep {
             self.next_sweep = now + self.config.agent_heartbeat_interval;
             self.remove_silent_agents(now);
+            self.expire_recovering(now);
             self.expire_failovers(now);
         }
         self.expire_offers(now);

@@ -146,6 +146,7 @@ impl Core {
             self.outbox.update(framework_id.as_str(), status.clone());
         }
         if let Some((role, resources)) = freed {
+            self.persist_task(&framework_id, &status.task_id);
             self.task_ended(
                 &framework_id,
                 agent_id,
@@ -195,6 +196,10 @@ impl Core {
         while framework.completed.len() > max {
             if let Some(old) = framework.completed.pop_front() {
                 framework.tasks.remove(&old);
+                self.registry_ops.push(crate::registry::Op::RemoveTask {
+                    framework_id: framework_id.to_string(),
+                    task_id: old,
+                });
             }
         }
     }
@@ -281,44 +286,83 @@ impl Core {
         Ok(())
     }
 
-    /// RECONCILE: the latest status of the named tasks (unknown ones as LOST), or of every
-    /// active task when none is named. Answers carry no uuid.
+    /// RECONCILE, with Mesos's semantics: every answer carries REASON_RECONCILIATION and
+    /// no uuid. Named tasks get their latest state, unknown ones TASK_LOST; none named means
+    /// every task that has not ended. A task whose agent has not re-registered since a master
+    /// restart is answered only once the agent re-registers or times out.
     pub fn reconcile(&mut self, req: ReconcileRequest, now: Time) -> Result<(), Error> {
         let framework_id = self.subscribed(&req.framework_id)?;
         let timestamp = self.unix(now);
         let Some(framework) = self.frameworks.get(&framework_id) else {
             return Ok(());
         };
-        let answers: Vec<TaskStatus> = if req.tasks.is_empty() {
+        let answers: Vec<Answer> = if req.tasks.is_empty() {
             framework
                 .tasks
                 .values()
                 .filter(|task| !task.is_terminal())
-                .map(Task::latest_unacked)
+                .map(|task| Answer::Known(task.info.task_id.clone(), task.agent_id.clone()))
                 .collect()
         } else {
             req.tasks
                 .iter()
                 .map(|wanted| match framework.tasks.get(&wanted.task_id) {
-                    Some(task) => task.latest_unacked(),
-                    None => MasterStatus {
-                        framework_id: framework_id.as_str(),
-                        agent_id: &wanted.agent_id,
-                        task_id: &wanted.task_id,
-                        timestamp,
-                    }
-                    .build(
-                        TaskState::TaskLost,
-                        Reason::TaskUnknown,
-                        "the master does not know this task".into(),
-                    ),
+                    Some(task) => Answer::Known(wanted.task_id.clone(), task.agent_id.clone()),
+                    None => Answer::Lost(Box::new(
+                        MasterStatus {
+                            framework_id: framework_id.as_str(),
+                            agent_id: &wanted.agent_id,
+                            task_id: &wanted.task_id,
+                            timestamp,
+                        }
+                        .build(
+                            TaskState::TaskLost,
+                            Reason::Reconciliation,
+                            "the master does not know this task".into(),
+                        ),
+                    )),
                 })
                 .collect()
         };
-        for status in answers {
-            self.outbox.update(framework_id.as_str(), status);
+        for answer in answers {
+            match answer {
+                Answer::Lost(lost) => self.outbox.update(framework_id.as_str(), *lost),
+                Answer::Known(task_id, agent_id) => {
+                    self.reconcile_one(&framework_id, &task_id, &agent_id)
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Answers for one known task, or holds the answer back while its agent has not
+    /// re-registered since a master restart.
+    fn reconcile_one(&mut self, framework_id: &FrameworkId, task_id: &str, agent_id: &AgentId) {
+        let active = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(task_id))
+            .is_some_and(|task| !task.is_terminal());
+        if active && self.is_recovering(agent_id) {
+            self.hold_answer(agent_id, framework_id, task_id);
+        } else {
+            self.answer_reconcile(framework_id, task_id);
+        }
+    }
+
+    /// Sends a task's latest state as a reconciliation answer, if its framework listens.
+    pub(super) fn answer_reconcile(&mut self, framework_id: &FrameworkId, task_id: &str) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let Some(task) = framework.tasks.get(task_id) else {
+            return;
+        };
+        if framework.connected {
+            let mut answer = task.latest_unacked();
+            answer.reason = Reason::Reconciliation as i32;
+            self.outbox.update(framework_id.as_str(), answer);
+        }
     }
 
     /// MESSAGE from a scheduler to one of its running tasks' executor.
@@ -376,4 +420,12 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// One reconciliation answer, in the order asked.
+enum Answer {
+    /// A task the master knows: its id and agent.
+    Known(String, AgentId),
+    /// A task it does not know: TASK_LOST.
+    Lost(Box<TaskStatus>),
 }

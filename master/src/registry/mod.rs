@@ -13,6 +13,7 @@
 //! [`MemoryRegistry`] keeps them in memory (tests, benchmarks); other backends (ZooKeeper)
 //! implement [`RegistryStore`] the same way.
 
+mod committer;
 mod memory;
 mod records;
 mod redb_store;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use prost::Message;
 
+pub(crate) use committer::{Committer, Release};
 pub use memory::MemoryRegistry;
 pub use records::{AgentRecord, FrameworkRecord, TaskRecord};
 pub use redb_store::{REGISTRY_FILE, RedbRegistry};

@@ -4,6 +4,7 @@ mod accept;
 mod allocation;
 mod lifecycle;
 mod operations;
+mod recovery;
 mod relay;
 
 use std::time::Duration;
