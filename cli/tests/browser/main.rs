@@ -1,0 +1,238 @@
+//! The web UI in a real browser against a real cluster: `wasmesos master` and `wasmesos
+//! agent` as child processes, headless Chromium driven over the DevTools protocol, tasks
+//! launched through the scheduler API. The page is loaded once; everything it shows after
+//! that arrived over `/events` and `/files/read` (a marker set on `window` at the start must
+//! survive to the end, so a reload would fail the test).
+//!
+//! Screenshots go to `$CARGO_TARGET_TMPDIR/ui-screenshots/`. Without Chromium the test fails
+//! with one line saying how to install it.
+
+mod cdp;
+mod chromium;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use wasmesos_guest_artifacts as guests;
+use wasmesos_harness::{ProcessCluster, TestFramework};
+use wasmesos_sdk_scheduler::TaskBuilder;
+
+use cdp::{Cdp, Page};
+use chromium::Chromium;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_wasmesos");
+const PATIENCE: Duration = Duration::from_secs(60);
+const MIB: u64 = 1 << 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_shows_tasks_live_and_tails_their_logs() {
+    let browser = match chromium::binary() {
+        Ok(binary) => binary,
+        Err(why) => panic!("{why}"),
+    };
+    if let Err(err) = run(&browser).await {
+        panic!("{err:#}");
+    }
+}
+
+async fn run(browser: &Path) -> anyhow::Result<()> {
+    let mut cluster = ProcessCluster::start(
+        Path::new(BINARY),
+        1,
+        "cpus:4;mem:4GiB;disk:4GiB",
+        &["--agent-heartbeat-interval", "200ms"],
+        &[],
+    )
+    .await
+    .context("a master and an agent as processes")?;
+    let chromium = Chromium::launch(browser).await?;
+    let cdp = Cdp::connect(&chromium.devtools_url).await?;
+    let url = format!("{}/#/tasks", cluster.master_url());
+    let page = Page::open(cdp, &url, 1400, 1000).await?;
+    let shots = screenshot_dir()?;
+
+    wait_for(
+        &page,
+        "the live badge",
+        "document.getElementById('live')?.dataset.status === 'live'",
+    )
+    .await?;
+    page.eval("window.__loadedOnce = 'wasmesos-ui-test'")
+        .await?;
+
+    let mut framework = TestFramework::start(&cluster.master_url(), "ui-browser-test", None)
+        .await
+        .context("subscribing a framework")?;
+    let sleepy = upload(&framework, guests::SLEEPY).await?;
+    let hello = upload(&framework, guests::HELLO).await?;
+
+    // A task that runs for a few seconds: the page must show it running, then finished.
+    framework
+        .launch_one(small_task("ui-sleepy", &sleepy).arg("3000"))
+        .await
+        .context("launching ui-sleepy")?;
+    wait_for_row_state(&page, "ui-sleepy", "RUNNING").await?;
+    page.screenshot(&shots.join("tasks-running.png")).await?;
+
+    // Its detail page follows stdout while it runs: `awake` appears when it wakes up.
+    click_task(&page, "ui-sleepy").await?;
+    wait_for(
+        &page,
+        "ui-sleepy's stdout tail",
+        "document.getElementById('stdout')?.textContent.includes('awake')",
+    )
+    .await?;
+    wait_for(
+        &page,
+        "ui-sleepy finished on its detail page",
+        "document.getElementById('task-info')?.dataset.state === 'FINISHED'",
+    )
+    .await?;
+    wait_for(
+        &page,
+        "the stdout tail to complete",
+        "document.getElementById('stdout-status')?.dataset.status === 'complete'",
+    )
+    .await?;
+
+    // A quick task with known output on both streams.
+    page.eval("location.hash = '#/tasks'").await?;
+    let marker = format!("ui-marker-{}", std::process::id());
+    framework
+        .launch_one(small_task("ui-hello", &hello).args([
+            marker.as_str(),
+            "--stderr",
+            "ui-stderr-line",
+        ]))
+        .await
+        .context("launching ui-hello")?;
+    wait_for_row_state(&page, "ui-hello", "FINISHED").await?;
+    wait_for_row_state(&page, "ui-sleepy", "FINISHED").await?;
+    page.screenshot(&shots.join("tasks.png")).await?;
+
+    click_task(&page, "ui-hello").await?;
+    let stdout_has_marker =
+        format!("document.getElementById('stdout')?.textContent.includes('arg[1]={marker}')");
+    wait_for(&page, "the marker in ui-hello's stdout", &stdout_has_marker).await?;
+    wait_for(
+        &page,
+        "ui-hello's stderr",
+        "document.getElementById('stderr')?.textContent.includes('ui-stderr-line')",
+    )
+    .await?;
+    let detail = shots.join("task-detail.png");
+    page.screenshot(&detail).await?;
+
+    check_overview_and_frameworks(&page, &shots).await?;
+    let same_page = page.eval("window.__loadedOnce").await?;
+    if same_page != "wasmesos-ui-test" {
+        bail!("the page reloaded during the test (marker now {same_page})");
+    }
+    check_same_origin(&page).await?;
+    framework
+        .teardown()
+        .await
+        .context("tearing down the framework")?;
+
+    // The master dies: the badge must stop claiming the view is live.
+    cluster.master.kill().await?;
+    let not_live =
+        "['reconnecting', 'offline'].includes(document.getElementById('live')?.dataset.status)";
+    wait_for(&page, "the badge to leave `live`", not_live).await?;
+    page.screenshot(&shots.join("master-gone.png")).await?;
+    println!("UI screenshots: {}", shots.display());
+    Ok(())
+}
+
+async fn check_overview_and_frameworks(page: &Page, shots: &Path) -> anyhow::Result<()> {
+    page.eval("location.hash = '#/overview'").await?;
+    wait_for(
+        page,
+        "three resource cards with charts",
+        "document.querySelectorAll('[data-resource] svg.chart').length === 6",
+    )
+    .await?;
+    // The agent's 4 cpus show as the cluster total.
+    let total_cpus =
+        "document.querySelector('[data-resource=\"cpus\"] dd')?.textContent === '4.00'";
+    wait_for(page, "4.00 cpus in total", total_cpus).await?;
+    page.screenshot(&shots.join("overview.png")).await?;
+    page.eval("location.hash = '#/frameworks'").await?;
+    let bar = "[...document.querySelectorAll('tr[data-framework-id]')].some(r => r.textContent.includes('ui-browser-test') && r.querySelector('.bar'))";
+    wait_for(page, "the framework's share bar", bar).await?;
+    page.screenshot(&shots.join("frameworks.png")).await?;
+    Ok(())
+}
+
+/// Everything the page loaded came from the master: the UI works offline.
+async fn check_same_origin(page: &Page) -> anyhow::Result<()> {
+    let foreign = page
+        .eval("performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin))")
+        .await?;
+    if foreign.as_array().is_none_or(|list| !list.is_empty()) {
+        bail!("the page loaded from other origins: {foreign}");
+    }
+    Ok(())
+}
+
+fn small_task(task_id: &str, digest: &str) -> TaskBuilder {
+    TaskBuilder::new(task_id, digest).cpus(0.1).mem(64 * MIB)
+}
+
+async fn upload(framework: &TestFramework, path: &str) -> anyhow::Result<String> {
+    let uploaded = framework
+        .driver
+        .upload_executor(Path::new(path), None)
+        .await
+        .with_context(|| format!("uploading {path}"))?;
+    Ok(uploaded.digest)
+}
+
+async fn click_task(page: &Page, task_id: &str) -> anyhow::Result<()> {
+    let link = format!("document.querySelector('tr[data-task-id=\"{task_id}\"] a')");
+    wait_for(page, &format!("a link to {task_id}"), &format!("!!{link}")).await?;
+    page.eval(&format!("{link}.click()")).await?;
+    let opened =
+        format!("location.hash === '#/task/{task_id}' && !!document.getElementById('stdout')");
+    wait_for(page, &format!("{task_id}'s detail page"), &opened).await
+}
+
+async fn wait_for_row_state(page: &Page, task_id: &str, state: &str) -> anyhow::Result<()> {
+    let check = format!(
+        "document.querySelector('tr[data-task-id=\"{task_id}\"]')?.dataset.state === '{state}'"
+    );
+    wait_for(
+        page,
+        &format!("{task_id} {state} in the tasks table"),
+        &check,
+    )
+    .await
+}
+
+/// Polls `expression` in the page until it is `true`, for at most [`PATIENCE`].
+async fn wait_for(page: &Page, what: &str, expression: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if page.eval(expression).await? == Value::Bool(true) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let shown = page
+                .eval("document.getElementById('view')?.innerText.slice(0, 2000)")
+                .await?;
+            bail!(
+                "waited {PATIENCE:?} for {what}; the page shows:\n{}",
+                shown.as_str().unwrap_or("")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn screenshot_dir() -> anyhow::Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
