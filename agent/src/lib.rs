@@ -46,6 +46,7 @@ mod config;
 mod error;
 mod files;
 mod ids;
+mod leader;
 mod limits;
 mod link;
 mod outbox;

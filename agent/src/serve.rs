@@ -133,7 +133,10 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         config.executor.cache_dir = Some(work_dir.join("compiled"));
     }
     let resources = complete_resources(config.resources.clone(), &work_dir);
-    let channel = master_channel(&config.master_url)?;
+    let channel = match crate::leader::leader_channel(&config.master_url, master_endpoint).await? {
+        Some(channel) => channel,
+        None => master_channel(&config.master_url)?,
+    };
     let address = match &config.advertise_url {
         Some(url) => url.clone(),
         None => format!("http://{}", advertised_addr(addr, &config.master_url).await),
@@ -223,6 +226,11 @@ async fn open_sandboxes(config: &AgentConfig) -> Result<Sandboxes, Error> {
 
 /// One lazily connected HTTP/2 channel to the master for every client the agent uses.
 fn master_channel(url: &str) -> Result<Channel, Error> {
+    Ok(master_endpoint(url)?.connect_lazy())
+}
+
+/// The endpoint settings of every connection to a master.
+fn master_endpoint(url: &str) -> Result<Endpoint, Error> {
     let url = if url.contains("://") {
         url.to_string()
     } else {
@@ -241,8 +249,7 @@ fn master_channel(url: &str) -> Result<Channel, Error> {
         .connect_timeout(Duration::from_secs(5))
         .http2_keep_alive_interval(Duration::from_secs(10))
         .keep_alive_timeout(Duration::from_secs(20))
-        .keep_alive_while_idle(true)
-        .connect_lazy())
+        .keep_alive_while_idle(true))
 }
 
 /// The address to advertise for a server bound to `addr`: the bound address itself, or, for

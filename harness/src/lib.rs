@@ -5,7 +5,8 @@
 //! ([`TestFramework`]) and [`eventually`] to wait on a condition with a deadline.
 //!
 //! It never sleeps a fixed time and never fakes a component: everything it starts is the
-//! code users run. The end-to-end tests live in `tests/`, the cluster benchmarks in
+//! code users run. [`HaCluster`] adds a real ZooKeeper ([`ZooKeeper`]) and masters that
+//! elect a leader through it. The end-to-end tests live in `tests/`, the cluster benchmarks in
 //! `benches/cluster.rs`, and `wasmesos dev` runs its local cluster through [`Cluster`].
 #![forbid(unsafe_code)]
 
@@ -13,10 +14,14 @@ mod cluster;
 mod error;
 mod eventually;
 mod framework;
+mod ha;
 mod process;
+mod zookeeper;
 
 pub use cluster::{Cluster, ClusterConfig, agent_state, cluster_state, read_task_file};
 pub use error::Error;
 pub use eventually::{eventually, eventually_some};
 pub use framework::{SchedulerEvent, TestFramework};
 pub use process::{ChildProcess, ProcessCluster, wasmesos_binary};
+pub use ha::{HA_PATH, HaCluster};
+pub use zookeeper::ZooKeeper;

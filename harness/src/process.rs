@@ -46,6 +46,22 @@ impl ChildProcess {
         self.child.id()
     }
 
+    /// Waits for the process to exit by itself, up to `deadline`.
+    pub async fn wait_exit(
+        &mut self,
+        deadline: Duration,
+    ) -> Result<std::process::ExitStatus, Error> {
+        match tokio::time::timeout(deadline, self.child.wait()).await {
+            Ok(status) => {
+                status.map_err(|err| Error::io(format!("waiting for {}", self.name), err))
+            }
+            Err(_elapsed) => Err(Error::Timeout {
+                what: format!("{} to exit", self.name),
+                after: deadline,
+            }),
+        }
+    }
+
     /// Kills the process without warning (SIGKILL on Unix, TerminateProcess on Windows) and
     /// reaps it: a crash, as far as the rest of the cluster can tell.
     pub async fn kill(&mut self) -> Result<(), Error> {
@@ -153,7 +169,7 @@ impl ProcessCluster {
 
 /// Spawns `binary args…`, reads its stdout until the `listening on URL` line (and, for
 /// agents, the `registered as ID` line), then drains the rest in the background.
-async fn spawn_and_read_url(
+pub(crate) async fn spawn_and_read_url(
     binary: &Path,
     name: &str,
     args: &[&str],

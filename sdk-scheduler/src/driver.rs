@@ -1,7 +1,7 @@
 //! The [`Driver`]: the framework's connection to the master and every call it can make.
 
 use std::future::Future;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
@@ -41,6 +41,8 @@ pub(crate) struct MasterLink {
     url: RwLock<String>,
     framework_id: RwLock<Option<String>>,
     connect_timeout: std::time::Duration,
+    /// Set for `zk://` URLs: changes whenever ZooKeeper names a new leader.
+    leader_changes: OnceLock<watch::Receiver<Option<String>>>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -85,6 +87,19 @@ impl MasterLink {
             .unwrap_or_else(PoisonError::into_inner) = Some(id.to_string());
     }
 
+    /// Completes when the leader behind a `zk://` URL changes after this call; never for a
+    /// static URL.
+    pub(crate) async fn leader_changed(&self) {
+        match self.leader_changes.get() {
+            Some(changes) => {
+                let mut changes = changes.clone();
+                changes.borrow_and_update();
+                let _ = changes.changed().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
     /// Points every later call at another master (the leader a follower named).
     pub(crate) fn redirect(&self, url: &str) -> Result<(), Error> {
         let channel = endpoint(url, self.connect_timeout)?.connect_lazy();
@@ -104,11 +119,17 @@ pub(crate) fn endpoint(url: &str, connect_timeout: std::time::Duration) -> Resul
         })
 }
 
-/// Connects to the master at `url`, failing fast with [`Error::Unreachable`] naming it.
+/// Connects to the master at `url`, failing fast with [`Error::Unreachable`] naming it. A
+/// `zk://` URL connects to the master leading at the time.
 pub async fn connect_channel(
     url: &str,
     connect_timeout: std::time::Duration,
 ) -> Result<Channel, Error> {
+    let (leader, _detector) = crate::leader::resolve(url, connect_timeout).await?;
+    connect_leader(&leader, connect_timeout).await
+}
+
+async fn connect_leader(url: &str, connect_timeout: std::time::Duration) -> Result<Channel, Error> {
     endpoint(url, connect_timeout)?
         .connect()
         .await
@@ -123,14 +144,20 @@ impl Driver {
     /// cannot. Nothing is subscribed until [`Driver::run`]. Must be called inside a tokio
     /// runtime (it starts the task that sends acknowledgements).
     pub async fn connect(config: DriverConfig) -> Result<Driver, Error> {
-        let channel = connect_channel(&config.master_url, config.connect_timeout).await?;
+        let (leader, detector) =
+            crate::leader::resolve(&config.master_url, config.connect_timeout).await?;
+        let channel = connect_leader(&leader, config.connect_timeout).await?;
         let known_id = Some(config.framework.id.clone()).filter(|id| !id.is_empty());
         let link = Arc::new(MasterLink {
             channel: RwLock::new(channel),
-            url: RwLock::new(config.master_url.clone()),
+            url: RwLock::new(leader),
             framework_id: RwLock::new(known_id),
             connect_timeout: config.connect_timeout,
+            leader_changes: OnceLock::new(),
         });
+        if let Some(changes) = crate::leader::follow_if_any(detector, &link) {
+            let _ = link.leader_changes.set(changes);
+        }
         let acks = AckQueue::start(Arc::clone(&link));
         let (stop, _) = watch::channel(false);
         Ok(Driver {

@@ -59,6 +59,8 @@ impl Driver {
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 _ = stop.changed() => {}
+                // A new leader behind a zk:// URL is worth trying at once.
+                () = self.inner.link.leader_changed() => backoff.reset(),
             }
         }
     }

@@ -78,6 +78,7 @@ mod config;
 mod driver;
 mod error;
 mod event_loop;
+mod leader;
 mod offer;
 mod reconcile;
 mod scheduler;

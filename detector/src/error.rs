@@ -1,0 +1,24 @@
+//! What can go wrong while finding the leader.
+
+use std::time::Duration;
+
+/// The detector's errors; each names the URL or ZooKeeper path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The master URL cannot be understood.
+    #[error("bad master URL {url:?}: {why}")]
+    BadUrl { url: String, why: String },
+    /// ZooKeeper did not answer within the deadline.
+    #[error("cannot reach ZooKeeper at {servers}: {source}")]
+    Unreachable {
+        servers: String,
+        #[source]
+        source: zookeeper_client::Error,
+    },
+    /// No master leads yet and none came forward before the deadline.
+    #[error("no leading master under {url} after {after:?}")]
+    NoLeader { url: String, after: Duration },
+    /// The detector's background task has ended (the runtime is shutting down).
+    #[error("the detector for {url} has stopped")]
+    Stopped { url: String },
+}
