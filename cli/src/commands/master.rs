@@ -88,6 +88,11 @@ pub struct MasterArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     offer_timeout: Option<Duration>,
 
+    /// How long agents known from the registry have to re-register after a master restart
+    /// before they are removed and their tasks reported LOST.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
+    agent_reregister_timeout: Duration,
+
     /// Largest executor component accepted for upload.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
     max_artifact_size: u64,
@@ -118,6 +123,7 @@ impl MasterArgs {
                 RoleSorter::Random => SorterKind::WeightedRandom,
             },
             offer_timeout: self.offer_timeout,
+            agent_reregister_timeout: self.agent_reregister_timeout,
             max_artifact_size: self.max_artifact_size,
             ..MasterConfig::default()
         };
@@ -217,6 +223,10 @@ mod tests {
         let library = MasterConfig::default();
         assert_eq!(config.listen, library.listen);
         assert_eq!(config.agent_ping_timeout, library.agent_ping_timeout);
+        assert_eq!(
+            config.agent_reregister_timeout,
+            library.agent_reregister_timeout
+        );
         assert_eq!(config.max_artifact_size, library.max_artifact_size);
         assert!(config.work_dir.is_none());
     }
