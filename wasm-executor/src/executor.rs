@@ -185,14 +185,14 @@ impl Executor {
 
     /// The program pre-instantiated on the engine `metering` selects; the fuel-metered
     /// variant is compiled the first time a task asks for it.
-    pub(crate) async fn prepared(
+    pub(crate) async fn prepared<'p>(
         &self,
-        program: &Program,
+        program: &'p Program,
         metering: Metering,
-    ) -> Result<Prepared, Error> {
+    ) -> Result<&'p Prepared, Error> {
         let inner = &program.inner;
         if metering == Metering::Plain {
-            return Ok(inner.plain.clone());
+            return Ok(&inner.plain);
         }
         let prepared = inner
             .fuel
@@ -207,7 +207,7 @@ impl Executor {
                 Ok::<_, Error>(prepared)
             })
             .await?;
-        Ok(prepared.clone())
+        Ok(prepared)
     }
 }
 

@@ -3,13 +3,11 @@
 //! Status, messages and log lines become [`GuestEvent`]s on the task's channel; messages from
 //! the scheduler arrive through a [`MessageSender`].
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::sync::{Notify, mpsc};
 use wasmtime::component::HasSelf;
 
+use crate::queue::Queue;
 use crate::task::TaskState;
 
 pub(crate) mod bindings {
@@ -57,108 +55,90 @@ pub enum LogLevel {
 /// Sends scheduler messages to a running guest, which reads them with `host.receive-message`.
 #[derive(Debug, Clone)]
 pub struct MessageSender {
-    inbox: Arc<Inbox>,
+    mailboxes: Arc<Mailboxes>,
 }
 
 impl MessageSender {
     /// Queues `data` for the guest. Returns `false` when the task has already ended.
     pub fn send(&self, data: Vec<u8>) -> bool {
-        self.inbox.push(data)
+        self.mailboxes.to_guest.push(data)
     }
 }
 
-/// Scheduler messages on their way to one guest.
+/// The guest's [`GuestEvent`]s, in order, as it emits them.
 ///
-/// A queue and a wake-up rather than a channel: most tasks never get a message, and a tokio
-/// channel costs two allocations and a block of slots at every launch.
-#[derive(Debug, Default)]
-struct Inbox {
-    queue: Mutex<InboxQueue>,
-    arrived: Notify,
+/// [`recv`](Self::recv) returns `None` once the task ended and every event was read. The
+/// default value is a stream that has already ended (to leave in place of one taken).
+#[derive(Debug)]
+pub struct GuestEvents {
+    mailboxes: Arc<Mailboxes>,
 }
 
-#[derive(Debug, Default)]
-struct InboxQueue {
-    messages: VecDeque<Vec<u8>>,
-    /// The task ended: nothing sent from now on can be read.
-    closed: bool,
+impl GuestEvents {
+    /// The next event, waiting for one; `None` once the task ended and all were read.
+    pub async fn recv(&mut self) -> Option<GuestEvent> {
+        self.mailboxes.from_guest.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<GuestEvent> {
+        self.mailboxes.from_guest.pop()
+    }
 }
 
-impl Inbox {
-    fn lock(&self) -> MutexGuard<'_, InboxQueue> {
-        // A queue of byte strings has no invariant a panicking holder could break.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn push(&self, data: Vec<u8>) -> bool {
-        let mut queue = self.lock();
-        if queue.closed {
-            return false;
-        }
-        queue.messages.push_back(data);
-        drop(queue);
-        // The guest is the only reader: `notify_one` keeps a permit if it is not waiting yet.
-        self.arrived.notify_one();
-        true
-    }
-
-    fn pop(&self) -> Option<Vec<u8>> {
-        self.lock().messages.pop_front()
-    }
-
-    /// The next message, waiting for one to arrive.
-    async fn recv(&self) -> Vec<u8> {
-        loop {
-            if let Some(data) = self.pop() {
-                return data;
-            }
-            self.arrived.notified().await;
+impl Default for GuestEvents {
+    fn default() -> Self {
+        GuestEvents {
+            mailboxes: Arc::new(Mailboxes {
+                to_guest: Queue::closed(),
+                from_guest: Queue::closed(),
+            }),
         }
     }
+}
 
-    fn close(&self) {
-        let mut queue = self.lock();
-        queue.closed = true;
-        queue.messages.clear();
-    }
+/// Both directions of one task's `host` traffic, in one allocation.
+#[derive(Debug, Default)]
+struct Mailboxes {
+    to_guest: Queue<Vec<u8>>,
+    from_guest: Queue<GuestEvent>,
 }
 
 /// The host side of one task's `host` interface.
 pub(crate) struct HostChannels {
-    events: mpsc::UnboundedSender<GuestEvent>,
-    inbox: Arc<Inbox>,
+    mailboxes: Arc<Mailboxes>,
     max_message_bytes: usize,
 }
 
 impl Drop for HostChannels {
-    /// The task's store is gone: its guest reads no more messages.
+    /// The task's store is gone: its guest reads no more messages and emits no more events.
     fn drop(&mut self) {
-        self.inbox.close();
+        self.mailboxes.to_guest.close_and_clear();
+        self.mailboxes.from_guest.close();
     }
 }
 
 impl HostChannels {
     /// The channels for one task: the host state, the sender for scheduler messages, and the
-    /// receiver of guest events.
-    pub(crate) fn new(
-        max_message_bytes: usize,
-    ) -> (Self, MessageSender, mpsc::UnboundedReceiver<GuestEvent>) {
-        let (events, events_rx) = mpsc::unbounded_channel();
-        let inbox = Arc::new(Inbox::default());
+    /// guest's events.
+    pub(crate) fn new(max_message_bytes: usize) -> (Self, MessageSender, GuestEvents) {
+        let mailboxes = Arc::new(Mailboxes::default());
         let sender = MessageSender {
-            inbox: Arc::clone(&inbox),
+            mailboxes: Arc::clone(&mailboxes),
+        };
+        let events = GuestEvents {
+            mailboxes: Arc::clone(&mailboxes),
         };
         let channels = HostChannels {
-            events,
-            inbox,
+            mailboxes,
             max_message_bytes,
         };
-        (channels, sender, events_rx)
+        (channels, sender, events)
     }
 
     fn emit(&self, event: GuestEvent) {
         // Nobody listening is fine: the agent may not care about events.
-        let _ = self.events.send(event);
+        let _ = self.mailboxes.from_guest.push(event);
     }
 
     fn check_size(&self, what: &str, len: usize) -> wasmtime::Result<()> {
@@ -194,9 +174,13 @@ impl host::Host for TaskState {
     }
 
     async fn receive_message(&mut self, timeout_ms: u64) -> wasmtime::Result<Option<Vec<u8>>> {
-        let inbox = &self.host().inbox;
+        let inbox = &self.host().mailboxes.to_guest;
         let timeout = Duration::from_millis(timeout_ms);
-        Ok(tokio::time::timeout(timeout, inbox.recv()).await.ok())
+        // The inbox closes only when the store is gone, so `recv` cannot end early here.
+        Ok(tokio::time::timeout(timeout, inbox.recv())
+            .await
+            .ok()
+            .flatten())
     }
 
     async fn log(&mut self, level: WitLogLevel, message: String) -> wasmtime::Result<()> {
@@ -236,26 +220,17 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn messages_arrive_in_order_and_wake_a_waiting_reader() {
-        let (host, sender, _events) = HostChannels::new(1024);
-        assert!(sender.send(b"one".to_vec()));
-        assert_eq!(host.inbox.recv().await, b"one");
-        let reader = host.inbox.recv();
-        let writer = async {
-            tokio::task::yield_now().await;
-            assert!(sender.send(b"two".to_vec()));
-            assert!(sender.send(b"three".to_vec()));
-        };
-        let (received, ()) = tokio::join!(reader, writer);
-        assert_eq!(received, b"two");
-        assert_eq!(host.inbox.pop().as_deref(), Some(&b"three"[..]));
-    }
-
-    #[test]
-    fn nothing_is_accepted_once_the_task_ended() {
-        let (host, sender, _events) = HostChannels::new(1024);
+    async fn events_end_after_the_task_and_messages_are_refused() {
+        let (host, sender, mut events) = HostChannels::new(1024);
+        host.emit(GuestEvent::Status("working".into()));
         assert!(sender.send(b"unread".to_vec()));
         drop(host);
         assert!(!sender.send(b"late".to_vec()));
+        assert_eq!(
+            events.recv().await,
+            Some(GuestEvent::Status("working".into()))
+        );
+        assert_eq!(events.recv().await, None);
+        assert_eq!(GuestEvents::default().recv().await, None);
     }
 }

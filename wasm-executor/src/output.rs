@@ -14,7 +14,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
@@ -41,8 +41,22 @@ pub(crate) struct CappedOutput {
     inner: Arc<Mutex<CappedFile>>,
 }
 
+/// Where a stream's file goes: joined only when the file is first needed, since most
+/// streams never get one and a path join is a dear part of a short launch.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputPath {
+    pub(crate) dir: Arc<Path>,
+    pub(crate) name: &'static str,
+}
+
+impl OutputPath {
+    fn join(&self) -> PathBuf {
+        self.dir.join(self.name)
+    }
+}
+
 struct CappedFile {
-    path: PathBuf,
+    path: OutputPath,
     /// The stream while it is held in memory; `None` once it lives in its file.
     memory: Option<Vec<u8>>,
     memory_limit: u64,
@@ -57,7 +71,12 @@ struct CappedFile {
 impl CappedOutput {
     /// A stream kept in the file at `path`, after the first `memory_limit` bytes (0: none)
     /// were held in memory.
-    pub(crate) fn new(path: PathBuf, cap: u64, tee: Option<HostStream>, memory_limit: u64) -> Self {
+    pub(crate) fn new(
+        path: OutputPath,
+        cap: u64,
+        tee: Option<HostStream>,
+        memory_limit: u64,
+    ) -> Self {
         CappedOutput {
             inner: Arc::new(Mutex::new(CappedFile {
                 path,
@@ -267,7 +286,7 @@ impl CappedFile {
                 .write(true)
                 .create(true)
                 .truncate(true)
-                .open(&self.path)?;
+                .open(self.path.join())?;
             self.file = Some(file);
         }
         self.file
@@ -276,7 +295,7 @@ impl CappedFile {
     }
 
     fn fail(&mut self, err: &io::Error) {
-        tracing::warn!(path = %self.path.display(), %err, "task output file failed; dropping further output");
+        tracing::warn!(path = %self.path.join().display(), %err, "task output file failed; dropping further output");
         self.broken = true;
     }
 }
@@ -340,10 +359,17 @@ impl tokio::io::AsyncWrite for CappedOutput {
 mod tests {
     use super::*;
 
+    fn at(dir: &Path, name: &'static str) -> OutputPath {
+        OutputPath {
+            dir: Arc::from(dir),
+            name,
+        }
+    }
+
     fn written(cap: u64, chunks: &[&[u8]]) -> (Vec<u8>, u64) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("stdout");
-        let output = CappedOutput::new(path.clone(), cap, None, 0);
+        let output = CappedOutput::new(at(dir.path(), "stdout"), cap, None, 0);
         for chunk in chunks {
             output.write(chunk);
         }
@@ -381,7 +407,7 @@ mod tests {
     fn quiet_streams_create_no_file() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("stdout");
-        let output = CappedOutput::new(path.clone(), 10, None, 0);
+        let output = CappedOutput::new(at(dir.path(), "stdout"), 10, None, 0);
         output.finish();
         assert!(!path.exists());
     }
@@ -389,8 +415,8 @@ mod tests {
     fn attached(limit: u64, cap: u64) -> (tempfile::TempDir, OutputMemory, CappedOutput) {
         let dir = tempfile::tempdir().expect("temp dir");
         let memory = OutputMemory::new(limit);
-        let stdout = CappedOutput::new(dir.path().join("stdout"), cap, None, limit);
-        let stderr = CappedOutput::new(dir.path().join("stderr"), cap, None, limit);
+        let stdout = CappedOutput::new(at(dir.path(), "stdout"), cap, None, limit);
+        let stderr = CappedOutput::new(at(dir.path(), "stderr"), cap, None, limit);
         assert!(memory.attach(&stdout, &stderr));
         (dir, memory, stdout)
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
-use crate::output::{CappedOutput, HostStream, OutputMemory};
+use crate::output::{CappedOutput, HostStream, OutputMemory, OutputPath};
 use crate::spec::{NetworkPolicy, TaskSpec};
 
 /// File names of the captured streams inside the sandbox.
@@ -27,14 +27,19 @@ pub(crate) fn build(spec: &TaskSpec) -> Result<Sandbox, String> {
     let tee = |stream| spec.output.tee.then_some(stream);
     let memory = spec.output.memory.as_ref();
     let memory_limit = memory.map_or(0, OutputMemory::limit_bytes);
+    let dir: Arc<Path> = Arc::from(spec.sandbox_dir.as_path());
+    let path = |name| OutputPath {
+        dir: Arc::clone(&dir),
+        name,
+    };
     let stdout = CappedOutput::new(
-        spec.sandbox_dir.join(STDOUT_FILE),
+        path(STDOUT_FILE),
         spec.output.cap_bytes,
         tee(HostStream::Stdout),
         memory_limit,
     );
     let stderr = CappedOutput::new(
-        spec.sandbox_dir.join(STDERR_FILE),
+        path(STDERR_FILE),
         spec.output.cap_bytes,
         tee(HostStream::Stderr),
         memory_limit,

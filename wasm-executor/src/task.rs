@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 use wasmtime::component::ResourceTable;
@@ -16,7 +15,7 @@ use crate::control::{Control, KillHandle, StopReason};
 use crate::cpu::{CpuMeter, Metered, Throttle};
 use crate::engine::Metering;
 use crate::host::bindings::wasmesos::executor::types::{Resources, TaskInfo};
-use crate::host::{GuestEvent, HostChannels, MessageSender};
+use crate::host::{GuestEvents, HostChannels, MessageSender};
 use crate::limiter::MemoryLimiter;
 use crate::outcome::{FailureReason, Outcome, Report, TaskError};
 use crate::program::{Prepared, Program};
@@ -53,7 +52,7 @@ pub struct RunningTask {
     control: Arc<Control>,
     meter: Arc<CpuMeter>,
     messages: MessageSender,
-    events: UnboundedReceiver<GuestEvent>,
+    events: GuestEvents,
     runner: Runner,
 }
 
@@ -81,8 +80,9 @@ impl RunningTask {
         self.messages.clone()
     }
 
-    /// Status, messages and log lines from the guest, in order.
-    pub fn events(&mut self) -> &mut UnboundedReceiver<GuestEvent> {
+    /// Status, messages and log lines from the guest, in order. `std::mem::take` it to read
+    /// the events while [`wait`](Self::wait) runs.
+    pub fn events(&mut self) -> &mut GuestEvents {
         &mut self.events
     }
 
@@ -265,18 +265,23 @@ impl Guest<'_> {
             Some(_) => Metering::Fuel,
             None => Metering::Plain,
         };
-        // Compiling the fuel-metered variant can take a while: kill and timeout apply to it too.
         let preparing = async {
             let prepared = self.executor.prepared(self.program, metering).await;
             prepared.map_err(Failure::Prepare)
         };
-        let prepared = match self.guarded(preparing).await {
+        let prepared = match metering {
+            // Ready at once; a kill or timeout that came first still ends the call below.
+            Metering::Plain => preparing.await,
+            // Compiling the metered variant can take a while: kill and timeout apply to it too.
+            Metering::Fuel => self.guarded(preparing).await,
+        };
+        let prepared = match prepared {
             Ok(prepared) => prepared,
             Err(failure) => return (self.classify(Err(failure), false), Usage::default()),
         };
-        let mut store = self.store(&prepared, wasi, host);
+        let mut store = self.store(prepared, wasi, host);
         let ended = self
-            .guarded(call(&mut store, &prepared, || self.task_info()))
+            .guarded(call(&mut store, prepared, || self.task_info()))
             .await;
         let usage = Usage {
             peak_memory_bytes: store.data().limiter.peak(),
