@@ -9,12 +9,11 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use tokio::sync::Notify;
-use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tracing::{Instrument, debug, error, info, info_span, trace, warn};
 use wasmesos_proto::{FrameworkInfo, TaskInfo};
 use wasmesos_wasm_executor::{
-    GuestEvent, KillHandle, LogLevel, MessageSender, OutputConfig, OutputMemory, Program, Report,
-    RunningTask, TaskSpec, TaskStream,
+    GuestEvent, GuestEvents, KillHandle, LogLevel, MessageSender, OutputConfig, OutputMemory,
+    Program, Report, RunningTask, TaskSpec, TaskStream,
 };
 
 use crate::Error;
@@ -196,7 +195,7 @@ async fn supervise(
             return None;
         }
     }
-    let events = std::mem::replace(running.events(), mpsc::unbounded_channel().1);
+    let events = std::mem::take(running.events());
     Some(follow(agent, key, running.wait(), events).await)
 }
 
@@ -232,7 +231,7 @@ async fn follow(
     agent: &Agent,
     key: &TaskKey,
     wait: impl Future<Output = Report>,
-    mut events: UnboundedReceiver<GuestEvent>,
+    mut events: GuestEvents,
 ) -> Report {
     let mut wait = pin!(wait);
     let mut shown_status = String::new();
@@ -241,7 +240,7 @@ async fn follow(
             biased;
             report = &mut wait => {
                 // Status text after the end is moot, but messages and logs still count.
-                while let Ok(event) = events.try_recv() {
+                while let Some(event) = events.try_recv() {
                     relay(agent, key, event, None);
                 }
                 return report;
