@@ -35,7 +35,8 @@ pub struct AgentConfig {
     /// (or all of them, when `None`) are detected from the host; see
     /// [`complete_resources`](crate::complete_resources).
     pub resources: Option<Resources>,
-    /// Holds `artifacts/` (fetched executors), `compiled/` (the compile cache),
+    /// Holds `checkpoint.redb` (what a restarted agent must not forget), `artifacts/`
+    /// (fetched executors), `compiled/` (the compile cache),
     /// `sandbox-pool/` (the directories tasks run in) and
     /// `sandboxes/<framework_id>/<task_id>/` (those of finished tasks that left files).
     /// Created if missing.

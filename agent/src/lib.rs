@@ -8,8 +8,11 @@
 //! task (taken from `work_dir/sandbox-pool` and given back when the task leaves no files;
 //! otherwise kept as `work_dir/sandboxes/<framework_id>/<task_id>/`), its `stdout` and
 //! `stderr` (held in memory while small, then in the sandbox), status updates that are
-//! retried until acknowledged, kill, messages both ways, and the agent's own gRPC API
-//! (`ReadFile`, `GetAgentState`). It never decides what runs where (the master does), never
+//! retried until acknowledged, kill, messages both ways, the agent's own gRPC API
+//! (`ReadFile`, `GetAgentState`), and its checkpoint (`work_dir/checkpoint.redb`: its id, task
+//! records and every unacknowledged update, written before the update is sent), from which a
+//! restarted agent re-registers, resends and reports its unfinished tasks as failed.
+//! It never decides what runs where (the master does), never
 //! trusts precompiled code or unverified bytes, never builds a path from an id that could
 //! leave its directories, never creates or deletes a directory per task on the hot path, and
 //! never panics on what the master sends.
@@ -17,7 +20,8 @@
 //! Start at [`serve`] / [`spawn`] and [`AgentConfig`]. Inside, `link` talks to the master,
 //! `commands` handles what it sends, `runner` drives one task (`reporter` orders its
 //! updates), `sandboxes` hands out its directory, `status` and `outbox` make updates
-//! reliable, and `registry` is the book of tasks.
+//! reliable, `checkpoint` makes them durable, `recovery` reads them back after a restart,
+//! and `registry` is the book of tasks.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wasmesos_agent::Error> {

@@ -131,6 +131,32 @@ impl ProcessCluster {
     /// Starts one more agent process and waits for its registration; returns its index.
     pub async fn add_agent(&mut self, resources: &str) -> Result<usize, Error> {
         let index = self.agents.len();
+        let agent = self.spawn_agent(index, "127.0.0.1:0", resources).await?;
+        self.agents.push(agent);
+        Ok(index)
+    }
+
+    /// Starts agent `index` again (after [`ChildProcess::kill`]) on the same work dir, so
+    /// with its checkpoint, and the same port, as an operator restarting it would; waits for
+    /// its registration.
+    pub async fn restart_agent(&mut self, index: usize, resources: &str) -> Result<(), Error> {
+        let old = self.agents.get(index).ok_or_else(|| Error::Process {
+            name: format!("agent-{index}"),
+            message: "no such agent".into(),
+        })?;
+        let listen = old.url.trim_start_matches("http://").to_string();
+        let agent = self.spawn_agent(index, &listen, resources).await?;
+        self.agents[index] = agent;
+        Ok(())
+    }
+
+    /// Starts `wasmesos agent` number `index` (its work dir is `agent-<index>`).
+    async fn spawn_agent(
+        &self,
+        index: usize,
+        listen: &str,
+        resources: &str,
+    ) -> Result<ChildProcess, Error> {
         let work_dir = self.dir.path().join(format!("agent-{index}"));
         let work_dir = work_dir.to_string_lossy().into_owned();
         let master_url = self.master_url();
@@ -139,7 +165,7 @@ impl ProcessCluster {
             "--master",
             &master_url,
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--work-dir",
             &work_dir,
             "--resources",
@@ -147,9 +173,7 @@ impl ProcessCluster {
         ];
         args.extend(self.agent_args.iter().map(String::as_str));
         let name = format!("agent-{index}");
-        let agent = spawn_and_read_url(&self.binary, &name, &args, self.timeout, true).await?;
-        self.agents.push(agent);
-        Ok(index)
+        spawn_and_read_url(&self.binary, &name, &args, self.timeout, true).await
     }
 
     /// Waits until the master lists exactly `count` active agents.
