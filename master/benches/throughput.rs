@@ -25,6 +25,7 @@ use tonic::transport::Channel;
 use wasmesos_allocator::{Allocator, AllocatorConfig, FrameworkSpec, Resources};
 use wasmesos_master::MasterConfig;
 use wasmesos_master::core::{Core, Registration};
+use wasmesos_master::registry::RegistryBackend;
 use wasmesos_proto::v1::agent_channel_client::AgentChannelClient;
 use wasmesos_proto::v1::artifacts_client::ArtifactsClient;
 use wasmesos_proto::v1::scheduler_client::SchedulerClient;
@@ -42,7 +43,7 @@ fn main() {
     let (tasks, reps) = if quick { (2_000, 3) } else { (20_000, 5) };
     println!("master throughput, {tasks} trivial tasks per run, median of {reps} runs\n");
     println!(
-        "{:<34} {:>10} {:>12} {:>12}",
+        "{:<52} {:>10} {:>12} {:>12}",
         "scenario", "tasks", "median s", "tasks/s"
     );
     let baseline = median(reps, || allocator_only(tasks));
@@ -55,13 +56,44 @@ fn main() {
     );
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let memory = grpc_rows(
+        &runtime,
+        tasks,
+        reps,
+        core,
+        RegistryBackend::Memory,
+        "registry in memory",
+    );
+    let redb = grpc_rows(
+        &runtime,
+        tasks,
+        reps,
+        core,
+        RegistryBackend::Redb,
+        "registry in redb (fsync)",
+    );
+    println!(
+        "\nredb registry / in-memory registry, over gRPC: {:.2}x the time per task",
+        redb / memory
+    );
+}
+
+/// The gRPC throughput and latency rows for one registry backend; returns the median time.
+fn grpc_rows(
+    runtime: &tokio::runtime::Runtime,
+    tasks: usize,
+    reps: usize,
+    core: f64,
+    registry: RegistryBackend,
+    label: &str,
+) -> f64 {
     let mut runs: Vec<GrpcRun> = (0..reps)
-        .map(|_| runtime.block_on(grpc_cycle(tasks)))
+        .map(|_| runtime.block_on(grpc_cycle(tasks, registry.clone())))
         .collect();
     runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let mid = &runs[runs.len() / 2];
     println!();
-    row("master over gRPC, 2 fake agents", tasks, mid.seconds);
+    row(&format!("gRPC, 2 fake agents, {label}"), tasks, mid.seconds);
     println!(
         "  ACCEPT -> RUNNING inside these bulk launches (thousands of tasks per ACCEPT): \
          p50 {} µs, p99 {} µs",
@@ -69,26 +101,24 @@ fn main() {
         mid.p99.as_micros()
     );
     println!(
-        "\nmaster over gRPC / in-process core: {:.2}x the time per task",
+        "  master over gRPC / in-process core: {:.2}x the time per task",
         mid.seconds / core
     );
-
+    let quick = std::env::var_os("WASMESOS_BENCH_QUICK").is_some();
     let launches = if quick { 200 } else { 1_000 };
-    let (p50, p99) = runtime.block_on(grpc_latency(launches));
-    println!();
+    let (p50, p99) = runtime.block_on(grpc_latency(launches, registry));
     println!(
-        "ACCEPT -> RUNNING seen by the scheduler, one task per ACCEPT, {launches} launches in sequence:"
-    );
-    println!(
-        "  p50 {} µs, p99 {} µs (master + loopback gRPC; a fake agent answers at once)",
+        "  ACCEPT -> RUNNING seen by the scheduler, one task per ACCEPT, {launches} in sequence: \
+         p50 {} µs, p99 {} µs",
         p50.as_micros(),
         p99.as_micros()
     );
+    mid.seconds
 }
 
 fn row(name: &str, tasks: usize, seconds: f64) {
     let rate = tasks as f64 / seconds;
-    println!("{name:<34} {tasks:>10} {seconds:>12.4} {rate:>12.0}");
+    println!("{name:<52} {tasks:>10} {seconds:>12.4} {rate:>12.0}");
 }
 
 fn median(reps: usize, mut run: impl FnMut() -> f64) -> f64 {
@@ -190,6 +220,8 @@ fn core_cycle(tasks: usize) -> f64 {
         now += Duration::from_millis(2);
         core.tick(now);
         let out = core.take_outbox();
+        // The actor takes the registry ops with each outbox; the disk is measured over gRPC.
+        drop(core.take_ops());
         for offer in out
             .events
             .get(&fw)
@@ -223,6 +255,7 @@ fn core_cycle(tasks: usize) -> f64 {
             }
         }
         let out = core.take_outbox();
+        drop(core.take_ops());
         let statuses: Vec<TaskStatus> = out
             .events
             .get(&fw)
@@ -353,10 +386,11 @@ struct GrpcRun {
     p99: Duration,
 }
 
-async fn grpc_cycle(tasks: usize) -> GrpcRun {
+async fn grpc_cycle(tasks: usize, registry: RegistryBackend) -> GrpcRun {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = MasterConfig {
         max_completed_tasks_per_framework: 1_000,
+        registry,
         ..MasterConfig::for_tests(dir.path())
     };
     let master = wasmesos_master::spawn(config).await.expect("master");
@@ -453,11 +487,13 @@ async fn grpc_cycle(tasks: usize) -> GrpcRun {
 }
 
 /// Launches one task at a time and times ACCEPT until the scheduler sees RUNNING.
-async fn grpc_latency(launches: usize) -> (Duration, Duration) {
+async fn grpc_latency(launches: usize, registry: RegistryBackend) -> (Duration, Duration) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let master = wasmesos_master::spawn(MasterConfig::for_tests(dir.path()))
-        .await
-        .expect("master");
+    let config = MasterConfig {
+        registry,
+        ..MasterConfig::for_tests(dir.path())
+    };
+    let master = wasmesos_master::spawn(config).await.expect("master");
     let channel = Channel::from_shared(master.url())
         .expect("url")
         .tcp_nodelay(true)
