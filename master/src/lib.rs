@@ -33,10 +33,12 @@
 //!   [`MasterConfig::fair_share_excluded`] keeps scarce scalars (e.g. `gpus`) out of shares,
 //!   and [`MasterConfig::role_sorter`] picks DRF or the weighted-random order.
 //!
-//! **Not persisted yet.** Weights and quota set through the operator API, and dynamic
-//! reservations, live in memory: a restarted master starts from its [`MasterConfig`] and
-//! agents re-register with the resources they were started with. Persisting them in the
-//! registry is issue 4.
+//! **Durability.** Agents, frameworks and task records live in the registry
+//! ([`registry`]: `work_dir/registry.redb` by default) and are written before anything
+//! that depends on them is acknowledged; a restarted master recovers from it
+//! (`core/recovery.rs`). Weights and quota set through the operator API, and dynamic
+//! reservations, are not in the registry yet: a restarted master starts them from its
+//! [`MasterConfig`], and agents re-register with the resources they were started with.
 #![forbid(unsafe_code)]
 
 mod actor;
