@@ -49,6 +49,7 @@ mod commands;
 mod config;
 mod error;
 mod files;
+mod http;
 mod ids;
 mod leader;
 mod limits;

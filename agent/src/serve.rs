@@ -190,8 +190,14 @@ async fn run(
     let span = info_span!("agent", address = %agent.address);
     let link = tokio::spawn(link::run(Arc::clone(&agent), stop_watch).instrument(span));
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let routes =
+        tonic::service::Routes::new(AgentServer::new(AgentService::new(Arc::clone(&agent))))
+            .into_axum_router()
+            .merge(crate::http::routes(Arc::clone(&agent)));
+    // HTTP/1 too: `/health`, `/state` and `/metrics` are for curl and Prometheus.
     let served = Server::builder()
-        .add_service(AgentServer::new(AgentService::new(Arc::clone(&agent))))
+        .accept_http1(true)
+        .add_routes(routes.into())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     let _ = stop.send(true);

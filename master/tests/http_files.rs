@@ -196,3 +196,45 @@ async fn follow_waits_for_output_and_ends_when_the_task_does() {
     assert_eq!(task.state(), TaskState::TaskFinished);
     drop(cluster.agent);
 }
+
+#[tokio::test]
+async fn the_agent_serves_health_state_and_metrics_on_its_port() {
+    let cluster = cluster().await;
+    let master = &cluster.master;
+    let mut events = launch(master, "nap", wasmesos_guest_artifacts::SLEEPY, &["0"]).await;
+    status_where(&mut events, "nap", |s| s.state() == TaskState::TaskFinished).await;
+    let addr = cluster.agent.addr();
+
+    let health = get(addr, "/health").await;
+    assert_eq!((health.status, health.text().as_str()), (200, "ok\n"));
+
+    let state = get(addr, "/state").await;
+    assert_eq!(state.status, 200, "{}", state.text());
+    let state = state.json();
+    assert_eq!(
+        state["id"],
+        cluster.agent.agent_id().expect("registered").as_str()
+    );
+    assert_eq!(state["address"], cluster.agent.url().as_str());
+    assert_eq!(state["resources"]["cpus"], 4.0);
+    assert_eq!(
+        state["resources"]["mem_bytes"],
+        2.0 * 1024.0 * 1024.0 * 1024.0
+    );
+    assert_eq!(state["tasks"][0]["task_id"], "nap");
+    assert_eq!(state["tasks"][0]["state"], "FINISHED");
+    assert_eq!(state["compile_cache"]["compiled"], 1);
+    assert!(state["unacknowledged_updates"].is_u64());
+
+    let metrics = get(addr, "/metrics").await;
+    assert!(metrics.content_type.starts_with("text/plain"));
+    let text = metrics.text();
+    for line in [
+        "wasmesos_agent_tasks{state=\"FINISHED\"} 1",
+        "wasmesos_agent_compile_cache_total{source=\"compiled\"} 1",
+        "wasmesos_agent_compile_cache_total{source=\"disk\"} 0",
+        "wasmesos_agent_registered 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+}

@@ -1,8 +1,11 @@
-//! `wasmesos logs TASK_ID [--stderr]`: a task's stdout (or stderr), read from its agent
-//! through the master.
+//! `wasmesos logs TASK_ID [--stderr] [--follow]`: a task's stdout (or stderr), read from
+//! its agent through the master; `--follow` keeps printing while the task runs, like the
+//! master's `/files/read?follow=true`, and stops once the task has ended and the file is
+//! drained.
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use tonic::transport::Channel;
@@ -15,6 +18,7 @@ const EXAMPLES: &str = "\
 Examples:
   wasmesos logs run-17f3a2c4            # the task's stdout
   wasmesos logs run-17f3a2c4 --stderr   # its stderr
+  wasmesos logs run-17f3a2c4 --follow   # keep printing until the task ends
   wasmesos logs chunk-00003-try-1 --master http://10.0.0.5:5050";
 
 /// Print a task's stdout (or stderr) from its sandbox.
@@ -26,6 +30,9 @@ pub struct LogsArgs {
     /// Print stderr instead of stdout.
     #[arg(long)]
     stderr: bool,
+    /// Keep printing as the file grows; exit once the task has ended and all is printed.
+    #[arg(long, short = 'f')]
+    follow: bool,
     /// The task's id.
     task_id: String,
 }
@@ -50,7 +57,11 @@ fn run(args: &LogsArgs) -> anyhow::Result<()> {
             SandboxFile::Stdout
         };
         let mut out = std::io::stdout().lock();
-        copy_task_file(&mut operator, &args.task_id, file, &mut out).await
+        if args.follow {
+            follow_task_file(&mut operator, &args.task_id, file, &mut out).await
+        } else {
+            copy_task_file(&mut operator, &args.task_id, file, &mut out).await
+        }
     })
 }
 
@@ -83,4 +94,41 @@ pub async fn copy_task_file(
     }
     out.flush()?;
     Ok(())
+}
+
+/// How long `--follow` waits before reading again when a running task wrote nothing new.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+/// Copies a sandbox file to `out` as it grows, until a read of the ended task's file comes
+/// back empty (the agent's `growing` turns false once the task is terminal).
+pub async fn follow_task_file(
+    operator: &mut OperatorClient<Channel>,
+    task_id: &str,
+    file: SandboxFile,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut offset: u64 = 0;
+    loop {
+        let request = ReadFileRequest {
+            task_id: task_id.to_string(),
+            file: file as i32,
+            offset: i64::try_from(offset).context("the file is too large")?,
+            length: 0,
+        };
+        let response = operator
+            .read_task_file(request)
+            .await
+            .map_err(|status| status_error("ReadTaskFile", &status))?
+            .into_inner();
+        out.write_all(&response.data)?;
+        out.flush()?;
+        // From where the agent read: a capped file keeps its tail and may have shrunk.
+        offset = response.offset + response.data.len() as u64;
+        if response.data.is_empty() {
+            if !response.growing {
+                return Ok(());
+            }
+            tokio::time::sleep(FOLLOW_POLL).await;
+        }
+    }
 }
