@@ -68,6 +68,8 @@ pub struct MasterConfig {
     pub agent_reregister_timeout: Duration,
     /// Where the registry lives (default: `<work_dir>/registry.redb`).
     pub registry: crate::registry::RegistryBackend,
+    /// High availability on ZooKeeper (`--zk`); `None` runs a lone master.
+    pub ha: Option<crate::HaConfig>,
 }
 
 impl Default for MasterConfig {
@@ -91,6 +93,7 @@ impl Default for MasterConfig {
             max_completed_tasks_per_framework: 10_000,
             agent_reregister_timeout: DEFAULT_AGENT_REREGISTER_TIMEOUT,
             registry: crate::registry::RegistryBackend::Redb,
+            ha: None,
         }
     }
 }
@@ -153,6 +156,9 @@ impl MasterConfig {
         }
         if self.max_artifact_size == 0 {
             return invalid("max_artifact_size", "must be positive");
+        }
+        if let Some(ha) = &self.ha {
+            ha.validate()?;
         }
         Ok(())
     }

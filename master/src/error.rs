@@ -88,6 +88,21 @@ pub enum Error {
     /// The master is shutting down.
     #[error("the master is shutting down")]
     ShuttingDown,
+    /// A ZooKeeper request of the HA contender failed.
+    #[error("ZooKeeper: {what}: {source}")]
+    ZooKeeper {
+        /// What the master was doing.
+        what: String,
+        /// What the ZooKeeper client said.
+        source: wasmesos_detector::zk::Error,
+    },
+    /// The leader detector failed (bad `zk://` URL, ZooKeeper unreachable).
+    #[error(transparent)]
+    Detector(#[from] wasmesos_detector::Error),
+    /// This master may no longer hold its ZooKeeper session, so it may no longer lead: it
+    /// stops at once (the binary exits non-zero for its supervisor to restart it).
+    #[error("leadership lost: {0}")]
+    LeadershipLost(String),
     /// The registry cannot be read: the master refuses to start rather than start empty.
     #[error(
         "the registry {path} is corrupt or unreadable ({reason}); the master will not start \
@@ -125,7 +140,8 @@ impl From<Error> for tonic::Status {
             | Error::Conflict(_) => Code::FailedPrecondition,
             Error::NotFound(_) => Code::NotFound,
             Error::Agent { status, .. } => status.code(),
-            Error::ShuttingDown => Code::Unavailable,
+            Error::ShuttingDown | Error::LeadershipLost(_) => Code::Unavailable,
+            Error::ZooKeeper { .. } | Error::Detector(_) => Code::Internal,
             Error::Bind { .. }
             | Error::Serve(_)
             | Error::Storage { .. }

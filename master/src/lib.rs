@@ -46,6 +46,7 @@ pub mod artifacts;
 mod config;
 pub mod core;
 mod error;
+mod ha;
 mod http;
 pub mod metrics;
 pub mod registry;
@@ -56,4 +57,5 @@ pub use config::{
     DEFAULT_AGENT_REREGISTER_TIMEOUT, DEFAULT_FAILOVER_TIMEOUT, DEFAULT_LISTEN, MasterConfig,
 };
 pub use error::Error;
+pub use ha::{DEFAULT_SESSION_TIMEOUT, HaConfig};
 pub use server::{MasterHandle, serve, spawn};

@@ -29,6 +29,9 @@ pub async fn serve(
     config: MasterConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    if let Some(ha) = config.ha.clone() {
+        return crate::ha::serve(listener, config, ha, shutdown).await;
+    }
     let prepared = Prepared::new(&listener, config)?;
     let stop = stop_signal(shutdown);
     let (router, actor_task) = prepared.start(stopped(&stop)).await?;
@@ -212,6 +215,16 @@ pub async fn spawn(mut config: MasterConfig) -> Result<MasterHandle, Error> {
     let stopped = async move {
         let _ = stopped.await;
     };
+    if let Some(ha) = config.ha.clone() {
+        let work_dir = config.work_dir.clone().unwrap_or_default();
+        let task = tokio::spawn(crate::ha::serve(listener, config, ha, stopped));
+        return Ok(MasterHandle {
+            addr,
+            work_dir,
+            stop: Some(stop),
+            task: Some(task),
+        });
+    }
     let prepared = Prepared::new(&listener, config)?;
     let work_dir = prepared.work_dir.clone();
     let signal = stop_signal(stopped);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmesos_allocator::{Resources, SorterKind};
-use wasmesos_master::{DEFAULT_LISTEN, MasterConfig};
+use wasmesos_master::{DEFAULT_LISTEN, HaConfig, MasterConfig};
 
 use crate::signals::shutdown_signal;
 use crate::units::{parse_duration, parse_size};
@@ -31,6 +31,9 @@ Examples:
   # offers not answered in 30 s; pick roles at random, weighted, instead of by DRF
   wasmesos master --fair-share-excluded gpus --min-allocatable-resources \"cpus:1|mem:1GiB\" \\
       --offer-timeout 30s --role-sorter random
+
+  # One of three masters of an HA group (ZooKeeper elects the leader; the others redirect)
+  wasmesos master --listen 0.0.0.0:5050 --zk zk://zk1:2181,zk2:2181,zk3:2181/wasmesos
 
   # Notice a dead agent within about a second
   wasmesos master --agent-heartbeat-interval 200ms --agent-ping-timeout 1s
@@ -93,6 +96,18 @@ pub struct MasterArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
     agent_reregister_timeout: Duration,
 
+    /// Join an HA group: zk://host:port[,host:port...]/path. The lowest ephemeral sequential
+    /// znode under the path leads; the other masters redirect callers to it. A master that
+    /// loses its ZooKeeper session exits with a non-zero code for its supervisor to restart.
+    #[arg(long, value_name = "URL")]
+    zk: Option<String>,
+
+    /// ZooKeeper session timeout: a dead leader is replaced after about this long. ZooKeeper
+    /// clamps it to 2-20 x its tickTime, so 2s needs tickTime <= 1000 ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration,
+        default_value = "2s", requires = "zk")]
+    zk_session_timeout: Duration,
+
     /// Largest executor component accepted for upload.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
     max_artifact_size: u64,
@@ -137,6 +152,10 @@ impl MasterArgs {
         if let Some(timeout) = self.agent_ping_timeout {
             config.agent_ping_timeout = timeout;
         }
+        config.ha = self.zk.as_ref().map(|zk| HaConfig {
+            zk: zk.clone(),
+            session_timeout: self.zk_session_timeout,
+        });
         config
     }
 }
@@ -155,6 +174,9 @@ pub fn main(args: MasterArgs) -> ExitCode {
 fn run(args: MasterArgs) -> anyhow::Result<()> {
     let config = args.config();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if config.ha.is_some() {
+        return runtime.block_on(crate::commands::master_ha::run(config));
+    }
     runtime.block_on(async {
         let master = wasmesos_master::spawn(config).await?;
         println!(

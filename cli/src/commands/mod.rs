@@ -6,6 +6,7 @@ pub mod exec;
 pub mod kill;
 pub mod logs;
 pub mod master;
+pub mod master_ha;
 pub mod roles;
 pub mod run;
 pub mod sim;

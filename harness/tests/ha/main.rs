@@ -1,0 +1,8 @@
+//! HA tests: a real ZooKeeper (Debian's `zookeeper` package), masters contending under
+//! `/wasmesos`, clients following the leader through `zk://` URLs.
+
+mod common;
+mod detector;
+mod failover;
+mod redirect;
+mod session;
