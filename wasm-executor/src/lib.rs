@@ -10,8 +10,10 @@
 //! never deserializes compiled code it did not write itself.
 //!
 //! Start at [`Executor`]: [`Executor::load`] a component into a [`Program`], then
-//! [`Executor::launch`] it with a [`TaskSpec`] and [`RunningTask::wait`] for its [`Report`].
-//! The agent crate drives this; `wasmesos exec` runs one task locally under the same sandbox.
+//! [`Executor::launch`] it with a [`TaskSpec`] and [`RunningTask::wait`] for its [`Report`]
+//! ([`Executor::launch_inline`] runs the task inside `wait` instead of on a tokio task of its
+//! own). The agent crate drives this; `wasmesos exec` runs one task locally under the same
+//! sandbox. `README.md` has the launch figures and the pool settings behind them.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wasmesos_wasm_executor::Error> {
