@@ -172,6 +172,14 @@ impl Page {
             .unwrap_or(Value::Null))
     }
 
+    /// Renders the page as a system in dark mode would (`prefers-color-scheme: dark`).
+    pub async fn prefer_dark(&self) -> anyhow::Result<()> {
+        let feature = json!([{ "name": "prefers-color-scheme", "value": "dark" }]);
+        self.call("Emulation.setEmulatedMedia", json!({ "features": feature }))
+            .await?;
+        Ok(())
+    }
+
     /// Saves what the tab shows as a PNG at `path`.
     pub async fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
         let shot = self

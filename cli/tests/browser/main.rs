@@ -159,6 +159,10 @@ async fn check_overview_and_frameworks(page: &Page, shots: &Path) -> anyhow::Res
         "document.querySelector('[data-resource=\"cpus\"] dd')?.textContent === '4.00'";
     wait_for(page, "4.00 cpus in total", total_cpus).await?;
     page.screenshot(&shots.join("overview.png")).await?;
+    page.prefer_dark().await?;
+    let dark = "getComputedStyle(document.body).backgroundColor === 'rgb(20, 20, 23)'";
+    wait_for(page, "the dark palette", dark).await?;
+    page.screenshot(&shots.join("overview-dark.png")).await?;
     page.eval("location.hash = '#/frameworks'").await?;
     let bar = "[...document.querySelectorAll('tr[data-framework-id]')].some(r => r.textContent.includes('ui-browser-test') && r.querySelector('.bar'))";
     wait_for(page, "the framework's share bar", bar).await?;
