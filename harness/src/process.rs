@@ -124,6 +124,25 @@ impl ProcessCluster {
         self.master.url.clone()
     }
 
+    /// Kills the master with SIGKILL and starts it again on the same port and work dir, with
+    /// `master_args` appended (the ones given at start are not repeated).
+    pub async fn restart_master(&mut self, master_args: &[&str]) -> Result<(), Error> {
+        self.master.kill().await?;
+        let listen = self
+            .master
+            .url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let work_dir = self.dir.path().join("master");
+        let work_dir_text = work_dir.to_string_lossy().into_owned();
+        let mut args = vec!["master", "--listen", &listen, "--work-dir", &work_dir_text];
+        args.extend_from_slice(master_args);
+        self.master =
+            spawn_and_read_url(&self.binary, "master", &args, self.timeout, false).await?;
+        Ok(())
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
