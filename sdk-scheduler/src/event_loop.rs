@@ -86,6 +86,17 @@ impl Driver {
 
     /// Retries transient failures (after following a leader redirect); gives up on refusals.
     fn handle_subscribe_error(&self, status: tonic::Status) -> Result<(), Error> {
+        // With a zk:// URL, ZooKeeper is the authority: a standby's redirect may be stale.
+        if let Some(leader) = self.inner.link.detected_leader() {
+            if leader != self.master_url() {
+                tracing::info!(%leader, "retrying at the leader ZooKeeper names");
+                self.inner.link.redirect(&leader)?;
+            }
+            if is_refusal(status.code()) {
+                return Err(Error::rpc("subscribe", status));
+            }
+            return Ok(());
+        }
         if let Some(leader) = leader_of(&status).filter(|url| *url != self.master_url()) {
             tracing::info!(%leader, "following the master's redirect to the leader");
             self.inner.link.redirect(&leader)?;

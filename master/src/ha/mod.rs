@@ -162,6 +162,9 @@ async fn lead_when_elected(
         }
     }
     tracing::info!(znode = %contender.znode(), "elected: this master now leads");
+    // Until the registry is loaded, answer "no leader yet" rather than redirect to the
+    // predecessor the detector may still name: callers retry here.
+    face.send_replace(Face::Standby(None));
     let prepared = Prepared::for_addr(addr, config)?;
     let (router, actor_task) = prepared.start(stopped(stop)).await?;
     face.send_replace(Face::Leading(router));
