@@ -221,12 +221,17 @@ async fn upload_hello(channel: &Channel) -> String {
 }
 
 async fn next_offer(events: &mut Streaming<Event>) -> Offer {
+    next_offers(events).await.remove(0)
+}
+
+/// The offers of the next OFFERS event (one round may offer many agents at once).
+async fn next_offers(events: &mut Streaming<Event>) -> Vec<Offer> {
     loop {
         let next = events.next().await.expect("stream").expect("event");
-        if let Some(event::Event::Offers(mut offers)) = next.event
+        if let Some(event::Event::Offers(offers)) = next.event
             && !offers.offers.is_empty()
         {
-            return offers.offers.remove(0);
+            return offers.offers;
         }
     }
 }
@@ -244,8 +249,14 @@ async fn fill_cluster(
     }
     let mut scheduler = SchedulerClient::new(channels[0].clone());
     let mut filled = 0;
+    let mut pending: Vec<Offer> = Vec::new();
     while filled < AGENTS {
-        let offer = next_offer(events).await;
+        if pending.is_empty() {
+            pending = next_offers(events).await;
+        }
+        let Some(offer) = pending.pop() else {
+            continue;
+        };
         let tasks = tasks_for(&offer, digest, filled);
         let statuses = running(framework_id, &tasks);
         scheduler
