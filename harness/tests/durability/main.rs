@@ -163,3 +163,80 @@ async fn a_killed_master_comes_back_with_its_agents_frameworks_and_tasks() {
     assert!(!success, "a truncated registry must stop the master");
     assert!(stderr.contains(&registry.display().to_string()), "{stderr}");
 }
+
+/// Launches a hello task, retrying with a fresh id while ACCEPTs land on offers a dead master
+/// made; returns the id that was launched.
+async fn launch_hello(framework: &mut TestFramework, digest: &str, name: &str) -> String {
+    for attempt in 0..10 {
+        let id = format!("{name}-{attempt}");
+        let task = TaskBuilder::new(&id, digest).cpus(0.1).mem(32 << 20);
+        framework.launch_one(task).await.expect("launch");
+        let first = framework
+            .wait_for_status(&id, |_| true)
+            .await
+            .expect("a first update");
+        if first.reason() != Reason::InvalidOffers {
+            return id;
+        }
+    }
+    panic!("no offer from the live master in 10 tries");
+}
+
+#[tokio::test]
+async fn tasks_launched_right_before_a_kill_end_exactly_once() {
+    let mut cluster = ProcessCluster::start(&binary(), 2, "cpus:2;mem:1GiB", &[], &[])
+        .await
+        .expect("cluster");
+    let mut framework = TestFramework::start(&cluster.master_url(), "kills", None)
+        .await
+        .expect("framework");
+    let digest = framework
+        .driver
+        .upload_executor(Path::new(wasmesos_guest_artifacts::HELLO), None)
+        .await
+        .expect("upload")
+        .digest;
+    let mut launched = Vec::new();
+    for round in 0..10 {
+        let id = launch_hello(&mut framework, &digest, &format!("round{round}")).await;
+        // The ACCEPT was answered, so its task record is durable: kill at once.
+        cluster
+            .restart_master(&[])
+            .await
+            .expect("restart the master");
+        launched.push(id);
+        let url = cluster.master_url();
+        eventually("the framework resubscribed", PATIENCE, async || {
+            cluster_state(&url).await.is_ok_and(|state| {
+                !state.frameworks.is_empty() && state.frameworks.iter().all(|f| f.connected)
+            })
+        })
+        .await
+        .expect("the framework resubscribes");
+    }
+    for id in &launched {
+        let seen = framework.states_of(id).into_iter().any(|s| s.is_terminal());
+        if !seen {
+            framework
+                .wait_for_terminal(id)
+                .await
+                .expect("a terminal state");
+        }
+        let terminal: Vec<TaskState> = framework
+            .states_of(id)
+            .into_iter()
+            .filter(|state| state.is_terminal())
+            .collect();
+        assert!(
+            matches!(
+                terminal.first(),
+                Some(TaskState::TaskFinished | TaskState::TaskLost)
+            ),
+            "{id}: {terminal:?}"
+        );
+        assert!(
+            terminal.iter().all(|state| *state == terminal[0]),
+            "{id}: conflicting terminal states {terminal:?}"
+        );
+    }
+}
