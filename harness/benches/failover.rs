@@ -10,8 +10,9 @@
 //! The baseline row is the session timeout the masters ask for, the floor of any failover
 //! on ZooKeeper. `WASMESOS_BENCH_KILLS` (default 10) and `WASMESOS_BENCH_SESSION_MS` (default
 //! 1500; ZooKeeper runs with a 100 ms tick) resize it. Needs Debian's `zookeeper` and the
-//! `wasmesos` binary (`cargo build -p wasmesos`). Run: `cargo bench -p wasmesos-harness
-//! --bench failover`.
+//! `wasmesos` binary: `cargo build -p wasmesos`, then
+//! `WASMESOS_BIN=target/debug/wasmesos cargo bench -p wasmesos-harness --bench failover`
+//! (a bench build looks for `target/release/wasmesos` otherwise).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
