@@ -22,6 +22,6 @@ pub use cluster::{Cluster, ClusterConfig, agent_state, cluster_state, read_task_
 pub use error::Error;
 pub use eventually::{eventually, eventually_some};
 pub use framework::{SchedulerEvent, TestFramework};
-pub use process::{ChildProcess, ProcessCluster, wasmesos_binary};
 pub use ha::{HA_PATH, HaCluster};
+pub use process::{ChildProcess, ProcessCluster, wasmesos_binary};
 pub use zookeeper::ZooKeeper;

@@ -102,7 +102,9 @@ impl MasterLink {
 
     /// The leader ZooKeeper names now, for a `zk://` URL; `None` for a static URL.
     pub(crate) fn detected_leader(&self) -> Option<String> {
-        self.leader_changes.get().and_then(|changes| changes.borrow().clone())
+        self.leader_changes
+            .get()
+            .and_then(|changes| changes.borrow().clone())
     }
 
     /// Points every later call at another master (the leader a follower named).
