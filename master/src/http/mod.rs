@@ -16,7 +16,7 @@
 //! waits on the actor, so polling cannot stall allocation. The web UI's live stream gets the
 //! same channel: `HttpState::snapshots` is a `watch::Receiver<Arc<StateSnapshot>>`; clone it
 //! and `changed().await` in a loop to push each new snapshot (at most one per
-//! [`snapshots::PUBLISH_INTERVAL`]). Never hold `borrow()` across an await.
+//! [`snapshots::PUBLISH_INTERVAL`], fewer when a rebuild is slow). Never hold `borrow()` across an await.
 
 mod events;
 mod files;

@@ -10,15 +10,26 @@ use tokio::sync::watch;
 
 use crate::core::{Core, StateSnapshot, Time};
 
-/// The longest a change waits before it is visible in `/state`; also the shortest time
-/// between two rebuilds, which caps the actor time spent on snapshots.
+/// The shortest time between two rebuilds: how long a change may wait before it is visible
+/// in `/state` on a small cluster.
 pub(crate) const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A rebuild may take at most this share of the actor's time: on a big cluster, where one
+/// build takes tens of milliseconds, rebuilds space out instead of crowding allocation.
+const MAX_ACTOR_SHARE: u32 = 10;
+
+/// The wait after a rebuild that took `build`: [`PUBLISH_INTERVAL`], or longer when the
+/// build was slow enough that rebuilding every interval would exceed [`MAX_ACTOR_SHARE`].
+fn interval_after(build: Duration) -> Duration {
+    PUBLISH_INTERVAL.max(build * (MAX_ACTOR_SHARE - 1))
+}
 
 /// The actor's side of the snapshot channel.
 pub(crate) struct Publisher {
     tx: watch::Sender<Arc<StateSnapshot>>,
     dirty: bool,
     last: Option<Time>,
+    interval: Duration,
 }
 
 impl Publisher {
@@ -30,6 +41,7 @@ impl Publisher {
             tx,
             dirty: false,
             last: Some(now),
+            interval: PUBLISH_INTERVAL,
         };
         (publisher, rx)
     }
@@ -46,7 +58,7 @@ impl Publisher {
         }
         Some(
             self.last
-                .map_or(Duration::ZERO, |last| last + PUBLISH_INTERVAL),
+                .map_or(Duration::ZERO, |last| last + self.interval),
         )
     }
 
@@ -60,8 +72,24 @@ impl Publisher {
         let next = core.state_snapshot(now, &previous);
         drop(previous);
         self.tx.send_replace(Arc::new(next));
-        core.metrics().snapshot_build.observe(started.elapsed());
+        let build = started.elapsed();
+        core.metrics().snapshot_build.observe(build);
+        self.interval = interval_after(build);
         self.dirty = false;
         self.last = Some(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_builds_space_rebuilds_out_to_a_tenth_of_the_actor() {
+        assert_eq!(interval_after(Duration::from_millis(1)), PUBLISH_INTERVAL);
+        assert_eq!(
+            interval_after(Duration::from_millis(20)),
+            Duration::from_millis(180)
+        );
     }
 }
