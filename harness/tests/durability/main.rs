@@ -10,6 +10,9 @@ use wasmesos_harness::{ProcessCluster, TestFramework, cluster_state, eventually,
 use wasmesos_proto::v1::{Reason, TaskState};
 use wasmesos_sdk_scheduler::TaskBuilder;
 
+mod failover;
+mod kills;
+
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn binary() -> PathBuf {
