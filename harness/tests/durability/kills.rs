@@ -8,6 +8,11 @@
 //! FINISHED; LOST is accounted only for tasks no agent ever reported — the master never
 //! knew them (LOST, RECONCILIATION) or recorded them but died before the agent got the
 //! launch (LOST, AGENT_RESTARTED, when the agent re-registers without it).
+//!
+//! One contradiction is tolerated and counted in the printed line: a refused launch (its
+//! TASK_ERROR carries no uuid) that the driver's reconciliation after a resubscription also
+//! asked about, because it was still tracked, is answered LOST as well. Any other second
+//! terminal state fails the test.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
