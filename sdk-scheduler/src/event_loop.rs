@@ -174,6 +174,10 @@ impl Driver {
             event::Event::Rescind(rescind) => scheduler.rescinded(self, &rescind.offer_id).await,
             event::Event::Update(update) => {
                 for status in &update.statuses {
+                    if self.inner.tracked.is_stale_answer(status) {
+                        tracing::debug!(task_id = %status.task_id, "dropped a reconciliation answer for a task already ended");
+                        continue;
+                    }
                     self.inner.tracked.observed(status);
                     scheduler.update(self, status).await;
                     // After stop (or teardown) the framework is done with its updates.

@@ -8,7 +8,7 @@
 //! master holds for the framework. The answers arrive as ordinary UPDATE events, without a
 //! uuid (nothing to acknowledge), through [`Scheduler::update`](crate::Scheduler::update).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use wasmesos_proto::reconcile_request::ReconcileTask;
@@ -19,15 +19,54 @@ use crate::Driver;
 /// Keeps each explicit RECONCILE well under the master's message size limit.
 const MAX_PER_CALL: usize = 4096;
 
+/// How many ended tasks the driver remembers, to drop late reconciliation answers for them.
+const ENDED_REMEMBERED: usize = 65_536;
+
 /// Tasks this driver launched and has not yet seen end: task id → agent id.
 #[derive(Default)]
 pub(crate) struct Tracked {
     tasks: Mutex<HashMap<String, String>>,
+    ended: Mutex<Ended>,
+}
+
+/// The most recent tasks seen ending, oldest first.
+#[derive(Default)]
+struct Ended {
+    ids: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Ended {
+    fn insert(&mut self, task_id: &str) {
+        if !self.ids.insert(task_id.to_string()) {
+            return;
+        }
+        self.order.push_back(task_id.to_string());
+        if self.order.len() > ENDED_REMEMBERED
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+    }
 }
 
 impl Tracked {
     fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ended(&self) -> std::sync::MutexGuard<'_, Ended> {
+        self.ended.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A master-generated update (no uuid: a reconciliation answer or a refused launch)
+    /// about a task this driver has already seen end. Around a resubscription the two can
+    /// cross: the reconciliation question goes out while a refusal is on its way, and the
+    /// master answers both. The scheduler already has the task's one terminal state, so the
+    /// later one is dropped rather than delivered as a second. Updates with a uuid come
+    /// from agents and are always delivered (they need their acknowledgement).
+    pub(crate) fn is_stale_answer(&self, status: &TaskStatus) -> bool {
+        status.uuid.is_empty() && self.ended().ids.contains(&status.task_id)
     }
 
     /// Notes the tasks of the LAUNCH operations in an ACCEPT about to be sent.
@@ -50,6 +89,7 @@ impl Tracked {
     pub(crate) fn observed(&self, status: &TaskStatus) {
         if status.state().is_terminal() {
             self.tasks().remove(&status.task_id);
+            self.ended().insert(&status.task_id);
         } else if !status.agent_id.is_empty()
             && let Some(agent_id) = self.tasks().get_mut(&status.task_id)
         {
@@ -113,7 +153,7 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmesos_proto::{TaskInfo, TaskState};
+    use wasmesos_proto::{Reason, TaskInfo, TaskState};
 
     fn launch(ids: &[&str]) -> Vec<Operation> {
         let tasks = ids
@@ -156,5 +196,47 @@ mod tests {
         );
         tracked.observed(&status("t1", TaskState::TaskLost));
         assert_eq!(tracked.len(), 0);
+    }
+
+    #[test]
+    fn a_second_master_update_for_an_ended_task_is_stale() {
+        let tracked = Tracked::default();
+        tracked.launching(&launch(&["t1", "t2"]));
+        let mut refused = status("t1", TaskState::TaskError);
+        refused.reason = Reason::InvalidOffers as i32;
+        tracked.observed(&refused);
+        let mut answer = status("t1", TaskState::TaskLost);
+        answer.reason = Reason::Reconciliation as i32;
+        assert!(tracked.is_stale_answer(&answer), "t1 already ended");
+        let mut open = answer.clone();
+        open.task_id = "t2".into();
+        assert!(
+            !tracked.is_stale_answer(&open),
+            "t2 never ended: its answer counts"
+        );
+        tracked.observed(&open);
+        let mut refusal = status("t2", TaskState::TaskError);
+        refusal.reason = Reason::InvalidOffers as i32;
+        assert!(
+            tracked.is_stale_answer(&refusal),
+            "a refusal that crossed the reconciliation answer is the second ending"
+        );
+        let mut update = status("t1", TaskState::TaskLost);
+        update.uuid = vec![1];
+        assert!(
+            !tracked.is_stale_answer(&update),
+            "a real update (with a uuid) is always delivered"
+        );
+    }
+
+    #[test]
+    fn the_ended_set_forgets_the_oldest_past_its_bound() {
+        let mut ended = Ended::default();
+        for i in 0..=ENDED_REMEMBERED {
+            ended.insert(&format!("t{i}"));
+        }
+        assert_eq!(ended.ids.len(), ENDED_REMEMBERED);
+        assert!(!ended.ids.contains("t0"));
+        assert!(ended.ids.contains(&format!("t{ENDED_REMEMBERED}")));
     }
 }

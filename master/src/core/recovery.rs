@@ -196,8 +196,8 @@ impl Core {
             self.end_task_by_master(
                 framework_id,
                 task_id,
-                (TaskState::TaskLost, Reason::AgentRestarted),
-                "the agent re-registered without this task".into(),
+                (TaskState::TaskLost, Reason::Reconciliation),
+                "the agent does not know this task: its launch did not reach the agent before the master restarted".into(),
                 timestamp,
             );
         }

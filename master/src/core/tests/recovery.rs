@@ -237,7 +237,7 @@ fn recorded_tasks_the_agent_no_longer_has_are_lost() {
         [(
             "t1",
             TaskState::TaskLost as i32,
-            Reason::AgentRestarted as i32
+            Reason::Reconciliation as i32
         )]
     );
     let (used, _) = h.agent_usage(&agent);
