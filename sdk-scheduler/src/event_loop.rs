@@ -167,6 +167,7 @@ impl Driver {
             event::Event::Subscribed(subscribed) => {
                 self.inner.link.set_framework_id(&subscribed.framework_id);
                 tracing::info!(framework_id = %subscribed.framework_id, "subscribed");
+                self.inner.tracked.subscribed();
                 scheduler.subscribed(self, &subscribed).await;
                 self.reconcile_after_subscribe().await;
             }

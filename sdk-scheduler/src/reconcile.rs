@@ -22,11 +22,13 @@ const MAX_PER_CALL: usize = 4096;
 /// How many ended tasks the driver remembers, to drop late reconciliation answers for them.
 const ENDED_REMEMBERED: usize = 65_536;
 
-/// Tasks this driver launched and has not yet seen end: task id → agent id.
+/// Tasks this driver launched and has not yet seen end: task id → (agent id, the
+/// subscription it was launched in).
 #[derive(Default)]
 pub(crate) struct Tracked {
-    tasks: Mutex<HashMap<String, String>>,
+    tasks: Mutex<HashMap<String, (String, u64)>>,
     ended: Mutex<Ended>,
+    subscription: std::sync::atomic::AtomicU64,
 }
 
 /// The most recent tasks seen ending, oldest first.
@@ -51,7 +53,7 @@ impl Ended {
 }
 
 impl Tracked {
-    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, u64)>> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -69,11 +71,15 @@ impl Tracked {
         status.uuid.is_empty() && self.ended().ids.contains(&status.task_id)
     }
 
-    /// Notes the tasks of the LAUNCH operations in an ACCEPT about to be sent.
+    /// Notes the tasks of the LAUNCH operations in an ACCEPT about to be sent. A task id
+    /// used again after its task ended starts afresh: its updates are delivered.
     pub(crate) fn launching(&self, operations: &[Operation]) {
+        let subscription = self.current_subscription();
         let mut tasks = self.tasks();
+        let mut ended = self.ended();
         for info in launched(operations) {
-            tasks.insert(info.task_id.clone(), info.agent_id.clone());
+            tasks.insert(info.task_id.clone(), (info.agent_id.clone(), subscription));
+            ended.ids.remove(&info.task_id);
         }
     }
 
@@ -91,17 +97,31 @@ impl Tracked {
             self.tasks().remove(&status.task_id);
             self.ended().insert(&status.task_id);
         } else if !status.agent_id.is_empty()
-            && let Some(agent_id) = self.tasks().get_mut(&status.task_id)
+            && let Some((agent_id, _)) = self.tasks().get_mut(&status.task_id)
         {
             agent_id.clone_from(&status.agent_id);
         }
     }
 
-    /// The explicit reconciliation request for every tracked task.
+    fn current_subscription(&self) -> u64 {
+        self.subscription.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A new SUBSCRIBED arrived: tasks launched from now on belong to it.
+    pub(crate) fn subscribed(&self) {
+        self.subscription
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The explicit reconciliation request for every task launched before the current
+    /// subscription. Tasks launched since are answered by the master that just took them,
+    /// and asking about them could race their own launch.
     fn to_reconcile(&self) -> Vec<ReconcileTask> {
+        let current = self.current_subscription();
         self.tasks()
             .iter()
-            .map(|(task_id, agent_id)| ReconcileTask {
+            .filter(|(_, (_, subscription))| *subscription < current)
+            .map(|(task_id, (agent_id, _))| ReconcileTask {
                 task_id: task_id.clone(),
                 agent_id: agent_id.clone(),
             })
@@ -182,6 +202,8 @@ mod tests {
     fn launched_tasks_are_tracked_until_they_end_or_the_accept_fails() {
         let tracked = Tracked::default();
         tracked.launching(&launch(&["t1", "t2", "t3"]));
+        tracked.subscribed();
+        tracked.launching(&launch(&["t4"]));
         tracked.refused(&launch(&["t3"]));
         tracked.observed(&status("t1", TaskState::TaskRunning));
         tracked.observed(&status("t2", TaskState::TaskFinished));
@@ -192,9 +214,10 @@ mod tests {
                 task_id: "t1".into(),
                 agent_id: "a2".into(),
             }],
-            "only t1 is still open, on the agent its update named"
+            "only t1 is still open from before this subscription, on the agent its update named"
         );
         tracked.observed(&status("t1", TaskState::TaskLost));
+        tracked.observed(&status("t4", TaskState::TaskFinished));
         assert_eq!(tracked.len(), 0);
     }
 
@@ -226,6 +249,11 @@ mod tests {
         assert!(
             !tracked.is_stale_answer(&update),
             "a real update (with a uuid) is always delivered"
+        );
+        tracked.launching(&launch(&["t1"]));
+        assert!(
+            !tracked.is_stale_answer(&refused),
+            "an id launched again after its task ended starts afresh"
         );
     }
 
