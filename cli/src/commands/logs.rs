@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tonic::transport::Channel;
 use wasmesos_proto::operator_client::OperatorClient;
-use wasmesos_proto::{ReadFileRequest, SandboxFile};
+use wasmesos_proto::{ReadFileRequest, ReadFileResponse, SandboxFile};
 
 use super::state::{MasterArg, status_error};
 
@@ -65,6 +65,26 @@ fn run(args: &LogsArgs) -> anyhow::Result<()> {
     })
 }
 
+/// One read of a sandbox file from `offset`, as much as the agent's cap allows.
+async fn read_chunk(
+    operator: &mut OperatorClient<Channel>,
+    task_id: &str,
+    file: SandboxFile,
+    offset: u64,
+) -> anyhow::Result<ReadFileResponse> {
+    let request = ReadFileRequest {
+        task_id: task_id.to_string(),
+        file: file as i32,
+        offset: i64::try_from(offset).context("the file is too large")?,
+        length: 0,
+    };
+    Ok(operator
+        .read_task_file(request)
+        .await
+        .map_err(|status| status_error("ReadTaskFile", &status))?
+        .into_inner())
+}
+
 /// Copies a whole sandbox file (as it is now) to `out`, in as many reads as the agent's cap
 /// requires.
 pub async fn copy_task_file(
@@ -75,17 +95,7 @@ pub async fn copy_task_file(
 ) -> anyhow::Result<()> {
     let mut offset: u64 = 0;
     loop {
-        let request = ReadFileRequest {
-            task_id: task_id.to_string(),
-            file: file as i32,
-            offset: i64::try_from(offset).context("the file is too large")?,
-            length: 0,
-        };
-        let response = operator
-            .read_task_file(request)
-            .await
-            .map_err(|status| status_error("ReadTaskFile", &status))?
-            .into_inner();
+        let response = read_chunk(operator, task_id, file, offset).await?;
         out.write_all(&response.data)?;
         offset = response.offset + response.data.len() as u64;
         if response.data.is_empty() || offset >= response.size {
@@ -109,17 +119,7 @@ pub async fn follow_task_file(
 ) -> anyhow::Result<()> {
     let mut offset: u64 = 0;
     loop {
-        let request = ReadFileRequest {
-            task_id: task_id.to_string(),
-            file: file as i32,
-            offset: i64::try_from(offset).context("the file is too large")?,
-            length: 0,
-        };
-        let response = operator
-            .read_task_file(request)
-            .await
-            .map_err(|status| status_error("ReadTaskFile", &status))?
-            .into_inner();
+        let response = read_chunk(operator, task_id, file, offset).await?;
         out.write_all(&response.data)?;
         out.flush()?;
         // From where the agent read: a capped file keeps its tail and may have shrunk.
