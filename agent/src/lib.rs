@@ -71,6 +71,8 @@ pub use checkpoint::CHECKPOINT_FILE;
 pub use config::{AgentConfig, DEFAULT_LISTEN, DEFAULT_MASTER_URL};
 pub use error::Error;
 pub use ids::{check_digest, check_path_id};
-pub use resources::{DEFAULT_DISK_BYTES, complete_resources, parse_resources, parse_size};
+pub use resources::{
+    DEFAULT_DISK_BYTES, complete_resources, format_resources, parse_resources, parse_size,
+};
 pub use serve::{AgentHandle, serve, spawn};
 pub use wasmesos_wasm_executor::ExecutorConfig;

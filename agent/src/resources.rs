@@ -45,6 +45,38 @@ pub fn parse_resources(text: &str) -> Result<Resources, Error> {
     Ok(resources)
 }
 
+/// The text [`parse_resources`] reads back to `resources`: `mem` and `disk` in the largest
+/// binary unit that states them exactly (`8GiB`, `1536KiB`, `100B`), never a bare number.
+pub fn format_resources(resources: &Resources) -> String {
+    let items: Vec<String> = resources
+        .resources
+        .iter()
+        .map(|resource| {
+            let key = if resource.role.is_empty() {
+                resource.name.clone()
+            } else {
+                format!("{}({})", resource.name, resource.role)
+            };
+            let value = if resource.name == MEM || resource.name == DISK {
+                format_bytes(resource.value)
+            } else {
+                resource.value.to_string()
+            };
+            format!("{key}:{value}")
+        })
+        .collect();
+    items.join(";")
+}
+
+fn format_bytes(bytes: f64) -> String {
+    for (unit, size) in [("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
+        if bytes >= size && (bytes / size).fract() == 0.0 {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    format!("{bytes}B")
+}
+
 fn parse_item(item: &str) -> Result<Resource, Error> {
     let (key, value) = item
         .split_once(':')
@@ -208,6 +240,23 @@ fn free_space(path: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_resources_read_back() {
+        for text in [
+            "cpus:4;mem:8GiB;disk:20GiB",
+            "cpus:0.5;mem:1536KiB;disk:100B;gpus:2",
+            "cpus(ads):1;mem(ads):512MiB;mem:3TiB",
+            "",
+        ] {
+            let parsed = parse_resources(text).expect(text);
+            let formatted = format_resources(&parsed);
+            assert_eq!(formatted, text);
+            assert_eq!(parse_resources(&formatted).ok(), Some(parsed));
+        }
+        let odd = parse_resources("mem:100B;disk:1.5KiB").expect("valid");
+        assert_eq!(format_resources(&odd), "mem:100B;disk:1536B");
+    }
 
     fn value(resources: &Resources, name: &str) -> f64 {
         resources.scalar(name)

@@ -6,6 +6,7 @@
 //! (`RUST_LOG`).
 
 mod commands;
+mod settings;
 mod signals;
 mod units;
 

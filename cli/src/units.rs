@@ -53,6 +53,37 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(number * seconds).map_err(|err| err.to_string())
 }
 
+/// `d` in the largest unit that states it exactly (`2m`, `200ms`, `1500us`): what
+/// [`parse_duration`] reads back to the same value.
+pub fn format_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    let units: [(u128, &str); 5] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+    ];
+    for (size, unit) in units {
+        if nanos > 0 && nanos % size == 0 {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{nanos}ns")
+}
+
+/// `bytes` in the largest binary unit that states it exactly (`64MiB`, `1536KiB`, `100`):
+/// what [`parse_size`] reads back to the same value.
+pub fn format_size(bytes: u64) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        let size = 1u64 << shift;
+        if bytes > 0 && bytes % size == 0 {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    bytes.to_string()
+}
+
 /// A positive CPU share such as `0.5` or `2`.
 pub fn parse_cpus(text: &str) -> Result<f64, String> {
     let cpus: f64 = text
@@ -114,6 +145,27 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn formatted_values_read_back() {
+        for d in [
+            Duration::from_secs(7200),
+            Duration::from_secs(120),
+            Duration::from_secs(90),
+            Duration::from_millis(200),
+            Duration::from_micros(1500),
+            Duration::from_nanos(7),
+            Duration::ZERO,
+        ] {
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{d:?}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(format_duration(Duration::from_millis(200)), "200ms");
+        for bytes in [0, 100, 1536 << 10, 64 << 20, 3 << 30, 5 << 40] {
+            assert_eq!(parse_size(&format_size(bytes)), Ok(bytes), "{bytes}");
+        }
+        assert_eq!(format_size(64 << 20), "64MiB");
     }
 
     #[test]

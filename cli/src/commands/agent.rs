@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmesos_agent::{AgentConfig, DEFAULT_LISTEN, DEFAULT_MASTER_URL, ExecutorConfig};
+use wasmesos_agent::{AgentConfig, ExecutorConfig};
 use wasmesos_proto::Resources;
 
+use crate::settings::{Layers, Printed};
 use crate::signals::shutdown_signal;
-use crate::units::parse_size;
+use crate::units::{format_size, parse_size};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -34,16 +35,30 @@ memory minus 1 GiB for the host, and the free space of the work dir's filesystem
 
 /// Run an agent: offer this machine's resources to a master and run its tasks, each in its
 /// own WebAssembly sandbox.
+///
+/// Settings come from built-in defaults, then the `--config` TOML file, then
+/// `WASMESOS_AGENT_<SETTING>` environment variables (the master URL: `WASMESOS_MASTER`), then
+/// flags; each setting is named as its flag, with `_` for `-` (`--output-cap` is
+/// `output_cap`). `--print-config` shows the result.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct AgentArgs {
-    /// The master to register with.
-    #[arg(long, value_name = "URL", env = "WASMESOS_MASTER", default_value = DEFAULT_MASTER_URL)]
-    master: String,
+    /// A TOML file of settings (see --print-config for its shape).
+    #[arg(long, value_name = "FILE", env = "WASMESOS_AGENT_CONFIG")]
+    config: Option<PathBuf>,
 
-    /// Address to serve the agent's own API (task sandbox files, state) on.
-    #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    /// Print the settings in effect, as a TOML file --config reads back, and exit.
+    #[arg(long)]
+    print_config: bool,
+
+    /// The master to register with (env WASMESOS_MASTER) [default: http://127.0.0.1:5050].
+    #[arg(long, value_name = "URL")]
+    master: Option<String>,
+
+    /// Address to serve the agent's own API (task sandbox files, state) on
+    /// [default: 127.0.0.1:5051].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
 
     /// URL the master and CLI use to reach this agent (default: derived from --listen).
     #[arg(long, value_name = "URL")]
@@ -62,44 +77,116 @@ pub struct AgentArgs {
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
 
-    /// Bytes kept (the tail) of each task's stdout and of its stderr.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "8MiB")]
-    output_cap: u64,
+    /// Bytes kept (the tail) of each task's stdout and of its stderr [default: 8MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    output_cap: Option<u64>,
 
-    /// Tasks that may run at once (sizes the sandbox pool).
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    max_tasks: u32,
+    /// Tasks that may run at once (sizes the sandbox pool) [default: 10000].
+    #[arg(long, value_name = "N")]
+    max_tasks: Option<u32>,
 
-    /// The largest `mem` one task may be granted; larger grants fail as invalid tasks.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1GiB")]
-    max_task_mem: u64,
+    /// The largest `mem` one task may be granted; larger grants fail as invalid tasks
+    /// [default: 1GiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_task_mem: Option<u64>,
 }
 
+/// Defaults of the settings whose default is the CLI's rather than the library's.
+const DEFAULT_MAX_TASKS: u32 = 10_000;
+const DEFAULT_MAX_TASK_MEM: u64 = 1 << 30;
+
 impl AgentArgs {
-    fn config(&self) -> AgentConfig {
-        let work_dir = self.work_dir.clone().unwrap_or_else(|| {
-            let name = match self.listen.port() {
-                0 => format!("wasmesos-agent-pid{}", std::process::id()),
-                port => format!("wasmesos-agent-{port}"),
-            };
-            std::env::temp_dir().join(name)
-        });
-        AgentConfig {
-            master_url: self.master.clone(),
-            listen: self.listen,
-            advertise_url: self.advertise.clone(),
-            hostname: self.hostname.clone(),
-            resources: self.resources.clone(),
+    /// The config from every layer: defaults, the file, the environment, the flags.
+    fn config(&self) -> anyhow::Result<AgentConfig> {
+        let layers = Layers::load("agent", self.config.as_deref())?;
+        self.config_from(layers)
+    }
+
+    fn config_from(&self, layers: Layers) -> anyhow::Result<AgentConfig> {
+        let mut layers = layers.env_name("master", "WASMESOS_MASTER");
+        let l = &mut layers;
+        let library = AgentConfig::default();
+        let text = |text: &str| Ok(text.to_string());
+        let listen = l
+            .one("listen", self.listen, parse_socket_addr)?
+            .unwrap_or(library.listen);
+        let work_dir = l
+            .one("work_dir", self.work_dir.clone(), |text| {
+                Ok(PathBuf::from(text))
+            })?
+            .unwrap_or_else(|| default_work_dir(listen));
+        let max_tasks = l.one("max_tasks", self.max_tasks, |text| {
+            text.trim()
+                .parse::<u32>()
+                .map_err(|_| "expected a whole number".to_string())
+        })?;
+        let max_task_mem = l.one("max_task_mem", self.max_task_mem, parse_size)?;
+        let config = AgentConfig {
+            master_url: l
+                .one("master", self.master.clone(), text)?
+                .unwrap_or(library.master_url),
+            listen,
+            advertise_url: l.one("advertise", self.advertise.clone(), text)?,
+            hostname: l.one("hostname", self.hostname.clone(), text)?,
+            resources: l.one("resources", self.resources.clone(), parse_resources)?,
             work_dir,
-            output_cap_bytes: self.output_cap,
+            output_cap_bytes: l
+                .one("output_cap", self.output_cap, parse_size)?
+                .unwrap_or(library.output_cap_bytes),
             executor: ExecutorConfig {
-                max_concurrent_tasks: self.max_tasks,
-                max_task_memory_bytes: self.max_task_mem,
+                max_concurrent_tasks: max_tasks.unwrap_or(DEFAULT_MAX_TASKS),
+                max_task_memory_bytes: max_task_mem.unwrap_or(DEFAULT_MAX_TASK_MEM),
                 ..ExecutorConfig::default()
             },
-            ..AgentConfig::default()
-        }
+            ..library
+        };
+        layers.finish()?;
+        Ok(config)
     }
+}
+
+/// `wasmesos-agent-PORT` under the OS temp dir, so two agents on one host differ.
+fn default_work_dir(listen: SocketAddr) -> PathBuf {
+    let name = match listen.port() {
+        0 => format!("wasmesos-agent-pid{}", std::process::id()),
+        port => format!("wasmesos-agent-{port}"),
+    };
+    std::env::temp_dir().join(name)
+}
+
+/// The settings of `config` as a TOML file that `--config` reads back to the same config.
+fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
+    Printed::default()
+        .text("master", &config.master_url)
+        .text("listen", config.listen)
+        .optional(
+            "advertise",
+            config.advertise_url.as_ref(),
+            "derived from listen",
+        )
+        .optional(
+            "resources",
+            config
+                .resources
+                .as_ref()
+                .map(wasmesos_agent::format_resources),
+            "detected from the host",
+        )
+        .text("work_dir", config.work_dir.display())
+        .optional("hostname", config.hostname.as_ref(), "the OS hostname")
+        .text("output_cap", format_size(config.output_cap_bytes))
+        .text("max_tasks", config.executor.max_concurrent_tasks)
+        .text(
+            "max_task_mem",
+            format_size(config.executor.max_task_memory_bytes),
+        )
+        .render("wasmesos agent settings (read back with --config FILE)")
+}
+
+fn parse_socket_addr(text: &str) -> Result<SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "expected an address such as 127.0.0.1:5051".to_string())
 }
 
 /// Runs the agent; errors are one line on stderr.
@@ -114,7 +201,11 @@ pub fn main(args: AgentArgs) -> ExitCode {
 }
 
 fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let config = args.config();
+    let config = args.config()?;
+    if args.print_config {
+        print!("{}", print_config(&config)?);
+        return Ok(());
+    }
     let master = config.master_url.clone();
     let work_dir = config.work_dir.clone();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -156,9 +247,73 @@ mod tests {
         args: AgentArgs,
     }
 
-    fn parse(argv: &[&str]) -> Result<AgentConfig, clap::Error> {
+    fn parse(argv: &[&str]) -> anyhow::Result<AgentConfig> {
+        layered(argv, "", &[])
+    }
+
+    /// The config from flags `argv`, a settings file holding `file`, and variables `env`.
+    fn layered(argv: &[&str], file: &str, env: &[(&str, &str)]) -> anyhow::Result<AgentConfig> {
         let argv = std::iter::once("agent").chain(argv.iter().copied());
-        Wrapper::try_parse_from(argv).map(|w| w.args.config())
+        let args = Wrapper::try_parse_from(argv)?.args;
+        let table: toml::Table = file.parse()?;
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let layers = Layers::new(
+            "agent",
+            Some((PathBuf::from("agent.toml"), table)),
+            env.collect(),
+        );
+        args.config_from(layers)
+    }
+
+    #[test]
+    fn the_file_then_the_environment_then_flags() {
+        let file = r#"
+            master = "http://10.0.0.9:5050"
+            resources = "cpus:2;mem:1GiB"
+            output_cap = "2MiB"
+            max_tasks = 7
+            listen = "127.0.0.1:6000"
+        "#;
+        let env = [
+            ("WASMESOS_MASTER", "zk://z1:2181,z2:2181/wasmesos"),
+            ("WASMESOS_AGENT_MAX_TASKS", "9"),
+        ];
+        let config = layered(&["--output-cap", "3MiB"], file, &env).expect("valid");
+        assert_eq!(config.master_url, "zk://z1:2181,z2:2181/wasmesos");
+        assert_eq!(config.executor.max_concurrent_tasks, 9);
+        assert_eq!(config.output_cap_bytes, 3 << 20);
+        assert_eq!(config.listen.port(), 6000);
+        assert!(config.work_dir.ends_with("wasmesos-agent-6000"));
+        let resources = config.resources.expect("resources from the file");
+        assert_eq!(resources.scalar(CPUS), 2.0);
+
+        let err = layered(&[], "resources = \"cpus:two\"", &[]).err();
+        let err = err.map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(err.contains("agent.toml: setting `resources`"), "{err}");
+        let err = layered(&[], "", &[("WASMESOS_AGENT_MAX_TASKS", "-1")]).err();
+        let err = err.map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(err.contains("WASMESOS_AGENT_MAX_TASKS"), "{err}");
+    }
+
+    #[test]
+    fn printed_config_reads_back_to_the_same_config() {
+        let argv = [
+            "--master",
+            "http://10.0.0.5:5050",
+            "--resources",
+            "cpus:4;mem:8GiB;disk:20GiB",
+            "--work-dir",
+            "/tmp/a",
+            "--max-task-mem",
+            "256MiB",
+        ];
+        let config = parse(&argv).expect("valid flags");
+        let printed = print_config(&config).expect("printable");
+        let again = layered(&[], &printed, &[]).expect("reads back");
+        assert_eq!(print_config(&again).ok(), Some(printed));
+        assert_eq!(again.resources, config.resources);
+        assert_eq!(again.work_dir, config.work_dir);
+        assert_eq!(again.executor.max_task_memory_bytes, 256 << 20);
     }
 
     #[test]

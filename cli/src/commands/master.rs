@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmesos_allocator::{Resources, SorterKind};
-use wasmesos_master::{DEFAULT_LISTEN, HaConfig, MasterConfig};
+use wasmesos_master::{HaConfig, MasterConfig};
 
+use crate::settings::{Layers, Printed};
 use crate::signals::shutdown_signal;
-use crate::units::{parse_duration, parse_size};
+use crate::units::{format_duration, format_size, parse_duration, parse_size};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -44,12 +45,25 @@ quota change at run time with `wasmesos roles`.";
 
 /// Run a master: pool the agents' resources, offer them to frameworks by weighted DRF,
 /// and relay launches, status updates, kills and messages.
+///
+/// Settings come from built-in defaults, then the `--config` TOML file, then
+/// `WASMESOS_MASTER_<SETTING>` environment variables, then flags (each setting is named as
+/// its flag, with `_` for `-`: `--offer-timeout` is `offer_timeout` in the file and
+/// `WASMESOS_MASTER_OFFER_TIMEOUT` in the environment). `--print-config` shows the result.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct MasterArgs {
-    /// Address to serve gRPC on.
-    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    /// A TOML file of settings (see --print-config for its shape).
+    #[arg(long, value_name = "FILE", env = "WASMESOS_MASTER_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Print the settings in effect, as a TOML file --config reads back, and exit.
+    #[arg(long)]
+    print_config: bool,
+
+    /// Address to serve gRPC and HTTP on [default: 127.0.0.1:5050].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
 
     /// Directory for uploaded executors (default: a new directory under the OS temp dir).
     #[arg(long, value_name = "DIR")]
@@ -59,7 +73,7 @@ pub struct MasterArgs {
     #[arg(long = "role-weight", value_name = "ROLE=W", value_parser = parse_role_weight)]
     role_weights: Vec<(String, f64)>,
 
-    /// How often agents must heartbeat.
+    /// How often agents must heartbeat [default: 1s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     agent_heartbeat_interval: Option<Duration>,
 
@@ -83,18 +97,18 @@ pub struct MasterArgs {
     #[arg(long, value_name = "SETS", value_parser = parse_min_allocatable)]
     min_allocatable_resources: Option<MinAllocatable>,
 
-    /// How roles and frameworks are ordered for each agent.
-    #[arg(long, value_name = "SORTER", value_enum, default_value_t = RoleSorter::Drf)]
-    role_sorter: RoleSorter,
+    /// How roles and frameworks are ordered for each agent [default: drf].
+    #[arg(long, value_name = "SORTER", value_enum)]
+    role_sorter: Option<RoleSorter>,
 
     /// Rescind offers not answered within this time (default: offers never expire).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     offer_timeout: Option<Duration>,
 
     /// How long agents known from the registry have to re-register after a master restart
-    /// before they are removed and their tasks reported LOST.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
-    agent_reregister_timeout: Duration,
+    /// before they are removed and their tasks reported LOST [default: 2m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    agent_reregister_timeout: Option<Duration>,
 
     /// Join an HA group: zk://host:port[,host:port...]/path. The lowest ephemeral sequential
     /// znode under the path leads; the other masters redirect callers to it. A master that
@@ -103,14 +117,13 @@ pub struct MasterArgs {
     zk: Option<String>,
 
     /// ZooKeeper session timeout: a dead leader is replaced after about this long. ZooKeeper
-    /// clamps it to 2-20 x its tickTime, so 2s needs tickTime <= 1000 ms.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration,
-        default_value = "2s", requires = "zk")]
-    zk_session_timeout: Duration,
+    /// clamps it to 2-20 x its tickTime, so 2s needs tickTime <= 1000 ms [default: 2s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    zk_session_timeout: Option<Duration>,
 
-    /// Largest executor component accepted for upload.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
-    max_artifact_size: u64,
+    /// Largest executor component accepted for upload [default: 64MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_artifact_size: Option<u64>,
 }
 
 /// `--role-sorter` values, named as Mesos names them.
@@ -127,37 +140,149 @@ enum RoleSorter {
 struct MinAllocatable(Vec<Resources>);
 
 impl MasterArgs {
-    fn config(&self) -> MasterConfig {
-        let mut config = MasterConfig {
-            listen: self.listen,
-            work_dir: self.work_dir.clone(),
-            role_weights: self.role_weights.iter().cloned().collect(),
-            fair_share_excluded: self.fair_share_excluded.iter().cloned().collect(),
-            role_sorter: match self.role_sorter {
+    /// The config from every layer: defaults, the file, the environment, the flags.
+    fn config(&self) -> anyhow::Result<MasterConfig> {
+        let layers = Layers::load("master", self.config.as_deref())?;
+        self.config_from(layers)
+    }
+
+    fn config_from(&self, mut layers: Layers) -> anyhow::Result<MasterConfig> {
+        let l = &mut layers;
+        let library = MasterConfig::default();
+        let heartbeat = l.one(
+            "agent_heartbeat_interval",
+            self.agent_heartbeat_interval,
+            parse_duration,
+        )?;
+        let ping = l.one(
+            "agent_ping_timeout",
+            self.agent_ping_timeout,
+            parse_duration,
+        )?;
+        let sorter = l.one("role_sorter", self.role_sorter, |text| {
+            <RoleSorter as clap::ValueEnum>::from_str(text, true)
+        })?;
+        let min_allocatable = l.one(
+            "min_allocatable_resources",
+            self.min_allocatable_resources.clone(),
+            parse_min_allocatable,
+        )?;
+        let zk = l.one("zk", self.zk.clone(), |text| Ok(text.to_string()))?;
+        let zk_session_timeout = l.one(
+            "zk_session_timeout",
+            self.zk_session_timeout,
+            parse_duration,
+        )?;
+        let agent_heartbeat_interval = heartbeat.unwrap_or(library.agent_heartbeat_interval);
+        let config = MasterConfig {
+            listen: l
+                .one("listen", self.listen, parse_socket_addr)?
+                .unwrap_or(library.listen),
+            work_dir: l.one("work_dir", self.work_dir.clone(), |text| {
+                Ok(PathBuf::from(text))
+            })?,
+            role_weights: l
+                .many("role_weights", self.role_weights.clone(), parse_role_weight)?
+                .into_iter()
+                .collect(),
+            fair_share_excluded: l
+                .many(
+                    "fair_share_excluded",
+                    self.fair_share_excluded.clone(),
+                    |text| Ok(text.to_string()),
+                )?
+                .into_iter()
+                .collect(),
+            min_allocatable_resources: min_allocatable
+                .map_or(library.min_allocatable_resources, |MinAllocatable(sets)| {
+                    sets
+                }),
+            role_sorter: match sorter.unwrap_or(RoleSorter::Drf) {
                 RoleSorter::Drf => SorterKind::Drf,
                 RoleSorter::Random => SorterKind::WeightedRandom,
             },
-            offer_timeout: self.offer_timeout,
-            agent_reregister_timeout: self.agent_reregister_timeout,
-            max_artifact_size: self.max_artifact_size,
-            ..MasterConfig::default()
+            agent_heartbeat_interval,
+            agent_ping_timeout: ping.unwrap_or(agent_heartbeat_interval * 5),
+            offer_timeout: l.one("offer_timeout", self.offer_timeout, parse_duration)?,
+            agent_reregister_timeout: l
+                .one(
+                    "agent_reregister_timeout",
+                    self.agent_reregister_timeout,
+                    parse_duration,
+                )?
+                .unwrap_or(library.agent_reregister_timeout),
+            max_artifact_size: l
+                .one("max_artifact_size", self.max_artifact_size, parse_size)?
+                .unwrap_or(library.max_artifact_size),
+            ha: zk.map(|zk| {
+                let mut ha = HaConfig::new(zk);
+                ha.session_timeout = zk_session_timeout.unwrap_or(ha.session_timeout);
+                ha
+            }),
+            ..library
         };
-        if let Some(MinAllocatable(sets)) = &self.min_allocatable_resources {
-            config.min_allocatable_resources = sets.clone();
-        }
-        if let Some(interval) = self.agent_heartbeat_interval {
-            config.agent_heartbeat_interval = interval;
-            config.agent_ping_timeout = interval * 5;
-        }
-        if let Some(timeout) = self.agent_ping_timeout {
-            config.agent_ping_timeout = timeout;
-        }
-        config.ha = self.zk.as_ref().map(|zk| HaConfig {
-            zk: zk.clone(),
-            session_timeout: self.zk_session_timeout,
-        });
+        layers.finish()?;
         config
+            .validate()
+            .context("the master's settings are not valid")?;
+        Ok(config)
     }
+}
+
+/// The settings of `config` as a TOML file that `--config` reads back to the same config.
+fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
+    let min_allocatable: Vec<String> = config
+        .min_allocatable_resources
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let sorter = match config.role_sorter {
+        SorterKind::WeightedRandom => "random",
+        SorterKind::Drf => "drf",
+    };
+    Printed::default()
+        .text("listen", config.listen)
+        .optional(
+            "work_dir",
+            config.work_dir.as_ref().map(|dir| dir.display()),
+            "a new directory under the OS temp dir",
+        )
+        .map("role_weights", config.role_weights.clone())
+        .list("fair_share_excluded", &config.fair_share_excluded)
+        .text("min_allocatable_resources", min_allocatable.join("|"))
+        .text("role_sorter", sorter)
+        .text(
+            "agent_heartbeat_interval",
+            format_duration(config.agent_heartbeat_interval),
+        )
+        .text(
+            "agent_ping_timeout",
+            format_duration(config.agent_ping_timeout),
+        )
+        .optional(
+            "offer_timeout",
+            config.offer_timeout.map(format_duration),
+            "offers never expire",
+        )
+        .text(
+            "agent_reregister_timeout",
+            format_duration(config.agent_reregister_timeout),
+        )
+        .optional(
+            "zk",
+            config.ha.as_ref().map(|ha| ha.zk.clone()),
+            "a lone master",
+        )
+        .optional(
+            "zk_session_timeout",
+            config
+                .ha
+                .as_ref()
+                .map(|ha| format_duration(ha.session_timeout)),
+            "only used with zk",
+        )
+        .text("max_artifact_size", format_size(config.max_artifact_size))
+        .render("wasmesos master settings (read back with --config FILE)")
 }
 
 /// Runs the master; errors are one line on stderr.
@@ -172,7 +297,11 @@ pub fn main(args: MasterArgs) -> ExitCode {
 }
 
 fn run(args: MasterArgs) -> anyhow::Result<()> {
-    let config = args.config();
+    let config = args.config()?;
+    if args.print_config {
+        print!("{}", print_config(&config)?);
+        return Ok(());
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if config.ha.is_some() {
         return runtime.block_on(crate::commands::master_ha::run(config));
@@ -189,6 +318,12 @@ fn run(args: MasterArgs) -> anyhow::Result<()> {
         master.shutdown().await?;
         Ok(())
     })
+}
+
+fn parse_socket_addr(text: &str) -> Result<SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "expected an address such as 127.0.0.1:5050".to_string())
 }
 
 /// `cpus:1|mem:1GiB`: sets in the agent syntax, alternatives separated by `|`.
@@ -234,9 +369,136 @@ mod tests {
         args: MasterArgs,
     }
 
-    fn parse(argv: &[&str]) -> Result<MasterConfig, clap::Error> {
+    fn parse(argv: &[&str]) -> anyhow::Result<MasterConfig> {
+        layered(argv, "", &[])
+    }
+
+    /// The config from flags `argv`, a settings file holding `file`, and variables `env`.
+    fn layered(argv: &[&str], file: &str, env: &[(&str, &str)]) -> anyhow::Result<MasterConfig> {
         let argv = std::iter::once("master").chain(argv.iter().copied());
-        Wrapper::try_parse_from(argv).map(|w| w.args.config())
+        let args = Wrapper::try_parse_from(argv)?.args;
+        let table: toml::Table = file.parse()?;
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let layers = Layers::new(
+            "master",
+            Some((PathBuf::from("master.toml"), table)),
+            env.collect(),
+        );
+        args.config_from(layers)
+    }
+
+    #[test]
+    fn the_file_then_the_environment_then_flags() {
+        let file = r#"
+            listen = "0.0.0.0:7070"
+            offer_timeout = "30s"
+            agent_heartbeat_interval = "200ms"
+            max_artifact_size = "1MiB"
+            fair_share_excluded = ["gpus"]
+            role_sorter = "random"
+            zk = "zk://z1:2181,z2:2181/wasmesos"
+            [role_weights]
+            prod = 2
+            "eng/backend" = 0.5
+        "#;
+        let env = [
+            ("WASMESOS_MASTER_OFFER_TIMEOUT", "45s"),
+            ("WASMESOS_MASTER_ZK_SESSION_TIMEOUT", "3s"),
+        ];
+        let config = layered(&["--max-artifact-size", "2MiB"], file, &env).expect("valid");
+        assert_eq!(config.listen.port(), 7070);
+        assert_eq!(config.offer_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(config.agent_heartbeat_interval, Duration::from_millis(200));
+        assert_eq!(config.agent_ping_timeout, Duration::from_secs(1));
+        assert_eq!(config.max_artifact_size, 2 << 20);
+        assert_eq!(config.role_weights.get("prod"), Some(&2.0));
+        assert_eq!(config.role_weights.get("eng/backend"), Some(&0.5));
+        assert!(config.fair_share_excluded.contains("gpus"));
+        assert_eq!(config.role_sorter, SorterKind::WeightedRandom);
+        let ha = config.ha.expect("zk from the file");
+        assert_eq!(ha.zk, "zk://z1:2181,z2:2181/wasmesos");
+        assert_eq!(ha.session_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn file_and_environment_errors_name_the_setting() {
+        let cases = [
+            (
+                "offer_timeout = \"5\"",
+                vec![],
+                "master.toml: setting `offer_timeout`",
+            ),
+            ("lisen = \"x\"", vec![], "unknown setting(s) lisen"),
+            (
+                "role_weights = { prod = 0 }",
+                vec![],
+                "setting `role_weights`",
+            ),
+            ("agent_ping_timeout = \"1ms\"", vec![], "agent_ping_timeout"),
+            (
+                "",
+                vec![("WASMESOS_MASTER_LISTEN", "nowhere")],
+                "environment variable WASMESOS_MASTER_LISTEN: `nowhere`",
+            ),
+            ("listen = [1, 2]", vec![], "expected one value"),
+        ];
+        for (file, env, expected) in cases {
+            let err = layered(&[], file, &env).err().map(|e| format!("{e:#}"));
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains(expected)),
+                "{file:?} {env:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn printed_config_reads_back_to_the_same_config() {
+        let argv = [
+            "--listen",
+            "0.0.0.0:6060",
+            "--work-dir",
+            "/var/lib/m",
+            "--role-weight",
+            "eng/backend=1.5",
+            "--fair-share-excluded",
+            "gpus",
+            "--min-allocatable-resources",
+            "cpus:1|mem:1GiB",
+            "--role-sorter",
+            "random",
+            "--offer-timeout",
+            "90s",
+            "--agent-heartbeat-interval",
+            "250ms",
+            "--zk",
+            "zk://z1:2181/w",
+            "--zk-session-timeout",
+            "1500ms",
+            "--max-artifact-size",
+            "3MiB",
+        ];
+        let config = parse(&argv).expect("valid flags");
+        let printed = print_config(&config).expect("printable");
+        let again = layered(&[], &printed, &[]).expect("the printed file reads back");
+        assert_eq!(print_config(&again).ok(), Some(printed.clone()));
+        assert_eq!(again.listen, config.listen);
+        assert_eq!(again.work_dir, config.work_dir);
+        assert_eq!(again.role_weights, config.role_weights);
+        assert_eq!(
+            again.min_allocatable_resources,
+            config.min_allocatable_resources
+        );
+        assert_eq!(again.agent_ping_timeout, config.agent_ping_timeout);
+        assert_eq!(
+            again.ha.map(|ha| ha.session_timeout),
+            Some(Duration::from_millis(1500))
+        );
+        let defaults = print_config(&parse(&[]).expect("no flags")).expect("printable");
+        assert!(
+            defaults.contains("listen = \"127.0.0.1:5050\""),
+            "{defaults}"
+        );
+        assert!(defaults.contains("# offer_timeout: not set"), "{defaults}");
     }
 
     #[test]
