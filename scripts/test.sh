@@ -6,6 +6,20 @@ cd "$(dirname "$0")/.."
 # The guest programs are components for wasm32-wasip2; rustup does not add targets by itself.
 rustup target add wasm32-wasip2 >/dev/null
 
+# Dependencies: licenses, duplicate and wildcard bans, and sources always (deny.toml); RustSec
+# advisories whenever their database can be fetched (it lives on GitHub, out of reach of an
+# offline machine, which is then said in one line rather than failing the run).
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "cargo-deny is missing: cargo install cargo-deny --locked --version 0.20.2 (.ci/run does this)" >&2
+  exit 1
+fi
+cargo deny --log-level error --offline check licenses bans sources
+if cargo deny --log-level error fetch db >/dev/null 2>&1; then
+  cargo deny --log-level error check --disable-fetch advisories
+else
+  echo "cargo deny: advisories not checked: the RustSec advisory database could not be fetched"
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Benchmarks are measured by hand (see README.md); here they only have to keep compiling.
