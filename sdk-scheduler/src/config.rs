@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use wasmesos_proto::FrameworkInfo;
 
-/// Where the master lives when nothing else says so.
-pub const DEFAULT_MASTER_URL: &str = "http://127.0.0.1:5050";
+pub use wasmesos_detector::DEFAULT_MASTER_URL;
 
 /// Everything a driver needs to know; plain fields so tests can shrink every interval.
 #[derive(Debug, Clone)]

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmesos_agent::{AgentConfig, DEFAULT_LISTEN, DEFAULT_MASTER_URL, ExecutorConfig};
+use wasmesos_agent::{AgentConfig, DEFAULT_LISTEN, ExecutorConfig};
+use wasmesos_detector::DEFAULT_MASTER_URL;
 use wasmesos_proto::Resources;
 
 use crate::signals::shutdown_signal;
