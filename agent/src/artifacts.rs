@@ -17,12 +17,12 @@ use tokio::sync::OnceCell;
 use tonic::Code;
 use tonic::transport::Channel;
 use tracing::{debug, info, warn};
+use wasmesos_detector::Backoff;
 use wasmesos_proto::DownloadRequest;
 use wasmesos_proto::artifacts_client::ArtifactsClient;
 use wasmesos_wasm_executor::{Executor, Program};
 
 use crate::Error;
-use crate::backoff::Backoff;
 use crate::ids::check_digest;
 
 pub(crate) struct ArtifactCache {

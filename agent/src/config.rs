@@ -11,7 +11,7 @@ const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 
 /// The master's default URL.
-pub const DEFAULT_MASTER_URL: &str = "http://127.0.0.1:5050";
+pub const DEFAULT_MASTER_URL: &str = wasmesos_detector::DEFAULT_MASTER_URL;
 
 /// The agent's default listen address.
 pub const DEFAULT_LISTEN: SocketAddr =

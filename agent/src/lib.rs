@@ -43,7 +43,6 @@
 
 mod agent;
 mod artifacts;
-mod backoff;
 mod checkpoint;
 mod commands;
 mod config;
@@ -51,7 +50,6 @@ mod error;
 mod files;
 mod http;
 mod ids;
-mod leader;
 mod limits;
 mod link;
 mod outbox;

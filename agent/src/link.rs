@@ -11,13 +11,13 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tonic::{Code, Streaming};
 use tracing::{Instrument, debug, info, info_span, warn};
+use wasmesos_detector::Backoff;
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 use wasmesos_proto::agent_command::{Command, Registered};
 use wasmesos_proto::{AgentCommand, HeartbeatRequest, RegisterRequest};
 
 use crate::Error;
 use crate::agent::Agent;
-use crate::backoff::Backoff;
 use crate::commands::{self, Next};
 
 /// Heartbeat intervals outside this range are treated as nonsense from the master.

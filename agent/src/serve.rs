@@ -10,8 +10,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Channel, Server};
 use tracing::{Instrument, info, info_span};
+use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, MasterChannel};
 use wasmesos_proto::agent_server::AgentServer;
 use wasmesos_wasm_executor::Executor;
 
@@ -133,10 +134,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         config.executor.cache_dir = Some(work_dir.join("compiled"));
     }
     let resources = complete_resources(config.resources.clone(), &work_dir);
-    let channel = match crate::leader::leader_channel(&config.master_url, master_endpoint).await? {
-        Some(channel) => channel,
-        None => master_channel(&config.master_url)?,
-    };
+    let channel = master_channel(&config.master_url).await?;
     let address = match &config.advertise_url {
         Some(url) => url.clone(),
         None => format!("http://{}", advertised_addr(addr, &config.master_url).await),
@@ -230,32 +228,16 @@ async fn open_sandboxes(config: &AgentConfig) -> Result<Sandboxes, Error> {
         .map_err(|err| Error::Internal(format!("opening the sandboxes: {err}")))?
 }
 
-/// One lazily connected HTTP/2 channel to the master for every client the agent uses.
-fn master_channel(url: &str) -> Result<Channel, Error> {
-    Ok(master_endpoint(url)?.connect_lazy())
-}
-
-/// The endpoint settings of every connection to a master.
-fn master_endpoint(url: &str) -> Result<Endpoint, Error> {
-    let url = if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
-    };
-    let invalid = |reason: String| Error::InvalidMasterUrl {
-        url: url.clone(),
-        reason,
-    };
-    let endpoint = Endpoint::from_shared(url.clone()).map_err(|err| invalid(err.to_string()))?;
-    if endpoint.uri().host().is_none() {
-        return Err(invalid("it names no host".into()));
-    }
-    Ok(endpoint
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5))
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(20))
-        .keep_alive_while_idle(true))
+/// One lazily connected HTTP/2 channel to the master for every client the agent uses; for a
+/// `zk://` URL it follows the leader, so registration, heartbeats and status updates do too.
+async fn master_channel(url: &str) -> Result<Channel, Error> {
+    let master = MasterChannel::lazy(url, DEFAULT_CONNECT_TIMEOUT)
+        .await
+        .map_err(|err| Error::InvalidMasterUrl {
+            url: url.to_string(),
+            reason: err.to_string(),
+        })?;
+    Ok(master.channel())
 }
 
 /// The address to advertise for a server bound to `addr`: the bound address itself, or, for

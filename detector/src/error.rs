@@ -1,4 +1,4 @@
-//! What can go wrong while finding the leader.
+//! What can go wrong while finding and reaching the leader.
 
 use std::time::Duration;
 
@@ -18,6 +18,9 @@ pub enum Error {
     /// No master leads yet and none came forward before the deadline.
     #[error("no leading master under {url} after {after:?}")]
     NoLeader { url: String, after: Duration },
+    /// The leading master did not accept a connection.
+    #[error("cannot reach the master at {url}: {reason}")]
+    Connect { url: String, reason: String },
     /// The detector's background task has ended (the runtime is shutting down).
     #[error("the detector for {url} has stopped")]
     Stopped { url: String },

@@ -6,6 +6,9 @@ use std::str::FromStr;
 
 use crate::Error;
 
+/// Where clients look for the master when nothing else says so.
+pub const DEFAULT_MASTER_URL: &str = "http://127.0.0.1:5050";
+
 /// ZooKeeper's client port, used when a `zk://` host names none.
 const DEFAULT_ZK_PORT: u16 = 2181;
 
@@ -60,6 +63,13 @@ impl FromStr for MasterUrl {
                 return Err(bad("no host after the scheme"));
             }
             return Ok(Self::Static(text.trim_end_matches('/').to_string()));
+        }
+        // A bare `host:port` is a plain-HTTP master, as agents have always accepted.
+        if !text.contains("://") && !text.is_empty() && !text.starts_with('/') {
+            return Ok(Self::Static(format!(
+                "http://{}",
+                text.trim_end_matches('/')
+            )));
         }
         Err(bad(
             "expected http://host:port or zk://host:port[,host:port…]/path",
@@ -136,6 +146,14 @@ mod tests {
             Some(zk("h1:2181,h2:2182", "/wasmesos"))
         );
         assert_eq!(parse("zk://h1/a/b/"), Some(zk("h1:2181", "/a/b")));
+        assert_eq!(
+            parse("10.0.0.5:5050"),
+            Some(MasterUrl::Static("http://10.0.0.5:5050".into()))
+        );
+        assert_eq!(
+            parse(DEFAULT_MASTER_URL),
+            Some(MasterUrl::Static(DEFAULT_MASTER_URL.into()))
+        );
         assert_eq!(parse("zk://[::1]:2181/m"), Some(zk("[::1]:2181", "/m")));
         assert_eq!(
             parse("zk://h1:2181,h2:2182/wasmesos").map(|u| u.to_string()),
@@ -156,6 +174,7 @@ mod tests {
             ("zk://u:p@h1/x", "credentials"),
             ("ftp://h", "expected http://"),
             ("http://", "no host"),
+            ("", "expected http://"),
         ];
         for (url, expected) in cases {
             let message = why(url);

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use zookeeper_client as zk;
 
 use crate::Error;
+use crate::backoff::Backoff;
 use crate::info::{MasterInfo, leader_znode};
 
 /// Connects to the ensemble `servers` (`host:port,…`), failing with [`Error::Unreachable`]
@@ -28,8 +29,10 @@ pub async fn connect(servers: &str, session_timeout: Duration) -> Result<zk::Cli
 /// nothing but a late switch after a long partition.
 pub(crate) const DETECTOR_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-const RETRY_MIN: Duration = Duration::from_millis(50);
-const RETRY_MAX: Duration = Duration::from_secs(2);
+/// ZooKeeper retries start fast: a follower learns of a new leader within one pause.
+fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(50), Duration::from_secs(2))
+}
 
 /// Follows the leader under `path` until every receiver of `leader` is gone.
 pub(crate) async fn follow(
@@ -38,14 +41,14 @@ pub(crate) async fn follow(
     path: String,
     leader: watch::Sender<Option<String>>,
 ) {
-    let mut retry = RETRY_MIN;
+    let mut retry = retry_backoff();
     loop {
         let outcome = tokio::select! {
             () = leader.closed() => return,
             outcome = observe_once(&client, &path, &leader) => outcome,
         };
         match outcome {
-            Observed::Changed => retry = RETRY_MIN,
+            Observed::Changed => retry.reset(),
             Observed::SessionLost => {
                 tracing::warn!(%servers, %path, "ZooKeeper session lost; reconnecting");
                 leader.send_if_modified(|current| current.take().is_some());
@@ -53,12 +56,11 @@ pub(crate) async fn follow(
                     () = leader.closed() => return,
                     client = reconnect(&servers) => client,
                 };
-                retry = RETRY_MIN;
+                retry.reset();
             }
             Observed::Failed(err) => {
                 tracing::debug!(%err, %path, "watching the master znodes failed; retrying");
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_MAX);
+                tokio::time::sleep(retry.next_delay()).await;
             }
         }
     }
@@ -151,14 +153,13 @@ fn classify(err: zk::Error) -> Observed {
 }
 
 async fn reconnect(servers: &str) -> zk::Client {
-    let mut retry = RETRY_MIN;
+    let mut retry = retry_backoff();
     loop {
         match connect(servers, DETECTOR_SESSION_TIMEOUT).await {
             Ok(client) => return client,
             Err(err) => {
                 tracing::warn!(%err, "reconnecting to ZooKeeper");
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_MAX);
+                tokio::time::sleep(retry.next_delay()).await;
             }
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tonic::transport::Channel;
 use wasmesos_agent::{AgentConfig, AgentHandle, ExecutorConfig, parse_resources};
+use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, MasterChannel};
 use wasmesos_master::{MasterConfig, MasterHandle};
 use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::operator_client::OperatorClient;
@@ -249,7 +250,8 @@ fn loopback_port_zero() -> std::net::SocketAddr {
 }
 
 async fn channel(url: &str) -> Result<Channel, Error> {
-    Ok(wasmesos_sdk_scheduler::connect_channel(url, Duration::from_secs(5)).await?)
+    let master = MasterChannel::connect(url, DEFAULT_CONNECT_TIMEOUT).await?;
+    Ok(master.channel())
 }
 
 /// `Operator.GetState` of the master at `master_url`.

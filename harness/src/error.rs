@@ -9,6 +9,8 @@ pub enum Error {
     Agent(#[from] wasmesos_agent::Error),
     #[error(transparent)]
     Scheduler(#[from] wasmesos_sdk_scheduler::Error),
+    #[error(transparent)]
+    Detector(#[from] wasmesos_detector::Error),
     #[error("{call} failed: {status}")]
     Rpc {
         call: &'static str,

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use wasmesos_proto::{AcknowledgeRequest, Acknowledgement, TaskStatus};
 
-use crate::driver::MasterLink;
+use crate::link::MasterLink;
 
 /// Keeps each ACKNOWLEDGE well under the master's message size limit.
 const MAX_BATCH: usize = 8192;

@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use wasmesos_proto::FrameworkInfo;
 
-/// Where the master lives when nothing else says so.
-pub const DEFAULT_MASTER_URL: &str = "http://127.0.0.1:5050";
+pub use wasmesos_detector::DEFAULT_MASTER_URL;
 
 /// Everything a driver needs to know; plain fields so tests can shrink every interval.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
-    /// The master's gRPC endpoint, e.g. `http://127.0.0.1:5050`.
+    /// The master's gRPC endpoint, e.g. `http://127.0.0.1:5050`, or `zk://host:2181/path` to
+    /// follow whichever master leads there.
     pub master_url: String,
     /// Name, roles, principal and failover timeout. Leave `id` empty for a new framework; the
     /// driver fills it in from the master's `SUBSCRIBED` and keeps it across reconnects.

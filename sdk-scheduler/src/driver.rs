@@ -1,10 +1,10 @@
 //! The [`Driver`]: the framework's connection to the master and every call it can make.
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::Arc;
 
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tracing::Instrument;
 use wasmesos_proto::reconcile_request::ReconcileTask;
 use wasmesos_proto::scheduler_client::SchedulerClient;
@@ -16,7 +16,8 @@ use wasmesos_proto::{
 
 use crate::acks::AckQueue;
 use crate::config::DriverConfig;
-use crate::error::{Error, one_line};
+use crate::error::Error;
+use crate::link::MasterLink;
 use crate::reconcile::Tracked;
 
 /// A framework's handle on the master: subscribes and dispatches events to a
@@ -35,16 +36,6 @@ pub(crate) struct Inner {
     pub(crate) tracked: Tracked,
 }
 
-/// What the event loop, the calls and the acknowledger share: where the master is and who we are.
-pub(crate) struct MasterLink {
-    channel: RwLock<Channel>,
-    url: RwLock<String>,
-    framework_id: RwLock<Option<String>>,
-    connect_timeout: std::time::Duration,
-    /// Set for `zk://` URLs: changes whenever ZooKeeper names a new leader.
-    leader_changes: OnceLock<watch::Receiver<Option<String>>>,
-}
-
 impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
@@ -54,117 +45,12 @@ impl std::fmt::Debug for Driver {
     }
 }
 
-impl MasterLink {
-    pub(crate) fn client(&self) -> SchedulerClient<Channel> {
-        SchedulerClient::new(self.channel())
-    }
-
-    pub(crate) fn channel(&self) -> Channel {
-        self.channel
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub(crate) fn url(&self) -> String {
-        self.url
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub(crate) fn framework_id(&self) -> Option<String> {
-        self.framework_id
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub(crate) fn set_framework_id(&self, id: &str) {
-        *self
-            .framework_id
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(id.to_string());
-    }
-
-    /// Completes when the leader behind a `zk://` URL changes after this call; never for a
-    /// static URL.
-    pub(crate) async fn leader_changed(&self) {
-        match self.leader_changes.get() {
-            Some(changes) => {
-                let mut changes = changes.clone();
-                changes.borrow_and_update();
-                let _ = changes.changed().await;
-            }
-            None => std::future::pending().await,
-        }
-    }
-
-    /// The leader ZooKeeper names now, for a `zk://` URL; `None` for a static URL.
-    pub(crate) fn detected_leader(&self) -> Option<String> {
-        self.leader_changes
-            .get()
-            .and_then(|changes| changes.borrow().clone())
-    }
-
-    /// Points every later call at another master (the leader a follower named).
-    pub(crate) fn redirect(&self, url: &str) -> Result<(), Error> {
-        let channel = endpoint(url, self.connect_timeout)?.connect_lazy();
-        *self.channel.write().unwrap_or_else(PoisonError::into_inner) = channel;
-        *self.url.write().unwrap_or_else(PoisonError::into_inner) = url.to_string();
-        Ok(())
-    }
-}
-
-/// An endpoint with the settings every wasmesos client wants (no Nagle delay on small calls).
-pub(crate) fn endpoint(url: &str, connect_timeout: std::time::Duration) -> Result<Endpoint, Error> {
-    Endpoint::from_shared(url.to_string())
-        .map(|endpoint| endpoint.tcp_nodelay(true).connect_timeout(connect_timeout))
-        .map_err(|err| Error::InvalidUrl {
-            url: url.to_string(),
-            reason: one_line(&err),
-        })
-}
-
-/// Connects to the master at `url`, failing fast with [`Error::Unreachable`] naming it. A
-/// `zk://` URL connects to the master leading at the time.
-pub async fn connect_channel(
-    url: &str,
-    connect_timeout: std::time::Duration,
-) -> Result<Channel, Error> {
-    let (leader, _detector) = crate::leader::resolve(url, connect_timeout).await?;
-    connect_leader(&leader, connect_timeout).await
-}
-
-async fn connect_leader(url: &str, connect_timeout: std::time::Duration) -> Result<Channel, Error> {
-    endpoint(url, connect_timeout)?
-        .connect()
-        .await
-        .map_err(|err| Error::Unreachable {
-            url: url.to_string(),
-            reason: one_line(&err),
-        })
-}
-
 impl Driver {
     /// Connects to the master named in `config`; fails with [`Error::Unreachable`] when it
     /// cannot. Nothing is subscribed until [`Driver::run`]. Must be called inside a tokio
     /// runtime (it starts the task that sends acknowledgements).
     pub async fn connect(config: DriverConfig) -> Result<Driver, Error> {
-        let (leader, detector) =
-            crate::leader::resolve(&config.master_url, config.connect_timeout).await?;
-        let channel = connect_leader(&leader, config.connect_timeout).await?;
-        let known_id = Some(config.framework.id.clone()).filter(|id| !id.is_empty());
-        let link = Arc::new(MasterLink {
-            channel: RwLock::new(channel),
-            url: RwLock::new(leader),
-            framework_id: RwLock::new(known_id),
-            connect_timeout: config.connect_timeout,
-            leader_changes: OnceLock::new(),
-        });
-        if let Some(changes) = crate::leader::follow_if_any(detector, &link) {
-            let _ = link.leader_changes.set(changes);
-        }
+        let link = Arc::new(MasterLink::connect(&config).await?);
         let acks = AckQueue::start(Arc::clone(&link));
         let (stop, _) = watch::channel(false);
         Ok(Driver {
@@ -183,7 +69,8 @@ impl Driver {
         self.inner.link.framework_id()
     }
 
-    /// The master this driver talks to (changes when a follower redirects to the leader).
+    /// The master this driver talks to (changes when a standby redirects to the leader, or
+    /// ZooKeeper names another).
     pub fn master_url(&self) -> String {
         self.inner.link.url()
     }
@@ -193,7 +80,8 @@ impl Driver {
         &self.inner.config
     }
 
-    /// The channel to the master, for clients of its other services (`Operator`, `Artifacts`).
+    /// The channel to the master, for clients of its other services (`Operator`, `Artifacts`);
+    /// it follows the driver to a new leader.
     pub fn channel(&self) -> Channel {
         self.inner.link.channel()
     }

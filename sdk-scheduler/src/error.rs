@@ -44,18 +44,15 @@ impl Error {
     }
 }
 
-/// Renders an error and its chain of sources on one line, without repeating a cause that the
-/// outer message already contains (tonic nests "transport error" around the io error).
-pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = cause.source();
+/// What finding or reaching the master at `url` failed with, in this crate's terms.
+pub(crate) fn master_error(url: &str, err: wasmesos_detector::Error) -> Error {
+    use wasmesos_detector::Error as Master;
+    match err {
+        Master::BadUrl { url, why } => Error::InvalidUrl { url, reason: why },
+        Master::Connect { url, reason } => Error::Unreachable { url, reason },
+        err => Error::Unreachable {
+            url: url.to_string(),
+            reason: err.to_string(),
+        },
     }
-    line
 }

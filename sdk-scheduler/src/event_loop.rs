@@ -7,9 +7,9 @@ use tokio::sync::watch;
 use tonic::Code;
 use tonic::codec::Streaming;
 use tracing::Instrument;
+use wasmesos_detector::Backoff;
 use wasmesos_proto::{Event, LEADER_METADATA_KEY, SubscribeRequest, event};
 
-use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::{Driver, Scheduler};
 

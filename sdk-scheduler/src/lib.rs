@@ -73,12 +73,11 @@
 #![forbid(unsafe_code)]
 
 mod acks;
-mod backoff;
 mod config;
 mod driver;
 mod error;
 mod event_loop;
-mod leader;
+mod link;
 mod offer;
 mod reconcile;
 mod scheduler;
@@ -86,7 +85,7 @@ mod task;
 mod upload;
 
 pub use config::{DEFAULT_MASTER_URL, DriverConfig};
-pub use driver::{Driver, connect_channel};
+pub use driver::Driver;
 pub use error::Error;
 pub use offer::Capacity;
 pub use scheduler::Scheduler;

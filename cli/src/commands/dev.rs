@@ -108,7 +108,7 @@ async fn demo(master_url: &str, lines: usize) -> anyhow::Result<()> {
 
 fn print_hints(url: &str) {
     let hello = wasmesos_guest_artifacts::HELLO;
-    let export = if url == "http://127.0.0.1:5050" {
+    let export = if url == wasmesos_detector::DEFAULT_MASTER_URL {
         String::new()
     } else {
         format!("  export WASMESOS_MASTER={url}\n")

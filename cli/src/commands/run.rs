@@ -15,7 +15,7 @@ use wasmesos_proto::{Offer, Reason, SandboxFile, TaskState, TaskStatus};
 use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Progress, Scheduler, TaskBuilder};
 
 use super::logs::copy_task_file;
-use super::state::{CONNECT_TIMEOUT, MasterArg, reason_text, state_name};
+use super::state::{MasterArg, reason_text, state_name};
 use crate::signals::shutdown_signal;
 use crate::units::{parse_cpus, parse_duration, parse_env, parse_size};
 
@@ -91,7 +91,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_task(args: RunArgs, bytes: Vec<u8>) -> anyhow::Result<ExitCode> {
     let mut config = DriverConfig::new(&args.master.master, "wasmesos-run");
-    config.connect_timeout = CONNECT_TIMEOUT;
+    config.connect_timeout = wasmesos_detector::DEFAULT_CONNECT_TIMEOUT;
     if let Some(role) = &args.role {
         config = config.role(role);
     }

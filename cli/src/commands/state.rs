@@ -6,16 +6,12 @@ mod json;
 mod table;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use tonic::transport::Channel;
+use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MASTER_URL, MasterChannel};
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::{ClusterState, GetStateRequest};
-use wasmesos_sdk_scheduler::DEFAULT_MASTER_URL;
-
-/// How long to wait for the TCP connection to the master.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The master to talk to.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,9 +22,11 @@ pub struct MasterArg {
 }
 
 impl MasterArg {
-    /// A channel to the master; the error names the address when it cannot be reached.
+    /// A channel to the master (the leader, for a `zk://` URL); the error names the address
+    /// when it cannot be reached.
     pub async fn channel(&self) -> anyhow::Result<Channel> {
-        Ok(wasmesos_sdk_scheduler::connect_channel(&self.master, CONNECT_TIMEOUT).await?)
+        let master = MasterChannel::connect(&self.master, DEFAULT_CONNECT_TIMEOUT).await?;
+        Ok(master.channel())
     }
 
     pub async fn operator(&self) -> anyhow::Result<OperatorClient<Channel>> {

@@ -101,6 +101,12 @@ async fn a_standby_redirects_grpc_and_http_to_the_leader() {
         .await
         .expect("subscribe through ZooKeeper");
     assert_eq!(framework.driver.master_url(), first.url());
+    // One given the standby's own http:// URL follows its redirect to the leader.
+    let redirected = TestFramework::start(&second.url(), "ha-redirect-static", None)
+        .await
+        .expect("subscribe through the standby's redirect");
+    assert_eq!(redirected.driver.master_url(), first.url());
+    let _ = tokio::time::timeout(Duration::from_secs(10), redirected.stop()).await;
 
     // The leader steps down (withdraws its znode): the standby takes over, and the framework
     // follows it by itself.

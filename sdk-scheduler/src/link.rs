@@ -1,0 +1,78 @@
+//! [`MasterLink`]: what the event loop, the calls and the acknowledger share: the channel to
+//! the leading master (a [`MasterChannel`], which follows leader changes by itself) and the
+//! framework id the master assigned.
+
+use std::sync::{PoisonError, RwLock};
+
+use tonic::transport::Channel;
+use wasmesos_detector::MasterChannel;
+use wasmesos_proto::scheduler_client::SchedulerClient;
+
+use crate::config::DriverConfig;
+use crate::error::{Error, master_error};
+
+pub(crate) struct MasterLink {
+    master: MasterChannel,
+    framework_id: RwLock<Option<String>>,
+}
+
+impl MasterLink {
+    /// Connects to the master `config` names (the leader, for a `zk://` URL), failing fast
+    /// with [`Error::Unreachable`] naming it.
+    pub(crate) async fn connect(config: &DriverConfig) -> Result<Self, Error> {
+        let master = MasterChannel::connect(&config.master_url, config.connect_timeout)
+            .await
+            .map_err(|err| master_error(&config.master_url, err))?;
+        let known_id = Some(config.framework.id.clone()).filter(|id| !id.is_empty());
+        Ok(MasterLink {
+            master,
+            framework_id: RwLock::new(known_id),
+        })
+    }
+
+    pub(crate) fn client(&self) -> SchedulerClient<Channel> {
+        SchedulerClient::new(self.channel())
+    }
+
+    pub(crate) fn channel(&self) -> Channel {
+        self.master.channel()
+    }
+
+    /// The master calls go to.
+    pub(crate) fn url(&self) -> String {
+        // A connected MasterChannel always has a target; it never goes back to none.
+        self.master.url().unwrap_or_default()
+    }
+
+    pub(crate) fn framework_id(&self) -> Option<String> {
+        self.framework_id
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_framework_id(&self, id: &str) {
+        *self
+            .framework_id
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(id.to_string());
+    }
+
+    /// Completes when the leader behind a `zk://` URL changes after this call; never for a
+    /// static URL.
+    pub(crate) async fn leader_changed(&self) {
+        self.master.leader_changed().await;
+    }
+
+    /// The leader ZooKeeper names now, for a `zk://` URL; `None` for a static URL.
+    pub(crate) fn detected_leader(&self) -> Option<String> {
+        self.master.detected_leader()
+    }
+
+    /// Points every later call at another master (the leader a standby named).
+    pub(crate) fn redirect(&self, url: &str) -> Result<(), Error> {
+        self.master
+            .redirect(url)
+            .map_err(|err| master_error(url, err))
+    }
+}
