@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use wasmesos_guest_artifacts as guests;
-use wasmesos_harness::{ProcessCluster, SchedulerEvent, TestFramework, cluster_state};
+use wasmesos_harness::{
+    ProcessCluster, SchedulerEvent, TestFramework, cluster_state, eventually_some,
+};
 use wasmesos_proto::{Reason, TaskState};
 use wasmesos_sdk_scheduler::{TaskBuilder, refuse_for};
 
@@ -19,6 +21,8 @@ const FAST_MASTER: &[&str] = &[
     "1s",
 ];
 const SMALL_AGENT: &[&str] = &["--max-tasks", "256"];
+/// How long a condition on the master's published state may take to hold.
+const DEADLINE: Duration = Duration::from_secs(10);
 
 async fn processes(agents: usize) -> ProcessCluster {
     ProcessCluster::start(
@@ -171,9 +175,40 @@ async fn wasmesos_run_prints_the_output_and_exits_with_the_task_code() {
         "{}",
         text(&tasks.stdout)
     );
-    let json = wasmesos(&master, &["state", "--json"]);
-    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    // `--json` is the master's HTTP schema (`GET /state`), not one of the CLI's own. The
+    // state lags the master by up to 100 ms, so the bomb's ending may take one more look.
+    let value = eventually_some("the bomb's ending in state --json", DEADLINE, async || {
+        let json = wasmesos(&master, &["state", "--json"]);
+        let value: serde_json::Value = serde_json::from_slice(&json.stdout).ok()?;
+        let ended = value["tasks"]
+            .as_array()?
+            .iter()
+            .any(|task| task["reason"] == "memory_limit");
+        ended.then_some(value)
+    })
+    .await
+    .expect("the bomb's task, with the master's reason code");
     assert_eq!(value["agents"][0]["id"], agent_id.as_str());
+    assert!(value["generation"].is_u64(), "{value}");
+    assert!(value["agents"][0]["total"]["mem_bytes"].is_f64(), "{value}");
+    let reasons: Vec<&str> = value["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|task| task["reason"].as_str())
+        .collect();
+    assert!(reasons.contains(&"exit_code"), "{reasons:?}");
+    let agents = wasmesos(&master, &["agents", "--json"]);
+    let agents: serde_json::Value = serde_json::from_slice(&agents.stdout).expect("JSON");
+    assert_eq!(agents[0]["id"], agent_id.as_str());
+    assert!(agents[0]["active_tasks"].is_u64(), "{agents}");
+    let tasks = wasmesos(&master, &["tasks", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_slice(&tasks.stdout).expect("JSON");
+    assert_eq!(
+        tasks.as_array().map(Vec::len),
+        value["tasks"].as_array().map(Vec::len)
+    );
+    assert!(tasks[0]["terminal"].is_boolean(), "{tasks}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
