@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wasmesos_guest_artifacts as guests;
 use wasmesos_harness::{
-    ProcessCluster, SchedulerEvent, TestFramework, cluster_state, eventually_some,
+    ProcessCluster, SchedulerEvent, TestFramework, cluster_state, eventually, eventually_some,
 };
 use wasmesos_proto::{Reason, TaskState};
 use wasmesos_sdk_scheduler::{TaskBuilder, refuse_for};
@@ -126,12 +126,21 @@ async fn a_killed_agent_process_loses_its_tasks_and_its_offers() {
         .any(|event| matches!(event, SchedulerEvent::Failure(agent) if *agent == doomed));
     assert!(failure_seen, "a FAILURE event names the lost agent");
 
-    let state = cluster_state(&cluster.master_url()).await.expect("state");
-    let doomed_active = state
-        .agents
-        .iter()
-        .any(|agent| agent.active && agent.agent.as_ref().is_some_and(|a| a.id == doomed));
-    assert!(!doomed_active, "the killed agent is no longer active");
+    // The master's state is published up to 100 ms after the FAILURE event.
+    let url = cluster.master_url();
+    eventually(
+        "the killed agent inactive in the state",
+        DEADLINE,
+        async || {
+            cluster_state(&url).await.is_ok_and(|state| {
+                !state.agents.iter().any(|agent| {
+                    agent.active && agent.agent.as_ref().is_some_and(|a| a.id == doomed)
+                })
+            })
+        },
+    )
+    .await
+    .expect("the killed agent is no longer active");
     framework.teardown().await.expect("teardown");
 }
 
