@@ -167,7 +167,10 @@ mod tests {
             } else {
                 assert_eq!(reason.code(), expected);
             }
-            assert!(seen.insert(reason.code()), "{reason:?} has a code of its own");
+            assert!(
+                seen.insert(reason.code()),
+                "{reason:?} has a code of its own"
+            );
             assert_eq!(Reason::from_code(reason.code()), Some(reason));
         }
         assert_eq!(seen.len(), 22);
