@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
-use wasmesos_proto::{Reason, Resources, TaskReport, TaskState};
+use wasmesos_proto::{Resources, TaskReport, TaskState};
 
 use crate::agent::Agent;
 
@@ -89,8 +89,8 @@ fn task_view(report: &TaskReport) -> TaskView {
     TaskView {
         task_id: task.map(|t| t.task_id.clone()).unwrap_or_default(),
         framework_id: report.framework_id.clone(),
-        state: state_name(latest.state()).to_string(),
-        reason: reason_name(latest.reason()),
+        state: latest.state().name().to_string(),
+        reason: latest.reason().code().to_string(),
         message: latest.message,
         executor_digest: task
             .and_then(|t| t.executor.as_ref())
@@ -98,21 +98,6 @@ fn task_view(report: &TaskReport) -> TaskView {
             .unwrap_or_default(),
         updated_time: latest.timestamp,
     }
-}
-
-fn state_name(state: TaskState) -> &'static str {
-    let name = state.as_str_name();
-    name.strip_prefix("TASK_").unwrap_or(name)
-}
-
-fn reason_name(reason: Reason) -> String {
-    if reason == Reason::Unspecified {
-        return String::new();
-    }
-    let name = reason.as_str_name();
-    name.strip_prefix("REASON_")
-        .unwrap_or(name)
-        .to_ascii_lowercase()
 }
 
 fn resource_map(resources: &Resources) -> BTreeMap<String, f64> {
@@ -148,7 +133,7 @@ fn render_metrics(agent: &Agent) -> String {
             .latest
             .as_ref()
             .map_or(TaskState::Unspecified, |s| s.state());
-        *by_state.entry(state_name(state)).or_default() += 1;
+        *by_state.entry(state.name()).or_default() += 1;
     }
     family(
         &mut out,

@@ -85,7 +85,7 @@ impl Update {
             Reason::AgentRestarted,
             format!(
                 "the agent restarted while the task was {}; tasks do not survive an agent restart",
-                state.as_str_name()
+                state.name()
             ),
             StatusSource::SourceAgent,
         )

@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use wasmesos_guest_artifacts as guests;
-use wasmesos_harness::{ProcessCluster, SchedulerEvent, TestFramework, cluster_state};
+use wasmesos_harness::{
+    ProcessCluster, SchedulerEvent, TestFramework, cluster_state, eventually, eventually_some,
+};
 use wasmesos_proto::{Reason, TaskState};
 use wasmesos_sdk_scheduler::{TaskBuilder, refuse_for};
 
@@ -19,6 +21,8 @@ const FAST_MASTER: &[&str] = &[
     "1s",
 ];
 const SMALL_AGENT: &[&str] = &["--max-tasks", "256"];
+/// How long a condition on the master's published state may take to hold.
+const DEADLINE: Duration = Duration::from_secs(10);
 
 async fn processes(agents: usize) -> ProcessCluster {
     ProcessCluster::start(
@@ -122,12 +126,21 @@ async fn a_killed_agent_process_loses_its_tasks_and_its_offers() {
         .any(|event| matches!(event, SchedulerEvent::Failure(agent) if *agent == doomed));
     assert!(failure_seen, "a FAILURE event names the lost agent");
 
-    let state = cluster_state(&cluster.master_url()).await.expect("state");
-    let doomed_active = state
-        .agents
-        .iter()
-        .any(|agent| agent.active && agent.agent.as_ref().is_some_and(|a| a.id == doomed));
-    assert!(!doomed_active, "the killed agent is no longer active");
+    // The master's state is published up to 100 ms after the FAILURE event.
+    let url = cluster.master_url();
+    eventually(
+        "the killed agent inactive in the state",
+        DEADLINE,
+        async || {
+            cluster_state(&url).await.is_ok_and(|state| {
+                !state.agents.iter().any(|agent| {
+                    agent.active && agent.agent.as_ref().is_some_and(|a| a.id == doomed)
+                })
+            })
+        },
+    )
+    .await
+    .expect("the killed agent is no longer active");
     framework.teardown().await.expect("teardown");
 }
 
@@ -171,9 +184,19 @@ async fn wasmesos_run_prints_the_output_and_exits_with_the_task_code() {
         "{}",
         text(&tasks.stdout)
     );
+    // `--json` is the master's HTTP schema (`GET /state`), not one of the CLI's own.
     let json = wasmesos(&master, &["state", "--json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
     assert_eq!(value["agents"][0]["id"], agent_id.as_str());
+    assert!(value["generation"].is_u64(), "{value}");
+    assert!(value["agents"][0]["total"]["mem_bytes"].is_f64(), "{value}");
+    let agents = wasmesos(&master, &["agents", "--json"]);
+    let agents: serde_json::Value = serde_json::from_slice(&agents.stdout).expect("JSON");
+    assert_eq!(agents[0]["id"], agent_id.as_str());
+    assert!(agents[0]["active_tasks"].is_u64(), "{agents}");
+    let tasks = wasmesos(&master, &["tasks", "--json"]);
+    let tasks: serde_json::Value = serde_json::from_slice(&tasks.stdout).expect("JSON");
+    assert!(tasks.is_array(), "{tasks}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,14 +222,16 @@ async fn tasks_logs_and_kill_work_on_a_running_task() {
         .await
         .expect("finished");
 
-    let tasks = wasmesos(&master, &["tasks"]);
-    let listing = text(&tasks.stdout);
-    assert!(
-        listing
+    // The master's state lags its core by up to 100 ms: the ending may take one more look.
+    eventually_some("greeter FINISHED in the task table", DEADLINE, async || {
+        let listing = text(&wasmesos(&master, &["tasks"]).stdout);
+        let finished = listing
             .lines()
-            .any(|l| l.starts_with("greeter") && l.contains("FINISHED")),
-        "{listing}"
-    );
+            .any(|l| l.starts_with("greeter") && l.contains("FINISHED"));
+        finished.then_some(())
+    })
+    .await
+    .expect("the task table shows the ending");
     let stdout = wasmesos(&master, &["logs", "greeter"]);
     assert!(
         text(&stdout.stdout).starts_with("hello from wasmesos"),
@@ -236,6 +261,27 @@ async fn tasks_logs_and_kill_work_on_a_running_task() {
         .await
         .expect("terminal");
     assert_eq!(killed.state(), TaskState::TaskKilled, "{killed:?}");
+
+    // `tasks --json` is the master's task view: states and reason codes as `GET /state`
+    // spells them, resources in bytes, `terminal`.
+    let sleeper = eventually_some("sleeper KILLED in tasks --json", DEADLINE, async || {
+        let json = wasmesos(&master, &["tasks", "--json"]);
+        let tasks: serde_json::Value = serde_json::from_slice(&json.stdout).ok()?;
+        let sleeper = tasks
+            .as_array()?
+            .iter()
+            .find(|t| t["task_id"] == "sleeper")?;
+        (sleeper["state"] == "KILLED").then(|| sleeper.clone())
+    })
+    .await
+    .expect("the killed task in tasks --json");
+    assert_eq!(sleeper["reason"], "killed", "{sleeper}");
+    assert_eq!(sleeper["terminal"], true, "{sleeper}");
+    assert_eq!(
+        sleeper["resources"]["mem_bytes"],
+        f64::from(64 << 20),
+        "{sleeper}"
+    );
     framework.teardown().await.expect("teardown");
 }
 

@@ -8,8 +8,8 @@ use common::*;
 use http_support::get;
 use tempfile::TempDir;
 use wasmesos_proto::v1::{
-    AcceptRequest, ExecutorInfo, Filters, Operation, TaskInfo, TaskState, TaskStatus, event,
-    operation,
+    AcceptRequest, ClusterState, ExecutorInfo, Filters, Operation, TaskInfo, TaskState, TaskStatus,
+    event, operation,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -187,7 +187,12 @@ async fn follow_waits_for_output_and_ends_when_the_task_does() {
     assert_eq!(followed.status, 200);
     assert_eq!(followed.text(), "awake\n");
 
-    let state = master.state().await;
+    let finished = |s: &ClusterState| {
+        s.tasks
+            .iter()
+            .any(|t| t.task_id == "nap" && t.state() == TaskState::TaskFinished)
+    };
+    let state = master.state_where(finished).await;
     let task = state
         .tasks
         .iter()

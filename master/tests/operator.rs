@@ -7,9 +7,8 @@ use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status};
 use wasmesos_proto::v1::agent_server::{Agent, AgentServer};
 use wasmesos_proto::v1::{
-    AcceptRequest, AgentState, ExecutorInfo, GetAgentStateRequest, GetStateRequest,
-    KillTaskRequest, Operation, ReadFileRequest, ReadFileResponse, SandboxFile, TaskInfo,
-    agent_command, event, operation,
+    AcceptRequest, AgentState, ExecutorInfo, GetAgentStateRequest, KillTaskRequest, Operation,
+    ReadFileRequest, ReadFileResponse, SandboxFile, TaskInfo, agent_command, event, operation,
 };
 
 /// An agent API that answers reads with a description of what was asked.
@@ -163,12 +162,8 @@ async fn operator_kill_reaches_the_agent_and_state_lists_everything() {
     assert!(
         matches!(agent.next().await, Some(agent_command::Command::Kill(k)) if k.task_id == "t1")
     );
-    let state = master
-        .operator()
-        .get_state(GetStateRequest {})
-        .await
-        .expect("state")
-        .into_inner();
+    // The state is published up to 100 ms after the launch.
+    let state = master.state_where(|s| !s.tasks.is_empty()).await;
     assert_eq!(state.agents.len(), 1);
     assert_eq!(state.frameworks.len(), 1);
     assert_eq!(state.tasks.len(), 1);

@@ -11,7 +11,7 @@ use tonic::Code;
 use tonic::Streaming;
 use wasmesos_allocator::Quota;
 use wasmesos_proto::v1::{
-    self as proto, ReviveRequest, RoleWeight, SetQuotaRequest, SuppressRequest,
+    self as proto, ClusterState, ReviveRequest, RoleWeight, SetQuotaRequest, SuppressRequest,
     UpdateWeightsRequest,
 };
 
@@ -188,7 +188,13 @@ async fn a_quota_limit_caps_what_a_role_is_offered() {
     let (_, mut other_events) = master.subscribe("other", &["other"]).await;
     let others = offers_until(&mut other_events, 2).await;
     assert_eq!(others.len(), 2);
-    let state = master.state().await;
+    let offered_to_dev = |s: &ClusterState| {
+        s.frameworks.iter().any(|f| {
+            f.framework.as_ref().is_some_and(|i| i.id == dev)
+                && amount(f.offered.as_ref(), "cpus", "") == 2.0
+        })
+    };
+    let state = master.state_where(offered_to_dev).await;
     let dev_state = state
         .frameworks
         .iter()

@@ -178,11 +178,10 @@ async fn offer_launch_update_and_acknowledge_round_trip() {
     assert_eq!(got, b"echo:hi");
 
     let state = master
-        .operator()
-        .get_state(GetStateRequest {})
-        .await
-        .expect("state")
-        .into_inner();
+        .state_where(|s| {
+            s.tasks.len() == 2 && s.agents[0].used.as_ref().map(|r| r.scalar("cpus")) == Some(1.0)
+        })
+        .await;
     assert_eq!(state.tasks.len(), 2);
     assert_eq!(
         state.agents[0].used.as_ref().map(|r| r.scalar("cpus")),

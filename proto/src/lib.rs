@@ -41,6 +41,61 @@ impl TaskState {
     }
 }
 
+impl TaskState {
+    /// The name operators read (`RUNNING`, `FINISHED`, ...): the proto name without `TASK_`.
+    /// The JSON APIs, the CLI and the agent's state page all spell states this way.
+    pub fn name(self) -> &'static str {
+        let name = self.as_str_name();
+        name.strip_prefix("TASK_").unwrap_or(name)
+    }
+
+    /// The state [`TaskState::name`] spells, also accepting the proto name, in any case
+    /// (`running`, `TASK_RUNNING`); `None` for anything else, including the unspecified state.
+    pub fn from_name(name: &str) -> Option<TaskState> {
+        let upper = name.to_ascii_uppercase();
+        let bare = upper.strip_prefix("TASK_").unwrap_or(&upper);
+        TaskState::from_str_name(&format!("TASK_{bare}")).filter(|s| *s != TaskState::Unspecified)
+    }
+}
+
+impl Reason {
+    /// The stable, machine-readable code of a reason (`memory_limit`, `exit_code`, ...);
+    /// empty for [`Reason::Unspecified`]. This is the one table of reason codes.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Unspecified => "",
+            Reason::ExitCode => "exit_code",
+            Reason::Trap => "trap",
+            Reason::GuestError => "guest_error",
+            Reason::MemoryLimit => "memory_limit",
+            Reason::FuelExhausted => "fuel_exhausted",
+            Reason::Timeout => "timeout",
+            Reason::DiskLimit => "disk_limit",
+            Reason::StackOverflow => "stack_overflow",
+            Reason::Killed => "killed",
+            Reason::AgentLost => "agent_lost",
+            Reason::AgentRestarted => "agent_restarted",
+            Reason::InvalidTask => "invalid_task",
+            Reason::InvalidOffers => "invalid_offers",
+            Reason::ExecutorNotFound => "executor_not_found",
+            Reason::InvalidComponent => "invalid_component",
+            Reason::UnsupportedImports => "unsupported_imports",
+            Reason::HostFault => "host_fault",
+            Reason::FrameworkRemoved => "framework_removed",
+            Reason::Reconciliation => "reconciliation",
+            Reason::TaskUnknown => "task_unknown",
+            Reason::Finished => "finished",
+        }
+    }
+
+    /// The reason whose [`Reason::code`] is `code`; the empty code is [`Reason::Unspecified`].
+    pub fn from_code(code: &str) -> Option<Reason> {
+        (0..)
+            .map_while(|n| Reason::try_from(n).ok())
+            .find(|reason| reason.code() == code)
+    }
+}
+
 impl Resources {
     /// Builds resources from `(name, value)` pairs, all unreserved.
     pub fn from_scalars<'a>(pairs: impl IntoIterator<Item = (&'a str, f64)>) -> Self {
@@ -78,6 +133,48 @@ mod tests {
         assert!(!TaskState::TaskRunning.is_terminal());
         assert!(!TaskState::TaskStaging.is_terminal());
         assert!(!TaskState::TaskUnreachable.is_terminal());
+    }
+
+    #[test]
+    fn state_names_drop_the_prefix_and_parse_back() {
+        assert_eq!(TaskState::TaskRunning.name(), "RUNNING");
+        assert_eq!(TaskState::TaskFinished.name(), "FINISHED");
+        for value in 1..=13 {
+            let state = TaskState::try_from(value).expect("a state");
+            assert_eq!(TaskState::from_name(state.name()), Some(state));
+        }
+        assert_eq!(
+            TaskState::from_name("task_running"),
+            Some(TaskState::TaskRunning)
+        );
+        assert_eq!(TaskState::from_name("STATE_UNSPECIFIED"), None);
+        assert_eq!(TaskState::from_name("SLEEPING"), None);
+    }
+
+    #[test]
+    fn every_reason_has_its_own_code_matching_its_proto_name() {
+        let mut seen = std::collections::HashSet::new();
+        for value in 0.. {
+            let Ok(reason) = Reason::try_from(value) else {
+                break;
+            };
+            let expected = reason
+                .as_str_name()
+                .trim_start_matches("REASON_")
+                .to_ascii_lowercase();
+            if reason == Reason::Unspecified {
+                assert_eq!(reason.code(), "");
+            } else {
+                assert_eq!(reason.code(), expected);
+            }
+            assert!(
+                seen.insert(reason.code()),
+                "{reason:?} has a code of its own"
+            );
+            assert_eq!(Reason::from_code(reason.code()), Some(reason));
+        }
+        assert_eq!(seen.len(), 22);
+        assert_eq!(Reason::from_code("out_of_luck"), None);
     }
 
     #[test]

@@ -126,7 +126,7 @@ async fn a_restarted_agent_resends_what_was_unacknowledged_and_fails_what_ran() 
         .await;
     assert_eq!(failed.reason(), Reason::AgentRestarted);
     assert!(
-        failed.message.contains("TASK_RUNNING"),
+        failed.message.contains("while the task was RUNNING"),
         "{}",
         failed.message
     );

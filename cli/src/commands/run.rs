@@ -15,7 +15,7 @@ use wasmesos_proto::{Offer, Reason, SandboxFile, TaskState, TaskStatus};
 use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Progress, Scheduler, TaskBuilder};
 
 use super::logs::copy_task_file;
-use super::state::{MasterArg, reason_text, state_name};
+use super::state::{MasterArg, reason_text};
 use crate::signals::shutdown_signal;
 use crate::units::{parse_cpus, parse_duration, parse_env, parse_size};
 
@@ -213,7 +213,7 @@ impl OneShot {
             "{:>8.3}s  {}  {}",
             self.started.elapsed().as_secs_f64(),
             status.task_id,
-            state_name(status.state())
+            status.state().name()
         );
         let reason = reason_text(status.reason());
         if !reason.is_empty() && status.reason() != Reason::Finished {
@@ -329,7 +329,7 @@ fn exit_code_of(status: &TaskStatus) -> ExitCode {
         }
         (state, _) => {
             let reason = reason_text(status.reason());
-            let mut text = format!("task {} {}", status.task_id, state_name(state));
+            let mut text = format!("task {} {}", status.task_id, state.name());
             if !reason.is_empty() {
                 text.push_str(&format!(" ({reason})"));
             }

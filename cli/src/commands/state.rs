@@ -1,6 +1,6 @@
 //! `wasmesos state | agents | frameworks | tasks [--json]`: the master's view of the cluster,
-//! as aligned tables or JSON. Also the master-finding flag and Operator client that `logs`,
-//! `kill` and `run` share.
+//! as aligned tables (from `Operator.GetState`) or as the master's own HTTP JSON. Also the
+//! master-finding flag and Operator client that `logs`, `kill` and `run` share.
 
 mod json;
 mod table;
@@ -52,7 +52,8 @@ Examples:
 pub struct StateArgs {
     #[command(flatten)]
     pub master: MasterArg,
-    /// Print JSON instead of tables.
+    /// Print the master's JSON (as `GET /state`, `/agents` and `/frameworks` serve it)
+    /// instead of tables.
     #[arg(long)]
     pub json: bool,
 }
@@ -82,13 +83,12 @@ pub fn main(args: StateArgs, view: View) -> ExitCode {
 
 fn run(args: &StateArgs, view: View) -> anyhow::Result<String> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if args.json {
+        let value = runtime.block_on(json::fetch(&args.master, view))?;
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&value)?));
+    }
     let state = runtime.block_on(fetch_state(&args.master))?;
-    Ok(if args.json {
-        let value = json::view(&state, view);
-        format!("{}\n", serde_json::to_string_pretty(&value)?)
-    } else {
-        table::view(&state, view)
-    })
+    Ok(table::view(&state, view))
 }
 
 /// `Operator.GetState`.
@@ -101,20 +101,7 @@ pub async fn fetch_state(master: &MasterArg) -> anyhow::Result<ClusterState> {
     Ok(response.into_inner())
 }
 
-/// `TASK_RUNNING` → `RUNNING`.
-pub fn state_name(state: wasmesos_proto::TaskState) -> &'static str {
-    let name = state.as_str_name();
-    name.strip_prefix("TASK_").unwrap_or(name)
-}
-
-/// `REASON_MEMORY_LIMIT` → `memory limit`; empty for no reason.
+/// A reason for people: `memory limit` for `memory_limit`; empty for no reason.
 pub fn reason_text(reason: wasmesos_proto::Reason) -> String {
-    if reason == wasmesos_proto::Reason::Unspecified {
-        return String::new();
-    }
-    let name = reason.as_str_name();
-    name.strip_prefix("REASON_")
-        .unwrap_or(name)
-        .to_ascii_lowercase()
-        .replace('_', " ")
+    reason.code().replace('_', " ")
 }

@@ -16,6 +16,7 @@ mod persist;
 mod recovery;
 mod roles;
 mod snapshot;
+mod state_proto;
 mod tasks;
 #[cfg(test)]
 mod tests;
@@ -33,9 +34,9 @@ pub use frameworks::Subscription;
 pub use outbox::Outbox;
 pub use snapshot::{
     AgentView, ClusterResources, FrameworkView, MasterView, ResourceMap, RoleView, StateSnapshot,
-    TaskView, reason_name, resource_map, shared_tasks, state_name,
+    TaskView, reason_code, resource_map, shared_tasks,
 };
-pub use view::TaskLocation;
+pub use state_proto::TaskLocation;
 
 use crate::metrics::Metrics;
 use crate::{Error, MasterConfig};

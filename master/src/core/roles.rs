@@ -2,17 +2,14 @@
 //! time, and reservations made by the operator. Every change reaches the allocator at once
 //! and asks for an allocation round. Nothing here is persisted yet (the registry is issue 4).
 
-use std::collections::BTreeMap;
-
-use wasmesos_allocator::{
-    AgentId, Error as AllocError, Quota, Resources, RoleSnapshot, Snapshot, validate_role,
-};
+use wasmesos_allocator::{AgentId, Error as AllocError, Quota, Resources, validate_role};
 use wasmesos_proto::v1::{
     self as proto, ReserveResourcesRequest, RoleSummary, SetQuotaRequest,
     UnreserveResourcesRequest, UpdateWeightsRequest,
 };
 
-use super::convert::{Amounts, resources_from_proto, resources_to_proto};
+use super::convert::{Amounts, resources_from_proto};
+use super::state_proto::role_summary;
 use super::{Core, Time};
 use crate::Error;
 use crate::error::invalid;
@@ -28,38 +25,10 @@ impl Core {
     /// Every role the allocator knows (configured, subscribed to, or reserved for), sorted
     /// by path, with weight, shares, consumption, quota, reservations and frameworks.
     pub fn roles(&self) -> Vec<RoleSummary> {
-        self.role_summaries(&self.allocator.snapshot())
-    }
-
-    pub(super) fn role_summaries(&self, snapshot: &Snapshot) -> Vec<RoleSummary> {
-        let mut reserved: BTreeMap<&str, Resources> = BTreeMap::new();
-        for agent in &snapshot.agents {
-            for item in agent.total.iter() {
-                if let Some(role) = item.reservation() {
-                    let entry = Resources::new().with(item.name(), item.amount());
-                    if let Ok(entry) = entry {
-                        reserved.entry(role).or_default().add(&entry);
-                    }
-                }
-            }
-        }
-        let mut frameworks: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for (id, framework) in &self.frameworks {
-            for role in &framework.roles {
-                frameworks.entry(role).or_default().push(id.to_string());
-            }
-        }
-        let mut roles: Vec<RoleSummary> = snapshot
-            .roles
+        self.role_views(&self.allocator.snapshot())
             .iter()
-            .map(|role| {
-                let mut ids = frameworks.remove(role.role.as_str()).unwrap_or_default();
-                ids.sort();
-                role_summary(role, reserved.get(role.role.as_str()), ids)
-            })
-            .collect();
-        roles.sort_by(|a, b| a.name.cmp(&b.name));
-        roles
+            .map(role_summary)
+            .collect()
     }
 
     /// UpdateWeights: every weight is checked before any is applied.
@@ -173,27 +142,6 @@ impl Core {
             Direction::Reserve => self.allocator.reserve(agent, resources),
             Direction::Unreserve => self.allocator.unreserve(agent, resources),
         }
-    }
-}
-
-fn role_summary(
-    role: &RoleSnapshot,
-    reserved: Option<&Resources>,
-    ids: Vec<String>,
-) -> RoleSummary {
-    RoleSummary {
-        name: role.role.clone(),
-        weight: role.weight,
-        allocated: Some(resources_to_proto(&role.allocated)),
-        dominant_share: role.share,
-        weighted_share: role.weighted_share,
-        consumption: Some(resources_to_proto(&role.consumption)),
-        quota: role.quota.as_ref().map(|quota| proto::Quota {
-            guarantee: Some(resources_to_proto(&quota.guarantee)),
-            limit: quota.limit.as_ref().map(resources_to_proto),
-        }),
-        reserved: reserved.map(resources_to_proto),
-        framework_ids: ids,
     }
 }
 

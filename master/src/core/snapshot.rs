@@ -3,13 +3,16 @@
 //!
 //! Field names are the HTTP API's contract (snake_case, documented in the README); resources
 //! are flat maps such as `{"cpus": 2.0, "mem_bytes": 1073741824.0, "disk_bytes": 0.0}`.
+//! The views keep resources with their reservations, and a few fields that only
+//! `Operator.GetState` shows (`#[serde(skip)]`), so that the gRPC state is converted from the
+//! same snapshot ([`super::state_proto`]) and never built on the actor.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use wasmesos_allocator::{FrameworkId, Resources, Snapshot};
-use wasmesos_proto::v1::{Reason, TaskState};
+use serde::Serialize;
+use wasmesos_allocator::{FrameworkId, Quota, Resources, Snapshot};
+use wasmesos_proto::v1::{AgentInfo, FrameworkInfo, Reason};
 
 use super::agents::Agent;
 use super::frameworks::Framework;
@@ -44,7 +47,7 @@ pub struct StateSnapshot {
 }
 
 /// The master itself.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct MasterView {
     pub id: String,
     pub address: String,
@@ -56,7 +59,7 @@ pub struct MasterView {
 }
 
 /// Total, used and offered over every agent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ClusterResources {
     pub total: ResourceMap,
     pub used: ResourceMap,
@@ -64,7 +67,7 @@ pub struct ClusterResources {
 }
 
 /// One agent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct AgentView {
     pub id: String,
     pub hostname: String,
@@ -74,15 +77,21 @@ pub struct AgentView {
     pub active: bool,
     /// Unix seconds.
     pub registered_time: f64,
-    pub total: ResourceMap,
-    pub used: ResourceMap,
-    pub offered: ResourceMap,
+    #[serde(serialize_with = "as_resource_map")]
+    pub total: Resources,
+    #[serde(serialize_with = "as_resource_map")]
+    pub used: Resources,
+    #[serde(serialize_with = "as_resource_map")]
+    pub offered: Resources,
     /// Tasks not yet terminal.
     pub active_tasks: usize,
+    /// The agent as it registered (with its attributes), for `Operator.GetState`.
+    #[serde(skip)]
+    pub info: AgentInfo,
 }
 
 /// One framework.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct FrameworkView {
     pub id: String,
     pub name: String,
@@ -95,24 +104,30 @@ pub struct FrameworkView {
     pub dominant_share: f64,
     /// `dominant_share / weight`: what weighted DRF equalises.
     pub weighted_dominant_share: f64,
-    pub used: ResourceMap,
-    pub offered: ResourceMap,
+    #[serde(serialize_with = "as_resource_map")]
+    pub used: Resources,
+    #[serde(serialize_with = "as_resource_map")]
+    pub offered: Resources,
     pub active_tasks: usize,
+    /// The framework as it subscribed, for `Operator.GetState`.
+    #[serde(skip)]
+    pub info: FrameworkInfo,
 }
 
 /// One task.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TaskView {
     pub task_id: String,
     pub name: String,
     pub framework_id: String,
     pub agent_id: String,
-    /// `STAGING`, `RUNNING`, `FINISHED`, ... (the proto name without `TASK_`).
+    /// `STAGING`, `RUNNING`, `FINISHED`, ... ([`wasmesos_proto::TaskState::name`]).
     pub state: String,
-    /// `memory_limit`, `exit_code`, ... ; empty when there is none.
+    /// `memory_limit`, `exit_code`, ... ([`Reason::code`]); empty when there is none.
     pub reason: String,
     pub message: String,
-    pub resources: ResourceMap,
+    #[serde(serialize_with = "as_resource_map")]
+    pub resources: Resources,
     pub executor_digest: String,
     /// Unix seconds of the launch.
     pub started_time: f64,
@@ -124,15 +139,26 @@ pub struct TaskView {
 }
 
 /// One role of the tree.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RoleView {
     pub name: String,
     /// Its own configured weight.
     pub weight: f64,
     pub dominant_share: f64,
     pub weighted_share: f64,
-    pub allocated: ResourceMap,
+    /// Offered + used by frameworks of this role and its descendants.
+    #[serde(serialize_with = "as_resource_map")]
+    pub allocated: Resources,
+    /// Ids of the frameworks subscribed to exactly this role.
     pub framework_ids: Vec<String>,
+    /// What quota counts: allocated plus unallocated reservations of the subtree.
+    #[serde(skip)]
+    pub consumption: Resources,
+    #[serde(skip)]
+    pub quota: Option<Quota>,
+    /// Reserved for exactly this role on every agent, quantities summed; `None` when nothing is.
+    #[serde(skip)]
+    pub reserved: Option<Resources>,
 }
 
 /// Serializes shared task views as plain ones (serde's `rc` feature would do it too, but
@@ -142,6 +168,14 @@ pub fn shared_tasks<S: serde::Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(tasks.iter().map(|task| &**task))
+}
+
+/// Serializes resources as a [`ResourceMap`].
+fn as_resource_map<S: serde::Serializer>(
+    resources: &Resources,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(resource_map(resources))
 }
 
 /// The wire name of a resource in the JSON API.
@@ -168,22 +202,11 @@ fn add_into(sum: &mut ResourceMap, more: &ResourceMap) {
     }
 }
 
-/// `TASK_RUNNING` → `RUNNING`.
-pub fn state_name(state: TaskState) -> &'static str {
-    let name = state.as_str_name();
-    name.strip_prefix("TASK_").unwrap_or(name)
-}
-
-/// `REASON_MEMORY_LIMIT` → `memory_limit`; empty for none.
-pub fn reason_name(reason: i32) -> String {
+/// A status's reason as [`Reason::code`] spells it; a number no [`Reason`] has (an agent
+/// newer than the master may send one) reads `unknown_<n>`.
+pub fn reason_code(reason: i32) -> String {
     match Reason::try_from(reason) {
-        Ok(Reason::Unspecified) => String::new(),
-        Ok(reason) => {
-            let name = reason.as_str_name();
-            name.strip_prefix("REASON_")
-                .unwrap_or(name)
-                .to_ascii_lowercase()
-        }
+        Ok(reason) => reason.code().to_string(),
         Err(_) => format!("unknown_{reason}"),
     }
 }
@@ -197,9 +220,9 @@ impl Core {
         let agents = self.agent_views(&allocation);
         let mut resources = ClusterResources::default();
         for agent in &agents {
-            add_into(&mut resources.total, &agent.total);
-            add_into(&mut resources.used, &agent.used);
-            add_into(&mut resources.offered, &agent.offered);
+            add_into(&mut resources.total, &resource_map(&agent.total));
+            add_into(&mut resources.used, &resource_map(&agent.used));
+            add_into(&mut resources.offered, &resource_map(&agent.offered));
         }
         let mut frameworks: Vec<FrameworkView> = self
             .frameworks
@@ -277,13 +300,14 @@ impl Core {
             } else {
                 0.0
             },
-            used: resource_map(&used),
-            offered: resource_map(&offered),
+            used,
+            offered,
             active_tasks: framework
                 .tasks
                 .values()
                 .filter(|t| !t.is_terminal())
                 .count(),
+            info: framework.info.clone(),
         }
     }
 
@@ -316,7 +340,10 @@ impl Core {
         tasks
     }
 
-    fn role_views(&self, allocation: &Snapshot) -> Vec<RoleView> {
+    /// Every role the allocator knows, sorted by path: what `/roles`, `Operator.GetRoles`
+    /// and `Operator.GetState` show.
+    pub(super) fn role_views(&self, allocation: &Snapshot) -> Vec<RoleView> {
+        let mut reserved = reserved_by_role(allocation);
         let mut frameworks: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (id, framework) in &self.frameworks {
             for role in &framework.roles {
@@ -334,8 +361,11 @@ impl Core {
                     weight: role.weight,
                     dominant_share: role.share,
                     weighted_share: role.weighted_share,
-                    allocated: resource_map(&role.allocated),
+                    allocated: role.allocated.clone(),
                     framework_ids: ids,
+                    consumption: role.consumption.clone(),
+                    quota: role.quota.clone(),
+                    reserved: reserved.remove(role.role.as_str()),
                 }
             })
             .collect();
@@ -344,16 +374,30 @@ impl Core {
     }
 }
 
+/// Reservations on every agent, quantities summed by the role they are reserved for.
+fn reserved_by_role(allocation: &Snapshot) -> HashMap<&str, Resources> {
+    let mut reserved: HashMap<&str, Resources> = HashMap::new();
+    for agent in &allocation.agents {
+        for item in agent.total.iter() {
+            if let Some(role) = item.reservation()
+                && let Ok(entry) = Resources::new().with(item.name(), item.amount())
+            {
+                reserved.entry(role).or_default().add(&entry);
+            }
+        }
+    }
+    reserved
+}
+
 /// A reused view is current when the task's latest status is the one it was built from.
 fn is_current(view: &TaskView, task: &Task) -> bool {
     view.updated_time == task.status.timestamp
-        && view.state == state_name(task.state())
+        && view.state == task.state().name()
         && view.message == task.status.message
         && view.agent_id == task.agent_id.as_str()
 }
 
 fn agent_view(agent: &Agent, held: Option<&wasmesos_allocator::AgentSnapshot>) -> AgentView {
-    let empty = Resources::new();
     AgentView {
         id: agent.info.id.clone(),
         hostname: agent.info.hostname.clone(),
@@ -361,10 +405,11 @@ fn agent_view(agent: &Agent, held: Option<&wasmesos_allocator::AgentSnapshot>) -
         active: agent.connected,
         registered_time: agent.registered_at,
         // The allocator's total carries dynamic reservations.
-        total: resource_map(held.map_or(&agent.total, |a| &a.total)),
-        used: resource_map(held.map_or(&empty, |a| &a.used)),
-        offered: resource_map(held.map_or(&empty, |a| &a.offered)),
+        total: held.map_or(&agent.total, |a| &a.total).clone(),
+        used: held.map(|a| a.used.clone()).unwrap_or_default(),
+        offered: held.map(|a| a.offered.clone()).unwrap_or_default(),
         active_tasks: agent.tasks.len(),
+        info: agent.info.clone(),
     }
 }
 
@@ -376,10 +421,10 @@ fn task_view(task: &Task) -> TaskView {
         name: task.info.name.clone(),
         framework_id: status.framework_id.clone(),
         agent_id: task.agent_id.to_string(),
-        state: state_name(state).to_string(),
-        reason: reason_name(status.reason),
+        state: state.name().to_string(),
+        reason: reason_code(status.reason),
         message: status.message.clone(),
-        resources: resource_map(&task.resources),
+        resources: task.resources.clone(),
         executor_digest: task
             .info
             .executor

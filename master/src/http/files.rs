@@ -1,6 +1,7 @@
 //! `/files/read`: a task's stdout or stderr, read from its agent through
 //! `Operator.ReadTaskFile`, as one capped JSON chunk or (`follow=true`) as a plain-text
-//! stream that ends once the task is terminal and the file is drained.
+//! stream that ends once the task is terminal and the file is drained. The task's agent is
+//! found in the published state snapshot, not by asking the actor.
 
 use std::time::Duration;
 

@@ -139,11 +139,8 @@ pub(super) async fn tasks(
 
 /// A `state` filter as the snapshot spells it (`RUNNING`), or a 400.
 fn task_state(asked: &str) -> Result<&'static str, Problem> {
-    let upper = asked.to_ascii_uppercase();
-    let name = upper.strip_prefix("TASK_").unwrap_or(&upper);
-    wasmesos_proto::v1::TaskState::from_str_name(&format!("TASK_{name}"))
-        .filter(|s| *s != wasmesos_proto::v1::TaskState::Unspecified)
-        .map(crate::core::state_name)
+    wasmesos_proto::v1::TaskState::from_name(asked)
+        .map(wasmesos_proto::v1::TaskState::name)
         .ok_or_else(|| Problem::bad_request(format!("state {asked:?} is not a task state")))
 }
 

@@ -1,9 +1,14 @@
 //! `Operator`: cluster state, kill by task id, task sandbox reads proxied to the agent, and
 //! the allocator's roles, weights, quota and operator reservations.
+//!
+//! `GetState` and the agent lookup of `ReadTaskFile` read the published state snapshot, as
+//! the HTTP API does, and never wait on the actor; the calls that change something, and
+//! `GetRoles` (read right after the weights and quota it shows are set), go through it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 use wasmesos_proto::v1::agent_client::AgentClient;
@@ -17,11 +22,19 @@ use wasmesos_proto::v1::{
 
 use crate::Error;
 use crate::actor::Actor;
+use crate::core::{StateSnapshot, TaskLocation};
 use crate::error::invalid;
+use crate::http::snapshots::PUBLISH_INTERVAL;
+
+/// How long a file read of a task missing from the published state waits for the next
+/// snapshot: two publish intervals, so a task launched just before the read is found.
+const NEXT_SNAPSHOT_WAIT: std::time::Duration = PUBLISH_INTERVAL.saturating_mul(2);
 
 /// The operator service.
 pub(crate) struct OperatorService {
     pub(crate) actor: Actor,
+    /// The latest published operator state.
+    snapshots: watch::Receiver<Arc<StateSnapshot>>,
     /// One lazily connected channel per agent address, reused across reads.
     pub(crate) channels: Mutex<HashMap<String, Channel>>,
 }
@@ -29,8 +42,34 @@ pub(crate) struct OperatorService {
 impl OperatorService {
     pub(crate) fn new(actor: Actor) -> Self {
         Self {
+            snapshots: actor.snapshots(),
             actor,
             channels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The latest snapshot (a cheap `Arc` clone; the borrow ends here, before any await).
+    fn snapshot(&self) -> Arc<StateSnapshot> {
+        Arc::clone(&self.snapshots.borrow())
+    }
+
+    /// Where a task's sandbox lives, from the published state. A task launched within the
+    /// last publish interval is not in it yet, so a miss looks once more in the next
+    /// snapshot, waiting at most [`NEXT_SNAPSHOT_WAIT`], before it is not found.
+    async fn locate(&self, task_id: &str) -> Result<TaskLocation, Error> {
+        let mut snapshots = self.snapshots.clone();
+        let current = Arc::clone(&snapshots.borrow_and_update());
+        let miss = match current.locate_task(task_id) {
+            Err(Error::NotFound(why)) => why,
+            found => return found,
+        };
+        drop(current);
+        match tokio::time::timeout(NEXT_SNAPSHOT_WAIT, snapshots.changed()).await {
+            Ok(Ok(())) => {
+                let next = Arc::clone(&snapshots.borrow());
+                next.locate_task(task_id)
+            }
+            _ => Err(Error::NotFound(miss)),
         }
     }
 
@@ -59,7 +98,12 @@ impl Operator for OperatorService {
         &self,
         _request: Request<GetStateRequest>,
     ) -> Result<Response<ClusterState>, Status> {
-        let state = self.actor.core(|core, now| core.cluster_state(now)).await?;
+        let snapshot = self.snapshot();
+        // Converting 10,000 tasks takes milliseconds: keep it off the runtime's workers,
+        // which the actor shares.
+        let state = tokio::task::spawn_blocking(move || snapshot.cluster_state())
+            .await
+            .map_err(|err| Status::internal(format!("building the state failed: {err}")))?;
         Ok(Response::new(state))
     }
 
@@ -85,11 +129,7 @@ impl Operator for OperatorService {
         if req.task_id.is_empty() {
             return Err(invalid("task_id", "is required").into());
         }
-        let task_id = req.task_id.clone();
-        let location = self
-            .actor
-            .core(move |core, _| core.locate_task(&task_id))
-            .await??;
+        let location = self.locate(&req.task_id).await?;
         tracing::Span::current().record("agent_id", location.agent_id.as_str());
         if location.address.is_empty() {
             return Err(Error::Agent {

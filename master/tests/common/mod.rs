@@ -74,6 +74,22 @@ impl Master {
             .into_inner()
     }
 
+    /// The first `Operator.GetState` answer that `ready` accepts. GetState reads the state
+    /// snapshot the master republishes at most every 100 ms after a change, so what a test
+    /// just did may take another look to show.
+    pub async fn state_where(&self, ready: impl Fn(&ClusterState) -> bool) -> ClusterState {
+        within(async {
+            loop {
+                let state = self.state().await;
+                if ready(&state) {
+                    return state;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+    }
+
     /// One role as `Operator.GetRoles` reports it.
     pub async fn role(&self, name: &str) -> Option<RoleSummary> {
         self.operator()

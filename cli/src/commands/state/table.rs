@@ -5,7 +5,7 @@ use std::fmt::Write;
 use wasmesos_proto::resource_names::{CPUS, DISK, MEM};
 use wasmesos_proto::{AgentSummary, ClusterState, FrameworkSummary, Resources, TaskSummary};
 
-use super::{View, reason_text, state_name};
+use super::{View, reason_text};
 
 /// Renders the chosen part of the state.
 pub fn view(state: &ClusterState, view: View) -> String {
@@ -112,7 +112,7 @@ pub fn tasks(tasks: &[TaskSummary]) -> String {
             vec![
                 task.task_id.clone(),
                 task.name.clone(),
-                state_name(task.state()).to_string(),
+                task.state().name().to_string(),
                 reason_text(task.reason()),
                 task.exit_code
                     .map(|code| code.to_string())

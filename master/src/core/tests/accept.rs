@@ -54,7 +54,7 @@ fn a_valid_accept_sends_one_launch_per_agent_and_records_staging() {
         Some(fw.as_str())
     );
     assert!(updates(&out, &fw).is_empty(), "STAGING is not sent");
-    let state = h.core.cluster_state(h.now);
+    let state = h.cluster_state();
     assert_eq!(state.tasks.len(), 2);
     assert!(
         state

@@ -49,8 +49,7 @@ fn run_greedy(h: &mut Harness, shapes: &HashMap<String, &str>) -> HashMap<String
 }
 
 fn dominant_share(h: &Harness, fw: &str) -> f64 {
-    h.core
-        .cluster_state(h.now)
+    h.cluster_state()
         .frameworks
         .iter()
         .find(|f| f.framework.as_ref().is_some_and(|i| i.id == fw))

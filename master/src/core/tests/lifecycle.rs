@@ -71,7 +71,7 @@ fn a_silent_agent_is_removed_its_tasks_lost_and_offers_rescinded() {
     );
     assert!(commands(&out, &agent).any(|c| matches!(c, agent_command::Command::Shutdown(_))));
     assert_eq!(out.close_agents, vec![agent.clone()]);
-    assert!(h.core.cluster_state(h.now).agents.is_empty());
+    assert!(h.cluster_state().agents.is_empty());
     // Its calls are refused from now on, and it may not re-register under the old id.
     assert!(matches!(
         h.core.agent_heartbeat(&agent, h.now),
@@ -89,7 +89,7 @@ fn heartbeats_keep_an_agent_alive() {
         h.heartbeat(&agent);
     }
     assert!(h.take().close_agents.is_empty());
-    assert_eq!(h.core.cluster_state(h.now).agents.len(), 1);
+    assert_eq!(h.cluster_state().agents.len(), 1);
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn a_dropped_command_stream_alone_does_not_remove_the_agent() {
     h.agents_alive = false;
     let agent = h.register("cpus:4;mem:4GiB");
     h.core.agent_disconnected(&agent, h.now);
-    let state = h.core.cluster_state(h.now);
+    let state = h.cluster_state();
     assert!(!state.agents[0].active);
     h.advance(Duration::from_millis(600));
     assert_eq!(
@@ -179,7 +179,7 @@ fn an_unknown_agent_id_is_told_to_shut_down() {
         matches!(&kinds[..], [Some(agent_command::Command::Registered(r)), Some(agent_command::Command::Shutdown(_))] if r.agent_id == "m-A999"),
         "{kinds:?}"
     );
-    assert!(h.core.cluster_state(h.now).agents.is_empty());
+    assert!(h.cluster_state().agents.is_empty());
 }
 
 #[test]
@@ -224,7 +224,7 @@ fn teardown_kills_tasks_rescinds_offers_and_frees_everything() {
     let (used, offered) = h.agent_usage(&agent);
     assert!(used.resources.is_empty() && offered.resources.is_empty());
     assert!(h.core.offers.is_empty());
-    assert!(h.core.cluster_state(h.now).frameworks.is_empty());
+    assert!(h.cluster_state().frameworks.is_empty());
     assert!(matches!(
         h.core.teardown(&fw, h.now),
         Err(crate::Error::NotSubscribed(_))
@@ -301,7 +301,7 @@ fn a_disconnected_framework_gets_no_offers_and_is_removed_after_failover() {
     h.settle();
     let out = h.take();
     assert_eq!(offers(&out, &fw).len(), 1);
-    assert_eq!(h.core.cluster_state(h.now).tasks.len(), 1);
+    assert_eq!(h.cluster_state().tasks.len(), 1);
     // Disconnect for good: after 10 s the framework and its task are gone.
     h.core.framework_disconnected(&fw, h.now);
     h.advance(Duration::from_secs(11));
@@ -309,7 +309,7 @@ fn a_disconnected_framework_gets_no_offers_and_is_removed_after_failover() {
     assert!(
         commands(&out, &agent).any(|c| matches!(c, agent_command::Command::ShutdownFramework(_)))
     );
-    assert!(h.core.cluster_state(h.now).frameworks.is_empty());
+    assert!(h.cluster_state().frameworks.is_empty());
     let (used, _) = h.agent_usage(&agent);
     assert!(used.resources.is_empty());
 }

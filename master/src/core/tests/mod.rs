@@ -17,7 +17,7 @@ use wasmesos_proto::v1::{
 };
 
 use super::convert::resources_to_proto;
-use super::{Core, Outbox, Registration};
+use super::{Core, Outbox, Registration, StateSnapshot};
 use crate::MasterConfig;
 
 /// A digest the harness marks as uploaded.
@@ -176,9 +176,20 @@ impl Harness {
             .expect("status updates");
     }
 
+    /// The operator's state as the actor would publish it now.
+    pub(super) fn snapshot(&self) -> StateSnapshot {
+        self.core
+            .state_snapshot(self.now, &StateSnapshot::default())
+    }
+
+    /// `Operator.GetState`'s answer, converted from [`Harness::snapshot`].
+    pub(super) fn cluster_state(&self) -> proto::ClusterState {
+        self.snapshot().cluster_state()
+    }
+
     /// What the allocator says an agent has in use and on offer.
     pub(super) fn agent_usage(&self, agent_id: &str) -> (proto::Resources, proto::Resources) {
-        let state = self.core.cluster_state(self.now);
+        let state = self.cluster_state();
         let agent = state
             .agents
             .into_iter()

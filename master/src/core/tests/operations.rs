@@ -32,7 +32,7 @@ fn accept_ops(h: &mut Harness, fw: &str, offers: &[&str], operations: Vec<Operat
 }
 
 fn total_of(h: &Harness, agent_id: &str) -> String {
-    let state = h.core.cluster_state(h.now);
+    let state = h.cluster_state();
     let agent = state
         .agents
         .into_iter()

@@ -70,7 +70,7 @@ fn updates_are_relayed_in_order_in_one_event() {
     let relayed = &updates(&out, &fw)[2];
     assert_eq!(relayed.agent_id, agent);
     assert_eq!(relayed.uuid, vec![3; 16]);
-    let state = h.core.cluster_state(h.now);
+    let state = h.cluster_state();
     assert_eq!(state.tasks[0].state, TaskState::TaskFinished as i32);
 }
 
@@ -90,7 +90,7 @@ fn a_duplicated_terminal_update_frees_resources_once_and_is_relayed_again() {
     assert_eq!(h.agent_usage(&agent).0.scalar("cpus"), 1.0);
     // A late non-terminal duplicate does not rewrite history.
     h.report(&agent, &fw, &[("t1", TaskState::TaskRunning, 2)]);
-    let state = h.core.cluster_state(h.now);
+    let state = h.cluster_state();
     let t1 = state.tasks.iter().find(|t| t.task_id == "t1").expect("t1");
     assert_eq!(t1.state, TaskState::TaskFinished as i32);
     assert_eq!(h.agent_usage(&agent).0.scalar("cpus"), 1.0);
@@ -182,11 +182,11 @@ fn operator_kill_and_locate_find_tasks_by_id() {
         h.core.operator_kill("nope", h.now),
         Err(crate::Error::NotFound(_))
     ));
-    let location = h.core.locate_task("t2").expect("located");
+    let location = h.snapshot().locate_task("t2").expect("located");
     assert_eq!(location.agent_id, agent);
     assert_eq!(location.address, "http://127.0.0.1:5051");
     assert!(matches!(
-        h.core.locate_task("nope"),
+        h.snapshot().locate_task("nope"),
         Err(crate::Error::NotFound(_))
     ));
 }
@@ -296,7 +296,7 @@ fn malformed_status_batches_are_refused_whole() {
         let result = h.core.status_updates(batch(vec![good.clone(), bad]), h.now);
         assert!(matches!(result, Err(crate::Error::InvalidArgument(_))));
     }
-    let state = h.core.cluster_state(h.now);
+    let state = h.cluster_state();
     let t1 = state.tasks.iter().find(|t| t.task_id == "t1").expect("t1");
     assert_eq!(t1.state, TaskState::TaskRunning as i32, "nothing applied");
     let stranger = StatusUpdates {
