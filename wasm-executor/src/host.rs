@@ -50,20 +50,10 @@ impl host::Host for TaskState {
     async fn log(&mut self, level: WitLogLevel, message: String) -> wasmtime::Result<()> {
         let host = self.host();
         host.check_size("log line", message.len())?;
+        // Logged by whoever reads the events (`log_guest_line`), in its span: once per line.
         let level = LogLevel::from(level);
-        trace_guest_log(level, &message);
         host.emit(GuestEvent::Log { level, message });
         Ok(())
-    }
-}
-
-fn trace_guest_log(level: LogLevel, message: &str) {
-    match level {
-        LogLevel::Trace => tracing::trace!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Debug => tracing::debug!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Info => tracing::info!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Warn => tracing::warn!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Error => tracing::error!(target: "wasmesos::guest", "{message}"),
     }
 }
 

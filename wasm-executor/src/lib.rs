@@ -57,7 +57,7 @@ pub use config::ExecutorConfig;
 pub use control::KillHandle;
 pub use error::Error;
 pub use executor::Executor;
-pub use mailbox::{GuestEvent, GuestEvents, LogLevel, MessageSender};
+pub use mailbox::{GuestEvent, GuestEvents, LogLevel, MessageSender, log_guest_line};
 pub use outcome::{FailureReason, Outcome, Report, TaskError};
 pub use output::{OutputMemory, TaskStream};
 pub use program::{Program, ProgramKind};

@@ -40,6 +40,21 @@ pub enum LogLevel {
     Error,
 }
 
+/// Logs one of the guest's log lines through `tracing`, at its level, under the target
+/// `wasmesos::guest` (so `RUST_LOG=wasmesos::guest=info` shows them).
+///
+/// The executor itself never logs them: whoever reads the [`GuestEvents`] calls this, so that
+/// each line is logged once, in the reader's span (on an agent, the task's span with its ids).
+pub fn log_guest_line(level: LogLevel, message: &str) {
+    match level {
+        LogLevel::Trace => tracing::trace!(target: "wasmesos::guest", "{message}"),
+        LogLevel::Debug => tracing::debug!(target: "wasmesos::guest", "{message}"),
+        LogLevel::Info => tracing::info!(target: "wasmesos::guest", "{message}"),
+        LogLevel::Warn => tracing::warn!(target: "wasmesos::guest", "{message}"),
+        LogLevel::Error => tracing::error!(target: "wasmesos::guest", "{message}"),
+    }
+}
+
 /// Sends scheduler messages to a running guest, which reads them with `host.receive-message`.
 #[derive(Debug, Clone)]
 pub struct MessageSender {
