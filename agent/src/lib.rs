@@ -19,7 +19,8 @@
 //!
 //! Start at [`serve`] / [`spawn`] and [`AgentConfig`]. Inside, `link` talks to the master,
 //! `commands` handles what it sends, `runner` drives one task (`reporter` orders its
-//! updates), `sandboxes` hands out its directory, `status` and `outbox` make updates
+//! updates, [`task_spec`] turns its `TaskInfo` into the executor's spec, as it does for
+//! `wasmesos exec`), `sandboxes` hands out its directory, `status` and `outbox` make updates
 //! reliable, `checkpoint` makes them durable, `recovery` reads them back after a restart,
 //! and `registry` is the book of tasks.
 //!
@@ -62,6 +63,7 @@ mod runner;
 mod sandboxes;
 mod serve;
 mod service;
+mod spec;
 mod status;
 mod updates;
 
@@ -73,4 +75,5 @@ pub use resources::{
     DEFAULT_DISK_BYTES, complete_resources, format_resources, parse_resources, parse_size,
 };
 pub use serve::{AgentHandle, serve, spawn};
+pub use spec::task_spec;
 pub use wasmesos_wasm_executor::ExecutorConfig;

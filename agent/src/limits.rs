@@ -4,9 +4,9 @@
 //!
 //! Whatever the master sends is checked here: garbage (NaN, negative, missing `mem`, a
 //! grant larger than the executor's pool allows, unparsable addresses) is an invalid task,
-//! never a panic.
+//! never a panic. Addresses are read by the executor's one parser, [`AllowedAddr`]'s
+//! `FromStr`, which `wasmesos exec --allow-net` uses too.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use wasmesos_proto::TaskInfo;
@@ -50,29 +50,14 @@ pub(crate) fn limits_for(task: &TaskInfo, max_mem_bytes: u64) -> Result<Limits, 
     })
 }
 
-/// The addresses a task may reach: each entry is `ip:port` or a bare `ip` (any port).
+/// The addresses a task may reach, in the syntax of [`AllowedAddr`]'s `FromStr`.
 pub(crate) fn network_for(allow: &[String]) -> Result<NetworkPolicy, Error> {
     let grants = allow
         .iter()
-        .map(|entry| parse_grant(entry.trim()))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|entry| entry.parse::<AllowedAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| Error::InvalidTask(err.to_string()))?;
     Ok(NetworkPolicy::allowing(grants))
-}
-
-fn parse_grant(entry: &str) -> Result<AllowedAddr, Error> {
-    if let Ok(addr) = entry.parse::<SocketAddr>() {
-        return Ok(AllowedAddr::Socket(addr));
-    }
-    let ip = entry
-        .strip_prefix('[')
-        .and_then(|e| e.strip_suffix(']'))
-        .unwrap_or(entry);
-    ip.parse::<IpAddr>().map(AllowedAddr::Ip).map_err(|_| {
-        Error::InvalidTask(format!(
-            "network grant `{}` is not `ip:port` or `ip`",
-            entry.escape_debug()
-        ))
-    })
 }
 
 #[cfg(test)]
@@ -129,11 +114,21 @@ mod tests {
 
     #[test]
     fn network_grants_parse_or_are_refused() {
-        let policy = network_for(&["127.0.0.1:80".into(), "10.0.0.1".into(), "[::1]".into()])
-            .expect("valid grants");
-        assert_eq!(policy.allow.len(), 3);
+        let policy = network_for(&[
+            "127.0.0.1:80".into(),
+            "10.0.0.1".into(),
+            "[::1]".into(),
+            "[::1]:80".into(),
+        ])
+        .expect("valid grants");
+        assert_eq!(policy.allow.len(), 4);
         assert!(network_for(&[]).expect("no grants").allow.is_empty());
         assert!(network_for(&["example.com:80".into()]).is_err());
         assert!(network_for(&["127.0.0.1:99999".into()]).is_err());
+        let err = network_for(&["10.0.0.1".into(), "host:80".into()]).expect_err("a host name");
+        assert!(
+            matches!(&err, Error::InvalidTask(message) if message.contains("`host:80`")),
+            "{err}"
+        );
     }
 }

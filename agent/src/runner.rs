@@ -9,19 +9,19 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use tokio::sync::Notify;
-use tracing::{Instrument, debug, error, info, info_span, trace, warn};
+use tracing::{Instrument, debug, error, info_span, warn};
 use wasmesos_proto::{FrameworkInfo, TaskInfo};
 use wasmesos_wasm_executor::{
-    GuestEvent, GuestEvents, KillHandle, LogLevel, MessageSender, OutputConfig, OutputMemory,
-    Program, Report, RunningTask, TaskSpec, TaskStream,
+    GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program, Report, RunningTask,
+    TaskSpec, TaskStream, log_guest_line,
 };
 
 use crate::Error;
 use crate::agent::Agent;
 use crate::ids::check_path_id;
-use crate::limits::{limits_for, network_for};
 use crate::registry::{Attach, Place, TaskControl, TaskKey};
 use crate::reporter::Reporter;
+use crate::spec::task_spec;
 use crate::updates::Update;
 
 /// Takes one task of a `launch` command in and starts its runner.
@@ -201,29 +201,14 @@ async fn supervise(
 
 /// The executor's task spec and the executor digest, checked before anything is fetched.
 /// Its sandbox directory is chosen when the task starts.
-fn spec_for(agent: &Agent, task: TaskInfo) -> Result<(TaskSpec, String), Error> {
-    let max_mem = agent.executor.config().max_task_memory_bytes;
-    let limits = limits_for(&task, max_mem)?;
-    let executor = task.executor.unwrap_or_default();
-    let network = network_for(&executor.network_allow)?;
-    let mut env: Vec<(String, String)> = executor.env.into_iter().collect();
-    env.sort();
-    let spec = TaskSpec {
-        task_id: task.task_id,
-        name: task.name,
-        args: executor.args,
-        env,
-        data: task.data,
-        limits,
-        sandbox_dir: PathBuf::new(),
-        network,
-        output: OutputConfig {
-            cap_bytes: agent.config.output_cap_bytes,
-            tee: false,
-            memory: None,
-        },
-    };
-    Ok((spec, executor.digest))
+fn spec_for(agent: &Agent, mut task: TaskInfo) -> Result<(TaskSpec, String), Error> {
+    let digest = task
+        .executor
+        .as_mut()
+        .map(|executor| std::mem::take(&mut executor.digest))
+        .unwrap_or_default();
+    let spec = task_spec(task, agent.executor.config(), agent.config.output_cap_bytes)?;
+    Ok((spec, digest))
 }
 
 /// Relays the guest's events until it ends, then those it left behind.
@@ -268,17 +253,8 @@ fn relay(agent: &Agent, key: &TaskKey, event: GuestEvent, shown_status: Option<&
                 .relay
                 .send(key.framework_id.clone(), key.task_id.clone(), data);
         }
+        // Here, inside the task's span: the executor leaves guest log lines to its reader.
         GuestEvent::Log { level, message } => log_guest_line(level, &message),
-    }
-}
-
-fn log_guest_line(level: LogLevel, message: &str) {
-    match level {
-        LogLevel::Trace => trace!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Debug => debug!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Info => info!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Warn => warn!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Error => error!(target: "wasmesos::guest", "{message}"),
     }
 }
 

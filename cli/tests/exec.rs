@@ -5,13 +5,20 @@ use std::process::{Command, Output};
 use wasmesos_guest_artifacts as guests;
 
 fn exec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmesos"))
+    exec_logging(args, None)
+}
+
+fn exec_logging(args: &[&str], rust_log: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmesos"));
+    command
         .arg("exec")
         .args(args)
         .env_remove("RUST_LOG")
-        .env_remove("WASMESOS_CACHE_DIR")
-        .output()
-        .expect("the binary runs")
+        .env_remove("WASMESOS_CACHE_DIR");
+    if let Some(filter) = rust_log {
+        command.env("RUST_LOG", filter);
+    }
+    command.output().expect("the binary runs")
 }
 
 fn last_stderr_line(output: &Output) -> String {
@@ -137,6 +144,13 @@ fn bad_flag_values_are_rejected_naming_the_flag() {
         ("--timeout", "5"),
         ("--cpus", "0"),
         ("--disk", "lots"),
+        // Zero means "no limit" to an agent, so exec refuses it rather than change its meaning.
+        ("--mem", "0"),
+        ("--disk", "0B"),
+        ("--fuel", "0"),
+        ("--timeout", "0s"),
+        ("--allow-net", "example.com:80"),
+        ("--allow-net", "[127.0.0.1]"),
     ] {
         let output = exec(&[flag, value, guests::HELLO]);
         assert_eq!(output.status.code(), Some(2), "{flag} {value}");
@@ -166,4 +180,37 @@ fn help_shows_examples() {
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("Examples:"), "{help}");
     assert!(help.contains("--mem <SIZE>"), "{help}");
+}
+
+#[test]
+fn guest_log_lines_go_to_stderr_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("words.txt");
+    std::fs::write(&data, "one two three").expect("write");
+    let output = exec_logging(
+        &[
+            "--data-file",
+            data.to_str().expect("utf-8 path"),
+            guests::WORDCOUNT,
+        ],
+        Some("wasmesos::guest=info"),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines = stderr
+        .lines()
+        .filter(|line| line.contains("wasmesos::guest") && line.contains(": 3 words"))
+        .count();
+    assert_eq!(lines, 1, "{stderr}");
+}
+
+#[test]
+fn network_grants_take_the_agent_s_syntax() {
+    for grant in ["127.0.0.1:8080", "[::1]:80", "[::1]", "::1", "10.0.0.1"] {
+        let output = exec(&["--allow-net", grant, guests::HELLO]);
+        assert_eq!(output.status.code(), Some(0), "{grant}: {output:?}");
+    }
+    let output = exec(&["--allow-net", "localhost:80", guests::HELLO]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("network grant `localhost:80`"), "{stderr}");
 }

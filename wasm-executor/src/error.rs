@@ -63,6 +63,13 @@ pub enum Error {
     #[error("invalid task spec: {0}")]
     InvalidSpec(String),
 
+    /// A network grant is not in the one syntax [`AllowedAddr`](crate::AllowedAddr) reads.
+    #[error(
+        "network grant `{0}` is not `ip:port` or a bare `ip` (any port); IPv6 is written \
+         `[::1]:80` with a port, `::1` or `[::1]` without; host names are not accepted"
+    )]
+    InvalidNetworkGrant(String),
+
     /// The task's sandbox could not be prepared.
     #[error("cannot prepare the sandbox: {0}")]
     Sandbox(String),
@@ -89,6 +96,7 @@ impl Error {
             Error::Cache(_) => "cache_error",
             Error::Config(_) => "config_error",
             Error::InvalidSpec(_) => "invalid_spec",
+            Error::InvalidNetworkGrant(_) => "invalid_network_grant",
             Error::Sandbox(_) => "sandbox_error",
             Error::NoRuntime | Error::Host(_) => "host_error",
         }

@@ -11,7 +11,8 @@ use crate::cache::{CacheStats, CompileCache, Digest};
 use crate::engine::{Engines, MeteredEngine, Metering};
 use crate::program::{self, Prepared, Program, ProgramInner};
 use crate::spec::TaskSpec;
-use crate::task::{self, Driver, Launch, RunningTask, TaskState};
+use crate::store::TaskState;
+use crate::task::{self, Driver, Launch, RunningTask};
 use crate::{Error, ExecutorConfig, host, sandbox};
 
 /// Runs tasks as WebAssembly components. Cheap to clone; all clones share one engine, pool,

@@ -1,14 +1,14 @@
 //! The `wasmesos:executor/host` interface: what an executor component can ask of its agent.
 //!
-//! Status, messages and log lines become [`GuestEvent`]s on the task's channel; messages from
-//! the scheduler arrive through a [`MessageSender`].
+//! Each call of the guest is answered from the task's `HostChannels`: status, messages and
+//! log lines become [`GuestEvent`]s, and `receive-message` reads what a `MessageSender`
+//! queued.
 
-use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::HasSelf;
 
-use crate::queue::Queue;
-use crate::task::TaskState;
+use crate::mailbox::{GuestEvent, LogLevel};
+use crate::store::TaskState;
 
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
@@ -20,137 +20,6 @@ pub(crate) mod bindings {
 }
 
 use bindings::wasmesos::executor::host::{self, LogLevel as WitLogLevel};
-
-/// Something the guest told the host while it ran.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GuestEvent {
-    /// `host.set-status`: the message for the task's RUNNING update.
-    Status(String),
-    /// `host.send-message`: bytes for the framework's scheduler.
-    Message(Vec<u8>),
-    /// `host.log`: one structured log line.
-    Log {
-        /// Its severity.
-        level: LogLevel,
-        /// The line.
-        message: String,
-    },
-}
-
-/// Severity of a [`GuestEvent::Log`] line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// Finest detail.
-    Trace,
-    /// Debugging detail.
-    Debug,
-    /// Normal progress.
-    Info,
-    /// Something looks wrong.
-    Warn,
-    /// Something failed.
-    Error,
-}
-
-/// Sends scheduler messages to a running guest, which reads them with `host.receive-message`.
-#[derive(Debug, Clone)]
-pub struct MessageSender {
-    mailboxes: Arc<Mailboxes>,
-}
-
-impl MessageSender {
-    /// Queues `data` for the guest. Returns `false` when the task has already ended.
-    pub fn send(&self, data: Vec<u8>) -> bool {
-        self.mailboxes.to_guest.push(data)
-    }
-}
-
-/// The guest's [`GuestEvent`]s, in order, as it emits them.
-///
-/// [`recv`](Self::recv) returns `None` once the task ended and every event was read. The
-/// default value is a stream that has already ended (to leave in place of one taken).
-#[derive(Debug)]
-pub struct GuestEvents {
-    mailboxes: Arc<Mailboxes>,
-}
-
-impl GuestEvents {
-    /// The next event, waiting for one; `None` once the task ended and all were read.
-    pub async fn recv(&mut self) -> Option<GuestEvent> {
-        self.mailboxes.from_guest.recv().await
-    }
-
-    /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<GuestEvent> {
-        self.mailboxes.from_guest.pop()
-    }
-}
-
-impl Default for GuestEvents {
-    fn default() -> Self {
-        GuestEvents {
-            mailboxes: Arc::new(Mailboxes {
-                to_guest: Queue::closed(),
-                from_guest: Queue::closed(),
-            }),
-        }
-    }
-}
-
-/// Both directions of one task's `host` traffic, in one allocation.
-#[derive(Debug, Default)]
-struct Mailboxes {
-    to_guest: Queue<Vec<u8>>,
-    from_guest: Queue<GuestEvent>,
-}
-
-/// The host side of one task's `host` interface.
-pub(crate) struct HostChannels {
-    mailboxes: Arc<Mailboxes>,
-    max_message_bytes: usize,
-}
-
-impl Drop for HostChannels {
-    /// The task's store is gone: its guest reads no more messages and emits no more events.
-    fn drop(&mut self) {
-        self.mailboxes.to_guest.close_and_clear();
-        self.mailboxes.from_guest.close();
-    }
-}
-
-impl HostChannels {
-    /// The channels for one task: the host state, the sender for scheduler messages, and the
-    /// guest's events.
-    pub(crate) fn new(max_message_bytes: usize) -> (Self, MessageSender, GuestEvents) {
-        let mailboxes = Arc::new(Mailboxes::default());
-        let sender = MessageSender {
-            mailboxes: Arc::clone(&mailboxes),
-        };
-        let events = GuestEvents {
-            mailboxes: Arc::clone(&mailboxes),
-        };
-        let channels = HostChannels {
-            mailboxes,
-            max_message_bytes,
-        };
-        (channels, sender, events)
-    }
-
-    fn emit(&self, event: GuestEvent) {
-        // Nobody listening is fine: the agent may not care about events.
-        let _ = self.mailboxes.from_guest.push(event);
-    }
-
-    fn check_size(&self, what: &str, len: usize) -> wasmtime::Result<()> {
-        if len > self.max_message_bytes {
-            wasmtime::bail!(
-                "{what} of {len} bytes exceeds the limit of {} bytes",
-                self.max_message_bytes
-            );
-        }
-        Ok(())
-    }
-}
 
 pub(crate) fn add_to_linker(
     linker: &mut wasmtime::component::Linker<TaskState>,
@@ -174,32 +43,17 @@ impl host::Host for TaskState {
     }
 
     async fn receive_message(&mut self, timeout_ms: u64) -> wasmtime::Result<Option<Vec<u8>>> {
-        let inbox = &self.host().mailboxes.to_guest;
         let timeout = Duration::from_millis(timeout_ms);
-        // The inbox closes only when the store is gone, so `recv` cannot end early here.
-        Ok(tokio::time::timeout(timeout, inbox.recv())
-            .await
-            .ok()
-            .flatten())
+        Ok(self.host().receive(timeout).await)
     }
 
     async fn log(&mut self, level: WitLogLevel, message: String) -> wasmtime::Result<()> {
         let host = self.host();
         host.check_size("log line", message.len())?;
+        // Logged by whoever reads the events (`log_guest_line`), in its span: once per line.
         let level = LogLevel::from(level);
-        trace_guest_log(level, &message);
         host.emit(GuestEvent::Log { level, message });
         Ok(())
-    }
-}
-
-fn trace_guest_log(level: LogLevel, message: &str) {
-    match level {
-        LogLevel::Trace => tracing::trace!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Debug => tracing::debug!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Info => tracing::info!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Warn => tracing::warn!(target: "wasmesos::guest", "{message}"),
-        LogLevel::Error => tracing::error!(target: "wasmesos::guest", "{message}"),
     }
 }
 
@@ -212,25 +66,5 @@ impl From<WitLogLevel> for LogLevel {
             WitLogLevel::Warn => LogLevel::Warn,
             WitLogLevel::Error => LogLevel::Error,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn events_end_after_the_task_and_messages_are_refused() {
-        let (host, sender, mut events) = HostChannels::new(1024);
-        host.emit(GuestEvent::Status("working".into()));
-        assert!(sender.send(b"unread".to_vec()));
-        drop(host);
-        assert!(!sender.send(b"late".to_vec()));
-        assert_eq!(
-            events.recv().await,
-            Some(GuestEvent::Status("working".into()))
-        );
-        assert_eq!(events.recv().await, None);
-        assert_eq!(GuestEvents::default().recv().await, None);
     }
 }

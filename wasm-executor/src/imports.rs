@@ -7,7 +7,7 @@
 use wasmtime::component::types::{ComponentInstance, ComponentItem};
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
-use crate::task::TaskState;
+use crate::store::TaskState;
 
 /// Import names `linker` cannot satisfy for `component`, in the order wasmtime reports them.
 pub(crate) fn unsupported_imports(

@@ -11,7 +11,7 @@ use crate::Error;
 use crate::cache::Digest;
 use crate::host::bindings::ExecutorPre;
 use crate::imports::unsupported_imports;
-use crate::task::TaskState;
+use crate::store::TaskState;
 
 /// Which world a component targets, and so how it is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,13 @@
-//! What a task is asked to run with: [`TaskSpec`] and its parts.
+//! What a task is asked to run with: [`TaskSpec`] and its parts, and the one text syntax of a
+//! network grant (used by the agent for `network_allow` and by `wasmesos exec --allow-net`).
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
+use crate::Error;
 use crate::output::OutputMemory;
 
 /// Everything [`Executor::launch`](crate::Executor::launch) needs to run one task.
@@ -126,6 +130,38 @@ impl AllowedAddr {
     }
 }
 
+/// Parses `ip:port` ([`Socket`](AllowedAddr::Socket)) or a bare `ip` for any port
+/// ([`Ip`](AllowedAddr::Ip)). An IPv6 address is written `[::1]:80` with a port, `::1` or
+/// `[::1]` without. Surrounding whitespace is ignored; host names are refused.
+impl FromStr for AllowedAddr {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let text = text.trim();
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(AllowedAddr::Socket(addr));
+        }
+        let bracketed = text.strip_prefix('[').and_then(|t| t.strip_suffix(']'));
+        let ip = match bracketed {
+            // Brackets are IPv6's way to set the address apart from a port.
+            Some(inner) => inner.parse().ok().map(IpAddr::V6),
+            None => text.parse().ok(),
+        };
+        ip.map(AllowedAddr::Ip)
+            .ok_or_else(|| Error::InvalidNetworkGrant(text.escape_debug().to_string()))
+    }
+}
+
+/// The syntax [`FromStr`] reads, so a grant survives a round trip through text.
+impl fmt::Display for AllowedAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllowedAddr::Socket(addr) => addr.fmt(f),
+            AllowedAddr::Ip(ip) => ip.fmt(f),
+        }
+    }
+}
+
 /// Where a task's stdout and stderr go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputConfig {
@@ -168,5 +204,59 @@ mod tests {
         let none = NetworkPolicy::default();
         assert!(!none.permits(ephemeral, true));
         assert!(!none.permits(local, false));
+    }
+
+    fn grant(text: &str) -> Result<AllowedAddr, Error> {
+        text.parse()
+    }
+
+    #[test]
+    fn grants_parse_with_or_without_a_port() {
+        let v4: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let v6: SocketAddr = "[::1]:80".parse().expect("addr");
+        assert_eq!(grant("127.0.0.1:8080").ok(), Some(AllowedAddr::Socket(v4)));
+        assert_eq!(grant("[::1]:80").ok(), Some(AllowedAddr::Socket(v6)));
+        assert_eq!(
+            grant(" 127.0.0.1:8080\n").ok(),
+            Some(AllowedAddr::Socket(v4))
+        );
+        assert_eq!(
+            grant("10.0.0.1").ok(),
+            Some(AllowedAddr::Ip([10, 0, 0, 1].into()))
+        );
+        for any_port_on_v6 in ["::1", "[::1]"] {
+            assert_eq!(
+                grant(any_port_on_v6).ok(),
+                Some(AllowedAddr::Ip(v6.ip())),
+                "{any_port_on_v6}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_grants_are_refused_naming_the_grant() {
+        for bad in [
+            "",
+            "example.com:80",
+            "localhost",
+            "127.0.0.1:99999",
+            "127.0.0.1:",
+            "[::1",
+            "[127.0.0.1]",
+            "10.0.0.0/8",
+        ] {
+            let err = grant(bad).expect_err(bad);
+            assert!(matches!(err, Error::InvalidNetworkGrant(_)), "{bad}: {err}");
+            assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn grants_survive_a_round_trip_through_text() {
+        for text in ["127.0.0.1:8080", "[::1]:80", "10.0.0.1", "::1"] {
+            let parsed = grant(text).expect(text);
+            assert_eq!(parsed.to_string(), text);
+            assert_eq!(grant(&parsed.to_string()).ok(), Some(parsed));
+        }
     }
 }

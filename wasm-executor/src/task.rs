@@ -7,45 +7,22 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
-use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, WasmBacktrace};
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{I32Exit, WasiCtx};
 
 use crate::control::{Control, KillHandle, StopReason};
 use crate::cpu::{CpuMeter, Metered, Throttle};
 use crate::engine::Metering;
 use crate::host::bindings::wasmesos::executor::types::{Resources, TaskInfo};
-use crate::host::{GuestEvents, HostChannels, MessageSender};
 use crate::limiter::MemoryLimiter;
+use crate::mailbox::{GuestEvents, HostChannels, MessageSender};
 use crate::outcome::{FailureReason, Outcome, Report, TaskError};
 use crate::program::{Prepared, Program};
 use crate::sandbox::Sandbox;
 use crate::spec::TaskSpec;
+use crate::store::TaskState;
 use crate::watchdog::Watchdog;
 use crate::{Executor, disk};
-
-/// The data of a task's wasmtime `Store`.
-pub(crate) struct TaskState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: MemoryLimiter,
-    host: HostChannels,
-}
-
-impl TaskState {
-    pub(crate) fn host(&self) -> &HostChannels {
-        &self.host
-    }
-}
-
-impl WasiView for TaskState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
 
 /// A launched task. Drop it to detach: the task keeps running until it ends or is killed.
 pub struct RunningTask {
@@ -324,13 +301,7 @@ impl Guest<'_> {
             config.max_tables_per_task,
             config.max_core_instances_per_task,
         );
-        let state = TaskState {
-            wasi,
-            table: ResourceTable::new(),
-            limiter,
-            host,
-        };
-        let mut store = Store::new(prepared.engine(), state);
+        let mut store = Store::new(prepared.engine(), TaskState::new(wasi, limiter, host));
         store.limiter(|state| &mut state.limiter);
         if let Some(fuel) = self.spec.limits.fuel {
             // Only fails on an engine without fuel, and `prepared` was chosen by `limits.fuel`.

@@ -1,16 +1,23 @@
 //! `wasmesos exec`: run one component locally, under exactly the sandbox an agent uses.
+//!
+//! The flags become a `TaskInfo`, as a framework would send it, and the agent's own
+//! [`task_spec`] turns that into the executor's spec; only the sandbox directory, the
+//! output copied to the terminal, and the guest's log lines on stderr are exec's own.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine as _;
+use wasmesos_agent::task_spec;
+use wasmesos_proto::resource_names::{CPUS, DISK, MEM};
+use wasmesos_proto::{ExecutorInfo, Resources, TaskInfo};
 use wasmesos_wasm_executor::{
-    AllowedAddr, Executor, ExecutorConfig, FailureReason, Limits, NetworkPolicy, Outcome,
-    OutputConfig, Report, TaskSpec,
+    AllowedAddr, Executor, ExecutorConfig, FailureReason, GuestEvent, GuestEvents, Outcome, Report,
+    TaskSpec, log_guest_line,
 };
 
 use crate::units::{parse_cpus, parse_duration, parse_env, parse_size};
@@ -42,7 +49,7 @@ Exit status: the guest's exit code when it finished or exited by itself; 124 on 
 #[command(after_help = EXAMPLES)]
 pub struct ExecArgs {
     /// Memory limit: all linear memories and tables together.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_nonzero_size)]
     mem: u64,
 
     /// CPU share, e.g. 0.5 for half a core (default: unthrottled).
@@ -50,15 +57,15 @@ pub struct ExecArgs {
     cpus: Option<f64>,
 
     /// Instruction budget (default: unmetered).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     fuel: Option<u64>,
 
     /// Wall-clock limit, e.g. 500ms, 5s, 2m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_nonzero_duration)]
     timeout: Option<Duration>,
 
     /// Quota on the sandbox directory, e.g. 16MiB.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_nonzero_size)]
     disk: Option<u64>,
 
     /// An environment variable for the guest (repeatable). The guest sees no other.
@@ -77,8 +84,9 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DIR")]
     sandbox: Option<PathBuf>,
 
-    /// Allow the guest to use this address, IP:PORT or IP for any port (repeatable).
-    #[arg(long = "allow-net", value_name = "ADDR", value_parser = parse_allowed_addr)]
+    /// Allow the guest to use this address, IP:PORT or IP for any port, e.g. 127.0.0.1:8080
+    /// or [::1]:80 (repeatable). The same syntax as a task's `network_allow` on an agent.
+    #[arg(long = "allow-net", value_name = "ADDR", value_parser = AllowedAddr::from_str)]
     allow_net: Vec<AllowedAddr>,
 
     /// Bytes of stdout and of stderr kept in the sandbox files (the tail is kept).
@@ -98,13 +106,20 @@ pub struct ExecArgs {
     args: Vec<String>,
 }
 
-fn parse_allowed_addr(text: &str) -> Result<AllowedAddr, String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(AllowedAddr::Socket(addr));
+/// A size that is more than zero: to an agent, a zero grant means no limit at all.
+fn parse_nonzero_size(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err("must be more than 0 bytes".into()),
+        bytes => Ok(bytes),
     }
-    text.parse::<IpAddr>()
-        .map(AllowedAddr::Ip)
-        .map_err(|_| "expected IP:PORT or IP, e.g. 127.0.0.1:8080".into())
+}
+
+/// A duration that is more than zero: to an agent, a zero timeout means none.
+fn parse_nonzero_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("must be longer than 0".into()),
+        duration => Ok(duration),
+    }
 }
 
 /// Runs the subcommand; returns the process exit status.
@@ -126,12 +141,20 @@ pub fn main(args: ExecArgs) -> ExitCode {
             exit_status(&report.outcome)
         }
         Err(err) => {
-            let reason = err
-                .downcast_ref::<wasmesos_wasm_executor::Error>()
-                .map_or("host_error", wasmesos_wasm_executor::Error::reason_code);
-            report_setup_error(&err, reason, args.json);
+            report_setup_error(&err, setup_reason(&err), args.json);
             ExitCode::from(125)
         }
+    }
+}
+
+fn setup_reason(err: &anyhow::Error) -> &'static str {
+    if let Some(err) = err.downcast_ref::<wasmesos_wasm_executor::Error>() {
+        return err.reason_code();
+    }
+    match err.downcast_ref::<wasmesos_agent::Error>() {
+        Some(wasmesos_agent::Error::InvalidTask(_)) => "invalid_task",
+        Some(wasmesos_agent::Error::Executor(err)) => err.reason_code(),
+        _ => "host_error",
     }
 }
 
@@ -152,9 +175,11 @@ async fn run(args: &ExecArgs) -> anyhow::Result<Report> {
             temp_sandbox.path().to_path_buf()
         }
     };
-    let spec = task_spec(args, sandbox_dir, data);
-    let task = executor.launch(&program, spec)?;
-    Ok(task.wait().await)
+    let spec = spec_as_on_an_agent(args, executor.config(), sandbox_dir, data)?;
+    let mut task = executor.launch(&program, spec)?;
+    let events = std::mem::take(task.events());
+    let (report, ()) = tokio::join!(task.wait(), log_guest_lines(events));
+    Ok(report)
 }
 
 fn executor_config(args: &ExecArgs) -> ExecutorConfig {
@@ -167,31 +192,59 @@ fn executor_config(args: &ExecArgs) -> ExecutorConfig {
     }
 }
 
-fn task_spec(args: &ExecArgs, sandbox_dir: PathBuf, data: Vec<u8>) -> TaskSpec {
+/// The spec the agent would give the task these flags describe, with its output also
+/// copied to this terminal.
+fn spec_as_on_an_agent(
+    args: &ExecArgs,
+    executor: &ExecutorConfig,
+    sandbox_dir: PathBuf,
+    data: Vec<u8>,
+) -> anyhow::Result<TaskSpec> {
+    let mut spec = task_spec(task_info(args, data), executor, args.output_cap)?;
+    spec.sandbox_dir = sandbox_dir;
+    spec.output.tee = true;
+    Ok(spec)
+}
+
+/// The `TaskInfo` a framework would send for this run: the flags as granted resources, a
+/// fuel budget and a timeout.
+fn task_info(args: &ExecArgs, data: Vec<u8>) -> TaskInfo {
     let name = args.component.file_stem().map_or_else(
         || "task".to_owned(),
         |stem| stem.to_string_lossy().into_owned(),
     );
-    TaskSpec {
+    let mut grant = vec![(MEM, args.mem as f64)];
+    grant.extend(args.cpus.map(|cpus| (CPUS, cpus)));
+    grant.extend(args.disk.map(|disk| (DISK, disk as f64)));
+    TaskInfo {
         task_id: format!("exec-{}", std::process::id()),
         name,
-        args: args.args.clone(),
-        env: args.env.clone(),
+        executor: Some(ExecutorInfo {
+            digest: String::new(),
+            args: args.args.clone(),
+            env: args.env.iter().cloned().collect(),
+            network_allow: args.allow_net.iter().map(ToString::to_string).collect(),
+        }),
+        resources: Some(Resources::from_scalars(grant)),
         data,
-        limits: Limits {
-            mem_bytes: args.mem,
-            cpus: args.cpus,
-            fuel: args.fuel,
-            timeout: args.timeout,
-            disk_bytes: args.disk,
-        },
-        sandbox_dir,
-        network: NetworkPolicy::allowing(args.allow_net.iter().copied()),
-        output: OutputConfig {
-            cap_bytes: args.output_cap,
-            tee: true,
-            memory: None,
-        },
+        fuel: args.fuel.unwrap_or(0),
+        timeout_ms: args.timeout.map_or(0, whole_millis),
+        ..TaskInfo::default()
+    }
+}
+
+/// Milliseconds, rounded up so that a timeout under 1 ms is not read as none.
+fn whole_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+/// The guest's log lines, logged as the agent logs them; its status and messages have no
+/// reader here. Ends when the task does.
+async fn log_guest_lines(mut events: GuestEvents) {
+    while let Some(event) = events.recv().await {
+        if let GuestEvent::Log { level, message } = event {
+            log_guest_line(level, &message);
+        }
     }
 }
 
@@ -301,5 +354,66 @@ fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ExecArgs {
+        ExecArgs {
+            mem: 32 << 20,
+            cpus: Some(0.25),
+            fuel: Some(10),
+            timeout: Some(Duration::from_micros(250)),
+            disk: Some(16 << 20),
+            env: vec![("Z".into(), "last".into()), ("A".into(), "first".into())],
+            data_file: None,
+            json: false,
+            sandbox: None,
+            allow_net: vec!["[::1]".parse().expect("a grant")],
+            output_cap: 4096,
+            cache_dir: None,
+            component: "dir/wordcount.wasm".into(),
+            args: vec!["one".into()],
+        }
+    }
+
+    #[test]
+    fn the_flags_become_the_spec_an_agent_would_give() {
+        let args = args();
+        let config = executor_config(&args);
+        let spec = spec_as_on_an_agent(&args, &config, "box".into(), b"data".to_vec())
+            .expect("a valid task");
+        assert_eq!(spec.name, "wordcount");
+        assert_eq!(spec.args, ["one"]);
+        assert_eq!(spec.env[0], ("A".to_owned(), "first".to_owned()));
+        assert_eq!(spec.data, b"data");
+        assert_eq!(spec.limits.mem_bytes, 32 << 20);
+        assert_eq!(spec.limits.cpus, Some(0.25));
+        assert_eq!(spec.limits.fuel, Some(10));
+        // Under a millisecond is still a timeout, not none.
+        assert_eq!(spec.limits.timeout, Some(Duration::from_millis(1)));
+        assert_eq!(spec.limits.disk_bytes, Some(16 << 20));
+        assert_eq!(
+            spec.network.allow,
+            [AllowedAddr::Ip("::1".parse().expect("ip"))]
+        );
+        assert_eq!(spec.sandbox_dir, PathBuf::from("box"));
+        assert!(spec.output.tee);
+        assert_eq!(spec.output.cap_bytes, 4096);
+    }
+
+    #[test]
+    fn more_memory_than_the_pool_allows_is_an_invalid_task() {
+        let args = ExecArgs {
+            mem: 8 << 30,
+            ..args()
+        };
+        let config = executor_config(&args);
+        let err = spec_as_on_an_agent(&args, &config, "box".into(), Vec::new())
+            .expect_err("8 GiB is over the 4 GiB pool");
+        assert_eq!(setup_reason(&err), "invalid_task");
     }
 }
