@@ -15,7 +15,7 @@ use wasmesos_proto::{
 };
 
 use crate::Error;
-use crate::eventually::eventually;
+use wasmesos_test_support::{eventually, scaled};
 
 /// What to start; [`ClusterConfig::new`] has intervals shrunk for tests.
 #[derive(Debug, Clone)]
@@ -194,12 +194,13 @@ impl Cluster {
         config.work_dir = self.dir.path().join(format!("agent-{index}"));
         config.resources = Some(parse_resources(resources)?);
         let mut handle = wasmesos_agent::spawn(config).await?;
+        let timeout = scaled(self.config.startup_timeout);
         let id = handle
-            .registered(self.config.startup_timeout)
+            .registered(timeout)
             .await
             .ok_or_else(|| Error::Timeout {
                 what: format!("agent {index} to register"),
-                after: self.config.startup_timeout,
+                after: timeout,
             })?;
         tracing::info!(agent_id = %id, index, "agent registered");
         self.agents.push(Some(RunningAgent { handle, id }));
@@ -231,7 +232,8 @@ impl Cluster {
             let state = cluster_state(&url).await;
             state.is_ok_and(|state| state.agents.iter().filter(|a| a.active).count() == count)
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     /// Stops the agents, then the master.
@@ -249,7 +251,7 @@ fn loopback_port_zero() -> std::net::SocketAddr {
 }
 
 async fn channel(url: &str) -> Result<Channel, Error> {
-    Ok(wasmesos_sdk_scheduler::connect_channel(url, Duration::from_secs(5)).await?)
+    Ok(wasmesos_sdk_scheduler::connect_channel(url, scaled(Duration::from_secs(5))).await?)
 }
 
 /// `Operator.GetState` of the master at `master_url`.
