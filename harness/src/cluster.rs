@@ -28,7 +28,8 @@ pub struct ClusterConfig {
     /// Template for every agent; `master_url`, `listen`, `work_dir` and `resources` are
     /// replaced.
     pub agent: AgentConfig,
-    /// How long to wait for every agent to register.
+    /// How long to wait for every agent to register, before scaling by
+    /// `WASMESOS_TEST_PATIENCE`.
     pub startup_timeout: Duration,
     /// Where the cluster's temp dir (master and agent work dirs, so every task sandbox) is
     /// made; `None` is the OS temp dir.

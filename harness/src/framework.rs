@@ -70,6 +70,7 @@ pub struct TestFramework {
     /// Offers delivered and neither taken by the test nor rescinded.
     unanswered: Vec<Offer>,
     running: JoinHandle<Result<(), wasmesos_sdk_scheduler::Error>>,
+    /// How long [`TestFramework::wait_for`] waits, before scaling by `WASMESOS_TEST_PATIENCE`.
     pub timeout: Duration,
 }
 
