@@ -197,10 +197,7 @@ async fn settled_state(workload: &Workload) -> Value {
         let nothing_offered = state["resources"]["offered"]
             .as_object()
             .is_some_and(|offered| offered.is_empty());
-        failed
-            && reserved
-            && nothing_offered
-            && state["agents"].as_array().map(Vec::len) == Some(3)
+        failed && reserved && nothing_offered && state["agents"].as_array().map(Vec::len) == Some(3)
     })
     .await
 }
