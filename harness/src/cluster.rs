@@ -16,7 +16,7 @@ use wasmesos_proto::{
 };
 
 use crate::Error;
-use crate::eventually::eventually;
+use wasmesos_test_support::{eventually, scaled};
 
 /// What to start; [`ClusterConfig::new`] has intervals shrunk for tests.
 #[derive(Debug, Clone)]
@@ -29,7 +29,8 @@ pub struct ClusterConfig {
     /// Template for every agent; `master_url`, `listen`, `work_dir` and `resources` are
     /// replaced.
     pub agent: AgentConfig,
-    /// How long to wait for every agent to register.
+    /// How long to wait for every agent to register, before scaling by
+    /// `WASMESOS_TEST_PATIENCE`.
     pub startup_timeout: Duration,
     /// Where the cluster's temp dir (master and agent work dirs, so every task sandbox) is
     /// made; `None` is the OS temp dir.
@@ -195,12 +196,13 @@ impl Cluster {
         config.work_dir = self.dir.path().join(format!("agent-{index}"));
         config.resources = Some(parse_resources(resources)?);
         let mut handle = wasmesos_agent::spawn(config).await?;
+        let timeout = scaled(self.config.startup_timeout);
         let id = handle
-            .registered(self.config.startup_timeout)
+            .registered(timeout)
             .await
             .ok_or_else(|| Error::Timeout {
                 what: format!("agent {index} to register"),
-                after: self.config.startup_timeout,
+                after: timeout,
             })?;
         tracing::info!(agent_id = %id, index, "agent registered");
         self.agents.push(Some(RunningAgent { handle, id }));
@@ -232,7 +234,8 @@ impl Cluster {
             let state = cluster_state(&url).await;
             state.is_ok_and(|state| state.agents.iter().filter(|a| a.active).count() == count)
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     /// Stops the agents, then the master.
@@ -250,7 +253,7 @@ fn loopback_port_zero() -> std::net::SocketAddr {
 }
 
 async fn channel(url: &str) -> Result<Channel, Error> {
-    let master = MasterChannel::connect(url, DEFAULT_CONNECT_TIMEOUT).await?;
+    let master = MasterChannel::connect(url, scaled(DEFAULT_CONNECT_TIMEOUT)).await?;
     Ok(master.channel())
 }
 

@@ -33,6 +33,14 @@ pub enum Error {
     NoSuchAgent(usize),
 }
 
+impl From<wasmesos_test_support::Error> for Error {
+    fn from(err: wasmesos_test_support::Error) -> Self {
+        match err {
+            wasmesos_test_support::Error::Timeout { what, after } => Error::Timeout { what, after },
+        }
+    }
+}
+
 impl Error {
     pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {

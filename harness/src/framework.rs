@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wasmesos_proto::{Offer, TaskState, TaskStatus, event};
 use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Scheduler, TaskBuilder, refuse_for};
+use wasmesos_test_support::scaled;
 
 use crate::Error;
 
@@ -69,6 +70,7 @@ pub struct TestFramework {
     /// Offers delivered and neither taken by the test nor rescinded.
     unanswered: Vec<Offer>,
     running: JoinHandle<Result<(), wasmesos_sdk_scheduler::Error>>,
+    /// How long [`TestFramework::wait_for`] waits, before scaling by `WASMESOS_TEST_PATIENCE`.
     pub timeout: Duration,
 }
 
@@ -115,13 +117,15 @@ impl TestFramework {
         Ok(framework)
     }
 
-    /// Reads events until `pick` returns something, within [`TestFramework::timeout`].
+    /// Reads events until `pick` returns something, within [`TestFramework::timeout`] (scaled
+    /// by patience).
     pub async fn wait_for<T>(
         &mut self,
         what: &str,
         mut pick: impl FnMut(&SchedulerEvent) -> Option<T>,
     ) -> Result<T, Error> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let timeout = scaled(self.timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let next = tokio::time::timeout_at(deadline, self.events.recv()).await;
             let event = match next {
@@ -135,7 +139,7 @@ impl TestFramework {
                 Err(_elapsed) => {
                     return Err(Error::Timeout {
                         what: format!("{what} (saw {:?})", self.history.last()),
-                        after: self.timeout,
+                        after: timeout,
                     });
                 }
             };

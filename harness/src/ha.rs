@@ -9,9 +9,9 @@ use tempfile::TempDir;
 use wasmesos_detector::MasterInfo;
 
 use crate::Error;
-use crate::eventually::eventually_some;
 use crate::process::{ChildProcess, spawn_and_read_url};
 use crate::zookeeper::ZooKeeper;
+use wasmesos_test_support::eventually_some;
 
 /// The znode path the masters contend under.
 pub const HA_PATH: &str = "/wasmesos";
@@ -122,6 +122,7 @@ impl HaCluster {
             self.zookeeper.leader(HA_PATH).await.ok().flatten()
         })
         .await
+        .map_err(Error::from)
     }
 
     /// Waits for a leader other than `old` (by URL).
@@ -131,6 +132,7 @@ impl HaCluster {
             (leader.url() != old).then_some(leader)
         })
         .await
+        .map_err(Error::from)
     }
 
     /// The index of the running master serving `url`.

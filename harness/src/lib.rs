@@ -2,7 +2,8 @@
 //! this process ([`Cluster`], via `wasmesos_master::spawn` / `wasmesos_agent::spawn` on
 //! loopback port 0, each with its own temp dir) or as separate OS processes of the `wasmesos`
 //! binary ([`ProcessCluster`]), plus a framework whose events a test reads in order
-//! ([`TestFramework`]) and [`eventually`] to wait on a condition with a deadline.
+//! ([`TestFramework`]). Every wait has a deadline scaled by `WASMESOS_TEST_PATIENCE`; [`eventually`]
+//! and [`scaled`] are re-exported from `wasmesos-test-support` for the tests.
 //!
 //! It never sleeps a fixed time and never fakes a component: everything it starts is the
 //! code users run. [`HaCluster`] adds a real ZooKeeper ([`ZooKeeper`]) and masters that
@@ -12,7 +13,6 @@
 
 mod cluster;
 mod error;
-mod eventually;
 mod framework;
 mod ha;
 mod process;
@@ -20,8 +20,8 @@ mod zookeeper;
 
 pub use cluster::{Cluster, ClusterConfig, agent_state, cluster_state, read_task_file};
 pub use error::Error;
-pub use eventually::{eventually, eventually_some};
 pub use framework::{SchedulerEvent, TestFramework};
 pub use ha::{HA_PATH, HaCluster};
 pub use process::{ChildProcess, ProcessCluster, wasmesos_binary};
+pub use wasmesos_test_support::{assert_eventually, eventually, eventually_some, patience, scaled};
 pub use zookeeper::ZooKeeper;

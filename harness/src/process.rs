@@ -14,7 +14,7 @@ use tokio::process::{Child, ChildStdout, Command};
 
 use crate::Error;
 use crate::cluster::cluster_state;
-use crate::eventually::eventually;
+use wasmesos_test_support::{eventually, scaled};
 
 /// The `wasmesos` binary: `WASMESOS_BIN` if set, else `wasmesos` next to the running test
 /// executable's target dir (`target/<profile>/wasmesos`). Tests in the cli crate should pass
@@ -46,11 +46,12 @@ impl ChildProcess {
         self.child.id()
     }
 
-    /// Waits for the process to exit by itself, up to `deadline`.
+    /// Waits for the process to exit by itself, up to `deadline` (scaled by patience).
     pub async fn wait_exit(
         &mut self,
         deadline: Duration,
     ) -> Result<std::process::ExitStatus, Error> {
+        let deadline = scaled(deadline);
         match tokio::time::timeout(deadline, self.child.wait()).await {
             Ok(status) => {
                 status.map_err(|err| Error::io(format!("waiting for {}", self.name), err))
@@ -206,7 +207,8 @@ impl ProcessCluster {
                 state.is_ok_and(|state| state.agents.iter().filter(|a| a.active).count() == count)
             },
         )
-        .await
+        .await?;
+        Ok(())
     }
 }
 
@@ -237,6 +239,7 @@ pub(crate) async fn spawn_and_read_url(
     })?;
     let mut lines = BufReader::new(stdout).lines();
     let startup = read_startup(&mut lines, name, wait_for_registration);
+    let timeout = scaled(timeout);
     let (url, agent_id) = match tokio::time::timeout(timeout, startup).await {
         Ok(result) => result?,
         Err(_elapsed) => {

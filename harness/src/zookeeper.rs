@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 use wasmesos_detector::zk;
 
 use crate::Error;
-use crate::eventually::eventually;
+use wasmesos_test_support::{eventually, scaled};
 
 /// Where Debian puts the server's jar (its manifest names the other jars it needs).
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
@@ -73,7 +73,7 @@ impl ZooKeeper {
 
     /// A fresh client session.
     pub async fn client(&self) -> Result<zk::Client, Error> {
-        wasmesos_detector::connect(&self.servers(), Duration::from_secs(10))
+        wasmesos_detector::connect(&self.servers(), scaled(Duration::from_secs(10)))
             .await
             .map_err(|err| zk_error(err.to_string()))
     }
@@ -107,13 +107,15 @@ impl ZooKeeper {
     async fn wait_until_ready(&self, deadline: Duration) -> Result<(), Error> {
         let servers = self.servers();
         eventually("ZooKeeper to answer `ls /`", deadline, async || {
-            let Ok(client) = wasmesos_detector::connect(&servers, Duration::from_secs(2)).await
+            let Ok(client) =
+                wasmesos_detector::connect(&servers, scaled(Duration::from_secs(2))).await
             else {
                 return false;
             };
             client.list_children("/").await.is_ok()
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit.

@@ -193,7 +193,11 @@ async fn settled_state(workload: &Workload) -> Value {
         let reserved = state["roles"]
             .as_array()
             .is_some_and(|roles| roles.iter().any(|r| r["name"] == "ops"));
-        failed && reserved && state["agents"].as_array().map(Vec::len) == Some(3)
+        // The view lags the core: the last decline shows only once nothing is on offer.
+        let nothing_offered = state["resources"]["offered"]
+            .as_object()
+            .is_some_and(|offered| offered.is_empty());
+        failed && reserved && nothing_offered && state["agents"].as_array().map(Vec::len) == Some(3)
     })
     .await
 }

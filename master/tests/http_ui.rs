@@ -10,6 +10,7 @@ use std::time::Duration;
 use http_support::{HTTP_DEADLINE, get};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wasmesos_test_support::scaled;
 
 #[tokio::test]
 async fn the_master_serves_the_page_and_its_scripts() {
@@ -53,22 +54,26 @@ async fn an_open_event_stream_gets_the_state_and_does_not_hold_up_shutdown() {
         .await
         .expect("send the request");
     let mut seen = String::new();
-    let first = tokio::time::timeout(HTTP_DEADLINE, read_until(&mut stream, &mut seen, "\n\n"));
+    let first = tokio::time::timeout(
+        scaled(HTTP_DEADLINE),
+        read_until(&mut stream, &mut seen, "\n\n"),
+    );
     assert!(first.await.expect("the first event in time"), "{seen}");
     assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
     assert!(seen.contains("content-type: text/event-stream"), "{seen}");
     let event = tokio::time::timeout(
-        HTTP_DEADLINE,
+        scaled(HTTP_DEADLINE),
         read_until(&mut stream, &mut seen, "\"tasks_total\""),
     );
     assert!(event.await.expect("the state in time"), "{seen}");
     assert!(seen.contains("event: state"), "{seen}");
 
-    let stopped = tokio::time::timeout(Duration::from_secs(30), master.handle.shutdown()).await;
+    let stopped =
+        tokio::time::timeout(scaled(Duration::from_secs(30)), master.handle.shutdown()).await;
     stopped
         .expect("shutdown finishes while a browser holds /events open")
         .expect("a clean shutdown");
     let mut rest = Vec::new();
-    let ended = tokio::time::timeout(HTTP_DEADLINE, stream.read_to_end(&mut rest)).await;
+    let ended = tokio::time::timeout(scaled(HTTP_DEADLINE), stream.read_to_end(&mut rest)).await;
     assert!(ended.is_ok(), "the stream ends with the master");
 }

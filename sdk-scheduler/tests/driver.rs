@@ -3,7 +3,7 @@
 //! uploads that skip known digests, and refusals that end `run`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{TcpListenerStream, UnboundedReceiverStream};
@@ -12,6 +12,10 @@ use wasmesos_proto::artifacts_server::{Artifacts, ArtifactsServer};
 use wasmesos_proto::scheduler_server::{Scheduler as SchedulerService, SchedulerServer};
 use wasmesos_proto::*;
 use wasmesos_sdk_scheduler::{Driver, DriverConfig, Error, Scheduler, digest_of};
+use wasmesos_test_support::assert_eventually;
+
+/// How long a test waits for the driver to react (scaled by `WASMESOS_TEST_PATIENCE`).
+const WAIT: Duration = Duration::from_secs(10);
 
 type EventSender = mpsc::UnboundedSender<Result<Event, Status>>;
 
@@ -198,14 +202,6 @@ impl Recorder {
     }
 }
 
-async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
 fn run_in_background(
     driver: &Driver,
     mut recorder: Recorder,
@@ -223,7 +219,11 @@ async fn a_dropped_stream_is_resubscribed_under_the_same_framework_id() {
     let seen = Arc::clone(&recorder.seen);
     let running = run_in_background(&driver, recorder);
 
-    eventually("the first subscription", || driver.framework_id().is_some()).await;
+    assert_eventually!(
+        "the first subscription",
+        WAIT,
+        driver.framework_id().is_some()
+    );
     assert_eq!(
         fake.state().subscribes[0]
             .framework
@@ -233,19 +233,17 @@ async fn a_dropped_stream_is_resubscribed_under_the_same_framework_id() {
     );
     fake.state().streams.clear(); // the master drops the stream
 
-    eventually("a second subscription", || {
+    assert_eventually!("a second subscription", WAIT, {
         fake.state().subscribes.len() >= 2
-    })
-    .await;
+    });
     let second = fake.state().subscribes[1].clone();
     let framework = second.framework.unwrap_or_default();
     assert_eq!(framework.id, "fw-1");
     assert_eq!(framework.name, "test-framework");
-    eventually("disconnected then subscribed again", || {
+    assert_eventually!("disconnected then subscribed again", WAIT, {
         let seen = seen.lock().map(|seen| seen.clone()).unwrap_or_default();
         seen == ["subscribed fw-1", "disconnected", "subscribed fw-1"]
-    })
-    .await;
+    });
 
     driver.stop();
     let result = running.await.expect("run task");
@@ -262,10 +260,9 @@ async fn missed_heartbeats_count_as_a_lost_subscription() {
 
     // The fake keeps every stream open but never heartbeats: only the driver's own detection
     // can make it subscribe again.
-    eventually("re-subscription after silence", || {
+    assert_eventually!("re-subscription after silence", WAIT, {
         fake.state().subscribes.len() >= 3
-    })
-    .await;
+    });
     let (streams, subscribes) = {
         let state = fake.state();
         (state.streams.len(), state.subscribes.len())
@@ -281,7 +278,7 @@ async fn updates_are_acknowledged_in_batches_and_only_with_a_uuid() {
     let url = start_fake(&fake).await;
     let driver = Driver::connect(fast_config(&url)).await.expect("connect");
     let running = run_in_background(&driver, Recorder::default());
-    eventually("subscription", || driver.framework_id().is_some()).await;
+    assert_eventually!("subscription", WAIT, driver.framework_id().is_some());
 
     let status = |task: &str, uuid: &[u8]| TaskStatus {
         task_id: task.into(),
@@ -303,15 +300,14 @@ async fn updates_are_acknowledged_in_batches_and_only_with_a_uuid() {
             event: Some(event::Event::Update(update.clone())),
         }));
     }
-    eventually("100 acknowledgements", || {
+    assert_eventually!("100 acknowledgements", WAIT, {
         fake.state()
             .acks
             .iter()
             .map(|r| r.acks.len())
             .sum::<usize>()
             == 100
-    })
-    .await;
+    });
     driver.flush_acknowledgements().await;
     let requests = fake.state().acks.clone();
     assert!(requests.len() < 100, "one call per ack: {}", requests.len());
@@ -352,10 +348,9 @@ async fn an_unavailable_master_is_retried_until_it_answers() {
     let driver = Driver::connect(fast_config(&url)).await.expect("connect");
     let running = run_in_background(&driver, Recorder::default());
     fake.state().refuse_with = None;
-    eventually("subscription once the master answers", || {
+    assert_eventually!("subscription once the master answers", WAIT, {
         driver.framework_id().is_some()
-    })
-    .await;
+    });
     driver.stop();
     assert!(running.await.expect("run task").is_ok());
 }
@@ -428,10 +423,9 @@ async fn every_subscription_reconciles_launched_tasks_explicitly_then_all_implic
     let url = start_fake(&fake).await;
     let driver = Driver::connect(fast_config(&url)).await.expect("connect");
     let running = run_in_background(&driver, Recorder::default());
-    eventually("the first reconciliation", || {
+    assert_eventually!("the first reconciliation", WAIT, {
         !fake.state().reconciles.is_empty()
-    })
-    .await;
+    });
     let first = fake.state().reconciles.clone();
     assert_eq!(first.len(), 1, "nothing launched yet: implicit only");
     assert!(first[0].tasks.is_empty());
@@ -459,14 +453,13 @@ async fn every_subscription_reconciles_launched_tasks_explicitly_then_all_implic
     let _ = sender.send(Ok(Event {
         event: Some(event::Event::Update(update)),
     }));
-    eventually("the update", || driver.tracked_tasks() == 1).await;
+    assert_eventually!("the update", WAIT, driver.tracked_tasks() == 1);
     drop(sender);
     fake.state().streams.clear(); // the master drops the stream
 
-    eventually("two more reconciliations", || {
+    assert_eventually!("two more reconciliations", WAIT, {
         fake.state().reconciles.len() >= 3
-    })
-    .await;
+    });
     let again = fake.state().reconciles[1..3].to_vec();
     let explicit: Vec<(&str, &str)> = again[0]
         .tasks

@@ -14,7 +14,9 @@ use wasmesos_agent::{AgentConfig, AgentHandle, ExecutorConfig, parse_resources};
 use wasmesos_master::{MasterConfig, MasterHandle};
 use wasmesos_proto::{Offer, Reason, TaskState, TaskStatus, event};
 use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Scheduler, TaskBuilder};
+use wasmesos_test_support::scaled;
 
+/// The longest any one wait lasts, before scaling by `WASMESOS_TEST_PATIENCE`.
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Forwards TCP connections to a target that can change; `cut` drops the open ones.
@@ -128,7 +130,10 @@ async fn agent(master: &MasterHandle, dir: &Path) -> AgentHandle {
         ..AgentConfig::default()
     };
     let mut agent = wasmesos_agent::spawn(config).await.expect("agent starts");
-    agent.registered(PATIENCE).await.expect("agent registers");
+    agent
+        .registered(scaled(PATIENCE))
+        .await
+        .expect("agent registers");
     agent
 }
 
@@ -138,7 +143,7 @@ async fn wait_for<T>(
     what: &str,
     mut pick: impl FnMut(&Seen) -> Option<T>,
 ) -> T {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let deadline = tokio::time::Instant::now() + scaled(PATIENCE);
     loop {
         match tokio::time::timeout_at(deadline, seen.recv()).await {
             Ok(Some(event)) => {

@@ -10,6 +10,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{Samples, micros, quick, table};
+use wasmesos_test_support::assert_eventually;
 use wasmesos_wasm_executor::{Executor, ExecutorConfig, Outcome, Program, TaskSpec};
 
 fn main() {
@@ -63,11 +64,11 @@ fn main() {
 /// Launches, waits until the guest is running (it has used CPU), kills, and times the rest.
 async fn kill_once(executor: &Executor, program: &Program, spec: TaskSpec) -> Duration {
     let task = executor.launch(program, spec).expect("launches");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while task.cpu_time().is_zero() {
-        assert!(Instant::now() < deadline, "the guest never ran");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    assert_eventually!(
+        "the guest to run",
+        Duration::from_secs(30),
+        !task.cpu_time().is_zero()
+    );
     // Let a spinning guest get deep into its loop.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let killer = task.kill_handle();

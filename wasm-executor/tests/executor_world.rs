@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::{Sandbox, executor, load, run};
 use wasmesos_guest_artifacts as guests;
+use wasmesos_test_support::scaled;
 use wasmesos_wasm_executor::{FailureReason, GuestEvent, LogLevel, Outcome};
 
 #[tokio::test]
@@ -128,14 +129,14 @@ async fn kill_interrupts_a_guest_waiting_for_a_message() {
         GuestEvent::Status("ready".into())
     );
     task.kill_handle().kill();
-    let report = tokio::time::timeout(Duration::from_secs(10), task.wait())
+    let report = tokio::time::timeout(scaled(Duration::from_secs(10)), task.wait())
         .await
         .expect("the kill ends the wait");
     assert_eq!(report.outcome, Outcome::Killed);
 }
 
 async fn next_event(task: &mut wasmesos_wasm_executor::RunningTask) -> GuestEvent {
-    tokio::time::timeout(Duration::from_secs(30), task.events().recv())
+    tokio::time::timeout(scaled(Duration::from_secs(30)), task.events().recv())
         .await
         .expect("an event arrives")
         .expect("the channel is open")

@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Sandbox, assert_failed, eventually, executor, load};
+use common::{Sandbox, assert_failed, executor, load};
 use wasmesos_guest_artifacts as guests;
+use wasmesos_test_support::{assert_eventually, scaled};
 use wasmesos_wasm_executor::{FailureReason, Outcome};
 
 #[tokio::test(flavor = "current_thread")]
@@ -40,11 +41,11 @@ async fn an_inline_task_dropped_unwaited_still_runs_to_its_end() {
         .launch_inline(&hello, sandbox.spec("detached"))
         .expect("launches");
     drop(task);
-    let ran = eventually(Duration::from_secs(60), || {
+    assert_eventually!(
+        "the detached task to write its output",
+        Duration::from_secs(60),
         sandbox.read("stdout").contains("hello from wasmesos")
-    })
-    .await;
-    assert!(ran, "the detached task never wrote its output");
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -55,7 +56,7 @@ async fn an_inline_task_killed_before_it_is_waited_for_ends_killed() {
         .launch_inline(&spin, sandbox.spec("killed-early"))
         .expect("launches");
     task.kill_handle().kill();
-    let report = tokio::time::timeout(Duration::from_secs(30), task.wait())
+    let report = tokio::time::timeout(scaled(Duration::from_secs(30)), task.wait())
         .await
         .expect("a killed task ends");
     assert_eq!(report.outcome, Outcome::Killed);
@@ -68,7 +69,7 @@ async fn an_inline_task_in_a_tight_loop_hits_its_timeout() {
     let mut spec = sandbox.spec("inline-timeout");
     spec.limits.timeout = Some(Duration::from_millis(200));
     let task = executor().launch_inline(&spin, spec).expect("launches");
-    let report = tokio::time::timeout(Duration::from_secs(30), task.wait())
+    let report = tokio::time::timeout(scaled(Duration::from_secs(30)), task.wait())
         .await
         .expect("the timeout ends the task");
     assert_failed(&report, &FailureReason::Timeout);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::{Sandbox, assert_failed, assert_host_healthy, load, run};
 use wasmesos_guest_artifacts as guests;
+use wasmesos_test_support::scaled;
 use wasmesos_wasm_executor::{AllowedAddr, FailureReason, NetworkPolicy};
 
 #[tokio::test]
@@ -110,7 +111,7 @@ async fn a_granted_address_is_reachable_and_others_are_not() {
         report.outcome
     );
     assert_eq!(sandbox.read("stdout"), "CONNECTED\n");
-    let peer = tokio::time::timeout(Duration::from_secs(10), accept)
+    let peer = tokio::time::timeout(scaled(Duration::from_secs(10)), accept)
         .await
         .expect("the listener saw the guest")
         .expect("joins")

@@ -10,6 +10,7 @@ use wasmesos_guest_artifacts::{HELLO, SLEEPY};
 use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::agent_command::{Command, Shutdown};
 use wasmesos_proto::{GetAgentStateRequest, Reason, TaskState, TaskStatus};
+use wasmesos_test_support::{assert_eventually, scaled};
 
 use crate::fake_master::{AckPolicy, FakeMaster};
 use crate::support::{task, test_config, with_args};
@@ -28,7 +29,7 @@ async fn start(master: &FakeMaster, work_dir: &Path) -> (AgentHandle, String) {
         .await
         .expect("agent starts");
     let id = agent
-        .registered(Duration::from_secs(30))
+        .registered(scaled(Duration::from_secs(30)))
         .await
         .expect("agent registers");
     (agent, id)
@@ -72,14 +73,11 @@ async fn a_restarted_agent_resends_what_was_unacknowledged_and_fails_what_ran() 
     }
     let done_before = master.updates_of("done");
     let pending = done_before.len() as u64;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while unacknowledged(&agent).await != pending {
-        assert!(tokio::time::Instant::now() < deadline, "acks never landed");
-        let beats = master.heartbeats();
-        master
-            .until("a heartbeat", |m| (m.heartbeats() > beats).then_some(()))
-            .await;
-    }
+    assert_eventually!(
+        "the acks to land",
+        Duration::from_secs(30),
+        unacknowledged(&agent).await == pending
+    );
     agent.shutdown().await.expect("agent stops");
 
     let received_before = master.recorded().updates.len();
@@ -149,14 +147,11 @@ async fn a_restarted_agent_resends_what_was_unacknowledged_and_fails_what_ran() 
     for update in master.updates_of("done").iter().chain([&failed]) {
         master.ack(update).await;
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while unacknowledged(&agent).await != 0 {
-        assert!(tokio::time::Instant::now() < deadline, "acks never landed");
-        let beats = master.heartbeats();
-        master
-            .until("a heartbeat", |m| (m.heartbeats() > beats).then_some(()))
-            .await;
-    }
+    assert_eventually!(
+        "the acks to land",
+        Duration::from_secs(30),
+        unacknowledged(&agent).await == 0
+    );
     agent.shutdown().await.expect("agent stops");
 
     // Everything acknowledged: a third run has nothing to report or resend.
@@ -201,7 +196,7 @@ async fn an_agent_the_master_removed_forgets_its_checkpoint() {
     );
     let mut agent = agent;
     let new_id = agent
-        .registered(Duration::from_secs(30))
+        .registered(scaled(Duration::from_secs(30)))
         .await
         .expect("registered anew");
     assert_ne!(new_id, first_id);

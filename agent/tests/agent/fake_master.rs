@@ -19,6 +19,7 @@ use wasmesos_proto::agent_channel_server::{AgentChannel, AgentChannelServer};
 use wasmesos_proto::agent_command::{self, Acknowledge, Acknowledgement, Command};
 use wasmesos_proto::artifacts_server::{Artifacts, ArtifactsServer};
 use wasmesos_proto::*;
+use wasmesos_test_support::scaled;
 
 /// How the fake master acknowledges status updates.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +63,7 @@ pub struct FakeMaster {
     _stop: oneshot::Sender<()>,
 }
 
+/// The longest [`FakeMaster::until`] waits, before scaling by `WASMESOS_TEST_PATIENCE`.
 const WAIT: Duration = Duration::from_secs(60);
 
 impl FakeMaster {
@@ -171,7 +173,7 @@ impl FakeMaster {
 
     /// Waits until `check` sees what it wants in the recorded traffic, or fails the test.
     pub async fn until<T>(&self, what: &str, mut check: impl FnMut(&FakeMaster) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + scaled(WAIT);
         loop {
             let changed = self.shared.changed.notified();
             tokio::pin!(changed);

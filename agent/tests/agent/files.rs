@@ -1,8 +1,11 @@
 //! `Agent.ReadFile` and `Agent.GetAgentState` on the agent's own port.
 
+use std::time::Duration;
+
 use tonic::Code;
 use wasmesos_guest_artifacts::{HELLO, SLEEPY};
 use wasmesos_proto::{GetAgentStateRequest, ReadFileRequest, SandboxFile, TaskState};
+use wasmesos_test_support::{assert_eventually, eventually_some};
 
 use crate::fake_master::AckPolicy;
 use crate::support::{Cluster, task, with_args};
@@ -196,17 +199,11 @@ async fn sandboxes_of_tasks_beyond_the_retained_ones_are_deleted() {
         .await;
     master.launch("fw-1", vec![task("newer", &hello)]).await;
     master.terminal("newer").await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while sandbox("older").exists() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the older sandbox was never deleted"
-        );
-        let beats = master.heartbeats();
-        master
-            .until("a heartbeat", |m| (m.heartbeats() > beats).then_some(()))
-            .await;
-    }
+    assert_eventually!(
+        "the older sandbox to be deleted",
+        Duration::from_secs(30),
+        !sandbox("older").exists()
+    );
     assert!(
         sandbox("newer").join("stdout").is_file(),
         "the retained task keeps its sandbox"
@@ -256,26 +253,19 @@ async fn small_output_is_served_from_memory_and_leaves_nothing_on_disk() {
         assert!(!sandboxes.join("fw-1").join(task_id).exists());
     }
     // The first task drops out of the retained one once the second's ack reaches the agent.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let read = client
-            .read_file(request("first", SandboxFile::Stdout, 0, 0))
-            .await;
-        match read {
-            Err(gone) => {
-                assert_eq!(gone.code(), Code::NotFound);
-                break;
-            }
-            Ok(_) => assert!(
-                tokio::time::Instant::now() < deadline,
-                "the first task's output was never dropped"
-            ),
-        }
-        let beats = master.heartbeats();
-        master
-            .until("a heartbeat", |m| (m.heartbeats() > beats).then_some(()))
-            .await;
-    }
+    let gone = eventually_some(
+        "the first task's output to be dropped",
+        Duration::from_secs(30),
+        async || {
+            client
+                .read_file(request("first", SandboxFile::Stdout, 0, 0))
+                .await
+                .err()
+        },
+    )
+    .await
+    .expect("the first task's output is dropped");
+    assert_eq!(gone.code(), Code::NotFound);
     let pool: Vec<_> = std::fs::read_dir(cluster.work_dir.path().join("sandbox-pool"))
         .expect("the pool")
         .collect();

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use wasmesos_guest_artifacts::SLEEPY;
 use wasmesos_proto::agent_command::{Command, Shutdown};
 use wasmesos_proto::{TaskState, resource_names};
+use wasmesos_test_support::scaled;
 
 use crate::fake_master::{AckPolicy, FakeMaster};
 use crate::support::{Cluster, task, test_config, with_args};
@@ -63,7 +64,7 @@ async fn registration_is_retried_until_the_master_answers() {
     assert!(attempts.load(Ordering::SeqCst) >= 3);
     assert_eq!(agent.agent_id(), None);
     let master = FakeMaster::start_on(listener, AckPolicy::OnReceipt(1)).await;
-    let id = agent.registered(Duration::from_secs(30)).await;
+    let id = agent.registered(scaled(Duration::from_secs(30))).await;
     assert_eq!(id.as_deref(), Some("agent-1"));
     assert_eq!(master.registrations(1).await.len(), 1);
     agent.shutdown().await.expect("clean shutdown");
@@ -77,7 +78,7 @@ async fn a_registration_the_master_never_answers_is_retried() {
     let mut config = test_config(&master.url, work_dir.path().into());
     config.registration_timeout = Duration::from_millis(200);
     let mut agent = wasmesos_agent::spawn(config).await.expect("agent starts");
-    let id = agent.registered(Duration::from_secs(30)).await;
+    let id = agent.registered(scaled(Duration::from_secs(30))).await;
     assert_eq!(id.as_deref(), Some("agent-1"));
     assert_eq!(
         master.registrations(3).await.len(),
@@ -150,7 +151,10 @@ async fn a_removed_agent_drops_its_tasks_and_registers_anew() {
     assert_eq!(fresh.agent.as_ref().map(|a| a.id.as_str()), Some(""));
     assert!(fresh.tasks.is_empty());
     assert!(fresh.frameworks.is_empty());
-    let id = cluster.agent.registered(Duration::from_secs(30)).await;
+    let id = cluster
+        .agent
+        .registered(scaled(Duration::from_secs(30)))
+        .await;
     assert_eq!(
         id.as_deref(),
         Some("agent-2"),

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use wasmesos_guest_artifacts::HELLO;
 use wasmesos_proto::{GetAgentStateRequest, TaskState};
+use wasmesos_test_support::assert_eventually;
 
 use crate::fake_master::AckPolicy;
 use crate::support::{Cluster, task};
@@ -129,18 +130,11 @@ async fn updates_wait_for_manual_acks_and_survive_a_dropped_stream() {
     wait_until_all_acknowledged(&cluster).await;
 }
 
-/// Polls the agent's state once per heartbeat until no update waits for an ack.
+/// Polls the agent's state until no update waits for an ack.
 async fn wait_until_all_acknowledged(cluster: &Cluster) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while unacknowledged(cluster).await > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "updates never acknowledged"
-        );
-        let beats = cluster.master.heartbeats();
-        cluster
-            .master
-            .until("a heartbeat", |m| (m.heartbeats() > beats).then_some(()))
-            .await;
-    }
+    assert_eventually!(
+        "every update acknowledged",
+        Duration::from_secs(30),
+        unacknowledged(cluster).await == 0
+    );
 }

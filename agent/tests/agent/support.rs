@@ -8,6 +8,7 @@ use tonic::transport::Channel;
 use wasmesos_agent::{AgentConfig, AgentHandle, ExecutorConfig, parse_resources};
 use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::{ExecutorInfo, Resources, TaskInfo};
+use wasmesos_test_support::scaled;
 
 use crate::fake_master::{AckPolicy, FakeMaster};
 
@@ -33,7 +34,7 @@ impl Cluster {
         tune(&mut config);
         let mut agent = wasmesos_agent::spawn(config).await.expect("agent starts");
         let agent_id = agent
-            .registered(Duration::from_secs(30))
+            .registered(scaled(Duration::from_secs(30)))
             .await
             .expect("agent registers");
         Cluster {

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Mutex, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wasmesos_harness::scaled;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
@@ -85,9 +86,9 @@ impl Cdp {
             .send(Message::text(message.to_string()))
             .await
             .with_context(|| format!("sending {method}"))?;
-        let answer = tokio::time::timeout(COMMAND_TIMEOUT, rx)
+        let answer = tokio::time::timeout(scaled(COMMAND_TIMEOUT), rx)
             .await
-            .with_context(|| format!("{method} got no answer in {COMMAND_TIMEOUT:?}"))?
+            .with_context(|| format!("{method} got no answer in {:?}", scaled(COMMAND_TIMEOUT)))?
             .with_context(|| format!("{method}: the reader stopped"))?;
         answer.map_err(|err| anyhow!("{method} failed: {err}"))
     }

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use wasmesos_harness::scaled;
 
 /// Where Debian's `chromium` package puts the browser; `CHROMIUM` overrides it.
 const DEFAULT_BINARY: &str = "/usr/bin/chromium";
@@ -66,7 +67,7 @@ impl Chromium {
             .with_context(|| format!("starting {}", binary.display()))?;
         let stderr = child.stderr.take().context("no stderr pipe")?;
         let mut lines = BufReader::new(stderr).lines();
-        let url = tokio::time::timeout(STARTUP, async {
+        let url = tokio::time::timeout(scaled(STARTUP), async {
             while let Some(line) = lines.next_line().await? {
                 if let Some(url) = line.trim().strip_prefix("DevTools listening on ") {
                     return Ok(url.to_string());

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 use wasmesos_guest_artifacts as guests;
-use wasmesos_harness::{ProcessCluster, TestFramework};
+use wasmesos_harness::{ProcessCluster, TestFramework, eventually};
 use wasmesos_sdk_scheduler::TaskBuilder;
 
 use cdp::{Cdp, Page};
@@ -215,24 +215,31 @@ async fn wait_for_row_state(page: &Page, task_id: &str, state: &str) -> anyhow::
     .await
 }
 
-/// Polls `expression` in the page until it is `true`, for at most [`PATIENCE`].
+/// Polls `expression` in the page until it is `true`, for at most [`PATIENCE`] (scaled by
+/// `WASMESOS_TEST_PATIENCE`). An evaluation that fails ends the wait with its error.
 async fn wait_for(page: &Page, what: &str, expression: &str) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if page.eval(expression).await? == Value::Bool(true) {
-            return Ok(());
+    let mut failed = None;
+    let waited = eventually(what, PATIENCE, async || match page.eval(expression).await {
+        Ok(value) => value == Value::Bool(true),
+        Err(err) => {
+            failed = Some(err);
+            true
         }
-        if tokio::time::Instant::now() >= deadline {
-            let shown = page
-                .eval("document.getElementById('view')?.innerText.slice(0, 2000)")
-                .await?;
-            bail!(
-                "waited {PATIENCE:?} for {what}; the page shows:\n{}",
-                shown.as_str().unwrap_or("")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    })
+    .await;
+    if let Some(err) = failed {
+        return Err(err);
     }
+    if let Err(timeout) = waited {
+        let shown = page
+            .eval("document.getElementById('view')?.innerText.slice(0, 2000)")
+            .await?;
+        bail!(
+            "{timeout}; the page shows:\n{}",
+            shown.as_str().unwrap_or("")
+        );
+    }
+    Ok(())
 }
 
 fn screenshot_dir() -> anyhow::Result<PathBuf> {

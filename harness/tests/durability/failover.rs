@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use wasmesos_harness::{ProcessCluster, TestFramework, agent_state, cluster_state, eventually};
+use wasmesos_harness::{
+    ProcessCluster, TestFramework, agent_state, cluster_state, eventually, scaled,
+};
 use wasmesos_proto::reconcile_request::ReconcileTask;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{FrameworkInfo, SubscribeRequest, TaskState};
@@ -173,7 +175,7 @@ async fn resubscribe_raw(url: &str, framework_id: &str) -> tonic::Status {
         Err(status) => return status,
         Ok(response) => response.into_inner(),
     };
-    let first = tokio::time::timeout(PATIENCE, stream.message())
+    let first = tokio::time::timeout(scaled(PATIENCE), stream.message())
         .await
         .expect("an answer to the subscription");
     match first {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use wasmesos_harness::{
-    ProcessCluster, SchedulerEvent, TestFramework, agent_state, cluster_state, eventually,
+    ProcessCluster, SchedulerEvent, TestFramework, agent_state, cluster_state, eventually, scaled,
 };
 use wasmesos_proto::reconcile_request::ReconcileTask;
 use wasmesos_proto::{Offer, Reason, StatusSource, TaskInfo, TaskState, TaskStatus};
@@ -307,7 +307,7 @@ async fn launch_all(
 /// Waits for every task to end, reconciling the ones without a terminal state explicitly
 /// each time the updates pause.
 async fn settle(framework: &mut TestFramework, books: &mut Books) {
-    let deadline = Instant::now() + PATIENCE * 2;
+    let deadline = Instant::now() + scaled(PATIENCE * 2);
     framework.timeout = Duration::from_secs(5);
     // Reconcile only when the updates pause, so answers do not breed more questions.
     let mut quiet = true;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use wasmesos_harness::{ProcessCluster, TestFramework, cluster_state, eventually, wasmesos_binary};
+use wasmesos_harness::{
+    ProcessCluster, TestFramework, cluster_state, eventually, scaled, wasmesos_binary,
+};
 use wasmesos_proto::v1::{Reason, TaskState};
 use wasmesos_sdk_scheduler::TaskBuilder;
 
@@ -31,7 +33,7 @@ async fn refused_start(work_dir: &Path) -> (bool, String) {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn the master");
-    let output = tokio::time::timeout(PATIENCE, child.wait_with_output())
+    let output = tokio::time::timeout(scaled(PATIENCE), child.wait_with_output())
         .await
         .expect("a master over a corrupt registry must exit, not serve")
         .expect("wait for the master");

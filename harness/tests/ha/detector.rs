@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wasmesos_detector::zk;
 use wasmesos_detector::{Detector, Error, MasterAddress, MasterInfo, MasterUrl};
-use wasmesos_harness::ZooKeeper;
+use wasmesos_harness::{ZooKeeper, scaled};
 
 use crate::common::{PATIENCE, tracing};
 
@@ -60,7 +60,7 @@ async fn follows_the_lowest_sequence_and_its_successors() {
         .expect("create registry");
     let first = contend(&client, path, 1001).await;
     let _second = contend(&client, path, 1002).await;
-    let leader = detector.leader(PATIENCE).await.expect("a leader");
+    let leader = detector.leader(scaled(PATIENCE)).await.expect("a leader");
     assert_eq!(leader, "http://127.0.0.1:1001");
 
     client
@@ -68,7 +68,7 @@ async fn follows_the_lowest_sequence_and_its_successors() {
         .await
         .expect("delete the leader");
     let next = detector
-        .next_leader(&leader, PATIENCE)
+        .next_leader(&leader, scaled(PATIENCE))
         .await
         .expect("the successor");
     assert_eq!(next, "http://127.0.0.1:1002");

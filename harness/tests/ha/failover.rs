@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use wasmesos_harness::{HaCluster, eventually};
+use wasmesos_harness::{HaCluster, eventually, scaled};
 use wasmesos_proto::reconcile_request::ReconcileTask;
 use wasmesos_proto::{Offer, TaskState, TaskStatus, event};
 use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Scheduler, TaskBuilder, refuse_for};
@@ -257,5 +257,5 @@ async fn killing_the_leader_ten_times_under_load_loses_no_update() {
         );
     }
     driver.stop();
-    let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
+    let _ = tokio::time::timeout(scaled(Duration::from_secs(10)), running).await;
 }

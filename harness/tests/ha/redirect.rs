@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wasmesos_harness::{TestFramework, ZooKeeper, eventually, eventually_some};
+use wasmesos_harness::{TestFramework, ZooKeeper, eventually, eventually_some, scaled};
 use wasmesos_master::{HaConfig, MasterConfig, MasterHandle};
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{FrameworkInfo, LEADER_METADATA_KEY, SubscribeRequest};
@@ -125,6 +125,6 @@ async fn a_standby_redirects_grpc_and_http_to_the_leader() {
     .await
     .expect("the new leader serves");
     assert!(head.starts_with("http/1.1 2"), "{head}");
-    let _ = tokio::time::timeout(Duration::from_secs(10), framework.stop()).await;
+    let _ = tokio::time::timeout(scaled(Duration::from_secs(10)), framework.stop()).await;
     let _ = second.shutdown().await;
 }

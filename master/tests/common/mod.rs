@@ -20,8 +20,10 @@ use wasmesos_proto::v1::{
     Offer, RegisterRequest, Resources, RoleSummary, SubscribeRequest, UploadChunk, UploadHeader,
     UploadResponse, agent_command, event,
 };
+use wasmesos_test_support::scaled;
 
-/// How long any single expected message may take before a test fails.
+/// How long any single expected message may take before a test fails (scaled by
+/// `WASMESOS_TEST_PATIENCE`).
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
 pub struct Master {
@@ -198,7 +200,7 @@ impl FakeAgent {
 
 /// Awaits `future`, failing the test if it takes longer than [`DEADLINE`].
 pub async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, future)
+    tokio::time::timeout(scaled(DEADLINE), future)
         .await
         .expect("timed out waiting for the master")
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wasmesos_test_support::{eventually_some, scaled};
 
-/// Generous: the machine running the tests may be busy.
+/// Generous: the machine running the tests may be busy. Scaled by `WASMESOS_TEST_PATIENCE`.
 pub const HTTP_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A parsed answer.
@@ -33,7 +34,7 @@ impl Answer {
 
 /// `GET path` on `addr`, failing the test after [`HTTP_DEADLINE`].
 pub async fn get(addr: SocketAddr, path: &str) -> Answer {
-    tokio::time::timeout(HTTP_DEADLINE, fetch(addr, path))
+    tokio::time::timeout(scaled(HTTP_DEADLINE), fetch(addr, path))
         .await
         .unwrap_or_else(|_| panic!("GET {path} timed out"))
 }
@@ -80,20 +81,19 @@ pub async fn json_until(
     path: &str,
     mut done: impl FnMut(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + HTTP_DEADLINE;
-    loop {
+    let mut last = serde_json::Value::Null;
+    let matched = eventually_some(path, HTTP_DEADLINE, async || {
         let answer = get(addr, path).await;
         assert_eq!(answer.status, 200, "{path}: {}", answer.text());
         let value = answer.json();
         if done(&value) {
-            return value;
+            return Some(value);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never matched; last: {value:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        last = value;
+        None
+    })
+    .await;
+    matched.unwrap_or_else(|err| panic!("{err}; last: {last:#}"))
 }
 
 /// Polls `GET path` until `done` accepts the text answer; fails after [`HTTP_DEADLINE`].
@@ -102,17 +102,16 @@ pub async fn text_until(
     path: &str,
     mut done: impl FnMut(&str) -> bool,
 ) -> String {
-    let deadline = tokio::time::Instant::now() + HTTP_DEADLINE;
-    loop {
+    let mut last = String::new();
+    let matched = eventually_some(path, HTTP_DEADLINE, async || {
         let answer = get(addr, path).await;
         let text = answer.text();
         if answer.status == 200 && done(&text) {
-            return text;
+            return Some(text);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never matched; last: {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        last = text;
+        None
+    })
+    .await;
+    matched.unwrap_or_else(|err| panic!("{err}; last: {last}"))
 }

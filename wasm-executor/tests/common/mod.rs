@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use wasmesos_wasm_executor::{
     Executor, ExecutorConfig, FailureReason, Outcome, Program, Report, TaskSpec,
@@ -83,16 +82,4 @@ pub fn assert_failed(report: &Report, expected: &FailureReason) {
         Outcome::Failed(reason) if reason.reason_code() == expected.reason_code() => {}
         other => panic!("expected {expected:?}, got {other:?}"),
     }
-}
-
-/// Polls `condition` until it holds or `within` passes.
-pub async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    condition()
 }

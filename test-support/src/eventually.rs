@@ -2,15 +2,17 @@
 
 use std::time::{Duration, Instant};
 
-use crate::Error;
+use crate::{Error, scaled};
 
 /// Re-checks `condition` (starting at once, then with pauses growing from 1 ms to 50 ms)
-/// until it holds, or fails with [`Error::Timeout`] naming `what` after `deadline`.
+/// until it holds, or fails with [`Error::Timeout`] naming `what` once `deadline`, scaled by
+/// [`patience`](crate::patience), has passed.
 pub async fn eventually(
     what: &str,
     deadline: Duration,
     mut condition: impl AsyncFnMut() -> bool,
 ) -> Result<(), Error> {
+    let deadline = scaled(deadline);
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -42,7 +44,7 @@ pub async fn eventually_some<T>(
     .await?;
     found.ok_or_else(|| Error::Timeout {
         what: what.to_string(),
-        after: deadline,
+        after: scaled(deadline),
     })
 }
 
@@ -78,5 +80,21 @@ mod tests {
         })
         .await;
         assert_eq!(value.ok(), Some(20));
+    }
+
+    #[tokio::test]
+    async fn assert_eventually_returns_once_the_condition_holds() {
+        let mut calls = 0;
+        crate::assert_eventually!("two calls", Duration::from_secs(5), {
+            calls += 1;
+            calls == 2
+        });
+        assert_eq!(calls, 2);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "waiting for the impossible")]
+    async fn assert_eventually_panics_naming_what_it_waited_for() {
+        crate::assert_eventually!("the impossible", Duration::from_millis(20), false);
     }
 }
