@@ -59,7 +59,7 @@ impl Operator for OperatorService {
         &self,
         _request: Request<GetStateRequest>,
     ) -> Result<Response<ClusterState>, Status> {
-        let state = self.actor.core(|core, now| core.cluster_state(now)).await?;
+        let state = self.actor.cluster_state().await?;
         Ok(Response::new(state))
     }
 
@@ -69,9 +69,7 @@ impl Operator for OperatorService {
         request: Request<KillTaskRequest>,
     ) -> Result<Response<KillTaskResponse>, Status> {
         let task_id = request.into_inner().task_id;
-        self.actor
-            .core(move |core, now| core.operator_kill(&task_id, now))
-            .await??;
+        self.actor.operator_kill(task_id).await?;
         Ok(Response::new(KillTaskResponse {}))
     }
 
@@ -86,10 +84,7 @@ impl Operator for OperatorService {
             return Err(invalid("task_id", "is required").into());
         }
         let task_id = req.task_id.clone();
-        let location = self
-            .actor
-            .core(move |core, _| core.locate_task(&task_id))
-            .await??;
+        let location = self.actor.locate_task(task_id).await?;
         tracing::Span::current().record("agent_id", location.agent_id.as_str());
         if location.address.is_empty() {
             return Err(Error::Agent {
@@ -114,7 +109,7 @@ impl Operator for OperatorService {
         &self,
         _request: Request<GetRolesRequest>,
     ) -> Result<Response<GetRolesResponse>, Status> {
-        let roles = self.actor.core(|core, _| core.roles()).await?;
+        let roles = self.actor.roles().await?;
         Ok(Response::new(GetRolesResponse { roles }))
     }
 
@@ -124,9 +119,7 @@ impl Operator for OperatorService {
         request: Request<UpdateWeightsRequest>,
     ) -> Result<Response<UpdateWeightsResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.update_weights(req, now))
-            .await??;
+        self.actor.update_weights(req).await?;
         Ok(Response::new(UpdateWeightsResponse {}))
     }
 
@@ -136,9 +129,7 @@ impl Operator for OperatorService {
         request: Request<SetQuotaRequest>,
     ) -> Result<Response<SetQuotaResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.set_quota(req, now))
-            .await??;
+        self.actor.set_quota(req).await?;
         Ok(Response::new(SetQuotaResponse {}))
     }
 
@@ -149,9 +140,7 @@ impl Operator for OperatorService {
         request: Request<ReserveResourcesRequest>,
     ) -> Result<Response<ReserveResourcesResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.reserve_resources(req, now))
-            .await??;
+        self.actor.reserve_resources(req).await?;
         Ok(Response::new(ReserveResourcesResponse {}))
     }
 
@@ -162,9 +151,7 @@ impl Operator for OperatorService {
         request: Request<UnreserveResourcesRequest>,
     ) -> Result<Response<UnreserveResourcesResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.unreserve_resources(req, now))
-            .await??;
+        self.actor.unreserve_resources(req).await?;
         Ok(Response::new(UnreserveResourcesResponse {}))
     }
 }
