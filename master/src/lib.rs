@@ -43,8 +43,10 @@
 
 mod actor;
 pub mod artifacts;
+mod boot;
 mod config;
 pub mod core;
+mod entry;
 mod error;
 mod ha;
 mod http;
@@ -56,6 +58,6 @@ mod server;
 pub use config::{
     DEFAULT_AGENT_REREGISTER_TIMEOUT, DEFAULT_FAILOVER_TIMEOUT, DEFAULT_LISTEN, MasterConfig,
 };
+pub use entry::{MasterHandle, serve, spawn};
 pub use error::Error;
 pub use ha::{DEFAULT_SESSION_TIMEOUT, HaConfig};
-pub use server::{MasterHandle, serve, spawn};

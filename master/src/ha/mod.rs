@@ -26,8 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use wasmesos_detector::{Detector, MasterAddress, MasterInfo, MasterUrl};
 
+use crate::boot::{Boot, master_info, serve_router, stopped};
 use crate::registry::RegistryBackend;
-use crate::server::Prepared;
 use crate::{Error, MasterConfig};
 use contender::Contender;
 use switch::Face;
@@ -90,7 +90,7 @@ pub(crate) async fn serve(
     ha.validate()?;
     let (servers, path) = ha.zookeeper()?;
     let addr = listener.local_addr().map_err(Error::Serve)?;
-    let info = announced(&crate::server::master_info(addr));
+    let info = announced(&master_info(addr));
     let client = wasmesos_detector::connect(&servers, ha.session_timeout).await?;
     tracing::info!(%servers, %path, negotiated = ?client.session_timeout(), "connected to ZooKeeper");
     let contender = Contender::enter(client.clone(), &path, &info).await?;
@@ -102,10 +102,10 @@ pub(crate) async fn serve(
 
     let (face_tx, face_rx) = watch::channel(Face::Standby(detector.current()));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(crate::server::serve_router(
+    let server = tokio::spawn(serve_router(
         listener,
         switch::router(face_rx),
-        stopped(stop_rx.clone()),
+        stopped(&stop_rx),
     ));
     let server = AbortOnDrop(server);
     tracing::info!(master_id = %info.id, address = %info.url(), sequence = ?contender.sequence(),
@@ -165,8 +165,8 @@ async fn lead_when_elected(
     // Until the registry is loaded, answer "no leader yet" rather than redirect to the
     // predecessor the detector may still name: callers retry here.
     face.send_replace(Face::Standby(None));
-    let prepared = Prepared::for_addr(addr, config)?;
-    let (router, actor_task) = prepared.start(stopped(stop)).await?;
+    let boot = Boot::for_addr(addr, config)?;
+    let (router, actor_task) = boot.start(stopped(&stop)).await?;
     face.send_replace(Face::Leading(router));
     match actor_task.await {
         Ok(Err(err)) => Err(err),
@@ -187,13 +187,6 @@ fn announced(master: &wasmesos_proto::v1::MasterInfo) -> MasterInfo {
             port: master.port,
             hostname: master.hostname.clone(),
         },
-    }
-}
-
-fn stopped(stop: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    let mut stop = stop;
-    async move {
-        let _ = stop.wait_for(|stop| *stop).await;
     }
 }
 

@@ -6,7 +6,7 @@
 //! | `/health`, `/version` | liveness and build |
 //! | `/state`, `/agents`, `/frameworks`, `/roles` | JSON from the state snapshot |
 //! | `/tasks?framework=&state=&agent=&offset=&limit=` | a filtered page of tasks, with `total` |
-//! | `/metrics` | Prometheus text |
+//! | `/metrics` | Prometheus text ([`prometheus`]) |
 //! | `/files/read?task_id=&file=stdout\|stderr&offset=&length=&follow=` | a task's sandbox file |
 //! | `/events` | the web UI's live feed: the state as Server-Sent Events ([`events`]) |
 //! | `/`, `/ui/{file}` | the web UI, embedded in the binary ([`ui`]) |
@@ -21,6 +21,7 @@
 mod events;
 mod files;
 mod problem;
+mod prometheus;
 pub(crate) mod snapshots;
 mod state;
 mod ui;
@@ -78,7 +79,7 @@ pub(crate) fn routes(state: HttpState) -> Router {
         .route("/frameworks", get(state::frameworks))
         .route("/roles", get(state::roles))
         .route("/tasks", get(state::tasks))
-        .route("/metrics", get(state::metrics))
+        .route("/metrics", get(prometheus::metrics))
         .route("/files/read", get(files::read))
         .with_state(state.clone())
         .merge(events::routes(state.snapshots))

@@ -1,4 +1,4 @@
-//! The JSON views of the state snapshot, and `/metrics`.
+//! The JSON views of the state snapshot.
 
 use std::sync::Arc;
 
@@ -142,18 +142,6 @@ fn task_state(asked: &str) -> Result<&'static str, Problem> {
     wasmesos_proto::v1::TaskState::from_name(asked)
         .map(wasmesos_proto::v1::TaskState::name)
         .ok_or_else(|| Problem::bad_request(format!("state {asked:?} is not a task state")))
-}
-
-pub(super) async fn metrics(State(state): State<HttpState>) -> Response {
-    let text = state.metrics.render(&state.snapshot());
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 fn json_bytes(bytes: Bytes) -> Response {

@@ -4,7 +4,7 @@
 //!
 //! The core produces [`Op`]s next to its outbox; the actor hands each batch to one committer
 //! task that writes them through a [`RegistryStore`] before it releases what depends on
-//! them (see `actor.rs`). On start the master loads a [`Snapshot`] and builds its core from
+//! them (see `crate::actor`). On start the master loads a [`Snapshot`] and builds its core from
 //! it ([`crate::core::Core::recover`]).
 //!
 //! Stores are key/value shaped on purpose: every [`Op`] becomes one [`Entry`] (a table, a

@@ -10,8 +10,7 @@ use wasmesos_proto::v1::{
 };
 
 use super::stream::PushStream;
-use crate::actor::Actor;
-use crate::core::Registration;
+use crate::actor::{Actor, AgentStream};
 
 /// The agents' channel service.
 pub(crate) struct AgentChannelService {
@@ -29,33 +28,13 @@ impl AgentChannel for AgentChannelService {
     ) -> Result<Response<Self::RegisterStream>, Status> {
         let req = request.into_inner();
         let (tx, rx) = mpsc::unbounded_channel();
-        let registration = self
-            .actor
-            .call(move |shell| {
-                let now = shell.now();
-                match shell.core.register_agent(req, now)? {
-                    Registration::Accepted { agent_id } => {
-                        let conn = shell.open_agent_stream(&agent_id, tx);
-                        Ok::<_, crate::Error>(Ok((agent_id, conn)))
-                    }
-                    Registration::Refused { commands } => {
-                        for command in commands {
-                            let _ = tx.send(command);
-                        }
-                        Ok(Err(()))
-                    }
-                }
-            })
-            .await??;
-        let on_close: Box<dyn FnOnce() + Send> = match registration {
-            Ok((agent_id, conn)) => {
+        let on_close: Box<dyn FnOnce() + Send> = match self.actor.register_agent(req, tx).await? {
+            AgentStream::Opened { agent_id, stream } => {
                 tracing::Span::current().record("agent_id", agent_id.as_str());
                 let actor = self.actor.clone();
-                Box::new(move || {
-                    let _ = actor.cast(move |shell| shell.agent_stream_closed(&agent_id, conn));
-                })
+                Box::new(move || actor.agent_stream_closed(agent_id, stream))
             }
-            Err(()) => Box::new(|| {}),
+            AgentStream::Refused => Box::new(|| {}),
         };
         Ok(Response::new(PushStream::new(rx, on_close)))
     }
@@ -67,9 +46,7 @@ impl AgentChannel for AgentChannelService {
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
         let agent_id = request.into_inner().agent_id;
-        self.actor
-            .core(move |core, now| core.agent_heartbeat(&agent_id, now))
-            .await??;
+        self.actor.agent_heartbeat(agent_id).await?;
         Ok(Response::new(HeartbeatResponse {}))
     }
 
@@ -80,9 +57,7 @@ impl AgentChannel for AgentChannelService {
         request: Request<StatusUpdates>,
     ) -> Result<Response<StatusUpdatesResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.status_updates(req, now))
-            .await??;
+        self.actor.status_updates(req).await?;
         Ok(Response::new(StatusUpdatesResponse {}))
     }
 
@@ -93,9 +68,7 @@ impl AgentChannel for AgentChannelService {
         request: Request<ExecutorMessageRequest>,
     ) -> Result<Response<ExecutorMessageResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.executor_message(req, now))
-            .await??;
+        self.actor.executor_message(req).await?;
         Ok(Response::new(ExecutorMessageResponse {}))
     }
 }

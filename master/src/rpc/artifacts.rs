@@ -102,10 +102,7 @@ impl ArtifactsService {
             })??;
         tracing::Span::current().record("digest", stored.digest.as_str());
         tracing::info!(size = stored.size, created = stored.created, name = %header.name, "artifact stored");
-        let digest = stored.digest.clone();
-        self.actor
-            .core(move |core, _| core.artifact_stored(&digest))
-            .await?;
+        self.actor.artifact_stored(stored.digest.clone()).await?;
         Ok(UploadResponse {
             digest: stored.digest,
             size: stored.size,

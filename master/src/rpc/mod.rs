@@ -1,5 +1,6 @@
 //! The gRPC shell: one module per service, each a thin layer that checks the request's
-//! shape and runs the matching [`crate::core::Core`] call on the actor.
+//! shape and calls the matching named operation on the actor (`crate::actor`), which runs it
+//! on the core; no handler reaches the core itself.
 
 mod agent_channel;
 mod artifacts;

@@ -113,9 +113,7 @@ impl Operator for OperatorService {
         request: Request<KillTaskRequest>,
     ) -> Result<Response<KillTaskResponse>, Status> {
         let task_id = request.into_inner().task_id;
-        self.actor
-            .core(move |core, now| core.operator_kill(&task_id, now))
-            .await??;
+        self.actor.operator_kill(task_id).await?;
         Ok(Response::new(KillTaskResponse {}))
     }
 
@@ -154,7 +152,7 @@ impl Operator for OperatorService {
         &self,
         _request: Request<GetRolesRequest>,
     ) -> Result<Response<GetRolesResponse>, Status> {
-        let roles = self.actor.core(|core, _| core.roles()).await?;
+        let roles = self.actor.roles().await?;
         Ok(Response::new(GetRolesResponse { roles }))
     }
 
@@ -164,9 +162,7 @@ impl Operator for OperatorService {
         request: Request<UpdateWeightsRequest>,
     ) -> Result<Response<UpdateWeightsResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.update_weights(req, now))
-            .await??;
+        self.actor.update_weights(req).await?;
         Ok(Response::new(UpdateWeightsResponse {}))
     }
 
@@ -176,9 +172,7 @@ impl Operator for OperatorService {
         request: Request<SetQuotaRequest>,
     ) -> Result<Response<SetQuotaResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.set_quota(req, now))
-            .await??;
+        self.actor.set_quota(req).await?;
         Ok(Response::new(SetQuotaResponse {}))
     }
 
@@ -189,9 +183,7 @@ impl Operator for OperatorService {
         request: Request<ReserveResourcesRequest>,
     ) -> Result<Response<ReserveResourcesResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.reserve_resources(req, now))
-            .await??;
+        self.actor.reserve_resources(req).await?;
         Ok(Response::new(ReserveResourcesResponse {}))
     }
 
@@ -202,9 +194,7 @@ impl Operator for OperatorService {
         request: Request<UnreserveResourcesRequest>,
     ) -> Result<Response<UnreserveResourcesResponse>, Status> {
         let req = request.into_inner();
-        self.actor
-            .core(move |core, now| core.unreserve_resources(req, now))
-            .await??;
+        self.actor.unreserve_resources(req).await?;
         Ok(Response::new(UnreserveResourcesResponse {}))
     }
 }

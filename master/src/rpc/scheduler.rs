@@ -1,5 +1,5 @@
-//! `Scheduler`: what framework schedulers call. Each handler checks the request's shape and
-//! hands it to the core on the actor.
+//! `Scheduler`: what framework schedulers call. Each handler hands the request to the
+//! actor's operation of the same name.
 
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
@@ -24,10 +24,8 @@ fn heartbeat() -> Event {
     }
 }
 
-fn done(
-    result: Result<Result<(), crate::Error>, crate::Error>,
-) -> Result<Response<CallResponse>, Status> {
-    result??;
+fn done(result: Result<(), crate::Error>) -> Result<Response<CallResponse>, Status> {
+    result?;
     Ok(Response::new(CallResponse {}))
 }
 
@@ -42,21 +40,11 @@ impl Scheduler for SchedulerService {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let req = request.into_inner();
         let (tx, rx) = mpsc::unbounded_channel();
-        let (subscription, conn) = self
-            .actor
-            .call(move |shell| {
-                let now = shell.now();
-                let subscription = shell.core.subscribe(req, now)?;
-                let conn = shell.open_framework_stream(&subscription.framework_id, tx);
-                Ok::<_, crate::Error>((subscription, conn))
-            })
-            .await??;
+        let (subscription, stream) = self.actor.subscribe(req, tx).await?;
         tracing::Span::current().record("framework_id", subscription.framework_id.as_str());
         let actor = self.actor.clone();
         let framework_id = subscription.framework_id.clone();
-        let on_close = Box::new(move || {
-            let _ = actor.cast(move |shell| shell.framework_stream_closed(&framework_id, conn));
-        });
+        let on_close = Box::new(move || actor.framework_stream_closed(framework_id, stream));
         let stream = PushStream::new(rx, on_close)
             .with_heartbeat(subscription.heartbeat_interval, heartbeat);
         Ok(Response::new(stream))
@@ -69,11 +57,7 @@ impl Scheduler for SchedulerService {
         request: Request<AcceptRequest>,
     ) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(
-            self.actor
-                .core(move |core, now| core.accept(req, now))
-                .await,
-        )
+        done(self.actor.accept(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Decline", skip_all,
@@ -83,11 +67,7 @@ impl Scheduler for SchedulerService {
         request: Request<DeclineRequest>,
     ) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(
-            self.actor
-                .core(move |core, now| core.decline(req, now))
-                .await,
-        )
+        done(self.actor.decline(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Revive", skip_all,
@@ -97,11 +77,7 @@ impl Scheduler for SchedulerService {
         request: Request<ReviveRequest>,
     ) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(
-            self.actor
-                .core(move |core, now| core.revive(req, now))
-                .await,
-        )
+        done(self.actor.revive(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Suppress", skip_all,
@@ -111,18 +87,14 @@ impl Scheduler for SchedulerService {
         request: Request<SuppressRequest>,
     ) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(
-            self.actor
-                .core(move |core, now| core.suppress(req, now))
-                .await,
-        )
+        done(self.actor.suppress(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Kill", skip_all,
         fields(framework_id = %request.get_ref().framework_id, task_id = %request.get_ref().task_id))]
     async fn kill(&self, request: Request<KillRequest>) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(self.actor.core(move |core, now| core.kill(req, now)).await)
+        done(self.actor.kill(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Acknowledge", skip_all,
@@ -132,11 +104,7 @@ impl Scheduler for SchedulerService {
         request: Request<AcknowledgeRequest>,
     ) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(
-            self.actor
-                .core(move |core, now| core.acknowledge(req, now))
-                .await,
-        )
+        done(self.actor.acknowledge(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Reconcile", skip_all,
@@ -146,11 +114,7 @@ impl Scheduler for SchedulerService {
         request: Request<ReconcileRequest>,
     ) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(
-            self.actor
-                .core(move |core, now| core.reconcile(req, now))
-                .await,
-        )
+        done(self.actor.reconcile(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Message", skip_all,
@@ -160,11 +124,7 @@ impl Scheduler for SchedulerService {
         request: Request<FrameworkMessageRequest>,
     ) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(
-            self.actor
-                .core(move |core, now| core.message(req, now))
-                .await,
-        )
+        done(self.actor.message(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Teardown", skip_all,
@@ -174,10 +134,6 @@ impl Scheduler for SchedulerService {
         request: Request<TeardownRequest>,
     ) -> Result<Response<CallResponse>, Status> {
         let req = request.into_inner();
-        done(
-            self.actor
-                .core(move |core, now| core.teardown(&req.framework_id, now))
-                .await,
-        )
+        done(self.actor.teardown(req.framework_id).await)
     }
 }

@@ -1,0 +1,186 @@
+//! The single owner of the master's state: a task that runs jobs against the [`Core`],
+//! delivers what the core queued, and wakes up for timers.
+//!
+//! RPC and HTTP handlers call the named operations on [`Actor`] (`requests.rs`: one per
+//! request kind) and never get the core itself. Each operation is a job, a closure sent over
+//! an unbounded channel, whose answer comes back on a oneshot. The actor drains every queued
+//! job before flushing, so bursts of calls share one flush (natural batching, no timers in
+//! the hot path). The [`Shell`](shell::Shell) is what a job runs against: the core and the
+//! open framework and agent streams.
+//!
+//! Write before acknowledge: a flush hands the batch's registry ops, its outbox and its RPC
+//! answers to the registry [`Committer`], which delivers them only once the ops are durable,
+//! in batch order. The actor does not wait for the disk; batches that queue behind a commit
+//! share the next one (group commit).
+
+mod requests;
+mod shell;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::Error;
+use crate::core::{Core, StateSnapshot};
+use crate::http::snapshots::Publisher;
+use crate::metrics::Metrics;
+use crate::registry::{Committer, RegistryStore};
+use shell::Shell;
+
+pub(crate) use shell::{AgentStream, StreamId};
+
+/// Jobs handled between two flushes at most; bounds the latency a burst can add.
+const MAX_JOBS_PER_FLUSH: usize = 4096;
+
+type Job = Box<dyn FnOnce(&mut Shell) + Send>;
+
+/// A cheap handle RPC handlers use to reach the actor.
+#[derive(Clone)]
+pub(crate) struct Actor {
+    tx: mpsc::UnboundedSender<Job>,
+    snapshots: watch::Receiver<Arc<StateSnapshot>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Actor {
+    /// Starts the actor task around `core`; it stops when `shutdown` completes or every
+    /// handle is dropped.
+    pub(crate) fn spawn(
+        core: Core,
+        registry: Arc<dyn RegistryStore>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> (Self, tokio::task::JoinHandle<Result<(), Error>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (committer, committer_task) = Committer::spawn(registry);
+        let (publisher, snapshots) = Publisher::new(&core, Duration::ZERO);
+        let metrics = Arc::clone(core.metrics());
+        let shell = Shell::new(core, publisher, committer);
+        let task = tokio::spawn(run(shell, rx, committer_task, shutdown));
+        let actor = Self {
+            tx,
+            snapshots,
+            metrics,
+        };
+        (actor, task)
+    }
+
+    /// The operator's state as the actor last published it; see `crate::http`.
+    pub(crate) fn snapshots(&self) -> watch::Receiver<Arc<StateSnapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The master's counters.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Runs `job` on the actor and returns its result, released after the batch's registry
+    /// commit.
+    async fn call<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Shell) -> T + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.cast(move |shell| {
+            let out = job(shell);
+            shell.answers.push(Box::new(move || {
+                let _ = reply.send(out);
+            }));
+        })?;
+        answer.await.map_err(|_| Error::ShuttingDown)
+    }
+
+    /// Runs `job` on the actor against the core and the current time.
+    async fn core<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Core, Duration) -> T + Send + 'static,
+    {
+        self.call(move |shell| {
+            let now = shell.now();
+            job(&mut shell.core, now)
+        })
+        .await
+    }
+
+    /// Queues `job` without waiting for it.
+    fn cast<F>(&self, job: F) -> Result<(), Error>
+    where
+        F: FnOnce(&mut Shell) + Send + 'static,
+    {
+        self.tx.send(Box::new(job)).map_err(|_| Error::ShuttingDown)
+    }
+}
+
+/// The actor loop. Ends when `shutdown` completes or every handle is gone (`Ok`, once the
+/// committer has released everything), or when a registry commit fails (that error).
+async fn run(
+    mut shell: Shell,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut committer_task: tokio::task::JoinHandle<Result<(), Error>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    tokio::pin!(shutdown);
+    loop {
+        let core_wake = shell.core.next_wakeup();
+        let wake = [core_wake, shell.publisher.due()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| shell.origin + at);
+        let sleep = async move {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            failed = &mut committer_task => return Err(committed(failed).err()
+                .unwrap_or_else(|| Error::Registry("the registry committer stopped".into()))),
+            job = jobs.recv() => {
+                let Some(job) = job else { break };
+                job(&mut shell);
+                shell.publisher.mark_dirty();
+                for _ in 1..MAX_JOBS_PER_FLUSH {
+                    match jobs.try_recv() {
+                        Ok(job) => job(&mut shell),
+                        Err(_) => break,
+                    }
+                }
+            }
+            () = sleep => {}
+        }
+        let now = shell.now();
+        if core_wake.is_some_and(|at| at <= now) {
+            shell.publisher.mark_dirty();
+        }
+        tick_timed(&mut shell.core, now);
+        if let Err(err) = shell.flush() {
+            drop(shell);
+            return Err(committed(committer_task.await).err().unwrap_or(err));
+        }
+        shell.publisher.publish_if_due(&shell.core, shell.now());
+    }
+    tracing::debug!("master actor stopped");
+    drop(shell);
+    committed(committer_task.await)
+}
+
+fn committed(joined: Result<Result<(), Error>, tokio::task::JoinError>) -> Result<(), Error> {
+    joined.map_err(|err| Error::Registry(format!("the registry committer failed: {err}")))?
+}
+
+/// Runs the core's timers, timing the tick when it ran an allocation round.
+fn tick_timed(core: &mut Core, now: Duration) {
+    let rounds = core.metrics().allocation_rounds.get();
+    let started = Instant::now();
+    core.tick(now);
+    if core.metrics().allocation_rounds.get() != rounds {
+        core.metrics().allocation_round.observe(started.elapsed());
+    }
+}
