@@ -65,7 +65,7 @@ pub fn format_duration(d: Duration) -> String {
         (1_000, "us"),
     ];
     for (size, unit) in units {
-        if nanos > 0 && nanos % size == 0 {
+        if nanos > 0 && nanos.is_multiple_of(size) {
             return format!("{}{unit}", nanos / size);
         }
     }
@@ -77,7 +77,7 @@ pub fn format_duration(d: Duration) -> String {
 pub fn format_size(bytes: u64) -> String {
     for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
         let size = 1u64 << shift;
-        if bytes > 0 && bytes % size == 0 {
+        if bytes > 0 && bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }

@@ -5,11 +5,10 @@
 
 use tokio::sync::mpsc;
 use wasmesos_proto::v1::{
-    AcceptRequest, AcknowledgeRequest, AgentCommand, DeclineRequest, Event,
-    ExecutorMessageRequest, FrameworkMessageRequest, KillRequest, ReconcileRequest,
-    RegisterRequest, ReserveResourcesRequest, ReviveRequest, RoleSummary, SetQuotaRequest,
-    StatusUpdates, SubscribeRequest, SuppressRequest, UnreserveResourcesRequest,
-    UpdateWeightsRequest,
+    AcceptRequest, AcknowledgeRequest, AgentCommand, DeclineRequest, Event, ExecutorMessageRequest,
+    FrameworkMessageRequest, KillRequest, ReconcileRequest, RegisterRequest,
+    ReserveResourcesRequest, ReviveRequest, RoleSummary, SetQuotaRequest, StatusUpdates,
+    SubscribeRequest, SuppressRequest, UnreserveResourcesRequest, UpdateWeightsRequest,
 };
 
 use super::{Actor, AgentStream, StreamId};
