@@ -39,6 +39,8 @@
 //! # }
 //! ```
 
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

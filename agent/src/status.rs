@@ -46,6 +46,10 @@ pub(crate) struct StatusSender {
 impl StatusSender {
     /// Starts the sender task on the current runtime; it ends when every handle is dropped.
     pub(crate) fn spawn(channel: Channel, first_retry: Duration, max_retry: Duration) -> Self {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "status commands: one per task update, bounded by the agent's task slots"
+        )]
         let (commands, receiver) = mpsc::unbounded_channel();
         let unacknowledged = Arc::new(AtomicU64::new(0));
         let worker = Worker {

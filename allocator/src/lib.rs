@@ -68,6 +68,8 @@
 //!
 //! Errors are [`Error`]; ids are [`AgentId`] and [`FrameworkId`].
 
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
 
 mod allocator;

@@ -5,6 +5,8 @@
 //! far. Guest output and results go to stdout/stderr; diagnostics go through tracing
 //! (`RUST_LOG`).
 
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 mod commands;
 mod settings;
 mod signals;

@@ -189,7 +189,7 @@ impl Pointer {
                     return;
                 }
                 current = Some((next_key, wanted.url));
-                next_key += 1;
+                next_key = next_key.wrapping_add(1);
             }
             tokio::select! {
                 _ = targets.changed() => {}

@@ -67,7 +67,9 @@ pub fn leader_znode<S: AsRef<str>>(children: &[S]) -> Option<&str> {
 pub fn predecessor<'a, S: AsRef<str>>(children: &'a [S], mine: &str) -> Option<&'a str> {
     let sorted = contenders(children);
     let at = sorted.iter().position(|(_, name)| *name == mine)?;
-    at.checked_sub(1).map(|i| sorted[i].1)
+    at.checked_sub(1)
+        .and_then(|i| sorted.get(i))
+        .map(|(_, name)| *name)
 }
 
 fn contenders<S: AsRef<str>>(children: &[S]) -> Vec<(u64, &str)> {

@@ -11,7 +11,19 @@
 //! the znode layout lives in [`info`], the watching loop in `watch.rs`, and [`Backoff`] is the
 //! one retry schedule every client of the master uses. [`DEFAULT_MASTER_URL`] is where
 //! clients look when nothing else says so.
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
+// What a peer sends must not panic this crate: no unchecked arithmetic, truncating casts or
+// indexing in its code (tests may; a site that is right says why where it allows one).
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+        clippy::indexing_slicing
+    )
+)]
 
 mod backoff;
 mod channel;

@@ -107,19 +107,16 @@ fn with_port(host: &str) -> Result<String, String> {
     if host.is_empty() {
         return Err("empty ZooKeeper host".into());
     }
-    let port_sep = match host.rfind(']') {
-        Some(close) => host[close..].find(':').map(|i| close + i),
-        None => host.rfind(':'),
+    // The port follows the last `:`, which must come after an IPv6 host's closing `]`.
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !host.contains(']') || name.ends_with(']') => (name, Some(port)),
+        _ => (host, None),
     };
-    match port_sep {
+    match port {
+        _ if name.is_empty() => Err(format!("bad ZooKeeper address {host:?}")),
         None => Ok(format!("{host}:{DEFAULT_ZK_PORT}")),
-        Some(i) => {
-            let port = &host[i + 1..];
-            match port.parse::<u16>() {
-                Ok(p) if p > 0 && i > 0 => Ok(host.to_string()),
-                _ => Err(format!("bad ZooKeeper address {host:?}")),
-            }
-        }
+        Some(port) if port.parse::<u16>().is_ok_and(|p| p > 0) => Ok(host.to_string()),
+        Some(_) => Err(format!("bad ZooKeeper address {host:?}")),
     }
 }
 
@@ -170,6 +167,7 @@ mod tests {
             ("zk://h1:2181//x", "empty component"),
             ("zk://h1:0/x", "bad ZooKeeper address"),
             ("zk://h1:port/x", "bad ZooKeeper address"),
+            ("zk://:2181/x", "bad ZooKeeper address"),
             ("zk://h1,,h2/x", "empty ZooKeeper host"),
             ("zk://u:p@h1/x", "credentials"),
             ("ftp://h", "expected http://"),

@@ -95,6 +95,10 @@ impl TestFramework {
     /// Subscribes with a full driver config (e.g. `auto_acknowledge: false`).
     pub async fn with_config(config: DriverConfig) -> Result<Self, Error> {
         let driver = Driver::connect(config).await?;
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "test harness: the test reading the events bounds them"
+        )]
         let (sender, events) = mpsc::unbounded_channel();
         let mut forwarder = Forwarder(sender);
         let runner = driver.clone();

@@ -39,6 +39,8 @@
 //! (`core/recovery.rs`). Weights and quota set through the operator API, and dynamic
 //! reservations, are not in the registry yet: a restarted master starts them from its
 //! [`MasterConfig`], and agents re-register with the resources they were started with.
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
 
 mod actor;

@@ -5,6 +5,8 @@
 //! them with protox, so no system `protoc` is needed. This crate holds no logic beyond small
 //! conversions; the behaviour behind each service lives in `wasmesos-master` and
 //! `wasmesos-agent`.
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
 
 /// Generated messages and services of package `wasmesos.v1`.

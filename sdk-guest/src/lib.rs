@@ -109,6 +109,8 @@
 //! that [`testing`] fills and inspects, so `Executor::run` can be unit-tested with
 //! `cargo test` on the developer's machine.
 
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![deny(unsafe_code)]
 
 #[doc(hidden)]

@@ -24,6 +24,10 @@ pub(crate) struct AckQueue {
 impl AckQueue {
     /// Starts the task that sends acknowledgements; it ends when the queue is dropped.
     pub(crate) fn start(link: Arc<MasterLink>) -> Self {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "acknowledgements: one per received update, which the master's stream already paces"
+        )]
         let (sender, receiver) = mpsc::unbounded_channel();
         let (handled_tx, handled) = watch::channel(0);
         tokio::spawn(send_batches(link, receiver, handled_tx));

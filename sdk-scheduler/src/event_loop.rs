@@ -13,6 +13,9 @@ use wasmesos_proto::{Event, LEADER_METADATA_KEY, SubscribeRequest, event};
 use crate::error::Error;
 use crate::{Driver, Scheduler};
 
+/// The longest heartbeat interval the driver believes; a master's larger figure is clamped.
+const MAX_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// Why a subscription stream stopped delivering events.
 enum StreamEnd {
     /// [`Driver::stop`] was called.
@@ -148,15 +151,11 @@ impl Driver {
     /// How long the stream may stay quiet before the master counts as gone.
     fn silence_limit(&self, subscribed: &event::Subscribed) -> Duration {
         let config = &self.inner.config;
-        let interval = Some(subscribed.heartbeat_interval_seconds)
-            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(config.heartbeat_interval);
-        if interval.is_zero() {
-            // No heartbeats promised: only a broken stream can tell us the master is gone.
-            return Duration::from_secs(365 * 24 * 3600);
-        }
-        interval * config.max_missed_heartbeats.max(1)
+        silence_limit(
+            subscribed.heartbeat_interval_seconds,
+            config.heartbeat_interval,
+            config.max_missed_heartbeats,
+        )
     }
 
     async fn dispatch<S: Scheduler>(&self, event: Event, scheduler: &mut S) {
@@ -213,4 +212,43 @@ fn leader_of(status: &tonic::Status) -> Option<String> {
     }
     let leader = status.metadata().get(LEADER_METADATA_KEY)?.to_str().ok()?;
     Some(leader.to_string()).filter(|url| !url.is_empty())
+}
+
+/// `max_missed` heartbeat intervals: the master's `announced` seconds when sane (clamped to
+/// [`MAX_HEARTBEAT_INTERVAL`]), else `default`; a year when no heartbeats are promised.
+fn silence_limit(announced: f64, default: Duration, max_missed: u32) -> Duration {
+    let interval = Some(announced)
+        .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        // A master announcing absurd intervals must not make the driver wait for ever.
+        .map(|interval| interval.min(MAX_HEARTBEAT_INTERVAL))
+        .unwrap_or(default);
+    if interval.is_zero() {
+        // No heartbeats promised: only a broken stream can tell us the master is gone.
+        return Duration::from_secs(365 * 24 * 3600);
+    }
+    interval.saturating_mul(max_missed.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announced_heartbeat_intervals_are_bounded() {
+        let default = Duration::from_secs(15);
+        assert_eq!(silence_limit(2.0, default, 3), Duration::from_secs(6));
+        assert_eq!(silence_limit(1e19, default, 3), MAX_HEARTBEAT_INTERVAL * 3);
+        assert_eq!(
+            silence_limit(f64::MAX, default, u32::MAX),
+            MAX_HEARTBEAT_INTERVAL.saturating_mul(u32::MAX)
+        );
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0] {
+            assert_eq!(silence_limit(bad, default, 3), default * 3, "{bad}");
+        }
+        assert_eq!(
+            silence_limit(0.0, Duration::ZERO, 3),
+            Duration::from_secs(365 * 24 * 3600)
+        );
+    }
 }

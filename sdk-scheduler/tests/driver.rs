@@ -55,6 +55,10 @@ impl SchedulerService for FakeMaster {
             return Err(Status::new(code, "refused by the fake master"));
         }
         state.subscribes.push(request.into_inner());
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a test recorder drained by the test"
+        )]
         let (sender, receiver) = mpsc::unbounded_channel();
         let subscribed = event::Subscribed {
             framework_id: "fw-1".into(),

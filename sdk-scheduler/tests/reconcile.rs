@@ -177,6 +177,10 @@ async fn running_sleeper(
         .await
         .expect("upload")
         .digest;
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a test recorder drained by the test"
+    )]
     let (sender, mut seen) = mpsc::unbounded_channel();
     let mut scheduler = Sleeper {
         digest,

@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

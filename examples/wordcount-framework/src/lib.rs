@@ -10,6 +10,8 @@
 //! It never counts words itself (the guest does) and never prints; the `wordcount-framework`
 //! binary and `wasmesos dev --demo` print [`Report::table`]. The framework is built on
 //! `wasmesos-sdk-scheduler`; its bookkeeping (`job.rs`) is free of I/O and unit-tested.
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
 
 mod chunks;

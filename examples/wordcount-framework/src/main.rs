@@ -1,5 +1,7 @@
 //! `wordcount-framework --master URL FILE [--lines N]`: counts a file's words on a wasmesos
 //! cluster and prints a per-task table and the total.
+// No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;

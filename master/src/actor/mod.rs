@@ -52,6 +52,10 @@ impl Actor {
         registry: Arc<dyn RegistryStore>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> (Self, tokio::task::JoinHandle<Result<(), Error>>) {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the actor's job queue; RPC handlers await their answers, so it holds at most one job per in-flight call (server concurrency limits are the hardening work)"
+        )]
         let (tx, rx) = mpsc::unbounded_channel();
         let (committer, committer_task) = Committer::spawn(registry);
         let (publisher, snapshots) = Publisher::new(&core, Duration::ZERO);

@@ -34,6 +34,10 @@ impl Committer {
     /// releasing what it holds) or when a commit fails, with that error: nothing that
     /// waited for the failed commit is released.
     pub(crate) fn spawn(store: Arc<dyn RegistryStore>) -> (Self, JoinHandle<Result<(), Error>>) {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the committer's queue: the actor sends one batch per flush and the registry's commit paces it"
+        )]
         let (tx, rx) = mpsc::unbounded_channel();
         let in_flight = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(run(store, rx, Arc::clone(&in_flight)));
@@ -140,6 +144,10 @@ mod tests {
     async fn releases_wait_for_their_commit_and_queued_batches_share_one() {
         let store = gated(false);
         let (committer, task) = Committer::spawn(store.clone());
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a test's commit log, drained by the test"
+        )]
         let (log_tx, mut log) = mpsc::unbounded_channel();
         for i in 0..4 {
             let log_tx = log_tx.clone();
@@ -187,6 +195,10 @@ mod tests {
     async fn a_failed_commit_releases_nothing_and_stops() {
         let store = gated(true);
         let (committer, task) = Committer::spawn(store.clone());
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a test's commit log, drained by the test"
+        )]
         let (log_tx, mut log) = mpsc::unbounded_channel::<()>();
         committer
             .submit(

@@ -39,6 +39,10 @@ impl Scheduler for SchedulerService {
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let req = request.into_inner();
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a framework's event stream; not bounded yet: disconnecting a framework that stops reading is the control-plane hardening work"
+        )]
         let (tx, rx) = mpsc::unbounded_channel();
         let (subscription, stream) = self.actor.subscribe(req, tx).await?;
         tracing::Span::current().record("framework_id", subscription.framework_id.as_str());

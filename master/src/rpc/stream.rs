@@ -74,6 +74,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn yields_pushed_items_then_heartbeats_and_reports_its_end() {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a subscriber's event stream; not bounded yet: disconnecting a reader that stops reading is the control-plane hardening work"
+        )]
         let (tx, rx) = mpsc::unbounded_channel();
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
