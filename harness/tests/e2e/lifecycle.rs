@@ -37,13 +37,22 @@ async fn an_offer_becomes_a_finished_task_with_its_result_data() {
     assert_eq!(finished.framework_id, framework.framework_id);
     let states = framework.states_of("count-1");
     assert!(states.contains(&TaskState::TaskRunning), "{states:?}");
-    let state = cluster.state().await.expect("state");
-    let task = state
-        .tasks
-        .iter()
-        .find(|t| t.task_id == "count-1")
-        .expect("task in state");
-    assert_eq!(task.state(), TaskState::TaskFinished);
+    // The state is the master's published snapshot, which may lag the update by a publish
+    // interval.
+    eventually(
+        "count-1 FINISHED in the master's state",
+        PATIENCE,
+        async || {
+            cluster.state().await.is_ok_and(|state| {
+                state
+                    .tasks
+                    .iter()
+                    .any(|t| t.task_id == "count-1" && t.state() == TaskState::TaskFinished)
+            })
+        },
+    )
+    .await
+    .expect("the state shows the task finished");
     framework.teardown().await.expect("teardown");
 }
 
