@@ -219,9 +219,13 @@ fn leader_of(status: &tonic::Status) -> Option<String> {
 fn silence_limit(announced: f64, default: Duration, max_missed: u32) -> Duration {
     let interval = Some(announced)
         .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
-        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        // A master announcing absurd intervals must not make the driver wait for ever.
-        .map(|interval| interval.min(MAX_HEARTBEAT_INTERVAL))
+        // A master announcing absurd intervals must not make the driver wait for ever; one too
+        // large for a `Duration` at all is clamped the same way.
+        .map(|seconds| {
+            Duration::try_from_secs_f64(seconds).map_or(MAX_HEARTBEAT_INTERVAL, |interval| {
+                interval.min(MAX_HEARTBEAT_INTERVAL)
+            })
+        })
         .unwrap_or(default);
     if interval.is_zero() {
         // No heartbeats promised: only a broken stream can tell us the master is gone.
