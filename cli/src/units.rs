@@ -84,6 +84,13 @@ pub fn format_size(bytes: u64) -> String {
     bytes.to_string()
 }
 
+/// A socket address such as `127.0.0.1:5050` or `[::1]:5051`.
+pub fn parse_socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "expected an address such as 127.0.0.1:5050".to_string())
+}
+
 /// A positive CPU share such as `0.5` or `2`.
 pub fn parse_cpus(text: &str) -> Result<f64, String> {
     let cpus: f64 = text

@@ -11,7 +11,7 @@ use wasmesos_proto::Resources;
 
 use crate::settings::{Layers, Printed};
 use crate::signals::shutdown_signal;
-use crate::units::{format_size, parse_size};
+use crate::units::{format_size, parse_size, parse_socket_addr};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -181,12 +181,6 @@ fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
             format_size(config.executor.max_task_memory_bytes),
         )
         .render("wasmesos agent settings (read back with --config FILE)")
-}
-
-fn parse_socket_addr(text: &str) -> Result<SocketAddr, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| "expected an address such as 127.0.0.1:5051".to_string())
 }
 
 /// Runs the agent; errors are one line on stderr.

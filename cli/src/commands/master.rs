@@ -11,7 +11,7 @@ use wasmesos_master::{HaConfig, MasterConfig};
 
 use crate::settings::{Layers, Printed};
 use crate::signals::shutdown_signal;
-use crate::units::{format_duration, format_size, parse_duration, parse_size};
+use crate::units::{format_duration, format_size, parse_duration, parse_size, parse_socket_addr};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -318,12 +318,6 @@ fn run(args: MasterArgs) -> anyhow::Result<()> {
         master.shutdown().await?;
         Ok(())
     })
-}
-
-fn parse_socket_addr(text: &str) -> Result<SocketAddr, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| "expected an address such as 127.0.0.1:5050".to_string())
 }
 
 /// `cpus:1|mem:1GiB`: sets in the agent syntax, alternatives separated by `|`.
