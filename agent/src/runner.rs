@@ -207,7 +207,12 @@ fn spec_for(agent: &Agent, mut task: TaskInfo) -> Result<(TaskSpec, String), Err
         .as_mut()
         .map(|executor| std::mem::take(&mut executor.digest))
         .unwrap_or_default();
-    let spec = task_spec(task, agent.executor.config(), agent.config.output_cap_bytes)?;
+    let spec = task_spec(
+        task,
+        agent.executor.config(),
+        agent.config.output_cap_bytes,
+        &agent.hostname,
+    )?;
     Ok((spec, digest))
 }
 

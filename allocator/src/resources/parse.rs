@@ -36,7 +36,7 @@ fn parse_entry(part: &str) -> Result<Resource, Error> {
     let (head, value) = part
         .split_once(':')
         .ok_or_else(|| invalid(part, "expected name:amount"))?;
-    let (name, reservation) = parse_head(head.trim(), part)?;
+    let (name, reservation) = parse_head(head.trim(), part).map_err(|err| within(part, err))?;
     let value = value.trim();
     let value = if let Some(inner) = value.strip_prefix('[') {
         Value::Ranges(parse_ranges(inner, part)?)
@@ -125,10 +125,18 @@ fn parse_amount(name: &str, value: &str, part: &str) -> Result<i64, Error> {
         let amount: f64 = value
             .parse()
             .map_err(|_| invalid(part, "amount is not a number"))?;
-        return amount_to_units(name, amount);
+        return amount_to_units(name, amount).map_err(|err| within(part, err));
     }
     let bytes = parse_size(value).map_err(|why| invalid(part, &why))?;
-    amount_to_units(name, bytes)
+    amount_to_units(name, bytes).map_err(|err| within(part, err))
+}
+
+/// Names the entry in an error about its amount.
+fn within(part: &str, err: Error) -> Error {
+    match err {
+        Error::InvalidResources(why) => invalid(part, &why),
+        other => other,
+    }
 }
 
 /// Bytes from a size such as `8GiB`, `1.5G`, `100B`, `2GB` or a bare `512`, which means

@@ -259,7 +259,7 @@ fn non_positive_and_missing_resources_are_refused() {
             r.resources.push(wasmesos_proto::v1::Resource {
                 name: "cpus".into(),
                 value: bad,
-                role: String::new(),
+                ..Default::default()
             });
         }
         h.accept(&fw, &[&offer], vec![t], None);
