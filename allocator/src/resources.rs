@@ -264,17 +264,18 @@ impl Resources {
         self.items.iter()
     }
 
-    /// The total of `name` over every reservation, in natural units.
+    /// The total of the scalar `name` over every reservation, in natural units (0 for ranges
+    /// and sets: see [`Resources::ranges`] and [`Resources::set`]).
     pub fn get(&self, name: &str) -> f64 {
         units_to_amount(name, self.units_of(name, |_| true))
     }
 
-    /// The unreserved amount of `name`, in natural units.
+    /// The unreserved amount of the scalar `name`, in natural units.
     pub fn get_unreserved(&self, name: &str) -> f64 {
         units_to_amount(name, self.units_of(name, |r| r.is_none()))
     }
 
-    /// The amount of `name` reserved for exactly `role`, in natural units.
+    /// The amount of the scalar `name` reserved for exactly `role`, in natural units.
     pub fn get_reserved(&self, name: &str, role: &str) -> f64 {
         units_to_amount(name, self.units_of(name, |r| r == Some(role)))
     }

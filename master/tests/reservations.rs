@@ -91,7 +91,8 @@ async fn a_real_agents_static_reservation_is_offered_only_to_its_role() {
     assert_eq!(unreserved.role, "other");
     assert_eq!(
         text(unreserved.resources.as_ref()),
-        "cpus:2;disk:1GiB;mem:1GiB"
+        "cpus:2;disk:1GiB;mem:1GiB;ports:[31000-32000]",
+        "the agent's default ports come with the unreserved part"
     );
 
     let (_, mut ads_events) = master.subscribe("ads", &["ads"]).await;
@@ -109,7 +110,10 @@ async fn a_real_agents_static_reservation_is_offered_only_to_its_role() {
     };
     master.scheduler().decline(decline).await.expect("decline");
     let offer = next_offers(&mut ads_events).await.remove(0);
-    assert_eq!(text(offer.resources.as_ref()), "cpus:2;disk:1GiB;mem:1GiB");
+    assert_eq!(
+        text(offer.resources.as_ref()),
+        "cpus:2;disk:1GiB;mem:1GiB;ports:[31000-32000]"
+    );
     agent.shutdown().await.expect("agent stops");
 }
 
