@@ -101,7 +101,7 @@ async fn run(browser: &Path) -> anyhow::Result<()> {
     page.eval("location.hash = '#/tasks'").await?;
     let marker = format!("ui-marker-{}", std::process::id());
     framework
-        .launch_one(small_task("ui-hello", &hello).args([
+        .launch_one(small_task("ui-hello", &hello).ports(2).args([
             marker.as_str(),
             "--stderr",
             "ui-stderr-line",
@@ -110,6 +110,9 @@ async fn run(browser: &Path) -> anyhow::Result<()> {
         .context("launching ui-hello")?;
     wait_for_row_state(&page, "ui-hello", "FINISHED").await?;
     wait_for_row_state(&page, "ui-sleepy", "FINISHED").await?;
+    // Its two ports, chosen from the agent's default range, in the ports column.
+    let ports = "document.querySelector('tr[data-task-id=\"ui-hello\"]')?.textContent.includes('[31000-31001]')";
+    wait_for(&page, "ui-hello's ports", ports).await?;
     page.screenshot(&shots.join("tasks.png")).await?;
 
     click_task(&page, "ui-hello").await?;
@@ -167,6 +170,10 @@ async fn check_overview_and_frameworks(page: &Page, shots: &Path) -> anyhow::Res
     let bar = "[...document.querySelectorAll('tr[data-framework-id]')].some(r => r.textContent.includes('ui-browser-test') && r.querySelector('.bar'))";
     wait_for(page, "the framework's share bar", bar).await?;
     page.screenshot(&shots.join("frameworks.png")).await?;
+    page.eval("location.hash = '#/agents'").await?;
+    let ports = "[...document.querySelectorAll('tr[data-agent-id]')].some(r => r.textContent.includes('of [31000-32000]'))";
+    wait_for(page, "the agent's ports", ports).await?;
+    page.screenshot(&shots.join("agents.png")).await?;
     Ok(())
 }
 
