@@ -51,6 +51,7 @@ mod commands;
 mod config;
 mod error;
 mod files;
+mod health;
 mod http;
 mod ids;
 mod limits;

@@ -3,14 +3,17 @@
 //! messages and log lines, then exactly one terminal update from its report.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info_span, warn};
-use wasmesos_proto::{FrameworkInfo, TaskInfo};
+use wasmesos_proto::{FrameworkCapability, FrameworkInfo, TaskInfo, TaskState};
 use wasmesos_wasm_executor::{
     GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program, Report, RunningTask,
     TaskSpec, TaskStream, log_guest_line,
@@ -18,8 +21,9 @@ use wasmesos_wasm_executor::{
 
 use crate::Error;
 use crate::agent::Agent;
+use crate::health::{self, HealthPolicy, Verdict};
 use crate::ids::check_path_id;
-use crate::registry::{Attach, Place, TaskControl, TaskKey};
+use crate::registry::{Attach, Place, TaskControl, TaskKey, kill_grace};
 use crate::reporter::Reporter;
 use crate::spec::task_spec;
 use crate::updates::Update;
@@ -48,7 +52,17 @@ pub(crate) fn launch(agent: &Arc<Agent>, framework: &FrameworkInfo, mut task: Ta
         framework_id = %key.framework_id,
         agent_id = %agent.current_id()
     );
-    let runner = run(Arc::clone(agent), key, task, ids, kill_signal);
+    let killing_state = framework
+        .capabilities()
+        .any(|capability| capability == FrameworkCapability::TaskKillingState);
+    let runner = run(
+        Arc::clone(agent),
+        key,
+        task,
+        ids,
+        kill_signal,
+        killing_state,
+    );
     tokio::spawn(runner.instrument(span));
 }
 
@@ -58,9 +72,10 @@ async fn run(
     task: TaskInfo,
     ids: Result<(), Error>,
     kill_signal: Arc<Notify>,
+    killing_state: bool,
 ) {
     let mut reporter = Reporter::new(&agent, &key);
-    let (spec, digest) = match ids.and_then(|()| spec_for(&agent, task)) {
+    let (spec, digest, watch) = match ids.and_then(|()| spec_for(&agent, task, killing_state)) {
         Ok(spec) => spec,
         Err(err) => {
             warn!(err = %err, "refusing an invalid task");
@@ -105,7 +120,7 @@ async fn run(
     let Some((running, sandbox, output)) = started else {
         return;
     };
-    let report = supervise(&agent, &key, running, &mut reporter).await;
+    let ending = supervise(&agent, &key, running, watch, &mut reporter).await;
     // Where the output is must be on the books before the terminal update goes out: the
     // framework may ask for it as soon as it sees the update.
     let reusable = [TaskStream::Stdout, TaskStream::Stderr]
@@ -119,9 +134,10 @@ async fn run(
     if !agent.registry.place(&key, place) {
         return;
     }
-    let Some(report) = report else { return };
+    let Some(ending) = ending else { return };
+    let report = &ending.report;
     debug!(outcome = %report.outcome, duration = ?report.duration, peak_memory = report.peak_memory_bytes, "task ended");
-    reporter.emit(Update::from_report(report, agent.config.max_result_bytes));
+    reporter.emit(ending.update(agent.config.max_result_bytes));
 }
 
 /// Launches the task in a sandbox directory with its output held in memory, and books where
@@ -176,97 +192,250 @@ async fn supervise(
     agent: &Agent,
     key: &TaskKey,
     mut running: RunningTask,
+    watch: Watch,
     reporter: &mut Reporter<'_>,
-) -> Option<Report> {
+) -> Option<Ending> {
+    let (kills, kill_requests) = tokio::sync::watch::channel(None);
     let control = ExecutorControl {
-        kill: running.kill_handle(),
+        kills,
         messages: running.messages_to_guest(),
     };
+    let instance = running.kill_handle();
     match agent.registry.attach(key, Box::new(control)) {
         Attach::Attached => reporter.emit(Update::running("")),
         // Killed while it was being fetched: straight to TASK_KILLED, never RUNNING.
         Attach::KillRequested => {
             reporter.flush();
-            running.kill_handle().kill();
+            instance.kill();
         }
-        Attach::Gone(control) => {
-            control.kill();
+        Attach::Gone => {
+            instance.kill();
             running.wait().await;
             return None;
         }
     }
     let events = std::mem::take(running.events());
-    Some(follow(agent, key, running.wait(), events).await)
+    let follower = Follower {
+        agent,
+        key,
+        instance,
+        watch,
+        healthy: None,
+        unhealthy: None,
+        stopping: false,
+    };
+    Some(follower.follow(running.wait(), events, kill_requests).await)
 }
 
-/// The executor's task spec and the executor digest, checked before anything is fetched.
-/// Its sandbox directory is chosen when the task starts.
-fn spec_for(agent: &Agent, mut task: TaskInfo) -> Result<(TaskSpec, String), Error> {
+/// What the runner watches while the task runs, besides the task itself.
+pub(crate) struct Watch {
+    /// The task's health check, validated, and the address its ports are on.
+    health: Option<(HealthPolicy, IpAddr)>,
+    /// The framework wants TASK_KILLING when a kill begins.
+    killing_state: bool,
+    /// The grace period a health check's kill gives the task (its kill policy's).
+    grace: Duration,
+}
+
+/// How a task ended: its report, and what the runner adds to the terminal update.
+struct Ending {
+    report: Report,
+    /// Set when the health check killed the task.
+    unhealthy: Option<String>,
+    healthy: Option<bool>,
+}
+
+impl Ending {
+    fn update(self, max_result_bytes: u64) -> Update {
+        let update = Update::from_report(self.report, max_result_bytes);
+        match self.unhealthy {
+            Some(message) if update.state == TaskState::TaskKilled => update.unhealthy(message),
+            _ => update.with_health(self.healthy),
+        }
+    }
+}
+
+/// Follows one running task: relays its events, runs its health check, and stops it when a
+/// kill comes or the check fails.
+struct Follower<'a> {
+    agent: &'a Agent,
+    key: &'a TaskKey,
+    instance: KillHandle,
+    watch: Watch,
+    healthy: Option<bool>,
+    unhealthy: Option<String>,
+    stopping: bool,
+}
+
+impl Follower<'_> {
+    /// Relays the guest's events until it ends, then those it left behind.
+    async fn follow(
+        mut self,
+        wait: impl Future<Output = Report>,
+        mut events: GuestEvents,
+        mut kill_requests: tokio::sync::watch::Receiver<Option<Duration>>,
+    ) -> Ending {
+        let mut wait = pin!(wait);
+        let mut shown_status = String::new();
+        let (mut verdicts, _checker) = match self.watch.health.take() {
+            Some((policy, host)) => {
+                let (sender, verdicts) = mpsc::channel(4);
+                let checker = health::watch(policy, host, Instant::now(), sender);
+                (
+                    Some(verdicts),
+                    Some(AbortOnDrop(tokio::spawn(checker.in_current_span()))),
+                )
+            }
+            None => (None, None),
+        };
+        let mut kills_open = true;
+        loop {
+            tokio::select! {
+                biased;
+                report = &mut wait => {
+                    // Status text after the end is moot, but messages and logs still count.
+                    while let Some(event) = events.try_recv() {
+                        self.relay(event, None);
+                    }
+                    return Ending { report, unhealthy: self.unhealthy, healthy: self.healthy };
+                }
+                changed = kill_requests.changed(), if kills_open => match changed {
+                    Ok(()) => {
+                        let grace = *kill_requests.borrow_and_update();
+                        if let Some(grace) = grace {
+                            self.stop(grace);
+                        }
+                    }
+                    // The registry dropped the task's control: no more kills will come.
+                    Err(_) => kills_open = false,
+                },
+                verdict = next_verdict(&mut verdicts) => match verdict {
+                    Some(Verdict::Report { healthy, message }) => {
+                        self.healthy = Some(healthy);
+                        self.agent.emit(self.key, Update::health(healthy, message));
+                    }
+                    Some(Verdict::Kill { message }) => {
+                        warn!(%message, "killing an unhealthy task");
+                        self.healthy = Some(false);
+                        self.unhealthy = Some(message);
+                        verdicts = None;
+                        self.stop(self.watch.grace);
+                    }
+                    None => verdicts = None,
+                },
+                event = events.recv() => match event {
+                    Some(event) => self.relay(event, Some(&mut shown_status)),
+                    None => {
+                        let report = wait.await;
+                        return Ending { report, unhealthy: self.unhealthy, healthy: self.healthy };
+                    }
+                },
+            }
+        }
+    }
+
+    /// Begins stopping the task (once): TASK_KILLING to a framework that wants it, then the
+    /// instance is told to stop within `grace`.
+    fn stop(&mut self, grace: Duration) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        if self.watch.killing_state {
+            self.agent
+                .emit(self.key, Update::killing(grace).with_health(self.healthy));
+        }
+        // A command instance cannot be told to wind down: it stops at once.
+        self.instance.kill();
+    }
+
+    fn relay(&self, event: GuestEvent, shown_status: Option<&mut String>) {
+        match event {
+            GuestEvent::Status(text) => {
+                if let Some(shown) = shown_status
+                    && *shown != text
+                    && !self.stopping
+                {
+                    shown.clone_from(&text);
+                    let update = Update::running(text).with_health(self.healthy);
+                    self.agent.emit(self.key, update);
+                }
+            }
+            GuestEvent::Message(data) => {
+                self.agent.relay.send(
+                    self.key.framework_id.clone(),
+                    self.key.task_id.clone(),
+                    data,
+                );
+            }
+            // Here, inside the task's span: the executor leaves guest log lines to its reader.
+            GuestEvent::Log { level, message } => log_guest_line(level, &message),
+        }
+    }
+}
+
+/// The next verdict of a health check; pending forever when there is none.
+async fn next_verdict(verdicts: &mut Option<mpsc::Receiver<Verdict>>) -> Option<Verdict> {
+    match verdicts {
+        Some(verdicts) => verdicts.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Aborts the spawned task when dropped: the health check ends with its task.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The executor's task spec, the executor digest and what to watch while it runs, checked
+/// before anything is fetched. Its sandbox directory is chosen when the task starts.
+fn spec_for(
+    agent: &Agent,
+    mut task: TaskInfo,
+    killing_state: bool,
+) -> Result<(TaskSpec, String, Watch), Error> {
     let digest = task
         .executor
         .as_mut()
         .map(|executor| std::mem::take(&mut executor.digest))
         .unwrap_or_default();
+    let health = task
+        .health_check
+        .as_ref()
+        .map(|check| HealthPolicy::from_proto(check, &task_ports(&task)))
+        .transpose()?
+        .map(|policy| (policy, agent.task_ip));
+    let watch = Watch {
+        health,
+        killing_state,
+        grace: kill_grace(task.kill_policy.as_ref()),
+    };
     let spec = task_spec(task, agent.executor.config(), agent.config.output_cap_bytes)?;
-    Ok((spec, digest))
+    Ok((spec, digest, watch))
 }
 
-/// Relays the guest's events until it ends, then those it left behind.
-async fn follow(
-    agent: &Agent,
-    key: &TaskKey,
-    wait: impl Future<Output = Report>,
-    mut events: GuestEvents,
-) -> Report {
-    let mut wait = pin!(wait);
-    let mut shown_status = String::new();
-    loop {
-        tokio::select! {
-            biased;
-            report = &mut wait => {
-                // Status text after the end is moot, but messages and logs still count.
-                while let Some(event) = events.try_recv() {
-                    relay(agent, key, event, None);
-                }
-                return report;
-            }
-            event = events.recv() => match event {
-                Some(event) => relay(agent, key, event, Some(&mut shown_status)),
-                None => return wait.await,
-            },
-        }
-    }
+/// The ports a task was given. None yet: port resources are not part of a task's grant.
+fn task_ports(_task: &TaskInfo) -> Vec<u16> {
+    Vec::new()
 }
 
-fn relay(agent: &Agent, key: &TaskKey, event: GuestEvent, shown_status: Option<&mut String>) {
-    match event {
-        GuestEvent::Status(text) => {
-            if let Some(shown) = shown_status
-                && *shown != text
-            {
-                shown.clone_from(&text);
-                agent.emit(key, Update::running(text));
-            }
-        }
-        GuestEvent::Message(data) => {
-            agent
-                .relay
-                .send(key.framework_id.clone(), key.task_id.clone(), data);
-        }
-        // Here, inside the task's span: the executor leaves guest log lines to its reader.
-        GuestEvent::Log { level, message } => log_guest_line(level, &message),
-    }
-}
-
-/// How the registry reaches a task running in the executor.
+/// How the registry reaches a task running in the executor: kills go to its runner, which
+/// stops the instance after saying TASK_KILLING where the framework wants it; a second kill
+/// may only shorten the grace period.
 struct ExecutorControl {
-    kill: KillHandle,
+    kills: tokio::sync::watch::Sender<Option<Duration>>,
     messages: MessageSender,
 }
 
 impl TaskControl for ExecutorControl {
-    fn kill(&self) {
-        self.kill.kill();
+    fn kill(&self, grace: Duration) {
+        self.kills.send_modify(|current| {
+            *current = Some(current.map_or(grace, |now| now.min(grace)));
+        });
     }
 
     fn deliver(&self, data: Vec<u8>) -> bool {

@@ -61,6 +61,7 @@ async fn calls_from_strangers_fail_their_precondition() {
     let kill = KillRequest {
         framework_id: "who".into(),
         task_id: "t".into(),
+        kill_policy: None,
     };
     assert_eq!(
         code(master.scheduler().kill(kill).await),

@@ -286,7 +286,8 @@ fn a_disconnected_framework_gets_no_offers_and_is_removed_after_failover() {
         h.core.kill(
             wasmesos_proto::v1::KillRequest {
                 framework_id: fw.clone(),
-                task_id: "t1".into()
+                task_id: "t1".into(),
+                kill_policy: None,
             },
             h.now
         ),
