@@ -3,20 +3,21 @@
 //! messages and log lines, then exactly one terminal update from its report.
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info_span, warn};
 use wasmesos_proto::{FrameworkCapability, FrameworkInfo, TaskInfo, TaskState};
 use wasmesos_wasm_executor::{
-    GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program, Report, RunningTask,
-    TaskSpec, TaskStream, log_guest_line,
+    GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program, ProgramKind,
+    Report, RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream, log_guest_line,
 };
 
 use crate::Error;
@@ -75,7 +76,7 @@ async fn run(
     killing_state: bool,
 ) {
     let mut reporter = Reporter::new(&agent, &key);
-    let (spec, digest, watch) = match ids.and_then(|()| spec_for(&agent, task, killing_state)) {
+    let (launch, digest, watch) = match ids.and_then(|()| spec_for(&agent, task, killing_state)) {
         Ok(spec) => spec,
         Err(err) => {
             warn!(err = %err, "refusing an invalid task");
@@ -86,10 +87,16 @@ async fn run(
     reporter.hold(Update::starting());
     // The executor's pool has a fixed number of instance slots: a task waits for one (still
     // STARTING) rather than fail when the agent is full.
+    // A service takes one slot per instance it may run at once.
+    let service_slots = launch.service.max_concurrency;
     let mut ready = pin!(async {
         let program = agent.artifacts.program(&digest).await?;
+        let slots = match program.kind() {
+            ProgramKind::HttpService => service_slots,
+            ProgramKind::Command | ProgramKind::Executor => 1,
+        };
         let slot = Arc::clone(&agent.slots)
-            .acquire_owned()
+            .acquire_many_owned(slots)
             .await
             .map_err(|_| Error::Internal("the task slots are closed".into()))?;
         Ok::<_, Error>((program, slot))
@@ -116,7 +123,7 @@ async fn run(
             return;
         }
     };
-    let started = start(&agent, &key, &program, spec, &mut reporter).await;
+    let started = start(&agent, &key, &program, launch, &mut reporter).await;
     let Some((running, sandbox, output)) = started else {
         return;
     };
@@ -140,15 +147,29 @@ async fn run(
     reporter.emit(ending.update(agent.config.max_result_bytes));
 }
 
+/// What the runner starts: the task's spec, and for a wasi:http service where it listens.
+struct Launch {
+    spec: TaskSpec,
+    service: ServiceLaunch,
+}
+
+/// How a wasi:http service is served (ignored for other programs).
+struct ServiceLaunch {
+    /// The task's ports; the service is served on the first.
+    ports: Vec<u16>,
+    /// Instances at once, each holding one of the agent's slots.
+    max_concurrency: u32,
+}
+
 /// Launches the task in a sandbox directory with its output held in memory, and books where
 /// its output is. `None` (with the task's update sent) when it cannot start.
 async fn start(
     agent: &Agent,
     key: &TaskKey,
     program: &Program,
-    mut spec: TaskSpec,
+    launch: Launch,
     reporter: &mut Reporter<'_>,
-) -> Option<(RunningTask, PathBuf, OutputMemory)> {
+) -> Option<(Instance, PathBuf, OutputMemory)> {
     let sandbox = match agent.sandboxes.take_waiting() {
         Some(sandbox) => Ok(sandbox),
         None => {
@@ -165,23 +186,99 @@ async fn start(
         }
     };
     let output = OutputMemory::new(agent.config.output_memory_bytes);
+    let mut spec = launch.spec;
     spec.sandbox_dir.clone_from(&sandbox);
     spec.output.memory = Some(output.clone());
-    match agent.executor.launch_inline(program, spec) {
-        Ok(running) => {
+    let started = match program.kind() {
+        ProgramKind::HttpService => serve(agent, program, spec, launch.service)
+            .await
+            .map(Instance::Service),
+        ProgramKind::Command | ProgramKind::Executor => agent
+            .executor
+            .launch_inline(program, spec)
+            .map(Instance::Task)
+            .map_err(Error::from),
+    };
+    match started {
+        Ok(instance) => {
             let place = Place {
                 sandbox: Some(sandbox.clone()),
                 output: Some(output.clone()),
             };
             agent.registry.place(key, place);
-            Some((running, sandbox, output))
+            Some((instance, sandbox, output))
         }
         Err(err) => {
-            let err = Error::from(err);
             error!(err = %err, "cannot launch the task");
             agent.sandboxes.settle(sandbox, key, true).await;
             reporter.emit(Update::from_error(&err));
             None
+        }
+    }
+}
+
+/// Binds the service's first port on the agent's task address and serves it there.
+async fn serve(
+    agent: &Agent,
+    program: &Program,
+    spec: TaskSpec,
+    service: ServiceLaunch,
+) -> Result<RunningService, Error> {
+    let Some(&port) = service.ports.first() else {
+        return Err(Error::InvalidTask(
+            "a wasi:http service needs a port to listen on: give the task one from the \
+             offer's `ports`"
+                .into(),
+        ));
+    };
+    let addr = SocketAddr::new(agent.task_ip, port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|err| Error::PortUnavailable {
+            addr,
+            reason: err.to_string(),
+        })?;
+    let config = ServiceConfig {
+        max_concurrency: service.max_concurrency,
+        ..ServiceConfig::default()
+    };
+    Ok(agent.executor.serve(program, spec, listener, config)?)
+}
+
+/// A task's running instance: a command or executor, or a wasi:http service.
+enum Instance {
+    Task(RunningTask),
+    Service(RunningService),
+}
+
+impl Instance {
+    fn kill_handle(&self) -> KillHandle {
+        match self {
+            Instance::Task(task) => task.kill_handle(),
+            Instance::Service(service) => service.kill_handle(),
+        }
+    }
+
+    /// Where framework messages go; a service takes none.
+    fn messages(&self) -> Option<MessageSender> {
+        match self {
+            Instance::Task(task) => Some(task.messages_to_guest()),
+            Instance::Service(_) => None,
+        }
+    }
+
+    /// The guest's events (a service's log lines go to its output files).
+    fn take_events(&mut self) -> Option<GuestEvents> {
+        match self {
+            Instance::Task(task) => Some(std::mem::take(task.events())),
+            Instance::Service(_) => None,
+        }
+    }
+
+    async fn wait(self) -> Report {
+        match self {
+            Instance::Task(task) => task.wait().await,
+            Instance::Service(service) => service.wait().await,
         }
     }
 }
@@ -191,14 +288,14 @@ async fn start(
 async fn supervise(
     agent: &Agent,
     key: &TaskKey,
-    mut running: RunningTask,
+    mut running: Instance,
     watch: Watch,
     reporter: &mut Reporter<'_>,
 ) -> Option<Ending> {
     let (kills, kill_requests) = tokio::sync::watch::channel(None);
     let control = ExecutorControl {
         kills,
-        messages: running.messages_to_guest(),
+        messages: running.messages(),
     };
     let instance = running.kill_handle();
     match agent.registry.attach(key, Box::new(control)) {
@@ -214,7 +311,7 @@ async fn supervise(
             return None;
         }
     }
-    let events = std::mem::take(running.events());
+    let events = running.take_events();
     let follower = Follower {
         agent,
         key,
@@ -272,7 +369,7 @@ impl Follower<'_> {
     async fn follow(
         mut self,
         wait: impl Future<Output = Report>,
-        mut events: GuestEvents,
+        mut events: Option<GuestEvents>,
         mut kill_requests: tokio::sync::watch::Receiver<Option<Duration>>,
     ) -> Ending {
         let mut wait = pin!(wait);
@@ -294,7 +391,7 @@ impl Follower<'_> {
                 biased;
                 report = &mut wait => {
                     // Status text after the end is moot, but messages and logs still count.
-                    while let Some(event) = events.try_recv() {
+                    while let Some(event) = events.as_mut().and_then(GuestEvents::try_recv) {
                         self.relay(event, None);
                     }
                     return Ending { report, unhealthy: self.unhealthy, healthy: self.healthy };
@@ -323,12 +420,9 @@ impl Follower<'_> {
                     }
                     None => verdicts = None,
                 },
-                event = events.recv() => match event {
+                event = next_event(&mut events) => match event {
                     Some(event) => self.relay(event, Some(&mut shown_status)),
-                    None => {
-                        let report = wait.await;
-                        return Ending { report, unhealthy: self.unhealthy, healthy: self.healthy };
-                    }
+                    None => events = None,
                 },
             }
         }
@@ -345,8 +439,8 @@ impl Follower<'_> {
             self.agent
                 .emit(self.key, Update::killing(grace).with_health(self.healthy));
         }
-        // A command instance cannot be told to wind down: it stops at once.
-        self.instance.kill();
+        // A service finishes what it serves within the grace; a command stops at once.
+        self.instance.kill_within(grace);
     }
 
     fn relay(&self, event: GuestEvent, shown_status: Option<&mut String>) {
@@ -374,6 +468,14 @@ impl Follower<'_> {
     }
 }
 
+/// The guest's next event; `None` once it sends no more, pending forever when it has none.
+async fn next_event(events: &mut Option<GuestEvents>) -> Option<GuestEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The next verdict of a health check; pending forever when there is none.
 async fn next_verdict(verdicts: &mut Option<mpsc::Receiver<Verdict>>) -> Option<Verdict> {
     match verdicts {
@@ -397,7 +499,7 @@ fn spec_for(
     agent: &Agent,
     mut task: TaskInfo,
     killing_state: bool,
-) -> Result<(TaskSpec, String, Watch), Error> {
+) -> Result<(Launch, String, Watch), Error> {
     let digest = task
         .executor
         .as_mut()
@@ -414,9 +516,20 @@ fn spec_for(
         killing_state,
         grace: kill_grace(task.kill_policy.as_ref()),
     };
+    let service = ServiceLaunch {
+        ports: task_ports(&task),
+        max_concurrency: match task.max_concurrency {
+            0 => DEFAULT_SERVICE_CONCURRENCY,
+            n => n,
+        }
+        .min(agent.executor.config().max_concurrent_tasks),
+    };
     let spec = task_spec(task, agent.executor.config(), agent.config.output_cap_bytes)?;
-    Ok((spec, digest, watch))
+    Ok((Launch { spec, service }, digest, watch))
 }
+
+/// Instances a wasi:http service runs at once unless its task says otherwise.
+const DEFAULT_SERVICE_CONCURRENCY: u32 = 4;
 
 /// The ports a task was given. None yet: port resources are not part of a task's grant.
 fn task_ports(_task: &TaskInfo) -> Vec<u16> {
@@ -428,7 +541,7 @@ fn task_ports(_task: &TaskInfo) -> Vec<u16> {
 /// may only shorten the grace period.
 struct ExecutorControl {
     kills: tokio::sync::watch::Sender<Option<Duration>>,
-    messages: MessageSender,
+    messages: Option<MessageSender>,
 }
 
 impl TaskControl for ExecutorControl {
@@ -439,6 +552,8 @@ impl TaskControl for ExecutorControl {
     }
 
     fn deliver(&self, data: Vec<u8>) -> bool {
-        self.messages.send(data)
+        self.messages
+            .as_ref()
+            .is_some_and(|messages| messages.send(data))
     }
 }
