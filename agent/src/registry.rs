@@ -69,7 +69,7 @@ struct Completed {
 impl Completed {
     fn push(&mut self, key: TaskKey, info: TaskInfo, place: Place, latest: TaskStatus) {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = seq.saturating_add(1);
         self.order.push_back((seq, key.clone()));
         let task = CompletedTask {
             info,

@@ -358,6 +358,26 @@ fn bad_subscriptions_are_invalid_arguments() {
 }
 
 #[test]
+fn heartbeat_intervals_are_kept_between_10_ms_and_an_hour() {
+    let mut h = Harness::new();
+    for (asked, given) in [(1e-9, 0.01), (5.0, 5.0), (7200.0, 3600.0), (1e19, 3600.0)] {
+        let req = SubscribeRequest {
+            framework: Some(FrameworkInfo {
+                name: "x".into(),
+                ..FrameworkInfo::default()
+            }),
+            heartbeat_interval_seconds: asked,
+        };
+        let subscription = h.core.subscribe(req, h.now).expect("subscribe");
+        assert_eq!(
+            subscription.heartbeat_interval.as_secs_f64(),
+            given,
+            "{asked}"
+        );
+    }
+}
+
+#[test]
 fn subscribed_comes_first_and_names_the_master() {
     let mut h = Harness::new();
     let fw = h.subscribe("fw", &["eng/backend"]);
