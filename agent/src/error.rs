@@ -9,14 +9,9 @@ use std::path::PathBuf;
 /// Why the agent (or one of its steps) could not do its work.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A `--resources` item is malformed.
-    #[error("invalid resources item `{item}`: {reason}")]
-    InvalidResources {
-        /// The offending `name:value` item.
-        item: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// A `--resources` item is malformed; the message names the item.
+    #[error("{0}")]
+    InvalidResources(wasmesos_allocator::Error),
 
     /// The master URL cannot be used as a gRPC endpoint.
     #[error("invalid master URL `{url}`: {reason}")]

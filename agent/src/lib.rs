@@ -85,7 +85,8 @@ pub use config::{AgentConfig, DEFAULT_LISTEN, DEFAULT_MASTER_URL};
 pub use error::Error;
 pub use ids::{check_digest, check_path_id};
 pub use resources::{
-    DEFAULT_DISK_BYTES, complete_resources, format_resources, parse_resources, parse_size,
+    DEFAULT_DISK_BYTES, DEFAULT_PORTS, complete_resources, format_resources, parse_resources,
+    parse_size,
 };
 pub use serve::{AgentHandle, serve, spawn};
 pub use spec::task_spec;

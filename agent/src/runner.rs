@@ -14,10 +14,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info_span, warn};
+use wasmesos_proto::resource_names::PORTS;
 use wasmesos_proto::{FrameworkCapability, FrameworkInfo, TaskInfo, TaskState};
 use wasmesos_wasm_executor::{
-    GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program, ProgramKind,
-    Report, RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream, log_guest_line,
+    GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program, ProgramKind, Report,
+    RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream, log_guest_line,
 };
 
 use crate::Error;
@@ -26,7 +27,7 @@ use crate::health::{self, HealthPolicy, Verdict};
 use crate::ids::check_path_id;
 use crate::registry::{Attach, Place, TaskControl, TaskKey, kill_grace};
 use crate::reporter::Reporter;
-use crate::spec::task_spec;
+use crate::spec::{MAX_PORT_ENV, task_spec};
 use crate::updates::Update;
 
 /// Takes one task of a `launch` command in and starts its runner.
@@ -524,16 +525,32 @@ fn spec_for(
         }
         .min(agent.executor.config().max_concurrent_tasks),
     };
-    let spec = task_spec(task, agent.executor.config(), agent.config.output_cap_bytes)?;
+    let spec = task_spec(
+        task,
+        agent.executor.config(),
+        agent.config.output_cap_bytes,
+        &agent.hostname,
+    )?;
     Ok((Launch { spec, service }, digest, watch))
 }
 
 /// Instances a wasi:http service runs at once unless its task says otherwise.
 const DEFAULT_SERVICE_CONCURRENCY: u32 = 4;
 
-/// The ports a task was given. None yet: port resources are not part of a task's grant.
-fn task_ports(_task: &TaskInfo) -> Vec<u16> {
-    Vec::new()
+/// The ports a task was given, lowest first (those beyond 65535, which no socket has, are
+/// left out).
+fn task_ports(task: &TaskInfo) -> Vec<u16> {
+    task.resources
+        .as_ref()
+        .map(|resources| {
+            resources
+                .ranges(PORTS)
+                .values()
+                .take(MAX_PORT_ENV)
+                .filter_map(|port| u16::try_from(port).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// How the registry reaches a task running in the executor: kills go to its runner, which

@@ -92,6 +92,8 @@ pub use allocator::{
 pub use config::{AllocatorConfig, FrameworkSpec, Quota, SorterKind, default_min_allocatable};
 pub use error::Error;
 pub use ids::{AgentId, FrameworkId};
-pub use resources::{Resource, Resources};
+pub use resources::{
+    Kind, MAX_ITEM_LEN, MAX_VALUES, Ranges, Resource, Resources, SetItems, parse_size,
+};
 pub use rng::SplitMix64;
 pub use roles::validate_role;

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::resources::{Kind, Value};
+
 pub(crate) type NameId = u16;
 pub(crate) type RoleIdx = u32;
 
@@ -67,10 +69,28 @@ impl Slot {
     }
 }
 
-/// A sorted bag of slots without zero entries.
+/// A ranges or set entry of a [`Pool`] (`ports:[31000-32000]`): allocated exactly, value
+/// by value, and never counted in shares or quota, which stay on scalars as in Mesos.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Discrete {
+    pub(crate) name: NameId,
+    pub(crate) res: RoleIdx,
+    /// A `Value::Ranges` or `Value::Set`, never empty.
+    pub(crate) value: Value,
+}
+
+impl Discrete {
+    fn key(&self) -> (NameId, RoleIdx, Kind) {
+        (self.name, self.res, self.value.kind())
+    }
+}
+
+/// A sorted bag of scalar slots without zero entries, and of non-empty discrete entries.
+/// Scalar-only pools (the common case) never touch the discrete list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Pool {
     slots: Vec<Slot>,
+    discrete: Vec<Discrete>,
 }
 
 impl Pool {
@@ -78,8 +98,37 @@ impl Pool {
         &self.slots
     }
 
+    pub(crate) fn discrete(&self) -> &[Discrete] {
+        &self.discrete
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.slots.is_empty() && self.discrete.is_empty()
+    }
+
+    /// True when some entry, scalar or discrete, is reserved.
+    pub(crate) fn has_reserved(&self) -> bool {
+        self.slots.iter().any(Slot::is_reserved)
+            || self.discrete.iter().any(|d| d.res != UNRESERVED)
+    }
+
+    /// Adds a ranges or set entry, merging (a union) with one of the same key.
+    pub(crate) fn push_discrete(&mut self, item: Discrete) {
+        if item.value.is_empty() || item.value.kind() == Kind::Scalar {
+            return;
+        }
+        match self.discrete.binary_search_by(|d| d.key().cmp(&item.key())) {
+            Ok(at) => self.discrete[at].value.merge(&item.value),
+            Err(at) => self.discrete.insert(at, item),
+        }
+    }
+
+    fn discrete_contains(&self, other: &Pool) -> bool {
+        other.discrete.iter().all(|wanted| {
+            self.discrete
+                .binary_search_by(|d| d.key().cmp(&wanted.key()))
+                .is_ok_and(|at| self.discrete[at].value.contains(&wanted.value))
+        })
     }
 
     pub(crate) fn push(&mut self, slot: Slot) {
@@ -100,10 +149,17 @@ impl Pool {
     pub(crate) fn add(&mut self, other: &Pool) {
         if self.slots.is_empty() {
             self.slots.clone_from(&other.slots);
-            return;
+        } else {
+            for slot in &other.slots {
+                self.push(*slot);
+            }
         }
-        for slot in &other.slots {
-            self.push(*slot);
+        if self.discrete.is_empty() {
+            self.discrete.clone_from(&other.discrete);
+        } else {
+            for item in &other.discrete {
+                self.push_discrete(item.clone());
+            }
         }
     }
 
@@ -118,12 +174,14 @@ impl Pool {
             .slots
             .iter()
             .all(|slot| self.units(slot.name, slot.res) >= slot.units)
+            && self.discrete_contains(other)
     }
 
     /// Removes `other` if it fits entirely; returns whether it did.
     pub(crate) fn take(&mut self, other: &Pool) -> bool {
-        if self.slots == other.slots {
+        if self == other {
             self.slots.clear();
+            self.discrete.clear();
             return true;
         }
         if !self.contains(other) {
@@ -135,15 +193,38 @@ impl Pool {
                 ..*slot
             });
         }
+        for wanted in &other.discrete {
+            if let Ok(at) = self
+                .discrete
+                .binary_search_by(|d| d.key().cmp(&wanted.key()))
+            {
+                self.discrete[at].value.subtract(&wanted.value);
+            }
+        }
+        self.discrete.retain(|d| !d.value.is_empty());
         true
     }
 
-    pub(crate) fn filtered(&self, keep: impl Fn(&Slot) -> bool) -> Pool {
+    /// The entries, scalar and discrete, whose name and reservation pass `keep`.
+    pub(crate) fn filtered(&self, keep: impl Fn(NameId, RoleIdx) -> bool) -> Pool {
         Pool {
-            slots: self.slots.iter().filter(|s| keep(s)).copied().collect(),
+            slots: self
+                .slots
+                .iter()
+                .filter(|s| keep(s.name, s.res))
+                .copied()
+                .collect(),
+            discrete: self
+                .discrete
+                .iter()
+                .filter(|d| keep(d.name, d.res))
+                .cloned()
+                .collect(),
         }
     }
 
+    /// Keeps the scalar slots that pass `keep` (which may shrink them); discrete entries
+    /// are left alone.
     pub(crate) fn retain(&mut self, keep: impl FnMut(&mut Slot) -> bool) {
         self.slots.retain_mut(keep);
         self.slots.retain(|s| s.units != 0);

@@ -1,11 +1,16 @@
-//! Named scalar resources, reserved or not, in the Mesos agent syntax.
+//! Named resources, reserved or not, in the Mesos agent syntax, of Mesos's three kinds:
+//! scalars (`cpus:4`), ranges (`ports:[31000-32000]`, see [`Ranges`]) and sets
+//! (`zones:{a,b}`, see [`SetItems`]).
 //!
-//! Amounts are fixed point: `mem` and `disk` are whole bytes, every other name is
+//! Scalar amounts are fixed point: `mem` and `disk` are whole bytes, every other name is
 //! counted in thousandths (Mesos also rounds scalars to three decimals). Integer
 //! arithmetic means sums and differences never drift, so "free + offered + used =
 //! total" holds exactly and nothing can go negative through rounding.
 
 mod parse;
+mod ranges;
+mod set;
+mod value;
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +19,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
+pub use parse::parse_size;
+pub use ranges::Ranges;
+pub use set::{MAX_ITEM_LEN, SetItems};
+pub(crate) use value::Value;
+pub use value::{Kind, MAX_VALUES};
 
 /// Units per whole for names that are not byte quantities.
 pub(crate) const MILLI: i64 = 1000;
@@ -27,12 +37,12 @@ pub(crate) fn is_bytes(name: &str) -> bool {
     matches!(name, "mem" | "disk")
 }
 
-/// One entry: `name(role):amount`, or `name:amount` when unreserved.
+/// One entry: `name(role):value`, or `name:value` when unreserved.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Resource {
     name: Arc<str>,
     reservation: Option<Arc<str>>,
-    units: i64,
+    value: Value,
 }
 
 impl Resource {
@@ -46,30 +56,67 @@ impl Resource {
         self.reservation.as_deref()
     }
 
-    /// The amount in natural units: bytes for `mem`/`disk`, a count otherwise.
-    pub fn amount(&self) -> f64 {
-        units_to_amount(&self.name, self.units)
+    /// Scalar, ranges or set.
+    pub fn kind(&self) -> Kind {
+        self.value.kind()
     }
 
+    /// A scalar's amount in natural units (bytes for `mem`/`disk`, a count otherwise); for
+    /// ranges and sets, how many values or items they hold.
+    pub fn amount(&self) -> f64 {
+        match &self.value {
+            Value::Scalar(units) => units_to_amount(&self.name, *units),
+            Value::Ranges(ranges) => ranges.count() as f64,
+            Value::Set(set) => set.len() as f64,
+        }
+    }
+
+    /// The intervals of a ranges entry.
+    pub fn ranges(&self) -> Option<&Ranges> {
+        match &self.value {
+            Value::Ranges(ranges) => Some(ranges),
+            _ => None,
+        }
+    }
+
+    /// The items of a set entry.
+    pub fn set(&self) -> Option<&SetItems> {
+        match &self.value {
+            Value::Set(set) => Some(set),
+            _ => None,
+        }
+    }
+
+    /// Fixed-point units of a scalar; 0 for ranges and sets.
     pub(crate) fn units(&self) -> i64 {
-        self.units
+        match self.value {
+            Value::Scalar(units) => units,
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn value(&self) -> &Value {
+        &self.value
     }
 
     pub(crate) fn name_arc(&self) -> &Arc<str> {
         &self.name
     }
 
-    fn key(&self) -> (&str, Option<&str>) {
-        (&self.name, self.reservation.as_deref())
+    fn key(&self) -> (&str, Option<&str>, Kind) {
+        (&self.name, self.reservation.as_deref(), self.value.kind())
     }
 }
 
-/// A bag of scalar resources, sorted by name then reservation, without zero entries.
+/// A bag of resources, sorted by name, reservation and kind, without zero or empty entries.
 ///
-/// Parse and display use the Mesos agent syntax: `"cpus:4;mem:8GiB;cpus(ads):2;gpus:1"`.
+/// Parse and display use the Mesos agent syntax:
+/// `"cpus:4;mem:8GiB;cpus(ads):2;gpus:1;ports:[31000-32000];zones:{a,b}"`.
 /// `mem` and `disk` accept `B`, binary `KiB`..`TiB` (or `K`..`T`) and decimal `KB`..`TB`, in
 /// any case; a plain number means MiB, as in Mesos. Display uses the largest exact binary
-/// unit. A role of `*` means unreserved.
+/// unit. Ranges are inclusive intervals of whole numbers (`[31000-31005,32000-32010]`), sets
+/// are names (`{a,b}`); a parsed entry holds at most [`MAX_VALUES`] of either, and one name
+/// has one kind. A role of `*` means unreserved.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Resources {
     items: Vec<Resource>,
@@ -103,45 +150,106 @@ impl Resources {
             _ => None,
         };
         let units = amount_to_units(name, amount)?;
-        self.push(Resource {
-            name: Arc::from(name),
-            reservation,
-            units,
-        });
-        self.check_bounds()?;
+        self.push_checked(name, reservation, Value::Scalar(units))?;
         Ok(self)
     }
 
-    /// Every entry within [`MAX_UNITS`] (entries of one name merge, so sums are checked).
+    /// Adds `ranges` of `name` (e.g. `ports`), reserved for `role` unless it is `None` or `*`.
+    pub fn with_ranges(
+        self,
+        name: &str,
+        role: Option<&str>,
+        ranges: Ranges,
+    ) -> Result<Self, Error> {
+        self.with_value(name, role, Value::Ranges(ranges))
+    }
+
+    /// Adds the `set` items of `name` (e.g. `zones`), reserved for `role` unless it is `None`
+    /// or `*`.
+    pub fn with_set(self, name: &str, role: Option<&str>, set: SetItems) -> Result<Self, Error> {
+        self.with_value(name, role, Value::Set(set))
+    }
+
+    fn with_value(mut self, name: &str, role: Option<&str>, value: Value) -> Result<Self, Error> {
+        parse::validate_name(name)?;
+        let reservation = match role {
+            Some(role) if role != "*" => Some(Arc::from(crate::roles::validate_role(role)?)),
+            _ => None,
+        };
+        self.push_checked(name, reservation, value)?;
+        Ok(self)
+    }
+
+    fn push_checked(
+        &mut self,
+        name: &str,
+        reservation: Option<Arc<str>>,
+        value: Value,
+    ) -> Result<(), Error> {
+        self.push(Resource {
+            name: Arc::from(name),
+            reservation,
+            value,
+        });
+        self.check_bounds()
+    }
+
+    /// Every scalar within [`MAX_UNITS`] (entries of one name merge, so sums are checked),
+    /// every ranges or set entry within [`MAX_VALUES`], and one kind per name.
     pub(crate) fn check_bounds(&self) -> Result<(), Error> {
-        match self.items.iter().find(|item| item.units > MAX_UNITS) {
-            Some(item) => Err(Error::InvalidResources(format!(
+        if let Some(item) = self.items.iter().find(|item| item.units() > MAX_UNITS) {
+            return Err(Error::InvalidResources(format!(
                 "{}: {} is more than one entry may hold",
                 item.name,
                 item.amount()
-            ))),
-            None => Ok(()),
+            )));
         }
+        if let Some(item) = self.items.iter().find(|i| i.value.pieces() > MAX_VALUES) {
+            return Err(Error::InvalidResources(format!(
+                "{}: {} {} is more than one entry may hold (at most {MAX_VALUES})",
+                item.name,
+                item.value.pieces(),
+                if item.kind() == Kind::Set {
+                    "items"
+                } else {
+                    "ranges"
+                },
+            )));
+        }
+        for pair in self.items.windows(2) {
+            if let [a, b] = pair
+                && a.name == b.name
+                && a.kind() != b.kind()
+            {
+                return Err(Error::InvalidResources(format!(
+                    "{}: given both as {} and as {}; a name has one kind",
+                    a.name,
+                    a.kind().name(),
+                    b.kind().name()
+                )));
+            }
+        }
+        Ok(())
     }
 
-    pub(crate) fn entry(name: Arc<str>, reservation: Option<Arc<str>>, units: i64) -> Resource {
+    pub(crate) fn entry(name: Arc<str>, reservation: Option<Arc<str>>, value: Value) -> Resource {
         Resource {
             name,
             reservation,
-            units,
+            value,
         }
     }
 
-    /// Adds one entry, merging with an equal name and reservation.
+    /// Adds one entry, merging with an equal name, reservation and kind.
     pub(crate) fn push(&mut self, item: Resource) {
-        if item.units == 0 {
+        if item.value.is_empty() {
             return;
         }
         match self
             .items
             .binary_search_by(|probe| probe.key().cmp(&item.key()))
         {
-            Ok(at) => self.items[at].units = self.items[at].units.saturating_add(item.units),
+            Ok(at) => self.items[at].value.merge(&item.value),
             Err(at) => self.items.insert(at, item),
         }
     }
@@ -175,8 +283,35 @@ impl Resources {
         self.items
             .iter()
             .filter(|item| &*item.name == name && keep(item.reservation()))
-            .map(|item| item.units)
-            .sum()
+            .map(Resource::units)
+            .fold(0, i64::saturating_add)
+    }
+
+    /// Every interval of the ranges resource `name` (say `ports`), over every reservation.
+    pub fn ranges(&self, name: &str) -> Ranges {
+        let mut out = Ranges::new();
+        for ranges in self.named(name).filter_map(Resource::ranges) {
+            out.add(ranges);
+        }
+        out
+    }
+
+    /// Every item of the set resource `name` (say `zones`), over every reservation.
+    pub fn set(&self, name: &str) -> SetItems {
+        let mut out = SetItems::new();
+        for set in self.named(name).filter_map(Resource::set) {
+            out.add(set);
+        }
+        out
+    }
+
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.items.iter().filter(move |item| &*item.name == name)
+    }
+
+    /// Only the scalar entries: what DRF shares and quota count.
+    pub fn scalars(&self) -> Resources {
+        self.filtered(|item| item.kind() == Kind::Scalar)
     }
 
     /// The distinct resource names, sorted.
@@ -219,7 +354,7 @@ impl Resources {
             out.push(Resource {
                 name: item.name.clone(),
                 reservation: None,
-                units: item.units,
+                value: item.value.clone(),
             });
         }
         out
@@ -236,7 +371,7 @@ impl Resources {
             out.push(Resource {
                 name: item.name.clone(),
                 reservation: reservation.clone(),
-                units: item.units,
+                value: item.value.clone(),
             });
         }
         Ok(out)
@@ -254,7 +389,7 @@ impl Resources {
         other.items.iter().all(|wanted| {
             self.items
                 .binary_search_by(|probe| probe.key().cmp(&wanted.key()))
-                .is_ok_and(|at| self.items[at].units >= wanted.units)
+                .is_ok_and(|at| self.items[at].value.contains(&wanted.value))
         })
     }
 
@@ -269,10 +404,10 @@ impl Resources {
                 .items
                 .binary_search_by(|probe| probe.key().cmp(&wanted.key()))
             {
-                out.items[at].units -= wanted.units;
+                out.items[at].value.subtract(&wanted.value);
             }
         }
-        out.items.retain(|item| item.units != 0);
+        out.items.retain(|item| !item.value.is_empty());
         Some(out)
     }
 }
@@ -325,11 +460,7 @@ impl fmt::Display for Resource {
             write!(f, "({role})")?;
         }
         f.write_str(":")?;
-        if is_bytes(&self.name) {
-            parse::write_bytes(f, self.units)
-        } else {
-            parse::write_milli(f, self.units)
-        }
+        self.value.write(f, is_bytes(&self.name))
     }
 }
 

@@ -15,11 +15,13 @@ use wasmesos_allocator::{
 const ROLES: [&str; 4] = ["a", "a/x", "b", "c"];
 const LIMITED: &str = "b";
 const LIMIT_CPUS: f64 = 6.0;
-const SHAPES: [&str; 4] = [
+const SHAPES: [&str; 6] = [
     "cpus:4;mem:4GiB",
     "cpus:2;mem:8GiB;gpus:1",
     "cpus:2;cpus(a):2;mem:4GiB",
     "cpus:1;cpus(a/x):1;mem(a/x):1GiB;mem:1GiB",
+    "cpus:4;mem:4GiB;ports:[31000-31009,31020-31024];zones:{z1,z2}",
+    "cpus:2;cpus(a):2;mem:4GiB;ports:[31000-31003];ports(a):[32000-32001]",
 ];
 
 #[derive(Clone, Debug)]
@@ -30,6 +32,8 @@ enum Op {
     RemoveFramework(usize),
     Allocate(u64),
     Launch(usize, bool),
+    /// A task taking one port (the `n`th lowest offered) and a little cpu.
+    LaunchPort(usize, u8),
     Decline(usize, bool),
     Finish(usize),
     Suppress(usize),
@@ -46,6 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::RemoveFramework),
         4 => (0u64..4).prop_map(Op::Allocate),
         3 => (any::<usize>(), any::<bool>()).prop_map(|(i, all)| Op::Launch(i, all)),
+        3 => (any::<usize>(), any::<u8>()).prop_map(|(i, n)| Op::LaunchPort(i, n)),
         3 => (any::<usize>(), any::<bool>()).prop_map(|(i, f)| Op::Decline(i, f)),
         2 => any::<usize>().prop_map(Op::Finish),
         1 => any::<usize>().prop_map(Op::Suppress),
@@ -141,6 +146,7 @@ impl Model {
                 self.offers.extend(offers);
             }
             Op::Launch(i, all) => self.launch(a, *i, *all),
+            Op::LaunchPort(i, n) => self.launch_port(a, *i, *n),
             Op::Decline(i, filter) => {
                 if self.offers.is_empty() {
                     return;
@@ -188,12 +194,14 @@ impl Model {
                 };
                 // May be refused (not free, or past b's limit): either way nothing breaks.
                 let _ = a.reserve(id, &res(&format!("cpus({}):1", ROLES[*role])));
+                let _ = a.reserve(id, &res(&format!("ports({}):[31001-31002]", ROLES[*role])));
             }
             Op::Unreserve(i) => {
                 let Some(id) = pick(&self.agents, *i) else {
                     return;
                 };
                 let _ = a.unreserve(id, &res("cpus(a):1"));
+                let _ = a.unreserve(id, &res("ports(a):[31001-31002]"));
             }
         }
     }
@@ -214,6 +222,43 @@ impl Model {
         };
         a.launch(&offer.framework_id, &offer.agent_id, &offer.role, &part)
             .unwrap();
+        let rest = offer.resources.checked_sub(&part).unwrap();
+        self.tasks.push(Allocation {
+            resources: part,
+            ..offer.clone()
+        });
+        if rest.is_empty() {
+            self.offers.swap_remove(at);
+        } else {
+            self.offers[at].resources = rest;
+        }
+    }
+
+    fn launch_port(&mut self, a: &mut Allocator, i: usize, n: u8) {
+        if self.offers.is_empty() {
+            return;
+        }
+        let at = i % self.offers.len();
+        let offer = &self.offers[at];
+        let ports = offer.resources.ranges("ports");
+        let Some(port) = ports.values().nth(usize::from(n) % 4) else {
+            return;
+        };
+        // The port entry keeps its reservation: take it from the entry that holds it.
+        let entry = offer
+            .resources
+            .iter()
+            .find(|item| item.ranges().is_some_and(|r| r.contains_value(port)))
+            .unwrap();
+        let role = entry.reservation().unwrap_or("*");
+        let part = res(&format!("ports({role}):[{port}-{port}]"));
+        a.launch(&offer.framework_id, &offer.agent_id, &offer.role, &part)
+            .unwrap();
+        // Launching the same port again from the same offer is refused.
+        assert!(
+            a.launch(&offer.framework_id, &offer.agent_id, &offer.role, &part)
+                .is_err()
+        );
         let rest = offer.resources.checked_sub(&part).unwrap();
         self.tasks.push(Allocation {
             resources: part,
@@ -261,6 +306,27 @@ impl Model {
             };
             assert_eq!(snap.offered, sum(&self.offers), "offered on {id}");
             assert_eq!(snap.used, sum(&self.tasks), "used on {id}");
+            // No port is in two offers or tasks: the parts count as many as their union.
+            let held: u64 = self
+                .offers
+                .iter()
+                .chain(&self.tasks)
+                .filter(|x| x.agent_id == *id)
+                .map(|x| x.resources.ranges("ports").count())
+                .sum();
+            let union = sum(&self.offers);
+            let mut union_ports = union.ranges("ports");
+            union_ports.add(&sum(&self.tasks).ranges("ports"));
+            assert_eq!(held, union_ports.count(), "a port held twice on {id}");
+            // free + offered + used = total, for ranges too.
+            let mut parts = snap.free.clone();
+            parts.add(&snap.offered);
+            parts.add(&snap.used);
+            assert_eq!(parts, snap.total, "parts of {id}");
+            let counted = snap.free.ranges("ports").count()
+                + snap.offered.ranges("ports").count()
+                + snap.used.ranges("ports").count();
+            assert_eq!(counted, snap.total.ranges("ports").count(), "ports of {id}");
         }
         let snapshot = a.snapshot();
         for role in &snapshot.roles {

@@ -76,7 +76,15 @@ fn rejects_bad_input_with_a_reason() {
         "cpus:inf",
         "mem:5XB",
         "mem:GiB",
-        "ports:[31000-32000]",
+        "ports:[32000-31000]",
+        "ports:[31000-32000",
+        "ports:[a-b]",
+        "ports:[-1-5]",
+        "ports:[1-99999999999999999999]",
+        "ports:[31000-32000];ports:5",
+        "ports:[1-2];ports(a):{x}",
+        "zones:{a,b",
+        "zones:{a b}",
         "cp us:1",
         ":1",
         "cpus(a b):1",
@@ -91,6 +99,71 @@ fn rejects_bad_input_with_a_reason() {
             "{bad}: {err}"
         );
     }
+}
+
+#[test]
+fn ranges_and_sets_parse_display_and_round_trip() {
+    let r =
+        parse("cpus:4;ports:[31000-31005, 32000-32010];zones:{b,a,b};ports(web):[80-80]").unwrap();
+    assert_eq!(
+        r.to_string(),
+        "cpus:4;ports:[31000-31005, 32000-32010];ports(web):[80-80];zones:{a, b}"
+    );
+    assert_eq!(parse(&r.to_string()).unwrap(), r);
+    assert_eq!(r.ranges("ports").count(), 6 + 11 + 1);
+    assert_eq!(r.set("zones").iter().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(r.get("cpus"), 4.0, "scalars ignore ranges");
+    // Overlapping and adjacent ranges coalesce; a bare value is a one-value range.
+    assert_eq!(
+        parse("ports:[5-9,1-4,20,21]").unwrap().to_string(),
+        "ports:[1-9, 20-21]"
+    );
+    assert!(parse("ports:[]").unwrap().is_empty());
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::from_str::<Resources>(&json).unwrap(), r);
+}
+
+#[test]
+fn ranges_arithmetic_is_exact() {
+    let offer = parse("cpus:2;ports:[31000-31009]").unwrap();
+    let task = parse("cpus:1;ports:[31002-31003]").unwrap();
+    let rest = offer.checked_sub(&task).unwrap();
+    assert_eq!(rest.to_string(), "cpus:1;ports:[31000-31001, 31004-31009]");
+    assert!(rest.checked_sub(&task).is_none(), "the same ports twice");
+    assert!(!offer.contains(&parse("ports:[31009-31010]").unwrap()));
+    assert!(!offer.contains(&parse("ports(a):[31000-31000]").unwrap()));
+    let mut back = rest.clone();
+    back.add(&task);
+    assert_eq!(back, offer);
+    let sets = parse("zones:{a,b,c}").unwrap();
+    assert_eq!(
+        sets.checked_sub(&parse("zones:{b}").unwrap())
+            .unwrap()
+            .to_string(),
+        "zones:{a, c}"
+    );
+    assert!(sets.checked_sub(&parse("zones:{d}").unwrap()).is_none());
+}
+
+#[test]
+fn too_many_ranges_or_items_are_refused() {
+    let many = |n: u64, open: &str, close: &str, item: &dyn Fn(u64) -> String| {
+        let items: Vec<String> = (0..n).map(item).collect();
+        format!("x:{open}{}{close}", items.join(","))
+    };
+    let ranges = |i: u64| format!("{}-{}", i * 3, i * 3);
+    let items = |i: u64| format!("i{i}");
+    assert!(parse(&many(1024, "[", "]", &ranges)).is_ok());
+    let err = parse(&many(1025, "[", "]", &ranges)).unwrap_err();
+    assert!(err.to_string().contains("more than 1024"), "{err}");
+    assert!(parse(&many(1024, "{", "}", &items)).is_ok());
+    assert!(parse(&many(1025, "{", "}", &items)).is_err());
+    // Entries of one name merge; the merged entry is bounded too.
+    let half = |from: u64| {
+        let items: Vec<String> = (from..from + 600).map(ranges).collect();
+        format!("x:[{}]", items.join(","))
+    };
+    assert!(parse(&format!("{};{}", half(0), half(600))).is_err());
 }
 
 #[test]
@@ -139,6 +212,22 @@ mod generated {
     use proptest::prelude::*;
     use wasmesos_allocator::Resources;
 
+    fn ranges_entry() -> impl Strategy<Value = String> {
+        let role = prop::sample::select(vec!["", "(a)"]);
+        let spans = prop::collection::vec((0u64..200, 0u64..20), 1..6);
+        (role, spans).prop_map(|(role, spans)| {
+            let spans: Vec<String> = spans
+                .iter()
+                .map(|(begin, len)| format!("{}-{}", 31000 + begin, 31000 + begin + len))
+                .collect();
+            format!("ports{role}:[{}]", spans.join(","))
+        })
+    }
+
+    fn any_entry() -> impl Strategy<Value = String> {
+        prop_oneof![3 => entry(), 1 => ranges_entry()]
+    }
+
     fn entry() -> impl Strategy<Value = String> {
         let name = prop::sample::select(vec!["cpus", "mem", "disk", "gpus", "ports_x"]);
         let role = prop::sample::select(vec!["", "(*)", "(a)", "(a/b)", "(ml-team)"]);
@@ -160,15 +249,42 @@ mod generated {
         }
 
         #[test]
-        fn display_round_trips(entries in prop::collection::vec(entry(), 0..8)) {
+        fn range_arithmetic_agrees_with_value_sets(
+            a in prop::collection::vec(0u64..300, 0..40),
+            b in prop::collection::vec(0u64..300, 0..40),
+        ) {
+            use std::collections::BTreeSet;
+            use wasmesos_allocator::Ranges;
+            let (sa, sb): (BTreeSet<u64>, BTreeSet<u64>) =
+                (a.iter().copied().collect(), b.iter().copied().collect());
+            let (ra, rb) = (Ranges::from_values(a), Ranges::from_values(b));
+            prop_assert_eq!(ra.values().collect::<BTreeSet<_>>(), sa.clone());
+            let diff: BTreeSet<u64> = sa.difference(&sb).copied().collect();
+            prop_assert_eq!(ra.difference(&rb).values().collect::<BTreeSet<_>>(), diff);
+            let mut union = ra.clone();
+            union.add(&rb);
+            let expected: BTreeSet<u64> = sa.union(&sb).copied().collect();
+            prop_assert_eq!(union.values().collect::<BTreeSet<_>>(), expected);
+            prop_assert_eq!(ra.contains(&rb), sb.is_subset(&sa));
+            prop_assert_eq!(Ranges::from_values(union.values()), union);
+        }
+
+        #[test]
+        fn display_round_trips(entries in prop::collection::vec(any_entry(), 0..8)) {
             let text = entries.join(";");
             let parsed: Resources = text.parse().unwrap();
             let again: Resources = parsed.to_string().parse().unwrap();
             prop_assert_eq!(&parsed, &again);
-            let mut doubled = parsed.clone();
-            doubled.add(&parsed);
-            prop_assert_eq!(doubled.checked_sub(&parsed), Some(parsed.clone()));
-            prop_assert!(doubled.contains(&parsed));
+            let scalars = parsed.scalars();
+            let mut doubled = scalars.clone();
+            doubled.add(&scalars);
+            prop_assert_eq!(doubled.checked_sub(&scalars), Some(scalars.clone()));
+            prop_assert!(doubled.contains(&parsed.scalars()));
+            // Ranges are sets of values: adding them again changes nothing.
+            let mut twice = parsed.clone();
+            twice.add(&parsed);
+            prop_assert_eq!(twice.ranges("ports"), parsed.ranges("ports"));
+            prop_assert!(parsed.checked_sub(&parsed).is_some_and(|r| r.is_empty()));
         }
     }
 }

@@ -124,7 +124,7 @@ async fn agent_calls_with_bad_fields_are_invalid_arguments() {
                 resources: vec![Resource {
                     name: "cpus".into(),
                     value: f64::NAN,
-                    role: String::new(),
+                    ..Resource::default()
                 }],
             }),
             ..AgentInfo::default()

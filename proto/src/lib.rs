@@ -17,6 +17,9 @@ pub mod v1 {
 
 pub use v1::*;
 
+pub mod resources;
+pub use resources::{Amounts, resources_from_proto, resources_to_proto};
+
 /// The gRPC metadata key under which a non-leading master names the leader's address.
 pub const LEADER_METADATA_KEY: &str = "wasmesos-leader";
 
@@ -25,6 +28,8 @@ pub mod resource_names {
     pub const CPUS: &str = "cpus";
     pub const MEM: &str = "mem";
     pub const DISK: &str = "disk";
+    /// Ranges of ports; agents offer 31000-32000 unless told otherwise, as Mesos does.
+    pub const PORTS: &str = "ports";
 }
 
 impl TaskState {
@@ -109,7 +114,7 @@ impl Resources {
                 .map(|(name, value)| Resource {
                     name: name.to_string(),
                     value,
-                    role: String::new(),
+                    ..Resource::default()
                 })
                 .collect(),
         }
@@ -119,7 +124,7 @@ impl Resources {
     pub fn scalar(&self, name: &str) -> f64 {
         self.resources
             .iter()
-            .filter(|r| r.name == name)
+            .filter(|r| r.name == name && r.r#type == ValueType::Scalar as i32)
             .map(|r| r.value)
             .sum()
     }
@@ -203,6 +208,7 @@ mod tests {
             name: "cpus".into(),
             value: 2.0,
             role: "ads".into(),
+            ..Resource::default()
         });
         assert_eq!(r.scalar("cpus"), 3.5);
         assert_eq!(r.scalar("gpus"), 0.0);

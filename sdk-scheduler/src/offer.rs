@@ -1,15 +1,21 @@
 //! Packing tasks into offers.
 
-use wasmesos_proto::{Offer, Resources};
+use wasmesos_allocator::Ranges;
+use wasmesos_proto::resource_names::PORTS;
+use wasmesos_proto::{Offer, Resource, Resources, ValueType};
+
+use crate::TaskBuilder;
 
 /// Rounding slack, so that ten tasks of 0.1 cpus fit in 1.0 cpus.
 const EPSILON: f64 = 1e-9;
 
-/// What is left of an offer while tasks are packed into it.
+/// What is left of an offer while tasks are packed into it: scalars summed over roles,
+/// ranges (ports) kept per role and value by value, so two tasks packed into one offer never
+/// get the same port.
 ///
 /// ```
 /// use wasmesos_proto::{Offer, Resources};
-/// use wasmesos_sdk_scheduler::Capacity;
+/// use wasmesos_sdk_scheduler::{Capacity, TaskBuilder};
 ///
 /// let offer = Offer {
 ///     resources: Some(Resources::from_scalars([("cpus", 1.0), ("mem", 100.0)])),
@@ -20,14 +26,30 @@ const EPSILON: f64 = 1e-9;
 /// assert!(left.take(&task));
 /// assert!(left.take(&task));
 /// assert!(!left.take(&task)); // 0.2 cpus left
+///
+/// // Ports: `place` picks the lowest free ones for `.ports(n)`.
+/// let offer = Offer {
+///     resources: Some(wasmesos_proto::resources::resources_to_proto(
+///         &"cpus:1;ports:[31000-31002]".parse().unwrap(),
+///     )),
+///     ..Offer::default()
+/// };
+/// let mut left = Capacity::of(&offer);
+/// let a = left.place(TaskBuilder::new("a", "digest").cpus(0.1).ports(2)).unwrap();
+/// let b = left.place(TaskBuilder::new("b", "digest").cpus(0.1).ports(1)).unwrap();
+/// assert_eq!(a.resources().ranges("ports").to_string(), "[31000-31001]");
+/// assert_eq!(b.resources().ranges("ports").to_string(), "[31002-31002]");
+/// assert!(left.place(TaskBuilder::new("c", "digest").ports(1)).is_none());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Capacity {
     scalars: Vec<(String, f64)>,
+    /// `(name, role, ranges)`; an empty role is unreserved.
+    ranges: Vec<(String, String, Ranges)>,
 }
 
 impl Capacity {
-    /// The whole of an offer's resources (summed over roles).
+    /// The whole of an offer's resources (scalars summed over roles).
     pub fn of(offer: &Offer) -> Self {
         let mut capacity = Capacity::default();
         if let Some(resources) = &offer.resources {
@@ -39,6 +61,17 @@ impl Capacity {
     /// Adds resources, e.g. of several offers from one agent accepted together.
     pub fn add(&mut self, resources: &Resources) {
         for resource in &resources.resources {
+            if resource.r#type == ValueType::Ranges as i32 {
+                let ranges = resource.ranges_value();
+                match self.ranges_slot(&resource.name, &resource.role) {
+                    Some(slot) => slot.add(&ranges),
+                    None => {
+                        self.ranges
+                            .push((resource.name.clone(), resource.role.clone(), ranges))
+                    }
+                }
+                continue;
+            }
             match self.slot(&resource.name) {
                 Some(slot) => *slot += resource.value,
                 None => self.scalars.push((resource.name.clone(), resource.value)),
@@ -46,7 +79,7 @@ impl Capacity {
         }
     }
 
-    /// What is left of `name` (0 when the offer had none).
+    /// What is left of the scalar `name` (0 when the offer had none).
     pub fn get(&self, name: &str) -> f64 {
         self.scalars
             .iter()
@@ -54,12 +87,34 @@ impl Capacity {
             .map_or(0.0, |(_, value)| *value)
     }
 
-    /// Whether `wanted` fits in what is left.
+    /// What is left of the ranges resource `name` (say `ports`), over every role.
+    pub fn ranges(&self, name: &str) -> Ranges {
+        let mut out = Ranges::new();
+        for (_, _, ranges) in self.ranges.iter().filter(|(have, ..)| have == name) {
+            out.add(ranges);
+        }
+        out
+    }
+
+    /// Whether `wanted` fits in what is left: every scalar, and every range value under its
+    /// role. Sets are not tracked and never fit.
     pub fn fits(&self, wanted: &Resources) -> bool {
         wanted
             .resources
             .iter()
-            .all(|resource| resource.value <= self.get(&resource.name) + EPSILON)
+            .all(|resource| match ValueType::try_from(resource.r#type) {
+                Ok(ValueType::Scalar) => resource.value <= self.get(&resource.name) + EPSILON,
+                Ok(ValueType::Ranges) => {
+                    let wanted = resource.ranges_value();
+                    wanted.is_empty()
+                        || self
+                            .ranges
+                            .iter()
+                            .find(|(n, r, _)| *n == resource.name && *r == resource.role)
+                            .is_some_and(|(_, _, have)| have.contains(&wanted))
+                }
+                _ => false,
+            })
     }
 
     /// Subtracts `wanted` if it fits; returns whether it did.
@@ -68,11 +123,51 @@ impl Capacity {
             return false;
         }
         for resource in &wanted.resources {
-            if let Some(slot) = self.slot(&resource.name) {
+            if resource.r#type == ValueType::Ranges as i32 {
+                if let Some(slot) = self.ranges_slot(&resource.name, &resource.role) {
+                    *slot = slot.difference(&resource.ranges_value());
+                }
+            } else if let Some(slot) = self.slot(&resource.name) {
                 *slot = (*slot - resource.value).max(0.0);
             }
         }
         true
+    }
+
+    /// Fits `task` in what is left: chooses the lowest free ports for its
+    /// [`TaskBuilder::ports`] (unreserved ones first), then takes all it asks for. Returns the
+    /// task with its ports chosen, or `None` (leaving the capacity as it was) when it does not
+    /// fit.
+    pub fn place(&mut self, task: TaskBuilder) -> Option<TaskBuilder> {
+        let wanted = task.wanted_ports();
+        let mut task = task.clear_wanted_ports();
+        if wanted > 0 {
+            let named = task.resources().ranges(PORTS);
+            let mut left = wanted;
+            let mut sources: Vec<&(String, String, Ranges)> =
+                self.ranges.iter().filter(|(n, ..)| n == PORTS).collect();
+            sources.sort_by_key(|(_, role, _)| !role.is_empty());
+            let mut picked: Vec<Resource> = Vec::new();
+            for (_, role, ranges) in sources {
+                let free = ranges.difference(&named);
+                let count = left.min(free.count());
+                let chosen = free.lowest(count)?;
+                if !chosen.is_empty() {
+                    picked.push(Resource::from_ranges(PORTS, role, &chosen));
+                }
+                left -= count;
+                if left == 0 {
+                    break;
+                }
+            }
+            if left > 0 {
+                return None;
+            }
+            for resource in picked {
+                task = task.with_ranges(resource);
+            }
+        }
+        self.take(task.resources()).then_some(task)
     }
 
     fn slot(&mut self, name: &str) -> Option<&mut f64> {
@@ -81,11 +176,27 @@ impl Capacity {
             .find(|(have, _)| have == name)
             .map(|(_, value)| value)
     }
+
+    fn ranges_slot(&mut self, name: &str, role: &str) -> Option<&mut Ranges> {
+        self.ranges
+            .iter_mut()
+            .find(|(n, r, _)| n == name && r == role)
+            .map(|(_, _, ranges)| ranges)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmesos_proto::resources::resources_to_proto;
+
+    fn offer_of(text: &str) -> Offer {
+        let model: wasmesos_allocator::Resources = text.parse().expect("valid");
+        Offer {
+            resources: Some(resources_to_proto(&model)),
+            ..Offer::default()
+        }
+    }
 
     #[test]
     fn ten_tenths_fit_in_one() {
@@ -108,5 +219,60 @@ mod tests {
         let left = Capacity::of(&offer);
         assert!(!left.fits(&Resources::from_scalars([("gpus", 1.0)])));
         assert!(left.fits(&Resources::from_scalars([("cpus", 4.0)])));
+    }
+
+    #[test]
+    fn tasks_packed_into_one_offer_get_distinct_ports() {
+        let mut left = Capacity::of(&offer_of("cpus:4;ports:[31000-31002,32000-32010]"));
+        let exact = TaskBuilder::new("exact", "d").cpus(0.1).port(31001);
+        let exact = left.place(exact).expect("31001 is offered");
+        let picked = left
+            .place(TaskBuilder::new("any", "d").cpus(0.1).ports(3))
+            .expect("three ports are left");
+        assert_eq!(exact.resources().ranges(PORTS).to_string(), "[31001-31001]");
+        assert_eq!(
+            picked.resources().ranges(PORTS).to_string(),
+            "[31000-31000, 31002-31002, 32000-32000]"
+        );
+        assert!(
+            left.place(TaskBuilder::new("again", "d").port(31001))
+                .is_none(),
+            "a port already placed is gone"
+        );
+        assert!(
+            left.place(TaskBuilder::new("far", "d").port(40000))
+                .is_none()
+        );
+        let before = left.clone();
+        assert!(
+            left.place(TaskBuilder::new("many", "d").ports(11))
+                .is_none()
+        );
+        assert_eq!(left, before, "a task that does not fit takes nothing");
+        assert_eq!(left.ranges(PORTS).count(), 10);
+        let mixed = TaskBuilder::new("mixed", "d").port(32005).ports(2);
+        let mixed = left.place(mixed).expect("fits");
+        assert_eq!(
+            mixed.resources().ranges(PORTS).to_string(),
+            "[32001-32002, 32005-32005]"
+        );
+    }
+
+    #[test]
+    fn reserved_ports_keep_their_role() {
+        let mut left = Capacity::of(&offer_of("ports:[31000-31000];ports(web):[80-81]"));
+        let task = left
+            .place(TaskBuilder::new("t", "d").ports(2))
+            .expect("fits");
+        let roles: Vec<(&str, String)> = task
+            .resources()
+            .resources
+            .iter()
+            .map(|r| (r.role.as_str(), r.ranges_value().to_string()))
+            .collect();
+        assert_eq!(
+            roles,
+            [("", "[31000-31000]".into()), ("web", "[80-80]".into())]
+        );
     }
 }

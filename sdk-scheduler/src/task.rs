@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use wasmesos_proto::resource_names::{CPUS, DISK, MEM};
+use wasmesos_allocator::Ranges;
+use wasmesos_proto::resource_names::{CPUS, DISK, MEM, PORTS};
 use wasmesos_proto::{
-    ExecutorInfo, Filters, HealthCheck, KillPolicy, Offer, Resource, Resources, TaskInfo,
+    ExecutorInfo, Filters, HealthCheck, KillPolicy, Offer, Resource, Resources, TaskInfo, ValueType,
 };
 
 /// Builds a [`TaskInfo`]: which executor (by digest) runs with which resources and inputs.
@@ -27,6 +28,8 @@ use wasmesos_proto::{
 #[derive(Debug, Clone)]
 pub struct TaskBuilder {
     task: TaskInfo,
+    /// Ports to choose from an offer with [`crate::Capacity::place`].
+    wanted_ports: u64,
 }
 
 impl TaskBuilder {
@@ -44,6 +47,7 @@ impl TaskBuilder {
                 resources: Some(Resources::default()),
                 ..TaskInfo::default()
             },
+            wanted_ports: 0,
         }
     }
 
@@ -75,8 +79,53 @@ impl TaskBuilder {
         resources.resources.push(Resource {
             name: name.to_string(),
             value,
-            role: String::new(),
+            ..Resource::default()
         });
+        self
+    }
+
+    /// `n` ports, any: [`crate::Capacity::place`] chooses the lowest ones its offer has
+    /// free (and the agent hands them to the task as `PORT0..`, `PORTS`). Replaces an earlier
+    /// count; a task built without being placed carries only the ports named with
+    /// [`TaskBuilder::port`].
+    pub fn ports(mut self, n: u64) -> Self {
+        self.wanted_ports = n;
+        self
+    }
+
+    /// This exact port, unreserved; may be called for several. The master refuses the task
+    /// if its offer lacks the port.
+    pub fn port(self, port: u64) -> Self {
+        let ranges = Ranges::from_values([port]);
+        self.with_ranges(Resource::from_ranges(PORTS, "", &ranges))
+    }
+
+    /// How many ports [`TaskBuilder::ports`] still asks to be chosen.
+    pub fn wanted_ports(&self) -> u64 {
+        self.wanted_ports
+    }
+
+    pub(crate) fn clear_wanted_ports(mut self) -> Self {
+        self.wanted_ports = 0;
+        self
+    }
+
+    /// Adds a ranges resource, merging with the entry of the same name and role.
+    pub(crate) fn with_ranges(mut self, resource: Resource) -> Self {
+        let resources = self.task.resources.get_or_insert_with(Resources::default);
+        let same = resources.resources.iter_mut().find(|r| {
+            r.name == resource.name
+                && r.role == resource.role
+                && r.r#type == ValueType::Ranges as i32
+        });
+        match same {
+            Some(existing) => {
+                let mut ranges = existing.ranges_value();
+                ranges.add(&resource.ranges_value());
+                *existing = Resource::from_ranges(&resource.name, &resource.role, &ranges);
+            }
+            None => resources.resources.push(resource),
+        }
         self
     }
 
@@ -209,6 +258,20 @@ mod tests {
             (task.name.as_str(), task.agent_id.as_str()),
             ("t1", "agent")
         );
+    }
+
+    #[test]
+    fn exact_ports_merge_into_one_entry() {
+        let builder = TaskBuilder::new("t", "d")
+            .port(31001)
+            .port(31000)
+            .port(31005);
+        assert_eq!(builder.resources().resources.len(), 1);
+        assert_eq!(
+            builder.resources().ranges(PORTS).to_string(),
+            "[31000-31001, 31005-31005]"
+        );
+        assert_eq!(TaskBuilder::new("t", "d").ports(3).wanted_ports(), 3);
     }
 
     #[test]

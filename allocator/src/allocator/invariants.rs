@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use super::Allocator;
 use crate::Error;
-use crate::pool::{Pool, Qty, RoleIdx};
+use crate::pool::{Pool, Qty, RoleIdx, UNRESERVED};
+use crate::resources::Value;
 use crate::roles::ROOT;
 use crate::share::share_key;
 
@@ -31,13 +32,16 @@ impl Allocator {
                 if holding.offered.is_empty() && holding.used.is_empty() {
                     return fail(format!("agent {}: empty holding kept", agent.id));
                 }
-                for slot in holding.offered.slots().iter().chain(holding.used.slots()) {
-                    if slot.is_reserved() && !self.roles.is_ancestor_or_self(slot.res, holding.role)
-                    {
+                let reservations = [&holding.offered, &holding.used].into_iter().flat_map(|p| {
+                    let discrete = p.discrete().iter().map(|d| d.res);
+                    p.slots().iter().map(|s| s.res).chain(discrete)
+                });
+                for res in reservations {
+                    if res != UNRESERVED && !self.roles.is_ancestor_or_self(res, holding.role) {
                         return fail(format!(
                             "agent {}: resources reserved for {} held under role {}",
                             agent.id,
-                            self.roles.node(slot.res).path,
+                            self.roles.node(res).path,
                             self.roles.node(holding.role).path
                         ));
                     }
@@ -45,8 +49,17 @@ impl Allocator {
             }
             let pools = std::iter::once(&agent.free)
                 .chain(agent.holdings.iter().flat_map(|h| [&h.offered, &h.used]));
-            if pools.flat_map(Pool::slots).any(|s| s.units <= 0) {
+            let empty_discrete = pools_of(agent)
+                .flat_map(Pool::discrete)
+                .any(|d| d.value.is_empty());
+            if pools.flat_map(Pool::slots).any(|s| s.units <= 0) || empty_discrete {
                 return fail(format!("agent {}: a non-positive amount", agent.id));
+            }
+            if discrete_count(pools_of(agent)) != discrete_count(std::iter::once(&agent.total)) {
+                return fail(format!(
+                    "agent {}: a range or set value is in two of free, offered and used",
+                    agent.id
+                ));
             }
             if sum != agent.total {
                 return fail(format!(
@@ -57,7 +70,7 @@ impl Allocator {
                 ));
             }
             totals.add_pool(&agent.total);
-            free_unreserved.add_pool(&agent.free.filtered(|s| !s.is_reserved()));
+            free_unreserved.add_pool(&agent.free.filtered(|_, res| res == UNRESERVED));
         }
         if !same(&totals, &self.totals) || !same(&free_unreserved, &self.free_unreserved) {
             return fail("cluster totals or free unreserved drifted".into());
@@ -173,6 +186,23 @@ impl Allocator {
         }
         Ok(())
     }
+}
+
+fn pools_of(agent: &crate::state::Agent) -> impl Iterator<Item = &Pool> {
+    std::iter::once(&agent.free).chain(agent.holdings.iter().flat_map(|h| [&h.offered, &h.used]))
+}
+
+/// How many range values and set items the pools hold: a value held twice (offered twice)
+/// makes the parts add up to more than the total, although their union matches it.
+fn discrete_count<'a>(pools: impl Iterator<Item = &'a Pool>) -> u128 {
+    pools
+        .flat_map(Pool::discrete)
+        .map(|item| match &item.value {
+            Value::Ranges(ranges) => u128::from(ranges.count()),
+            Value::Set(set) => set.len() as u128,
+            Value::Scalar(_) => 0,
+        })
+        .sum()
 }
 
 /// Equal as quantities, ignoring trailing zeros.

@@ -331,6 +331,11 @@ impl Allocator {
     }
 
     fn quantities(&mut self, resources: &Resources) -> Result<Vec<(NameId, i64)>, Error> {
+        if let Some(item) = resources.iter().find(|i| i.kind() != crate::Kind::Scalar) {
+            return Err(Error::InvalidResources(format!(
+                "{item}: quota counts scalar resources only (as in Mesos)"
+            )));
+        }
         let pool: Pool = self.pool_from(&resources.quantities())?;
         Ok(pool.slots().iter().map(|s| (s.name, s.units)).collect())
     }

@@ -20,7 +20,7 @@ impl Allocator {
     pub(super) fn offer_for(&self, agent: &Agent, role: RoleIdx, stage: Stage) -> Pool {
         let mut offer = agent
             .free
-            .filtered(|s| s.res == UNRESERVED || self.roles.is_ancestor_or_self(s.res, role));
+            .filtered(|_, res| res == UNRESERVED || self.roles.is_ancestor_or_self(res, role));
         if offer.is_empty() {
             return offer;
         }
@@ -188,7 +188,8 @@ pub(super) fn meets_min(sets: &MinSets, quantities: &Qty) -> bool {
         })
 }
 
-/// [`meets_min`] straight on a pool, without building quantities: for one-off checks.
+/// [`meets_min`] straight on a pool, without building quantities: for one-off checks. Like
+/// it, only scalars count: ports alone are not worth an offer.
 pub(super) fn meets_min_pool(sets: &MinSets, pool: &Pool) -> bool {
     let units_of = |name: NameId| -> i64 {
         pool.slots()
@@ -197,7 +198,7 @@ pub(super) fn meets_min_pool(sets: &MinSets, pool: &Pool) -> bool {
             .map(|s| s.units)
             .sum()
     };
-    !pool.is_empty()
+    !pool.slots().is_empty()
         && (sets.is_empty()
             || sets
                 .iter()

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{AllocatorConfig, SorterKind};
-use crate::pool::{Catalog, NameId, Pool, Qty, RoleIdx, Slot, UNRESERVED};
-use crate::resources::Resources;
+use crate::pool::{Catalog, Discrete, NameId, Pool, Qty, RoleIdx, Slot, UNRESERVED};
+use crate::resources::{Kind, Resource, Resources, Value};
 use crate::rng::SplitMix64;
 use crate::roles::{FwIdx, RoleTree};
 use crate::share::{ShareCtx, share_key};
@@ -84,6 +84,22 @@ pub struct Allocator {
     /// Set when a round held resources back for unmet guarantees.
     headroom_blocked: Cell<bool>,
     rng: SplitMix64,
+}
+
+/// Adds one public entry to an interned pool: scalars as slots, ranges and sets as discrete.
+fn push_item(pool: &mut Pool, name: NameId, res: RoleIdx, item: &Resource) {
+    match item.kind() {
+        Kind::Scalar => pool.push(Slot {
+            name,
+            res,
+            units: item.units(),
+        }),
+        Kind::Ranges | Kind::Set => pool.push_discrete(Discrete {
+            name,
+            res,
+            value: item.value().clone(),
+        }),
+    }
 }
 
 /// Builds the share context from disjoint fields, so `self.roles` can be borrowed mutably.
@@ -159,11 +175,7 @@ impl Allocator {
                 Some(role) => self.roles.ensure(role)?,
                 None => UNRESERVED,
             };
-            pool.push(Slot {
-                name,
-                res,
-                units: item.units(),
-            });
+            push_item(&mut pool, name, res, item);
         }
         Ok(pool)
     }
@@ -178,25 +190,27 @@ impl Allocator {
                 Some(role) => self.roles.get(role)?,
                 None => UNRESERVED,
             };
-            pool.push(Slot {
-                name,
-                res,
-                units: item.units(),
-            });
+            push_item(&mut pool, name, res, item);
         }
         Some(pool)
     }
 
     fn resources_of(&self, pool: &Pool) -> Resources {
+        let reservation =
+            |res: RoleIdx| (res != UNRESERVED).then(|| self.roles.node(res).path.clone());
         let mut out = Resources::new();
         for slot in pool.slots() {
-            let reservation = slot
-                .is_reserved()
-                .then(|| self.roles.node(slot.res).path.clone());
             out.push(Resources::entry(
                 self.catalog.name(slot.name).clone(),
-                reservation,
-                slot.units,
+                reservation(slot.res),
+                Value::Scalar(slot.units),
+            ));
+        }
+        for item in pool.discrete() {
+            out.push(Resources::entry(
+                self.catalog.name(item.name).clone(),
+                reservation(item.res),
+                item.value.clone(),
             ));
         }
         out
@@ -206,7 +220,7 @@ impl Allocator {
         let mut out = Vec::new();
         for set in sets {
             let mut quantities = Vec::new();
-            for item in set.quantities().iter() {
+            for item in set.scalars().quantities().iter() {
                 quantities.push((self.intern_name(item.name_arc())?, item.units()));
             }
             if !quantities.is_empty() {

@@ -250,7 +250,9 @@ impl Allocator {
     ) -> Result<(), Error> {
         let (fw, a, r) = self.locate(framework, agent, role)?;
         let reserved = self.reservation_pool(resources, true)?;
-        if reserved.slots().iter().any(|s| s.res != r) {
+        let other_role = reserved.slots().iter().any(|s| s.res != r)
+            || reserved.discrete().iter().any(|d| d.res != r);
+        if other_role {
             return Err(Error::InvalidReservation(format!(
                 "{resources} must be reserved for the offer's role {role:?}"
             )));
@@ -412,6 +414,12 @@ fn unreserved_twin(reserved: &Pool) -> Pool {
         out.push(crate::pool::Slot {
             res: UNRESERVED,
             ..*slot
+        });
+    }
+    for item in reserved.discrete() {
+        out.push_discrete(crate::pool::Discrete {
+            res: UNRESERVED,
+            ..item.clone()
         });
     }
     out

@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use super::limits::{Stage, meets_min, meets_min_pool};
 use super::{Allocation, Allocator, Time, share_ctx};
 use crate::config::SorterKind;
-use crate::pool::{Pool, Qty, RoleIdx, Slot};
+use crate::pool::{Pool, Qty, RoleIdx};
 use crate::rng::SplitMix64;
 use crate::roles::{Entry, FwIdx, ROOT};
 use crate::share::share_key;
@@ -292,7 +292,7 @@ impl Allocator {
     fn offer_cow<'a>(&self, walk: &Walk<'a>, role: RoleIdx) -> Cow<'a, Pool> {
         let untrimmed = walk.stage == Stage::Fair
             && self.guaranteed_roles.is_empty()
-            && !walk.state.free.slots().iter().any(Slot::is_reserved)
+            && !walk.state.free.has_reserved()
             && !self.roles.chain(role).any(|at| {
                 self.roles
                     .node(at)

@@ -1,9 +1,12 @@
-//! The agent syntax: `name(role):amount;...`, with byte suffixes for `mem` and `disk`.
+//! The agent syntax: `name(role):value;...`, with byte suffixes for `mem` and `disk`,
+//! ranges as `[31000-31005,32000-32010]` and sets as `{a,b}`. This is the one parser of
+//! resource text in wasmesos: the agent's `--resources`, the master's flags and the CLI all
+//! read resources through [`Resources`]'s `FromStr`.
 
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Resource, Resources, amount_to_units, is_bytes};
+use super::{MAX_VALUES, Ranges, Resource, Resources, SetItems, Value, amount_to_units, is_bytes};
 use crate::Error;
 
 const KIB: i64 = 1 << 10;
@@ -33,13 +36,72 @@ fn parse_entry(part: &str) -> Result<Resource, Error> {
     let (head, value) = part
         .split_once(':')
         .ok_or_else(|| invalid(part, "expected name:amount"))?;
-    let (name, reservation) = parse_head(head.trim(), part)?;
-    let units = parse_amount(&name, value.trim(), part)?;
+    let (name, reservation) = parse_head(head.trim(), part).map_err(|err| within(part, err))?;
+    let value = value.trim();
+    let value = if let Some(inner) = value.strip_prefix('[') {
+        Value::Ranges(parse_ranges(inner, part)?)
+    } else if let Some(inner) = value.strip_prefix('{') {
+        Value::Set(parse_set(inner, part)?)
+    } else {
+        Value::Scalar(parse_amount(&name, value, part)?)
+    };
     Ok(Resource {
         name: Arc::from(name),
         reservation,
-        units,
+        value,
     })
+}
+
+/// `31000-31005,32000-32010]` (after the `[`); a single value `31000` is `31000-31000`.
+fn parse_ranges(inner: &str, part: &str) -> Result<Ranges, Error> {
+    let body = inner
+        .strip_suffix(']')
+        .ok_or_else(|| invalid(part, "missing ']' after the ranges"))?;
+    let pieces: Vec<&str> = body
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if pieces.len() > MAX_VALUES {
+        return Err(invalid(part, &format!("more than {MAX_VALUES} ranges")));
+    }
+    let mut spans = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        let (begin, end) = piece.split_once('-').unwrap_or((piece, piece));
+        let bound = |text: &str| {
+            text.trim().parse::<u64>().map_err(|_| {
+                invalid(
+                    part,
+                    &format!("{piece:?} is not a range of whole numbers such as 31000-32000"),
+                )
+            })
+        };
+        let (begin, end) = (bound(begin)?, bound(end)?);
+        if begin > end {
+            return Err(invalid(
+                part,
+                &format!("range {piece:?} ends before it begins"),
+            ));
+        }
+        spans.push((begin, end));
+    }
+    Ranges::from_spans(spans).map_err(|err| invalid(part, &err.to_string()))
+}
+
+/// `a,b}` (after the `{`).
+fn parse_set(inner: &str, part: &str) -> Result<SetItems, Error> {
+    let body = inner
+        .strip_suffix('}')
+        .ok_or_else(|| invalid(part, "missing '}' after the set"))?;
+    let items: Vec<&str> = body
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if items.len() > MAX_VALUES {
+        return Err(invalid(part, &format!("more than {MAX_VALUES} set items")));
+    }
+    SetItems::from_items(items).map_err(|err| invalid(part, &err.to_string()))
 }
 
 fn parse_head(head: &str, part: &str) -> Result<(String, Option<Arc<str>>), Error> {
@@ -59,27 +121,44 @@ fn parse_head(head: &str, part: &str) -> Result<(String, Option<Arc<str>>), Erro
 }
 
 fn parse_amount(name: &str, value: &str, part: &str) -> Result<i64, Error> {
-    if value.starts_with('[') || value.starts_with('{') {
-        return Err(invalid(part, "only scalar resources are supported"));
-    }
     if !is_bytes(name) {
         let amount: f64 = value
             .parse()
             .map_err(|_| invalid(part, "amount is not a number"))?;
-        return amount_to_units(name, amount);
+        return amount_to_units(name, amount).map_err(|err| within(part, err));
     }
-    let (number, unit) = split_unit(value);
+    let bytes = parse_size(value).map_err(|why| invalid(part, &why))?;
+    amount_to_units(name, bytes).map_err(|err| within(part, err))
+}
+
+/// Names the entry in an error about its amount.
+fn within(part: &str, err: Error) -> Error {
+    match err {
+        Error::InvalidResources(why) => invalid(part, &why),
+        other => other,
+    }
+}
+
+/// Bytes from a size such as `8GiB`, `1.5G`, `100B`, `2GB` or a bare `512`, which means
+/// MiB (as Mesos reads `mem:512`). The one size rule of wasmesos: the agent's and master's
+/// size flags and settings read sizes with it too. Not negative, finite, and at most
+/// 2^63 bytes.
+pub fn parse_size(text: &str) -> Result<f64, String> {
+    let (number, unit) = split_unit(text.trim());
     let scale = byte_scale(unit).ok_or_else(|| {
-        invalid(
-            part,
-            "unknown size unit (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)",
-        )
+        format!("unknown size unit {unit:?} (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)")
     })?;
     let amount: f64 = number
         .trim()
         .parse()
-        .map_err(|_| invalid(part, "amount is not a number such as 512MiB or 8GiB"))?;
-    amount_to_units(name, amount * scale)
+        .map_err(|_| format!("{text:?} is not a size such as 512MiB or 8GiB"))?;
+    let bytes = amount * scale;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > 2f64.powi(63) {
+        return Err(format!(
+            "{text:?} must be a size between 0 and 8EiB (not negative, not NaN)"
+        ));
+    }
+    Ok(bytes)
 }
 
 fn split_unit(value: &str) -> (&str, &str) {

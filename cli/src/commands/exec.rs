@@ -200,7 +200,12 @@ fn spec_as_on_an_agent(
     sandbox_dir: PathBuf,
     data: Vec<u8>,
 ) -> anyhow::Result<TaskSpec> {
-    let mut spec = task_spec(task_info(args, data), executor, args.output_cap)?;
+    let mut spec = task_spec(
+        task_info(args, data),
+        executor,
+        args.output_cap,
+        "localhost",
+    )?;
     spec.sandbox_dir = sandbox_dir;
     spec.output.tee = true;
     Ok(spec)

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use wasmesos_allocator::Resources as Amounts;
 use wasmesos_proto::{
-    GetRolesRequest, Quota, Resource, Resources, RoleSummary, RoleWeight, SetQuotaRequest,
+    GetRolesRequest, Quota, Resources, RoleSummary, RoleWeight, SetQuotaRequest,
     UpdateWeightsRequest,
 };
 
@@ -197,39 +197,36 @@ fn parse_quantities(text: &str) -> Result<Amounts, String> {
 }
 
 fn to_wire(amounts: &Amounts) -> Resources {
-    Resources {
-        resources: amounts
-            .iter()
-            .map(|item| Resource {
-                name: item.name().to_string(),
-                value: item.amount(),
-                role: item.reservation().unwrap_or_default().to_string(),
-            })
-            .collect(),
-    }
+    wasmesos_proto::resources_to_proto(amounts)
 }
 
 /// Wire resources in the agent syntax (`cpus:2;mem:1GiB`), reservations as `cpus(ads):1`.
 fn resources_text(resources: Option<&Resources>) -> String {
+    // A value the master sent that does not fit the syntax is shown as missing rather than
+    // failing the whole listing.
+    let out = resources_model(resources);
+    match out.to_string() {
+        text if text.is_empty() => "-".into(),
+        text => text,
+    }
+}
+
+/// Wire resources in the model, leaving out entries that do not read.
+pub(crate) fn resources_model(resources: Option<&Resources>) -> Amounts {
     let mut out = Amounts::new();
     for item in resources
         .map(|r| r.resources.as_slice())
         .unwrap_or_default()
     {
-        let entry = match item.role.as_str() {
-            "" => Amounts::new().with(&item.name, item.value),
-            role => Amounts::new().with_reserved(&item.name, role, item.value),
+        let one = Resources {
+            resources: vec![item.clone()],
         };
-        // A value the master sent that does not fit the syntax is shown as missing rather
-        // than failing the whole listing.
-        if let Ok(entry) = entry {
+        let amounts = wasmesos_proto::Amounts::NonNegative;
+        if let Ok(entry) = wasmesos_proto::resources_from_proto(Some(&one), amounts) {
             out.add(&entry);
         }
     }
-    match out.to_string() {
-        text if text.is_empty() => "-".into(),
-        text => text,
-    }
+    out
 }
 
 fn role_json(role: &RoleSummary) -> Value {

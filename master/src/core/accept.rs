@@ -469,6 +469,9 @@ fn charge(
     if !on_agent {
         return Err(format!("no accepted offer is on agent {agent_id}"));
     }
+    if let Some(why) = missing_values(pools, agent_id, resources) {
+        return Err(why);
+    }
     let left: Vec<String> = pools
         .iter()
         .filter(|pool| pool.agent_id.as_str() == agent_id)
@@ -478,6 +481,31 @@ fn charge(
         "resources {resources} exceed what the offers on agent {agent_id} have left: {}",
         left.join(", ")
     ))
+}
+
+/// For ranges (ports) a task asks for that no offer on the agent has left, the values
+/// missing, e.g. `ports [40000-40000] are not in the offers on agent a1 (they have
+/// [31000-32000] left)`.
+fn missing_values(pools: &[Pool], agent_id: &str, resources: &Resources) -> Option<String> {
+    let on_agent = || pools.iter().filter(|p| p.agent_id.as_str() == agent_id);
+    resources.names().into_iter().find_map(|name| {
+        let wanted = resources.ranges(name);
+        let mut left = wasmesos_allocator::Ranges::new();
+        for pool in on_agent() {
+            left.add(&pool.left.ranges(name));
+        }
+        let missing = wanted.difference(&left);
+        (!missing.is_empty()).then(|| {
+            let used = match on_agent().any(|p| p.offered.ranges(name).contains(&missing)) {
+                true => " or are taken by another task of this ACCEPT",
+                false => "",
+            };
+            format!(
+                "{name} {missing} are not in the offers on agent {agent_id}{used} \
+                 (they have {name} {left} left)"
+            )
+        })
+    })
 }
 
 /// Task ids name sandbox directories on agents, so they must be plain names.

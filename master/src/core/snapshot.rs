@@ -2,7 +2,8 @@
 //! web UI read, built by the actor and shared behind an `Arc`, so readers never touch the core.
 //!
 //! Field names are the HTTP API's contract (snake_case, documented in the README); resources
-//! are flat maps such as `{"cpus": 2.0, "mem_bytes": 1073741824.0, "disk_bytes": 0.0}`.
+//! are flat maps such as `{"cpus": 2.0, "mem_bytes": 1073741824.0, "ports": "[31000-32000]"}`:
+//! scalars as numbers, ranges and sets as Mesos's state.json writes them, as text.
 //! The views keep resources with their reservations, and a few fields that only
 //! `Operator.GetState` shows (`#[serde(skip)]`), so that the gRPC state is converted from the
 //! same snapshot ([`super::state_proto`]) and never built on the actor.
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
-use wasmesos_allocator::{FrameworkId, Quota, Resources, Snapshot};
+use wasmesos_allocator::{FrameworkId, Kind, Quota, Ranges, Resources, SetItems, Snapshot};
 use wasmesos_proto::v1::{AgentInfo, FrameworkInfo, Reason};
 
 use super::agents::Agent;
@@ -19,9 +20,18 @@ use super::frameworks::Framework;
 use super::tasks::Task;
 use super::{Core, Time};
 
-/// Resources by name: `cpus`, `mem_bytes`, `disk_bytes`, then custom scalars by their own
-/// name. Reserved and unreserved amounts are summed.
+/// Scalar resources by name: `cpus`, `mem_bytes`, `disk_bytes`, then custom scalars by their
+/// own name. Reserved and unreserved amounts are summed.
 pub type ResourceMap = BTreeMap<String, f64>;
+
+/// One resource in the JSON views: a scalar's amount, or the text Mesos's state.json gives
+/// ranges and sets (`"[31000-31005, 32000-32010]"`, `"{a, b}"`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ResourceValue {
+    Amount(f64),
+    Text(String),
+}
 
 /// Everything an operator sees, as of `generated_at`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -170,12 +180,38 @@ pub fn shared_tasks<S: serde::Serializer>(
     serializer.collect_seq(tasks.iter().map(|task| &**task))
 }
 
-/// Serializes resources as a [`ResourceMap`].
+/// Serializes resources as a flat map: scalars summed as numbers (a [`ResourceMap`]), ranges
+/// and sets merged over reservations as text.
 fn as_resource_map<S: serde::Serializer>(
     resources: &Resources,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(resource_map(resources))
+    serializer.collect_map(resource_json(resources))
+}
+
+/// The flat JSON map of `resources` (see [`ResourceValue`]).
+pub fn resource_json(resources: &Resources) -> BTreeMap<String, ResourceValue> {
+    let mut map: BTreeMap<String, ResourceValue> = resource_map(resources)
+        .into_iter()
+        .map(|(name, amount)| (name, ResourceValue::Amount(amount)))
+        .collect();
+    for name in resources.names() {
+        let mut ranges = Ranges::new();
+        let mut set = SetItems::new();
+        for item in resources.iter().filter(|item| item.name() == name) {
+            match item.kind() {
+                Kind::Scalar => {}
+                Kind::Ranges => ranges.add(item.ranges().unwrap_or(&Ranges::new())),
+                Kind::Set => set.add(item.set().unwrap_or(&SetItems::new())),
+            }
+        }
+        if !ranges.is_empty() {
+            map.insert(json_name(name), ResourceValue::Text(ranges.to_string()));
+        } else if !set.is_empty() {
+            map.insert(json_name(name), ResourceValue::Text(set.to_string()));
+        }
+    }
+    map
 }
 
 /// The wire name of a resource in the JSON API.
@@ -187,10 +223,11 @@ fn json_name(name: &str) -> String {
     }
 }
 
-/// Flattens resources into a name → amount map, reservations summed in.
+/// Flattens the scalars into a name → amount map, reservations summed in. Ranges and sets
+/// are left out: the cluster totals of the overview sum numbers only.
 pub fn resource_map(resources: &Resources) -> ResourceMap {
     let mut map = ResourceMap::new();
-    for item in resources.iter() {
+    for item in resources.iter().filter(|item| item.kind() == Kind::Scalar) {
         *map.entry(json_name(item.name())).or_default() += item.amount();
     }
     map
@@ -380,6 +417,7 @@ fn reserved_by_role(allocation: &Snapshot) -> HashMap<&str, Resources> {
     for agent in &allocation.agents {
         for item in agent.total.iter() {
             if let Some(role) = item.reservation()
+                && item.kind() == Kind::Scalar
                 && let Ok(entry) = Resources::new().with(item.name(), item.amount())
             {
                 reserved.entry(role).or_default().add(&entry);

@@ -230,34 +230,14 @@ pub fn res(text: &str) -> Resources {
     let parsed: wasmesos_allocator::Resources = text
         .parse()
         .unwrap_or_else(|err| panic!("bad test resources {text:?}: {err}"));
-    Resources {
-        resources: parsed
-            .iter()
-            .map(|item| wasmesos_proto::v1::Resource {
-                name: item.name().to_string(),
-                value: item.amount(),
-                role: item.reservation().unwrap_or_default().to_string(),
-            })
-            .collect(),
-    }
+    wasmesos_proto::resources_to_proto(&parsed)
 }
 
 /// Wire resources back in the agent syntax, for comparisons that read well.
 pub fn text(resources: Option<&Resources>) -> String {
-    let mut out = wasmesos_allocator::Resources::new();
-    for item in resources
-        .map(|r| r.resources.as_slice())
-        .unwrap_or_default()
-    {
-        let entry = match item.role.as_str() {
-            "" => wasmesos_allocator::Resources::new().with(&item.name, item.value),
-            role => {
-                wasmesos_allocator::Resources::new().with_reserved(&item.name, role, item.value)
-            }
-        };
-        out.add(&entry.expect("valid resources on the wire"));
-    }
-    out.to_string()
+    wasmesos_proto::resources_from_proto(resources, wasmesos_proto::Amounts::NonNegative)
+        .expect("valid resources on the wire")
+        .to_string()
 }
 
 /// The amount of `name` reserved for `role` (empty: unreserved).

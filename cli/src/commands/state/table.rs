@@ -2,8 +2,10 @@
 
 use std::fmt::Write;
 
-use wasmesos_proto::resource_names::{CPUS, DISK, MEM};
-use wasmesos_proto::{AgentSummary, ClusterState, FrameworkSummary, Resources, TaskSummary};
+use wasmesos_proto::resource_names::{CPUS, DISK, MEM, PORTS};
+use wasmesos_proto::{
+    AgentSummary, ClusterState, FrameworkSummary, Resources, TaskSummary, ValueType,
+};
 
 use super::{View, reason_text};
 
@@ -70,12 +72,13 @@ pub fn agents(agents: &[AgentSummary]) -> String {
                 used_of(used, total, CPUS, cores),
                 used_of(used, total, MEM, bytes),
                 used_of(used, total, DISK, bytes),
+                ports_used_of(used, total),
                 resources(summary.offered.as_ref()),
             ]
         })
         .collect();
     let header = [
-        "ID", "HOSTNAME", "ADDRESS", "ACTIVE", "CPUS", "MEM", "DISK", "OFFERED",
+        "ID", "HOSTNAME", "ADDRESS", "ACTIVE", "CPUS", "MEM", "DISK", "PORTS", "OFFERED",
     ];
     render(&header, rows)
 }
@@ -119,6 +122,7 @@ pub fn tasks(tasks: &[TaskSummary]) -> String {
                     .unwrap_or_default(),
                 task.framework_id.clone(),
                 task.agent_id.clone(),
+                task_ports(task.resources.as_ref()),
                 resources(task.resources.as_ref()),
             ]
         })
@@ -131,6 +135,7 @@ pub fn tasks(tasks: &[TaskSummary]) -> String {
         "EXIT",
         "FRAMEWORK",
         "AGENT",
+        "PORTS",
         "RESOURCES",
     ];
     render(&header, rows)
@@ -171,7 +176,31 @@ fn used_of(
     format!("{}/{}", format(used), format(total))
 }
 
-/// `cpus:0.5 mem:64 MiB`, in the order the master sent them.
+/// How many ports are in use, of which: `2 of [31000-32000]`; `-` for an agent without.
+fn ports_used_of(used: Option<&Resources>, total: Option<&Resources>) -> String {
+    let total = total.map(|r| r.ranges(PORTS)).unwrap_or_default();
+    if total.is_empty() {
+        return "-".into();
+    }
+    let used = used.map_or(0, |r| r.ranges(PORTS).count());
+    format!("{used} of {total}")
+}
+
+/// A task's ports as Marathon lists them, `31000,31001`; `-` for none. At most 8, then `…`.
+fn task_ports(resources: Option<&Resources>) -> String {
+    const SHOWN: usize = 8;
+    let ports = resources.map(|r| r.ranges(PORTS)).unwrap_or_default();
+    if ports.is_empty() {
+        return "-".into();
+    }
+    let mut shown: Vec<String> = ports.values().take(SHOWN).map(|p| p.to_string()).collect();
+    if ports.count() > SHOWN as u64 {
+        shown.push("…".into());
+    }
+    shown.join(",")
+}
+
+/// `cpus:0.5 mem:64 MiB ports:[31000-31001]`, in the order the master sent them.
 fn resources(resources: Option<&Resources>) -> String {
     let Some(resources) = resources else {
         return String::new();
@@ -179,8 +208,10 @@ fn resources(resources: Option<&Resources>) -> String {
     let parts: Vec<String> = resources
         .resources
         .iter()
-        .map(|r| match r.name.as_str() {
-            MEM | DISK => format!("{}:{}", r.name, bytes(r.value)),
+        .map(|r| match (ValueType::try_from(r.r#type), r.name.as_str()) {
+            (Ok(ValueType::Ranges), _) => format!("{}:{}", r.name, r.ranges_value()),
+            (Ok(ValueType::Set), _) => format!("{}:{{{}}}", r.name, r.set_items.join(",")),
+            (_, MEM | DISK) => format!("{}:{}", r.name, bytes(r.value)),
             _ => format!("{}:{}", r.name, cores(r.value)),
         })
         .collect();
@@ -257,9 +288,35 @@ mod tests {
             active: true,
             ..AgentSummary::default()
         };
-        let text = agents(&[summary]);
+        let text = agents(&[summary.clone()]);
         assert!(text.contains("1.5/4"), "{text}");
         assert!(text.contains("0B/1GiB"), "{text}");
+        let ports = |text: &str| {
+            let model: wasmesos_allocator::Resources = text.parse().expect("valid");
+            Some(wasmesos_proto::resources_to_proto(&model))
+        };
+        let with_ports = AgentSummary {
+            total: ports("cpus:4;ports:[31000-32000]"),
+            used: ports("cpus:1;ports:[31000-31001]"),
+            ..summary
+        };
+        let text = agents(&[with_ports]);
+        assert!(text.contains("2 of [31000-32000]"), "{text}");
+    }
+
+    #[test]
+    fn task_rows_list_their_ports() {
+        let model: wasmesos_allocator::Resources = "cpus:1;ports:[31000-31001,31005-31005]"
+            .parse()
+            .expect("valid");
+        let task = TaskSummary {
+            task_id: "t1".into(),
+            resources: Some(wasmesos_proto::resources_to_proto(&model)),
+            ..TaskSummary::default()
+        };
+        let text = tasks(&[task]);
+        assert!(text.contains("31000,31001,31005"), "{text}");
+        assert!(text.contains("ports:[31000-31001, 31005-31005]"), "{text}");
     }
 
     #[test]

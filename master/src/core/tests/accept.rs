@@ -259,7 +259,7 @@ fn non_positive_and_missing_resources_are_refused() {
             r.resources.push(wasmesos_proto::v1::Resource {
                 name: "cpus".into(),
                 value: bad,
-                role: String::new(),
+                ..Default::default()
             });
         }
         h.accept(&fw, &[&offer], vec![t], None);
@@ -367,4 +367,90 @@ fn tasks_spanning_two_agents_need_agent_ids_and_launch_once_per_agent() {
     assert_eq!(launches(&out, &a1).len(), 1);
     assert_eq!(launches(&out, &a2).len(), 1);
     assert_eq!(launches(&out, &a2)[0].tasks.len(), 2);
+}
+
+#[test]
+fn a_port_outside_the_offer_is_refused_with_the_ports_named() {
+    let mut h = Harness::new();
+    let fw = h.subscribe("fw", &[]);
+    let agent = h.register("cpus:4;mem:4GiB;ports:[31000-31009]");
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    assert_eq!(
+        offer
+            .resources
+            .clone()
+            .unwrap_or_default()
+            .ranges("ports")
+            .to_string(),
+        "[31000-31009]",
+        "the offer holds the agent's ports exactly"
+    );
+    let outside = task("t1", &agent, "cpus:1;ports:[31005-31005,40000-40000]");
+    h.accept(&fw, &[&offer.id], vec![outside], None);
+    let messages = assert_refused(&mut h, &fw, &agent, &[("t1", Reason::InvalidTask)]);
+    assert!(
+        messages[0].contains("ports [40000-40000] are not in the offers on agent")
+            && messages[0].contains("[31000-31009] left"),
+        "{}",
+        messages[0]
+    );
+}
+
+#[test]
+fn two_tasks_of_one_accept_cannot_share_a_port() {
+    let mut h = Harness::new();
+    let fw = h.subscribe("fw", &[]);
+    let agent = h.register("cpus:4;mem:4GiB;ports:[31000-31009]");
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    let tasks = vec![
+        task("t1", &agent, "cpus:1;ports:[31000-31001]"),
+        task("t2", &agent, "cpus:1;ports:[31001-31001]"),
+    ];
+    h.accept(&fw, &[&offer.id], tasks, None);
+    let out = h.take();
+    assert!(launches(&out, &agent).is_empty(), "nothing launched");
+    let errors = updates(&out, &fw);
+    let t2 = errors
+        .iter()
+        .find(|s| s.task_id == "t2")
+        .expect("t2 refused");
+    assert!(
+        t2.message.contains("taken by another task of this ACCEPT"),
+        "{}",
+        t2.message
+    );
+}
+
+#[test]
+fn launched_ports_are_used_and_the_rest_offered_again() {
+    let mut h = Harness::new();
+    let fw = h.subscribe("fw", &[]);
+    let agent = h.register("cpus:4;mem:4GiB;ports:[31000-31009]");
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    let tasks = vec![task("t1", &agent, "cpus:1;ports:[31003-31004]")];
+    h.accept(&fw, &[&offer.id], tasks, Some(0.0));
+    let sent = launches(&h.take(), &agent);
+    assert_eq!(
+        sent[0].tasks[0]
+            .resources
+            .clone()
+            .unwrap_or_default()
+            .ranges("ports")
+            .count(),
+        2
+    );
+    let (used, _) = h.agent_usage(&agent);
+    assert_eq!(used.ranges("ports").to_string(), "[31003-31004]");
+    h.settle();
+    let rest = only_offer(&h.take(), &fw);
+    assert_eq!(
+        rest.resources
+            .unwrap_or_default()
+            .ranges("ports")
+            .to_string(),
+        "[31000-31002, 31005-31009]"
+    );
 }

@@ -195,7 +195,7 @@ fn bad_registrations_are_invalid_arguments() {
                 resources: vec![wasmesos_proto::v1::Resource {
                     name: "cpus".into(),
                     value: -4.0,
-                    role: String::new(),
+                    ..Default::default()
                 }],
             }),
             ..Default::default()
