@@ -8,6 +8,8 @@
 //! - `GET /alloc?mb=N` allocates and touches `N` MiB, then answers 200 `allocated N MiB`: for
 //!   the memory limit. A refused allocation aborts the guest (a trap).
 //! - `GET /print?text=T` writes `T` and a newline to stdout, then answers 200 `printed`.
+//! - `GET /env` answers 200 with the instance's environment, one `KEY=VALUE` line each,
+//!   sorted: what the agent told the service (`PORT0`, `HOST`, ...).
 //!
 //! A malformed number answers 400; any other path 404; any other method 405.
 
@@ -49,6 +51,13 @@ impl Guest for Hello {
                 let text = query.strip_prefix("text=").unwrap_or(query);
                 println!("{text}");
                 respond(out, 200, b"printed\n");
+            }
+            ("/env", _, _) => {
+                let mut vars: Vec<String> = std::env::vars()
+                    .map(|(key, value)| format!("{key}={value}\n"))
+                    .collect();
+                vars.sort();
+                respond(out, 200, vars.concat().as_bytes());
             }
             ("/sleep" | "/spin" | "/alloc", _, _) => respond(out, 400, b"bad number\n"),
             _ => respond(out, 404, b"not found\n"),
