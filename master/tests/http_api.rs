@@ -79,14 +79,18 @@ fn status(task_id: &str, state: TaskState, reason: Reason, uuid: &[u8]) -> TaskS
 fn launch(framework_id: &str, offer: &Offer, digest: &str, task_ids: &[&str]) -> AcceptRequest {
     let tasks = task_ids
         .iter()
-        .map(|id| TaskInfo {
+        .enumerate()
+        .map(|(at, id)| TaskInfo {
             task_id: id.to_string(),
             name: format!("{id}-name"),
             executor: Some(ExecutorInfo {
                 digest: digest.to_string(),
                 ..ExecutorInfo::default()
             }),
-            resources: Some(cpus_mem(0.5, 1e6)),
+            resources: Some(res(&format!(
+                "cpus:0.5;mem:1000000B;ports:[{port}-{port}]",
+                port = 31000 + at
+            ))),
             ..TaskInfo::default()
         })
         .collect();
@@ -119,7 +123,9 @@ async fn run_workload() -> Workload {
         .expect("upload")
         .digest;
     let (fw, mut events) = master.subscribe("shapes", &[]).await;
-    let mut a = master.register(cpus_mem(4.0, 4e9), "").await;
+    let mut a = master
+        .register(res("cpus:4;mem:4000000000B;ports:[31000-32000]"), "")
+        .await;
     let offer = next_offers(&mut events).await.remove(0);
     master
         .scheduler()
@@ -230,8 +236,8 @@ async fn state_json_has_the_documented_shape() {
             {
                 "id": "<redacted>", "hostname": "fake", "address": "<redacted>",
                 "active": true, "registered_time": "<redacted>",
-                "total": {"cpus": 4.0, "mem_bytes": 4e9},
-                "used": {"cpus": 0.5, "mem_bytes": 1e6},
+                "total": {"cpus": 4.0, "mem_bytes": 4e9, "ports": "[31000-32000]"},
+                "used": {"cpus": 0.5, "mem_bytes": 1e6, "ports": "[31000-31000]"},
                 "offered": {},
                 "active_tasks": 1
             },
@@ -254,7 +260,7 @@ async fn state_json_has_the_documented_shape() {
                 "weight": 1.0,
                 "dominant_share": 0.5 / 7.0,
                 "weighted_dominant_share": 0.5 / 7.0,
-                "used": {"cpus": 0.5, "mem_bytes": 1e6},
+                "used": {"cpus": 0.5, "mem_bytes": 1e6, "ports": "[31000-31000]"},
                 "offered": {},
                 "active_tasks": 1
             }
@@ -263,14 +269,15 @@ async fn state_json_has_the_documented_shape() {
             {
                 "task_id": "t1", "name": "t1-name", "framework_id": "<redacted>",
                 "agent_id": "<redacted>", "state": "RUNNING", "reason": "", "message": "",
-                "resources": {"cpus": 0.5, "mem_bytes": 1e6},
+                "resources": {"cpus": 0.5, "mem_bytes": 1e6, "ports": "[31000-31000]"},
                 "executor_digest": "<redacted>", "started_time": "<redacted>",
                 "updated_time": "<redacted>", "exit_code": null, "terminal": false
             },
             {
                 "task_id": "t2", "name": "t2-name", "framework_id": "<redacted>",
                 "agent_id": "<redacted>", "state": "FAILED", "reason": "exit_code",
-                "message": "", "resources": {"cpus": 0.5, "mem_bytes": 1e6},
+                "message": "",
+                "resources": {"cpus": 0.5, "mem_bytes": 1e6, "ports": "[31001-31001]"},
                 "executor_digest": "<redacted>", "started_time": "<redacted>",
                 "updated_time": "<redacted>", "exit_code": 3, "terminal": true
             }

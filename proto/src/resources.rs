@@ -250,6 +250,31 @@ mod tests {
         assert!(resources_from_proto(Some(&empty_task), Amounts::Positive).is_err());
     }
 
+    /// `Resource` as it was before ranges and sets: what old registries and checkpoints hold.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct ScalarOnlyResource {
+        #[prost(string, tag = "1")]
+        name: String,
+        #[prost(double, tag = "2")]
+        value: f64,
+        #[prost(string, tag = "3")]
+        role: String,
+    }
+
+    #[test]
+    fn records_written_before_ranges_read_as_scalars() {
+        use prost::Message;
+        let old = ScalarOnlyResource {
+            name: "mem".into(),
+            value: 1024.0,
+            role: "ads".into(),
+        };
+        let read = Resource::decode(old.encode_to_vec().as_slice()).expect("decodes");
+        assert_eq!(read.r#type, ValueType::Scalar as i32);
+        let model = resources_from_proto(Some(&wire(vec![read])), Amounts::Positive).expect("ok");
+        assert_eq!(model.get_reserved("mem", "ads"), 1024.0);
+    }
+
     #[test]
     fn more_than_the_bound_is_refused() {
         let spans: Vec<(u64, u64)> = (0..=MAX_VALUES as u64).map(|i| (i * 3, i * 3)).collect();

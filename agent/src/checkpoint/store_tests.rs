@@ -22,6 +22,7 @@ fn task_change(task: &str) -> Change {
     let info = TaskInfo {
         task_id: task.into(),
         name: format!("{task} name"),
+        resources: Some(crate::parse_resources("cpus:1;ports:[31000-31001]").expect("valid")),
         ..Default::default()
     };
     Change::Task {
@@ -86,6 +87,12 @@ fn tasks_and_unacknowledged_updates_survive_a_reopen_in_order() {
         .iter()
         .map(|t| {
             let latest = t.latest.as_ref().map(TaskStatus::state);
+            let ports = t.info.resources.clone().unwrap_or_default().ranges("ports");
+            assert_eq!(
+                ports.to_string(),
+                "[31000-31001]",
+                "ports survive the checkpoint"
+            );
             (t.key.task_id.clone(), t.info.name.clone(), latest)
         })
         .collect();

@@ -37,6 +37,11 @@ fn with_mem(mut task: TaskInfo, mem: f64, disk: f64) -> TaskInfo {
     task
 }
 
+fn with_ports(mut task: TaskInfo, resources: &str) -> TaskInfo {
+    task.resources = Some(wasmesos_agent::parse_resources(resources).expect("valid resources"));
+    task
+}
+
 #[tokio::test]
 async fn hostile_guests_are_contained_with_the_right_reasons_and_the_agent_stays_healthy() {
     let cluster = Cluster::start_with(AckPolicy::OnReceipt(1), |config| {
@@ -118,7 +123,10 @@ async fn hostile_guests_are_contained_with_the_right_reasons_and_the_agent_stays
             Reason::Finished,
         ),
         case(
-            task("env", &env_probe),
+            with_ports(
+                task("env", &env_probe),
+                "cpus:1;mem:64MiB;ports:[31007-31008]",
+            ),
             TaskState::TaskFinished,
             Reason::Finished,
         ),
@@ -179,6 +187,13 @@ async fn hostile_guests_are_contained_with_the_right_reasons_and_the_agent_stays
     let env_out = String::from_utf8_lossy(&stdout("env").await.data).into_owned();
     assert!(env_out.contains("probe PATH=<unset>"), "{env_out}");
     assert!(env_out.contains("probe HOME=<unset>"), "{env_out}");
+    // Its granted ports, as Marathon names them, and the agent's hostname.
+    for line in ["PORT0=31007", "PORT1=31008", "PORTS=31007,31008", "HOST="] {
+        assert!(
+            env_out.lines().any(|l| l.starts_with(line)),
+            "{line}: {env_out}"
+        );
+    }
 
     // The agent is healthy: a plain task still runs, and the agent still answers.
     master

@@ -32,6 +32,11 @@ async fn registers_its_resources_and_address_then_heartbeats() {
         resources.scalar(resource_names::DISK),
         4.0 * 1024.0 * 1024.0 * 1024.0
     );
+    assert_eq!(
+        resources.ranges(resource_names::PORTS).to_string(),
+        "[31000-32000]",
+        "ports not given: Mesos's default range"
+    );
     assert_eq!(cluster.agent_id, "agent-1");
     cluster
         .master

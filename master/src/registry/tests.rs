@@ -4,11 +4,18 @@ use wasmesos_proto::v1::{AgentInfo, FrameworkInfo, TaskInfo, TaskState, TaskStat
 
 use super::*;
 
+/// Wire resources of every kind, so the round trips below cover ranges and sets.
+fn resources(text: &str) -> Option<wasmesos_proto::v1::Resources> {
+    let model: wasmesos_allocator::Resources = text.parse().expect("valid resources");
+    Some(wasmesos_proto::resources_to_proto(&model))
+}
+
 fn agent(id: &str, removed: bool) -> Op {
     Op::PutAgent(AgentRecord {
         info: Some(AgentInfo {
             id: id.into(),
             hostname: "h".into(),
+            resources: resources("cpus:2;ports:[31000-32000];ports(web):[80-80];zones:{a,b}"),
             ..AgentInfo::default()
         }),
         removed,
@@ -35,6 +42,7 @@ fn task(framework_id: &str, task_id: &str, state: TaskState) -> Op {
         role: "*".into(),
         info: Some(TaskInfo {
             task_id: task_id.into(),
+            resources: resources("cpus:1;ports:[31000-31001,31005-31005]"),
             ..TaskInfo::default()
         }),
         status: Some(TaskStatus {
