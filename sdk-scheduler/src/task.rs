@@ -194,6 +194,13 @@ impl TaskBuilder {
         self
     }
 
+    /// For a wasi:http service: requests served at once, each in its own instance; more
+    /// wait in its queue (the agent's default is 4).
+    pub fn max_concurrency(mut self, requests: u32) -> Self {
+        self.task.max_concurrency = requests;
+        self
+    }
+
     /// The resources asked for so far, to check them against an offer.
     pub fn resources(&self) -> &Resources {
         static NONE: Resources = Resources {

@@ -144,6 +144,8 @@ pub struct TaskView {
     /// Unix seconds of the latest status.
     pub updated_time: f64,
     pub exit_code: Option<i32>,
+    /// What the task's health check last said; `None` without one, or before it decided.
+    pub healthy: Option<bool>,
     /// Whether the state is final.
     pub terminal: bool,
 }
@@ -472,6 +474,7 @@ fn task_view(task: &Task) -> TaskView {
         started_time: task.started_at,
         updated_time: status.timestamp,
         exit_code: status.exit_code,
+        healthy: status.healthy,
         terminal: state.is_terminal(),
     }
 }
