@@ -6,7 +6,8 @@
 //! [`HealthPolicy`] is the validated check; [`Tracker`] is the pure bookkeeping (grace period,
 //! consecutive failures, when to report and when to kill), tested without sockets; [`watch`]
 //! drives both over time and hands each [`Verdict`] to the runner, which turns it into a
-//! status update or a kill.
+//! status update or a kill. It is public so that a framework checking from outside (as
+//! Marathon did for its HTTP checks) judges health by the same rules.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -39,35 +40,46 @@ const MAX_PATH_BYTES: usize = 2048;
 
 /// What one check probes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Probe {
+pub enum Probe {
     /// `GET path` on the task's port: healthy on a status in `statuses`, or 200-399.
     Http {
+        /// One of the task's ports.
         port: u16,
+        /// The request target, starting with `/`.
         path: String,
+        /// The healthy statuses; empty means 200-399.
         statuses: Vec<u16>,
     },
     /// A TCP connection to the task's port opens.
-    Tcp { port: u16 },
+    Tcp {
+        /// One of the task's ports.
+        port: u16,
+    },
     /// No probe: healthy while the instance runs.
     Alive,
 }
 
 /// A task's health check, validated against the ports the task was given.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct HealthPolicy {
+pub struct HealthPolicy {
+    /// What each check does.
     pub probe: Probe,
+    /// From the start to the first check.
     pub delay: Duration,
+    /// From the end of one check to the start of the next.
     pub interval: Duration,
+    /// How long one check may take before it counts as failed.
     pub timeout: Duration,
     /// Failures in a row that kill the task; never 0.
     pub consecutive_failures: u32,
+    /// From the start, failures do not count until the task has been healthy once.
     pub grace_period: Duration,
 }
 
 impl HealthPolicy {
     /// The policy for `check`, refusing ports the task does not hold (`ports`), unknown types
     /// and durations that are negative, NaN or longer than a week.
-    pub(crate) fn from_proto(check: &HealthCheck, ports: &[u16]) -> Result<Self, Error> {
+    pub fn from_proto(check: &HealthCheck, ports: &[u16]) -> Result<Self, Error> {
         let probe = match check.r#type() {
             Type::Http => {
                 let http = check.http.clone().unwrap_or_default();
@@ -182,11 +194,19 @@ fn seconds(name: &str, value: Option<f64>, default: Duration) -> Result<Duration
 
 /// What a check's result means for the task.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Report the task's health (a TASK_RUNNING update with `healthy`).
-    Report { healthy: bool, message: String },
+    Report {
+        /// Whether the task is healthy now.
+        healthy: bool,
+        /// What the check found, for the update's message.
+        message: String,
+    },
     /// The task failed `consecutive_failures` checks in a row: kill it.
-    Kill { message: String },
+    Kill {
+        /// Why, with the last failure.
+        message: String,
+    },
 }
 
 /// The bookkeeping of one task's checks, as Mesos's health checker keeps it: failures within
@@ -194,7 +214,7 @@ pub(crate) enum Verdict {
 /// is reported, a success only when the health changes; the failure that reaches
 /// `consecutive_failures` kills.
 #[derive(Debug)]
-pub(crate) struct Tracker {
+pub struct Tracker {
     consecutive_failures: u32,
     limit: u32,
     grace_period: Duration,
@@ -203,7 +223,8 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn new(policy: &HealthPolicy) -> Self {
+    /// Nothing checked yet.
+    pub fn new(policy: &HealthPolicy) -> Self {
         Tracker {
             consecutive_failures: 0,
             limit: policy.consecutive_failures.max(1),
@@ -215,11 +236,7 @@ impl Tracker {
 
     /// Records one check, `since_start` after the task started; `None` when nothing is to be
     /// said (a success that changes nothing, a failure forgiven by the grace period).
-    pub(crate) fn record(
-        &mut self,
-        result: Result<(), String>,
-        since_start: Duration,
-    ) -> Option<Verdict> {
+    pub fn record(&mut self, result: Result<(), String>, since_start: Duration) -> Option<Verdict> {
         match result {
             Ok(()) => {
                 let changed = self.last != Some(true);
@@ -257,7 +274,7 @@ impl Tracker {
 
 /// Runs `policy` against the task on `host` from `started`, sending every verdict to
 /// `verdicts`, until a [`Verdict::Kill`] (sent last) or until nobody listens any more.
-pub(crate) async fn watch(
+pub async fn watch(
     policy: HealthPolicy,
     host: IpAddr,
     started: Instant,

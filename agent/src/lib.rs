@@ -20,7 +20,7 @@
 //! Start at [`serve`] / [`spawn`] and [`AgentConfig`]. Inside, `link` talks to the master,
 //! `commands` handles what it sends, `runner` drives one task (`reporter` orders its
 //! updates, [`task_spec`] turns its `TaskInfo` into the executor's spec, as it does for
-//! `wasmesos exec`), `sandboxes` hands out its directory, `status` and `outbox` make updates
+//! `wasmesos exec`), [`health`] runs its health check, `sandboxes` hands out its directory, `status` and `outbox` make updates
 //! reliable, `checkpoint` makes them durable, `recovery` reads them back after a restart,
 //! and `registry` is the book of tasks.
 //!
@@ -61,7 +61,7 @@ mod commands;
 mod config;
 mod error;
 mod files;
-mod health;
+pub mod health;
 mod http;
 mod ids;
 mod limits;
