@@ -3,7 +3,7 @@
 //! messages and log lines, then exactly one terminal update from its report.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
@@ -17,8 +17,9 @@ use tracing::{Instrument, debug, error, info_span, warn};
 use wasmesos_proto::resource_names::PORTS;
 use wasmesos_proto::{FrameworkCapability, FrameworkInfo, TaskInfo, TaskState};
 use wasmesos_wasm_executor::{
-    GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program, ProgramKind, Report,
-    RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream, log_guest_line,
+    AllowedAddr, GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program,
+    ProgramKind, Report, RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream,
+    log_guest_line,
 };
 
 use crate::Error;
@@ -525,12 +526,25 @@ fn spec_for(
         }
         .min(agent.executor.config().max_concurrent_tasks),
     };
-    let spec = task_spec(
+    let mut spec = task_spec(
         task,
         agent.executor.config(),
         agent.config.output_cap_bytes,
         &agent.hostname,
     )?;
+    // A task may listen on its own ports through wasi:sockets, on the agent's task address
+    // or on all addresses (which the ports being the task's makes the same thing).
+    let any = match agent.task_ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    for &port in &service.ports {
+        for ip in [agent.task_ip, any] {
+            spec.network
+                .allow
+                .push(AllowedAddr::Socket(SocketAddr::new(ip, port)));
+        }
+    }
     Ok((Launch { spec, service }, digest, watch))
 }
 
