@@ -63,24 +63,25 @@ pub fn task_spec(
 }
 
 /// Marathon's variables for a task's granted ports, lowest first: `PORT0`, `PORT1`, ...,
-/// `PORT` (the first), `PORTS` (comma separated) and `HOST`. A task without ports gets
-/// `HOST` only.
+/// `PORT` (the first), `PORTS` (comma separated) and `HOST`. A task without ports gets none
+/// of them: its environment stays exactly the one its framework gave.
 fn port_env(task: &TaskInfo, hostname: &str) -> Vec<(String, String)> {
     let ports: Vec<u64> = task
         .resources
         .as_ref()
         .map(|r| r.ranges(PORTS).values().take(MAX_PORT_ENV).collect())
         .unwrap_or_default();
+    let Some(first) = ports.first() else {
+        return Vec::new();
+    };
     let mut env: Vec<(String, String)> = ports
         .iter()
         .enumerate()
         .map(|(at, port)| (format!("PORT{at}"), port.to_string()))
         .collect();
-    if let Some(first) = ports.first() {
-        env.push(("PORT".into(), first.to_string()));
-        let all: Vec<String> = ports.iter().map(u64::to_string).collect();
-        env.push(("PORTS".into(), all.join(",")));
-    }
+    env.push(("PORT".into(), first.to_string()));
+    let all: Vec<String> = ports.iter().map(u64::to_string).collect();
+    env.push(("PORTS".into(), all.join(",")));
     env.push(("HOST".into(), hostname.to_string()));
     env
 }
@@ -118,7 +119,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        assert_eq!(env, [("A", "1"), ("B", "2"), ("HOST", "node-1")]);
+        assert_eq!(env, [("A", "1"), ("B", "2")], "no ports: nothing added");
         assert_eq!(spec.data, b"words");
         assert_eq!(
             (spec.limits.mem_bytes, spec.limits.cpus, spec.limits.fuel),

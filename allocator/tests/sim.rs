@@ -8,6 +8,7 @@ use wasmesos_allocator::{AllocatorConfig, Resources};
 
 fn group(count: usize, roles: &[&str], task: &str) -> FrameworkGroup {
     FrameworkGroup {
+        ports: 0,
         count,
         roles: roles.iter().map(|r| r.to_string()).collect(),
         task: task.parse().unwrap(),

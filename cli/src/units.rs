@@ -5,28 +5,12 @@
 
 use std::time::Duration;
 
-/// Bytes from a size such as `64MiB`, `1.5GiB`, `512k` or `1000000`. Binary units (KiB, MiB,
-/// GiB, TiB, and the single letters K, M, G, T) are powers of 1024; KB, MB, GB and TB are
-/// powers of 1000.
+/// Bytes from a size such as `64MiB`, `1.5GiB`, `512k` or `1000000B`. Binary units (KiB,
+/// MiB, GiB, TiB, and the single letters K, M, G, T) are powers of 1024; KB, MB, GB and TB
+/// are powers of 1000; a bare number is MiB, as in resources (`mem:512`): the one size rule,
+/// `wasmesos_allocator::parse_size`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let (number, unit) = split_number(text)?;
-    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "t" | "tib" => 1 << 40,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        _ => {
-            return Err(format!(
-                "unknown size unit `{unit}` (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"
-            ));
-        }
-    };
-    let bytes = number * multiplier as f64;
+    let bytes = wasmesos_allocator::parse_size(text)?;
     if bytes >= u64::MAX as f64 {
         return Err("size is too large".into());
     }
@@ -72,7 +56,7 @@ pub fn format_duration(d: Duration) -> String {
     format!("{nanos}ns")
 }
 
-/// `bytes` in the largest binary unit that states it exactly (`64MiB`, `1536KiB`, `100`):
+/// `bytes` in the largest binary unit that states it exactly (`64MiB`, `1536KiB`, `100B`):
 /// what [`parse_size`] reads back to the same value.
 pub fn format_size(bytes: u64) -> String {
     for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
@@ -81,7 +65,7 @@ pub fn format_size(bytes: u64) -> String {
             return format!("{}{unit}", bytes / size);
         }
     }
-    bytes.to_string()
+    format!("{bytes}B")
 }
 
 /// A socket address such as `127.0.0.1:5050` or `[::1]:5051`.
@@ -137,7 +121,12 @@ mod tests {
         assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
         assert_eq!(parse_size("512k"), Ok(512 << 10));
         assert_eq!(parse_size("100MB"), Ok(100_000_000));
-        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("4096B"), Ok(4096));
+        assert_eq!(
+            parse_size("4"),
+            Ok(4 << 20),
+            "a bare number is MiB, as in resources"
+        );
         assert!(parse_size("64XB").is_err());
         assert!(parse_size("MiB").is_err());
         assert!(parse_size("-1MiB").is_err());

@@ -193,25 +193,29 @@ impl TestFramework {
     pub async fn launch_one(&mut self, task: TaskBuilder) -> Result<Offer, Error> {
         loop {
             let offers = self.next_offers().await?;
-            let fitting = offers
-                .iter()
-                .position(|offer| Capacity::of(offer).fits(task.resources()));
-            let (chosen, others): (Vec<Offer>, Vec<Offer>) = match fitting {
-                Some(index) => {
-                    let mut others = offers;
-                    let chosen = others.remove(index);
-                    (vec![chosen], others)
-                }
-                None => (Vec::new(), offers),
-            };
+            // `place` also chooses the ports of `TaskBuilder::ports(n)` from the offer.
+            let fitting = offers.iter().enumerate().find_map(|(index, offer)| {
+                Capacity::of(offer)
+                    .place(task.clone())
+                    .map(|placed| (index, placed))
+            });
+            let (chosen, others, placed): (Vec<Offer>, Vec<Offer>, Option<TaskBuilder>) =
+                match fitting {
+                    Some((index, placed)) => {
+                        let mut others = offers;
+                        let chosen = others.remove(index);
+                        (vec![chosen], others, Some(placed))
+                    }
+                    None => (Vec::new(), offers, None),
+                };
             if !others.is_empty() {
                 let ids = others.into_iter().map(|offer| offer.id);
                 self.driver
                     .decline(ids, Some(refuse_for(Duration::ZERO)))
                     .await?;
             }
-            if let Some(offer) = chosen.into_iter().next() {
-                let info = task.build_for(&offer);
+            if let (Some(offer), Some(placed)) = (chosen.into_iter().next(), placed) {
+                let info = placed.build_for(&offer);
                 self.driver
                     .launch_with_filters([offer.id.clone()], vec![info], refuse_for(Duration::ZERO))
                     .await?;

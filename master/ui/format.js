@@ -30,8 +30,10 @@ export function cpus(n) {
   return Number.isFinite(n) ? n.toFixed(2) : "–";
 }
 
-/** One resource amount by its JSON name: cpus, mem_bytes, disk_bytes or a custom scalar. */
+/** One resource by its JSON name: cpus, mem_bytes, disk_bytes, a custom scalar, or ranges
+ * and sets, which the state carries as Mesos's text (`"[31000-31005, 32000-32010]"`). */
 export function amount(name, value) {
+  if (typeof value === "string") return value;
   if (name.endsWith("_bytes")) return bytes(value);
   if (name === "cpus") return cpus(value);
   return trim(value ?? 0, 2);
@@ -42,7 +44,15 @@ export function resourceLabel(name) {
   return name.replace(/_bytes$/, "");
 }
 
-/** `{cpus: 1, mem_bytes: 2^30}` → `cpus 1.00 · mem 1 GiB`. */
+/** How many values a ranges text holds: `"[31000-31005, 32000-32000]"` → 7. */
+export function rangeCount(text) {
+  if (typeof text !== "string") return 0;
+  let count = 0;
+  for (const [, begin, end] of text.matchAll(/(\d+)-(\d+)/g)) count += Number(end) - Number(begin) + 1;
+  return count;
+}
+
+/** `{cpus: 1, mem_bytes: 2^30, ports: "[31000-31000]"}` → `cpus 1.00 · mem 1 GiB · ports [31000-31000]`. */
 export function resources(map) {
   const parts = Object.entries(map ?? {})
     .filter(([, v]) => v !== 0)

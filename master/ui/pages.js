@@ -3,7 +3,7 @@
 
 import { historyChart, shareBar, stackedBar, usageBar } from "./charts.js";
 import {
-  ago, amount, esc, percent, resourceLabel, resources, share, shortId, yesNo,
+  ago, amount, esc, percent, rangeCount, resourceLabel, resources, share, shortId, yesNo,
 } from "./format.js";
 import { HISTORY_SECONDS } from "./live.js";
 
@@ -44,7 +44,7 @@ export function overview(state, { history, now }) {
   const agents = state.agents ?? [];
   const running = tasks.filter((t) => !t.terminal).length;
   const failed = tasks.filter((t) => ["FAILED", "ERROR", "LOST"].includes(t.state)).length;
-  const extra = Object.keys(r.total ?? {}).filter((k) => !MAIN_RESOURCES.includes(k));
+  const extra = Object.keys(r.total ?? {}).filter((k) => !MAIN_RESOURCES.includes(k) && typeof r.total[k] === "number");
   return `<h1>Cluster overview</h1>
     <div class="stats">
       ${stat("active agents", `${agents.filter((a) => a.active).length} / ${agents.length}`)}
@@ -63,14 +63,24 @@ function resourceCell(agent, name) {
   return `<td><div class="num">${esc(amount(name, used))} / ${esc(amount(name, total))}</div>${usageBar(used, offered, total)}</td>`;
 }
 
+/** An agent's ports: how many are used of its ranges, e.g. `2 of [31000-32000]`. */
+function portsCell(agent) {
+  const total = agent.total?.ports;
+  if (typeof total !== "string") return `<td class="num">–</td>`;
+  const used = rangeCount(agent.used?.ports);
+  const offered = rangeCount(agent.offered?.ports);
+  return `<td><div class="num" title="used: ${esc(agent.used?.ports ?? "[]")}">${used} of <span class="mono">${esc(total)}</span></div>${usageBar(used, offered, rangeCount(total))}</td>`;
+}
+
 export function agents(state, { now }) {
   const rows = (state.agents ?? []).map((a) => `<tr data-agent-id="${esc(a.id)}">
     <td>${shortId(a.id)}</td><td>${esc(a.hostname)}</td><td class="mono">${esc(a.address)}</td>
     <td>${yesNo(a.active, "active", "unreachable")}</td><td>${ago(a.registered_time, now)}</td>
     ${MAIN_RESOURCES.map((n) => resourceCell(a, n)).join("")}
+    ${portsCell(a)}
     <td class="num">${esc(a.active_tasks)}</td></tr>`);
   return `<h1>Agents</h1>${table(
-    ["id", "hostname", "address", "status", "registered", "cpus used / total", "mem used / total", "disk used / total", ">tasks"],
+    ["id", "hostname", "address", "status", "registered", "cpus used / total", "mem used / total", "disk used / total", "ports used", ">tasks"],
     rows, "No agent has registered.")}
     <div class="legend"><span><i class="swatch used"></i>used</span><span><i class="swatch offered"></i>offered</span><span><i class="swatch free"></i>free</span></div>`;
 }

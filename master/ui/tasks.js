@@ -50,7 +50,7 @@ export class TasksPage {
       </div>
       <p id="task-notice" class="notice" hidden></p>
       <table><thead><tr><th>task</th><th>framework</th><th>agent</th><th>state</th><th>reason</th>
-      <th class="num">duration</th><th>started</th><th>resources</th></tr></thead><tbody id="task-rows"></tbody></table>`;
+      <th class="num">duration</th><th>started</th><th>ports</th><th>resources</th></tr></thead><tbody id="task-rows"></tbody></table>`;
     this.view = view;
     this.$ = (id) => view.querySelector(`#${id}`);
     this.$("filter-q").value = this.filters.q;
@@ -97,7 +97,7 @@ export class TasksPage {
     notice.hidden = total <= tasks.length;
     notice.textContent = `The live view holds the newest ${tasks.length} of ${total} tasks; /tasks pages through all of them.`;
     this.$("task-rows").innerHTML = shown.length ? shown.map((t) => row(t, named, context.now)).join("")
-      : `<tr><td class="empty" colspan="8">No task matches.</td></tr>`;
+      : `<tr><td class="empty" colspan="9">No task matches.</td></tr>`;
   }
 }
 
@@ -109,6 +109,7 @@ function row(t, named, now) {
     <td>${esc(named.agents.get(t.agent_id) ?? t.agent_id)}</td>
     <td>${statePill(t.state)}</td><td>${esc(t.reason || "–")}</td>
     <td class="num">${esc(taskDuration(t, now))}</td><td>${ago(t.started_time, now)}</td>
+    <td class="mono">${esc(t.resources?.ports ?? "–")}</td>
     <td>${esc(resources(t.resources))}</td></tr>`;
 }
 

@@ -280,7 +280,7 @@ impl<'s> Sim<'s> {
         let fit = u64::MAX;
         let mut budget = self.fws[fw].tasks_to_launch(fit);
         while budget > 0 {
-            let Some(task) = carve(&rest, &spec.task) else {
+            let Some(task) = carve(&rest, &spec.task, spec.ports) else {
                 break;
             };
             let Some(left) = rest.checked_sub(&task) else {

@@ -71,9 +71,21 @@ impl SimFramework {
     }
 }
 
-/// Picks resources for one `task` out of `offer`, reserved entries first; `None` if it does
-/// not fit.
-pub(super) fn carve(offer: &Resources, task: &Resources) -> Option<Resources> {
+/// Picks resources for one `task` and `ports` of its ports out of `offer`: scalars reserved
+/// entries first, the lowest free unreserved ports; `None` if it does not fit.
+pub(super) fn carve(offer: &Resources, task: &Resources, ports: u64) -> Option<Resources> {
+    let mut out = carve_scalars(offer, task)?;
+    if ports > 0 {
+        let free = offer
+            .iter()
+            .find(|item| item.name() == "ports" && item.reservation().is_none())
+            .and_then(|item| item.ranges())?;
+        out = out.with_ranges("ports", None, free.lowest(ports)?).ok()?;
+    }
+    Some(out)
+}
+
+fn carve_scalars(offer: &Resources, task: &Resources) -> Option<Resources> {
     if offer.contains(task) {
         return Some(task.clone());
     }

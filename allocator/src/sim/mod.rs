@@ -22,7 +22,7 @@ use crate::{AllocatorConfig, Resources};
 pub use baseline::naive_round;
 pub use repeat::run_repeated;
 pub use report::{Latency, Report};
-pub use scenarios::{hoarding_mix, mesos_benchmark, nsdi_cluster};
+pub use scenarios::{hoarding_mix, mesos_benchmark, mesos_benchmark_ports, nsdi_cluster};
 pub use table::format_table;
 
 /// `count` identical agents.
@@ -68,8 +68,10 @@ pub struct FrameworkGroup {
     pub count: usize,
     /// The role of framework `i` is `roles[i % roles.len()]`.
     pub roles: Vec<String>,
-    /// What one task uses.
+    /// What one task uses (scalars).
     pub task: Resources,
+    /// Ports each task takes: the lowest free ones of its offer's unreserved `ports`.
+    pub ports: u64,
     /// Task run time: uniform in `mean ± spread`.
     pub task_mean: Duration,
     /// See `task_mean`.

@@ -18,6 +18,7 @@ fn greedy(count: usize, roles: Vec<String>, task: &str) -> Result<FrameworkGroup
         count,
         roles,
         task: res(task)?,
+        ports: 0,
         task_mean: Duration::from_secs(30),
         task_spread: Duration::from_secs(10),
         behavior: Behavior::Greedy,
@@ -46,6 +47,21 @@ pub fn mesos_benchmark(quick: bool) -> Result<Scenario, Error> {
         warmup: Duration::ZERO,
         seed: 1,
     })
+}
+
+/// Scenario 1 with ports: the same cluster and round, every agent also offering
+/// `ports:[31000-32000]` and every task taking two of them, so the bench prints the cost of
+/// allocating ranges next to the scalar-only round.
+pub fn mesos_benchmark_ports(quick: bool) -> Result<Scenario, Error> {
+    let mut scenario = mesos_benchmark(quick)?;
+    scenario.name = scenario.name.replace("1:", "1p:") + ", ports";
+    for group in &mut scenario.agents {
+        group.resources.add(&res("ports:[31000-32000]")?);
+    }
+    for group in &mut scenario.frameworks {
+        group.ports = 2;
+    }
+    Ok(scenario)
 }
 
 /// Scenario 2, the NSDI'11 setup: 50,000 agents, 200 frameworks with unbounded demand in

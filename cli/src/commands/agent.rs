@@ -19,7 +19,7 @@ Examples:
   wasmesos agent --master http://127.0.0.1:5050
 
   # Offer a fixed share of the machine (Mesos syntax; mem and disk take units)
-  wasmesos agent --master http://10.0.0.5:5050 --resources \"cpus:4;mem:8GiB;disk:20GiB\"
+  wasmesos agent --master http://10.0.0.5:5050 --resources \"cpus:4;mem:8GiB;ports:[31000-32000]\"
 
   # A second agent on the same host, with its own port and work dir
   wasmesos agent --listen 127.0.0.1:5052 --work-dir /var/lib/wasmesos/agent-2
@@ -28,10 +28,14 @@ Examples:
   wasmesos agent --listen 0.0.0.0:5051 --advertise http://node7.example:5051
 
 Resources: `name:value` items separated by `;`, optionally reserved for a role as
-`name(role):value`. `cpus` is in cores; `mem` and `disk` take B, KiB, MiB, GiB, TiB (powers of
-1024) or KB, MB, GB, TB (powers of 1000), and a bare number means MiB as in Mesos. Other names
-(e.g. `gpus:2`) are plain numbers. Any of cpus, mem and disk left out is detected: all cores,
-memory minus 1 GiB for the host, and the free space of the work dir's filesystem minus 5 GiB.";
+`name(role):value`, of Mesos's three kinds: scalars, ranges and sets. `cpus` is in cores; `mem`
+and `disk` take B, KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), and a
+bare number means MiB as in Mesos (every size flag of wasmesos reads sizes the same way). Other
+scalars (e.g. `gpus:2`) are plain numbers. Ranges are inclusive intervals of whole numbers,
+`ports:[31000-31005,32000-32010]`; sets are names, `zones:{a,b}`; at most 1024 of either per item.
+Any of cpus, mem and disk left out is detected: all cores, memory minus 1 GiB for the host, and
+the free space of the work dir's filesystem minus 5 GiB; without `ports` the agent offers
+`ports:[31000-32000]`, as Mesos does. Tasks get their ports as PORT0..PORTn, PORTS and HOST.";
 
 /// Run an agent: offer this machine's resources to a master and run its tasks, each in its
 /// own WebAssembly sandbox.
@@ -64,7 +68,8 @@ pub struct AgentArgs {
     #[arg(long, value_name = "URL")]
     advertise: Option<String>,
 
-    /// Resources to offer, e.g. "cpus:4;mem:8GiB;disk:20GiB" (default: detected).
+    /// Resources to offer, e.g. "cpus:4;mem:8GiB;disk:20GiB;ports:[31000-32000]" (default:
+    /// detected, and ports 31000-32000); a bare mem or disk number is MiB.
     #[arg(long, value_name = "RESOURCES", value_parser = parse_resources)]
     resources: Option<Resources>,
 

@@ -8,4 +8,5 @@ mod filters;
 mod hostile;
 mod invalid_accept;
 mod lifecycle;
+mod ports;
 mod wordcount;

@@ -288,7 +288,7 @@ mod tests {
             active: true,
             ..AgentSummary::default()
         };
-        let text = agents(&[summary.clone()]);
+        let text = agents(std::slice::from_ref(&summary));
         assert!(text.contains("1.5/4"), "{text}");
         assert!(text.contains("0B/1GiB"), "{text}");
         let ports = |text: &str| {

@@ -170,3 +170,39 @@ fn an_accept_whose_reservations_the_allocator_refuses_changes_nothing() {
         assert_eq!(cpus, 2.0, "the offer comes back unreserved");
     }
 }
+
+#[test]
+fn ports_are_reserved_and_launched_on_by_value() {
+    let mut h = Harness::new();
+    let fw = h.subscribe("web", &["web"]);
+    let agent = h.register("cpus:4;mem:4GiB;ports:[31000-31009]");
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    let ops = vec![
+        reserve_op("cpus(web):1;ports(web):[31000-31001]", ""),
+        launch_op(vec![task(
+            "t1",
+            &agent,
+            "cpus(web):1;ports(web):[31001-31001]",
+        )]),
+    ];
+    accept_ops(&mut h, &fw, &[&offer.id], ops);
+    assert_eq!(launches(&h.take(), &agent).len(), 1);
+    assert_eq!(
+        total_of(&h, &agent),
+        "cpus:3;cpus(web):1;mem:4GiB;ports:[31002-31009];ports(web):[31000-31001]"
+    );
+    // A port outside the reservation cannot be reserved twice.
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    accept_ops(
+        &mut h,
+        &fw,
+        &[&offer.id],
+        vec![reserve_op("ports(web):[31001-31001]", "")],
+    );
+    assert!(
+        total_of(&h, &agent).contains("ports(web):[31000-31001]"),
+        "31001 is in use: nothing changed"
+    );
+}
