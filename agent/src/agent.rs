@@ -1,5 +1,6 @@
 //! [`Agent`]: the shared core every part of a running agent holds an `Arc` of.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Semaphore, watch};
@@ -23,6 +24,8 @@ pub(crate) struct Agent {
     pub(crate) hostname: String,
     /// The URL this agent is reached at (`AgentInfo.address`).
     pub(crate) address: String,
+    /// The address of `address`'s host, where tasks' ports are served and health-checked.
+    pub(crate) task_ip: IpAddr,
     pub(crate) resources: Resources,
     /// Set by each registration; `None` before the first and after the master removed us.
     pub(crate) agent_id: watch::Sender<Option<String>>,

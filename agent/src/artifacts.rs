@@ -95,7 +95,7 @@ impl ArtifactCache {
                 Err(Error::Rpc(status)) if attempt < self.attempts && retryable(status.code()) => {
                     warn!(%digest, attempt, err = %status.message(), "executor download failed; retrying");
                     tokio::time::sleep(backoff.next_delay()).await;
-                    attempt += 1;
+                    attempt = attempt.saturating_add(1);
                 }
                 result => return result,
             }
@@ -115,17 +115,22 @@ impl ArtifactCache {
         };
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.message().await? {
+            let received = bytes.len().saturating_add(chunk.data.len());
             let announced = chunk
                 .total_size
-                .max((bytes.len() + chunk.data.len()) as u64);
+                .max(u64::try_from(received).unwrap_or(u64::MAX));
             if announced > self.max_bytes {
                 return Err(Error::ArtifactTooLarge {
                     size: announced,
                     limit: self.max_bytes,
                 });
             }
-            if bytes.is_empty() && chunk.total_size > 0 {
-                bytes.reserve_exact(chunk.total_size as usize);
+            // At most `max_bytes` (checked above), which may still not fit a small usize.
+            if bytes.is_empty()
+                && chunk.total_size > 0
+                && let Ok(total_size) = usize::try_from(chunk.total_size)
+            {
+                bytes.reserve_exact(total_size);
             }
             bytes.extend_from_slice(&chunk.data);
         }

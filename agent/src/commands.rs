@@ -33,7 +33,7 @@ pub(crate) fn handle(agent: &Arc<Agent>, command: AgentCommand) -> Next {
             let tasks = agent.registry.framework_tasks(&shutdown.framework_id);
             info!(framework_id = %shutdown.framework_id, tasks = tasks.len(), "shutting down a framework's tasks");
             for key in tasks {
-                agent.registry.kill(&key);
+                agent.registry.kill(&key, None);
             }
         }
         Some(Command::Shutdown(shutdown)) => {
@@ -67,7 +67,7 @@ fn kill(agent: &Agent, kill: Kill) {
         framework_id: kill.framework_id,
         task_id: kill.task_id,
     };
-    match agent.registry.kill(&key) {
+    match agent.registry.kill(&key, kill.kill_policy.as_ref()) {
         registry::Kill::Signalled => debug!(task_id = %key.task_id, "kill signalled"),
         registry::Kill::Unacknowledged => {
             agent.status.resend_task(key.framework_id, key.task_id);
@@ -84,6 +84,7 @@ fn kill(agent: &Agent, kill: Kill) {
                 data: Vec::new(),
                 exit_code: None,
                 source: StatusSource::SourceAgent,
+                healthy: None,
             };
             agent.answer_once(&key, lost);
         }

@@ -77,6 +77,16 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A service's port cannot be listened on (taken by another process, or not an address
+    /// of this host).
+    #[error("cannot listen on {addr} for the service: {reason}")]
+    PortUnavailable {
+        /// The agent's task address and the task's port.
+        addr: std::net::SocketAddr,
+        /// What the OS said.
+        reason: String,
+    },
+
     /// A task description the agent cannot run (bad id, resources or network grant).
     #[error("invalid task: {0}")]
     InvalidTask(String),

@@ -34,7 +34,8 @@ pub(crate) async fn read_range(
     let (start, count) = range(size, offset, length, cap);
     file.seek(SeekFrom::Start(start)).await?;
     // The file may shrink under us (the output cap keeps only its tail): read what is there.
-    let mut data = Vec::with_capacity(count as usize);
+    // The capacity is a hint: a count beyond a usize reserves nothing up front.
+    let mut data = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     file.take(count).read_to_end(&mut data).await?;
     Ok(Chunk {
         data,
@@ -47,8 +48,9 @@ pub(crate) async fn read_range(
 pub(crate) fn slice_range(bytes: &[u8], offset: i64, length: u64, cap: u64) -> Chunk {
     let size = bytes.len() as u64;
     let (start, count) = range(size, offset, length, cap);
-    // Both are at most `size`, which came from a length.
-    let (start_at, end_at) = (start as usize, (start + count) as usize);
+    // Both are at most `size`, which came from a length, so they fit a usize.
+    let start_at = usize::try_from(start).unwrap_or(usize::MAX);
+    let end_at = start_at.saturating_add(usize::try_from(count).unwrap_or(usize::MAX));
     Chunk {
         data: bytes.get(start_at..end_at).unwrap_or_default().to_vec(),
         offset: start,
@@ -64,7 +66,7 @@ fn range(size: u64, offset: i64, length: u64, cap: u64) -> (u64, u64) {
         offset.unsigned_abs().min(size)
     };
     let wanted = if length == 0 { cap } else { length.min(cap) };
-    (start, wanted.min(size - start))
+    (start, wanted.min(size.saturating_sub(start)))
 }
 
 /// Finds `sandboxes/<any framework>/<task_id>` on disk, for tasks the registry no longer

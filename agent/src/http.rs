@@ -133,7 +133,8 @@ fn render_metrics(agent: &Agent) -> String {
             .latest
             .as_ref()
             .map_or(TaskState::Unspecified, |s| s.state());
-        *by_state.entry(state.name()).or_default() += 1;
+        let count = by_state.entry(state.name()).or_default();
+        *count = count.saturating_add(1);
     }
     family(
         &mut out,

@@ -20,7 +20,7 @@
 //! Start at [`serve`] / [`spawn`] and [`AgentConfig`]. Inside, `link` talks to the master,
 //! `commands` handles what it sends, `runner` drives one task (`reporter` orders its
 //! updates, [`task_spec`] turns its `TaskInfo` into the executor's spec, as it does for
-//! `wasmesos exec`), `sandboxes` hands out its directory, `status` and `outbox` make updates
+//! `wasmesos exec`), [`health`] runs its health check, `sandboxes` hands out its directory, `status` and `outbox` make updates
 //! reliable, `checkpoint` makes them durable, `recovery` reads them back after a restart,
 //! and `registry` is the book of tasks.
 //!
@@ -42,6 +42,16 @@
 // No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
 #![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
+// What a peer sends must not panic this crate: no unchecked arithmetic, truncating casts or
+// indexing in its code (tests may; a site that is right says why where it allows one).
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+        clippy::indexing_slicing
+    )
+)]
 #![warn(missing_docs)]
 
 mod agent;
@@ -51,6 +61,7 @@ mod commands;
 mod config;
 mod error;
 mod files;
+pub mod health;
 mod http;
 mod ids;
 mod limits;

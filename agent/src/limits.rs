@@ -32,7 +32,7 @@ pub(crate) fn limits_for(task: &TaskInfo, max_mem_bytes: u64) -> Result<Limits, 
     if mem < 1.0 {
         return Err(Error::InvalidTask("the task was granted no `mem`".into()));
     }
-    let mem_bytes = mem as u64;
+    let mem_bytes = whole_bytes(mem);
     if mem_bytes > max_mem_bytes {
         return Err(Error::InvalidTask(format!(
             "the task was granted {mem_bytes} bytes of `mem`; this agent runs tasks of at most \
@@ -46,8 +46,18 @@ pub(crate) fn limits_for(task: &TaskInfo, max_mem_bytes: u64) -> Result<Limits, 
         cpus: (cpus > 0.0).then_some(cpus),
         fuel: (task.fuel > 0).then_some(task.fuel),
         timeout: (task.timeout_ms > 0).then(|| Duration::from_millis(task.timeout_ms)),
-        disk_bytes: (disk >= 1.0).then_some(disk as u64),
+        disk_bytes: (disk >= 1.0).then(|| whole_bytes(disk)),
     })
+}
+
+/// The whole bytes of a granted amount (finite and non-negative, checked above).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a float-to-integer `as` drops the fraction and saturates at u64::MAX, never \
+              wraps: the whole bytes of the grant"
+)]
+fn whole_bytes(amount: f64) -> u64 {
+    amount as u64
 }
 
 /// The addresses a task may reach, in the syntax of [`AllowedAddr`]'s `FromStr`.

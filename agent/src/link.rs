@@ -108,7 +108,9 @@ async fn session(
     stop: &mut watch::Receiver<bool>,
 ) -> SessionEnd {
     let interval = heartbeat_interval(registered, agent.config.default_heartbeat_interval);
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    let now = tokio::time::Instant::now();
+    let first = now.checked_add(interval).unwrap_or(now);
+    let mut ticker = tokio::time::interval_at(first, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heartbeat: Option<Call> = None;
     loop {
@@ -162,6 +164,8 @@ fn send_heartbeat(agent: &Agent, agent_id: &str, interval: Duration) -> Call {
     )
 }
 
+/// The master's heartbeat interval when it is usable, else `default`; either way within
+/// [`MIN_HEARTBEAT`] and [`MAX_HEARTBEAT`] (a zero or endless period would panic the ticker).
 fn heartbeat_interval(registered: &Registered, default: Duration) -> Duration {
     match Duration::try_from_secs_f64(registered.heartbeat_interval_seconds) {
         Ok(interval) if (MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&interval) => interval,
@@ -170,7 +174,7 @@ fn heartbeat_interval(registered: &Registered, default: Duration) -> Duration {
                 seconds = registered.heartbeat_interval_seconds,
                 "unusable heartbeat interval from the master; using the default"
             );
-            default
+            default.clamp(MIN_HEARTBEAT, MAX_HEARTBEAT)
         }
     }
 }
@@ -188,5 +192,28 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
         if stop.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_interval_is_always_one_the_ticker_takes() {
+        let registered = |seconds| Registered {
+            heartbeat_interval_seconds: seconds,
+            ..Registered::default()
+        };
+        let default = Duration::from_secs(1);
+        let interval = heartbeat_interval(&registered(5.0), default);
+        assert_eq!(interval, Duration::from_secs(5));
+        for seconds in [0.0, -1.0, f64::NAN, 1e19] {
+            assert_eq!(heartbeat_interval(&registered(seconds), default), default);
+        }
+        let zero = heartbeat_interval(&registered(0.0), Duration::ZERO);
+        assert_eq!(zero, MIN_HEARTBEAT);
+        let endless = heartbeat_interval(&registered(0.0), Duration::MAX);
+        assert_eq!(endless, MAX_HEARTBEAT);
     }
 }

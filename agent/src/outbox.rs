@@ -68,7 +68,7 @@ impl Outbox {
             return;
         }
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = seq.saturating_add(1);
         self.by_uuid.insert(status.uuid.clone(), seq);
         self.due.insert(seq);
         let pending = Pending {
@@ -144,7 +144,7 @@ impl Outbox {
     /// Takes the next batch in queue order and schedules each taken update's resend.
     pub(crate) fn take_batch(&mut self, now: Instant, limits: BatchLimits) -> Vec<TaskStatus> {
         let mut batch = Vec::new();
-        let mut bytes = 0;
+        let mut bytes: usize = 0;
         while let Some(&seq) = self.due.first() {
             let Some(pending) = self.pending.get_mut(&seq) else {
                 self.due.pop_first();
@@ -152,14 +152,15 @@ impl Outbox {
             };
             let size = pending.status.encoded_len();
             if !batch.is_empty()
-                && (batch.len() >= limits.max_updates || bytes + size > limits.max_bytes)
+                && (batch.len() >= limits.max_updates
+                    || bytes.saturating_add(size) > limits.max_bytes)
             {
                 return batch;
             }
             self.due.pop_first();
-            bytes += size;
+            bytes = bytes.saturating_add(size);
             batch.push(pending.status.clone());
-            let at = now + pending.retry;
+            let at = after(now, pending.retry);
             pending.resend_at = Some(at);
             pending.retry = pending.retry.saturating_mul(2).min(self.max_retry);
             self.resends.insert((at, seq));
@@ -193,6 +194,15 @@ impl Outbox {
         self.resends.clear();
         self.unacked_once.clear();
     }
+}
+
+/// `delay` after `now`. A delay no `Instant` can reach (only a retry setting of billions of
+/// years) waits a year, which is never in practice.
+fn after(now: Instant, delay: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -256,6 +266,15 @@ mod tests {
         assert!(outbox.ack("fw", "a", &[2; 16]));
         assert_eq!(outbox.unacknowledged(), 0);
         assert_eq!(outbox.next_resend(), None);
+    }
+
+    #[test]
+    fn a_retry_delay_past_any_instant_waits_instead_of_panicking() {
+        let start = Instant::now();
+        let mut outbox = Outbox::new(Duration::MAX, Duration::MAX);
+        outbox.push(update("a", 1));
+        assert_eq!(outbox.take_batch(start, BatchLimits::default()).len(), 1);
+        assert!(outbox.next_resend().is_some_and(|at| at > start));
     }
 
     #[test]

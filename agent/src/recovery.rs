@@ -37,7 +37,7 @@ pub(crate) fn recover(agent: &Agent, recovered: Recovered) {
     if !updates.is_empty() {
         agent.status.send(updates);
     }
-    let mut failed = 0;
+    let mut failed: usize = 0;
     for task in tasks {
         let latest = task
             .latest
@@ -46,7 +46,7 @@ pub(crate) fn recover(agent: &Agent, recovered: Recovered) {
         agent.registry.restore(&task.key, task.info, latest);
         if !state.is_terminal() {
             agent.emit(&task.key, Update::agent_restarted(state));
-            failed += 1;
+            failed = failed.saturating_add(1);
         }
     }
     if agent_id.is_some() || held > 0 {

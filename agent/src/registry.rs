@@ -9,9 +9,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::sync::Notify;
-use wasmesos_proto::{FrameworkInfo, TaskInfo, TaskReport, TaskStatus};
+use wasmesos_proto::{FrameworkInfo, KillPolicy, TaskInfo, TaskReport, TaskStatus};
 use wasmesos_wasm_executor::OutputMemory;
 
 /// Identifies a task on this agent: task ids are unique only within a framework.
@@ -23,8 +24,9 @@ pub(crate) struct TaskKey {
 
 /// How the registry reaches a task that is running in the executor.
 pub(crate) trait TaskControl: Send + Sync {
-    /// Asks the executor to stop the task; its terminal update follows from the runner.
-    fn kill(&self);
+    /// Asks the executor to stop the task, letting a service finish what is in flight for
+    /// `grace`; its terminal update follows from the runner.
+    fn kill(&self, grace: Duration);
     /// Hands a framework message to the guest; false when it can no longer take one.
     fn deliver(&self, data: Vec<u8>) -> bool;
 }
@@ -67,7 +69,7 @@ struct Completed {
 impl Completed {
     fn push(&mut self, key: TaskKey, info: TaskInfo, place: Place, latest: TaskStatus) {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = seq.saturating_add(1);
         self.order.push_back((seq, key.clone()));
         let task = CompletedTask {
             info,
@@ -125,7 +127,7 @@ pub(crate) enum Attach {
     KillRequested,
     /// The task was dropped meanwhile (the master shut the agent down): the caller kills it
     /// and reports nothing.
-    Gone(Box<dyn TaskControl>),
+    Gone,
 }
 
 /// What [`Registry::kill`] did.
@@ -252,7 +254,7 @@ impl Registry {
     pub(crate) fn attach(&self, key: &TaskKey, control: Box<dyn TaskControl>) -> Attach {
         let mut books = self.books();
         let Some(task) = books.active.get_mut(key) else {
-            return Attach::Gone(control);
+            return Attach::Gone;
         };
         task.control = Some(control);
         if task.kill_requested {
@@ -262,15 +264,17 @@ impl Registry {
         }
     }
 
-    pub(crate) fn kill(&self, key: &TaskKey) -> Kill {
+    /// Kills a task with `policy`, or the kill policy it was launched with when `None`.
+    pub(crate) fn kill(&self, key: &TaskKey, policy: Option<&KillPolicy>) -> Kill {
         let mut books = self.books();
         if let Some(task) = books.active.get_mut(key) {
             if task.latest.state().is_terminal() {
                 return Kill::Unacknowledged;
             }
             task.kill_requested = true;
+            let grace = kill_grace(policy.or(task.info.kill_policy.as_ref()));
             match &task.control {
-                Some(control) => control.kill(),
+                Some(control) => control.kill(grace),
                 None => task.kill_signal.notify_one(),
             }
             return Kill::Signalled;
@@ -332,7 +336,7 @@ impl Registry {
         drop(books);
         for task in &abandoned {
             match &task.control {
-                Some(control) => control.kill(),
+                Some(control) => control.kill(Duration::ZERO),
                 None => task.kill_signal.notify_one(),
             }
         }
@@ -406,6 +410,20 @@ fn report(key: &TaskKey, info: &TaskInfo, latest: &TaskStatus) -> TaskReport {
     }
 }
 
+/// How long a killed service may finish its requests in flight: the policy's grace period,
+/// or Mesos's default of 3 s. A negative, NaN or absurd one means at once or a day at most.
+pub(crate) fn kill_grace(policy: Option<&KillPolicy>) -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(3);
+    const LONGEST: Duration = Duration::from_secs(24 * 3600);
+    match policy.and_then(|policy| policy.grace_period_seconds) {
+        None => DEFAULT,
+        Some(seconds) if seconds.is_nan() || seconds <= 0.0 => Duration::ZERO,
+        Some(seconds) => Duration::try_from_secs_f64(seconds)
+            .unwrap_or(LONGEST)
+            .min(LONGEST),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -422,7 +440,7 @@ mod tests {
     struct ProbeControl(Arc<Probe>);
 
     impl TaskControl for ProbeControl {
-        fn kill(&self) {
+        fn kill(&self, _grace: Duration) {
             self.0.kills.fetch_add(1, Ordering::SeqCst);
         }
         fn deliver(&self, data: Vec<u8>) -> bool {
@@ -487,11 +505,31 @@ mod tests {
     async fn a_kill_before_attach_wakes_the_runner_and_is_applied_at_attach() {
         let registry = Registry::new(10);
         let signal = admit(&registry, "t");
-        assert!(matches!(registry.kill(&key("t")), Kill::Signalled));
+        assert!(matches!(registry.kill(&key("t"), None), Kill::Signalled));
         signal.notified().await;
         let probe = Arc::new(Probe::default());
         let attach = registry.attach(&key("t"), Box::new(ProbeControl(Arc::clone(&probe))));
         assert!(matches!(attach, Attach::KillRequested));
+    }
+
+    #[test]
+    fn kill_grace_defaults_to_three_seconds_and_clamps_what_makes_no_sense() {
+        let policy = |seconds| KillPolicy {
+            grace_period_seconds: Some(seconds),
+        };
+        assert_eq!(kill_grace(None), Duration::from_secs(3));
+        assert_eq!(
+            kill_grace(Some(&KillPolicy::default())),
+            Duration::from_secs(3)
+        );
+        assert_eq!(kill_grace(Some(&policy(0.5))), Duration::from_millis(500));
+        assert_eq!(kill_grace(Some(&policy(0.0))), Duration::ZERO);
+        assert_eq!(kill_grace(Some(&policy(-4.0))), Duration::ZERO);
+        assert_eq!(kill_grace(Some(&policy(f64::NAN))), Duration::ZERO);
+        assert_eq!(
+            kill_grace(Some(&policy(1e300))),
+            Duration::from_secs(24 * 3600)
+        );
     }
 
     #[test]
@@ -505,15 +543,20 @@ mod tests {
             Attach::Attached
         ));
         assert!(registry.deliver(&key("t"), b"hi".to_vec()));
-        assert!(matches!(registry.kill(&key("t")), Kill::Signalled));
+        assert!(matches!(registry.kill(&key("t"), None), Kill::Signalled));
         assert_eq!(probe.kills.load(Ordering::SeqCst), 1);
         assert!(registry.record(&key("t"), vec![status("t", TaskState::TaskKilled, 9)], drop));
         assert!(!registry.deliver(&key("t"), b"late".to_vec()));
-        assert!(matches!(registry.kill(&key("t")), Kill::Unacknowledged));
+        assert!(matches!(
+            registry.kill(&key("t"), None),
+            Kill::Unacknowledged
+        ));
         registry.acknowledged(&key("t"), &[9; 16]);
-        assert!(matches!(registry.kill(&key("t")), Kill::Completed(s) if s.uuid == vec![9; 16]));
+        assert!(
+            matches!(registry.kill(&key("t"), None), Kill::Completed(s) if s.uuid == vec![9; 16])
+        );
         assert_eq!(probe.delivered.lock().expect("probe lock").len(), 1);
-        assert!(matches!(registry.kill(&key("other")), Kill::Unknown));
+        assert!(matches!(registry.kill(&key("other"), None), Kill::Unknown));
     }
 
     #[test]
@@ -592,7 +635,7 @@ mod tests {
         let probe2 = Arc::new(Probe::default());
         assert!(matches!(
             registry.attach(&key("t"), Box::new(ProbeControl(probe2))),
-            Attach::Gone(_)
+            Attach::Gone
         ));
     }
 

@@ -3,25 +3,32 @@
 //! messages and log lines, then exactly one terminal update from its report.
 
 use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::sync::Notify;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info_span, warn};
-use wasmesos_proto::{FrameworkInfo, TaskInfo};
+use wasmesos_proto::resource_names::PORTS;
+use wasmesos_proto::{FrameworkCapability, FrameworkInfo, TaskInfo, TaskState};
 use wasmesos_wasm_executor::{
-    GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program, Report, RunningTask,
-    TaskSpec, TaskStream, log_guest_line,
+    AllowedAddr, GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program,
+    ProgramKind, Report, RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream,
+    log_guest_line,
 };
 
 use crate::Error;
 use crate::agent::Agent;
+use crate::health::{self, HealthPolicy, Verdict};
 use crate::ids::check_path_id;
-use crate::registry::{Attach, Place, TaskControl, TaskKey};
+use crate::registry::{Attach, Place, TaskControl, TaskKey, kill_grace};
 use crate::reporter::Reporter;
-use crate::spec::task_spec;
+use crate::spec::{MAX_PORT_ENV, task_spec};
 use crate::updates::Update;
 
 /// Takes one task of a `launch` command in and starts its runner.
@@ -48,7 +55,17 @@ pub(crate) fn launch(agent: &Arc<Agent>, framework: &FrameworkInfo, mut task: Ta
         framework_id = %key.framework_id,
         agent_id = %agent.current_id()
     );
-    let runner = run(Arc::clone(agent), key, task, ids, kill_signal);
+    let killing_state = framework
+        .capabilities()
+        .any(|capability| capability == FrameworkCapability::TaskKillingState);
+    let runner = run(
+        Arc::clone(agent),
+        key,
+        task,
+        ids,
+        kill_signal,
+        killing_state,
+    );
     tokio::spawn(runner.instrument(span));
 }
 
@@ -58,9 +75,10 @@ async fn run(
     task: TaskInfo,
     ids: Result<(), Error>,
     kill_signal: Arc<Notify>,
+    killing_state: bool,
 ) {
     let mut reporter = Reporter::new(&agent, &key);
-    let (spec, digest) = match ids.and_then(|()| spec_for(&agent, task)) {
+    let (launch, digest, watch) = match ids.and_then(|()| spec_for(&agent, task, killing_state)) {
         Ok(spec) => spec,
         Err(err) => {
             warn!(err = %err, "refusing an invalid task");
@@ -71,10 +89,16 @@ async fn run(
     reporter.hold(Update::starting());
     // The executor's pool has a fixed number of instance slots: a task waits for one (still
     // STARTING) rather than fail when the agent is full.
+    // A service takes one slot per instance it may run at once.
+    let service_slots = launch.service.max_concurrency;
     let mut ready = pin!(async {
         let program = agent.artifacts.program(&digest).await?;
+        let slots = match program.kind() {
+            ProgramKind::HttpService => service_slots,
+            ProgramKind::Command | ProgramKind::Executor => 1,
+        };
         let slot = Arc::clone(&agent.slots)
-            .acquire_owned()
+            .acquire_many_owned(slots)
             .await
             .map_err(|_| Error::Internal("the task slots are closed".into()))?;
         Ok::<_, Error>((program, slot))
@@ -101,11 +125,11 @@ async fn run(
             return;
         }
     };
-    let started = start(&agent, &key, &program, spec, &mut reporter).await;
+    let started = start(&agent, &key, &program, launch, &mut reporter).await;
     let Some((running, sandbox, output)) = started else {
         return;
     };
-    let report = supervise(&agent, &key, running, &mut reporter).await;
+    let ending = supervise(&agent, &key, running, watch, &mut reporter).await;
     // Where the output is must be on the books before the terminal update goes out: the
     // framework may ask for it as soon as it sees the update.
     let reusable = [TaskStream::Stdout, TaskStream::Stderr]
@@ -119,9 +143,24 @@ async fn run(
     if !agent.registry.place(&key, place) {
         return;
     }
-    let Some(report) = report else { return };
+    let Some(ending) = ending else { return };
+    let report = &ending.report;
     debug!(outcome = %report.outcome, duration = ?report.duration, peak_memory = report.peak_memory_bytes, "task ended");
-    reporter.emit(Update::from_report(report, agent.config.max_result_bytes));
+    reporter.emit(ending.update(agent.config.max_result_bytes));
+}
+
+/// What the runner starts: the task's spec, and for a wasi:http service where it listens.
+struct Launch {
+    spec: TaskSpec,
+    service: ServiceLaunch,
+}
+
+/// How a wasi:http service is served (ignored for other programs).
+struct ServiceLaunch {
+    /// The task's ports; the service is served on the first.
+    ports: Vec<u16>,
+    /// Instances at once, each holding one of the agent's slots.
+    max_concurrency: u32,
 }
 
 /// Launches the task in a sandbox directory with its output held in memory, and books where
@@ -130,9 +169,9 @@ async fn start(
     agent: &Agent,
     key: &TaskKey,
     program: &Program,
-    mut spec: TaskSpec,
+    launch: Launch,
     reporter: &mut Reporter<'_>,
-) -> Option<(RunningTask, PathBuf, OutputMemory)> {
+) -> Option<(Instance, PathBuf, OutputMemory)> {
     let sandbox = match agent.sandboxes.take_waiting() {
         Some(sandbox) => Ok(sandbox),
         None => {
@@ -149,23 +188,99 @@ async fn start(
         }
     };
     let output = OutputMemory::new(agent.config.output_memory_bytes);
+    let mut spec = launch.spec;
     spec.sandbox_dir.clone_from(&sandbox);
     spec.output.memory = Some(output.clone());
-    match agent.executor.launch_inline(program, spec) {
-        Ok(running) => {
+    let started = match program.kind() {
+        ProgramKind::HttpService => serve(agent, program, spec, launch.service)
+            .await
+            .map(Instance::Service),
+        ProgramKind::Command | ProgramKind::Executor => agent
+            .executor
+            .launch_inline(program, spec)
+            .map(Instance::Task)
+            .map_err(Error::from),
+    };
+    match started {
+        Ok(instance) => {
             let place = Place {
                 sandbox: Some(sandbox.clone()),
                 output: Some(output.clone()),
             };
             agent.registry.place(key, place);
-            Some((running, sandbox, output))
+            Some((instance, sandbox, output))
         }
         Err(err) => {
-            let err = Error::from(err);
             error!(err = %err, "cannot launch the task");
             agent.sandboxes.settle(sandbox, key, true).await;
             reporter.emit(Update::from_error(&err));
             None
+        }
+    }
+}
+
+/// Binds the service's first port on the agent's task address and serves it there.
+async fn serve(
+    agent: &Agent,
+    program: &Program,
+    spec: TaskSpec,
+    service: ServiceLaunch,
+) -> Result<RunningService, Error> {
+    let Some(&port) = service.ports.first() else {
+        return Err(Error::InvalidTask(
+            "a wasi:http service needs a port to listen on: give the task one from the \
+             offer's `ports`"
+                .into(),
+        ));
+    };
+    let addr = SocketAddr::new(agent.task_ip, port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|err| Error::PortUnavailable {
+            addr,
+            reason: err.to_string(),
+        })?;
+    let config = ServiceConfig {
+        max_concurrency: service.max_concurrency,
+        ..ServiceConfig::default()
+    };
+    Ok(agent.executor.serve(program, spec, listener, config)?)
+}
+
+/// A task's running instance: a command or executor, or a wasi:http service.
+enum Instance {
+    Task(RunningTask),
+    Service(RunningService),
+}
+
+impl Instance {
+    fn kill_handle(&self) -> KillHandle {
+        match self {
+            Instance::Task(task) => task.kill_handle(),
+            Instance::Service(service) => service.kill_handle(),
+        }
+    }
+
+    /// Where framework messages go; a service takes none.
+    fn messages(&self) -> Option<MessageSender> {
+        match self {
+            Instance::Task(task) => Some(task.messages_to_guest()),
+            Instance::Service(_) => None,
+        }
+    }
+
+    /// The guest's events (a service's log lines go to its output files).
+    fn take_events(&mut self) -> Option<GuestEvents> {
+        match self {
+            Instance::Task(task) => Some(std::mem::take(task.events())),
+            Instance::Service(_) => None,
+        }
+    }
+
+    async fn wait(self) -> Report {
+        match self {
+            Instance::Task(task) => task.wait().await,
+            Instance::Service(service) => service.wait().await,
         }
     }
 }
@@ -175,106 +290,301 @@ async fn start(
 async fn supervise(
     agent: &Agent,
     key: &TaskKey,
-    mut running: RunningTask,
+    mut running: Instance,
+    watch: Watch,
     reporter: &mut Reporter<'_>,
-) -> Option<Report> {
+) -> Option<Ending> {
+    let (kills, kill_requests) = tokio::sync::watch::channel(None);
     let control = ExecutorControl {
-        kill: running.kill_handle(),
-        messages: running.messages_to_guest(),
+        kills,
+        messages: running.messages(),
     };
+    let instance = running.kill_handle();
     match agent.registry.attach(key, Box::new(control)) {
         Attach::Attached => reporter.emit(Update::running("")),
         // Killed while it was being fetched: straight to TASK_KILLED, never RUNNING.
         Attach::KillRequested => {
             reporter.flush();
-            running.kill_handle().kill();
+            instance.kill();
         }
-        Attach::Gone(control) => {
-            control.kill();
+        Attach::Gone => {
+            instance.kill();
             running.wait().await;
             return None;
         }
     }
-    let events = std::mem::take(running.events());
-    Some(follow(agent, key, running.wait(), events).await)
+    let events = running.take_events();
+    let follower = Follower {
+        agent,
+        key,
+        instance,
+        watch,
+        healthy: None,
+        unhealthy: None,
+        stopping: false,
+    };
+    Some(follower.follow(running.wait(), events, kill_requests).await)
 }
 
-/// The executor's task spec and the executor digest, checked before anything is fetched.
-/// Its sandbox directory is chosen when the task starts.
-fn spec_for(agent: &Agent, mut task: TaskInfo) -> Result<(TaskSpec, String), Error> {
+/// What the runner watches while the task runs, besides the task itself.
+pub(crate) struct Watch {
+    /// The task's health check, validated, and the address its ports are on.
+    health: Option<(HealthPolicy, IpAddr)>,
+    /// The framework wants TASK_KILLING when a kill begins.
+    killing_state: bool,
+    /// The grace period a health check's kill gives the task (its kill policy's).
+    grace: Duration,
+}
+
+/// How a task ended: its report, and what the runner adds to the terminal update.
+struct Ending {
+    report: Report,
+    /// Set when the health check killed the task.
+    unhealthy: Option<String>,
+    healthy: Option<bool>,
+}
+
+impl Ending {
+    fn update(self, max_result_bytes: u64) -> Update {
+        let update = Update::from_report(self.report, max_result_bytes);
+        match self.unhealthy {
+            Some(message) if update.state == TaskState::TaskKilled => update.unhealthy(message),
+            _ => update.with_health(self.healthy),
+        }
+    }
+}
+
+/// Follows one running task: relays its events, runs its health check, and stops it when a
+/// kill comes or the check fails.
+struct Follower<'a> {
+    agent: &'a Agent,
+    key: &'a TaskKey,
+    instance: KillHandle,
+    watch: Watch,
+    healthy: Option<bool>,
+    unhealthy: Option<String>,
+    stopping: bool,
+}
+
+impl Follower<'_> {
+    /// Relays the guest's events until it ends, then those it left behind.
+    async fn follow(
+        mut self,
+        wait: impl Future<Output = Report>,
+        mut events: Option<GuestEvents>,
+        mut kill_requests: tokio::sync::watch::Receiver<Option<Duration>>,
+    ) -> Ending {
+        let mut wait = pin!(wait);
+        let mut shown_status = String::new();
+        let (mut verdicts, _checker) = match self.watch.health.take() {
+            Some((policy, host)) => {
+                let (sender, verdicts) = mpsc::channel(4);
+                let checker = health::watch(policy, host, Instant::now(), sender);
+                (
+                    Some(verdicts),
+                    Some(AbortOnDrop(tokio::spawn(checker.in_current_span()))),
+                )
+            }
+            None => (None, None),
+        };
+        let mut kills_open = true;
+        loop {
+            tokio::select! {
+                biased;
+                report = &mut wait => {
+                    // Status text after the end is moot, but messages and logs still count.
+                    while let Some(event) = events.as_mut().and_then(GuestEvents::try_recv) {
+                        self.relay(event, None);
+                    }
+                    return Ending { report, unhealthy: self.unhealthy, healthy: self.healthy };
+                }
+                changed = kill_requests.changed(), if kills_open => match changed {
+                    Ok(()) => {
+                        let grace = *kill_requests.borrow_and_update();
+                        if let Some(grace) = grace {
+                            self.stop(grace);
+                        }
+                    }
+                    // The registry dropped the task's control: no more kills will come.
+                    Err(_) => kills_open = false,
+                },
+                verdict = next_verdict(&mut verdicts) => match verdict {
+                    Some(Verdict::Report { healthy, message }) => {
+                        self.healthy = Some(healthy);
+                        self.agent.emit(self.key, Update::health(healthy, message));
+                    }
+                    Some(Verdict::Kill { message }) => {
+                        warn!(%message, "killing an unhealthy task");
+                        self.healthy = Some(false);
+                        self.unhealthy = Some(message);
+                        verdicts = None;
+                        self.stop(self.watch.grace);
+                    }
+                    None => verdicts = None,
+                },
+                event = next_event(&mut events) => match event {
+                    Some(event) => self.relay(event, Some(&mut shown_status)),
+                    None => events = None,
+                },
+            }
+        }
+    }
+
+    /// Begins stopping the task (once): TASK_KILLING to a framework that wants it, then the
+    /// instance is told to stop within `grace`.
+    fn stop(&mut self, grace: Duration) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        if self.watch.killing_state {
+            self.agent
+                .emit(self.key, Update::killing(grace).with_health(self.healthy));
+        }
+        // A service finishes what it serves within the grace; a command stops at once.
+        self.instance.kill_within(grace);
+    }
+
+    fn relay(&self, event: GuestEvent, shown_status: Option<&mut String>) {
+        match event {
+            GuestEvent::Status(text) => {
+                if let Some(shown) = shown_status
+                    && *shown != text
+                    && !self.stopping
+                {
+                    shown.clone_from(&text);
+                    let update = Update::running(text).with_health(self.healthy);
+                    self.agent.emit(self.key, update);
+                }
+            }
+            GuestEvent::Message(data) => {
+                self.agent.relay.send(
+                    self.key.framework_id.clone(),
+                    self.key.task_id.clone(),
+                    data,
+                );
+            }
+            // Here, inside the task's span: the executor leaves guest log lines to its reader.
+            GuestEvent::Log { level, message } => log_guest_line(level, &message),
+        }
+    }
+}
+
+/// The guest's next event; `None` once it sends no more, pending forever when it has none.
+async fn next_event(events: &mut Option<GuestEvents>) -> Option<GuestEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next verdict of a health check; pending forever when there is none.
+async fn next_verdict(verdicts: &mut Option<mpsc::Receiver<Verdict>>) -> Option<Verdict> {
+    match verdicts {
+        Some(verdicts) => verdicts.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Aborts the spawned task when dropped: the health check ends with its task.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The executor's task spec, the executor digest and what to watch while it runs, checked
+/// before anything is fetched. Its sandbox directory is chosen when the task starts.
+fn spec_for(
+    agent: &Agent,
+    mut task: TaskInfo,
+    killing_state: bool,
+) -> Result<(Launch, String, Watch), Error> {
     let digest = task
         .executor
         .as_mut()
         .map(|executor| std::mem::take(&mut executor.digest))
         .unwrap_or_default();
-    let spec = task_spec(
+    let health = task
+        .health_check
+        .as_ref()
+        .map(|check| HealthPolicy::from_proto(check, &task_ports(&task)))
+        .transpose()?
+        .map(|policy| (policy, agent.task_ip));
+    let watch = Watch {
+        health,
+        killing_state,
+        grace: kill_grace(task.kill_policy.as_ref()),
+    };
+    let service = ServiceLaunch {
+        ports: task_ports(&task),
+        max_concurrency: match task.max_concurrency {
+            0 => DEFAULT_SERVICE_CONCURRENCY,
+            n => n,
+        }
+        .min(agent.executor.config().max_concurrent_tasks),
+    };
+    let mut spec = task_spec(
         task,
         agent.executor.config(),
         agent.config.output_cap_bytes,
         &agent.hostname,
     )?;
-    Ok((spec, digest))
-}
-
-/// Relays the guest's events until it ends, then those it left behind.
-async fn follow(
-    agent: &Agent,
-    key: &TaskKey,
-    wait: impl Future<Output = Report>,
-    mut events: GuestEvents,
-) -> Report {
-    let mut wait = pin!(wait);
-    let mut shown_status = String::new();
-    loop {
-        tokio::select! {
-            biased;
-            report = &mut wait => {
-                // Status text after the end is moot, but messages and logs still count.
-                while let Some(event) = events.try_recv() {
-                    relay(agent, key, event, None);
-                }
-                return report;
-            }
-            event = events.recv() => match event {
-                Some(event) => relay(agent, key, event, Some(&mut shown_status)),
-                None => return wait.await,
-            },
+    // A task may listen on its own ports through wasi:sockets, on the agent's task address
+    // or on all addresses (which the ports being the task's makes the same thing).
+    let any = match agent.task_ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    for &port in &service.ports {
+        for ip in [agent.task_ip, any] {
+            spec.network
+                .allow
+                .push(AllowedAddr::Socket(SocketAddr::new(ip, port)));
         }
     }
+    Ok((Launch { spec, service }, digest, watch))
 }
 
-fn relay(agent: &Agent, key: &TaskKey, event: GuestEvent, shown_status: Option<&mut String>) {
-    match event {
-        GuestEvent::Status(text) => {
-            if let Some(shown) = shown_status
-                && *shown != text
-            {
-                shown.clone_from(&text);
-                agent.emit(key, Update::running(text));
-            }
-        }
-        GuestEvent::Message(data) => {
-            agent
-                .relay
-                .send(key.framework_id.clone(), key.task_id.clone(), data);
-        }
-        // Here, inside the task's span: the executor leaves guest log lines to its reader.
-        GuestEvent::Log { level, message } => log_guest_line(level, &message),
-    }
+/// Instances a wasi:http service runs at once unless its task says otherwise.
+const DEFAULT_SERVICE_CONCURRENCY: u32 = 4;
+
+/// The ports a task was given, lowest first (those beyond 65535, which no socket has, are
+/// left out).
+fn task_ports(task: &TaskInfo) -> Vec<u16> {
+    task.resources
+        .as_ref()
+        .map(|resources| {
+            resources
+                .ranges(PORTS)
+                .values()
+                .take(MAX_PORT_ENV)
+                .filter_map(|port| u16::try_from(port).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-/// How the registry reaches a task running in the executor.
+/// How the registry reaches a task running in the executor: kills go to its runner, which
+/// stops the instance after saying TASK_KILLING where the framework wants it; a second kill
+/// may only shorten the grace period.
 struct ExecutorControl {
-    kill: KillHandle,
-    messages: MessageSender,
+    kills: tokio::sync::watch::Sender<Option<Duration>>,
+    messages: Option<MessageSender>,
 }
 
 impl TaskControl for ExecutorControl {
-    fn kill(&self) {
-        self.kill.kill();
+    fn kill(&self, grace: Duration) {
+        self.kills.send_modify(|current| {
+            *current = Some(current.map_or(grace, |now| now.min(grace)));
+        });
     }
 
     fn deliver(&self, data: Vec<u8>) -> bool {
-        self.messages.send(data)
+        self.messages
+            .as_ref()
+            .is_some_and(|messages| messages.send(data))
     }
 }

@@ -83,7 +83,8 @@ impl Sandboxes {
             root,
             pool,
             free: Mutex::new(free),
-            next_name: AtomicU64::new(last_name + 1),
+            // Names count up from here and wrap, as `fetch_add` does.
+            next_name: AtomicU64::new(last_name.wrapping_add(1)),
             max_free,
             settling: Arc::default(),
         })
@@ -403,6 +404,20 @@ mod tests {
         assert!(
             fresh != a && fresh != b,
             "new names do not collide: {fresh:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pool_directory_with_the_largest_name_does_not_stop_the_start() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let last = work.path().join("pool").join(u64::MAX.to_string());
+        std::fs::create_dir_all(&last).expect("mkdir");
+        let sandboxes = open(work.path(), 0);
+        let fresh = sandboxes.take().await.expect("take");
+        assert_eq!(
+            fresh,
+            work.path().join("pool").join("0"),
+            "names wrap around"
         );
     }
 

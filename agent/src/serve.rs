@@ -139,6 +139,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         Some(url) => url.clone(),
         None => format!("http://{}", advertised_addr(addr, &config.master_url).await),
     };
+    let task_ip = host_ip(&address).await.unwrap_or(addr.ip());
     let hostname = config.hostname.clone().unwrap_or_else(|| {
         sysinfo::System::host_name().unwrap_or_else(|_| "localhost".to_string())
     });
@@ -152,6 +153,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
     let agent = Agent {
         hostname,
         address,
+        task_ip,
         resources,
         registry: Registry::new(config.completed_tasks_retained),
         checkpoint: Checkpoint::start(store, status.clone())?,
@@ -250,6 +252,17 @@ async fn advertised_addr(addr: SocketAddr, master_url: &str) -> SocketAddr {
         .await
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     SocketAddr::new(ip, addr.port())
+}
+
+/// The IP address of `url`'s host, resolving a name.
+async fn host_ip(url: &str) -> Option<IpAddr> {
+    let uri: tonic::codegen::http::Uri = url.parse().ok()?;
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse() {
+        return Some(ip);
+    }
+    let resolved = tokio::net::lookup_host((host, 0)).await.ok()?.next()?;
+    Some(resolved.ip())
 }
 
 async fn route_to(master_url: &str) -> Option<IpAddr> {

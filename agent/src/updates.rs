@@ -18,6 +18,8 @@ pub(crate) struct Update {
     pub(crate) data: Vec<u8>,
     pub(crate) exit_code: Option<i32>,
     pub(crate) source: StatusSource,
+    /// The task's health, once a health check has decided it.
+    pub(crate) healthy: Option<bool>,
 }
 
 impl Update {
@@ -34,6 +36,7 @@ impl Update {
             data: Vec::new(),
             exit_code: None,
             source,
+            healthy: None,
         }
     }
 
@@ -65,6 +68,47 @@ impl Update {
             message,
             StatusSource::SourceExecutor,
         )
+    }
+
+    /// A health check changed its verdict, or failed again; the task still runs.
+    pub(crate) fn health(healthy: bool, message: impl Into<String>) -> Self {
+        Update {
+            healthy: Some(healthy),
+            ..Update::new(
+                TaskState::TaskRunning,
+                Reason::TaskHealthCheckStatusUpdated,
+                message,
+                StatusSource::SourceExecutor,
+            )
+        }
+    }
+
+    /// A kill began: the task is stopping (sent only to frameworks that asked for it).
+    pub(crate) fn killing(grace: std::time::Duration) -> Self {
+        Update::new(
+            TaskState::TaskKilling,
+            Reason::Killed,
+            format!("stopping, with a grace period of {grace:?}"),
+            StatusSource::SourceAgent,
+        )
+    }
+
+    /// The terminal update of a task killed for failing its health check.
+    pub(crate) fn unhealthy(self, message: String) -> Self {
+        Update {
+            reason: Reason::TaskUnhealthy,
+            message,
+            healthy: Some(false),
+            ..self
+        }
+    }
+
+    /// This update with the task's latest known health on it.
+    pub(crate) fn with_health(self, healthy: Option<bool>) -> Self {
+        Update {
+            healthy: self.healthy.or(healthy),
+            ..self
+        }
     }
 
     /// Killed before the instance started.
@@ -162,6 +206,7 @@ impl Update {
             timestamp,
             source: self.source as i32,
             exit_code: self.exit_code,
+            healthy: self.healthy,
         }
     }
 }

@@ -84,7 +84,7 @@ impl Default for MasterConfig {
             min_allocatable_resources: default_min_allocatable(),
             role_sorter: SorterKind::Drf,
             agent_heartbeat_interval,
-            agent_ping_timeout: agent_heartbeat_interval * 5,
+            agent_ping_timeout: agent_heartbeat_interval.saturating_mul(5),
             framework_heartbeat_interval: Duration::from_secs(15),
             allocation_batch_interval: Duration::from_millis(2),
             offer_timeout: None,

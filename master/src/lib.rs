@@ -42,6 +42,16 @@
 // No `expect` outside tests: a panic on what a peer or a user sends is a bug (tests may).
 #![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
+// What a peer sends must not panic this crate: no unchecked arithmetic, truncating casts or
+// indexing in its code (tests may; a site that is right says why where it allows one).
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+        clippy::indexing_slicing
+    )
+)]
 
 mod actor;
 pub mod artifacts;

@@ -51,7 +51,10 @@ impl Histogram {
             .iter()
             .position(|bound| seconds <= *bound)
             .unwrap_or(LATENCY_BUCKETS.len());
-        self.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        // `buckets` has a slot for every bound and one more.
+        if let Some(bucket) = self.buckets.get(slot) {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
         self.count.fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -65,7 +68,9 @@ impl Histogram {
     /// Observations per bucket of [`LATENCY_BUCKETS`], not cumulative: slot `i` counts
     /// those in `(bound[i-1], bound[i]]`, and the last slot those above every bound.
     pub fn buckets(&self) -> [u64; LATENCY_BUCKETS.len() + 1] {
-        std::array::from_fn(|slot| self.buckets[slot].load(Ordering::Relaxed))
+        self.buckets
+            .each_ref()
+            .map(|bucket| bucket.load(Ordering::Relaxed))
     }
 
     /// The sum of the observations, in seconds.

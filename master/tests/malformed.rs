@@ -11,7 +11,7 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use wasmesos_proto::v1::{
     AcceptRequest, AgentInfo, ExecutorMessageRequest, FrameworkInfo, GetStateRequest,
     HeartbeatRequest, KillRequest, KillTaskRequest, ReadFileRequest, RegisterRequest, Resource,
-    Resources, StatusUpdates, SubscribeRequest, TaskStatus,
+    Resources, StatusUpdates, SubscribeRequest, TaskStatus, event,
 };
 
 fn code<T>(result: Result<T, tonic::Status>) -> Code {
@@ -56,11 +56,41 @@ async fn scheduler_calls_with_missing_fields_are_invalid_arguments() {
 }
 
 #[tokio::test]
+async fn an_endless_heartbeat_interval_is_capped_at_an_hour() {
+    let master = start(|_| {}).await;
+    // Fits a Duration, but not an Instant's reach: the heartbeat ticker used to panic on it.
+    let endless = SubscribeRequest {
+        framework: Some(FrameworkInfo {
+            name: "x".into(),
+            ..FrameworkInfo::default()
+        }),
+        heartbeat_interval_seconds: 1e19,
+    };
+    let mut events = master
+        .scheduler()
+        .subscribe(endless)
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let first = within(events.message())
+        .await
+        .expect("stream")
+        .map(|e| e.event);
+    match first {
+        Some(Some(event::Event::Subscribed(subscribed))) => {
+            assert_eq!(subscribed.heartbeat_interval_seconds, 3600.0);
+        }
+        other => panic!("expected SUBSCRIBED, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn calls_from_strangers_fail_their_precondition() {
     let master = start(|_| {}).await;
     let kill = KillRequest {
         framework_id: "who".into(),
         task_id: "t".into(),
+        kill_policy: None,
     };
     assert_eq!(
         code(master.scheduler().kill(kill).await),

@@ -144,6 +144,7 @@ async fn offer_launch_update_and_acknowledge_round_trip() {
     let kill = KillRequest {
         framework_id: fw.clone(),
         task_id: "t2".into(),
+        kill_policy: None,
     };
     master.scheduler().kill(kill).await.expect("kill");
     assert!(

@@ -92,6 +92,8 @@ impl Reason {
             Reason::Reconciliation => "reconciliation",
             Reason::TaskUnknown => "task_unknown",
             Reason::Finished => "finished",
+            Reason::TaskHealthCheckStatusUpdated => "health_check_status_updated",
+            Reason::TaskUnhealthy => "unhealthy",
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tonic::transport::Channel;
@@ -9,8 +10,8 @@ use tracing::Instrument;
 use wasmesos_proto::reconcile_request::ReconcileTask;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
-    AcceptRequest, CallResponse, DeclineRequest, Filters, FrameworkMessageRequest, KillRequest,
-    Operation, ReconcileRequest, ReviveRequest, SuppressRequest, TaskInfo, TaskStatus,
+    AcceptRequest, CallResponse, DeclineRequest, Filters, FrameworkMessageRequest, KillPolicy,
+    KillRequest, Operation, ReconcileRequest, ReviveRequest, SuppressRequest, TaskInfo, TaskStatus,
     TeardownRequest, operation,
 };
 
@@ -201,14 +202,29 @@ impl Driver {
         .await
     }
 
-    /// Asks the master to kill a task; its KILLED (or latest) status arrives as an update.
+    /// Asks the master to kill a task with the kill policy it was launched with; its KILLED
+    /// (or latest) status arrives as an update.
     pub async fn kill(&self, task_id: &str) -> Result<(), Error> {
+        self.kill_with(task_id, None).await
+    }
+
+    /// Like [`Driver::kill`], with a grace period for a service to finish the requests it
+    /// is serving (zero: at once) in place of the task's own.
+    pub async fn kill_with_grace(&self, task_id: &str, grace: Duration) -> Result<(), Error> {
+        let policy = KillPolicy {
+            grace_period_seconds: Some(grace.as_secs_f64()),
+        };
+        self.kill_with(task_id, Some(policy)).await
+    }
+
+    async fn kill_with(&self, task_id: &str, kill_policy: Option<KillPolicy>) -> Result<(), Error> {
         let task_id = task_id.to_string();
         self.call("kill", |mut client, framework_id| async move {
             client
                 .kill(KillRequest {
                     framework_id,
                     task_id,
+                    kill_policy,
                 })
                 .await
         })

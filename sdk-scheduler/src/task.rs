@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use wasmesos_allocator::Ranges;
 use wasmesos_proto::resource_names::{CPUS, DISK, MEM, PORTS};
-use wasmesos_proto::{ExecutorInfo, Filters, Offer, Resource, Resources, TaskInfo, ValueType};
+use wasmesos_proto::{
+    ExecutorInfo, Filters, HealthCheck, KillPolicy, Offer, Resource, Resources, TaskInfo, ValueType,
+};
 
 /// Builds a [`TaskInfo`]: which executor (by digest) runs with which resources and inputs.
 ///
@@ -173,6 +175,29 @@ impl TaskBuilder {
     /// Lets the task connect to `address` ("ip:port", or "ip" for any port); none by default.
     pub fn network_allow(mut self, address: impl Into<String>) -> Self {
         self.executor().network_allow.push(address.into());
+        self
+    }
+
+    /// A health check the agent runs while the task runs (see `HealthCheck` in the proto for
+    /// its fields and Mesos's defaults); its HTTP or TCP port must be one of the task's.
+    pub fn health_check(mut self, check: HealthCheck) -> Self {
+        self.task.health_check = Some(check);
+        self
+    }
+
+    /// How long a kill lets a service finish the requests it is serving before its instances
+    /// are dropped (the agent's default is 3 s; zero stops it at once).
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.task.kill_policy = Some(KillPolicy {
+            grace_period_seconds: Some(grace.as_secs_f64()),
+        });
+        self
+    }
+
+    /// For a wasi:http service: requests served at once, each in its own instance; more
+    /// wait in its queue (the agent's default is 4).
+    pub fn max_concurrency(mut self, requests: u32) -> Self {
+        self.task.max_concurrency = requests;
         self
     }
 

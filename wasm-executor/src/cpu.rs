@@ -6,6 +6,12 @@
 //! tokio moves the task between worker threads. The epoch callback adds the running poll's
 //! share so far, and [`Throttle`] turns that into pauses.
 //!
+//! A service runs many instances at once, each its own future with its own meter; their
+//! meters add up in one [`SharedCpu`], and each instance is throttled on that sum, so the
+//! share holds for the whole service. A service is also idle for long stretches: its unused
+//! budget is kept only up to [`Throttle::SERVICE_MAX_CREDIT`], so that an hour of idleness does
+//! not buy half an hour of every core.
+//!
 //! A throttled task uses the thread's CPU clock, so that time the OS preempts the thread is not
 //! charged to its share. That clock is a system call on Linux (about 9% of a trivial launch),
 //! so other tasks use the monotonic clock, which is not.
@@ -25,6 +31,24 @@ pub(crate) struct CpuMeter {
     finished_nanos: AtomicU64,
     /// The clock when the current poll began.
     poll_started_nanos: AtomicU64,
+    /// The service this meter's polls also count for.
+    shared: Option<Arc<SharedCpu>>,
+}
+
+/// The CPU time of all of a service's instances.
+#[derive(Debug, Default)]
+pub(crate) struct SharedCpu {
+    /// Nanoseconds of finished polls, across all the service's meters.
+    used_nanos: AtomicU64,
+    /// Budget given up while idle past the service's credit cap, charged as if used.
+    forgiven_nanos: AtomicU64,
+}
+
+impl SharedCpu {
+    /// CPU time of all finished polls.
+    pub(crate) fn used(&self) -> Duration {
+        Duration::from_nanos(self.used_nanos.load(Ordering::Relaxed))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +81,15 @@ impl CpuMeter {
             },
             finished_nanos: AtomicU64::new(0),
             poll_started_nanos: AtomicU64::new(0),
+            shared: None,
+        }
+    }
+
+    /// A meter for one of a service's instances, whose polls also count in `shared`.
+    pub(crate) fn for_service(precise: bool, shared: Arc<SharedCpu>) -> Self {
+        CpuMeter {
+            shared: Some(shared),
+            ..CpuMeter::new(precise)
         }
     }
 
@@ -66,6 +99,36 @@ impl CpuMeter {
         let started = self.poll_started_nanos.load(Ordering::Relaxed);
         let running = self.clock.now_nanos().saturating_sub(started);
         Duration::from_nanos(self.finished_nanos.load(Ordering::Relaxed) + running)
+    }
+
+    /// What the throttle holds against the task so far: its own time, or for a service all
+    /// its instances' finished polls, this one's poll in progress, and the budget forgiven.
+    /// Called from inside the poll, like [`used_in_poll`](Self::used_in_poll).
+    pub(crate) fn charged_in_poll(&self) -> Duration {
+        let Some(shared) = &self.shared else {
+            return self.used_in_poll();
+        };
+        let started = self.poll_started_nanos.load(Ordering::Relaxed);
+        let running = self.clock.now_nanos().saturating_sub(started);
+        let charged = shared
+            .used_nanos
+            .load(Ordering::Relaxed)
+            .saturating_add(shared.forgiven_nanos.load(Ordering::Relaxed))
+            .saturating_add(running);
+        Duration::from_nanos(charged)
+    }
+
+    /// Forgives the service's budget so that its charge is at least `floor` (the budget
+    /// left unused past the credit cap). Racing callers agree: the larger floor wins.
+    pub(crate) fn charge_at_least(&self, floor: Duration) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let used = shared.used_nanos.load(Ordering::Relaxed);
+        let floor = u64::try_from(floor.as_nanos()).unwrap_or(u64::MAX);
+        shared
+            .forgiven_nanos
+            .fetch_max(floor.saturating_sub(used), Ordering::Relaxed);
     }
 
     /// Time of all finished polls.
@@ -101,6 +164,9 @@ impl<F: Future + ?Sized> Future for Metered<F> {
         self.meter
             .finished_nanos
             .fetch_add(spent, Ordering::Relaxed);
+        if let Some(shared) = &self.meter.shared {
+            shared.used_nanos.fetch_add(spent, Ordering::Relaxed);
+        }
         result
     }
 }
@@ -115,11 +181,18 @@ pub(crate) struct Throttle {
     share: f64,
     started: Instant,
     burst: Duration,
+    /// The most unused budget kept; `None` keeps it all (a task's budget counts from its
+    /// launch, and a task rarely idles).
+    max_credit: Option<Duration>,
 }
 
 impl Throttle {
     /// The longest the guest runs between pauses.
     const BURST: Duration = Duration::from_millis(5);
+
+    /// The unused budget a service keeps: after idling, it may run this much above its share
+    /// before it is paused.
+    pub(crate) const SERVICE_MAX_CREDIT: Duration = Duration::from_millis(100);
 
     /// A throttle for `share` of a core, or `None` when the share does not restrict a
     /// single-threaded guest.
@@ -129,7 +202,30 @@ impl Throttle {
             share,
             started,
             burst: Self::BURST,
+            max_credit: None,
         })
+    }
+
+    /// A throttle for a service's `share`, whatever it is: its instances run at once, so
+    /// even a share of a whole core or more restricts it.
+    pub(crate) fn for_service(share: Option<f64>, started: Instant) -> Option<Self> {
+        Some(Throttle {
+            share: share?,
+            started,
+            burst: Self::BURST,
+            max_credit: Some(Self::SERVICE_MAX_CREDIT),
+        })
+    }
+
+    /// The least the task must be charged at `now` for its unused budget to stay within the
+    /// credit cap, when it has one and the charge is below it.
+    pub(crate) fn credit_floor(&self, charged: Duration, now: Instant) -> Option<Duration> {
+        let cap = self.max_credit?;
+        let earned = now
+            .saturating_duration_since(self.started)
+            .mul_f64(self.share);
+        let floor = earned.saturating_sub(cap);
+        (charged < floor).then_some(floor)
     }
 
     /// How long to pause now, having used `used` of CPU.
@@ -163,6 +259,55 @@ mod tests {
         assert_eq!(throttle.pause(Duration::from_millis(20), now), None);
         let pause = throttle.pause(Duration::from_millis(40), now);
         assert_eq!(pause, Some(Duration::from_millis(60)));
+    }
+
+    #[test]
+    fn a_service_keeps_only_capped_credit() {
+        let start = Instant::now();
+        let task = Throttle::new(Some(0.5), start).expect("a throttle");
+        let service = Throttle::for_service(Some(0.5), start).expect("a throttle");
+        let after_an_hour = start + Duration::from_secs(3600);
+        assert_eq!(task.credit_floor(Duration::ZERO, after_an_hour), None);
+        let floor = service.credit_floor(Duration::ZERO, after_an_hour);
+        assert_eq!(
+            floor,
+            Some(Duration::from_secs(1800) - Throttle::SERVICE_MAX_CREDIT)
+        );
+        // Charged at the floor, the service may run its credit and its burst, then pauses.
+        let floor = floor.expect("a floor");
+        let credit = Throttle::SERVICE_MAX_CREDIT;
+        assert_eq!(service.pause(floor + credit, after_an_hour), None);
+        assert!(
+            service
+                .pause(floor + credit + Duration::from_millis(10), after_an_hour)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn service_meters_add_up() {
+        let shared = Arc::new(SharedCpu::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for _ in 0..2 {
+            let meter = Arc::new(CpuMeter::for_service(true, Arc::clone(&shared)));
+            let busy = Metered::new(
+                Box::pin(async {
+                    let start = cpu_time::ThreadTime::now();
+                    while start.elapsed() < Duration::from_millis(10) {
+                        std::hint::spin_loop();
+                    }
+                }),
+                Arc::clone(&meter),
+            );
+            runtime.block_on(busy);
+        }
+        assert!(
+            shared.used() >= Duration::from_millis(20),
+            "{:?}",
+            shared.used()
+        );
     }
 
     #[test]

@@ -23,12 +23,24 @@ pub enum Error {
     #[error("the component imports interfaces this host does not provide: {}", .0.join(", "))]
     UnsupportedImports(Vec<String>),
 
-    /// The component exports neither `wasi:cli/run` (a command) nor `run` (an executor).
+    /// The component exports none of `wasi:cli/run` (a command), `run` (an executor) and
+    /// `wasi:http/incoming-handler` (an HTTP service).
     #[error(
-        "the component exports neither `wasi:cli/run` (a wasi:cli/command) \
-         nor `run` (the wasmesos:executor world)"
+        "the component exports none of `wasi:cli/run` (a wasi:cli/command), \
+         `run` (the wasmesos:executor world) and `wasi:http/incoming-handler` \
+         (a wasi:http service)"
     )]
     MissingWorld,
+
+    /// The program is started the wrong way: a service with `launch`, or a task with
+    /// `serve`.
+    #[error("this component is a {} and is started with `{start}`", kind.name())]
+    WrongKind {
+        /// What the program is.
+        kind: crate::ProgramKind,
+        /// The call that starts it: `Executor::serve` or `Executor::launch`.
+        start: &'static str,
+    },
 
     /// The component is larger than [`ExecutorConfig::max_component_bytes`](crate::ExecutorConfig).
     #[error("component is {size} bytes, more than the limit of {limit} bytes")]
@@ -91,6 +103,7 @@ impl Error {
             Error::NotAComponent => "not_a_component",
             Error::UnsupportedImports(_) => "unsupported_imports",
             Error::MissingWorld => "missing_world",
+            Error::WrongKind { .. } => "wrong_kind",
             Error::TooLarge { .. } => "too_large",
             Error::Io { .. } => "io_error",
             Error::Cache(_) => "cache_error",

@@ -9,7 +9,8 @@ use wasmtime::component::Linker;
 
 use crate::cache::{CacheStats, CompileCache, Digest};
 use crate::engine::{Engines, MeteredEngine, Metering};
-use crate::program::{self, Prepared, Program, ProgramInner};
+use crate::program::{self, Prepared, Program, ProgramInner, ProgramKind};
+use crate::service::{self, RunningService, ServiceConfig};
 use crate::spec::TaskSpec;
 use crate::store::TaskState;
 use crate::task::{self, Driver, Launch, RunningTask};
@@ -119,8 +120,12 @@ impl Executor {
     }
 
     /// Starts a task on the current tokio runtime, as a tokio task of its own. Creates the
-    /// sandbox dir if needed; fails only if the spec is invalid or the sandbox cannot be
-    /// prepared. Everything after that is reported by [`RunningTask::wait`].
+    /// sandbox dir if needed; fails only if the spec is invalid, the sandbox cannot be
+    /// prepared, or the program is a service ([`ProgramKind::HttpService`], which
+    /// [`serve`](Self::serve) starts). Everything after that is reported by
+    /// [`RunningTask::wait`].
+    ///
+    /// [`ProgramKind::HttpService`]: crate::ProgramKind::HttpService
     pub fn launch(&self, program: &Program, spec: TaskSpec) -> Result<RunningTask, Error> {
         self.start(program, spec, Driver::Spawn)
     }
@@ -144,6 +149,12 @@ impl Executor {
     ) -> Result<RunningTask, Error> {
         let started = Instant::now();
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        if program.kind() == ProgramKind::HttpService {
+            return Err(Error::WrongKind {
+                kind: ProgramKind::HttpService,
+                start: "Executor::serve",
+            });
+        }
         self.check_spec(&spec)?;
         let sandbox = sandbox::build(&spec).map_err(Error::Sandbox)?;
         let launch = Launch {
@@ -154,6 +165,57 @@ impl Executor {
             started,
         };
         Ok(task::start(launch, driver, runtime))
+    }
+
+    /// Serves a `wasi:http` component ([`ProgramKind::HttpService`]) on `listener`, HTTP/1.1,
+    /// one instance per request, until it is killed or stopped gracefully
+    /// ([`RunningService::shutdown`]) or hits a service-wide limit. Must be called within a
+    /// tokio runtime; creates the sandbox dir if needed.
+    ///
+    /// The spec's limits apply as follows (the crate's `service` module says more):
+    /// - `mem_bytes`: one budget for all the instances running at once. A grow it refuses
+    ///   ends the whole service with [`FailureReason::MemoryLimit`], as an out-of-memory kill
+    ///   ends a container.
+    /// - `cpus`: a share for the whole service, across its concurrent instances.
+    /// - `disk_bytes`: the quota of the sandbox dir, which every instance sees at `/`, so
+    ///   state kept there outlives each request. Over it, the service ends with
+    ///   [`FailureReason::DiskLimit`].
+    /// - `fuel` and `timeout`: per request, from the start of its instance. A request over
+    ///   either gets a 500 or a 504, is logged, and the service goes on.
+    /// - output: stdout and stderr of all instances go to the same two capped streams.
+    ///
+    /// Fails, before anything runs, if the program is not a service, the spec or `config` is
+    /// invalid, or the sandbox cannot be prepared.
+    ///
+    /// [`ProgramKind::HttpService`]: crate::ProgramKind::HttpService
+    /// [`FailureReason::MemoryLimit`]: crate::FailureReason::MemoryLimit
+    /// [`FailureReason::DiskLimit`]: crate::FailureReason::DiskLimit
+    pub fn serve(
+        &self,
+        program: &Program,
+        spec: TaskSpec,
+        listener: tokio::net::TcpListener,
+        config: ServiceConfig,
+    ) -> Result<RunningService, Error> {
+        let started = Instant::now();
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        if program.kind() != ProgramKind::HttpService {
+            return Err(Error::WrongKind {
+                kind: program.kind(),
+                start: "Executor::launch",
+            });
+        }
+        self.check_spec(&spec)?;
+        config.check()?;
+        let launch = service::Launch {
+            executor: self.clone(),
+            program: program.clone(),
+            spec,
+            listener,
+            config,
+            started,
+        };
+        service::start(launch, &runtime)
     }
 
     fn check_spec(&self, spec: &TaskSpec) -> Result<(), Error> {
@@ -228,6 +290,8 @@ impl Executor {
 fn linker(engine: &MeteredEngine) -> Result<Linker<TaskState>, Error> {
     let mut linker = Linker::new(&engine.engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|err| Error::host(&err))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|err| Error::host(&err))?;
     host::add_to_linker(&mut linker).map_err(|err| Error::host(&err))?;
     Ok(linker)
 }

@@ -6,6 +6,7 @@ use tokio::sync::OnceCell;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::Error;
 use crate::cache::Digest;
@@ -20,6 +21,21 @@ pub enum ProgramKind {
     Command,
     /// The `wasmesos:executor` world: `run(task-info)` is called, its `result` is the result.
     Executor,
+    /// A `wasi:http` service: it exports `wasi:http/incoming-handler`, and each request is
+    /// handled by an instance of its own. Started with
+    /// [`Executor::serve`](crate::Executor::serve), never with `launch`.
+    HttpService,
+}
+
+impl ProgramKind {
+    /// A stable name: `command`, `executor` or `http_service`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProgramKind::Command => "command",
+            ProgramKind::Executor => "executor",
+            ProgramKind::HttpService => "http_service",
+        }
+    }
 }
 
 /// A validated, compiled component, ready to launch any number of times.
@@ -63,6 +79,7 @@ impl std::fmt::Debug for Program {
 pub(crate) enum Prepared {
     Command(CommandPre<TaskState>),
     Executor(ExecutorPre<TaskState>),
+    Http(ProxyPre<TaskState>),
 }
 
 impl Prepared {
@@ -70,6 +87,7 @@ impl Prepared {
         match self {
             Prepared::Command(pre) => pre.engine(),
             Prepared::Executor(pre) => pre.engine(),
+            Prepared::Http(pre) => pre.engine(),
         }
     }
 }
@@ -95,27 +113,33 @@ pub(crate) fn check_bytes(bytes: &[u8], max_bytes: u64) -> Result<(), Error> {
     }
 }
 
-/// The world `component` targets, from its exports.
+/// The world `component` targets, from its exports: the executor world first, then the
+/// HTTP handler, then `wasi:cli/run`. A Rust binary built for `wasm32-wasip2` that exports
+/// the handler also exports `wasi:cli/run` (its `main`): it is a service.
 fn kind_of(engine: &wasmtime::Engine, component: &Component) -> Result<ProgramKind, Error> {
     let ty = component.component_type();
-    let mut command = false;
+    let (mut command, mut http) = (false, false);
     for (name, item) in ty.exports(engine) {
         if name == "run" && matches!(item.ty, ComponentItem::ComponentFunc(_)) {
             return Ok(ProgramKind::Executor);
         }
-        if is_wasi_cli_run(name) {
-            command = true;
-        }
+        http |= is_wasi_http_handler(name);
+        command |= is_wasi_cli_run(name);
     }
-    if command {
-        Ok(ProgramKind::Command)
-    } else {
-        Err(Error::MissingWorld)
+    match (http, command) {
+        (true, _) => Ok(ProgramKind::HttpService),
+        (false, true) => Ok(ProgramKind::Command),
+        (false, false) => Err(Error::MissingWorld),
     }
 }
 
 fn is_wasi_cli_run(name: &str) -> bool {
     name.strip_prefix("wasi:cli/run@0.2.").is_some()
+}
+
+fn is_wasi_http_handler(name: &str) -> bool {
+    name.strip_prefix("wasi:http/incoming-handler@0.2.")
+        .is_some()
 }
 
 /// Pre-instantiates `component` against `linker`: first its imports (naming any the host
@@ -132,11 +156,16 @@ pub(crate) fn prepare(
     })?;
     let kind = kind_of(linker.engine(), component)?;
     let wrong_type = |err: wasmtime::Error| {
-        Error::InvalidComponent(format!("its `run` export has the wrong type: {err:#}"))
+        let export = match kind {
+            ProgramKind::HttpService => "`handle`",
+            ProgramKind::Command | ProgramKind::Executor => "`run`",
+        };
+        Error::InvalidComponent(format!("its {export} export has the wrong type: {err:#}"))
     };
     let prepared = match kind {
         ProgramKind::Command => Prepared::Command(CommandPre::new(pre).map_err(wrong_type)?),
         ProgramKind::Executor => Prepared::Executor(ExecutorPre::new(pre).map_err(wrong_type)?),
+        ProgramKind::HttpService => Prepared::Http(ProxyPre::new(pre).map_err(wrong_type)?),
     };
     Ok((kind, prepared))
 }
@@ -171,5 +200,13 @@ mod tests {
         assert!(is_wasi_cli_run("wasi:cli/run@0.2.6"));
         assert!(!is_wasi_cli_run("wasi:cli/run@0.3.0"));
         assert!(!is_wasi_cli_run("run"));
+    }
+
+    #[test]
+    fn names_of_the_http_handler() {
+        assert!(is_wasi_http_handler("wasi:http/incoming-handler@0.2.0"));
+        assert!(is_wasi_http_handler("wasi:http/incoming-handler@0.2.12"));
+        assert!(!is_wasi_http_handler("wasi:http/incoming-handler@0.3.0"));
+        assert!(!is_wasi_http_handler("wasi:http/outgoing-handler@0.2.0"));
     }
 }

@@ -1,5 +1,7 @@
 //! The WASI context of one task: the sandbox dir as its only preopen, exactly the env and args
 //! it was given, no stdin, output to capped files, and only the network it was granted.
+//!
+//! A service builds one such context per request, all writing to the same two streams.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,8 +24,19 @@ pub(crate) struct Sandbox {
     pub(crate) stderr: CappedOutput,
 }
 
-/// Builds the task's WASI context. The sandbox dir must exist.
+/// Builds the task's WASI context and its output streams, creating the sandbox dir if needed.
 pub(crate) fn build(spec: &TaskSpec) -> Result<Sandbox, String> {
+    let (stdout, stderr) = streams(spec)?;
+    let wasi = wasi_ctx(spec, &stdout, &stderr)?;
+    Ok(Sandbox {
+        wasi,
+        stdout,
+        stderr,
+    })
+}
+
+/// The task's stdout and stderr, capped, in memory or in the sandbox dir as its spec says.
+pub(crate) fn streams(spec: &TaskSpec) -> Result<(CappedOutput, CappedOutput), String> {
     let tee = |stream| spec.output.tee.then_some(stream);
     let memory = spec.output.memory.as_ref();
     let memory_limit = memory.map_or(0, OutputMemory::limit_bytes);
@@ -49,6 +62,16 @@ pub(crate) fn build(spec: &TaskSpec) -> Result<Sandbox, String> {
     {
         return Err("the task's output memory handle already serves another task".into());
     }
+    Ok((stdout, stderr))
+}
+
+/// A WASI context writing to `stdout` and `stderr`, with the sandbox dir preopened at `/`
+/// (created if it does not exist).
+pub(crate) fn wasi_ctx(
+    spec: &TaskSpec,
+    stdout: &CappedOutput,
+    stderr: &CappedOutput,
+) -> Result<WasiCtx, String> {
     let mut builder = WasiCtxBuilder::new();
     builder
         .arg(&spec.name)
@@ -59,11 +82,7 @@ pub(crate) fn build(spec: &TaskSpec) -> Result<Sandbox, String> {
         .stderr(stderr.clone());
     preopen(&mut builder, &spec.sandbox_dir)?;
     apply_network(&mut builder, &spec.network);
-    Ok(Sandbox {
-        wasi: builder.build(),
-        stdout,
-        stderr,
-    })
+    Ok(builder.build())
 }
 
 /// Preopens `dir` at `/`, creating it first if it does not exist. Opening first costs no

@@ -17,6 +17,7 @@ use crate::host::bindings::wasmesos::executor::types::{Resources, TaskInfo};
 use crate::limiter::MemoryLimiter;
 use crate::mailbox::{GuestEvents, HostChannels, MessageSender};
 use crate::outcome::{FailureReason, Outcome, Report, TaskError};
+use crate::outgoing::OutgoingHttp;
 use crate::program::{Prepared, Program};
 use crate::sandbox::Sandbox;
 use crate::spec::TaskSpec;
@@ -49,6 +50,7 @@ impl RunningTask {
     pub fn kill_handle(&self) -> KillHandle {
         KillHandle {
             control: Arc::clone(&self.control),
+            drain: None,
         }
     }
 
@@ -97,9 +99,9 @@ impl Drop for RunningTask {
     }
 }
 
-fn runner_failed(err: &dyn std::fmt::Display) -> Report {
+pub(crate) fn runner_failed(err: &dyn std::fmt::Display) -> Report {
     Report {
-        outcome: Outcome::Error(TaskError::Host(format!("the task's runner failed: {err}"))),
+        outcome: Outcome::Error(TaskError::Host(format!("the runner failed: {err}"))),
         duration: Duration::ZERO,
         peak_memory_bytes: 0,
         fuel_consumed: None,
@@ -301,14 +303,11 @@ impl Guest<'_> {
             config.max_tables_per_task,
             config.max_core_instances_per_task,
         );
-        let mut store = Store::new(prepared.engine(), TaskState::new(wasi, limiter, host));
-        store.limiter(|state| &mut state.limiter);
-        if let Some(fuel) = self.spec.limits.fuel {
-            // Only fails on an engine without fuel, and `prepared` was chosen by `limits.fuel`.
-            let _ = store.set_fuel(fuel);
-        }
-        let mut watchdog = Watchdog {
+        let outgoing = OutgoingHttp::new(&self.spec.network);
+        let state = TaskState::new(wasi, limiter, host, outgoing);
+        let watchdog = Watchdog {
             control: Arc::clone(self.control),
+            service: None,
             deadline: self
                 .spec
                 .limits
@@ -318,10 +317,7 @@ impl Guest<'_> {
             meter: Arc::clone(self.meter),
             ticks_since_yield: 0,
         };
-        // A new store's deadline is 0: without this, instantiation itself would be interrupted.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| Ok(watchdog.on_tick()));
-        store
+        state.into_store(prepared.engine(), self.spec.limits.fuel, watchdog)
     }
 
     fn task_info(&self) -> TaskInfo {
@@ -372,23 +368,24 @@ fn finished(data: Vec<u8>) -> Outcome {
     Outcome::Finished { exit_code: 0, data }
 }
 
-fn stopped(reason: StopReason) -> Outcome {
+pub(crate) fn stopped(reason: StopReason) -> Outcome {
     match reason {
         StopReason::Killed => Outcome::Killed,
         StopReason::Timeout => Outcome::Failed(FailureReason::Timeout),
         StopReason::DiskLimit => Outcome::Failed(FailureReason::DiskLimit),
+        StopReason::MemoryLimit => Outcome::Failed(FailureReason::MemoryLimit),
     }
 }
 
 /// A trap while instantiating is the guest's (its start code ran); anything else is the host's.
-fn instantiate_failure(err: &wasmtime::Error) -> Outcome {
+pub(crate) fn instantiate_failure(err: &wasmtime::Error) -> Outcome {
     if err.downcast_ref::<Trap>().is_some() {
         return run_failure(err);
     }
     Outcome::Error(TaskError::Instantiate(format!("{err:#}")))
 }
 
-fn run_failure(err: &wasmtime::Error) -> Outcome {
+pub(crate) fn run_failure(err: &wasmtime::Error) -> Outcome {
     if let Some(exit) = err.downcast_ref::<I32Exit>() {
         return match exit.0 {
             0 => finished(Vec::new()),
@@ -449,10 +446,15 @@ async fn call(
                 .map_err(Failure::Run)?;
             Ok(Ended::Executor(result))
         }
+        // `Executor::launch` refuses services before a task exists.
+        Prepared::Http(_) => Err(Failure::Prepare(crate::Error::WrongKind {
+            kind: crate::ProgramKind::HttpService,
+            start: "Executor::serve",
+        })),
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,

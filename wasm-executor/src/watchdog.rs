@@ -4,6 +4,9 @@
 //! watchdog interrupts it if it was stopped (kill, disk) or ran out of time, pauses it when it
 //! is over its CPU share, and otherwise yields now and then so that one busy guest cannot hold
 //! a tokio worker thread for long.
+//!
+//! An instance serving one request of a service has two controls: its own, which its
+//! per-request timeout stops, and the service's (kill, disk, memory), which stops them all.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +20,10 @@ use crate::cpu::{CpuMeter, Throttle};
 const TICKS_PER_YIELD: u32 = 10;
 
 pub(crate) struct Watchdog {
+    /// Stopped by this watchdog when the deadline passes.
     pub(crate) control: Arc<Control>,
+    /// The service's control, for an instance serving one of its requests.
+    pub(crate) service: Option<Arc<Control>>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) throttle: Option<Throttle>,
     pub(crate) meter: Arc<CpuMeter>,
@@ -26,7 +32,8 @@ pub(crate) struct Watchdog {
 
 impl Watchdog {
     pub(crate) fn on_tick(&mut self) -> UpdateDeadline {
-        if self.control.reason().is_some() {
+        let service_stopped = || self.service.as_ref().is_some_and(|c| c.reason().is_some());
+        if self.control.reason().is_some() || service_stopped() {
             return UpdateDeadline::Interrupt;
         }
         let now = Instant::now();
@@ -48,6 +55,11 @@ impl Watchdog {
 
     fn pause(&self, now: Instant) -> Option<std::time::Duration> {
         let throttle = self.throttle.as_ref()?;
-        throttle.pause(self.meter.used_in_poll(), now)
+        let mut charged = self.meter.charged_in_poll();
+        if let Some(floor) = throttle.credit_floor(charged, now) {
+            self.meter.charge_at_least(floor);
+            charged = self.meter.charged_in_poll();
+        }
+        throttle.pause(charged, now)
     }
 }

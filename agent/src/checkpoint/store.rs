@@ -216,7 +216,7 @@ impl Store {
             let (seq, bytes) = entry.map_err(storage_error)?;
             let status: TaskStatus = decode("status update", bytes.value())?;
             self.index(seq.value(), &status);
-            self.next_seq = seq.value() + 1;
+            self.next_seq = seq.value().saturating_add(1);
             recovered.updates.push(status);
         }
         Ok(recovered)
@@ -301,7 +301,7 @@ impl Store {
                 continue;
             }
             let seq = self.next_seq;
-            self.next_seq += 1;
+            self.next_seq = seq.saturating_add(1);
             tables.updates.insert(seq, bytes.as_slice())?;
             self.index(seq, status);
         }

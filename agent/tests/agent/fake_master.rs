@@ -152,6 +152,11 @@ impl FakeMaster {
             name: "test".into(),
             ..Default::default()
         };
+        self.launch_for(framework, tasks).await;
+    }
+
+    /// Launches `tasks` for a framework described by `framework` (capabilities and all).
+    pub async fn launch_for(&self, framework: FrameworkInfo, tasks: Vec<TaskInfo>) {
         self.send(Command::Launch(agent_command::Launch {
             framework: Some(framework),
             tasks,

@@ -8,5 +8,6 @@ mod files;
 mod hostile;
 mod registration;
 mod reliability;
+mod services;
 mod support;
 mod tasks;

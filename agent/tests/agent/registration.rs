@@ -129,6 +129,7 @@ async fn reregisters_with_its_id_and_tasks_after_the_stream_drops() {
         .send(Command::Kill(wasmesos_proto::agent_command::Kill {
             framework_id: "fw-1".into(),
             task_id: "long".into(),
+            kill_policy: None,
         }))
         .await;
     assert_eq!(master.terminal("long").await.state(), TaskState::TaskKilled);

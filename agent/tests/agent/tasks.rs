@@ -91,6 +91,7 @@ async fn a_running_task_is_killed_and_unknown_ones_are_reported_lost() {
         Command::Kill(Kill {
             framework_id: "fw-1".into(),
             task_id: task_id.into(),
+            kill_policy: None,
         })
     };
     master.send(kill("sleeper")).await;
@@ -137,6 +138,7 @@ async fn a_kill_during_the_fetch_ends_the_task_before_it_starts() {
         .send(Command::Kill(Kill {
             framework_id: "fw-1".into(),
             task_id: "early".into(),
+            kill_policy: None,
         }))
         .await;
     let end = master.terminal("early").await;
@@ -338,6 +340,7 @@ async fn a_duplicate_launch_of_an_active_task_is_ignored() {
         .send(Command::Kill(Kill {
             framework_id: "fw-1".into(),
             task_id: "twice".into(),
+            kill_policy: None,
         }))
         .await;
     master.terminal("twice").await;

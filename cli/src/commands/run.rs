@@ -11,7 +11,10 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use tonic::transport::Channel;
 use wasmesos_proto::operator_client::OperatorClient;
-use wasmesos_proto::{Offer, Reason, SandboxFile, TaskState, TaskStatus};
+use wasmesos_proto::resource_names::PORTS;
+use wasmesos_proto::{
+    GetStateRequest, HealthCheck, Offer, Reason, SandboxFile, TaskState, TaskStatus, health_check,
+};
 use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Progress, Scheduler, TaskBuilder};
 
 use super::logs::copy_task_file;
@@ -31,9 +34,15 @@ Examples:
   wasmesos run --master http://10.0.0.5:5050 --role batch \\
       --cpus 1 --mem 256MiB --disk 1GiB --fuel 1000000000 --timeout 30s job.wasm
 
+  # A wasi:http service on one port, health-checked; prints its URL once it listens,
+  # serves until Ctrl-C
+  wasmesos run --ports 1 --health-http /health http-hello.wasm
+
 State changes go to stderr, the task's stdout to stdout, so `wasmesos run x.wasm > out.txt`
-captures just the task's output. The exit status is the task's exit code; a task that fails
-for another reason (a limit, a trap, a lost agent) exits with 1 and says why.";
+captures just the task's output; a service's URLs (`http://host:port`, one per port) go to
+stdout too, once it is RUNNING. The exit status is the task's exit code; a task that fails
+for another reason (a limit, a trap, a lost agent, a failed health check) exits with 1 and
+says why.";
 
 /// Run a WebAssembly component as a one-off task on the cluster.
 #[derive(Debug, clap::Args)]
@@ -65,6 +74,17 @@ pub struct RunArgs {
     /// Task name (default: the component's file name).
     #[arg(long)]
     name: Option<String>,
+    /// Ports to give the task, the lowest free ones of the offer (`PORT0`.. in its env); a
+    /// wasi:http service listens on the first.
+    #[arg(long, value_name = "N", default_value = "0")]
+    ports: u64,
+    /// Health-check the service with `GET PATH` on its first port (2xx/3xx is healthy);
+    /// three failures in a row kill it. Needs --ports.
+    #[arg(long, value_name = "PATH", requires = "ports")]
+    health_http: Option<String>,
+    /// Requests a wasi:http service serves at once; more wait in its queue.
+    #[arg(long, value_name = "N")]
+    concurrency: Option<u32>,
     /// The component (.wasm) to run.
     component: PathBuf,
     /// Arguments for the guest.
@@ -83,6 +103,14 @@ pub fn main(args: RunArgs) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.health_http.is_some() && args.ports == 0 {
+        anyhow::bail!("--health-http needs a port to check: add --ports 1");
+    }
+    if let Some(path) = &args.health_http
+        && !path.starts_with('/')
+    {
+        anyhow::bail!("--health-http takes a path starting with `/`, not `{path}`");
+    }
     let bytes = std::fs::read(&args.component)
         .with_context(|| format!("cannot read {}", args.component.display()))?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -110,7 +138,7 @@ async fn run_task(args: RunArgs, bytes: Vec<u8>) -> anyhow::Result<ExitCode> {
     let task_id = new_task_id();
     let task = task_for(&args, &task_id, &uploaded.digest, &file_name);
     let operator = OperatorClient::new(args.master.channel().await?);
-    let mut one_shot = OneShot::new(task_id, task, operator);
+    let mut one_shot = OneShot::new(task_id, task, args.health_http.clone(), operator);
     tokio::select! {
         result = driver.run(&mut one_shot) => result?,
         () = shutdown_signal() => {
@@ -163,13 +191,37 @@ fn task_for(args: &RunArgs, task_id: &str, digest: &str, file_name: &str) -> Tas
     for (key, value) in &args.env {
         task = task.env(key, value);
     }
+    if args.ports > 0 {
+        task = task.ports(args.ports);
+    }
+    if let Some(concurrency) = args.concurrency {
+        task = task.max_concurrency(concurrency);
+    }
     task
+}
+
+/// `GET path` on the task's first port, from the start (no delay), otherwise as Mesos.
+fn http_check(path: &str, port: u64) -> HealthCheck {
+    HealthCheck {
+        r#type: health_check::Type::Http as i32,
+        http: Some(health_check::HttpCheck {
+            port: u32::try_from(port).unwrap_or(0),
+            path: path.to_owned(),
+            statuses: Vec::new(),
+        }),
+        delay_seconds: Some(0.0),
+        ..HealthCheck::default()
+    }
 }
 
 /// The one-shot framework: launch on the first offer that fits, report, tear down.
 struct OneShot {
     task_id: String,
     task: Option<TaskBuilder>,
+    /// The health check's path, set on the task once its ports are chosen.
+    health_http: Option<String>,
+    /// The URLs of a task with ports, printed when it is first RUNNING.
+    urls: Option<Vec<String>>,
     operator: OperatorClient<Channel>,
     started: Instant,
     said_waiting: bool,
@@ -179,10 +231,17 @@ struct OneShot {
 }
 
 impl OneShot {
-    fn new(task_id: String, task: TaskBuilder, operator: OperatorClient<Channel>) -> Self {
+    fn new(
+        task_id: String,
+        task: TaskBuilder,
+        health_http: Option<String>,
+        operator: OperatorClient<Channel>,
+    ) -> Self {
         OneShot {
             task_id,
             task: Some(task),
+            health_http,
+            urls: None,
             operator,
             started: Instant::now(),
             said_waiting: false,
@@ -262,10 +321,19 @@ impl OneShot {
         }
     }
 
-    async fn launch_on(&mut self, driver: &Driver, offer: Offer) {
-        let Some(task) = self.task.take() else {
-            return;
-        };
+    async fn launch_on(&mut self, driver: &Driver, offer: Offer, mut task: TaskBuilder) {
+        let ports: Vec<u64> = task.resources().ranges(PORTS).values().collect();
+        if let (Some(path), Some(&first)) = (&self.health_http, ports.first()) {
+            task = task.health_check(http_check(path, first));
+        }
+        if !ports.is_empty() {
+            let host = self.agent_host(&offer).await;
+            let urls = ports
+                .iter()
+                .map(|port| format!("http://{host}:{port}"))
+                .collect();
+            self.urls = Some(urls);
+        }
         let info = task.build_for(&offer);
         eprintln!(
             "{:>8.3}s  {}  launching on agent {}",
@@ -280,15 +348,44 @@ impl OneShot {
     }
 }
 
+impl OneShot {
+    /// Where the agent of `offer` serves its tasks' ports: the host of its address, else
+    /// the offer's hostname.
+    async fn agent_host(&mut self, offer: &Offer) -> String {
+        let state = self.operator.get_state(GetStateRequest::default()).await;
+        state
+            .ok()
+            .and_then(|state| {
+                state
+                    .into_inner()
+                    .agents
+                    .into_iter()
+                    .filter_map(|summary| summary.agent)
+                    .find(|agent| agent.id == offer.agent_id)
+            })
+            .and_then(|agent| {
+                let uri: tonic::codegen::http::Uri = agent.address.parse().ok()?;
+                uri.host().map(str::to_owned)
+            })
+            .unwrap_or_else(|| offer.hostname.clone())
+    }
+}
+
 impl Scheduler for OneShot {
     async fn offers(&mut self, driver: &Driver, offers: Vec<Offer>) {
         for offer in offers {
-            let fits = self
-                .task
-                .as_ref()
-                .is_some_and(|task| Capacity::of(&offer).fits(task.resources()));
-            if fits {
-                self.launch_on(driver, offer).await;
+            let placed = match self.task.take() {
+                Some(task) => match Capacity::of(&offer).place(task.clone()) {
+                    Some(placed) => Some(placed),
+                    None => {
+                        self.task = Some(task);
+                        None
+                    }
+                },
+                None => None,
+            };
+            if let Some(placed) = placed {
+                self.launch_on(driver, offer, placed).await;
                 continue;
             }
             if self.task.is_some() && !self.said_waiting {
@@ -304,6 +401,13 @@ impl Scheduler for OneShot {
             return;
         }
         self.print_change(status);
+        if status.state() == TaskState::TaskRunning
+            && let Some(urls) = self.urls.take()
+        {
+            for url in urls {
+                println!("{url}");
+            }
+        }
         if status.state().is_terminal() {
             self.outcome = Some(status.clone());
             self.print_output().await;

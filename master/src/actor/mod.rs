@@ -134,7 +134,8 @@ async fn run(
             .into_iter()
             .flatten()
             .min()
-            .map(|at| shell.origin + at);
+            // A wakeup past what an `Instant` holds is never.
+            .and_then(|at| shell.origin.checked_add(at));
         let sleep = async move {
             match wake {
                 Some(at) => tokio::time::sleep_until(at.into()).await,

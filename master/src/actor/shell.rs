@@ -132,7 +132,7 @@ impl Shell {
     }
 
     fn next_stream_id(&mut self) -> StreamId {
-        self.next_stream += 1;
+        self.next_stream = self.next_stream.saturating_add(1);
         StreamId(self.next_stream)
     }
 

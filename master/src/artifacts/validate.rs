@@ -61,7 +61,9 @@ fn top_level_imports(bytes: &[u8]) -> Result<Vec<String>, Error> {
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|err| Error::InvalidComponent(err.to_string()))?;
         match payload {
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {
+                depth = depth.saturating_add(1);
+            }
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {

@@ -56,12 +56,18 @@ struct Rejected {
 /// A task that passed validation.
 struct Planned {
     info: TaskInfo,
-    pool: usize,
+    drawn: Drawn,
+}
+
+/// What a task draws, and from which pool: the pool's agent and role.
+struct Drawn {
+    agent_id: AgentId,
+    role: String,
     resources: Resources,
 }
 
-/// One task's check: the pool it draws from and its resources, or why it is refused.
-type Verdict = Result<(usize, Resources), (Reason, String)>;
+/// One task's check: what it draws, or why it is refused.
+type Verdict = Result<Drawn, (Reason, String)>;
 
 /// A task refused, with the reason and message its TASK_ERROR carries.
 struct Refusal {
@@ -95,7 +101,7 @@ impl Core {
                 return Ok(());
             }
         };
-        if let Err(why) = self.apply_conversions(&framework_id, &pools, &plan.conversions) {
+        if let Err(why) = self.apply_conversions(&framework_id, &plan.conversions) {
             let message = format!("ACCEPT refused, nothing launched or reserved: {why}");
             let tasks = plan.tasks.iter().map(|task| &task.info);
             let rejected = rejected_all(tasks, Reason::InvalidOffers, message);
@@ -181,7 +187,7 @@ impl Core {
         Ok(Plan { conversions, tasks })
     }
 
-    /// One task's checks; on success, the pool it draws from and its resources.
+    /// One task's checks; on success, what it draws and from which pool.
     fn check_task(
         &self,
         framework: &Framework,
@@ -210,8 +216,12 @@ impl Core {
                 "resources: a task must ask for some resources".into(),
             ));
         }
-        let pool = charge(pools, &task.agent_id, &resources).map_err(bad_task)?;
-        Ok((pool, resources))
+        let (agent_id, role) = charge(pools, &task.agent_id, &resources).map_err(bad_task)?;
+        Ok(Drawn {
+            agent_id,
+            role,
+            resources,
+        })
     }
 
     fn check_executor(&self, task: &TaskInfo) -> Result<(), (Reason, String)> {
@@ -289,13 +299,16 @@ impl Core {
         }
         let mut per_agent: HashMap<AgentId, Vec<TaskInfo>> = HashMap::new();
         for mut task in planned {
-            let agent_id = pools[task.pool].agent_id.clone();
-            let role = pools[task.pool].role.clone();
+            let Drawn {
+                agent_id,
+                role,
+                resources,
+            } = task.drawn;
             // The record keeps no copy of the input data: only the agent needs it.
             let data = std::mem::take(&mut task.info.data);
             let record = task.info.clone();
             task.info.data = data;
-            self.record_staging(framework_id, &agent_id, role, record, task.resources, now);
+            self.record_staging(framework_id, &agent_id, role, record, resources, now);
             per_agent.entry(agent_id).or_default().push(task.info);
         }
         let framework = self.frameworks.get(framework_id).map(|f| f.info.clone());
@@ -361,11 +374,9 @@ fn task_verdicts(verdicts: Vec<(TaskInfo, Verdict)>) -> Result<Vec<Planned>, Rej
         return Ok(verdicts
             .into_iter()
             .filter_map(|(info, verdict)| {
-                let (pool, resources) = verdict.ok()?;
                 Some(Planned {
                     info,
-                    pool,
-                    resources,
+                    drawn: verdict.ok()?,
                 })
             })
             .collect());
@@ -437,17 +448,22 @@ fn single_agent(pools: &[Pool]) -> Option<AgentId> {
         .then_some(first)
 }
 
-/// Draws `resources` from the first pool on the agent that holds them all.
-fn charge(pools: &mut [Pool], agent_id: &str, resources: &Resources) -> Result<usize, String> {
+/// Draws `resources` from the first pool on the agent that holds them all; returns that
+/// pool's agent and role.
+fn charge(
+    pools: &mut [Pool],
+    agent_id: &str,
+    resources: &Resources,
+) -> Result<(AgentId, String), String> {
     let mut on_agent = false;
-    for (at, pool) in pools.iter_mut().enumerate() {
+    for pool in pools.iter_mut() {
         if pool.agent_id.as_str() != agent_id {
             continue;
         }
         on_agent = true;
         if let Some(left) = pool.left.checked_sub(resources) {
             pool.left = left;
-            return Ok(at);
+            return Ok((pool.agent_id.clone(), pool.role.clone()));
         }
     }
     if !on_agent {

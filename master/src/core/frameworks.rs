@@ -18,6 +18,9 @@ use crate::error::invalid;
 
 /// The shortest HEARTBEAT interval a framework may ask for.
 const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+/// The longest: a framework asking for more gets this (the scheduler SDK and the agent cap
+/// theirs at an hour too), so the stream's ticker never counts past what an `Instant` holds.
+const MAX_HEARTBEAT: Duration = Duration::from_secs(3600);
 
 /// One framework the master knows, connected or waiting for its scheduler to come back.
 pub(super) struct Framework {
@@ -263,7 +266,7 @@ impl Core {
             return Ok(self.config.framework_heartbeat_interval);
         }
         match Duration::try_from_secs_f64(seconds) {
-            Ok(interval) => Ok(interval.max(MIN_HEARTBEAT)),
+            Ok(interval) => Ok(interval.clamp(MIN_HEARTBEAT, MAX_HEARTBEAT)),
             Err(_) => Err(invalid(
                 "heartbeat_interval_seconds",
                 format!("{seconds} must be a positive number of seconds"),

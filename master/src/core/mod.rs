@@ -134,7 +134,7 @@ impl Core {
     /// allocation round.
     pub fn tick(&mut self, now: Time) {
         if now >= self.next_sweep {
-            self.next_sweep = now + self.config.agent_heartbeat_interval;
+            self.next_sweep = now.saturating_add(self.config.agent_heartbeat_interval);
             self.remove_silent_agents(now);
             self.expire_recovering(now);
             self.expire_failovers(now);
@@ -151,7 +151,7 @@ impl Core {
         let offer_expiry = self.config.offer_timeout.and_then(|timeout| {
             self.offer_queue
                 .front()
-                .map(|(created, _)| *created + timeout)
+                .map(|(created, _)| created.saturating_add(timeout))
         });
         [
             Some(self.next_sweep),
@@ -174,7 +174,7 @@ impl Core {
 
     /// Asks for an allocation round one batch interval from now, unless one is due sooner.
     fn request_allocation(&mut self, now: Time) {
-        let at = now + self.config.allocation_batch_interval;
+        let at = now.saturating_add(self.config.allocation_batch_interval);
         self.allocation_due = Some(self.allocation_due.map_or(at, |due| due.min(at)));
     }
 
@@ -185,7 +185,7 @@ impl Core {
 
     /// A fresh id: `<master id>-<kind><n>`.
     fn new_id(&mut self, kind: char) -> String {
-        self.next_id += 1;
+        self.next_id = self.next_id.saturating_add(1);
         format!("{}-{kind}{}", self.master.id, self.next_id)
     }
 

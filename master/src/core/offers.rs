@@ -167,7 +167,7 @@ impl Core {
             return;
         };
         while let Some((created, _)) = self.offer_queue.front() {
-            if *created + timeout > now {
+            if created.saturating_add(timeout) > now {
                 break;
             }
             let Some((_, id)) = self.offer_queue.pop_front() else {

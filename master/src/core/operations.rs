@@ -47,9 +47,10 @@ pub(super) struct Conversion {
     reserved: Resources,
 }
 
-/// A conversion that fits the offers: which pool it changes.
+/// A conversion that fits the offers: the agent and role of the pool it changes.
 pub(super) struct Planned {
-    pool: usize,
+    agent_id: AgentId,
+    role: String,
     kind: Kind,
     reserved: Resources,
 }
@@ -127,20 +128,20 @@ impl Conversion {
             Kind::Reserve => (&unreserved, &self.reserved),
             Kind::Unreserve => (&self.reserved, &unreserved),
         };
-        let fits = pools.iter().position(|pool| {
-            pool.agent_id == agent && pool.role == role && pool.left.contains(from)
-        });
-        let Some(at) = fits else {
+        let fits = pools
+            .iter_mut()
+            .find(|pool| pool.agent_id == agent && pool.role == role && pool.left.contains(from));
+        let Some(pool) = fits else {
             return Err(format!(
                 "{label}: no accepted offer on agent {agent} under role {role} has {from} left \
                  (a framework reserves and unreserves only for the role of the offer)"
             ));
         };
-        let pool = &mut pools[at];
         pool.left = swap(&pool.left, from, to);
         pool.offered = swap(&pool.offered, from, to);
         Ok(Planned {
-            pool: at,
+            agent_id: agent,
+            role,
             kind: self.kind,
             reserved: self.reserved.clone(),
         })
@@ -164,17 +165,16 @@ impl Core {
     pub(super) fn apply_conversions(
         &mut self,
         framework_id: &FrameworkId,
-        pools: &[Pool],
         planned: &[Planned],
     ) -> Result<(), String> {
         for (done, step) in planned.iter().enumerate() {
-            if let Err(err) = self.convert(framework_id, &pools[step.pool], step.kind, step) {
-                for undo in planned[..done].iter().rev() {
+            if let Err(err) = self.convert(framework_id, step.kind, step) {
+                for undo in planned.iter().take(done).rev() {
                     let back = match undo.kind {
                         Kind::Reserve => Kind::Unreserve,
                         Kind::Unreserve => Kind::Reserve,
                     };
-                    if let Err(err) = self.convert(framework_id, &pools[undo.pool], back, undo) {
+                    if let Err(err) = self.convert(framework_id, back, undo) {
                         tracing::error!(framework_id = %framework_id, %err,
                             "allocator refused to undo an offer operation");
                     }
@@ -188,11 +188,10 @@ impl Core {
     fn convert(
         &mut self,
         framework_id: &FrameworkId,
-        pool: &Pool,
         kind: Kind,
         step: &Planned,
     ) -> Result<(), wasmesos_allocator::Error> {
-        let (agent, role) = (&pool.agent_id, pool.role.as_str());
+        let (agent, role) = (&step.agent_id, step.role.as_str());
         match kind {
             Kind::Reserve => {
                 self.allocator

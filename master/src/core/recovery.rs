@@ -226,6 +226,7 @@ impl Core {
                 let kill = agent_command::Kill {
                     framework_id: framework_id.to_string(),
                     task_id: info.task_id.clone(),
+                    kill_policy: None,
                 };
                 self.outbox
                     .command(agent_id.as_str(), agent_command::Command::Kill(kill));

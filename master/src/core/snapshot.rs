@@ -144,6 +144,8 @@ pub struct TaskView {
     /// Unix seconds of the latest status.
     pub updated_time: f64,
     pub exit_code: Option<i32>,
+    /// What the task's health check last said; `None` without one, or before it decided.
+    pub healthy: Option<bool>,
     /// Whether the state is final.
     pub terminal: bool,
 }
@@ -269,7 +271,7 @@ impl Core {
         frameworks.sort_by(|a, b| a.id.cmp(&b.id));
         StateSnapshot {
             generated_at: self.unix(now),
-            generation: previous.generation + 1,
+            generation: previous.generation.saturating_add(1),
             master: self.master_view(),
             resources,
             agents,
@@ -472,6 +474,7 @@ fn task_view(task: &Task) -> TaskView {
         started_time: task.started_at,
         updated_time: status.timestamp,
         exit_code: status.exit_code,
+        healthy: status.healthy,
         terminal: state.is_terminal(),
     }
 }
@@ -485,14 +488,17 @@ fn effective_weights(allocation: &Snapshot) -> HashMap<&str, f64> {
         .collect();
     own.keys()
         .map(|role| {
-            let mut weight = 1.0;
-            let mut end = 0;
-            for part in role.split('/') {
-                end += part.len();
-                weight *= own.get(&role[..end]).copied().unwrap_or(1.0);
-                end += 1;
-            }
+            let weight = role_path(role).fold(1.0, |weight, prefix| {
+                weight * own.get(prefix).copied().unwrap_or(1.0)
+            });
             (*role, weight)
         })
         .collect()
+}
+
+/// A role and its ancestors, outermost first: `a`, `a/b`, `a/b/c` for `a/b/c`.
+fn role_path(role: &str) -> impl Iterator<Item = &str> {
+    role.match_indices('/')
+        .filter_map(|(at, _)| role.get(..at))
+        .chain(std::iter::once(role))
 }

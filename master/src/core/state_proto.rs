@@ -111,6 +111,7 @@ fn task_summary(task: &TaskView) -> TaskSummary {
         started_time: task.started_time,
         updated_time: task.updated_time,
         exit_code: task.exit_code,
+        healthy: task.healthy,
     }
 }
 

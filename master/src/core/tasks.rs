@@ -3,9 +3,9 @@
 
 use wasmesos_allocator::{AgentId, FrameworkId, Resources};
 use wasmesos_proto::v1::{
-    AcknowledgeRequest, ExecutorMessageRequest, FrameworkMessageRequest, KillRequest, Reason,
-    ReconcileRequest, StatusSource, StatusUpdates, TaskInfo, TaskState, TaskStatus, agent_command,
-    event,
+    AcknowledgeRequest, ExecutorMessageRequest, FrameworkMessageRequest, KillPolicy, KillRequest,
+    Reason, ReconcileRequest, StatusSource, StatusUpdates, TaskInfo, TaskState, TaskStatus,
+    agent_command, event,
 };
 
 use super::convert::{MasterStatus, state_of};
@@ -220,11 +220,18 @@ impl Core {
         if req.task_id.is_empty() {
             return Err(invalid("task_id", "is required"));
         }
-        self.kill_task(&framework_id, &req.task_id, now);
+        self.kill_task(&framework_id, &req.task_id, req.kill_policy, now);
         Ok(())
     }
 
-    pub(super) fn kill_task(&mut self, framework_id: &FrameworkId, task_id: &str, now: Time) {
+    /// Kills a task; `kill_policy` overrides the one it was launched with.
+    pub(super) fn kill_task(
+        &mut self,
+        framework_id: &FrameworkId,
+        task_id: &str,
+        kill_policy: Option<KillPolicy>,
+        now: Time,
+    ) {
         let timestamp = self.unix(now);
         let Some(framework) = self.frameworks.get(framework_id) else {
             return;
@@ -246,6 +253,7 @@ impl Core {
                 let kill = agent_command::Kill {
                     framework_id: framework_id.to_string(),
                     task_id: task_id.to_string(),
+                    kill_policy,
                 };
                 let agent_id = task.agent_id.clone();
                 self.outbox

@@ -22,7 +22,7 @@ impl Core {
             return Err(Error::NotFound(format!("no task {task_id}")));
         }
         for framework_id in owners {
-            self.kill_task(&framework_id, task_id, now);
+            self.kill_task(&framework_id, task_id, None, now);
         }
         Ok(())
     }

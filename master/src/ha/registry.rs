@@ -193,19 +193,22 @@ impl RegistryStore for ZkRegistry {
 fn split(entries: &[Entry]) -> Vec<&[Entry]> {
     let mut runs = Vec::new();
     let mut start = 0;
-    let mut size = 0;
+    let mut size: usize = 0;
     for (index, entry) in entries.iter().enumerate() {
-        let entry_size = entry.value.as_ref().map_or(0, Vec::len) + entry.key.len() + 64;
-        if index > start && size + entry_size > MAX_TRANSACTION {
-            runs.push(&entries[start..index]);
+        let entry_size = entry
+            .value
+            .as_ref()
+            .map_or(0, Vec::len)
+            .saturating_add(entry.key.len())
+            .saturating_add(64);
+        if index > start && size.saturating_add(entry_size) > MAX_TRANSACTION {
+            runs.extend(entries.get(start..index));
             start = index;
             size = 0;
         }
-        size += entry_size;
+        size = size.saturating_add(entry_size);
     }
-    if start < entries.len() {
-        runs.push(&entries[start..]);
-    }
+    runs.extend(entries.get(start..).filter(|run| !run.is_empty()));
     runs
 }
 

@@ -12,9 +12,13 @@ use wasmesos_detector::zk;
 /// - the process was paused or starved for half the session timeout (SIGSTOP, swapping)
 ///   and ZooKeeper no longer holds `znode`.
 pub(crate) async fn lost(client: zk::Client, znode: String, session_timeout: Duration) -> String {
-    let grace = session_timeout / 2;
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "a Duration divided by a non-zero constant cannot overflow or panic"
+    )]
+    let (grace, tick) = (session_timeout / 2, session_timeout / 10);
     let mut states = client.state_watcher();
-    let mut ticks = tokio::time::interval((session_timeout / 10).max(Duration::from_millis(10)));
+    let mut ticks = tokio::time::interval(tick.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_tick = Instant::now();
     let mut disconnected_since: Option<Instant> = None;

@@ -72,7 +72,7 @@ fn stream(mut feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
     feed.snapshots.mark_changed();
     futures::stream::unfold(Cursor { feed, sent: None }, |mut cursor| async move {
         if let Some(sent) = cursor.sent {
-            tokio::time::sleep_until(sent + THROTTLE).await;
+            tokio::time::sleep(THROTTLE.saturating_sub(sent.elapsed())).await;
         }
         if cursor.feed.snapshots.changed().await.is_err() {
             tracing::debug!("a live feed ended: the master is stopping");
@@ -161,20 +161,23 @@ fn live_tasks(tasks: &[Arc<TaskView>], cap: usize) -> Vec<&TaskView> {
         return tasks.iter().map(|task| &**task).collect();
     }
     let active = tasks.iter().filter(|task| !task.terminal).count().min(cap);
-    let mut finished_room = cap - active;
+    let mut finished_room = cap.saturating_sub(active);
     let mut active_room = active;
-    let mut keep = vec![false; tasks.len()];
-    for (index, task) in tasks.iter().enumerate().rev() {
-        let room = if task.terminal {
-            &mut finished_room
-        } else {
-            &mut active_room
-        };
-        if *room > 0 {
-            *room -= 1;
-            keep[index] = true;
-        }
-    }
+    let mut keep: Vec<bool> = tasks
+        .iter()
+        .rev()
+        .map(|task| {
+            let room = if task.terminal {
+                &mut finished_room
+            } else {
+                &mut active_room
+            };
+            let left = room.checked_sub(1);
+            *room = left.unwrap_or(0);
+            left.is_some()
+        })
+        .collect();
+    keep.reverse();
     tasks
         .iter()
         .zip(keep)

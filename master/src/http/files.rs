@@ -119,15 +119,20 @@ async fn read_chunk(
 }
 
 fn chunk_json(chunk: ReadFileResponse) -> Chunk {
-    let length = chunk.data.len() as u64;
     Chunk {
         data: String::from_utf8_lossy(&chunk.data).into_owned(),
         offset: chunk.offset,
-        length,
-        next_offset: chunk.offset + length,
+        length: chunk.data.len() as u64,
+        next_offset: next_offset(&chunk),
         size: chunk.size,
         growing: chunk.growing,
     }
+}
+
+/// Where the read after `chunk` starts. The offset is the agent's word: one past `u64::MAX`
+/// stays there (following then stops: the file is too large), it does not wrap or panic.
+fn next_offset(chunk: &ReadFileResponse) -> u64 {
+    chunk.offset.saturating_add(chunk.data.len() as u64)
 }
 
 /// The state of one followed file.
@@ -162,7 +167,7 @@ impl Follower {
                     }
                 },
             };
-            self.offset = chunk.offset + chunk.data.len() as u64;
+            self.offset = next_offset(&chunk);
             if !chunk.data.is_empty() {
                 return Some((Ok(Bytes::from(chunk.data)), self));
             }
@@ -177,5 +182,23 @@ impl Follower {
         let offset = i64::try_from(self.offset)
             .map_err(|_| Problem::bad_request("the file is too large to follow"))?;
         read_chunk(&self.state, &self.task_id, self.file, offset, MAX_READ).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agents_offset_at_the_end_of_the_range_neither_wraps_nor_panics() {
+        let chunk = ReadFileResponse {
+            data: b"xy".to_vec(),
+            offset: u64::MAX - 1,
+            size: u64::MAX,
+            growing: true,
+        };
+        assert_eq!(next_offset(&chunk), u64::MAX);
+        let json = chunk_json(chunk);
+        assert_eq!((json.length, json.next_offset), (2, u64::MAX));
     }
 }

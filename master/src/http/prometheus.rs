@@ -106,14 +106,16 @@ fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 9] {
 /// One histogram family: cumulative buckets, `+Inf`, sum and count.
 fn render_histogram(out: &mut String, histogram: &Histogram, name: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-    let buckets = histogram.buckets();
-    let mut cumulative = 0;
-    for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&buckets) {
-        cumulative += bucket;
+    // One bucket per bound, then the one above every bound.
+    let bounds = LATENCY_BUCKETS
+        .iter()
+        .map(f64::to_string)
+        .chain(std::iter::once("+Inf".to_string()));
+    let mut cumulative: u64 = 0;
+    for (bound, bucket) in bounds.zip(histogram.buckets()) {
+        cumulative = cumulative.saturating_add(bucket);
         let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
     }
-    cumulative += buckets[LATENCY_BUCKETS.len()];
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
     let sum = histogram.sum_seconds();
     let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {}", histogram.count());
 }
@@ -122,7 +124,7 @@ fn render_gauges(out: &mut String, state: &StateSnapshot) {
     let active = state.agents.iter().filter(|a| a.active).count();
     gauge_header(out, "wasmesos_agents", "Registered agents by reachability.");
     let _ = writeln!(out, "wasmesos_agents{{state=\"active\"}} {active}");
-    let unreachable = state.agents.len() - active;
+    let unreachable = state.agents.iter().filter(|a| !a.active).count();
     let _ = writeln!(
         out,
         "wasmesos_agents{{state=\"unreachable\"}} {unreachable}"
@@ -168,9 +170,10 @@ fn render_gauges(out: &mut String, state: &StateSnapshot) {
 fn render_tasks(out: &mut String, state: &StateSnapshot) {
     let mut by_state: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
     for task in &state.tasks {
-        *by_state
+        let count = by_state
             .entry((task.state.as_str(), task.reason.as_str()))
-            .or_default() += 1;
+            .or_default();
+        *count = count.saturating_add(1);
     }
     gauge_header(
         out,

@@ -21,7 +21,7 @@ const MAX_ACTOR_SHARE: u32 = 10;
 /// The wait after a rebuild that took `build`: [`PUBLISH_INTERVAL`], or longer when the
 /// build was slow enough that rebuilding every interval would exceed [`MAX_ACTOR_SHARE`].
 fn interval_after(build: Duration) -> Duration {
-    PUBLISH_INTERVAL.max(build * (MAX_ACTOR_SHARE - 1))
+    PUBLISH_INTERVAL.max(build.saturating_mul(MAX_ACTOR_SHARE - 1))
 }
 
 /// The actor's side of the snapshot channel.
@@ -58,7 +58,7 @@ impl Publisher {
         }
         Some(
             self.last
-                .map_or(Duration::ZERO, |last| last + self.interval),
+                .map_or(Duration::ZERO, |last| last.saturating_add(self.interval)),
         )
     }
 

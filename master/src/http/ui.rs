@@ -115,13 +115,12 @@ fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
 }
 
 /// FNV-1a: a stable fingerprint of an asset for its `ETag`, computed at compile time.
-const fn fnv1a(bytes: &[u8]) -> u64 {
+const fn fnv1a(mut bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
+    while let [byte, rest @ ..] = bytes {
+        hash ^= *byte as u64;
         hash = hash.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
+        bytes = rest;
     }
     hash
 }

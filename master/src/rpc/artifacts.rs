@@ -149,7 +149,7 @@ impl Artifacts for ArtifactsService {
             .step_by(DOWNLOAD_CHUNK)
             .enumerate()
             .map(|(i, start)| {
-                let end = (start + DOWNLOAD_CHUNK).min(bytes.len());
+                let end = start.saturating_add(DOWNLOAD_CHUNK).min(bytes.len());
                 Ok(DownloadChunk {
                     data: bytes.slice(start.min(end)..end),
                     total_size: if i == 0 { total_size } else { 0 },

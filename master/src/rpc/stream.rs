@@ -28,9 +28,13 @@ impl<T> PushStream<T> {
         }
     }
 
-    /// Adds a `make()` item every `period` (the first one `period` from now).
+    /// Adds a `make()` item every `period` (the first one `period` from now). The period must
+    /// be positive and bounded (the core's heartbeat intervals are): the ticker panics on zero
+    /// and when a tick falls past what an `Instant` holds.
     pub(crate) fn with_heartbeat(mut self, period: Duration, make: fn() -> T) -> Self {
-        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let now = tokio::time::Instant::now();
+        let first = now.checked_add(period).unwrap_or(now);
+        let mut interval = tokio::time::interval_at(first, period);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         self.heartbeat = Some((interval, make));
         self

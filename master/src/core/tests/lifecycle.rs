@@ -286,7 +286,8 @@ fn a_disconnected_framework_gets_no_offers_and_is_removed_after_failover() {
         h.core.kill(
             wasmesos_proto::v1::KillRequest {
                 framework_id: fw.clone(),
-                task_id: "t1".into()
+                task_id: "t1".into(),
+                kill_policy: None,
             },
             h.now
         ),
@@ -352,6 +353,26 @@ fn bad_subscriptions_are_invalid_arguments() {
         assert!(
             matches!(result, Err(crate::Error::InvalidArgument(_))),
             "{req:?}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn heartbeat_intervals_are_kept_between_10_ms_and_an_hour() {
+    let mut h = Harness::new();
+    for (asked, given) in [(1e-9, 0.01), (5.0, 5.0), (7200.0, 3600.0), (1e19, 3600.0)] {
+        let req = SubscribeRequest {
+            framework: Some(FrameworkInfo {
+                name: "x".into(),
+                ..FrameworkInfo::default()
+            }),
+            heartbeat_interval_seconds: asked,
+        };
+        let subscription = h.core.subscribe(req, h.now).expect("subscribe");
+        assert_eq!(
+            subscription.heartbeat_interval.as_secs_f64(),
+            given,
+            "{asked}"
         );
     }
 }

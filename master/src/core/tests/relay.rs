@@ -148,6 +148,7 @@ fn kill_reaches_the_agent_and_unknown_or_finished_tasks_get_a_status() {
     let kill = |task: &str| KillRequest {
         framework_id: fw.clone(),
         task_id: task.into(),
+        kill_policy: None,
     };
     h.core.kill(kill("t1"), h.now).expect("kill");
     let out = h.take();
