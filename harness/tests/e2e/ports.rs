@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use wasmesos_guest_artifacts as guests;
-use wasmesos_harness::{Cluster, ClusterConfig, TestFramework, read_task_file};
+use wasmesos_harness::{Cluster, ClusterConfig, SchedulerEvent, TestFramework, read_task_file};
 use wasmesos_proto::resource_names::PORTS;
-use wasmesos_proto::{SandboxFile, TaskState};
+use wasmesos_proto::{SandboxFile, TaskState, TaskStatus};
 use wasmesos_sdk_scheduler::{Capacity, refuse_for};
 
 use crate::common::{small_task, tracing, upload};
@@ -51,12 +51,25 @@ async fn two_tasks_in_one_offer_get_distinct_ports_in_their_env() {
         .await
         .expect("launch");
 
+    // Both ends in one wait: the two may finish in either order.
+    let mut ended: Vec<TaskStatus> = Vec::new();
+    framework
+        .wait_for("both tasks' terminal updates", |event| {
+            if let SchedulerEvent::Update(status) = event
+                && status.state().is_terminal()
+            {
+                ended.push(status.clone());
+            }
+            (ended.len() == 2).then_some(())
+        })
+        .await
+        .expect("terminal updates");
     let mut seen = Vec::new();
     for task_id in ["ports-a", "ports-b"] {
-        let status = framework
-            .wait_for_terminal(task_id)
-            .await
-            .expect("terminal update");
+        let status = ended
+            .iter()
+            .find(|s| s.task_id == task_id)
+            .expect("its terminal update");
         assert_eq!(status.state(), TaskState::TaskFinished, "{status:?}");
         let stdout = read_task_file(&url, task_id, SandboxFile::Stdout)
             .await
