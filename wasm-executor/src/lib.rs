@@ -6,14 +6,19 @@
 //! per-task store with its limits (memory across all memories and tables, CPU share, fuel,
 //! timeout, disk quota, capped stdout/stderr), the WASI sandbox (one preopened dir, given env
 //! and args, no network unless granted), the `wasmesos:executor/host` interface, kill, and the
-//! typed [`Outcome`] of every task. It never talks to a master, never fetches artifacts, and
-//! never deserializes compiled code it did not write itself.
+//! typed [`Outcome`] of every task. It also serves `wasi:http` components as services
+//! ([`Executor::serve`]): one instance per request on a listener the caller bound, with the
+//! task's limits held for the whole service. It never talks to a master, never fetches
+//! artifacts, never binds a port itself, and never deserializes compiled code it did not
+//! write itself.
 //!
 //! Start at [`Executor`]: [`Executor::load`] a component into a [`Program`], then
 //! [`Executor::launch`] it with a [`TaskSpec`] and [`RunningTask::wait`] for its [`Report`]
 //! ([`Executor::launch_inline`] runs the task inside `wait` instead of on a tokio task of its
-//! own). The agent crate drives this; `wasmesos exec` runs one task locally under the same
-//! sandbox. `README.md` has the launch figures and the pool settings behind them.
+//! own). A [`ProgramKind::HttpService`] is started with [`Executor::serve`] instead, and
+//! [`RunningService::wait`] reports how it ended. The agent crate drives this; `wasmesos
+//! exec` runs one task locally under the same sandbox. `README.md` has the launch and service
+//! figures and the pool settings behind them.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wasmesos_wasm_executor::Error> {

@@ -12,7 +12,8 @@ use hyper::{Method, StatusCode};
 use wasmesos_guest_artifacts as guests;
 use wasmesos_test_support::{eventually, scaled};
 use wasmesos_wasm_executor::{
-    Error, FailureReason, Outcome, ProgramKind, RunningService, ServiceConfig,
+    AllowedAddr, Error, FailureReason, NetworkPolicy, Outcome, ProgramKind, RunningService,
+    ServiceConfig,
 };
 
 const MIB: u64 = 1 << 20;
@@ -305,6 +306,49 @@ async fn a_service_over_its_disk_quota_fails_with_the_disk_reason() {
     let _ = send(addr, Method::PUT, "/kv/big", &value).await;
     let report = service.wait().await;
     assert_eq!(report.outcome, Outcome::Failed(FailureReason::DiskLimit));
+}
+
+#[tokio::test]
+async fn outgoing_requests_go_only_to_granted_addresses() {
+    let hello = load(guests::HTTP_HELLO).await;
+    let sandbox = Sandbox::new();
+    let target = serve(
+        &hello,
+        sandbox.spec("http-target"),
+        ServiceConfig::default(),
+    )
+    .await;
+    let target_addr = target.local_addr();
+    let fetch = format!("/fetch?to={target_addr}");
+
+    let closed = serve(
+        &hello,
+        sandbox.spec("http-closed"),
+        ServiceConfig::default(),
+    )
+    .await;
+    let (status, body) = get(closed.local_addr(), &fetch).await.expect("an answer");
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.contains("HttpRequestDenied"), "{body}");
+
+    let mut granted = sandbox.spec("http-granted");
+    granted.network = NetworkPolicy::allowing([AllowedAddr::Socket(target_addr)]);
+    let open = serve(&hello, granted, ServiceConfig::default()).await;
+    let answer = get(open.local_addr(), &fetch).await;
+    assert_eq!(answer, ok(StatusCode::OK, "fetched: hello from wasmesos\n"));
+    let elsewhere = get(
+        open.local_addr(),
+        &format!("/fetch?to={}", closed.local_addr()),
+    )
+    .await;
+    assert!(
+        matches!(&elsewhere, Ok((StatusCode::BAD_GATEWAY, _))),
+        "{elsewhere:?}"
+    );
+
+    for service in [target, closed, open] {
+        assert_eq!(kill(service).await, Outcome::Killed);
+    }
 }
 
 #[tokio::test]

@@ -35,12 +35,8 @@ pub(super) async fn handle(
     request: Request<Incoming>,
 ) -> Response<HyperOutgoingBody> {
     let shared = &service.shared;
-    let admitted = tokio::select! {
-        biased;
-        _ = shared.control.stopped() => Err(Refused::Closed),
-        admitted = shared.admission.admit() => admitted,
-    };
-    let slot = match admitted {
+    // A kill aborts the connection, and with it this wait; a graceful stop serves the queue.
+    let slot = match shared.admission.admit().await {
         Ok(slot) => slot,
         Err(Refused::QueueFull) => {
             tracing::debug!("request refused: the queue is full");
@@ -134,7 +130,8 @@ impl Instance {
         let ended = tokio::select! {
             biased;
             reason = service.shared.control.stopped() => Err(Failure::Stopped(reason)),
-            reason = control.stopped() => Err(Failure::Stopped(reason)),
+            // Guest code running past the deadline is interrupted by the watchdog; this is for
+            // a guest blocked in a host call.
             () = sleep_until(deadline) => {
                 control.stop(StopReason::Timeout);
                 Err(Failure::Stopped(StopReason::Timeout))

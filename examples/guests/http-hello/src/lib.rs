@@ -10,17 +10,24 @@
 //! - `GET /print?text=T` writes `T` and a newline to stdout, then answers 200 `printed`.
 //! - `GET /env` answers 200 with the instance's environment, one `KEY=VALUE` line each,
 //!   sorted: what the agent told the service (`PORT0`, `HOST`, ...).
+//! - `GET /fetch?to=IP:PORT` sends `GET http://IP:PORT/` through `wasi:http/outgoing-handler`
+//!   and answers 200 `fetched: BODY`, or 502 `refused: ERROR` when the host refuses or the
+//!   request fails: for the network policy.
 //!
 //! A malformed number answers 400; any other path 404; any other method 405.
 
 #![deny(unsafe_code)]
 
 use std::hint::black_box;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use guest_http::{query_number, respond, split_path};
 use wasip2::exports::http::incoming_handler::Guest;
-use wasip2::http::types::{IncomingRequest, Method, ResponseOutparam};
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    Fields, IncomingRequest, Method, OutgoingRequest, ResponseOutparam, Scheme,
+};
 
 struct Hello;
 
@@ -59,10 +66,41 @@ impl Guest for Hello {
                 vars.sort();
                 respond(out, 200, vars.concat().as_bytes());
             }
+            ("/fetch", _, _) => match fetch(query.strip_prefix("to=").unwrap_or(query)) {
+                Ok(body) => respond(out, 200, format!("fetched: {body}").as_bytes()),
+                Err(err) => respond(out, 502, format!("refused: {err}\n").as_bytes()),
+            },
             ("/sleep" | "/spin" | "/alloc", _, _) => respond(out, 400, b"bad number\n"),
             _ => respond(out, 404, b"not found\n"),
         }
     }
+}
+
+/// The body of `GET http://{authority}/`, or why there is none.
+fn fetch(authority: &str) -> Result<String, String> {
+    let request = OutgoingRequest::new(Fields::new());
+    let set = request
+        .set_scheme(Some(&Scheme::Http))
+        .and_then(|()| request.set_authority(Some(authority)))
+        .and_then(|()| request.set_path_with_query(Some("/")));
+    set.map_err(|()| format!("bad authority {authority:?}"))?;
+    let future = outgoing_handler::handle(request, None).map_err(|err| format!("{err:?}"))?;
+    let response = loop {
+        match future.get() {
+            Some(Ok(response)) => break response.map_err(|err| format!("{err:?}"))?,
+            Some(Err(())) => return Err("the response was taken twice".into()),
+            None => future.subscribe().block(),
+        }
+    };
+    let body = response.consume().map_err(|()| "no body".to_owned())?;
+    let mut text = String::new();
+    {
+        let mut stream = body.stream().map_err(|()| "no body stream".to_owned())?;
+        stream
+            .read_to_string(&mut text)
+            .map_err(|err| err.to_string())?;
+    }
+    Ok(text)
 }
 
 /// Pure computation for `how_long` (forever with `None`), checking the clock now and then.
