@@ -92,8 +92,8 @@ impl Reason {
             Reason::Reconciliation => "reconciliation",
             Reason::TaskUnknown => "task_unknown",
             Reason::Finished => "finished",
-            Reason::TaskHealthCheckStatusUpdated => "health_check_status_updated",
-            Reason::TaskUnhealthy => "unhealthy",
+            Reason::TaskHealthCheckStatusUpdated => "task_health_check_status_updated",
+            Reason::TaskUnhealthy => "task_unhealthy",
         }
     }
 
@@ -182,7 +182,7 @@ mod tests {
             );
             assert_eq!(Reason::from_code(reason.code()), Some(reason));
         }
-        assert_eq!(seen.len(), 22);
+        assert_eq!(seen.len(), 24);
         assert_eq!(Reason::from_code("out_of_luck"), None);
     }
 
