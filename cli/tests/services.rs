@@ -5,33 +5,18 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use wasmesos_guest_artifacts as guests;
 use wasmesos_harness::{ProcessCluster, eventually_some};
+use wasmesos_test_support::http_get;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_wasmesos");
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// `GET path` on `url` (`http://host:port`) over its own connection: status and body.
 async fn get(url: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let authority = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(authority).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    http_get(url.trim_start_matches("http://"), path).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,10 +10,12 @@
 
 mod error;
 mod eventually;
+mod http;
 mod patience;
 
 pub use error::Error;
 pub use eventually::{eventually, eventually_some};
+pub use http::http_get;
 pub use patience::{PATIENCE_VAR, patience, scaled};
 
 /// Waits (see [`eventually`]) until `condition` — an expression, which may `.await` — is

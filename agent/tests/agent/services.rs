@@ -1,8 +1,6 @@
 //! What the agent does for tasks that run until told to stop: health checks, kills with a
 //! grace period, and TASK_KILLING for frameworks that ask for it.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use wasmesos_agent::parse_resources;
 use wasmesos_guest_artifacts::{HTTP_HELLO, SLEEPY};
 use wasmesos_proto::agent_command::{Command, Kill};
@@ -11,6 +9,7 @@ use wasmesos_proto::{
     FrameworkCapability, FrameworkInfo, HealthCheck, KillPolicy, Reason, TaskInfo, TaskState,
     TaskStatus,
 };
+use wasmesos_test_support::http_get;
 
 use crate::fake_master::AckPolicy;
 use crate::support::{Cluster, task, with_args};
@@ -163,21 +162,7 @@ fn service(task_id: &str, digest: &str, mem_mib: u64, port: u16) -> TaskInfo {
 
 /// `GET path` on `127.0.0.1:port` over its own connection: the status and the body.
 async fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    http_get(("127.0.0.1", port), path).await
 }
 
 #[tokio::test]
