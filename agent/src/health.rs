@@ -37,6 +37,8 @@ const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// Paths longer than this are refused rather than sent.
 const MAX_PATH_BYTES: usize = 2048;
+/// More healthy statuses than this are refused: there are only 500 codes to list.
+const MAX_STATUSES: usize = 500;
 
 /// What one check probes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +102,12 @@ impl HealthPolicy {
                     return Err(invalid(format!(
                         "the HTTP health check path `{}` is not a valid request target",
                         path.escape_debug()
+                    )));
+                }
+                if http.statuses.len() > MAX_STATUSES {
+                    return Err(invalid(format!(
+                        "an HTTP health check lists {} statuses; at most {MAX_STATUSES}",
+                        http.statuses.len()
                     )));
                 }
                 let statuses = http
@@ -481,6 +489,16 @@ mod tests {
             ..HealthCheck::default()
         };
         assert!(HealthPolicy::from_proto(&bad_path, &[31000]).is_err());
+        let flooded = HealthCheck {
+            r#type: Type::Http as i32,
+            http: Some(HttpCheck {
+                port: 31000,
+                path: "/".into(),
+                statuses: vec![200; 100_000],
+            }),
+            ..HealthCheck::default()
+        };
+        assert!(HealthPolicy::from_proto(&flooded, &[31000]).is_err());
     }
 
     /// Answers every connection's first request with `status`, forever.
