@@ -102,6 +102,7 @@ mod tests {
                 args: vec!["--fast".into()],
                 env: [("B".into(), "2".into()), ("A".into(), "1".into())].into(),
                 network_allow: vec!["[::1]:80".into()],
+                ..ExecutorInfo::default()
             }),
             resources: Some(Resources::from_scalars([("mem", 1e6), ("cpus", 0.5)])),
             data: b"words".to_vec(),

@@ -229,6 +229,7 @@ fn task_info(args: &ExecArgs, data: Vec<u8>) -> TaskInfo {
             args: args.args.clone(),
             env: args.env.iter().cloned().collect(),
             network_allow: args.allow_net.iter().map(ToString::to_string).collect(),
+            ..ExecutorInfo::default()
         }),
         resources: Some(Resources::from_scalars(grant)),
         data,
