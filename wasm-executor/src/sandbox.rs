@@ -118,8 +118,13 @@ fn apply_network(builder: &mut WasiCtxBuilder, policy: &NetworkPolicy) {
         .allow_tcp(true)
         .allow_udp(true)
         .socket_addr_check(move |addr: SocketAddr, usage: SocketAddrUse| {
-            let binding = matches!(usage, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind);
-            let allowed = policy.permits(addr, binding);
+            // A connection accepted on a listener names its remote peer: whoever reaches a
+            // port the task was granted to listen on may talk to it, as to any service.
+            let allowed = match usage {
+                SocketAddrUse::TcpAccept => true,
+                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => policy.permits(addr, true),
+                _ => policy.permits(addr, false),
+            };
             if !allowed {
                 tracing::debug!(%addr, ?usage, "socket address denied by the task's network policy");
             }

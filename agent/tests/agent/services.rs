@@ -1,15 +1,18 @@
 //! What the agent does for tasks that run until told to stop: health checks, kills with a
 //! grace period, and TASK_KILLING for frameworks that ask for it.
 
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 use wasmesos_agent::parse_resources;
-use wasmesos_guest_artifacts::{HTTP_HELLO, SLEEPY};
+use wasmesos_guest_artifacts::{HTTP_HELLO, SLEEPY, TCP_GREETER};
 use wasmesos_proto::agent_command::{Command, Kill};
 use wasmesos_proto::health_check::{HttpCheck, Type};
 use wasmesos_proto::{
     FrameworkCapability, FrameworkInfo, HealthCheck, KillPolicy, Reason, TaskInfo, TaskState,
     TaskStatus,
 };
-use wasmesos_test_support::http_get;
+use wasmesos_test_support::{eventually_some, http_get};
 
 use crate::fake_master::AckPolicy;
 use crate::support::{Cluster, task, with_args};
@@ -315,5 +318,54 @@ async fn a_service_whose_port_is_taken_or_missing_is_refused_with_a_clear_reason
         refused.message.contains("needs a port"),
         "{}",
         refused.message
+    );
+}
+
+#[tokio::test]
+async fn a_wasi_cli_program_may_listen_on_its_own_ports_and_no_others() {
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let greeter = master.upload_file(TCP_GREETER);
+    let port = free_port();
+    master
+        .launch("fw-1", vec![service("greeter", &greeter, 64, port)])
+        .await;
+    master.state("greeter", TaskState::TaskRunning).await;
+    // RUNNING comes before the guest binds: it is a program, not a listener the agent holds.
+    let greeting = eventually_some("the greeting", Duration::from_secs(10), async || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut greeting = String::new();
+        stream.read_to_string(&mut greeting).await.ok()?;
+        Some(greeting)
+    })
+    .await
+    .unwrap_or_else(|err| {
+        panic!(
+            "the guest listens on its port ({err}): {:?}",
+            master.updates_of("greeter")
+        )
+    });
+    assert_eq!(
+        greeting,
+        format!("hello from a wasi:cli service on port {port}\n")
+    );
+    master.send(kill("greeter", None)).await;
+    assert_eq!(
+        master.terminal("greeter").await.state(),
+        TaskState::TaskKilled
+    );
+
+    // A port named in its env but not granted: the bind is refused.
+    let other = free_port();
+    let mut squatter = task("squatter", &greeter);
+    if let Some(executor) = squatter.executor.as_mut() {
+        executor.env.insert("PORT0".into(), other.to_string());
+    }
+    master.launch("fw-1", vec![squatter]).await;
+    let refused = master.terminal("squatter").await;
+    assert_eq!(
+        (refused.state(), refused.exit_code),
+        (TaskState::TaskFailed, Some(3)),
+        "{refused:?}"
     );
 }
