@@ -7,7 +7,7 @@ use std::path::Path;
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
 /// Named one by one so that a renamed or missing guest fails to compile here.
-const EXPECTED: [(&str, &str); 17] = [
+const EXPECTED: [(&str, &str); 18] = [
     ("hello", wasmesos_guest_artifacts::HELLO),
     ("wordcount", wasmesos_guest_artifacts::WORDCOUNT),
     ("spin", wasmesos_guest_artifacts::SPIN),
@@ -28,6 +28,7 @@ const EXPECTED: [(&str, &str); 17] = [
     ),
     ("http-hello", wasmesos_guest_artifacts::HTTP_HELLO),
     ("http-kv", wasmesos_guest_artifacts::HTTP_KV),
+    ("tcp-greeter", wasmesos_guest_artifacts::TCP_GREETER),
 ];
 
 #[test]
