@@ -58,6 +58,7 @@ pub mod mesos {
     }
 }
 
+pub mod fetch;
 pub mod resources;
 pub use resources::{Amounts, resources_from_proto, resources_to_proto};
 
@@ -135,6 +136,7 @@ impl Reason {
             Reason::Finished => "finished",
             Reason::TaskHealthCheckStatusUpdated => "task_health_check_status_updated",
             Reason::TaskUnhealthy => "task_unhealthy",
+            Reason::ContainerLaunchFailed => "container_launch_failed",
         }
     }
 
@@ -223,7 +225,7 @@ mod tests {
             );
             assert_eq!(Reason::from_code(reason.code()), Some(reason));
         }
-        assert_eq!(seen.len(), 24);
+        assert_eq!(seen.len(), 25);
         assert_eq!(Reason::from_code("out_of_luck"), None);
     }
 
