@@ -48,8 +48,9 @@ pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
 struct OpenStream {
     /// The `Mesos-Stream-Id` its calls must carry.
     id: Uuid,
-    /// Where events for it go (the actor holds the other sender).
-    events: mpsc::UnboundedSender<native::Event>,
+    /// Where events for it go. Weak: the actor holds the sender that keeps the stream
+    /// open, so the stream ends when the actor lets go (teardown, a newer subscription).
+    events: mpsc::WeakUnboundedSender<native::Event>,
 }
 
 /// What the Mesos handlers share.

@@ -362,13 +362,17 @@ fn launch(
 
 /// Delivers `statuses` on the framework's stream, as the master's own updates.
 fn send_updates(api: &MesosApi, framework_id: &str, statuses: Vec<native::TaskStatus>) {
-    if let Some(stream) = api.streams().get(framework_id) {
+    let sender = api
+        .streams()
+        .get(framework_id)
+        .and_then(|s| s.events.upgrade());
+    if let Some(sender) = sender {
         let event = native::Event {
             event: Some(native::event::Event::Update(native::event::Update {
                 statuses,
             })),
         };
         // A closed stream has no reader to tell.
-        let _ = stream.events.send(event);
+        let _ = sender.send(event);
     }
 }

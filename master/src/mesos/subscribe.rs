@@ -130,7 +130,8 @@ pub(crate) async fn subscribe(api: &MesosApi, headers: &HeaderMap, call: Call) -
         reason = "a framework's event stream, as the gRPC scheduler service's; disconnecting a framework that stops reading is the control-plane hardening work"
     )]
     let (tx, rx) = mpsc::unbounded_channel();
-    let (subscription, actor_stream) = match api.actor.subscribe(request, tx.clone()).await {
+    let weak = tx.downgrade();
+    let (subscription, actor_stream) = match api.actor.subscribe(request, tx).await {
         Ok(answer) => answer,
         Err(Error::InvalidArgument(why)) => {
             return Refusal::bad_request(format!("Failed to validate scheduler::Call: {why}"))
@@ -150,7 +151,7 @@ pub(crate) async fn subscribe(api: &MesosApi, headers: &HeaderMap, call: Call) -
         framework_id.clone(),
         OpenStream {
             id: stream_id,
-            events: tx,
+            events: weak,
         },
     );
     let on_close = {

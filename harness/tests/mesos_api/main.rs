@@ -1,0 +1,9 @@
+//! The Mesos v1 scheduler HTTP API, driven as a Mesos framework drives it: a real master and
+//! agent on random loopback ports, and a raw HTTP/RecordIO client ([`client`]).
+
+mod client;
+mod common;
+mod lifecycle;
+mod redirect;
+mod refusals;
+mod subscribe;
