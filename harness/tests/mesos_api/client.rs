@@ -47,6 +47,16 @@ async fn send(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> hyper::Response<Incoming> {
+    send_method(hyper::Method::POST, authority, path, headers, body).await
+}
+
+async fn send_method(
+    method: hyper::Method,
+    authority: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> hyper::Response<Incoming> {
     let stream = tokio::net::TcpStream::connect(authority)
         .await
         .expect("connect to the master");
@@ -54,7 +64,10 @@ async fn send(
         .await
         .expect("HTTP/1.1 handshake");
     tokio::spawn(connection);
-    let mut request = Request::post(path).header("Host", authority);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Host", authority);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -80,6 +93,31 @@ pub async fn post(authority: &str, path: &str, headers: &[(&str, &str)], body: V
         headers,
         body,
     }
+}
+
+/// GETs `path` and reads the whole answer.
+pub async fn get(authority: &str, path: &str) -> Answer {
+    let response = send_method(hyper::Method::GET, authority, path, &[], Vec::new()).await;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A GET answer's body as JSON.
+pub async fn get_json(authority: &str, path: &str) -> Value {
+    let answer = get(authority, path).await;
+    assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
+    serde_json::from_slice(&answer.body).expect("JSON")
 }
 
 /// A scheduler call in JSON on the framework's stream.

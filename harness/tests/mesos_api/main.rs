@@ -3,6 +3,7 @@
 
 mod client;
 mod common;
+mod endpoints;
 mod lifecycle;
 mod redirect;
 mod refusals;

@@ -69,7 +69,12 @@ pub(crate) fn redirect(request: &Request, leader: Option<&str>) -> Response {
         let authority = leader_base
             .split_once("://")
             .map_or(leader_base, |(_, rest)| rest);
-        format!("//{authority}{path}")
+        if request.uri().path() == "/master/redirect" {
+            // As Mesos: the redirect endpoint itself sends callers to the leader's root.
+            format!("//{authority}")
+        } else {
+            format!("//{authority}{path}")
+        }
     } else {
         format!("{leader_base}{path}")
     };

@@ -4,6 +4,8 @@
 //! | path | what |
 //! |---|---|
 //! | `POST /api/v1/scheduler` | the scheduler API: SUBSCRIBE opens a RecordIO event stream, other calls answer 202 ([`scheduler`]) |
+//! | `/master/state`, `/master/state.json`, `/state.json`, `/master/frameworks`, `/master/slaves`, `/master/tasks`, `/master/roles` | the state in Mesos's JSON ([`legacy`]) |
+//! | `/master/health`, `/master/redirect`, `/metrics/snapshot` | health, a 307 to the leader, Mesos-named metrics |
 //!
 //! Every call goes through the same [`Actor`] operations as the native gRPC scheduler
 //! service, so a Mesos framework and a native one share offers, roles and DRF shares. This
@@ -18,6 +20,7 @@
 mod codec;
 mod events;
 pub(crate) mod json;
+mod legacy;
 pub mod recordio;
 mod resources;
 mod scheduler;
@@ -31,7 +34,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
+use axum::routing::{get, post};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use wasmesos_proto::v1 as native;
@@ -78,6 +81,16 @@ pub(crate) fn routes(api: MesosApi) -> Router {
     Router::new()
         .route("/api/v1/scheduler", post(scheduler::handle))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .route("/master/state", get(legacy::state))
+        .route("/master/state.json", get(legacy::state))
+        .route("/state.json", get(legacy::state))
+        .route("/master/frameworks", get(legacy::frameworks))
+        .route("/master/slaves", get(legacy::slaves))
+        .route("/master/tasks", get(legacy::tasks))
+        .route("/master/roles", get(legacy::roles))
+        .route("/master/health", get(legacy::health))
+        .route("/master/redirect", get(legacy::redirect))
+        .route("/metrics/snapshot", get(legacy::metrics))
         .with_state(api)
 }
 
