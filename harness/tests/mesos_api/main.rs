@@ -5,6 +5,7 @@ mod client;
 mod common;
 mod endpoints;
 mod lifecycle;
+mod pymesos;
 mod redirect;
 mod refusals;
 mod subscribe;
