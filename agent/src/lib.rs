@@ -60,6 +60,7 @@ mod checkpoint;
 mod commands;
 mod config;
 mod error;
+mod fetcher;
 mod files;
 pub mod health;
 mod http;
