@@ -94,7 +94,11 @@ async fn run(
     let mut fetched_into = None;
     if !executable.plan.fetches.is_empty() {
         reporter.flush();
-        match agent.sandboxes.create().await {
+        let sandbox = match agent.sandboxes.take_waiting() {
+            Some(sandbox) => Ok(sandbox),
+            None => agent.sandboxes.create().await,
+        };
+        match sandbox {
             Ok(sandbox) => fetched_into = Some(sandbox),
             Err(err) => {
                 error!(err = %err, "cannot make a sandbox directory");

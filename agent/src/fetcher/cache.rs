@@ -1,6 +1,6 @@
 //! The fetcher cache: downloads of uris fetched with `cache: true`, kept under
-//! `work_dir/fetcher-cache/<sha256 of the uri>`, at most `fetcher_cache_bytes` in all, the
-//! least recently used evicted first. A hit is copied into the sandbox, never hard-linked:
+//! `work_dir/fetcher-cache/<sha256 of the uri>`, at most `fetcher_cache_bytes` in all (and
+//! [`MAX_ENTRIES`] files), the least recently used evicted first. A hit is copied into the sandbox, never hard-linked:
 //! a task may change its files, and a link would change the cached copy for the next task.
 //!
 //! As Mesos's, the cache lives for one run of the agent: it starts empty, so nothing a
@@ -18,6 +18,9 @@ use tracing::{debug, warn};
 use crate::Error;
 
 use super::{Cause, Limit, Target, copy_capped};
+
+/// Most entries the cache holds, however small they are.
+const MAX_ENTRIES: usize = 10_000;
 
 /// The cache key of a uri.
 pub(crate) fn key(uri: &str) -> String {
@@ -164,7 +167,8 @@ impl FetchCache {
         if let Some(old) = state.entries.remove(key) {
             state.total = state.total.saturating_sub(old.size);
         }
-        while state.total.saturating_add(size) > self.capacity {
+        while state.total.saturating_add(size) > self.capacity || state.entries.len() >= MAX_ENTRIES
+        {
             let Some(oldest) = state
                 .entries
                 .iter()
@@ -248,6 +252,18 @@ mod tests {
         let state = cache.lock();
         assert_eq!(state.total, 80);
         assert!(state.entries.contains_key("a") && state.entries.contains_key("c"));
+    }
+
+    #[test]
+    fn empty_files_are_bounded_in_number() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cache = FetchCache::open(dir.path().join("cache"), 100).expect("open");
+        for n in 0..=MAX_ENTRIES {
+            cache.make_room(&n.to_string(), 0);
+        }
+        let state = cache.lock();
+        assert_eq!(state.entries.len(), MAX_ENTRIES);
+        assert!(!state.entries.contains_key("0"), "the oldest went");
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl Served {
 
 /// A local HTTP server on `127.0.0.1:0`: `/files/NAME` serves what was put (404 otherwise),
 /// `/big-len/N` and `/big-chunked/N` N bytes with and without Content-Length, `/stall` a
-/// body that never comes.
+/// body that never comes, `/redirect/N` N redirects before `two words`.
 struct FileServer {
     addr: SocketAddr,
     served: Served,
@@ -59,6 +59,7 @@ impl FileServer {
             .route("/big-len/{n}", get(big_with_length))
             .route("/big-chunked/{n}", get(big_chunked))
             .route("/stall", get(stall))
+            .route("/redirect/{n}", get(redirect))
             .with_state(served.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -101,6 +102,15 @@ async fn big_chunked(Path(n): Path<usize>) -> Response {
         (0..chunks).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 64 * 1024]))),
     );
     Body::from_stream(stream).into_response()
+}
+
+async fn redirect(Path(n): Path<u32>) -> Response {
+    match n.checked_sub(1) {
+        Some(next) => {
+            axum::response::Redirect::temporary(&format!("/redirect/{next}")).into_response()
+        }
+        None => "two words".into_response(),
+    }
 }
 
 async fn stall() -> Response {
@@ -379,4 +389,89 @@ async fn an_output_name_escaping_the_sandbox_is_refused_by_the_agent_too() {
         refused.message
     );
     assert_eq!(server.served.hits("/files/x"), 0, "nothing fetched");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_up_to_the_limit() {
+    let server = FileServer::start().await;
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let digest = master.upload_file(WORDCOUNT);
+    let near = FetchUri {
+        value: server.url("/redirect/5"),
+        output_file: "words".into(),
+        ..FetchUri::default()
+    };
+    let task = with_args(fetching("near", &digest, vec![near], ""), &["words"]);
+    master.launch("fw-1", vec![task]).await;
+    let done = master.terminal("near").await;
+    assert_eq!(done.state(), TaskState::TaskFinished, "{done:?}");
+    assert_eq!(done.data, b"2");
+    let far = server.url("/redirect/6");
+    let task = fetching("far", &digest, vec![uri(far.clone())], "");
+    master.launch("fw-1", vec![task]).await;
+    let failed = master.terminal("far").await;
+    assert_fetch_failed(&failed, &far, "more than 5 redirects");
+}
+
+#[tokio::test]
+async fn fetched_files_count_against_the_task_s_disk() {
+    let server = FileServer::start().await;
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let digest = master.upload_file(WORDCOUNT);
+    let half = server.url(&format!("/big-len/{}", 600 * 1024));
+    let other = server.url(&format!("/big-chunked/{}", 500 * 1024));
+    let mut task = fetching("disk", &digest, vec![uri(half), uri(other.clone())], "");
+    if let Some(resources) = task.resources.as_mut() {
+        resources.resources.push(wasmesos_proto::Resource {
+            name: "disk".into(),
+            value: f64::from(1u32 << 20),
+            ..Default::default()
+        });
+    }
+    master.launch("fw-1", vec![task]).await;
+    let failed = master.terminal("disk").await;
+    assert_fetch_failed(&failed, &other, "what is left of the task's disk");
+}
+
+#[tokio::test]
+async fn an_uploaded_component_is_fetched_by_its_wasmesos_uri() {
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let digest = master.upload_file(WORDCOUNT);
+    let by_digest = FetchUri {
+        value: format!("wasmesos://sha256:{digest}"),
+        output_file: "wc.wasm".into(),
+        ..FetchUri::default()
+    };
+    let mut task = fetching("by-uri", "", vec![by_digest], "wc.wasm");
+    task.data = b"a b c d e f".to_vec();
+    master.launch("fw-1", vec![task]).await;
+    let done = master.terminal("by-uri").await;
+    assert_eq!(done.state(), TaskState::TaskFinished, "{done:?}");
+    assert_eq!(done.data, b"6");
+    assert_eq!(master.recorded().downloads.get(&digest), Some(&1));
+    let absent = format!("wasmesos://sha256:{}", "0".repeat(64));
+    let task = fetching("absent", "", vec![uri(absent.clone())], &"0".repeat(64));
+    master.launch("fw-1", vec![task]).await;
+    let failed = master.terminal("absent").await;
+    assert_fetch_failed(&failed, &absent, "no executor with digest");
+}
+
+#[tokio::test]
+async fn a_fetched_program_that_is_no_component_is_an_invalid_component() {
+    let server = FileServer::start().await;
+    server.served.put("fake.wasm", b"not wasm at all".to_vec());
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let task = fetching(
+        "fake",
+        "",
+        vec![uri(server.url("/files/fake.wasm"))],
+        "fake.wasm",
+    );
+    cluster.master.launch("fw-1", vec![task]).await;
+    let refused = cluster.master.terminal("fake").await;
+    assert_eq!(refused.state(), TaskState::TaskError, "{refused:?}");
+    assert_eq!(refused.reason(), Reason::InvalidComponent, "{refused:?}");
 }
