@@ -17,6 +17,8 @@ use wasmesos_guest_artifacts::{SLEEPY, WORDCOUNT};
 use wasmesos_proto::agent_command::{Command, Kill};
 use wasmesos_proto::{FetchUri, Reason, TaskInfo, TaskState, TaskStatus};
 
+use wasmesos_test_support::http_get;
+
 use crate::fake_master::AckPolicy;
 use crate::support::{Cluster, task, with_args};
 
@@ -151,7 +153,7 @@ fn wordcount_bytes() -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn a_component_fetched_over_http_runs_and_is_fetched_again_for_each_task() {
+async fn a_component_fetched_over_http_runs_and_is_compiled_once_for_two_tasks() {
     let server = FileServer::start().await;
     server.served.put("wordcount.wasm", wordcount_bytes());
     let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
@@ -174,6 +176,17 @@ async fn a_component_fetched_over_http_runs_and_is_fetched_again_for_each_task()
         master.recorded().downloads.is_empty(),
         "nothing came from the master"
     );
+    // The same bytes twice: compiled (or loaded from the shared disk cache) once, then found
+    // in memory.
+    let (code, body) = http_get(cluster.agent.addr(), "/state")
+        .await
+        .expect("agent state");
+    assert_eq!(code, 200, "{body}");
+    let state: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let cache = &state["compile_cache"];
+    let count = |key: &str| cache[key].as_u64().unwrap_or(0);
+    assert_eq!(count("compiled") + count("loaded_from_disk"), 1, "{cache}");
+    assert!(count("memory_hits") >= 1, "{cache}");
 }
 
 #[tokio::test]
