@@ -90,23 +90,14 @@ async fn run(
         }
     };
     reporter.hold(Update::starting());
-    // Fetched files go into the sandbox before the task starts, so it is chosen now.
-    let mut fetched_into = None;
-    if !executable.plan.fetches.is_empty() {
-        reporter.flush();
-        let sandbox = match agent.sandboxes.take_waiting() {
-            Some(sandbox) => Ok(sandbox),
-            None => agent.sandboxes.create().await,
-        };
-        match sandbox {
-            Ok(sandbox) => fetched_into = Some(sandbox),
-            Err(err) => {
-                error!(err = %err, "cannot make a sandbox directory");
-                reporter.emit(Update::from_error(&err));
-                return;
-            }
+    let fetched_into = match fetch_sandbox(&agent, &executable.plan, &mut reporter).await {
+        Ok(sandbox) => sandbox,
+        Err(err) => {
+            error!(err = %err, "cannot make a sandbox directory");
+            reporter.emit(Update::from_error(&err));
+            return;
         }
-    }
+    };
     // The executor's pool has a fixed number of instance slots: a task waits for one (still
     // STARTING) rather than fail when the agent is full.
     // A service takes one slot per instance it may run at once.
@@ -156,20 +147,12 @@ async fn run(
             let update = match why {
                 None => Update::killed_before_start(),
                 Some(err) => {
-                    warn!(digest = %executable.digest, err = %err, "cannot load the executor");
+                    warn!(digest = %executable.digest, err = %err, "cannot fetch or load the executor");
                     Update::from_error(&err)
                 }
             };
             if let Some(sandbox) = fetched_into {
-                // Whatever was fetched stays readable with the task's other files.
-                let sandbox = agent.sandboxes.settle(sandbox, &key, true).await;
-                agent.registry.place(
-                    &key,
-                    Place {
-                        sandbox,
-                        output: None,
-                    },
-                );
+                keep_fetched(&agent, &key, sandbox).await;
             }
             reporter.emit(update);
             return;
@@ -199,6 +182,34 @@ async fn run(
     reporter.emit(ending.update(agent.config.max_result_bytes));
 }
 
+/// The sandbox a task's files are fetched into before it starts (STARTING is sent first);
+/// `None` when it fetches nothing, and its sandbox is chosen when it starts.
+async fn fetch_sandbox(
+    agent: &Agent,
+    plan: &FetchPlan,
+    reporter: &mut Reporter<'_>,
+) -> Result<Option<PathBuf>, Error> {
+    if plan.fetches.is_empty() {
+        return Ok(None);
+    }
+    reporter.flush();
+    match agent.sandboxes.take_waiting() {
+        Some(sandbox) => Ok(Some(sandbox)),
+        None => agent.sandboxes.create().await.map(Some),
+    }
+}
+
+/// Books the sandbox of a task that ended before it started, so what was fetched stays
+/// readable with the task's other files (an empty one goes back to the pool).
+async fn keep_fetched(agent: &Agent, key: &TaskKey, sandbox: PathBuf) {
+    let sandbox = agent.sandboxes.settle(sandbox, key, true).await;
+    let place = Place {
+        sandbox,
+        output: None,
+    };
+    agent.registry.place(key, place);
+}
+
 /// What the runner starts: the task's spec, and for a wasi:http service where it listens.
 struct Launch {
     spec: TaskSpec,
@@ -214,8 +225,7 @@ struct ServiceLaunch {
 }
 
 /// Launches the task in a sandbox directory (the one its files were fetched into, if any)
-/// with its output held in memory, and books where
-/// its output is. `None` (with the task's update sent) when it cannot start.
+/// with its output held in memory, and books where its output is. `None` (with the task's update sent) when it cannot start.
 async fn start(
     agent: &Agent,
     key: &TaskKey,
