@@ -37,7 +37,7 @@ Examples:
       --cpus 1 --mem 256MiB --disk 1GiB --fuel 1000000000 --timeout 30s job.wasm
 
   # A component the agent downloads itself, with a data file next to it, both cached there
-  wasmesos run --program-uri https://example.com/wordcount.wasm \
+  wasmesos run --program-uri https://example.com/wordcount.wasm \\
       --fetch https://example.com/words.txt --cache -- words.txt
 
   # A wasi:http service on one port, health-checked; prints its URL once it listens,
