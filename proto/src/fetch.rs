@@ -6,7 +6,8 @@
 //! most [`MAX_URI_LEN`] bytes. Its output name (given, or the last percent-decoded segment
 //! of its path) is one plain file name that is the same on Linux, macOS and Windows: no
 //! separators, no `.`/`..`, no control characters, no Windows reserved device names, no
-//! trailing dot or space, at most [`MAX_NAME_LEN`] bytes. A task lists at most [`MAX_URIS`]
+//! trailing dot or space, not `stdout` or `stderr` (the task's output files), at most
+//! [`MAX_NAME_LEN`] bytes. A task lists at most [`MAX_URIS`]
 //! uris, no two with the same output name (compared without case, as Windows and macOS do),
 //! and `program`, when set, is one of those names.
 
@@ -24,6 +25,9 @@ pub const MAX_URI_LEN: usize = 4096;
 pub const MAX_NAME_LEN: usize = 255;
 
 const ARTIFACT_PREFIX: &str = "wasmesos://sha256:";
+
+/// The sandbox files the agent writes a task's output to; no fetched file may take them.
+const OUTPUT_NAMES: [&str; 2] = ["stdout", "stderr"];
 
 /// Where a fetched file comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +273,14 @@ pub fn check_output_name(name: &str) -> Result<(), Refused> {
     if name.ends_with(['.', ' ']) {
         return Err(refused(format!("{name:?} ends in a dot or a space")));
     }
+    if OUTPUT_NAMES
+        .iter()
+        .any(|taken| name.eq_ignore_ascii_case(taken))
+    {
+        return Err(refused(format!(
+            "{name:?} is where the agent writes the task's output"
+        )));
+    }
     if is_windows_device(name) {
         return Err(refused(format!(
             "{name:?} is a reserved device name on Windows"
@@ -399,6 +411,8 @@ mod tests {
             ("LPT9.log", "reserved"),
             ("trailing.", "dot or a space"),
             ("trailing ", "dot or a space"),
+            ("stdout", "task's output"),
+            ("StdErr", "task's output"),
         ];
         for (name, why) in bad {
             let err = check_output_name(name).expect_err(name).0;
