@@ -4,6 +4,7 @@
 mod client;
 mod common;
 mod endpoints;
+mod fetch;
 mod lifecycle;
 mod pymesos;
 mod redirect;
