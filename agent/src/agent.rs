@@ -11,6 +11,7 @@ use wasmesos_wasm_executor::Executor;
 use crate::AgentConfig;
 use crate::artifacts::ArtifactCache;
 use crate::checkpoint::Checkpoint;
+use crate::fetcher::Fetcher;
 use crate::registry::{Registry, TaskKey};
 use crate::relay::MessageRelay;
 use crate::sandboxes::Sandboxes;
@@ -39,6 +40,8 @@ pub(crate) struct Agent {
     pub(crate) status: StatusSender,
     pub(crate) relay: MessageRelay,
     pub(crate) artifacts: ArtifactCache,
+    /// Downloads tasks' `uris` into their sandboxes.
+    pub(crate) fetcher: Fetcher,
     pub(crate) executor: Executor,
     /// One HTTP/2 connection to the master, shared by every client; it reconnects by itself.
     pub(crate) channel: Channel,

@@ -76,15 +76,20 @@ impl ArtifactCache {
     }
 
     async fn fetch_and_load(&self, digest: &str) -> Result<Program, Error> {
-        let path = self.dir.join(format!("{digest}.wasm"));
-        let bytes = match read_verified(&path, digest).await {
-            Some(bytes) => bytes,
-            None => {
-                let bytes = self.download(digest).await?;
-                store(&self.dir, &path, bytes).await?
-            }
-        };
+        let bytes = self.bytes(digest).await?;
         Ok(self.executor.load(&bytes).await?)
+    }
+
+    /// The verified bytes of the component `digest`: the local copy, or else downloaded
+    /// from the master and kept. The fetcher's `wasmesos://sha256:` uris come here.
+    pub(crate) async fn bytes(&self, digest: &str) -> Result<Vec<u8>, Error> {
+        check_digest(digest)?;
+        let path = self.dir.join(format!("{digest}.wasm"));
+        if let Some(bytes) = read_verified(&path, digest).await {
+            return Ok(bytes);
+        }
+        let bytes = self.download(digest).await?;
+        store(&self.dir, &path, bytes).await
     }
 
     async fn download(&self, digest: &str) -> Result<Vec<u8>, Error> {

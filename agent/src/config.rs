@@ -36,7 +36,8 @@ pub struct AgentConfig {
     /// [`complete_resources`](crate::complete_resources).
     pub resources: Option<Resources>,
     /// Holds `checkpoint.redb` (what a restarted agent must not forget), `artifacts/`
-    /// (fetched executors), `compiled/` (the compile cache),
+    /// (fetched executors), `compiled/` (the compile cache), `fetcher-cache/` (cached
+    /// downloads of tasks' `uris`),
     /// `sandbox-pool/` (the directories tasks run in) and
     /// `sandboxes/<framework_id>/<task_id>/` (those of finished tasks that left files).
     /// Created if missing.
@@ -59,6 +60,19 @@ pub struct AgentConfig {
     pub fetch_attempts: u32,
     /// The largest executor the agent downloads.
     pub max_artifact_bytes: u64,
+    /// The largest file the fetcher writes for one of a task's `uris` (checked while it
+    /// streams, whatever the source announces).
+    pub fetch_max_bytes: u64,
+    /// How long fetching one of a task's `uris` may take in all.
+    pub fetch_timeout: Duration,
+    /// Directories `file://` uris may read from (and below). Empty: every `file://` uri is
+    /// refused.
+    pub fetch_allowed_dirs: Vec<PathBuf>,
+    /// Bytes the fetcher cache (`work_dir/fetcher-cache`) holds at most; the least recently
+    /// used downloads go first.
+    pub fetcher_cache_bytes: u64,
+    /// Fetches running at once on this agent; further ones wait.
+    pub max_concurrent_fetches: usize,
     /// The largest result `data` a task may return; larger results fail the task with
     /// REASON_GUEST_ERROR rather than clog the status channel.
     pub max_result_bytes: u64,
@@ -98,6 +112,11 @@ impl Default for AgentConfig {
             default_heartbeat_interval: Duration::from_secs(1),
             fetch_attempts: 3,
             max_artifact_bytes: 64 * MIB,
+            fetch_max_bytes: 256 * MIB,
+            fetch_timeout: Duration::from_secs(5 * 60),
+            fetch_allowed_dirs: Vec::new(),
+            fetcher_cache_bytes: 2 * 1024 * MIB,
+            max_concurrent_fetches: 8,
             max_result_bytes: MIB,
             output_cap_bytes: 8 * MIB,
             output_memory_bytes: 8 * KIB,

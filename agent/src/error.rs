@@ -87,6 +87,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file of the task's `uris` could not be fetched into its sandbox; the task fails with
+    /// REASON_CONTAINER_LAUNCH_FAILED.
+    #[error("Failed to fetch '{uri}': {cause}")]
+    Fetch {
+        /// The uri as the task gave it.
+        uri: String,
+        /// Why: an HTTP status, the size cap, the time limit, a refused path, ...
+        cause: String,
+    },
+
     /// A task description the agent cannot run (bad id, resources or network grant).
     #[error("invalid task: {0}")]
     InvalidTask(String),

@@ -3,7 +3,9 @@
 //!
 //! It owns registration with the master (with backoff, re-registering with its id and task
 //! reports after the stream drops), heartbeats, executor fetch by sha256 digest (verified,
-//! cached under `work_dir/artifacts`, loaded once per digest), the task lifecycle on
+//! cached under `work_dir/artifacts`, loaded once per digest), the fetcher (a task's `uris`
+//! downloaded into its sandbox before it starts, bounded in size and time, with an LRU
+//! cache under `work_dir/fetcher-cache`), the task lifecycle on
 //! [`wasmesos_wasm_executor`] with the granted resources as hard limits, one sandbox dir per
 //! task (taken from `work_dir/sandbox-pool` and given back when the task leaves no files;
 //! otherwise kept as `work_dir/sandboxes/<framework_id>/<task_id>/`), its `stdout` and
@@ -60,6 +62,7 @@ mod checkpoint;
 mod commands;
 mod config;
 mod error;
+mod fetcher;
 mod files;
 pub mod health;
 mod http;

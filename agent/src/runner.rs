@@ -1,5 +1,6 @@
-//! One task's life on this agent: STARTING, fetch and load the executor, launch it in the
-//! sandbox with the granted limits, RUNNING (again with each new status text), relay its
+//! One task's life on this agent: STARTING, fetch its `uris` into its sandbox (`fetcher`),
+//! load the executor (uploaded, or one of the fetched files), launch it in the sandbox with
+//! the granted limits, RUNNING (again with each new status text), relay its
 //! messages and log lines, then exactly one terminal update from its report.
 
 use std::future::Future;
@@ -14,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info_span, warn};
+use wasmesos_proto::fetch::{self, FetchPlan};
 use wasmesos_proto::resource_names::PORTS;
 use wasmesos_proto::{FrameworkCapability, FrameworkInfo, TaskInfo, TaskState};
 use wasmesos_wasm_executor::{
@@ -78,7 +80,8 @@ async fn run(
     killing_state: bool,
 ) {
     let mut reporter = Reporter::new(&agent, &key);
-    let (launch, digest, watch) = match ids.and_then(|()| spec_for(&agent, task, killing_state)) {
+    let (launch, executable, watch) = match ids.and_then(|()| spec_for(&agent, task, killing_state))
+    {
         Ok(spec) => spec,
         Err(err) => {
             warn!(err = %err, "refusing an invalid task");
@@ -87,45 +90,75 @@ async fn run(
         }
     };
     reporter.hold(Update::starting());
+    let fetched_into = match fetch_sandbox(&agent, &executable.plan, &mut reporter).await {
+        Ok(sandbox) => sandbox,
+        Err(err) => {
+            error!(err = %err, "cannot make a sandbox directory");
+            reporter.emit(Update::from_error(&err));
+            return;
+        }
+    };
     // The executor's pool has a fixed number of instance slots: a task waits for one (still
     // STARTING) rather than fail when the agent is full.
     // A service takes one slot per instance it may run at once.
     let service_slots = launch.service.max_concurrency;
-    let mut ready = pin!(async {
-        let program = agent.artifacts.program(&digest).await?;
-        let slots = match program.kind() {
-            ProgramKind::HttpService => service_slots,
-            ProgramKind::Command | ProgramKind::Executor => 1,
-        };
-        let slot = Arc::clone(&agent.slots)
-            .acquire_many_owned(slots)
-            .await
-            .map_err(|_| Error::Internal("the task slots are closed".into()))?;
-        Ok::<_, Error>((program, slot))
-    });
-    let ready = match ready.as_mut().now_or_never() {
-        Some(ready) => ready,
-        None => {
-            reporter.flush();
-            tokio::select! {
-                biased;
-                () = kill_signal.notified() => {
-                    reporter.emit(Update::killed_before_start());
-                    return;
+    let disk_budget = launch.spec.limits.disk_bytes;
+    // `None` as the error: killed before it started.
+    let ready: Result<_, Option<Error>> = {
+        let mut ready = pin!(async {
+            if let Some(sandbox) = &fetched_into {
+                let plan = &executable.plan;
+                agent
+                    .fetcher
+                    .fetch_all(&agent.artifacts, plan, sandbox, disk_budget)
+                    .await?;
+            }
+            let program = match (&executable.plan.program, &fetched_into) {
+                (Some(name), Some(sandbox)) => {
+                    agent.executor.load_file(&sandbox.join(name)).await?
                 }
-                ready = ready => ready,
+                _ => agent.artifacts.program(&executable.digest).await?,
+            };
+            let slots = match program.kind() {
+                ProgramKind::HttpService => service_slots,
+                ProgramKind::Command | ProgramKind::Executor => 1,
+            };
+            let slot = Arc::clone(&agent.slots)
+                .acquire_many_owned(slots)
+                .await
+                .map_err(|_| Error::Internal("the task slots are closed".into()))?;
+            Ok::<_, Error>((program, slot))
+        });
+        match ready.as_mut().now_or_never() {
+            Some(ready) => ready.map_err(Some),
+            None => {
+                reporter.flush();
+                tokio::select! {
+                    biased;
+                    () = kill_signal.notified() => Err(None),
+                    ready = ready => ready.map_err(Some),
+                }
             }
         }
     };
     let (program, _slot) = match ready {
         Ok(ready) => ready,
-        Err(err) => {
-            warn!(%digest, err = %err, "cannot load the executor");
-            reporter.emit(Update::from_error(&err));
+        Err(why) => {
+            let update = match why {
+                None => Update::killed_before_start(),
+                Some(err) => {
+                    warn!(digest = %executable.digest, err = %err, "cannot fetch or load the executor");
+                    Update::from_error(&err)
+                }
+            };
+            if let Some(sandbox) = fetched_into {
+                keep_fetched(&agent, &key, sandbox).await;
+            }
+            reporter.emit(update);
             return;
         }
     };
-    let started = start(&agent, &key, &program, launch, &mut reporter).await;
+    let started = start(&agent, &key, &program, launch, fetched_into, &mut reporter).await;
     let Some((running, sandbox, output)) = started else {
         return;
     };
@@ -149,6 +182,34 @@ async fn run(
     reporter.emit(ending.update(agent.config.max_result_bytes));
 }
 
+/// The sandbox a task's files are fetched into before it starts (STARTING is sent first);
+/// `None` when it fetches nothing, and its sandbox is chosen when it starts.
+async fn fetch_sandbox(
+    agent: &Agent,
+    plan: &FetchPlan,
+    reporter: &mut Reporter<'_>,
+) -> Result<Option<PathBuf>, Error> {
+    if plan.fetches.is_empty() {
+        return Ok(None);
+    }
+    reporter.flush();
+    match agent.sandboxes.take_waiting() {
+        Some(sandbox) => Ok(Some(sandbox)),
+        None => agent.sandboxes.create().await.map(Some),
+    }
+}
+
+/// Books the sandbox of a task that ended before it started, so what was fetched stays
+/// readable with the task's other files (an empty one goes back to the pool).
+async fn keep_fetched(agent: &Agent, key: &TaskKey, sandbox: PathBuf) {
+    let sandbox = agent.sandboxes.settle(sandbox, key, true).await;
+    let place = Place {
+        sandbox,
+        output: None,
+    };
+    agent.registry.place(key, place);
+}
+
 /// What the runner starts: the task's spec, and for a wasi:http service where it listens.
 struct Launch {
     spec: TaskSpec,
@@ -163,16 +224,17 @@ struct ServiceLaunch {
     max_concurrency: u32,
 }
 
-/// Launches the task in a sandbox directory with its output held in memory, and books where
-/// its output is. `None` (with the task's update sent) when it cannot start.
+/// Launches the task in a sandbox directory (the one its files were fetched into, if any)
+/// with its output held in memory, and books where its output is. `None` (with the task's update sent) when it cannot start.
 async fn start(
     agent: &Agent,
     key: &TaskKey,
     program: &Program,
     launch: Launch,
+    fetched_into: Option<PathBuf>,
     reporter: &mut Reporter<'_>,
 ) -> Option<(Instance, PathBuf, OutputMemory)> {
-    let sandbox = match agent.sandboxes.take_waiting() {
+    let sandbox = match fetched_into.or_else(|| agent.sandboxes.take_waiting()) {
         Some(sandbox) => Ok(sandbox),
         None => {
             reporter.flush();
@@ -495,18 +557,31 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The executor's task spec, the executor digest and what to watch while it runs, checked
-/// before anything is fetched. Its sandbox directory is chosen when the task starts.
+/// What a task runs: an uploaded component (`digest`), or `plan.program` among the files
+/// `plan` fetches.
+struct Executable {
+    digest: String,
+    plan: FetchPlan,
+}
+
+/// The executor's task spec, what it runs and what to watch while it runs, checked before
+/// anything is fetched. Its sandbox directory is chosen when the task starts (or when its
+/// files are fetched).
 fn spec_for(
     agent: &Agent,
     mut task: TaskInfo,
     killing_state: bool,
-) -> Result<(Launch, String, Watch), Error> {
-    let digest = task
-        .executor
-        .as_mut()
-        .map(|executor| std::mem::take(&mut executor.digest))
-        .unwrap_or_default();
+) -> Result<(Launch, Executable, Watch), Error> {
+    let executable = match task.executor.as_mut() {
+        Some(executor) => Executable {
+            plan: fetch::plan(executor).map_err(|why| Error::InvalidTask(why.0))?,
+            digest: std::mem::take(&mut executor.digest),
+        },
+        None => Executable {
+            digest: String::new(),
+            plan: FetchPlan::default(),
+        },
+    };
     let health = task
         .health_check
         .as_ref()
@@ -545,7 +620,7 @@ fn spec_for(
                 .push(AllowedAddr::Socket(SocketAddr::new(ip, port)));
         }
     }
-    Ok((Launch { spec, service }, digest, watch))
+    Ok((Launch { spec, service }, executable, watch))
 }
 
 /// Instances a wasi:http service runs at once unless its task says otherwise.

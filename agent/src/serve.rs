@@ -19,6 +19,7 @@ use wasmesos_wasm_executor::Executor;
 use crate::agent::Agent;
 use crate::artifacts::ArtifactCache;
 use crate::checkpoint::{Checkpoint, Recovered, Store};
+use crate::fetcher::Fetcher;
 use crate::registry::Registry;
 use crate::relay::MessageRelay;
 use crate::resources::complete_resources;
@@ -130,6 +131,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
     }
     let (store, recovered) = open_checkpoint(&work_dir).await?;
     let sandboxes = open_sandboxes(&config).await?;
+    let fetcher = open_fetcher(&config).await?;
     if config.executor.cache_dir.is_none() {
         config.executor.cache_dir = Some(work_dir.join("compiled"));
     }
@@ -167,6 +169,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
             executor.clone(),
             channel.clone(),
         ),
+        fetcher,
         slots: Arc::new(Semaphore::new(
             config.executor.max_concurrent_tasks as usize,
         )),
@@ -219,6 +222,16 @@ async fn open_checkpoint(work_dir: &std::path::Path) -> Result<(Store, Recovered
             path,
             reason: format!("reading it failed: {err}"),
         })?
+}
+
+/// The fetcher, its cache under `work_dir/fetcher-cache` (emptied) and its allowed dirs
+/// resolved, off the async threads.
+async fn open_fetcher(config: &AgentConfig) -> Result<Fetcher, Error> {
+    let config = config.clone();
+    let cache_dir = config.work_dir.join("fetcher-cache");
+    tokio::task::spawn_blocking(move || Fetcher::new(&config, cache_dir))
+        .await
+        .map_err(|err| Error::Internal(format!("opening the fetcher: {err}")))?
 }
 
 async fn open_sandboxes(config: &AgentConfig) -> Result<Sandboxes, Error> {

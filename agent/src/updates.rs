@@ -135,10 +135,15 @@ impl Update {
         )
     }
 
-    /// The task never ran because of `err`.
+    /// The task never ran because of `err`: TASK_FAILED when a fetch failed (as Mesos),
+    /// TASK_ERROR otherwise.
     pub(crate) fn from_error(err: &Error) -> Self {
+        let state = match err {
+            Error::Fetch { .. } => TaskState::TaskFailed,
+            _ => TaskState::TaskError,
+        };
         Update::new(
-            TaskState::TaskError,
+            state,
             error_reason(err),
             err.to_string(),
             StatusSource::SourceAgent,
@@ -239,6 +244,7 @@ fn error_reason(err: &Error) -> Reason {
         | Error::ArtifactTooLarge { .. }
         | Error::Rpc(_) => Reason::ExecutorNotFound,
         Error::InvalidTask(_) => Reason::InvalidTask,
+        Error::Fetch { .. } => Reason::ContainerLaunchFailed,
         _ => Reason::HostFault,
     }
 }

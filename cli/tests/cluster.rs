@@ -331,3 +331,105 @@ fn every_cluster_command_has_help_with_examples() {
         );
     }
 }
+
+/// A one-file-per-path HTTP/1.1 server on `127.0.0.1:0` (404 for other paths), closing
+/// each connection after its response; returns its address and the requests it served.
+async fn serve_files(
+    files: Vec<(&'static str, Vec<u8>)>,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&served);
+    let files = Arc::new(files);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let files = Arc::clone(&files);
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split_whitespace().nth(1).unwrap_or("");
+                let (status, body) = match files.iter().find(|(p, _)| *p == path) {
+                    Some((_, body)) => ("200 OK", body.clone()),
+                    None => ("404 Not Found", Vec::new()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    (addr, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasmesos_run_runs_a_component_the_agent_fetches() {
+    let cluster = processes(1).await;
+    let master = cluster.master_url();
+    let hello = std::fs::read(guests::HELLO).expect("the hello guest is built");
+    let files = vec![("/hello.wasm", hello), ("/notes.txt", b"notes".to_vec())];
+    let (addr, served) = serve_files(files).await;
+    let program = format!("http://{addr}/hello.wasm");
+    let notes = format!("http://{addr}/notes.txt");
+    let run = |args: Vec<String>| {
+        let master = master.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            wasmesos(&master, &args)
+        })
+    };
+    let args = [
+        "run",
+        "--program-uri",
+        &program,
+        "--fetch",
+        &notes,
+        "--cache",
+        "--",
+        "x",
+    ];
+    let ok = run(args.map(String::from).to_vec()).await.expect("run");
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let stdout = text(&ok.stdout);
+    assert!(stdout.starts_with("hello from wasmesos\n"), "{stdout}");
+    assert!(stdout.contains("arg[1]=x\n"), "{stdout}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // Cached on the agent: a second run downloads nothing.
+    let again = run(args.map(String::from).to_vec()).await.expect("run");
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    let missing = format!("http://{addr}/missing.wasm");
+    let failed = run(vec!["run".into(), "--program-uri".into(), missing.clone()])
+        .await
+        .expect("run");
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let stderr = text(&failed.stderr);
+    assert!(
+        stderr.contains(&format!("Failed to fetch '{missing}': HTTP 404 Not Found")),
+        "{stderr}"
+    );
+    let neither = wasmesos(&master, &["run"]);
+    assert_eq!(neither.status.code(), Some(2), "{neither:?}");
+}

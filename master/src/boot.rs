@@ -22,7 +22,7 @@ use crate::core::Core;
 use crate::registry::{
     MemoryRegistry, REGISTRY_FILE, RedbRegistry, RegistryBackend, RegistryStore,
 };
-use crate::{Error, MasterConfig, http, rpc};
+use crate::{Error, MasterConfig, http, mesos, rpc};
 
 /// Everything that can fail before serving, done up front so `spawn` reports it.
 pub(crate) struct Boot {
@@ -69,7 +69,8 @@ impl Boot {
             core.artifact_stored(&digest);
         }
         let (actor, actor_task) = Actor::spawn(core, self.registry, stopped);
-        let http_routes = http::routes(http::HttpState::new(&actor));
+        let http_routes = http::routes(http::HttpState::new(&actor))
+            .merge(mesos::routes(mesos::MesosApi::new(&actor)));
         let router = rpc::routes(actor, self.store)
             .into_axum_router()
             .merge(http_routes);

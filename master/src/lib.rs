@@ -62,6 +62,7 @@ mod entry;
 mod error;
 mod ha;
 mod http;
+pub mod mesos;
 pub mod metrics;
 pub mod registry;
 mod rpc;

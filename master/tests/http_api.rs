@@ -378,7 +378,9 @@ async fn health_and_version_answer() {
     let health = get(master.handle.addr, "/health").await;
     assert_eq!((health.status, health.text().as_str()), (200, "ok\n"));
     let version = get(master.handle.addr, "/version").await.json();
-    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    // Mesos's shape: the Mesos API release as plain dotted integers, then wasmesos's own.
+    assert_eq!(version["version"], "1.11.0");
+    assert_eq!(version["wasmesos_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(
         version["master_id"],
         master.state().await.master.expect("info").id

@@ -17,6 +17,48 @@ pub mod v1 {
 
 pub use v1::*;
 
+/// Apache Mesos 1.11's v1 messages (package `mesos.v1` and its sub-packages), compiled from the
+/// vendored, unchanged `.proto` files under `proto/mesos/v1/`. The master's Mesos HTTP API
+/// speaks these.
+pub mod mesos {
+    /// The encoded `FileDescriptorSet` of every Mesos file, for reflection (Mesos's JSON).
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/mesos_descriptor.bin"));
+
+    /// Package `mesos.v1`.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, clippy::pedantic)]
+        tonic::include_proto!("mesos.v1");
+
+        /// Package `mesos.v1.scheduler`: the scheduler HTTP API's calls and events.
+        pub mod scheduler {
+            #![allow(missing_docs, clippy::all, clippy::pedantic)]
+            tonic::include_proto!("mesos.v1.scheduler");
+        }
+        /// Package `mesos.v1.master`: the operator HTTP API's calls and responses.
+        pub mod master {
+            #![allow(missing_docs, clippy::all, clippy::pedantic)]
+            tonic::include_proto!("mesos.v1.master");
+        }
+        /// Package `mesos.v1.maintenance`.
+        pub mod maintenance {
+            #![allow(missing_docs, clippy::all, clippy::pedantic)]
+            tonic::include_proto!("mesos.v1.maintenance");
+        }
+        /// Package `mesos.v1.quota`.
+        pub mod quota {
+            #![allow(missing_docs, clippy::all, clippy::pedantic)]
+            tonic::include_proto!("mesos.v1.quota");
+        }
+        /// Package `mesos.v1.allocator`.
+        pub mod allocator {
+            #![allow(missing_docs, clippy::all, clippy::pedantic)]
+            tonic::include_proto!("mesos.v1.allocator");
+        }
+    }
+}
+
+pub mod fetch;
 pub mod resources;
 pub use resources::{Amounts, resources_from_proto, resources_to_proto};
 
@@ -94,6 +136,7 @@ impl Reason {
             Reason::Finished => "finished",
             Reason::TaskHealthCheckStatusUpdated => "task_health_check_status_updated",
             Reason::TaskUnhealthy => "task_unhealthy",
+            Reason::ContainerLaunchFailed => "container_launch_failed",
         }
     }
 
@@ -182,7 +225,7 @@ mod tests {
             );
             assert_eq!(Reason::from_code(reason.code()), Some(reason));
         }
-        assert_eq!(seen.len(), 24);
+        assert_eq!(seen.len(), 25);
         assert_eq!(Reason::from_code("out_of_luck"), None);
     }
 

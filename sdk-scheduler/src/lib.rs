@@ -91,7 +91,7 @@ pub use driver::Driver;
 pub use error::Error;
 pub use offer::Capacity;
 pub use scheduler::Scheduler;
-pub use task::{TaskBuilder, refuse_for};
+pub use task::{Fetch, TaskBuilder, refuse_for};
 pub use upload::{Progress, Uploaded, digest_of, upload};
 pub use wasmesos_allocator::Ranges;
 pub use wasmesos_proto as proto;

@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use wasmesos_allocator::Ranges;
+use wasmesos_proto::fetch;
 use wasmesos_proto::resource_names::{CPUS, DISK, MEM, PORTS};
 use wasmesos_proto::{
-    ExecutorInfo, Filters, HealthCheck, KillPolicy, Offer, Resource, Resources, TaskInfo, ValueType,
+    ExecutorInfo, FetchUri, Filters, HealthCheck, KillPolicy, Offer, Resource, Resources, TaskInfo,
+    ValueType,
 };
 
 /// Builds a [`TaskInfo`]: which executor (by digest) runs with which resources and inputs.
@@ -201,6 +203,45 @@ impl TaskBuilder {
         self
     }
 
+    /// A file the agent downloads into the task's sandbox before it starts (Mesos's
+    /// `CommandInfo.uris`): `http(s)://`, `file://` (under the agent's allowed directories)
+    /// or `wasmesos://sha256:<digest>`. A failed fetch fails the task (TASK_FAILED,
+    /// REASON_CONTAINER_LAUNCH_FAILED).
+    pub fn fetch(mut self, uri: impl Into<Fetch>) -> Self {
+        self.executor().uris.push(uri.into().0);
+        self
+    }
+
+    /// Runs a fetched component instead of an uploaded one: `uri` is fetched like
+    /// [`fetch`](Self::fetch) and the file it becomes is the program (the digest given to
+    /// [`new`](Self::new) is dropped). The agent compiles it as it does an upload.
+    ///
+    /// ```
+    /// use wasmesos_sdk_scheduler::{Fetch, TaskBuilder};
+    ///
+    /// let task = TaskBuilder::new("t1", "")
+    ///     .program_uri(Fetch::new("https://example.com/app.wasm").cached())
+    ///     .fetch("https://example.com/input.txt")
+    ///     .build("agent-7");
+    /// let executor = task.executor.unwrap_or_default();
+    /// assert_eq!(executor.program, "app.wasm");
+    /// assert_eq!(executor.uris.len(), 2);
+    /// ```
+    pub fn program_uri(mut self, uri: impl Into<Fetch>) -> Self {
+        let uri = uri.into().0;
+        // An unparsable uri is left for the master to refuse with the rule it breaks.
+        let program = match fetch::parse(&uri) {
+            Ok(parsed) => parsed.output_file,
+            Err(_) if !uri.output_file.is_empty() => uri.output_file.clone(),
+            Err(_) => uri.value.clone(),
+        };
+        let executor = self.executor();
+        executor.digest.clear();
+        executor.program = program;
+        executor.uris.push(uri);
+        self
+    }
+
     /// The resources asked for so far, to check them against an offer.
     pub fn resources(&self) -> &Resources {
         static NONE: Resources = Resources {
@@ -225,6 +266,64 @@ impl TaskBuilder {
     }
 }
 
+/// One file a task fetches ([`TaskBuilder::fetch`]): a uri, and how to keep it.
+///
+/// ```
+/// use wasmesos_sdk_scheduler::Fetch;
+///
+/// let input = Fetch::new("http://files.example/data.csv?v=2").output_file("input.csv").cached();
+/// assert_eq!(input.uri().output_file, "input.csv");
+/// assert!(input.uri().cache);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetch(FetchUri);
+
+impl Fetch {
+    /// Fetches `uri` under the last segment of its path.
+    pub fn new(uri: impl Into<String>) -> Self {
+        Fetch(FetchUri {
+            value: uri.into(),
+            ..FetchUri::default()
+        })
+    }
+
+    /// The file's name in the sandbox, instead of the uri's last path segment.
+    pub fn output_file(mut self, name: impl Into<String>) -> Self {
+        self.0.output_file = name.into();
+        self
+    }
+
+    /// Keeps the download in the agent's fetcher cache, so later tasks on that agent copy it
+    /// instead of downloading it again.
+    pub fn cached(mut self) -> Self {
+        self.0.cache = true;
+        self
+    }
+
+    /// The wire form.
+    pub fn uri(&self) -> &FetchUri {
+        &self.0
+    }
+}
+
+impl From<&str> for Fetch {
+    fn from(uri: &str) -> Self {
+        Fetch::new(uri)
+    }
+}
+
+impl From<String> for Fetch {
+    fn from(uri: String) -> Self {
+        Fetch::new(uri)
+    }
+}
+
+impl From<FetchUri> for Fetch {
+    fn from(uri: FetchUri) -> Self {
+        Fetch(uri)
+    }
+}
+
 /// A filter that keeps declined (or unused) resources away from this framework for `duration`;
 /// `Duration::ZERO` has them offered again at the next allocation.
 pub fn refuse_for(duration: Duration) -> Filters {
@@ -243,6 +342,44 @@ mod tests {
         assert_eq!(builder.resources().scalar(CPUS), 0.25);
         assert_eq!(builder.resources().scalar(MEM), 10.0);
         assert_eq!(builder.resources().resources.len(), 2);
+    }
+
+    #[test]
+    fn fetched_files_and_a_fetched_program_land_in_the_executor() {
+        let task = TaskBuilder::new("t1", "d".repeat(64))
+            .fetch("http://h/in.txt")
+            .program_uri(
+                Fetch::new("http://h/dl?id=7")
+                    .output_file("app.wasm")
+                    .cached(),
+            )
+            .build("agent");
+        let executor = task.executor.unwrap_or_default();
+        assert!(
+            executor.digest.is_empty(),
+            "the fetched program replaces the digest"
+        );
+        assert_eq!(executor.program, "app.wasm");
+        let values: Vec<&str> = executor.uris.iter().map(|u| u.value.as_str()).collect();
+        assert_eq!(values, ["http://h/in.txt", "http://h/dl?id=7"]);
+        assert!(!executor.uris[0].cache && executor.uris[1].cache);
+        let plan = fetch::plan(&ExecutorInfo {
+            digest: String::new(),
+            ..executor
+        });
+        assert!(
+            plan.is_ok(),
+            "what the builder makes follows the rules: {plan:?}"
+        );
+        let broken = TaskBuilder::new("t2", "")
+            .program_uri("ftp://h/x.wasm")
+            .build("a");
+        let executor = broken.executor.unwrap_or_default();
+        let refused = fetch::plan(&executor).expect_err("ftp is refused");
+        assert!(
+            refused.0.contains("ftp"),
+            "the uri's own rule is reported: {refused}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod fake_master;
+mod fetch;
 mod files;
 mod hostile;
 mod registration;

@@ -11,7 +11,7 @@ use wasmesos_proto::Resources;
 
 use crate::settings::{Layers, Printed};
 use crate::signals::shutdown_signal;
-use crate::units::{format_size, parse_size, parse_socket_addr};
+use crate::units::{format_duration, format_size, parse_duration, parse_size, parse_socket_addr};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -27,6 +27,9 @@ Examples:
   # Serve on every interface but tell the master a specific address
   wasmesos agent --listen 0.0.0.0:5051 --advertise http://node7.example:5051
 
+  # Let tasks fetch files from /srv/datasets (file://) and download up to 1 GiB per uri
+  wasmesos agent --fetch-allowed-dir /srv/datasets --fetch-max-size 1GiB --fetch-timeout 10m
+
 Resources: `name:value` items separated by `;`, optionally reserved for a role as
 `name(role):value`, of Mesos's three kinds: scalars, ranges and sets. `cpus` is in cores; `mem`
 and `disk` take B, KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), and a
@@ -35,7 +38,12 @@ scalars (e.g. `gpus:2`) are plain numbers. Ranges are inclusive intervals of who
 `ports:[31000-31005,32000-32010]`; sets are names, `zones:{a,b}`; at most 1024 of either per item.
 Any of cpus, mem and disk left out is detected: all cores, memory minus 1 GiB for the host, and
 the free space of the work dir's filesystem minus 5 GiB; without `ports` the agent offers
-`ports:[31000-32000]`, as Mesos does. Tasks get their ports as PORT0..PORTn, PORTS and HOST.";
+`ports:[31000-32000]`, as Mesos does. Tasks get their ports as PORT0..PORTn, PORTS and HOST.
+
+Fetching: a task's uris (http, https, file, wasmesos://sha256:) are downloaded into its sandbox
+before it starts; a failed fetch fails it (TASK_FAILED, CONTAINER_LAUNCH_FAILED, \"Failed to
+fetch 'URI': cause\"). file:// reads only under --fetch-allowed-dir; each file is capped by
+--fetch-max-size and the task's disk, each fetch by --fetch-timeout.";
 
 /// Run an agent: offer this machine's resources to a master and run its tasks, each in its
 /// own WebAssembly sandbox.
@@ -94,6 +102,27 @@ pub struct AgentArgs {
     /// [default: 1GiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_task_mem: Option<u64>,
+
+    /// The largest file fetched for one of a task's uris; a larger one fails the task with
+    /// CONTAINER_LAUNCH_FAILED, checked while it downloads whatever the server announces
+    /// [default: 256MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    fetch_max_size: Option<u64>,
+
+    /// How long fetching one of a task's uris may take in all, e.g. 30s or 5m [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    fetch_timeout: Option<Duration>,
+
+    /// A directory tasks may fetch from with file:// uris, with what lies below it
+    /// (repeatable). Without one, every file:// uri is refused.
+    #[arg(long = "fetch-allowed-dir", value_name = "DIR")]
+    fetch_allowed_dirs: Vec<PathBuf>,
+
+    /// Bytes the fetcher cache (downloads of uris marked `cache`, under the work dir) keeps
+    /// at most, least recently used evicted first; emptied when the agent starts
+    /// [default: 2GiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    fetcher_cache_size: Option<u64>,
 }
 
 /// Defaults of the settings whose default is the CLI's rather than the library's.
@@ -138,6 +167,20 @@ impl AgentArgs {
             output_cap_bytes: l
                 .one("output_cap", self.output_cap, parse_size)?
                 .unwrap_or(library.output_cap_bytes),
+            fetch_max_bytes: l
+                .one("fetch_max_size", self.fetch_max_size, parse_size)?
+                .unwrap_or(library.fetch_max_bytes),
+            fetch_timeout: l
+                .one("fetch_timeout", self.fetch_timeout, parse_duration)?
+                .unwrap_or(library.fetch_timeout),
+            fetch_allowed_dirs: l.many(
+                "fetch_allowed_dir",
+                self.fetch_allowed_dirs.clone(),
+                |text| Ok(PathBuf::from(text)),
+            )?,
+            fetcher_cache_bytes: l
+                .one("fetcher_cache_size", self.fetcher_cache_size, parse_size)?
+                .unwrap_or(library.fetcher_cache_bytes),
             executor: ExecutorConfig {
                 max_concurrent_tasks: max_tasks.unwrap_or(DEFAULT_MAX_TASKS),
                 max_task_memory_bytes: max_task_mem.unwrap_or(DEFAULT_MAX_TASK_MEM),
@@ -180,6 +223,16 @@ fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
         .text("work_dir", config.work_dir.display())
         .optional("hostname", config.hostname.as_ref(), "the OS hostname")
         .text("output_cap", format_size(config.output_cap_bytes))
+        .text("fetch_max_size", format_size(config.fetch_max_bytes))
+        .text("fetch_timeout", format_duration(config.fetch_timeout))
+        .list(
+            "fetch_allowed_dir",
+            config.fetch_allowed_dirs.iter().map(|dir| dir.display()),
+        )
+        .text(
+            "fetcher_cache_size",
+            format_size(config.fetcher_cache_bytes),
+        )
         .text("max_tasks", config.executor.max_concurrent_tasks)
         .text(
             "max_task_mem",
@@ -305,6 +358,10 @@ mod tests {
             "/tmp/a",
             "--max-task-mem",
             "256MiB",
+            "--fetch-allowed-dir",
+            "/srv/data",
+            "--fetch-timeout",
+            "90s",
         ];
         let config = parse(&argv).expect("valid flags");
         let printed = print_config(&config).expect("printable");
@@ -313,6 +370,8 @@ mod tests {
         assert_eq!(again.resources, config.resources);
         assert_eq!(again.work_dir, config.work_dir);
         assert_eq!(again.executor.max_task_memory_bytes, 256 << 20);
+        assert_eq!(again.fetch_allowed_dirs, [PathBuf::from("/srv/data")]);
+        assert_eq!(again.fetch_timeout, Duration::from_secs(90));
     }
 
     #[test]
@@ -325,6 +384,13 @@ mod tests {
             "resources are detected at start"
         );
         assert!(config.work_dir.ends_with("wasmesos-agent-5051"));
+        assert_eq!(config.fetch_max_bytes, library.fetch_max_bytes);
+        assert_eq!(config.fetch_timeout, library.fetch_timeout);
+        assert!(
+            config.fetch_allowed_dirs.is_empty(),
+            "no file:// by default"
+        );
+        assert_eq!(config.fetcher_cache_bytes, library.fetcher_cache_bytes);
     }
 
     #[test]
@@ -344,8 +410,25 @@ mod tests {
             "500",
             "--max-task-mem",
             "256MiB",
+            "--fetch-max-size",
+            "1GiB",
+            "--fetch-timeout",
+            "30s",
+            "--fetch-allowed-dir",
+            "/srv/a",
+            "--fetch-allowed-dir",
+            "/srv/b",
+            "--fetcher-cache-size",
+            "10GiB",
         ])
         .expect("valid flags");
+        assert_eq!(config.fetch_max_bytes, 1 << 30);
+        assert_eq!(config.fetch_timeout, Duration::from_secs(30));
+        assert_eq!(
+            config.fetch_allowed_dirs,
+            [PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]
+        );
+        assert_eq!(config.fetcher_cache_bytes, 10 << 30);
         assert_eq!(config.master_url, "http://10.0.0.5:5050");
         assert_eq!(config.listen.port(), 6061);
         let resources = config.resources.expect("resources");
@@ -364,6 +447,8 @@ mod tests {
             (&["--resources", "mem:8XB"], "mem:8XB"),
             (&["--listen", "nowhere"], "nowhere"),
             (&["--output-cap", "lots"], "lots"),
+            (&["--fetch-max-size", "huge"], "huge"),
+            (&["--fetch-timeout", "soon"], "soon"),
         ] {
             let err = parse(argv).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(

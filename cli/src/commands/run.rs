@@ -1,5 +1,5 @@
-//! `wasmesos run`: the `mesos-execute` of wasmesos. Uploads a component, registers a one-shot
-//! framework, launches the component as one task on the first offer that fits, prints each
+//! `wasmesos run`: the `mesos-execute` of wasmesos. Uploads a component (or names one the
+//! agent fetches, `--program-uri`), registers a one-shot framework, launches it as one task on the first offer that fits, prints each
 //! state change (stderr), then the task's stdout (stdout) and stderr (stderr), and exits with
 //! the task's exit code.
 
@@ -15,7 +15,9 @@ use wasmesos_proto::resource_names::PORTS;
 use wasmesos_proto::{
     GetStateRequest, HealthCheck, Offer, Reason, SandboxFile, TaskState, TaskStatus, health_check,
 };
-use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Progress, Scheduler, TaskBuilder};
+use wasmesos_sdk_scheduler::{
+    Capacity, Driver, DriverConfig, Fetch, Progress, Scheduler, TaskBuilder,
+};
 
 use super::logs::copy_task_file;
 use super::state::{MasterArg, reason_text};
@@ -33,6 +35,10 @@ Examples:
   # More resources and hard limits, on a remote master, in role `batch`
   wasmesos run --master http://10.0.0.5:5050 --role batch \\
       --cpus 1 --mem 256MiB --disk 1GiB --fuel 1000000000 --timeout 30s job.wasm
+
+  # A component the agent downloads itself, with a data file next to it, both cached there
+  wasmesos run --program-uri https://example.com/wordcount.wasm \\
+      --fetch https://example.com/words.txt --cache -- words.txt
 
   # A wasi:http service on one port, health-checked; prints its URL once it listens,
   # serves until Ctrl-C
@@ -85,8 +91,20 @@ pub struct RunArgs {
     /// Requests a wasi:http service serves at once; more wait in its queue.
     #[arg(long, value_name = "N")]
     concurrency: Option<u32>,
-    /// The component (.wasm) to run.
-    component: PathBuf,
+    /// Run the component at this URL instead of uploading one: the agent fetches it into the
+    /// sandbox (http, https, file under its --fetch-allowed-dir, or wasmesos://sha256:HEX).
+    #[arg(long, value_name = "URL", conflicts_with = "component")]
+    program_uri: Option<String>,
+    /// A file the agent fetches into the task's sandbox before it starts, under the last
+    /// segment of the URL's path (repeatable). A failed fetch fails the task.
+    #[arg(long = "fetch", value_name = "URL")]
+    fetch: Vec<String>,
+    /// Keep what --program-uri and --fetch download in the agent's fetcher cache.
+    #[arg(long)]
+    cache: bool,
+    /// The component (.wasm) to upload and run.
+    #[arg(required_unless_present = "program_uri")]
+    component: Option<PathBuf>,
     /// Arguments for the guest.
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -111,32 +129,43 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     {
         anyhow::bail!("--health-http takes a path starting with `/`, not `{path}`");
     }
-    let bytes = std::fs::read(&args.component)
-        .with_context(|| format!("cannot read {}", args.component.display()))?;
+    let bytes = match &args.component {
+        Some(component) => Some(
+            std::fs::read(component)
+                .with_context(|| format!("cannot read {}", component.display()))?,
+        ),
+        None => None,
+    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(run_task(args, bytes))
 }
 
-async fn run_task(args: RunArgs, bytes: Vec<u8>) -> anyhow::Result<ExitCode> {
+async fn run_task(args: RunArgs, bytes: Option<Vec<u8>>) -> anyhow::Result<ExitCode> {
     let mut config = DriverConfig::new(&args.master.master, "wasmesos-run");
     config.connect_timeout = wasmesos_detector::DEFAULT_CONNECT_TIMEOUT;
     if let Some(role) = &args.role {
         config = config.role(role);
     }
     let driver = Driver::connect(config).await?;
-    let file_name = args
-        .component
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "component.wasm".into());
-    let bar = upload_bar(bytes.len() as u64);
-    let uploaded = driver
-        .upload_executor_bytes(&file_name, bytes, Some(progress_of(&bar)))
-        .await;
-    bar.finish_and_clear();
-    let uploaded = uploaded?;
     let task_id = new_task_id();
-    let task = task_for(&args, &task_id, &uploaded.digest, &file_name);
+    let task = match (bytes, &args.component) {
+        (Some(bytes), Some(component)) => {
+            let file_name = component
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "component.wasm".into());
+            let bar = upload_bar(bytes.len() as u64);
+            let uploaded = driver
+                .upload_executor_bytes(&file_name, bytes, Some(progress_of(&bar)))
+                .await;
+            bar.finish_and_clear();
+            task_for(&args, &task_id, &uploaded?.digest, &file_name)
+        }
+        _ => {
+            let uri = args.program_uri.clone().unwrap_or_default();
+            task_for(&args, &task_id, "", &uri).program_uri(fetched(&args, uri))
+        }
+    };
     let operator = OperatorClient::new(args.master.channel().await?);
     let mut one_shot = OneShot::new(task_id, task, args.health_http.clone(), operator);
     tokio::select! {
@@ -197,7 +226,16 @@ fn task_for(args: &RunArgs, task_id: &str, digest: &str, file_name: &str) -> Tas
     if let Some(concurrency) = args.concurrency {
         task = task.max_concurrency(concurrency);
     }
+    for uri in &args.fetch {
+        task = task.fetch(fetched(args, uri.clone()));
+    }
     task
+}
+
+/// `uri` as a file to fetch, cached when --cache says so.
+fn fetched(args: &RunArgs, uri: String) -> Fetch {
+    let fetch = Fetch::new(uri);
+    if args.cache { fetch.cached() } else { fetch }
 }
 
 /// `GET path` on the task's first port, from the start (no delay), otherwise as Mesos.

@@ -3,8 +3,9 @@
 //! Rules: each offer id is known, belongs to the caller and is listed once; operations are
 //! checked in order against what the offers have left (RESERVE / UNRESERVE in
 //! `operations.rs`, so a LAUNCH after a RESERVE can use the reserved resources); task ids
-//! are well formed and unused in the framework; each task's executor digest has been
-//! uploaded; its resources are positive and, summed per agent and role, fit in the accepted
+//! are well formed and unused in the framework; each task's executor is an uploaded digest
+//! or a `program` among `uris` that follow the shared fetch rules (`wasmesos_proto::fetch`),
+//! every `wasmesos://` uri naming an uploaded component; its resources are positive and, summed per agent and role, fit in the accepted
 //! offers. On any violation nothing launches or changes reservation, every offer's
 //! resources return to the pool unfiltered, and the framework gets TASK_ERROR per task (and
 //! an ERROR event for offer and operation problems). Otherwise the agent receives ONE
@@ -15,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use wasmesos_allocator::{AgentId, FrameworkId, Resources};
+use wasmesos_proto::fetch;
 use wasmesos_proto::v1::{AcceptRequest, Reason, TaskInfo, TaskState, agent_command};
 
 use super::convert::{Amounts, MasterStatus, resources_from_proto};
@@ -224,19 +226,51 @@ impl Core {
         })
     }
 
+    /// The executor is an uploaded component (`digest`) or a fetched one (`program` among
+    /// `uris`); the uris follow the shared fetch rules and every `wasmesos://` one names an
+    /// uploaded component.
     fn check_executor(&self, task: &TaskInfo) -> Result<(), (Reason, String)> {
         let Some(executor) = task.executor.as_ref() else {
             return Err((Reason::InvalidTask, "executor is required".into()));
         };
-        let digest = parse_digest(&executor.digest)
-            .map_err(|err| (Reason::InvalidTask, format!("executor.{err}")))?;
-        if !self.artifacts.contains(&digest) {
-            return Err((
-                Reason::ExecutorNotFound,
-                format!("executor {digest} has not been uploaded to the master"),
-            ));
+        let plan = fetch::plan(executor).map_err(|why| (Reason::InvalidTask, why.0))?;
+        match (executor.digest.is_empty(), plan.program.is_some()) {
+            (true, false) => {
+                return Err((
+                    Reason::InvalidTask,
+                    "executor needs a digest (an uploaded component) or a program (a fetched one)"
+                        .into(),
+                ));
+            }
+            (false, true) => {
+                return Err((
+                    Reason::InvalidTask,
+                    "executor sets both a digest and a program; set one".into(),
+                ));
+            }
+            (false, false) => {
+                let digest = parse_digest(&executor.digest)
+                    .map_err(|err| (Reason::InvalidTask, format!("executor.{err}")))?;
+                self.check_uploaded(&digest)?;
+            }
+            (true, true) => {}
+        }
+        for fetched in &plan.fetches {
+            if let fetch::Source::Artifact(digest) = &fetched.source {
+                self.check_uploaded(digest)?;
+            }
         }
         Ok(())
+    }
+
+    fn check_uploaded(&self, digest: &str) -> Result<(), (Reason, String)> {
+        if self.artifacts.contains(digest) {
+            return Ok(());
+        }
+        Err((
+            Reason::ExecutorNotFound,
+            format!("executor {digest} has not been uploaded to the master"),
+        ))
     }
 
     /// Nothing launches: the offers' resources return unfiltered, each task gets TASK_ERROR,

@@ -33,8 +33,8 @@ pub use agents::Registration;
 pub use frameworks::Subscription;
 pub use outbox::Outbox;
 pub use snapshot::{
-    AgentView, ClusterResources, FrameworkView, MasterView, ResourceMap, RoleView, StateSnapshot,
-    TaskView, reason_code, resource_map, shared_tasks,
+    AgentView, ClusterResources, FrameworkView, MasterView, ResourceMap, ResourceValue, RoleView,
+    StateSnapshot, TaskView, reason_code, resource_json, resource_map, shared_tasks,
 };
 pub use state_proto::TaskLocation;
 

@@ -63,7 +63,21 @@ pub(crate) fn redirect(request: &Request, leader: Option<&str>) -> Response {
         .uri()
         .path_and_query()
         .map_or("/", |path| path.as_str());
-    let location = format!("{}{path}", leader.trim_end_matches('/'));
+    let leader_base = leader.trim_end_matches('/');
+    let location = if is_mesos_path(path) {
+        // Mesos's own redirects are protocol-relative: `//host:port/path`.
+        let authority = leader_base
+            .split_once("://")
+            .map_or(leader_base, |(_, rest)| rest);
+        if request.uri().path() == "/master/redirect" {
+            // As Mesos: the redirect endpoint itself sends callers to the leader's root.
+            format!("//{authority}")
+        } else {
+            format!("//{authority}{path}")
+        }
+    } else {
+        format!("{leader_base}{path}")
+    };
     match HeaderValue::from_str(&location) {
         Ok(location) => {
             let mut response = Response::new(Body::from(format!(
@@ -79,6 +93,11 @@ pub(crate) fn redirect(request: &Request, leader: Option<&str>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// The paths of Mesos's APIs, redirected as Mesos redirects them.
+fn is_mesos_path(path: &str) -> bool {
+    path.starts_with("/api/v1") || path.starts_with("/master/")
 }
 
 fn is_grpc(request: &Request) -> bool {

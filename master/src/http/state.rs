@@ -27,15 +27,20 @@ pub(super) async fn health() -> &'static str {
     "ok\n"
 }
 
+/// `/version`, in Mesos's shape: `version` is the Mesos API release this master speaks
+/// (plain dotted integers, which Mesos clients such as pymesos parse), `wasmesos_version` is
+/// wasmesos's own.
 #[derive(Serialize)]
 pub(super) struct Version {
     version: &'static str,
+    wasmesos_version: &'static str,
     master_id: String,
 }
 
 pub(super) async fn version(State(state): State<HttpState>) -> Json<Version> {
     Json(Version {
-        version: env!("CARGO_PKG_VERSION"),
+        version: crate::mesos::MESOS_VERSION,
+        wasmesos_version: env!("CARGO_PKG_VERSION"),
         master_id: state.snapshot().master.id.clone(),
     })
 }

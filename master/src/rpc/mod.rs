@@ -6,7 +6,7 @@ mod agent_channel;
 mod artifacts;
 pub(crate) mod operator;
 mod scheduler;
-mod stream;
+pub(crate) mod stream;
 
 use tonic::service::Routes;
 use wasmesos_proto::v1::agent_channel_server::AgentChannelServer;

@@ -2,6 +2,7 @@
 
 mod accept;
 mod allocation;
+mod fetch;
 mod lifecycle;
 mod operations;
 mod recovery;

@@ -1,0 +1,76 @@
+//! `file://` sources: only files under the operator's `fetch_allowed_dirs` (none by default),
+//! judged on the canonical path (symlinks and `..` resolved) and opened read-only.
+
+use std::path::{Path, PathBuf};
+
+use super::{Cause, Limit, copy_capped};
+
+/// The canonical form of `path`, if it lies under one of `allowed` (themselves canonical).
+pub(super) async fn resolve(allowed: &[PathBuf], path: &Path) -> Result<PathBuf, Cause> {
+    if allowed.is_empty() {
+        return Err(Cause::new(
+            "file:// uris are refused: this agent allows no local directory (start it with \
+             --fetch-allowed-dir DIR)",
+        ));
+    }
+    let asked = path.to_path_buf();
+    let canonical = tokio::task::spawn_blocking(move || asked.canonicalize())
+        .await
+        .map_err(|err| Cause::new(format!("path worker: {err}")))?
+        .map_err(|err| Cause::new(format!("{}: {err}", path.display())))?;
+    if !allowed.iter().any(|dir| canonical.starts_with(dir)) {
+        return Err(Cause::new(format!(
+            "{} is outside the agent's allowed directories (--fetch-allowed-dir)",
+            canonical.display()
+        )));
+    }
+    Ok(canonical)
+}
+
+/// Copies the regular file at `path` into `file` within `limit`; the bytes copied.
+pub(super) async fn copy(
+    path: &Path,
+    file: tokio::fs::File,
+    name: &str,
+    limit: Limit,
+) -> Result<u64, Cause> {
+    let source = tokio::fs::File::open(path)
+        .await
+        .map_err(|err| Cause::new(format!("{}: {err}", path.display())))?;
+    let metadata = source
+        .metadata()
+        .await
+        .map_err(|err| Cause::new(format!("{}: {err}", path.display())))?;
+    if !metadata.is_file() {
+        return Err(Cause::new(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    limit.check(metadata.len())?;
+    copy_capped(source, file, name, limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_paths_under_an_allowed_dir_resolve() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let allowed = root.path().join("allowed");
+        std::fs::create_dir(&allowed).expect("mkdir");
+        std::fs::write(allowed.join("in.txt"), b"x").expect("write");
+        std::fs::write(root.path().join("secret"), b"s").expect("write");
+        let dirs = vec![allowed.canonicalize().expect("canonical")];
+        assert!(resolve(&dirs, &allowed.join("in.txt")).await.is_ok());
+        let escape = allowed.join("..").join("secret");
+        let err = resolve(&dirs, &escape).await.expect_err("outside").0;
+        assert!(err.contains("outside"), "{err}");
+        let none = resolve(&[], &allowed.join("in.txt"))
+            .await
+            .expect_err("none")
+            .0;
+        assert!(none.contains("--fetch-allowed-dir"), "{none}");
+    }
+}

@@ -1,0 +1,12 @@
+//! The Mesos v1 scheduler HTTP API, driven as a Mesos framework drives it: a real master and
+//! agent on random loopback ports, and a raw HTTP/RecordIO client ([`client`]).
+
+mod client;
+mod common;
+mod endpoints;
+mod fetch;
+mod lifecycle;
+mod pymesos;
+mod redirect;
+mod refusals;
+mod subscribe;

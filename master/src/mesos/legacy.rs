@@ -1,0 +1,363 @@
+//! The JSON endpoints Mesos's tools read (mesos-dns, dashboards, pymesos's `/version`), in
+//! Mesos's field names and units (`mem` and `disk` in MB, states as `TASK_RUNNING`), built
+//! from the master's published state snapshot. They live under `/master/*` (plus Mesos's
+//! `/state.json` and `/metrics/snapshot`) so they never collide with wasmesos's own `/state`
+//! and `/tasks`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wasmesos_allocator::Resources;
+
+use super::{MESOS_VERSION, MesosApi};
+use crate::core::{
+    AgentView, FrameworkView, ResourceMap, ResourceValue, StateSnapshot, TaskView, resource_json,
+};
+
+/// Bytes in Mesos's megabyte.
+const MB: f64 = 1024.0 * 1024.0;
+/// Most tasks `/master/tasks` lists in one page, as Mesos.
+const MAX_TASK_PAGE: usize = 1000;
+
+fn snapshot(api: &MesosApi) -> Arc<StateSnapshot> {
+    Arc::clone(&api.actor.snapshots().borrow())
+}
+
+/// `host:port` of a URL such as `http://127.0.0.1:5051`.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// Resources as Mesos's state JSON writes them: scalars as numbers (`mem`/`disk` in MB),
+/// ranges and sets as text.
+fn resources_json(resources: &Resources) -> Value {
+    let mut map = serde_json::Map::new();
+    for name in ["cpus", "mem", "disk", "gpus"] {
+        map.insert(name.to_string(), json!(0.0));
+    }
+    for (name, value) in resource_json(resources) {
+        let (name, scale) = mesos_name(&name);
+        let value = match value {
+            ResourceValue::Amount(amount) => json!(amount / scale),
+            ResourceValue::Text(text) => json!(text),
+        };
+        map.insert(name, value);
+    }
+    Value::Object(map)
+}
+
+fn master_pid(snapshot: &StateSnapshot) -> String {
+    format!("master@{}", authority(&snapshot.master.address))
+}
+
+fn agent_json(agent: &AgentView) -> Value {
+    let address = authority(&agent.address);
+    let port = address
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .unwrap_or(0);
+    json!({
+        "id": agent.id,
+        "pid": format!("slave(1)@{address}"),
+        "hostname": agent.hostname,
+        "port": port,
+        "registered_time": agent.registered_time,
+        "resources": resources_json(&agent.total),
+        "used_resources": resources_json(&agent.used),
+        "offered_resources": resources_json(&agent.offered),
+        "reserved_resources": {},
+        "unreserved_resources": resources_json(&agent.total),
+        "attributes": agent.info.attributes,
+        "active": agent.active,
+        "deactivated": !agent.active,
+        "version": MESOS_VERSION,
+        "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+    })
+}
+
+fn task_json(task: &TaskView) -> Value {
+    let state = format!("TASK_{}", task.state);
+    json!({
+        "id": task.task_id,
+        "name": task.name,
+        "framework_id": task.framework_id,
+        "executor_id": "",
+        "slave_id": task.agent_id,
+        "state": state,
+        "resources": resources_json(&task.resources),
+        "statuses": [{"state": state, "timestamp": task.updated_time}],
+    })
+}
+
+fn framework_json(framework: &FrameworkView, snapshot: &StateSnapshot) -> Value {
+    let (done, running): (Vec<&Arc<TaskView>>, Vec<&Arc<TaskView>>) = snapshot
+        .tasks
+        .iter()
+        .filter(|t| t.framework_id == framework.id)
+        .partition(|t| t.terminal);
+    json!({
+        "id": framework.id,
+        "name": framework.name,
+        "user": "",
+        "hostname": framework.info.hostname,
+        "principal": framework.info.principal,
+        "failover_timeout": framework.info.failover_timeout_seconds,
+        "checkpoint": true,
+        "role": framework.roles.first().cloned().unwrap_or_else(|| "*".into()),
+        "roles": framework.roles,
+        "active": framework.connected,
+        "connected": framework.connected,
+        "recovered": false,
+        "used_resources": resources_json(&framework.used),
+        "offered_resources": resources_json(&framework.offered),
+        "resources": resources_json(&framework.used),
+        "tasks": running.iter().map(|t| task_json(t)).collect::<Vec<_>>(),
+        "completed_tasks": done.iter().map(|t| task_json(t)).collect::<Vec<_>>(),
+        "unreachable_tasks": [],
+        "offers": [],
+        "executors": [],
+        "completed_executors": [],
+        "capabilities": [],
+    })
+}
+
+/// `/master/state`, `/master/state.json`, `/state.json`.
+pub(crate) async fn state(State(api): State<MesosApi>) -> Json<Value> {
+    let snapshot = snapshot(&api);
+    let pid = master_pid(&snapshot);
+    let active = snapshot.agents.iter().filter(|a| a.active).count();
+    Json(json!({
+        "version": MESOS_VERSION,
+        "wasmesos_version": snapshot.master.version,
+        "id": snapshot.master.id,
+        "pid": pid,
+        "hostname": snapshot.master.hostname,
+        "start_time": snapshot.master.start_time,
+        "elected_time": snapshot.master.start_time,
+        "activated_slaves": active,
+        "deactivated_slaves": snapshot.agents.len().saturating_sub(active),
+        "unreachable_slaves": 0,
+        "leader": pid,
+        "leader_info": super::json::to_json(&super::events::master_info(&native_master(&snapshot)))
+            .unwrap_or(Value::Null),
+        "flags": {},
+        "slaves": snapshot.agents.iter().map(agent_json).collect::<Vec<_>>(),
+        "frameworks": snapshot.frameworks.iter().map(|f| framework_json(f, &snapshot)).collect::<Vec<_>>(),
+        "completed_frameworks": [],
+        "orphan_tasks": [],
+        "unregistered_frameworks": [],
+    }))
+}
+
+fn native_master(snapshot: &StateSnapshot) -> wasmesos_proto::v1::MasterInfo {
+    wasmesos_proto::v1::MasterInfo {
+        id: snapshot.master.id.clone(),
+        hostname: snapshot.master.hostname.clone(),
+        port: snapshot.master.port,
+        version: snapshot.master.version.clone(),
+        address: snapshot.master.address.clone(),
+    }
+}
+
+/// `/master/frameworks`.
+pub(crate) async fn frameworks(State(api): State<MesosApi>) -> Json<Value> {
+    let snapshot = snapshot(&api);
+    Json(json!({
+        "frameworks": snapshot.frameworks.iter().map(|f| framework_json(f, &snapshot)).collect::<Vec<_>>(),
+        "completed_frameworks": [],
+        "unregistered_frameworks": [],
+    }))
+}
+
+/// `/master/slaves`.
+pub(crate) async fn slaves(State(api): State<MesosApi>) -> Json<Value> {
+    let snapshot = snapshot(&api);
+    Json(json!({
+        "slaves": snapshot.agents.iter().map(agent_json).collect::<Vec<_>>(),
+        "recovered_slaves": [],
+    }))
+}
+
+/// `/master/tasks` paging, as Mesos: `limit` (default 100), `offset`, `order` (`asc`/`des`).
+#[derive(Deserialize)]
+pub(crate) struct TaskPage {
+    limit: Option<usize>,
+    offset: Option<usize>,
+    order: Option<String>,
+}
+
+/// `/master/tasks`.
+pub(crate) async fn tasks(
+    State(api): State<MesosApi>,
+    Query(page): Query<TaskPage>,
+) -> Json<Value> {
+    let snapshot = snapshot(&api);
+    let limit = page.limit.unwrap_or(100).min(MAX_TASK_PAGE);
+    let offset = page.offset.unwrap_or(0);
+    let mut all: Vec<&Arc<TaskView>> = snapshot.tasks.iter().collect();
+    if page.order.as_deref() != Some("asc") {
+        all.reverse();
+    }
+    let tasks: Vec<Value> = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|t| task_json(t))
+        .collect();
+    Json(json!({ "tasks": tasks }))
+}
+
+/// `/master/roles`.
+pub(crate) async fn roles(State(api): State<MesosApi>) -> Json<Value> {
+    let snapshot = snapshot(&api);
+    let roles: Vec<Value> = snapshot
+        .roles
+        .iter()
+        .map(|role| {
+            json!({
+                "name": role.name,
+                "weight": role.weight,
+                "frameworks": role.framework_ids,
+                "resources": resources_json(&role.allocated),
+                "allocated": resources_json(&role.allocated),
+            })
+        })
+        .collect();
+    Json(json!({ "roles": roles }))
+}
+
+/// `/master/health`: 200 with an empty body while the master serves.
+pub(crate) async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+/// `/master/redirect`: a 307 to the leader (this master, since it answers), as Mesos's
+/// protocol-relative `//host:port`.
+pub(crate) async fn redirect(State(api): State<MesosApi>) -> Response {
+    let snapshot = snapshot(&api);
+    let location = format!("//{}", authority(&snapshot.master.address));
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// `/metrics/snapshot`: Mesos's metric names where wasmesos has the figure.
+pub(crate) async fn metrics(State(api): State<MesosApi>) -> Json<BTreeMap<String, f64>> {
+    let snapshot = snapshot(&api);
+    let metrics = api.actor.metrics();
+    let mut out = BTreeMap::new();
+    let mut put = |name: &str, value: f64| {
+        out.insert(name.to_string(), value);
+    };
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "counts as Mesos's metrics report them: doubles"
+    )]
+    let count = |n: usize| n as f64;
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "counters as Mesos's metrics report them: doubles"
+    )]
+    let counter = |n: u64| n as f64;
+    put("master/elected", 1.0);
+    put(
+        "master/uptime_secs",
+        (super::unix_now() - snapshot.master.start_time).max(0.0),
+    );
+    let active = snapshot.agents.iter().filter(|a| a.active).count();
+    put("master/slaves_active", count(active));
+    put("master/slaves_connected", count(active));
+    put(
+        "master/slaves_disconnected",
+        count(snapshot.agents.len().saturating_sub(active)),
+    );
+    put(
+        "master/slaves_inactive",
+        count(snapshot.agents.len().saturating_sub(active)),
+    );
+    let connected = snapshot.frameworks.iter().filter(|f| f.connected).count();
+    put("master/frameworks_active", count(connected));
+    put("master/frameworks_connected", count(connected));
+    put(
+        "master/frameworks_disconnected",
+        count(snapshot.frameworks.len().saturating_sub(connected)),
+    );
+    for state in [
+        "STAGING",
+        "STARTING",
+        "RUNNING",
+        "KILLING",
+        "FINISHED",
+        "FAILED",
+        "KILLED",
+        "LOST",
+        "ERROR",
+        "DROPPED",
+        "GONE",
+        "UNREACHABLE",
+    ] {
+        let n = snapshot.tasks.iter().filter(|t| t.state == state).count();
+        put(
+            &format!("master/tasks_{}", state.to_ascii_lowercase()),
+            count(n),
+        );
+    }
+    for (name, total) in resource_map_mb(&snapshot.resources.total) {
+        put(&format!("master/{name}_total"), total);
+        let used = resource_map_mb(&snapshot.resources.used)
+            .get(&name)
+            .copied()
+            .unwrap_or(0.0);
+        put(&format!("master/{name}_used"), used);
+        put(
+            &format!("master/{name}_percent"),
+            if total > 0.0 { used / total } else { 0.0 },
+        );
+    }
+    put(
+        "master/messages_decline_offers",
+        counter(metrics.offers_declined.get()),
+    );
+    put("master/outstanding_offers", 0.0);
+    put("master/offers_sent", counter(metrics.offers_sent.get()));
+    put(
+        "master/offers_rescinded",
+        counter(metrics.offers_rescinded.get()),
+    );
+    put(
+        "master/messages_status_update",
+        counter(metrics.status_updates.get()),
+    );
+    put(
+        "allocator/mesos/allocation_runs",
+        counter(metrics.allocation_rounds.get()),
+    );
+    Json(out)
+}
+
+fn resource_map_mb(map: &ResourceMap) -> BTreeMap<String, f64> {
+    map.iter()
+        .map(|(name, value)| {
+            let (name, scale) = mesos_name(name);
+            (name, value / scale)
+        })
+        .collect()
+}
+
+/// Mesos's name for a resource in wasmesos's JSON, and what to divide its amount by:
+/// wasmesos writes `mem_bytes` and `disk_bytes`, Mesos `mem` and `disk` in MB.
+fn mesos_name(name: &str) -> (String, f64) {
+    match name.strip_suffix("_bytes") {
+        Some(base @ ("mem" | "disk")) => (base.to_string(), MB),
+        _ => (name.to_string(), 1.0),
+    }
+}
