@@ -13,7 +13,11 @@ const MAX_ID_BYTES: usize = 200;
 ///
 /// Refused: empty ids, ids longer than 200 bytes, `.`-only ids, anything containing `..`,
 /// path separators (`/`, `\`), `:` (drive letters and alternate streams on Windows), and
-/// control characters.
+/// control characters. Also refused on every OS, so that an id one agent accepts every agent
+/// accepts: what Windows cannot name a directory, namely the characters `<>"|?*`, a trailing
+/// dot (Windows drops it, so `a.` would be `a`), and the device names `CON`, `PRN`, `AUX`,
+/// `NUL`, `COM0`-`COM9`, `LPT0`-`LPT9`, `CONIN$` and `CONOUT$`, in any case and with any
+/// extension.
 pub fn check_path_id(kind: &str, id: &str) -> Result<(), Error> {
     let reason = if id.is_empty() {
         Some("is empty")
@@ -27,6 +31,12 @@ pub fn check_path_id(kind: &str, id: &str) -> Result<(), Error> {
         Some("contains a control character")
     } else if id.trim() != id {
         Some("starts or ends with whitespace")
+    } else if id.contains(WINDOWS_FORBIDDEN) {
+        Some("contains a character Windows forbids in file names (`<>\"|?*`)")
+    } else if id.ends_with('.') {
+        Some("ends with a dot")
+    } else if is_windows_device_name(id) {
+        Some("is a Windows device name")
     } else {
         None
     };
@@ -37,6 +47,29 @@ pub fn check_path_id(kind: &str, id: &str) -> Result<(), Error> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Characters no Windows file name may hold (besides `/`, `\`, `:` and controls).
+const WINDOWS_FORBIDDEN: [char; 6] = ['<', '>', '"', '|', '?', '*'];
+
+/// Whether Windows reads `name` as a device: `CON`, `nul.txt`, `com1.tar.gz`, `LPT` + `¹`, ...
+fn is_windows_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let upper = stem.to_ascii_uppercase();
+    if ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"].contains(&upper.as_str()) {
+        return true;
+    }
+    let Some(number) = upper
+        .strip_prefix("COM")
+        .or_else(|| upper.strip_prefix("LPT"))
+    else {
+        return false;
+    };
+    let mut digits = number.chars();
+    matches!(
+        (digits.next(), digits.next()),
+        (Some('0'..='9' | '\u{b9}' | '\u{b2}' | '\u{b3}'), None)
+    )
 }
 
 /// Checks that `digest` is a lower-case hex sha256.
@@ -65,6 +98,11 @@ mod tests {
             "a.b",
             "550e8400-e29b",
             "task@host+1",
+            "console",
+            "com10",
+            "lpt",
+            "nully.txt",
+            "CONFIG",
         ] {
             assert!(check_path_id("task id", id).is_ok(), "{id}");
         }
@@ -88,6 +126,21 @@ mod tests {
             "line\nbreak",
             " padded",
             &long,
+            "a<b",
+            "what?",
+            "star*",
+            "pipe|",
+            "quote\"",
+            "trailing.",
+            "CON",
+            "con",
+            "Nul.txt",
+            "aux.tar.gz",
+            "COM1",
+            "lpt9",
+            "COM\u{b9}",
+            "conout$",
+            "PRN .log",
         ] {
             assert!(check_path_id("task id", id).is_err(), "{id:?}");
         }

@@ -1,23 +1,32 @@
 //! `wasmesos dev`: a master and N agents in this one process on loopback, for developers;
 //! with `--demo`, the word-count framework runs on the bundled text first.
+//!
+//! The cluster runs in-process through the master and agent crates: one process to start,
+//! stop with Ctrl-C and clean up on every OS, and nothing from the source tree is needed.
+
+mod cluster;
+pub mod demo;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use wasmesos_harness::{Cluster, ClusterConfig};
-use wordcount_framework::{BUNDLED_TEXT, WordCountConfig, count_file, count_words};
 
 use crate::signals::shutdown_signal;
+use cluster::LocalCluster;
+use demo::DemoInputs;
 
 const EXAMPLES: &str = "\
 Examples:
   # A master on 127.0.0.1:5050 and two agents; Ctrl-C stops them
   wasmesos dev
 
-  # Build everything, start the cluster, count the words of the bundled text, stay up
-  cargo run --release -p wasmesos -- dev --agents 2 --demo
+  # Start the cluster, count the words of the bundled text, stay up
+  wasmesos dev --agents 2 --demo
+
+  # Count a text of your own, then stop (exit code 1 if the total is wrong)
+  wasmesos dev --listen 127.0.0.1:0 --demo --demo-text book.txt --exit-after-demo
 
   # Four small agents, master on another port
   wasmesos dev --agents 4 --resources \"cpus:1;mem:512MiB;disk:1GiB\" --listen 127.0.0.1:6050
@@ -47,11 +56,20 @@ pub struct DevArgs {
     /// Lines per word-count task in the demo.
     #[arg(long, value_name = "N", default_value_t = 200)]
     lines: usize,
+    /// The demo's `wordcount` component instead of the one built into this binary.
+    #[arg(long, value_name = "PATH", requires = "demo")]
+    demo_component: Option<PathBuf>,
+    /// The demo's text instead of the bundled one.
+    #[arg(long, value_name = "PATH", requires = "demo")]
+    demo_text: Option<PathBuf>,
+    /// Stop once the demo has run: exit 0 if its total matches, 1 if not.
+    #[arg(long, requires = "demo")]
+    exit_after_demo: bool,
 }
 
 pub fn main(args: DevArgs) -> ExitCode {
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("wasmesos dev: {err:#}");
             ExitCode::FAILURE
@@ -59,55 +77,38 @@ pub fn main(args: DevArgs) -> ExitCode {
     }
 }
 
-fn run(args: &DevArgs) -> anyhow::Result<()> {
+fn run(args: &DevArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let config =
-            ClusterConfig::local(args.agents, args.listen).agent_resources(&args.resources);
-        let cluster = Cluster::start(config).await?;
+        let cluster = LocalCluster::start(args.listen, args.agents, &args.resources).await?;
         let url = cluster.master_url();
         println!("wasmesos dev: master listening on {url}");
-        for (index, id) in cluster.agent_ids().iter().enumerate() {
-            let address = cluster.agent_url(index).unwrap_or_default();
+        for (id, address) in cluster.agents() {
             println!("wasmesos dev: agent {id} at {address} ({})", args.resources);
         }
+        let mut code = ExitCode::SUCCESS;
         if args.demo {
-            demo(&url, args.lines).await?;
+            let inputs = DemoInputs {
+                component: args.demo_component.clone(),
+                text: args.demo_text.clone(),
+                lines_per_chunk: args.lines,
+            };
+            let matches = demo::run(&url, cluster.dir(), &inputs).await?;
+            if !matches {
+                code = ExitCode::FAILURE;
+            }
         }
-        print_hints(&url);
-        shutdown_signal().await;
+        if !args.exit_after_demo {
+            print_hints(&url);
+            shutdown_signal().await;
+        }
         println!("wasmesos dev: shutting down");
         cluster.shutdown().await?;
-        Ok(())
+        Ok(code)
     })
 }
 
-async fn demo(master_url: &str, lines: usize) -> anyhow::Result<()> {
-    let text = Path::new(BUNDLED_TEXT);
-    println!(
-        "\nword count of {} in chunks of {lines} lines:",
-        text.display()
-    );
-    let config = WordCountConfig {
-        master_url: master_url.to_string(),
-        lines_per_chunk: lines,
-        ..WordCountConfig::default()
-    };
-    let report = count_file(&config, text).await?;
-    print!("{}", report.table());
-    let bytes = std::fs::read(text).with_context(|| format!("cannot read {}", text.display()))?;
-    let expected = count_words(&bytes);
-    let verdict = if expected == report.total {
-        "matches"
-    } else {
-        "DIFFERS from"
-    };
-    println!("the total {verdict} `wc -w` of the file ({expected})");
-    Ok(())
-}
-
 fn print_hints(url: &str) {
-    let hello = wasmesos_guest_artifacts::HELLO;
     let export = if url == wasmesos_detector::DEFAULT_MASTER_URL {
         String::new()
     } else {
@@ -115,8 +116,8 @@ fn print_hints(url: &str) {
     };
     println!(
         "\nThe cluster stays up until Ctrl-C. From another terminal, try:\n\
-         {export}  cargo run --release -p wasmesos -- run {hello} -- --exit 0\n  \
-         cargo run --release -p wasmesos -- tasks\n  \
-         cargo run --release -p wasmesos -- logs TASK_ID"
+         {export}  wasmesos run COMPONENT.wasm -- ARGS\n  \
+         wasmesos tasks\n  \
+         wasmesos logs TASK_ID"
     );
 }

@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmesos_proto::{Offer, TaskInfo, TaskStatus};
-use wasmesos_sdk_scheduler::{
-    Capacity, DEFAULT_MASTER_URL, Driver, DriverConfig, Scheduler, TaskBuilder, refuse_for,
-};
+use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Scheduler, TaskBuilder, refuse_for};
 
 use crate::chunks::split_into_chunks;
 use crate::error::Error;
 use crate::job::{Job, Progress};
 use crate::report::Report;
 
-/// How a word count runs; `Default` is a local cluster and the bundled `wordcount` guest.
+/// How a word count runs; [`WordCountConfig::new`] takes the `wordcount` component, and
+/// `Default` (feature `bundled-guest`) is a local cluster and the guest built from
+/// `examples/guests`.
 #[derive(Debug, Clone)]
 pub struct WordCountConfig {
     pub master_url: String,
@@ -31,11 +31,13 @@ pub struct WordCountConfig {
     pub role: Option<String>,
 }
 
-impl Default for WordCountConfig {
-    fn default() -> Self {
+impl WordCountConfig {
+    /// The master at `master_url` and the `wordcount` component at `executor`, with 100 lines,
+    /// 0.1 cpus and 64 MiB per task, 4 attempts per chunk and a 300 s deadline.
+    pub fn new(master_url: &str, executor: PathBuf) -> Self {
         WordCountConfig {
-            master_url: DEFAULT_MASTER_URL.to_string(),
-            executor: PathBuf::from(wasmesos_guest_artifacts::WORDCOUNT),
+            master_url: master_url.to_string(),
+            executor,
             lines_per_chunk: 100,
             cpus_per_task: 0.1,
             mem_per_task: 64 << 20,
@@ -43,6 +45,14 @@ impl Default for WordCountConfig {
             deadline: Duration::from_secs(300),
             role: None,
         }
+    }
+}
+
+#[cfg(feature = "bundled-guest")]
+impl Default for WordCountConfig {
+    fn default() -> Self {
+        let executor = PathBuf::from(wasmesos_guest_artifacts::WORDCOUNT);
+        WordCountConfig::new(wasmesos_sdk_scheduler::DEFAULT_MASTER_URL, executor)
     }
 }
 

@@ -27,3 +27,6 @@ pub use report::{ChunkResult, Report};
 
 /// The text bundled with the example (Genesis and Exodus, King James Version).
 pub const BUNDLED_TEXT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/genesis-exodus-kjv.txt");
+
+/// The bundled text itself, for programs that run away from the source tree.
+pub const BUNDLED_TEXT_CONTENTS: &[u8] = include_bytes!("../data/genesis-exodus-kjv.txt");

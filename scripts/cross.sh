@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The same wasmesos on Linux, Windows and macOS: CI's cross-platform checks (.ci/run calls this
+# after scripts/test.sh), runnable alone on a Debian or Ubuntu machine.
+#
+#   scripts/cross.sh [setup] [deps] [windows] [macos]     (no argument: all four, in order)
+#
+# setup    installs what the others need, idempotently: Debian's gcc-mingw-w64-x86-64 and wine
+#          (64-bit), the rustup targets, and ziglang + cargo-zigbuild from PyPI in a venv under
+#          ~/.cache/wasmesos/tools/py.
+# deps     the `wasmesos` binary depends on no test crate and no guest build (cargo tree).
+# windows  cross-builds wasmesos.exe for x86_64-pc-windows-gnu (no wasm target involved) and
+#          runs it under Wine: `exec` of the hello and hostile guests must end exactly as on
+#          Linux (exit code, state, reason), and `dev --demo` must count the bundled text right.
+# macos    compiles the workspace for aarch64- and x86_64-apple-darwin with zig as the C
+#          compiler. Linking needs Apple's SDK (frameworks IOKit and CoreFoundation, libobjc),
+#          which is not downloaded here: what is checked is compilation, C dependencies included.
+#
+# Every step prints how long it took; a failing case prints its command and its output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasmesos/target}"
+export CARGO_TERM_COLOR=never
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
+tools="$HOME/.cache/wasmesos/tools"
+export WINEPREFIX="${WINEPREFIX:-$HOME/.cache/wasmesos/wine}"
+export WINEDEBUG="${WINEDEBUG:--all}"
+windows_target=x86_64-pc-windows-gnu
+mac_targets=(aarch64-apple-darwin x86_64-apple-darwin)
+guests="$CARGO_TARGET_DIR/wasmesos-guests/wasm32-wasip2/release"
+linux_bin="$CARGO_TARGET_DIR/debug/wasmesos"
+windows_bin="$CARGO_TARGET_DIR/$windows_target/debug/wasmesos.exe"
+
+step_started=0
+step() {
+  step_started=$SECONDS
+  echo "== cross: $*"
+}
+done_step() {
+  echo "== cross: $1 took $((SECONDS - step_started)) s"
+}
+fail() {
+  echo "cross: FAILED: $*" >&2
+  exit 1
+}
+
+setup() {
+  step setup
+  local need=()
+  command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
+  command -v wine >/dev/null || need+=(wine wine64)
+  command -v python3 >/dev/null || need+=(python3)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+  if [ "${#need[@]}" -gt 0 ]; then
+    local as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+    "${as_root[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+  fi
+  rustup target add "$windows_target" "${mac_targets[@]}" wasm32-wasip2 >/dev/null
+  if ! "$tools/py/bin/cargo-zigbuild" --version >/dev/null 2>&1 || ! "$tools/py/bin/python-zig" version >/dev/null 2>&1; then
+    python3 -m venv "$tools/py"
+    "$tools/py/bin/pip" install --quiet ziglang cargo-zigbuild
+  fi
+  done_step setup
+}
+
+deps() {
+  step "deps: the wasmesos binary needs no guest toolchain"
+  local tree
+  tree=$(cargo tree --locked -p wasmesos -e normal,build --target all --prefix none)
+  for crate in wasmesos-harness wasmesos-guest-artifacts wasmesos-test-support; do
+    if grep -q "^$crate " <<<"$tree"; then
+      cargo tree --locked -p wasmesos -e normal,build --target all -i "$crate" >&2 || true
+      fail "the wasmesos binary depends on $crate (tree above)"
+    fi
+  done
+  done_step deps
+}
+
+# Wine 8 (Debian 12) lacks bcryptprimitives.dll, where Rust's std finds ProcessPrng; Windows 10
+# and later and Wine 9 have it. Only the Wine prefix gets the shim, never a release.
+wine_prefix() {
+  mkdir -p "$WINEPREFIX"
+  if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    timeout 300 wineboot --init >/dev/null 2>&1 || fail "wineboot --init in $WINEPREFIX"
+  fi
+  local major
+  major=$(wine --version | sed -E 's/^wine-([0-9]+).*/\1/')
+  local shim="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+  if [ "$major" -lt 9 ] && [ ! -f "$shim" ]; then
+    x86_64-w64-mingw32-gcc -O2 -shared -o "$shim" scripts/wine/bcryptprimitives.c \
+      scripts/wine/bcryptprimitives.def -lbcrypt
+  fi
+}
+
+# `exec --json` of one guest on Linux and under Wine; both must give the same exit code, state
+# and reason, and that must be what the case expects.
+exec_case() {
+  local expected="$1"
+  shift
+  local args=()
+  for arg in "$@"; do
+    case "$arg" in
+      *.wasm) args+=("$guests/$arg") ;;
+      *) args+=("$arg") ;;
+    esac
+  done
+  local out="$CARGO_TARGET_DIR/cross-out"
+  mkdir -p "$out"
+  local linux wine
+  linux=$(outcome "$out/linux" timeout 60 "$linux_bin" exec --json "${args[@]}")
+  wine=$(outcome "$out/wine" timeout 180 wine "$windows_bin" exec --json "${args[@]}")
+  printf '  %-45s linux: %-40s wine: %s\n' "$*" "$linux" "$wine"
+  if [ "$linux" != "$expected" ] || [ "$wine" != "$expected" ]; then
+    for side in linux wine; do
+      echo "--- $side stdout (last 20 lines)" >&2
+      tail -n 20 "$out/$side.stdout" >&2 || true
+      echo "--- $side stderr (last 20 lines)" >&2
+      tail -n 20 "$out/$side.stderr" >&2 || true
+    done
+    fail "exec $*: expected '$expected', linux gave '$linux', wine gave '$wine'"
+  fi
+}
+
+# Runs a command, keeps its output in $1.stdout/.stderr, prints "exit=N state=S reason=R".
+outcome() {
+  local base="$1"
+  shift
+  local code=0
+  "$@" >"$base.stdout" 2>"$base.stderr" </dev/null || code=$?
+  local summary
+  summary=$(tail -n 1 "$base.stderr" | tr -d '\r')
+  local state reason
+  state=$(grep -o '"state":"[a-z_]*"' <<<"$summary" | cut -d'"' -f4 || true)
+  reason=$(grep -o '"reason":"[a-z_]*"' <<<"$summary" | cut -d'"' -f4 || true)
+  echo "exit=$code state=${state:--} reason=${reason:--}"
+}
+
+windows() {
+  step "windows: cross-build wasmesos.exe for $windows_target"
+  cargo build --locked -p wasmesos --target "$windows_target"
+  done_step "windows build"
+
+  step "windows: the Linux binary and the guests to compare with"
+  cargo build --locked -p wasmesos -p wasmesos-guest-artifacts
+  done_step "linux build"
+
+  step "windows: wasmesos exec under Wine vs Linux"
+  wine_prefix
+  exec_case "exit=0 state=finished reason=finished" hello.wasm -- a b
+  exec_case "exit=7 state=failed reason=exit_code" hello.wasm -- --exit 7
+  exec_case "exit=1 state=failed reason=trap" trap.wasm
+  exec_case "exit=1 state=failed reason=memory_limit" --mem 32MiB memory-bomb.wasm
+  exec_case "exit=124 state=failed reason=timeout" --timeout 1s spin.wasm
+  exec_case "exit=1 state=failed reason=fuel_exhausted" --fuel 1000000 fuel-bomb.wasm
+  exec_case "exit=1 state=failed reason=disk_limit" --disk 4MiB disk-filler.wasm
+  exec_case "exit=3 state=failed reason=exit_code" socket-attempt.wasm -- 127.0.0.1:9
+  exec_case "exit=0 state=finished reason=finished" fs-escape.wasm
+  done_step "exec under Wine"
+
+  step "windows: wasmesos dev --demo under Wine"
+  local out="$CARGO_TARGET_DIR/cross-out"
+  local code=0
+  timeout 600 wine "$windows_bin" dev --listen 127.0.0.1:0 --agents 2 --lines 500 \
+    --demo --exit-after-demo >"$out/dev.stdout" 2>"$out/dev.stderr" </dev/null || code=$?
+  local expected
+  expected=$(tr -d '\r' <"$out/dev.stdout" | grep -o 'the total matches `wc -w` of the text ([0-9]*)' || true)
+  if [ "$code" -ne 0 ] || [ -z "$expected" ]; then
+    tail -n 30 "$out/dev.stdout" "$out/dev.stderr" >&2 || true
+    fail "wasmesos dev --demo under Wine exited $code without a matching total"
+  fi
+  echo "  $expected"
+  done_step "dev under Wine"
+}
+
+macos() {
+  local zigbuild="$tools/py/bin/cargo-zigbuild"
+  for target in "${mac_targets[@]}"; do
+    step "macos: compile the workspace for $target (zig as the C compiler; no link)"
+    PATH="$tools/py/bin:$PATH" "$zigbuild" check --locked --workspace --lib --bins --target "$target"
+    done_step "macos $target"
+  done
+}
+
+parts=("$@")
+[ "${#parts[@]}" -gt 0 ] || parts=(setup deps windows macos)
+started=$SECONDS
+for part in "${parts[@]}"; do
+  case "$part" in
+    setup | deps | windows | macos) "$part" ;;
+    *) fail "unknown part '$part' (setup, deps, windows, macos)" ;;
+  esac
+done
+echo "== cross: all of ${parts[*]} passed in $((SECONDS - started)) s"
