@@ -19,49 +19,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasmesos/target}"
-export CARGO_TERM_COLOR=never
-export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
-tools="$HOME/.cache/wasmesos/tools"
-export WINEPREFIX="${WINEPREFIX:-$HOME/.cache/wasmesos/wine}"
-export WINEDEBUG="${WINEDEBUG:--all}"
-windows_target=x86_64-pc-windows-gnu
-mac_targets=(aarch64-apple-darwin x86_64-apple-darwin)
+me=cross
+# shellcheck source=scripts/lib/tools.sh
+. scripts/lib/tools.sh
 guests="$CARGO_TARGET_DIR/wasmesos-guests/wasm32-wasip2/release"
 linux_bin="$CARGO_TARGET_DIR/debug/wasmesos"
 windows_bin="$CARGO_TARGET_DIR/$windows_target/debug/wasmesos.exe"
 
-step_started=0
-step() {
-  step_started=$SECONDS
-  echo "== cross: $*"
-}
-done_step() {
-  echo "== cross: $1 took $((SECONDS - step_started)) s"
-}
-fail() {
-  echo "cross: FAILED: $*" >&2
-  exit 1
-}
-
 setup() {
   step setup
-  local need=()
-  command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
-  command -v wine >/dev/null || need+=(wine wine64)
-  command -v python3 >/dev/null || need+=(python3)
-  python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
-  if [ "${#need[@]}" -gt 0 ]; then
-    local as_root=()
-    [ "$(id -u)" -eq 0 ] || as_root=(sudo)
-    "${as_root[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
-  fi
-  rustup target add "$windows_target" "${mac_targets[@]}" wasm32-wasip2 >/dev/null
-  if ! "$tools/py/bin/cargo-zigbuild" --version >/dev/null 2>&1 || ! "$tools/py/bin/python-zig" version >/dev/null 2>&1; then
-    python3 -m venv "$tools/py"
-    "$tools/py/bin/pip" install --quiet ziglang cargo-zigbuild
-  fi
+  install_windows_tools
+  install_wine
+  install_mac_tools
+  rustup target add wasm32-wasip2 >/dev/null
   done_step setup
 }
 
@@ -165,6 +135,7 @@ windows() {
   timeout 600 wine "$windows_bin" dev --listen 127.0.0.1:0 --agents 2 --lines 500 \
     --demo --exit-after-demo >"$out/dev.stdout" 2>"$out/dev.stderr" </dev/null || code=$?
   local expected
+  # shellcheck disable=SC2016 # the backticks are the demo's own words
   expected=$(tr -d '\r' <"$out/dev.stdout" | grep -o 'the total matches `wc -w` of the text ([0-9]*)' || true)
   if [ "$code" -ne 0 ] || [ -z "$expected" ]; then
     tail -n 30 "$out/dev.stdout" "$out/dev.stderr" >&2 || true
@@ -175,7 +146,6 @@ windows() {
 }
 
 macos() {
-  local zigbuild="$tools/py/bin/cargo-zigbuild"
   for target in "${mac_targets[@]}"; do
     step "macos: compile the workspace for $target (zig as the C compiler; no link)"
     PATH="$tools/py/bin:$PATH" "$zigbuild" check --locked --workspace --lib --bins --target "$target"
