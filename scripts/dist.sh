@@ -139,6 +139,7 @@ verify() {
         ;;
       *-"$windows_target.exe")
         if command -v wine >/dev/null; then
+          wine_prefix
           local said
           said=$(timeout 300 wine "$dir/$name" --version </dev/null | tr -d '\r')
           grep -q '^wasmesos ' <<<"$said" || fail "$name --version under Wine said '$said'"

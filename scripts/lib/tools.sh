@@ -61,3 +61,19 @@ install_mac_tools() {
   fi
   rustup target add "${mac_targets[@]}" >/dev/null
 }
+
+# Wine 8 (Debian 12) lacks bcryptprimitives.dll, where Rust's std finds ProcessPrng; Windows 10
+# and later and Wine 9 have it. Only the Wine prefix gets the shim, never a release.
+wine_prefix() {
+  mkdir -p "$WINEPREFIX"
+  if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    timeout 300 wineboot --init >/dev/null 2>&1 || fail "wineboot --init in $WINEPREFIX"
+  fi
+  local major
+  major=$(wine --version | sed -E 's/^wine-([0-9]+).*/\1/')
+  local shim="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+  if [ "$major" -lt 9 ] && [ ! -f "$shim" ]; then
+    x86_64-w64-mingw32-gcc -O2 -shared -o "$shim" scripts/wine/bcryptprimitives.c \
+      scripts/wine/bcryptprimitives.def -lbcrypt
+  fi
+}

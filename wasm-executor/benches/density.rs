@@ -2,7 +2,8 @@
 //!
 //! Every task is the Rust `sleepy` guest blocked in a `wasi:clocks` sleep, with its own sandbox
 //! dir. RSS comes from `/proc/self/statm` (Linux); elsewhere the benchmark says it cannot
-//! measure and stops.
+//! measure and stops. Built for Windows and run under Wine (`scripts/bench-wine.sh`), the same
+//! path reaches Linux's file through Wine's Z: drive: the RSS of the Wine process.
 //!
 //! `cargo bench -p wasmesos-wasm-executor --bench density [-- --quick]`
 
