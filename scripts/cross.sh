@@ -2,7 +2,7 @@
 # The same wasmesos on Linux, Windows and macOS: CI's cross-platform checks (.ci/run calls this
 # after scripts/test.sh), runnable alone on a Debian or Ubuntu machine.
 #
-#   scripts/cross.sh [setup] [deps] [windows] [macos]     (no argument: all four, in order)
+#   scripts/cross.sh [setup] [deps] [windows] [dist] [macos]     (no argument: all, in order)
 #
 # setup    installs what the others need, idempotently: Debian's gcc-mingw-w64-x86-64 and wine
 #          (64-bit), the rustup targets, and ziglang + cargo-zigbuild from PyPI in a venv under
@@ -11,6 +11,10 @@
 # windows  cross-builds wasmesos.exe for x86_64-pc-windows-gnu (no wasm target involved) and
 #          runs it under Wine: `exec` of the hello and hostile guests must end exactly as on
 #          Linux (exit code, state, reason), and `dev --demo` must count the bundled text right.
+# dist     scripts/dist.sh --dev on the binaries `windows` built: packaging, SHA256SUMS checked
+#          with sha256sum -c, both binaries' --version (Windows under Wine). The release build
+#          itself (scripts/dist.sh without --dev) is not part of CI: it would compile everything
+#          twice more.
 # macos    compiles the workspace for aarch64- and x86_64-apple-darwin with zig as the C
 #          compiler. Linking needs Apple's SDK (frameworks IOKit and CoreFoundation, libobjc),
 #          which is not downloaded here: what is checked is compilation, C dependencies included.
@@ -129,6 +133,12 @@ windows() {
   done_step "dev under Wine"
 }
 
+dist() {
+  step "dist: scripts/dist.sh --dev (packaging and checksums of the debug builds)"
+  bash scripts/dist.sh --dev --out "$CARGO_TARGET_DIR/cross-out/dist"
+  done_step dist
+}
+
 macos() {
   for target in "${mac_targets[@]}"; do
     step "macos: compile the workspace for $target (zig as the C compiler; no link)"
@@ -138,12 +148,12 @@ macos() {
 }
 
 parts=("$@")
-[ "${#parts[@]}" -gt 0 ] || parts=(setup deps windows macos)
+[ "${#parts[@]}" -gt 0 ] || parts=(setup deps windows dist macos)
 started=$SECONDS
 for part in "${parts[@]}"; do
   case "$part" in
-    setup | deps | windows | macos) "$part" ;;
-    *) fail "unknown part '$part' (setup, deps, windows, macos)" ;;
+    setup | deps | windows | dist | macos) "$part" ;;
+    *) fail "unknown part '$part' (setup, deps, windows, dist, macos)" ;;
   esac
 done
 echo "== cross: all of ${parts[*]} passed in $((SECONDS - started)) s"

@@ -13,7 +13,7 @@ linux_target=x86_64-unknown-linux-gnu
 
 usage() {
   cat <<EOF
-Usage: scripts/dist.sh [--out DIR] [--targets LIST] [--no-strip]
+Usage: scripts/dist.sh [--out DIR] [--targets LIST] [--no-strip] [--dev]
        scripts/dist.sh --verify DIR
 
 Builds the wasmesos CLI in release mode for each target and puts the binaries in DIR
@@ -33,6 +33,8 @@ Options:
   --targets LIST   comma-separated: linux, windows, macos or full target triples
                    (default: linux,windows, and macos when SDKROOT is set)
   --no-strip       keep the symbol tables (strip is what makes the release binaries small)
+  --dev            package debug builds instead (cargo's dev profile): how CI checks this
+                   script in seconds, on the binaries scripts/cross.sh has just built
   --verify DIR     build nothing: check DIR/SHA256SUMS with sha256sum -c, and run this
                    platform's binary (and the Windows one under Wine, if installed) with --version
   -h, --help       this text
@@ -44,12 +46,14 @@ EOF
 out=dist
 targets=()
 strip_symbols=1
+profile=release
 verify_only=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
     --targets) IFS=, read -r -a targets <<<"${2:?--targets needs a list}"; shift 2 ;;
     --no-strip) strip_symbols=""; shift ;;
+    --dev) profile=dev; shift ;;
     --verify) verify_only="${2:?--verify needs a directory}"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; fail "unknown argument '$1'" ;;
@@ -81,30 +85,31 @@ version() {
 
 # Builds one target; prints the path of the binary cargo made.
 build() {
-  local target="$1" host
+  local target="$1" host profile_dir=release
+  [ "$profile" = release ] || profile_dir=debug
   host=$(rustc -vV | sed -n 's/^host: //p')
   case "$target" in
     "$host")
       # No --target: the host's release artifacts are shared with `cargo bench` and friends.
-      cargo build --release --locked -p wasmesos >&2
-      echo "$CARGO_TARGET_DIR/release/wasmesos"
+      cargo build --profile "$profile" --locked -p wasmesos >&2
+      echo "$CARGO_TARGET_DIR/$profile_dir/wasmesos"
       ;;
     "$windows_target")
       install_windows_tools >&2
-      cargo build --release --locked -p wasmesos --target "$target" >&2
-      echo "$CARGO_TARGET_DIR/$target/release/wasmesos.exe"
+      cargo build --profile "$profile" --locked -p wasmesos --target "$target" >&2
+      echo "$CARGO_TARGET_DIR/$target/$profile_dir/wasmesos.exe"
       ;;
     *-apple-darwin)
       [ -n "${SDKROOT:-}" ] ||
         fail "$target: linking for macOS needs Apple's SDK (frameworks CoreFoundation, IOKit, Security; libobjc), which is not downloaded here: set SDKROOT to a MacOSX.sdk"
       install_mac_tools >&2
-      PATH="$tools/py/bin:$PATH" "$zigbuild" build --release --locked -p wasmesos --target "$target" >&2
-      echo "$CARGO_TARGET_DIR/$target/release/wasmesos"
+      PATH="$tools/py/bin:$PATH" "$zigbuild" build --profile "$profile" --locked -p wasmesos --target "$target" >&2
+      echo "$CARGO_TARGET_DIR/$target/$profile_dir/wasmesos"
       ;;
     *)
       rustup target add "$target" >/dev/null
-      cargo build --release --locked -p wasmesos --target "$target" >&2
-      echo "$CARGO_TARGET_DIR/$target/release/wasmesos"
+      cargo build --profile "$profile" --locked -p wasmesos --target "$target" >&2
+      echo "$CARGO_TARGET_DIR/$target/$profile_dir/wasmesos"
       ;;
   esac
 }
@@ -163,7 +168,7 @@ mkdir -p "$out"
 rm -f "$out"/wasmesos-* "$out/SHA256SUMS"
 names=()
 for target in "${triples[@]}"; do
-  step "build wasmesos $ver for $target (release)"
+  step "build wasmesos $ver for $target ($profile profile)"
   built=$(build "$target")
   name="wasmesos-$ver-$target"
   [ "$target" != "$windows_target" ] || name="$name.exe"
