@@ -7,12 +7,20 @@ use serde::{Deserialize, Serialize};
 /// ten-digit sequence number).
 pub const ZNODE_PREFIX: &str = "json.info_";
 
-/// A master as it announces itself in its znode, in Mesos's MasterInfo JSON shape.
+/// A master as it announces itself in its znode, in Mesos's MasterInfo JSON shape: Mesos
+/// clients read `ip` and `port` (or `address`), some the `pid`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MasterInfo {
     pub id: String,
+    /// The IPv4 address as Mesos writes it: the `in_addr`'s network-order bytes read as a
+    /// little-endian `uint32` (127.0.0.1 is 16777343); 0 when the master is not on IPv4.
+    #[serde(default)]
+    pub ip: u32,
     pub hostname: String,
     pub port: u32,
+    /// `master@ip:port`, libprocess's name for the master.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pid: String,
     pub version: String,
     pub address: MasterAddress,
 }
@@ -26,6 +34,28 @@ pub struct MasterAddress {
 }
 
 impl MasterInfo {
+    /// A master serving on `ip:port`, with `ip` and `pid` filled in as Mesos fills them.
+    pub fn new(id: &str, hostname: &str, ip: &str, port: u32, version: &str) -> Self {
+        let pid = if ip.contains(':') {
+            format!("master@[{ip}]:{port}")
+        } else {
+            format!("master@{ip}:{port}")
+        };
+        Self {
+            id: id.to_string(),
+            ip: mesos_ip(ip),
+            hostname: hostname.to_string(),
+            port,
+            pid,
+            version: version.to_string(),
+            address: MasterAddress {
+                ip: ip.to_string(),
+                port,
+                hostname: hostname.to_string(),
+            },
+        }
+    }
+
     /// `http://ip:port` (brackets around an IPv6 address): what clients connect to.
     pub fn url(&self) -> String {
         let ip = &self.address.ip;
@@ -46,6 +76,12 @@ impl MasterInfo {
     pub fn from_json(bytes: &[u8]) -> Option<Self> {
         serde_json::from_slice(bytes).ok()
     }
+}
+
+/// An IPv4 address as Mesos's `MasterInfo.ip`; 0 for anything else.
+fn mesos_ip(ip: &str) -> u32 {
+    ip.parse::<std::net::Ipv4Addr>()
+        .map_or(0, |addr| u32::from_le_bytes(addr.octets()))
 }
 
 /// The sequence number of a contender znode name, `None` for any other child.
@@ -108,21 +144,19 @@ mod tests {
 
     #[test]
     fn master_info_round_trips_in_mesos_shape() {
-        let info = MasterInfo {
-            id: "abc".into(),
-            hostname: "m1".into(),
-            port: 5050,
-            version: "0.1.0".into(),
-            address: MasterAddress {
-                ip: "10.0.0.1".into(),
-                port: 5050,
-                hostname: "m1".into(),
-            },
-        };
+        let info = MasterInfo::new("abc", "m1", "10.0.0.1", 5050, "0.1.0");
         let json = info.to_json();
         let value: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
         assert_eq!(value["address"]["ip"], "10.0.0.1");
+        assert_eq!(value["address"]["hostname"], "m1");
+        assert_eq!(value["address"]["port"], 5050);
+        assert_eq!(value["hostname"], "m1");
         assert_eq!(value["port"], 5050);
+        // 10.0.0.1 in network order, read as Mesos's little-endian hosts read it.
+        assert_eq!(value["ip"], 0x0100_000a);
+        assert_eq!(value["pid"], "master@10.0.0.1:5050");
+        let loopback = MasterInfo::new("m", "localhost", "127.0.0.1", 5050, "v");
+        assert_eq!(loopback.ip, 16_777_343);
         assert_eq!(MasterInfo::from_json(&json), Some(info.clone()));
         assert_eq!(info.url(), "http://10.0.0.1:5050");
         assert_eq!(MasterInfo::from_json(b"{not json"), None);
@@ -135,5 +169,13 @@ mod tests {
             ..info
         };
         assert_eq!(v6.url(), "http://[::1]:5050");
+        assert_eq!(MasterInfo::new("m", "h", "::1", 5050, "v").ip, 0);
+        assert_eq!(
+            MasterInfo::new("m", "h", "::1", 5050, "v").pid,
+            "master@[::1]:5050"
+        );
+        // A znode written without `ip` and `pid` (an older wasmesos) still parses.
+        let old = br#"{"id":"a","hostname":"h","port":1,"version":"v","address":{"ip":"10.0.0.1","port":1,"hostname":"h"}}"#;
+        assert_eq!(MasterInfo::from_json(old).map(|i| i.ip), Some(0));
     }
 }

@@ -19,6 +19,12 @@ pub const DEFAULT_FAILOVER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600
 /// How long agents have to re-register after a master restart: two minutes.
 pub const DEFAULT_AGENT_REREGISTER_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Finished tasks remembered per framework unless configured: Mesos's default.
+pub const DEFAULT_MAX_COMPLETED_TASKS: usize = 1000;
+
+/// Removed frameworks remembered unless configured: Mesos's default.
+pub const DEFAULT_MAX_COMPLETED_FRAMEWORKS: usize = 50;
+
 /// Everything a master can be told. Every field has a default (see [`MasterConfig::default`]).
 #[derive(Clone, Debug)]
 pub struct MasterConfig {
@@ -59,8 +65,12 @@ pub struct MasterConfig {
     pub default_refuse: Duration,
     /// Largest artifact accepted by `Artifacts.Upload`, in bytes.
     pub max_artifact_size: u64,
-    /// Finished tasks remembered per framework (for task-id uniqueness, state and reconcile).
+    /// Finished tasks remembered per framework (for task-id uniqueness, state and reconcile;
+    /// Mesos's `--max_completed_tasks_per_framework`, default 1000).
     pub max_completed_tasks_per_framework: usize,
+    /// Removed frameworks remembered, with their tasks, for the state readers (Mesos's
+    /// `--max_completed_frameworks`, default 50). The oldest is forgotten first.
+    pub max_completed_frameworks: usize,
     /// How long agents known from the registry have to re-register after a master restart
     /// before they are removed and their tasks reported LOST (default 2 minutes; Mesos uses
     /// 10). A live agent retries within seconds, so this only bounds how long a dead agent's
@@ -90,7 +100,8 @@ impl Default for MasterConfig {
             offer_timeout: None,
             default_refuse: Duration::from_secs(5),
             max_artifact_size: 64 * 1024 * 1024,
-            max_completed_tasks_per_framework: 10_000,
+            max_completed_tasks_per_framework: DEFAULT_MAX_COMPLETED_TASKS,
+            max_completed_frameworks: DEFAULT_MAX_COMPLETED_FRAMEWORKS,
             agent_reregister_timeout: DEFAULT_AGENT_REREGISTER_TIMEOUT,
             registry: crate::registry::RegistryBackend::Redb,
             ha: None,

@@ -69,7 +69,8 @@ mod rpc;
 mod server;
 
 pub use config::{
-    DEFAULT_AGENT_REREGISTER_TIMEOUT, DEFAULT_FAILOVER_TIMEOUT, DEFAULT_LISTEN, MasterConfig,
+    DEFAULT_AGENT_REREGISTER_TIMEOUT, DEFAULT_FAILOVER_TIMEOUT, DEFAULT_LISTEN,
+    DEFAULT_MAX_COMPLETED_FRAMEWORKS, DEFAULT_MAX_COMPLETED_TASKS, MasterConfig,
 };
 pub use entry::{MasterHandle, serve, spawn};
 pub use error::Error;

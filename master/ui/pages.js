@@ -101,7 +101,20 @@ export function frameworks(state) {
     <p class="notice">Weighted DRF offers next to the framework with the smallest weighted dominant share
     (dominant share ÷ weight); the bars are scaled to the largest.</p>
     ${table(["framework", "roles", "status", ">weight", ">dominant share", "weighted dominant share", "used", "offered", ">active tasks"],
-      rows, "No framework has subscribed.")}`;
+      rows, "No framework has subscribed.")}
+    ${completedFrameworks(state.completed_frameworks ?? [])}`;
+}
+
+// Removed frameworks the master still remembers, newest first, with a link to their tasks.
+function completedFrameworks(list) {
+  if (list.length === 0) return "";
+  const rows = [...list].reverse().map((f) => `<tr data-framework-id="${esc(f.id)}">
+    <td><b>${esc(f.name)}</b><div>${shortId(f.id)}</div></td>
+    <td>${esc(f.roles.join(", ") || "*")}</td>
+    <td>${esc(new Date(f.unregistered_time * 1000).toLocaleString())}</td>
+    <td><a href="#/tasks?framework=${encodeURIComponent(f.id)}">tasks</a></td></tr>`);
+  return `<h2>Completed frameworks</h2>
+    ${table(["framework", "roles", "removed", "tasks"], rows, "")}`;
 }
 
 export function roles(state) {

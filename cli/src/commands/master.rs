@@ -124,6 +124,15 @@ pub struct MasterArgs {
     /// Largest executor component accepted for upload [default: 64MiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_artifact_size: Option<u64>,
+
+    /// Removed frameworks kept, with their tasks, for `state`, `tasks`, `logs` and the
+    /// Mesos endpoints; the oldest is forgotten first [default: 50].
+    #[arg(long, value_name = "N")]
+    max_completed_frameworks: Option<usize>,
+
+    /// Finished tasks kept per framework, active or completed [default: 1000].
+    #[arg(long, value_name = "N")]
+    max_completed_tasks_per_framework: Option<usize>,
 }
 
 /// `--role-sorter` values, named as Mesos names them.
@@ -214,6 +223,20 @@ impl MasterArgs {
             max_artifact_size: l
                 .one("max_artifact_size", self.max_artifact_size, parse_size)?
                 .unwrap_or(library.max_artifact_size),
+            max_completed_frameworks: l
+                .one(
+                    "max_completed_frameworks",
+                    self.max_completed_frameworks,
+                    parse_count,
+                )?
+                .unwrap_or(library.max_completed_frameworks),
+            max_completed_tasks_per_framework: l
+                .one(
+                    "max_completed_tasks_per_framework",
+                    self.max_completed_tasks_per_framework,
+                    parse_count,
+                )?
+                .unwrap_or(library.max_completed_tasks_per_framework),
             ha: zk.map(|zk| {
                 let mut ha = HaConfig::new(zk);
                 ha.session_timeout = zk_session_timeout.unwrap_or(ha.session_timeout);
@@ -282,7 +305,19 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
             "only used with zk",
         )
         .text("max_artifact_size", format_size(config.max_artifact_size))
+        .text("max_completed_frameworks", config.max_completed_frameworks)
+        .text(
+            "max_completed_tasks_per_framework",
+            config.max_completed_tasks_per_framework,
+        )
         .render("wasmesos master settings (read back with --config FILE)")
+}
+
+/// A count such as `50`.
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a non-negative whole number"))
 }
 
 /// Runs the master; errors are one line on stderr.

@@ -4,23 +4,13 @@
 use std::time::Duration;
 
 use wasmesos_detector::zk;
-use wasmesos_detector::{Detector, Error, MasterAddress, MasterInfo, MasterUrl};
+use wasmesos_detector::{Detector, Error, MasterInfo, MasterUrl};
 use wasmesos_harness::{ZooKeeper, scaled};
 
 use crate::common::{PATIENCE, tracing};
 
 fn info(port: u32) -> MasterInfo {
-    MasterInfo {
-        id: format!("m{port}"),
-        hostname: "127.0.0.1".into(),
-        port,
-        version: "test".into(),
-        address: MasterAddress {
-            ip: "127.0.0.1".into(),
-            port,
-            hostname: "127.0.0.1".into(),
-        },
-    }
+    MasterInfo::new(&format!("m{port}"), "127.0.0.1", "127.0.0.1", port, "test")
 }
 
 async fn contend(client: &zk::Client, path: &str, port: u32) -> String {

@@ -67,6 +67,11 @@ async fn a_standby_redirects_grpc_and_http_to_the_leader() {
     .await
     .expect("a leader");
     assert_eq!(leader.url(), first.url());
+    // The znode is Mesos's MasterInfo JSON: `ip` as a network-order uint32 and a `pid`.
+    assert_eq!(leader.address.ip, "127.0.0.1");
+    assert_eq!(leader.ip, u32::from_le_bytes([127, 0, 0, 1]));
+    assert_eq!(leader.pid, format!("master@127.0.0.1:{}", leader.port));
+    assert_eq!(leader.address.port, leader.port);
     let second = start_master(&zookeeper, path, &dirs.path().join("m2")).await;
     eventually("two contenders", PATIENCE, async || {
         zookeeper.contenders(path).await.is_ok_and(|c| c.len() == 2)

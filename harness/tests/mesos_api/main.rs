@@ -3,6 +3,7 @@
 
 mod client;
 mod common;
+mod completed;
 mod endpoints;
 mod fetch;
 mod lifecycle;

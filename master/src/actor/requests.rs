@@ -13,6 +13,7 @@ use wasmesos_proto::v1::{
 
 use super::{Actor, AgentStream, StreamId};
 use crate::Error;
+use crate::rpc::queue::EventSender;
 use crate::core::Subscription;
 
 /// `Scheduler`: what framework schedulers ask.
@@ -21,7 +22,7 @@ impl Actor {
     pub(crate) async fn subscribe(
         &self,
         req: SubscribeRequest,
-        events: mpsc::UnboundedSender<Event>,
+        events: EventSender<Event>,
     ) -> Result<(Subscription, StreamId), Error> {
         self.call(move |shell| shell.subscribe(req, events)).await?
     }

@@ -11,6 +11,7 @@ use crate::Error;
 use crate::core::{Core, Outbox, Registration, Subscription};
 use crate::http::snapshots::Publisher;
 use crate::registry::{Committer, Release};
+use crate::rpc::queue::EventSender;
 
 /// Which framework event stream or agent command stream a close notice is about: a stream
 /// that replaced it has another id, so a late notice does not end the new one.
@@ -26,17 +27,17 @@ pub(crate) enum AgentStream {
 }
 
 /// A sender into one framework's or agent's stream.
-struct Conn<T> {
+struct Conn<S> {
     id: StreamId,
-    tx: mpsc::UnboundedSender<T>,
+    tx: S,
 }
 
 /// The core plus the open streams the actor delivers into.
 pub(super) struct Shell {
     pub(super) core: Core,
     pub(super) origin: Instant,
-    framework_streams: HashMap<String, Conn<Event>>,
-    agent_streams: HashMap<String, Conn<AgentCommand>>,
+    framework_streams: HashMap<String, Conn<EventSender<Event>>>,
+    agent_streams: HashMap<String, Conn<mpsc::UnboundedSender<AgentCommand>>>,
     next_stream: u64,
     pub(super) publisher: Publisher,
     committer: Committer,
@@ -68,7 +69,7 @@ impl Shell {
     pub(super) fn subscribe(
         &mut self,
         req: SubscribeRequest,
-        events: mpsc::UnboundedSender<Event>,
+        events: EventSender<Event>,
     ) -> Result<(Subscription, StreamId), Error> {
         let now = self.now();
         let subscription = self.core.subscribe(req, now)?;
@@ -191,15 +192,19 @@ impl Shell {
 /// A batch's messages, bound to the streams they go to.
 #[derive(Default)]
 struct Deliveries {
-    events: Vec<(mpsc::UnboundedSender<Event>, Vec<Event>)>,
+    events: Vec<(EventSender<Event>, Vec<Event>)>,
     commands: Vec<(mpsc::UnboundedSender<AgentCommand>, Vec<AgentCommand>)>,
 }
 
 impl Deliveries {
     fn send(self) {
         for (tx, events) in self.events {
+            // A closed or overflowed stream drops the rest: its reader is gone or stalled,
+            // and its end tells the actor so (see `rpc::queue`).
             for event in events {
-                let _ = tx.send(event);
+                if tx.send(event).is_err() {
+                    break;
+                }
             }
         }
         for (tx, commands) in self.commands {

@@ -34,6 +34,13 @@ pub(super) struct Framework {
     pub(super) completed: VecDeque<String>,
 }
 
+/// A removed framework, kept for the state readers with its most recent tasks.
+pub(super) struct CompletedFramework {
+    pub(super) framework: Framework,
+    /// Unix seconds of its removal.
+    pub(super) unregistered_time: f64,
+}
+
 /// What a successful SUBSCRIBE gives the RPC layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Subscription {
@@ -257,8 +264,39 @@ impl Core {
         ));
         self.outbox.close_frameworks.push(id.to_string());
         self.removed_frameworks.insert(id.clone());
+        framework.connected = false;
+        self.remember_completed_framework(framework, timestamp);
         self.request_allocation(now);
         tracing::info!(framework_id = %id, why, "framework removed");
+    }
+
+    /// Keeps a removed framework and its latest `max_completed_tasks_per_framework` tasks,
+    /// forgetting the oldest completed framework beyond `max_completed_frameworks`.
+    fn remember_completed_framework(&mut self, mut framework: Framework, unregistered_time: f64) {
+        let max_tasks = self.config.max_completed_tasks_per_framework;
+        if framework.tasks.len() > max_tasks {
+            let mut by_age: Vec<(f64, String)> = framework
+                .tasks
+                .iter()
+                .map(|(id, task)| (task.status.timestamp, id.clone()))
+                .collect();
+            by_age.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let excess = by_age.len().saturating_sub(max_tasks);
+            for (_, id) in by_age.into_iter().take(excess) {
+                framework.tasks.remove(&id);
+            }
+        }
+        framework.completed.clear();
+        if self.config.max_completed_frameworks == 0 {
+            return;
+        }
+        while self.completed_frameworks.len() >= self.config.max_completed_frameworks {
+            self.completed_frameworks.pop_front();
+        }
+        self.completed_frameworks.push_back(CompletedFramework {
+            framework,
+            unregistered_time,
+        });
     }
 
     fn heartbeat_interval(&self, seconds: f64) -> Result<Duration, Error> {

@@ -62,6 +62,9 @@ pub struct Core {
     removed_agents: HashSet<AgentId>,
     frameworks: HashMap<FrameworkId, Framework>,
     removed_frameworks: HashSet<FrameworkId>,
+    /// Removed frameworks with their last tasks, oldest first, at most
+    /// `max_completed_frameworks` (what the state readers list as completed).
+    completed_frameworks: VecDeque<frameworks::CompletedFramework>,
     offers: HashMap<String, OutstandingOffer>,
     /// Offer ids in creation order, for the offer timeout.
     offer_queue: VecDeque<(Time, String)>,
@@ -98,6 +101,7 @@ impl Core {
             removed_agents: HashSet::new(),
             frameworks: HashMap::new(),
             removed_frameworks: HashSet::new(),
+            completed_frameworks: VecDeque::new(),
             offers: HashMap::new(),
             offer_queue: VecDeque::new(),
             artifacts: HashSet::new(),

@@ -47,7 +47,9 @@ pub struct StateSnapshot {
     pub agents: Vec<AgentView>,
     /// By id.
     pub frameworks: Vec<FrameworkView>,
-    /// Active and recently completed tasks, by start time.
+    /// Removed frameworks still remembered (`max_completed_frameworks`), oldest first.
+    pub completed_frameworks: Vec<FrameworkView>,
+    /// Active and recently completed tasks, of active and completed frameworks, by start time.
     #[serde(serialize_with = "shared_tasks")]
     pub tasks: Vec<Arc<TaskView>>,
     /// By name.
@@ -119,6 +121,9 @@ pub struct FrameworkView {
     #[serde(serialize_with = "as_resource_map")]
     pub offered: Resources,
     pub active_tasks: usize,
+    /// Unix seconds of its removal; only completed frameworks have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unregistered_time: Option<f64>,
     /// The framework as it subscribed, for `Operator.GetState`.
     #[serde(skip)]
     pub info: FrameworkInfo,
@@ -269,6 +274,18 @@ impl Core {
             .map(|(id, framework)| self.framework_view(id, framework, &weights))
             .collect();
         frameworks.sort_by(|a, b| a.id.cmp(&b.id));
+        let completed_frameworks = self
+            .completed_frameworks
+            .iter()
+            .map(|completed| FrameworkView {
+                unregistered_time: Some(completed.unregistered_time),
+                ..self.framework_view(
+                    &FrameworkId::from(completed.framework.info.id.as_str()),
+                    &completed.framework,
+                    &weights,
+                )
+            })
+            .collect();
         StateSnapshot {
             generated_at: self.unix(now),
             generation: previous.generation.saturating_add(1),
@@ -276,6 +293,7 @@ impl Core {
             resources,
             agents,
             frameworks,
+            completed_frameworks,
             tasks: self.task_views(previous),
             roles: self.role_views(&allocation),
             artifacts: self.artifacts.len(),
@@ -346,6 +364,7 @@ impl Core {
                 .values()
                 .filter(|t| !t.is_terminal())
                 .count(),
+            unregistered_time: None,
             info: framework.info.clone(),
         }
     }
@@ -356,9 +375,11 @@ impl Core {
             .iter()
             .map(|t| ((t.framework_id.as_str(), t.task_id.as_str()), t))
             .collect();
+        let completed = self.completed_frameworks.iter().map(|c| &c.framework);
         let mut tasks: Vec<Arc<TaskView>> = self
             .frameworks
             .values()
+            .chain(completed)
             .flat_map(|framework| framework.tasks.values())
             .map(|task| {
                 let key = (

@@ -38,6 +38,11 @@ impl StateSnapshot {
             tasks: self.tasks.iter().map(|task| task_summary(task)).collect(),
             roles: self.roles.iter().map(role_summary).collect(),
             leader: master.address.clone(),
+            completed_frameworks: self
+                .completed_frameworks
+                .iter()
+                .map(framework_summary)
+                .collect(),
         }
     }
 
@@ -92,6 +97,7 @@ fn framework_summary(framework: &FrameworkView) -> FrameworkSummary {
         used: Some(resources_to_proto(&framework.used)),
         offered: Some(resources_to_proto(&framework.offered)),
         active_tasks: u32::try_from(framework.active_tasks).unwrap_or(u32::MAX),
+        unregistered_time: framework.unregistered_time,
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use wasmesos_detector::{Detector, MasterAddress, MasterInfo, MasterUrl};
+use wasmesos_detector::{Detector, MasterInfo, MasterUrl};
 
 use crate::boot::{Boot, master_info, serve_router, stopped};
 use crate::registry::RegistryBackend;
@@ -177,17 +177,13 @@ async fn lead_when_elected(
 
 /// The MasterInfo JSON this master announces in its znode.
 fn announced(master: &wasmesos_proto::v1::MasterInfo) -> MasterInfo {
-    MasterInfo {
-        id: master.id.clone(),
-        hostname: master.hostname.clone(),
-        port: master.port,
-        version: master.version.clone(),
-        address: MasterAddress {
-            ip: master.hostname.clone(),
-            port: master.port,
-            hostname: master.hostname.clone(),
-        },
-    }
+    MasterInfo::new(
+        &master.id,
+        &master.hostname,
+        &master.hostname,
+        master.port,
+        &master.version,
+    )
 }
 
 /// Aborts the server task when the HA loop ends for any reason.

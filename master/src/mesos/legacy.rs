@@ -4,7 +4,7 @@
 //! `/state.json` and `/metrics/snapshot`) so they never collide with wasmesos's own `/state`
 //! and `/tasks`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
@@ -96,13 +96,40 @@ fn task_json(task: &TaskView) -> Value {
     })
 }
 
-fn framework_json(framework: &FrameworkView, snapshot: &StateSnapshot) -> Value {
-    let (done, running): (Vec<&Arc<TaskView>>, Vec<&Arc<TaskView>>) = snapshot
-        .tasks
+/// Each framework's tasks, grouped once per request (a framework's JSON lists its own).
+type TasksByFramework<'a> = HashMap<&'a str, Vec<&'a TaskView>>;
+
+fn tasks_by_framework(snapshot: &StateSnapshot) -> TasksByFramework<'_> {
+    let mut by: TasksByFramework<'_> = HashMap::new();
+    for task in &snapshot.tasks {
+        by.entry(task.framework_id.as_str()).or_default().push(task);
+    }
+    by
+}
+
+/// Active frameworks, then completed ones, as Mesos's `frameworks` and
+/// `completed_frameworks` arrays.
+fn frameworks_json(snapshot: &StateSnapshot) -> (Vec<Value>, Vec<Value>) {
+    let tasks = tasks_by_framework(snapshot);
+    let active = snapshot
+        .frameworks
         .iter()
-        .filter(|t| t.framework_id == framework.id)
-        .partition(|t| t.terminal);
-    json!({
+        .map(|f| framework_json(f, &tasks))
+        .collect();
+    let completed = snapshot
+        .completed_frameworks
+        .iter()
+        .map(|f| framework_json(f, &tasks))
+        .collect();
+    (active, completed)
+}
+
+fn framework_json(framework: &FrameworkView, tasks: &TasksByFramework<'_>) -> Value {
+    let (done, running): (Vec<&TaskView>, Vec<&TaskView>) = tasks
+        .get(framework.id.as_str())
+        .map(|tasks| tasks.iter().partition(|t| t.terminal))
+        .unwrap_or_default();
+    let mut value = json!({
         "id": framework.id,
         "name": framework.name,
         "user": "",
@@ -118,14 +145,18 @@ fn framework_json(framework: &FrameworkView, snapshot: &StateSnapshot) -> Value 
         "used_resources": resources_json(&framework.used),
         "offered_resources": resources_json(&framework.offered),
         "resources": resources_json(&framework.used),
-        "tasks": running.iter().map(|t| task_json(t)).collect::<Vec<_>>(),
-        "completed_tasks": done.iter().map(|t| task_json(t)).collect::<Vec<_>>(),
+        "tasks": running.into_iter().map(task_json).collect::<Vec<_>>(),
+        "completed_tasks": done.into_iter().map(task_json).collect::<Vec<_>>(),
         "unreachable_tasks": [],
         "offers": [],
         "executors": [],
         "completed_executors": [],
         "capabilities": [],
-    })
+    });
+    if let (Some(at), Some(object)) = (framework.unregistered_time, value.as_object_mut()) {
+        object.insert("unregistered_time".into(), json!(at));
+    }
+    value
 }
 
 /// `/master/state`, `/master/state.json`, `/state.json`.
@@ -133,6 +164,7 @@ pub(crate) async fn state(State(api): State<MesosApi>) -> Json<Value> {
     let snapshot = snapshot(&api);
     let pid = master_pid(&snapshot);
     let active = snapshot.agents.iter().filter(|a| a.active).count();
+    let (frameworks, completed_frameworks) = frameworks_json(&snapshot);
     Json(json!({
         "version": MESOS_VERSION,
         "wasmesos_version": snapshot.master.version,
@@ -149,8 +181,8 @@ pub(crate) async fn state(State(api): State<MesosApi>) -> Json<Value> {
             .unwrap_or(Value::Null),
         "flags": {},
         "slaves": snapshot.agents.iter().map(agent_json).collect::<Vec<_>>(),
-        "frameworks": snapshot.frameworks.iter().map(|f| framework_json(f, &snapshot)).collect::<Vec<_>>(),
-        "completed_frameworks": [],
+        "frameworks": frameworks,
+        "completed_frameworks": completed_frameworks,
         "orphan_tasks": [],
         "unregistered_frameworks": [],
     }))
@@ -169,9 +201,10 @@ fn native_master(snapshot: &StateSnapshot) -> wasmesos_proto::v1::MasterInfo {
 /// `/master/frameworks`.
 pub(crate) async fn frameworks(State(api): State<MesosApi>) -> Json<Value> {
     let snapshot = snapshot(&api);
+    let (frameworks, completed_frameworks) = frameworks_json(&snapshot);
     Json(json!({
-        "frameworks": snapshot.frameworks.iter().map(|f| framework_json(f, &snapshot)).collect::<Vec<_>>(),
-        "completed_frameworks": [],
+        "frameworks": frameworks,
+        "completed_frameworks": completed_frameworks,
         "unregistered_frameworks": [],
     }))
 }

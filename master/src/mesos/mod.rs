@@ -35,7 +35,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 use wasmesos_proto::v1 as native;
 
@@ -53,7 +52,7 @@ struct OpenStream {
     id: Uuid,
     /// Where events for it go. Weak: the actor holds the sender that keeps the stream
     /// open, so the stream ends when the actor lets go (teardown, a newer subscription).
-    events: mpsc::WeakUnboundedSender<native::Event>,
+    events: crate::rpc::queue::WeakEventSender<native::Event>,
 }
 
 /// What the Mesos handlers share.

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::sync::mpsc;
 use uuid::Uuid;
 use wasmesos_proto::mesos::v1 as mesos;
 use wasmesos_proto::mesos::v1::scheduler::{Call, Event, event};
@@ -125,11 +124,8 @@ pub(crate) async fn subscribe(api: &MesosApi, headers: &HeaderMap, call: Call) -
         .as_ref()
         .map(|s| reservation_format(&s.framework_info.capabilities))
         .unwrap_or(super::resources::ReservationFormat::Legacy);
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "a framework's event stream, as the gRPC scheduler service's; disconnecting a framework that stops reading is the control-plane hardening work"
-    )]
-    let (tx, rx) = mpsc::unbounded_channel();
+    // Bounded: a scheduler that stops reading has its stream ended (see `rpc::queue`).
+    let (tx, rx) = crate::rpc::queue::channel(crate::rpc::queue::FRAMEWORK_EVENT_QUEUE);
     let weak = tx.downgrade();
     let (subscription, actor_stream) = match api.actor.subscribe(request, tx).await {
         Ok(answer) => answer,

@@ -6,6 +6,7 @@ mod agent_channel;
 mod artifacts;
 pub(crate) mod operator;
 mod scheduler;
+pub(crate) mod queue;
 pub(crate) mod stream;
 
 use tonic::service::Routes;

@@ -1,7 +1,6 @@
 //! `Scheduler`: what framework schedulers call. Each handler hands the request to the
 //! actor's operation of the same name.
 
-use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 use wasmesos_proto::v1::scheduler_server::Scheduler;
 use wasmesos_proto::v1::{
@@ -39,11 +38,7 @@ impl Scheduler for SchedulerService {
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let req = request.into_inner();
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "a framework's event stream; not bounded yet: disconnecting a framework that stops reading is the control-plane hardening work"
-        )]
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = super::queue::channel(super::queue::FRAMEWORK_EVENT_QUEUE);
         let (subscription, stream) = self.actor.subscribe(req, tx).await?;
         tracing::Span::current().record("framework_id", subscription.framework_id.as_str());
         let actor = self.actor.clone();

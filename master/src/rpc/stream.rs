@@ -9,20 +9,50 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 
+use super::queue::EventReceiver;
+
 /// What runs when the stream is dropped (the client disconnected or the server ended it).
 type OnClose = Box<dyn FnOnce() + Send>;
 
-/// A stream fed by an unbounded channel, with heartbeats and a close notice.
+/// Where a [`PushStream`]'s items come from: an agent's command channel, or a framework's
+/// bounded event queue (which ends the stream when its reader falls too far behind).
+pub(crate) enum Source<T> {
+    Unbounded(mpsc::UnboundedReceiver<T>),
+    Bounded(EventReceiver<T>),
+}
+
+impl<T> From<mpsc::UnboundedReceiver<T>> for Source<T> {
+    fn from(rx: mpsc::UnboundedReceiver<T>) -> Self {
+        Self::Unbounded(rx)
+    }
+}
+
+impl<T> From<EventReceiver<T>> for Source<T> {
+    fn from(rx: EventReceiver<T>) -> Self {
+        Self::Bounded(rx)
+    }
+}
+
+impl<T> Source<T> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self {
+            Self::Unbounded(rx) => rx.poll_recv(cx),
+            Self::Bounded(rx) => rx.poll_recv(cx),
+        }
+    }
+}
+
+/// A stream fed by a channel, with heartbeats and a close notice.
 pub(crate) struct PushStream<T> {
-    rx: mpsc::UnboundedReceiver<T>,
+    rx: Source<T>,
     heartbeat: Option<(Interval, fn() -> T)>,
     on_close: Option<OnClose>,
 }
 
 impl<T> PushStream<T> {
-    pub(crate) fn new(rx: mpsc::UnboundedReceiver<T>, on_close: OnClose) -> Self {
+    pub(crate) fn new(rx: impl Into<Source<T>>, on_close: OnClose) -> Self {
         Self {
-            rx,
+            rx: rx.into(),
             heartbeat: None,
             on_close: Some(on_close),
         }

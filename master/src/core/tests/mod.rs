@@ -2,6 +2,7 @@
 
 mod accept;
 mod allocation;
+mod completed;
 mod fetch;
 mod lifecycle;
 mod operations;
