@@ -1,13 +1,15 @@
 //! The WASI context of one task: the sandbox dir as its only preopen, exactly the env and args
 //! it was given, no stdin, output to capped files, and only the network it was granted.
 //!
-//! A service builds one such context per request, all writing to the same two streams.
+//! A service builds one such context per request, all writing to the same two streams and
+//! sharing one handle on the sandbox dir, opened when the service starts.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::filesystem::WasiFilesystemCtx;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::output::{CappedOutput, HostStream, OutputMemory, OutputPath};
@@ -72,6 +74,34 @@ pub(crate) fn wasi_ctx(
     stdout: &CappedOutput,
     stderr: &CappedOutput,
 ) -> Result<WasiCtx, String> {
+    let mut builder = builder(spec, stdout, stderr);
+    preopen(&mut builder, &spec.sandbox_dir)?;
+    Ok(builder.build())
+}
+
+/// The sandbox dir opened once, to be shared by the WASI contexts of a service's requests
+/// ([`wasi_ctx_sharing`]).
+pub(crate) fn open_shared(spec: &TaskSpec) -> Result<WasiFilesystemCtx, String> {
+    let mut builder = WasiCtxBuilder::new();
+    preopen(&mut builder, &spec.sandbox_dir)?;
+    Ok(builder.build().filesystem().clone())
+}
+
+/// A context like [`wasi_ctx`]'s whose sandbox preopen is `shared`'s: the same directory
+/// handle with the same permissions, so a request costs no `open` of the sandbox dir.
+pub(crate) fn wasi_ctx_sharing(
+    spec: &TaskSpec,
+    stdout: &CappedOutput,
+    stderr: &CappedOutput,
+    shared: &WasiFilesystemCtx,
+) -> WasiCtx {
+    let mut wasi = builder(spec, stdout, stderr).build();
+    *wasi.filesystem() = shared.clone();
+    wasi
+}
+
+/// Everything of a task's WASI context but its preopen.
+fn builder(spec: &TaskSpec, stdout: &CappedOutput, stderr: &CappedOutput) -> WasiCtxBuilder {
     let mut builder = WasiCtxBuilder::new();
     builder
         .arg(&spec.name)
@@ -80,9 +110,8 @@ pub(crate) fn wasi_ctx(
         .initial_cwd("/")
         .stdout(stdout.clone())
         .stderr(stderr.clone());
-    preopen(&mut builder, &spec.sandbox_dir)?;
     apply_network(&mut builder, &spec.network);
-    Ok(builder.build())
+    builder
 }
 
 /// Preopens `dir` at `/`, creating it first if it does not exist. Opening first costs no

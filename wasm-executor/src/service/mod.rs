@@ -40,6 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
+use wasmtime_wasi::filesystem::WasiFilesystemCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::control::{Control, KillHandle, StopReason};
@@ -283,6 +284,8 @@ struct Service {
     spec: TaskSpec,
     config: ServiceConfig,
     pre: ProxyPre<TaskState>,
+    /// The sandbox dir, opened once and shared by every request's WASI context.
+    filesystem: WasiFilesystemCtx,
     shared: Arc<Shared>,
     stdout: CappedOutput,
     stderr: CappedOutput,
@@ -309,6 +312,13 @@ async fn run(
         Ok(pre) => pre,
         Err(outcome) => return report(&shared, outcome, &spec, started),
     };
+    let filesystem = match sandbox::open_shared(&spec) {
+        Ok(filesystem) => filesystem,
+        Err(message) => {
+            let outcome = Outcome::Error(TaskError::Sandbox(message));
+            return report(&shared, outcome, &spec, started);
+        }
+    };
     tracing::debug!("serving");
     let disk_watch = spec
         .limits
@@ -321,6 +331,7 @@ async fn run(
         spec,
         config,
         pre,
+        filesystem,
         shared: Arc::clone(&shared),
         stdout,
         stderr,

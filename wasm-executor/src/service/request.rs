@@ -102,10 +102,7 @@ impl Instance {
             .timeout
             .and_then(|timeout| started.checked_add(timeout));
         let control = Arc::new(Control::new(service.executor.nudge()));
-        let mut store = match self.store(&control, deadline) {
-            Ok(store) => store,
-            Err(message) => return Outcome::Error(TaskError::Sandbox(message)),
-        };
+        let mut store = self.store(&control, deadline);
         let resources = {
             let mut http = store.data_mut().http();
             http.new_incoming_request(Scheme::Http, request)
@@ -151,10 +148,15 @@ impl Instance {
         &self,
         control: &Arc<Control>,
         deadline: Option<Instant>,
-    ) -> Result<Store<TaskState>, String> {
+    ) -> Store<TaskState> {
         let service = &self.service;
         let config = service.executor.config();
-        let wasi = crate::sandbox::wasi_ctx(&service.spec, &service.stdout, &service.stderr)?;
+        let wasi = crate::sandbox::wasi_ctx_sharing(
+            &service.spec,
+            &service.stdout,
+            &service.stderr,
+            &service.filesystem,
+        );
         let limiter = MemoryLimiter::shared(
             Arc::clone(&service.shared.memory),
             config.max_memories_per_task,
@@ -172,7 +174,7 @@ impl Instance {
             meter: Arc::clone(&self.meter),
             ticks_since_yield: 0,
         };
-        Ok(state.into_store(service.pre.engine(), service.spec.limits.fuel, watchdog))
+        state.into_store(service.pre.engine(), service.spec.limits.fuel, watchdog)
     }
 
     fn count_fuel(&self, store: &Store<TaskState>) {
