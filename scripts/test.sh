@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each part says how long it took, so a slow CI run shows where its time went.
+part_started=$SECONDS
+part() {
+  echo "== test.sh: $1 took $((SECONDS - part_started)) s"
+  part_started=$SECONDS
+}
+
 # The guest programs are components for wasm32-wasip2; rustup does not add targets by itself.
 rustup target add wasm32-wasip2 >/dev/null
 
@@ -19,9 +26,13 @@ if cargo deny --log-level error fetch db >/dev/null 2>&1; then
 else
   echo "cargo deny: advisories not checked: the RustSec advisory database could not be fetched"
 fi
+part "dependency checks (cargo deny)"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+part "fmt and clippy"
 # Benchmarks are measured by hand (see README.md); here they only have to keep compiling.
 cargo bench --workspace --locked --no-run
+part "benchmarks built"
 cargo test --workspace --locked
+part "tests"
