@@ -20,6 +20,9 @@ if ! cargo deny --version >/dev/null 2>&1; then
   echo "cargo-deny is missing: cargo install cargo-deny --locked --version 0.20.2 (.ci/run does this)" >&2
   exit 1
 fi
+# `cargo deny --offline` reads the crates from cargo's local index: fetch them first, or a
+# machine whose cargo registry is still empty fails with "no matching package".
+cargo fetch --locked
 cargo deny --log-level error --offline check licenses bans sources
 if cargo deny --log-level error fetch db >/dev/null 2>&1; then
   cargo deny --log-level error check --disable-fetch advisories
