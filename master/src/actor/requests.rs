@@ -13,8 +13,8 @@ use wasmesos_proto::v1::{
 
 use super::{Actor, AgentStream, StreamId};
 use crate::Error;
-use crate::rpc::queue::EventSender;
 use crate::core::Subscription;
+use crate::rpc::queue::EventSender;
 
 /// `Scheduler`: what framework schedulers ask.
 impl Actor {
