@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Interval, MissedTickBehavior};
@@ -132,12 +132,23 @@ struct Cursor {
 }
 
 /// Answers SUBSCRIBE.
-pub(super) fn subscribe(api: &MesosApi, format: Format) -> Response {
+pub(super) async fn subscribe(api: &MesosApi, format: Format) -> Response {
     let (guard, closed) = api.subscribers.open();
     let mut snapshots = api.actor.snapshots();
     let current = Arc::clone(&snapshots.borrow_and_update());
+    // The whole state of a large cluster takes milliseconds: off the runtime's workers.
+    let first = {
+        let current = Arc::clone(&current);
+        tokio::task::spawn_blocking(move || subscribed(&current)).await
+    };
     let mut pending = VecDeque::new();
-    pending.push_back(subscribed(&current));
+    match first {
+        Ok(event) => pending.push_back(event),
+        Err(err) => {
+            tracing::error!(%err, "building SUBSCRIBED failed");
+            return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
     pending.push_back(heartbeat());
     let start = tokio::time::Instant::now();
     let mut heartbeat = tokio::time::interval_at(

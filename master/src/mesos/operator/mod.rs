@@ -234,7 +234,7 @@ async fn dispatch(
                 r.get_quota = Some(state::get_quota(&roles))
             })
         }
-        T::Subscribe => return Ok(events::subscribe(api, format)),
+        T::Subscribe => return Ok(events::subscribe(api, format).await),
         T::UpdateWeights => {
             return writes::update_weights(api, call)
                 .await

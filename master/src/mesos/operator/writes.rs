@@ -49,6 +49,10 @@ pub(super) async fn update_weights(api: &MesosApi, call: Call) -> Result<(), Ref
             weight: info.weight,
         });
     }
+    if weights.is_empty() {
+        // Mesos answers an empty update 200 and changes nothing.
+        return Ok(());
+    }
     api.actor
         .update_weights(UpdateWeightsRequest { weights })
         .await
