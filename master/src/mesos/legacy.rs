@@ -377,6 +377,10 @@ pub(crate) fn metrics_map(api: &MesosApi) -> BTreeMap<String, f64> {
         counter(metrics.status_updates.get()),
     );
     put(
+        "master/operator_event_stream_subscribers",
+        count(api.subscribers.len()),
+    );
+    put(
         "allocator/mesos/allocation_runs",
         counter(metrics.allocation_rounds.get()),
     );

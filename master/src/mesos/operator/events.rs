@@ -74,8 +74,8 @@ impl Subscribers {
         )
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// How many streams are open.
+    pub(crate) fn len(&self) -> usize {
         self.open
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

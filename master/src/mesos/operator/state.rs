@@ -68,9 +68,9 @@ pub(super) fn version_info(snapshot: &StateSnapshot) -> mesos::VersionInfo {
 /// A duration as Mesos's flags print one (`15secs`, `2mins`, `100ms`).
 fn duration_flag(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1000 != 0 {
+    if !millis.is_multiple_of(1000) {
         format!("{millis}ms")
-    } else if millis >= 60_000 && millis % 60_000 == 0 {
+    } else if millis >= 60_000 && millis.is_multiple_of(60_000) {
         format!("{}mins", millis / 60_000)
     } else {
         format!("{}secs", millis / 1000)
