@@ -492,3 +492,43 @@ async fn subscribe_streams_a_task_life_and_get_tasks_keeps_it() {
     );
     cluster.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_streams_agents_joining_and_leaving() {
+    let (mut cluster, authority) = cluster().await;
+    let mut events = stream(
+        &authority,
+        "/api/v1",
+        &[("Content-Type", JSON), ("Accept", JSON)],
+        br#"{"type":"SUBSCRIBE"}"#.to_vec(),
+    )
+    .await;
+    let subscribed = events.next().await.expect("SUBSCRIBED");
+    assert_eq!(subscribed["type"], "SUBSCRIBED", "{subscribed}");
+
+    let index = cluster
+        .add_agent("cpus:1;mem:256MiB")
+        .await
+        .expect("a second agent");
+    let agent_id = cluster.agent_id(index).expect("its id").to_string();
+    let added = events
+        .wait_for("AGENT_ADDED", |e| {
+            let agent = &e["agent_added"]["agent"];
+            (agent["agent_info"]["id"]["value"] == agent_id.as_str()).then(|| agent.clone())
+        })
+        .await;
+    assert_eq!(added["active"], true);
+    assert_eq!(
+        scalar(&added["total_resources"], "mem", None),
+        256.0,
+        "{added}"
+    );
+
+    cluster.stop_agent(index).await.expect("stop the agent");
+    events
+        .wait_for("AGENT_REMOVED", |e| {
+            (e["agent_removed"]["agent_id"]["value"] == agent_id.as_str()).then_some(())
+        })
+        .await;
+    cluster.shutdown().await.expect("shutdown");
+}
