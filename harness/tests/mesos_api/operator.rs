@@ -330,6 +330,28 @@ async fn weights_and_quota_written_are_read_back() {
     )
     .await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text());
+    assert_eq!(
+        again.text(),
+        "Failed to remove quota: Role 'ops' has no quota set"
+    );
+
+    // The deprecated SET_QUOTA: its guarantee is the limit too, and only on a role without one.
+    let set = json!({"type": "SET_QUOTA", "set_quota": {"quota_request": {
+        "role": "ops",
+        "guarantee": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}]}}});
+    let first = operator(&authority, &set).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let read_quota = read(&authority, "GET_QUOTA").await;
+    let config = &read_quota["get_quota"]["status"]["configs"][0];
+    assert_eq!(config["guarantees"]["cpus"]["value"], 0.5, "{read_quota}");
+    assert_eq!(config["limits"]["cpus"]["value"], 0.5, "{read_quota}");
+    let second = operator(&authority, &set).await;
+    assert_eq!(second.status, StatusCode::BAD_REQUEST, "{}", second.text());
+    assert!(
+        second.text().contains("already has quota"),
+        "{}",
+        second.text()
+    );
     cluster.shutdown().await.expect("shutdown");
 }
 

@@ -130,7 +130,17 @@ pub(super) async fn set_quota(api: &MesosApi, call: Call) -> Result<(), Refusal>
             "Failed to validate set quota request: 'QuotaRequest.role' must be set".into(),
         ));
     };
-    let guarantee = resources::all_from_mesos(&request.guarantee).map_err(bad)?;
+    if has_quota(api, &role).await? {
+        return Err(bad(format!(
+            "Failed to validate set quota request: Cannot set quota for role '{role}' \
+             which already has quota"
+        )));
+    }
+    let guarantee = resources::all_from_mesos(&request.guarantee).map_err(|why| {
+        bad(format!(
+            "Failed to validate set quota request: QuotaInfo with invalid resource: {why}"
+        ))
+    })?;
     let req = SetQuotaRequest {
         role,
         quota: Some(Quota {
@@ -147,20 +157,24 @@ pub(super) async fn set_quota(api: &MesosApi, call: Call) -> Result<(), Refusal>
 )]
 pub(super) async fn remove_quota(api: &MesosApi, call: Call) -> Result<(), Refusal> {
     let role = call.remove_quota.map(|r| r.role).unwrap_or_default();
-    let has_quota = api
+    if !has_quota(api, &role).await? {
+        return Err(bad(format!(
+            "Failed to remove quota: Role '{role}' has no quota set"
+        )));
+    }
+    let req = SetQuotaRequest { role, quota: None };
+    api.actor.set_quota(req).await.map_err(refusal)
+}
+
+/// Whether `role` has a quota now (asked of the actor, so a quota just set is seen).
+async fn has_quota(api: &MesosApi, role: &str) -> Result<bool, Refusal> {
+    Ok(api
         .actor
         .roles()
         .await
         .map_err(refusal)?
         .iter()
-        .any(|r| r.name == role && r.quota.is_some());
-    if !has_quota {
-        return Err(bad(format!(
-            "Failed to remove quota for role '{role}': Role '{role}' has no quota set"
-        )));
-    }
-    let req = SetQuotaRequest { role, quota: None };
-    api.actor.set_quota(req).await.map_err(refusal)
+        .any(|r| r.name == role && r.quota.is_some()))
 }
 
 pub(super) async fn reserve(api: &MesosApi, call: Call) -> Result<(), Refusal> {
