@@ -7,7 +7,7 @@ use prost::Message;
 use serde_json::{Value, json};
 use wasmesos_guest_artifacts::HELLO;
 use wasmesos_harness::eventually_some;
-use wasmesos_proto::mesos::v1::master::{Call, Response, call, response};
+use wasmesos_proto::mesos::v1::master::{Call, Event, Response, call, event, response};
 
 use crate::client::{
     Answer, Framework, JSON, PATIENCE, PROTOBUF, get, post, stream, subscribe_call,
@@ -275,6 +275,33 @@ async fn protobuf_calls_get_protobuf_responses() {
     .await;
     let health = Response::decode(health.body).expect("protobuf");
     assert_eq!(health.get_health.map(|h| h.healthy), Some(true));
+
+    // SUBSCRIBE in protobuf: RecordIO records of protobuf Events.
+    let subscribe = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        ..Default::default()
+    };
+    let mut events = stream(
+        &authority,
+        "/api/v1",
+        &[("Content-Type", PROTOBUF), ("Accept", PROTOBUF)],
+        subscribe.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(events.status, StatusCode::OK);
+    assert_eq!(events.headers["content-type"], PROTOBUF);
+    let record = events.next_record().await.expect("SUBSCRIBED");
+    let subscribed = Event::decode(record).expect("a protobuf Event");
+    assert_eq!(subscribed.r#type, Some(event::Type::Subscribed as i32));
+    let state = subscribed
+        .subscribed
+        .and_then(|s| s.get_state)
+        .and_then(|s| s.get_agents)
+        .expect("the agents in SUBSCRIBED");
+    assert_eq!(state.agents.len(), 1);
+    let record = events.next_record().await.expect("HEARTBEAT");
+    let heartbeat = Event::decode(record).expect("a protobuf Event");
+    assert_eq!(heartbeat.r#type, Some(event::Type::Heartbeat as i32));
     cluster.shutdown().await.expect("shutdown");
 }
 
