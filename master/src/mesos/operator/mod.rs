@@ -312,3 +312,45 @@ async fn dispatch(
 fn done(status: StatusCode) -> Response {
     status.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(kind: Option<i32>) -> Call {
+        Call {
+            r#type: kind,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn calls_are_checked_as_mesos_checks_them() {
+        let untyped = validate(&call(None)).expect_err("no type");
+        assert_eq!(
+            untyped.message,
+            "Failed to validate master::Call: Expecting 'type' to be present"
+        );
+        let bare = validate(&call(Some(call::Type::ReserveResources as i32))).expect_err("bare");
+        assert_eq!(
+            bare.message,
+            "Failed to validate master::Call: Expecting 'reserve_resources' to be present"
+        );
+        assert_eq!(
+            validate(&call(Some(call::Type::GetState as i32))),
+            Ok(call::Type::GetState)
+        );
+        // A call number from a newer Mesos reads as UNKNOWN, which is answered 501.
+        assert_eq!(validate(&call(Some(999))), Ok(call::Type::Unknown));
+    }
+
+    #[test]
+    fn unsupported_calls_say_what_to_use_instead() {
+        let refusal = unsupported(call::Type::ReadFile, "read task sandboxes with /files/read");
+        assert_eq!(refusal.status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(
+            refusal.message,
+            "READ_FILE is not supported by wasmesos: read task sandboxes with /files/read"
+        );
+    }
+}

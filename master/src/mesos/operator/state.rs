@@ -444,3 +444,49 @@ pub(super) fn get_quota(roles: &[RoleSummary]) -> response::GetQuota {
     }
     response::GetQuota { status }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmesos_allocator::Resources as Model;
+
+    #[test]
+    fn durations_print_as_mesos_flags_do() {
+        assert_eq!(duration_flag(Duration::from_secs(15)), "15secs");
+        assert_eq!(duration_flag(Duration::from_secs(120)), "2mins");
+        assert_eq!(duration_flag(Duration::from_millis(100)), "100ms");
+    }
+
+    #[test]
+    fn tasks_carry_mesos_states_units_and_their_latest_status() {
+        let resources = Model::scalar("mem", 64.0 * 1024.0 * 1024.0).expect("mem");
+        let view = TaskView {
+            task_id: "t".into(),
+            framework_id: "f".into(),
+            agent_id: "a".into(),
+            state: "FAILED".into(),
+            reason: "memory_limit".into(),
+            message: "out of memory".into(),
+            resources,
+            terminal: true,
+            ..Default::default()
+        };
+        let task = task(&view, None);
+        assert_eq!(task.state, mesos::TaskState::TaskFailed as i32);
+        assert_eq!(
+            task.resources
+                .first()
+                .and_then(|r| r.scalar.as_ref())
+                .map(|s| s.value),
+            Some(64.0)
+        );
+        let status = task.statuses.first().expect("the latest status");
+        assert_eq!(
+            status.reason,
+            Some(mesos::task_status::Reason::ContainerLimitationMemory as i32)
+        );
+        assert_eq!(status.message.as_deref(), Some("out of memory"));
+        let added = super::task(&view, Some(mesos::TaskState::TaskStaging));
+        assert!(added.statuses.is_empty());
+    }
+}
