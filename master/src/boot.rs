@@ -64,13 +64,14 @@ impl Boot {
         stopped: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(axum::Router, ActorTask), Error> {
         let snapshot = self.registry.load().await?;
+        let flags = mesos::master_flags(&self.config, &self.work_dir);
         let mut core = Core::recover(self.config, self.master.clone(), unix_now(), snapshot)?;
         for digest in self.store.digests()? {
             core.artifact_stored(&digest);
         }
         let (actor, actor_task) = Actor::spawn(core, self.registry, stopped);
         let http_routes = http::routes(http::HttpState::new(&actor))
-            .merge(mesos::routes(mesos::MesosApi::new(&actor)));
+            .merge(mesos::routes(mesos::MesosApi::new(&actor, flags)));
         let router = rpc::routes(actor, self.store)
             .into_axum_router()
             .merge(http_routes);

@@ -244,7 +244,17 @@ impl Events {
 
 /// SUBSCRIBE with `body`, asking for `accept`; the stream is open when this returns.
 pub async fn subscribe_raw(authority: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Events {
-    let response = send(authority, "/api/v1/scheduler", headers, body).await;
+    stream(authority, "/api/v1/scheduler", headers, body).await
+}
+
+/// POSTs `body` to `path` and opens its RecordIO answer as a stream of records.
+pub async fn stream(
+    authority: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Events {
+    let response = send(authority, path, headers, body).await;
     Events {
         status: response.status(),
         headers: response.headers().clone(),

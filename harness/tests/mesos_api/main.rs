@@ -7,6 +7,7 @@ mod completed;
 mod endpoints;
 mod fetch;
 mod lifecycle;
+mod operator;
 mod pymesos;
 mod redirect;
 mod refusals;

@@ -1,4 +1,4 @@
-//! A standby master answers Mesos calls with a 307 to the leader, `Location` in Mesos's
+//! A standby master answers Mesos calls (scheduler and operator) with a 307 to the leader, `Location` in Mesos's
 //! protocol-relative form.
 
 use hyper::StatusCode;
@@ -55,6 +55,19 @@ async fn a_standby_redirects_scheduler_calls_to_the_leader() {
     assert_eq!(
         redirect.headers["location"],
         format!("//{}/api/v1/scheduler", authority(&first.url()))
+    );
+    // The operator API too.
+    let operator = post(
+        &authority(&second.url()),
+        "/api/v1",
+        &[("Content-Type", JSON)],
+        br#"{"type":"GET_HEALTH"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(operator.status, StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        operator.headers["location"],
+        format!("//{}/api/v1", authority(&first.url()))
     );
     let _ = second.shutdown().await;
     let _ = first.shutdown().await;

@@ -139,8 +139,8 @@ pub(crate) fn accept(headers: &HeaderMap) -> Result<Format, Refusal> {
 pub(crate) fn encode<M: MesosMessage>(message: &M, format: Format) -> Vec<u8> {
     match format {
         Format::Protobuf => message.encode_to_vec(),
-        Format::Json => match json::to_json(message) {
-            Ok(value) => value.to_string().into_bytes(),
+        Format::Json => match json::to_json_string(message) {
+            Ok(text) => text.into_bytes(),
             Err(err) => {
                 tracing::error!(%err, "cannot write a Mesos message as JSON");
                 b"{}".to_vec()

@@ -83,22 +83,93 @@ pub(crate) fn from_json<M: MesosMessage>(json: &Json) -> Result<M, JsonError> {
         .map_err(|e| JsonError(e.to_string()))
 }
 
+/// `message` as Mesos writes it, as text with the fields in the `.proto`'s order (`type`
+/// first), as stout's `jsonify` writes them; [`to_json`]'s map sorts them by name.
+pub(crate) fn to_json_string<M: MesosMessage>(message: &M) -> Result<String, JsonError> {
+    let desc = descriptor(M::NAME)?;
+    let dynamic = DynamicMessage::decode(desc, message.encode_to_vec().as_slice())
+        .map_err(|e| JsonError(e.to_string()))?;
+    let mut out = String::new();
+    write_message(&dynamic, &mut out);
+    Ok(out)
+}
+
+/// The fields Mesos writes: those set, and unset optional ones with a declared default.
+fn written_fields(message: &DynamicMessage) -> Vec<FieldDescriptor> {
+    message
+        .descriptor()
+        .fields()
+        .filter(|field| {
+            let set = message.has_field(field);
+            if field.is_list() || field.is_map() {
+                set
+            } else {
+                set || (has_declared_default(field) && !is_deprecated(field))
+            }
+        })
+        .collect()
+}
+
+fn write_message(message: &DynamicMessage, out: &mut String) {
+    out.push('{');
+    for (i, field) in written_fields(message).into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Json::String(field.name().to_string()).to_string());
+        out.push(':');
+        write_value(&message.get_field(&field), &field.kind(), out);
+    }
+    out.push('}');
+}
+
+fn write_value(value: &Value, kind: &Kind, out: &mut String) {
+    match value {
+        Value::Message(m) => write_message(m, out),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, kind, out);
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            let value_kind = match kind {
+                Kind::Message(entry) => entry.map_entry_value_field().kind(),
+                other => other.clone(),
+            };
+            // Sorted by key, so that the same message always reads the same.
+            let mut sorted: Vec<(String, &Value)> = entries
+                .iter()
+                .map(|(k, v)| (map_key_string(k), v))
+                .collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            for (i, (key, item)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Json::String(key).to_string());
+                out.push(':');
+                write_value(item, &value_kind, out);
+            }
+            out.push('}');
+        }
+        leaf => out.push_str(&value_to_json(leaf, kind).to_string()),
+    }
+}
+
 fn message_to_json(message: &DynamicMessage) -> Json {
     let mut object = Map::new();
-    for field in message.descriptor().fields() {
-        let set = message.has_field(&field);
-        let write = if field.is_list() || field.is_map() {
-            set
-        } else {
-            set || (has_declared_default(&field) && !is_deprecated(&field))
-        };
-        if write {
-            let value = message.get_field(&field);
-            object.insert(
-                field.name().to_string(),
-                value_to_json(&value, &field.kind()),
-            );
-        }
+    for field in written_fields(message) {
+        let value = message.get_field(&field);
+        object.insert(
+            field.name().to_string(),
+            value_to_json(&value, &field.kind()),
+        );
     }
     Json::Object(object)
 }
@@ -363,6 +434,36 @@ mod tests {
         assert_eq!(json["subscribed"]["heartbeat_interval_seconds"], 15.0);
         let command = to_json(&CommandInfo::default()).expect("json");
         assert_eq!(command["shell"], true, "the declared default is written");
+    }
+
+    #[test]
+    fn text_keeps_the_proto_field_order_as_mesos_writes_it() {
+        use wasmesos_proto::mesos::v1::master::{Response, response};
+        let health = Response {
+            r#type: Some(response::Type::GetHealth as i32),
+            get_health: Some(response::GetHealth { healthy: true }),
+            ..Default::default()
+        };
+        assert_eq!(
+            to_json_string(&health).expect("json"),
+            r#"{"type":"GET_HEALTH","get_health":{"healthy":true}}"#
+        );
+        let event = Event {
+            r#type: Some(event::Type::Heartbeat as i32),
+            ..Default::default()
+        };
+        assert_eq!(
+            to_json_string(&event).expect("json"),
+            r#"{"type":"HEARTBEAT"}"#
+        );
+        // The same value as the map form.
+        let command = CommandInfo {
+            value: Some("a \"b\"".into()),
+            ..Default::default()
+        };
+        let text: serde_json::Value =
+            serde_json::from_str(&to_json_string(&command).expect("json")).expect("valid");
+        assert_eq!(text, to_json(&command).expect("json"));
     }
 
     #[test]

@@ -25,12 +25,12 @@ const MB: f64 = 1024.0 * 1024.0;
 /// Most tasks `/master/tasks` lists in one page, as Mesos.
 const MAX_TASK_PAGE: usize = 1000;
 
-fn snapshot(api: &MesosApi) -> Arc<StateSnapshot> {
+pub(crate) fn snapshot(api: &MesosApi) -> Arc<StateSnapshot> {
     Arc::clone(&api.actor.snapshots().borrow())
 }
 
 /// `host:port` of a URL such as `http://127.0.0.1:5051`.
-fn authority(url: &str) -> &str {
+pub(crate) fn authority(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     rest.split('/').next().unwrap_or(rest)
 }
@@ -188,7 +188,7 @@ pub(crate) async fn state(State(api): State<MesosApi>) -> Json<Value> {
     }))
 }
 
-fn native_master(snapshot: &StateSnapshot) -> wasmesos_proto::v1::MasterInfo {
+pub(crate) fn native_master(snapshot: &StateSnapshot) -> wasmesos_proto::v1::MasterInfo {
     wasmesos_proto::v1::MasterInfo {
         id: snapshot.master.id.clone(),
         hostname: snapshot.master.hostname.clone(),
@@ -285,7 +285,13 @@ pub(crate) async fn redirect(State(api): State<MesosApi>) -> Response {
 
 /// `/metrics/snapshot`: Mesos's metric names where wasmesos has the figure.
 pub(crate) async fn metrics(State(api): State<MesosApi>) -> Json<BTreeMap<String, f64>> {
-    let snapshot = snapshot(&api);
+    Json(metrics_map(&api))
+}
+
+/// Mesos's metric names where wasmesos has the figure, for `/metrics/snapshot` and the
+/// operator API's GET_METRICS.
+pub(crate) fn metrics_map(api: &MesosApi) -> BTreeMap<String, f64> {
+    let snapshot = snapshot(api);
     let metrics = api.actor.metrics();
     let mut out = BTreeMap::new();
     let mut put = |name: &str, value: f64| {
@@ -371,10 +377,14 @@ pub(crate) async fn metrics(State(api): State<MesosApi>) -> Json<BTreeMap<String
         counter(metrics.status_updates.get()),
     );
     put(
+        "master/operator_event_stream_subscribers",
+        count(api.subscribers.len()),
+    );
+    put(
         "allocator/mesos/allocation_runs",
         counter(metrics.allocation_rounds.get()),
     );
-    Json(out)
+    out
 }
 
 fn resource_map_mb(map: &ResourceMap) -> BTreeMap<String, f64> {

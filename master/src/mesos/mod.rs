@@ -4,6 +4,7 @@
 //! | path | what |
 //! |---|---|
 //! | `POST /api/v1/scheduler` | the scheduler API: SUBSCRIBE opens a RecordIO event stream, other calls answer 202 ([`scheduler`]) |
+//! | `POST /api/v1` | the operator API: the GET_* calls, weights, quota, reservations, and SUBSCRIBE's event stream ([`operator`]) |
 //! | `/master/state`, `/master/state.json`, `/state.json`, `/master/frameworks`, `/master/slaves`, `/master/tasks`, `/master/roles` | the state in Mesos's JSON ([`legacy`]) |
 //! | `/master/health`, `/master/redirect`, `/metrics/snapshot` | health, a 307 to the leader, Mesos-named metrics |
 //!
@@ -21,12 +22,15 @@ mod codec;
 mod events;
 pub(crate) mod json;
 mod legacy;
+mod operator;
 pub mod recordio;
 mod resources;
 mod scheduler;
 mod shell;
 mod subscribe;
 mod tasks;
+
+pub(crate) use operator::master_flags;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -60,13 +64,20 @@ struct OpenStream {
 pub(crate) struct MesosApi {
     actor: Actor,
     streams: Arc<Mutex<HashMap<String, OpenStream>>>,
+    /// The master's settings under Mesos's flag names, for GET_FLAGS.
+    flags: Arc<Vec<(String, String)>>,
+    /// The open operator event streams.
+    subscribers: Arc<operator::Subscribers>,
 }
 
 impl MesosApi {
-    pub(crate) fn new(actor: &Actor) -> Self {
+    /// The Mesos handlers of a master run by `actor`; `flags` from [`master_flags`].
+    pub(crate) fn new(actor: &Actor, flags: Vec<(String, String)>) -> Self {
         Self {
             actor: actor.clone(),
             streams: Arc::default(),
+            flags: Arc::new(flags),
+            subscribers: Arc::default(),
         }
     }
 
@@ -79,6 +90,7 @@ impl MesosApi {
 pub(crate) fn routes(api: MesosApi) -> Router {
     Router::new()
         .route("/api/v1/scheduler", post(scheduler::handle))
+        .route("/api/v1", post(operator::handle))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .route("/master/state", get(legacy::state))
         .route("/master/state.json", get(legacy::state))

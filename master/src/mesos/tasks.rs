@@ -254,7 +254,7 @@ pub(crate) fn status_to_mesos(status: &TaskStatus) -> mesos::TaskStatus {
 }
 
 /// Mesos's reason for a wasmesos reason; `None` where Mesos sends none.
-fn reason_to_mesos(reason: Reason) -> Option<mesos::task_status::Reason> {
+pub(crate) fn reason_to_mesos(reason: Reason) -> Option<mesos::task_status::Reason> {
     use mesos::task_status::Reason as M;
     let mapped = match reason {
         Reason::Unspecified | Reason::Finished | Reason::Killed => return None,
