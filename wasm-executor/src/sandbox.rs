@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::filesystem::WasiFilesystemCtx;
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::output::{CappedOutput, HostStream, OutputMemory, OutputPath};

@@ -40,20 +40,29 @@ async fn a_torn_down_framework_and_its_tasks_stay_listed() {
     framework.wait_for_state("done-1", "TASK_FINISHED").await;
     framework.accepted(json!({"type": "TEARDOWN"})).await;
 
-    let completed = eventually_some("a completed framework in /master/state", PATIENCE, async || {
-        let state = get_json(&authority, "/master/state").await;
-        find(&state["completed_frameworks"], &id).cloned()
-    })
+    let completed = eventually_some(
+        "a completed framework in /master/state",
+        PATIENCE,
+        async || {
+            let state = get_json(&authority, "/master/state").await;
+            find(&state["completed_frameworks"], &id).cloned()
+        },
+    )
     .await
     .expect("completed framework");
     assert_eq!(completed["active"], false);
     assert!(completed["unregistered_time"].is_number(), "{completed}");
-    let tasks = completed["completed_tasks"].as_array().expect("completed_tasks");
+    let tasks = completed["completed_tasks"]
+        .as_array()
+        .expect("completed_tasks");
     assert_eq!(tasks.len(), 1, "{completed}");
     assert_eq!(tasks[0]["id"], "done-1");
     assert_eq!(tasks[0]["state"], "TASK_FINISHED");
     let state = get_json(&authority, "/master/state").await;
-    assert!(find(&state["frameworks"], &id).is_none(), "not active any more");
+    assert!(
+        find(&state["frameworks"], &id).is_none(),
+        "not active any more"
+    );
 
     let frameworks = get_json(&authority, "/master/frameworks").await;
     assert!(find(&frameworks["completed_frameworks"], &id).is_some());
@@ -62,7 +71,9 @@ async fn a_torn_down_framework_and_its_tasks_stay_listed() {
 
     let native = get_json(&authority, "/state").await;
     assert!(find(&native["completed_frameworks"], &id).is_some());
-    let grpc = cluster_state(&cluster.master_url()).await.expect("GetState");
+    let grpc = cluster_state(&cluster.master_url())
+        .await
+        .expect("GetState");
     assert!(grpc.completed_frameworks.iter().any(|f| {
         f.framework.as_ref().is_some_and(|info| info.id == id) && f.unregistered_time.is_some()
     }));

@@ -5,8 +5,8 @@
 mod agent_channel;
 mod artifacts;
 pub(crate) mod operator;
-mod scheduler;
 pub(crate) mod queue;
+mod scheduler;
 pub(crate) mod stream;
 
 use tonic::service::Routes;

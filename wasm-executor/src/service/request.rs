@@ -144,11 +144,7 @@ impl Instance {
         outcome
     }
 
-    fn store(
-        &self,
-        control: &Arc<Control>,
-        deadline: Option<Instant>,
-    ) -> Store<TaskState> {
+    fn store(&self, control: &Arc<Control>, deadline: Option<Instant>) -> Store<TaskState> {
         let service = &self.service;
         let config = service.executor.config();
         let wasi = crate::sandbox::wasi_ctx_sharing(
