@@ -11,3 +11,4 @@ mod pymesos;
 mod redirect;
 mod refusals;
 mod subscribe;
+mod update;

@@ -132,8 +132,12 @@ fn framework_json(framework: &FrameworkView, tasks: &TasksByFramework<'_>) -> Va
     let mut value = json!({
         "id": framework.id,
         "name": framework.name,
-        "user": "",
+        "user": framework.info.user,
         "hostname": framework.info.hostname,
+        "webui_url": framework.info.webui_url,
+        "labels": framework.info.labels.iter()
+            .map(|l| json!({"key": l.key, "value": l.value}))
+            .collect::<Vec<_>>(),
         "principal": framework.info.principal,
         "failover_timeout": framework.info.failover_timeout_seconds,
         "checkpoint": true,
@@ -151,12 +155,24 @@ fn framework_json(framework: &FrameworkView, tasks: &TasksByFramework<'_>) -> Va
         "offers": [],
         "executors": [],
         "completed_executors": [],
-        "capabilities": [],
+        "capabilities": capabilities_json(&framework.info),
     });
     if let (Some(at), Some(object)) = (framework.unregistered_time, value.as_object_mut()) {
         object.insert("unregistered_time".into(), json!(at));
     }
     value
+}
+
+/// The framework's capabilities that wasmesos keeps (the ones it acts on).
+fn capabilities_json(info: &wasmesos_proto::v1::FrameworkInfo) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if info
+        .capabilities
+        .contains(&(wasmesos_proto::v1::FrameworkCapability::TaskKillingState as i32))
+    {
+        out.push("TASK_KILLING_STATE");
+    }
+    out
 }
 
 /// `/master/state`, `/master/state.json`, `/state.json`.
