@@ -6,6 +6,7 @@ mod common;
 mod completed;
 mod endpoints;
 mod fetch;
+mod files;
 mod lifecycle;
 mod pymesos;
 mod redirect;

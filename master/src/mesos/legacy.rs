@@ -93,6 +93,20 @@ fn task_json(task: &TaskView) -> Value {
         "state": state,
         "resources": resources_json(&task.resources),
         "statuses": [{"state": state, "timestamp": task.updated_time}],
+        // Where /files/browse and /files/read find its stdout and stderr.
+        "directory": super::sandbox::directory(&task.agent_id, &task.framework_id, &task.task_id),
+    })
+}
+
+/// The executor a running task runs in (its id is the task's), with its sandbox.
+fn executor_json(task: &TaskView) -> Value {
+    json!({
+        "executor_id": task.task_id,
+        "name": task.name,
+        "framework_id": task.framework_id,
+        "slave_id": task.agent_id,
+        "resources": resources_json(&task.resources),
+        "directory": super::sandbox::directory(&task.agent_id, &task.framework_id, &task.task_id),
     })
 }
 
@@ -149,11 +163,11 @@ fn framework_json(framework: &FrameworkView, tasks: &TasksByFramework<'_>) -> Va
         "used_resources": resources_json(&framework.used),
         "offered_resources": resources_json(&framework.offered),
         "resources": resources_json(&framework.used),
+        "executors": running.iter().copied().map(executor_json).collect::<Vec<_>>(),
         "tasks": running.into_iter().map(task_json).collect::<Vec<_>>(),
         "completed_tasks": done.into_iter().map(task_json).collect::<Vec<_>>(),
         "unreachable_tasks": [],
         "offers": [],
-        "executors": [],
         "completed_executors": [],
         "capabilities": capabilities_json(&framework.info),
     });

@@ -23,6 +23,7 @@ pub(crate) mod json;
 mod legacy;
 pub mod recordio;
 mod resources;
+pub(crate) mod sandbox;
 mod scheduler;
 mod shell;
 mod subscribe;
