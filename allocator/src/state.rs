@@ -59,6 +59,9 @@ pub(crate) struct FwRole {
     /// Offered + used under this role.
     pub(crate) alloc: Qty,
     pub(crate) suppressed: bool,
+    /// False once the framework dropped the role (UPDATE_FRAMEWORK) while still holding
+    /// resources in it: the membership stays for the accounting, suppressed, until re-added.
+    pub(crate) subscribed: bool,
     /// The key in the role's sorted set while present there.
     pub(crate) key: Option<u64>,
 }

@@ -196,3 +196,52 @@ fn tasks_found_on_a_returning_agent_count_as_used_until_they_end() {
         .unwrap();
     a.check_invariants().unwrap();
 }
+
+#[test]
+fn update_framework_moves_offers_to_the_new_roles_and_keeps_what_old_ones_hold() {
+    let mut a = allocator(AllocatorConfig::default());
+    add_framework(&mut a, "f", &["old"]);
+    add_agent(&mut a, "x", "cpus:2;mem:2GiB");
+    let offers = a.allocate(secs(0));
+    assert_eq!(&*offers[0].role, "old");
+    // A task keeps running under the dropped role; the rest of the offer goes back.
+    a.launch(&fw("f"), &agent("x"), "old", &res("cpus:1;mem:1GiB"))
+        .unwrap();
+    a.recover_offered(
+        &fw("f"),
+        &agent("x"),
+        "old",
+        &res("cpus:1;mem:1GiB"),
+        None,
+        secs(0),
+    )
+    .unwrap();
+    a.update_framework(&fw("f"), &["new".to_string()], &[])
+        .unwrap();
+    a.check_invariants().unwrap();
+    let offers = a.allocate(secs(1));
+    assert_eq!(offers.len(), 1);
+    assert_eq!(&*offers[0].role, "new");
+    // The dropped role cannot be revived or suppressed, and what it holds is released as usual.
+    assert!(matches!(
+        a.revive(&fw("f"), Some(&["old".to_string()])),
+        Err(Error::NotSubscribed { .. })
+    ));
+    a.recover_used(&fw("f"), &agent("x"), "old", &res("cpus:1;mem:1GiB"))
+        .unwrap();
+    a.check_invariants().unwrap();
+    // Suppressed in exactly the roles named; a role outside the new set is refused.
+    let offered = a.allocate(secs(2));
+    decline_all(&mut a, &offered, secs(2));
+    a.update_framework(&fw("f"), &["new".to_string()], &["new".to_string()])
+        .unwrap();
+    assert!(a.allocate(secs(100)).is_empty(), "suppressed in new");
+    assert!(matches!(
+        a.update_framework(&fw("f"), &["new".to_string()], &["other".to_string()]),
+        Err(Error::NotSubscribed { .. })
+    ));
+    a.update_framework(&fw("f"), &["new".to_string(), "old".to_string()], &[])
+        .unwrap();
+    a.check_invariants().unwrap();
+    assert!(!a.allocate(secs(200)).is_empty(), "unsuppressed again");
+}

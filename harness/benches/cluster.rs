@@ -4,10 +4,16 @@
 //!   the first ACCEPT to the last FINISHED acknowledged; baseline: the same N runs straight on
 //!   one `wasm-executor` in this process (no master, agent or network);
 //! - latency: ACCEPT → TASK_RUNNING as the scheduler sees it, p50 and p99, one task at a time;
-//!   baseline: a unary gRPC round trip to the same master (`Artifacts.Stat`).
+//!   baseline: a unary gRPC round trip to the same master (`Artifacts.Stat`);
+//! - the same throughput and latency through Mesos's v1 scheduler HTTP API in JSON
+//!   ([`mesos_json`]: RecordIO event stream, one ACKNOWLEDGE call per update); baseline: the
+//!   native gRPC figures of the same run, ratio JSON/gRPC.
 //!
 //! `WASMESOS_BENCH_TASKS` (default 10000), `WASMESOS_BENCH_ROUNDS` (default 3) and
 //! `WASMESOS_BENCH_SAMPLES` (default 500) resize it. Run: `cargo bench -p wasmesos-harness`.
+
+#[path = "cluster/mesos_json.rs"]
+mod mesos_json;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +81,7 @@ async fn run(tasks: usize, rounds: usize, samples: usize) -> BenchResult<()> {
         println!("{row}");
     }
     println!("targets: >= 10000 tasks/s (2000 minimum); ACCEPT -> RUNNING p50 <= 1 ms");
+    println!("         Mesos HTTP/JSON throughput >= 0.5 x gRPC");
     Ok(())
 }
 
@@ -93,28 +100,44 @@ async fn measure(
     let cluster = Cluster::start(config).await?;
     let master = cluster.master_url();
 
+    let digest = digest_of(&std::fs::read(hello)?);
     let mut cluster_rates = Vec::new();
+    let mut json_rates = Vec::new();
     let mut executor_rates = Vec::new();
     for round in 0..rounds {
         let rate = throughput(&master, hello, tasks, round).await?;
         eprintln!("{label}, round {round}: cluster {rate:.0} tasks/s");
         cluster_rates.push(rate);
+        let json_rate = mesos_json::throughput(&master, &digest, tasks, round).await?;
+        eprintln!("{label}, round {round}: Mesos HTTP/JSON {json_rate:.0} tasks/s");
+        json_rates.push(json_rate);
         let baseline = executor_throughput(hello, tasks, cluster.dir()).await?;
         eprintln!("{label}, round {round}: executor alone {baseline:.0} tasks/s");
         executor_rates.push(baseline);
     }
     let (running, rtt) = latency(&master, hello, samples).await?;
+    let json_running = mesos_json::latency(&master, &digest, samples).await?;
     cluster.shutdown().await?;
 
     let cluster_rate = median(&mut cluster_rates);
+    let json_rate = median(&mut json_rates);
     let executor_rate = median(&mut executor_rates);
-    let mut rows = vec![format!(
-        "{:<54} {:>14} {:>28} {:>8.2}",
-        format!("throughput, {tasks} hello tasks, 2 agents, {label}"),
-        format!("{cluster_rate:.0} tasks/s"),
-        format!("executor alone {executor_rate:.0}/s"),
-        cluster_rate / executor_rate
-    )];
+    let mut rows = vec![
+        format!(
+            "{:<54} {:>14} {:>28} {:>8.2}",
+            format!("throughput, {tasks} hello tasks, 2 agents, {label}"),
+            format!("{cluster_rate:.0} tasks/s"),
+            format!("executor alone {executor_rate:.0}/s"),
+            cluster_rate / executor_rate
+        ),
+        format!(
+            "{:<54} {:>14} {:>28} {:>8.2}",
+            format!("  the same, Mesos HTTP API in JSON, {label}"),
+            format!("{json_rate:.0} tasks/s"),
+            format!("gRPC {cluster_rate:.0}/s"),
+            json_rate / cluster_rate
+        ),
+    ];
     for (name, quantile) in [("p50", 0.50), ("p99", 0.99)] {
         let value = percentile(&running, quantile);
         let base = percentile(&rtt, quantile);
@@ -124,6 +147,14 @@ async fn measure(
             format!("{:.3} ms", millis(value)),
             format!("gRPC round trip {:.3} ms", millis(base)),
             value.as_secs_f64() / base.as_secs_f64()
+        ));
+        let json_value = percentile(&json_running, quantile);
+        rows.push(format!(
+            "{:<54} {:>14} {:>28} {:>8.2}",
+            format!("  the same {name}, Mesos HTTP API in JSON, {label}"),
+            format!("{:.3} ms", millis(json_value)),
+            format!("gRPC {:.3} ms", millis(value)),
+            json_value.as_secs_f64() / value.as_secs_f64()
         ));
     }
     Ok(rows)

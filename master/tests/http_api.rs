@@ -294,6 +294,7 @@ async fn state_json_has_the_documented_shape() {
                 "allocated": {}, "framework_ids": "<redacted>"
             }
         ],
+        "completed_frameworks": [],
         "artifacts": 1
     });
     round_floats(&mut expected);

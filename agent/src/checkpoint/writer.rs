@@ -14,6 +14,10 @@ use crate::status::StatusSender;
 /// Bounds one transaction, so a flood of changes still commits (and forwards) steadily.
 const MAX_BATCH: usize = 16 * 1024;
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "each change moves through the queue once; boxing would allocate per change"
+)]
 pub(super) enum Message {
     Change(Change),
     /// Commit what came before, close the file, and say so.

@@ -210,6 +210,86 @@ impl Allocator {
         }
     }
 
+    /// UPDATE_FRAMEWORK: the framework is now subscribed to exactly `roles`, suppressed in
+    /// exactly `suppressed` (a subset of `roles`) and unsuppressed in the others (filters
+    /// stay). A dropped role gets no more offers; what the framework holds in it stays
+    /// accounted to it until released. The master rescinds the dropped roles' offers.
+    pub fn update_framework(
+        &mut self,
+        id: &FrameworkId,
+        roles: &[String],
+        suppressed: &[String],
+    ) -> Result<(), Error> {
+        let idx = self.framework_idx(id)?;
+        let mut wanted: Vec<RoleIdx> = Vec::new();
+        for role in roles {
+            let role = self.roles.ensure(role)?;
+            if !wanted.contains(&role) {
+                wanted.push(role);
+            }
+        }
+        if wanted.is_empty() {
+            return Err(Error::NoRoles(id.clone()));
+        }
+        let mut quiet: Vec<RoleIdx> = Vec::new();
+        for role in suppressed {
+            match self.roles.get(role).filter(|r| wanted.contains(r)) {
+                Some(role) => quiet.push(role),
+                None => {
+                    return Err(Error::NotSubscribed {
+                        framework: id.clone(),
+                        role: role.clone(),
+                    });
+                }
+            }
+        }
+        // Drop the roles no longer wanted: out of the sorter, then forgotten when nothing
+        // is held in them.
+        for role in self.framework_roles(idx) {
+            if wanted.contains(&role) {
+                continue;
+            }
+            self.set_suppressed(idx, role, true);
+            if let Some(framework) = self.frameworks.get_mut(idx)
+                && let Some(at) = framework.role_slot(role)
+            {
+                framework.roles[at].subscribed = false;
+                if framework.roles[at].alloc.iter().next().is_none() {
+                    framework.roles.remove(at);
+                }
+                framework.filters.retain(|(_, r), _| *r != role);
+            }
+        }
+        for role in wanted {
+            if let Some(framework) = self.frameworks.get_mut(idx) {
+                match framework.role_slot(role) {
+                    Some(at) => framework.roles[at].subscribed = true,
+                    None => framework.roles.push(new_membership(role)),
+                }
+            }
+            self.set_suppressed(idx, role, quiet.contains(&role));
+        }
+        self.dirty_all = true;
+        Ok(())
+    }
+
+    /// Makes sure `role` has a membership in the framework, to account resources it holds
+    /// there: a role it dropped (UPDATE_FRAMEWORK) before the master restarted gets one
+    /// that is never offered anything.
+    pub(super) fn track_role(&mut self, id: &FrameworkId, role: &str) -> Result<(), Error> {
+        let idx = self.framework_idx(id)?;
+        let role = self.roles.ensure(role)?;
+        if let Some(framework) = self.frameworks.get_mut(idx)
+            && framework.role_slot(role).is_none()
+        {
+            let mut membership = new_membership(role);
+            membership.subscribed = false;
+            membership.suppressed = true;
+            framework.roles.push(membership);
+        }
+        Ok(())
+    }
+
     /// Stops offers to a framework (e.g. its scheduler disconnected) but keeps what it holds.
     pub fn deactivate_framework(&mut self, id: &FrameworkId) -> Result<(), Error> {
         self.set_active(id, false)
@@ -274,7 +354,17 @@ impl Allocator {
         id: &FrameworkId,
         roles: Option<&[String]>,
     ) -> Result<Vec<RoleIdx>, Error> {
-        let subscribed = self.framework_roles(fw);
+        let subscribed: Vec<RoleIdx> = self
+            .frameworks
+            .get(fw)
+            .map(|f| {
+                f.roles
+                    .iter()
+                    .filter(|r| r.subscribed)
+                    .map(|r| r.role)
+                    .collect()
+            })
+            .unwrap_or_default();
         let Some(roles) = roles else {
             return Ok(subscribed);
         };
@@ -368,6 +458,7 @@ fn new_membership(role: RoleIdx) -> FwRole {
         role,
         alloc: Default::default(),
         suppressed: false,
+        subscribed: true,
         key: None,
     }
 }

@@ -69,6 +69,7 @@ impl Allocator {
         role: &str,
         resources: &Resources,
     ) -> Result<(), Error> {
+        self.track_role(framework, role)?;
         let (fw, a, r) = self.locate(framework, agent, role)?;
         let pool = self.held_pool(agent, resources, Held::Used)?;
         let taken = self

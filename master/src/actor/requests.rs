@@ -6,7 +6,7 @@
 use tokio::sync::mpsc;
 use wasmesos_proto::v1::{
     AcceptRequest, AcknowledgeRequest, AgentCommand, DeclineRequest, Event, ExecutorMessageRequest,
-    FrameworkMessageRequest, KillRequest, ReconcileRequest, RegisterRequest,
+    FrameworkInfo, FrameworkMessageRequest, KillRequest, ReconcileRequest, RegisterRequest,
     ReserveResourcesRequest, ReviveRequest, RoleSummary, SetQuotaRequest, StatusUpdates,
     SubscribeRequest, SuppressRequest, UnreserveResourcesRequest, UpdateWeightsRequest,
 };
@@ -64,6 +64,17 @@ impl Actor {
 
     pub(crate) async fn message(&self, req: FrameworkMessageRequest) -> Result<(), Error> {
         self.core(move |core, now| core.message(req, now)).await?
+    }
+
+    /// UPDATE_FRAMEWORK: replaces a subscribed framework's info, suppressed in exactly
+    /// `suppressed_roles`.
+    pub(crate) async fn update_framework(
+        &self,
+        info: FrameworkInfo,
+        suppressed_roles: Vec<String>,
+    ) -> Result<(), Error> {
+        self.core(move |core, now| core.update_framework(info, &suppressed_roles, now))
+            .await?
     }
 
     pub(crate) async fn teardown(&self, framework_id: String) -> Result<(), Error> {

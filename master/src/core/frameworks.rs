@@ -144,6 +144,81 @@ impl Core {
         }
     }
 
+    /// UPDATE_FRAMEWORK: a subscribed framework replaces its FrameworkInfo without
+    /// resubscribing (Mesos's `Master::updateFramework`). Its principal, user and checkpoint
+    /// flag cannot change. Roles may: offers made to a dropped role are rescinded, tasks
+    /// running in one keep running; the framework is suppressed in exactly
+    /// `suppressed_roles` (a subset of its roles). The new info is persisted as on
+    /// SUBSCRIBE.
+    pub fn update_framework(
+        &mut self,
+        mut info: FrameworkInfo,
+        suppressed_roles: &[String],
+        now: Time,
+    ) -> Result<(), Error> {
+        let id = self.subscribed(&info.id)?;
+        let roles = validated_roles(&info.roles)?;
+        let failover_timeout = failover_timeout(info.failover_timeout_seconds)?;
+        if info.name.trim().is_empty() {
+            return Err(invalid("framework.name", "must not be empty"));
+        }
+        for role in suppressed_roles {
+            if !roles.contains(role) {
+                return Err(Error::InvalidArgument(format!(
+                    "Suppressed role '{role}' is not contained in the list of roles"
+                )));
+            }
+        }
+        let Some(known) = self.frameworks.get(&id) else {
+            return Err(Error::NotSubscribed(info.id));
+        };
+        if known.info.principal != info.principal {
+            return Err(Error::InvalidArgument(
+                "Changing framework's principal is not allowed.".into(),
+            ));
+        }
+        if known.info.user != info.user {
+            return Err(Error::InvalidArgument(format!(
+                "Updating 'FrameworkInfo.user' is unsupported; attempted to update from \
+                 '{}' to '{}'",
+                known.info.user, info.user
+            )));
+        }
+        if known.info.checkpoint != info.checkpoint {
+            return Err(Error::InvalidArgument(format!(
+                "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update \
+                 from '{}' to '{}'",
+                known.info.checkpoint, info.checkpoint
+            )));
+        }
+        // Offers made to a dropped role are rescinded before the allocator forgets it.
+        let dropped: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.framework_id == id && !roles.contains(&o.role))
+            .map(|(offer_id, _)| offer_id.clone())
+            .collect();
+        for offer_id in dropped {
+            if let Some(offer) = self.offers.remove(&offer_id) {
+                self.send_rescind(&offer.framework_id, offer_id);
+                self.recover_offer(&offer, None, now);
+            }
+        }
+        self.allocator
+            .update_framework(&id, &roles, suppressed_roles)
+            .map_err(|err| invalid("framework.roles", err))?;
+        info.roles = roles.clone();
+        if let Some(framework) = self.frameworks.get_mut(&id) {
+            framework.info = info;
+            framework.roles = roles;
+            framework.failover_timeout = failover_timeout;
+        }
+        self.persist_framework(&id, false);
+        self.request_allocation(now);
+        tracing::info!(framework_id = %id, "framework updated");
+        Ok(())
+    }
+
     /// The framework's event stream ended: no more offers until it resubscribes, and its
     /// failover timeout starts.
     pub fn framework_disconnected(&mut self, framework_id: &str, now: Time) {

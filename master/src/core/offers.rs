@@ -181,7 +181,7 @@ impl Core {
         }
     }
 
-    fn send_rescind(&mut self, framework_id: &FrameworkId, offer_id: String) {
+    pub(super) fn send_rescind(&mut self, framework_id: &FrameworkId, offer_id: String) {
         self.metrics.offers_rescinded.inc();
         let connected = self
             .frameworks

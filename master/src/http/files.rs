@@ -1,7 +1,8 @@
-//! `/files/read`: a task's stdout or stderr, read from its agent through
+//! `/files/read?task_id=`: a task's stdout or stderr, read from its agent through
 //! `Operator.ReadTaskFile`, as one capped JSON chunk or (`follow=true`) as a plain-text
 //! stream that ends once the task is terminal and the file is drained. The task's agent is
-//! found in the published state snapshot, not by asking the actor.
+//! found in the published state snapshot, not by asking the actor. A query with `path`
+//! instead is Mesos's `/files/read` ([`super::mesos_files`]).
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tonic::Request;
@@ -57,8 +58,30 @@ pub(super) struct Chunk {
     growing: bool,
 }
 
-pub(super) async fn read(
-    State(state): State<HttpState>,
+/// `GET /files/read`: Mesos's form when the query has `path`, else wasmesos's.
+pub(super) async fn read(State(state): State<HttpState>, uri: Uri) -> Response {
+    let pairs = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|Query(pairs)| pairs)
+        .unwrap_or_default();
+    if pairs.iter().any(|(key, _)| key == "path") {
+        return super::mesos_files::read(&state, &pairs).await;
+    }
+    match read_task_file(state, Query::try_from_uri(&uri)).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// `GET /files/browse?path=`, Mesos's.
+pub(super) async fn browse(State(state): State<HttpState>, uri: Uri) -> Response {
+    let pairs = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|Query(pairs)| pairs)
+        .unwrap_or_default();
+    super::mesos_files::browse(&state, &pairs).await
+}
+
+async fn read_task_file(
+    state: HttpState,
     query: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let Query(query) = query.map_err(|err| Problem::bad_request(err.body_text()))?;

@@ -8,6 +8,7 @@
 //! | `/tasks?framework=&state=&agent=&offset=&limit=` | a filtered page of tasks, with `total` |
 //! | `/metrics` | Prometheus text ([`prometheus`]) |
 //! | `/files/read?task_id=&file=stdout\|stderr&offset=&length=&follow=` | a task's sandbox file |
+//! | `/files/read?path=&offset=&length=`, `/files/browse?path=` | the same files by Mesos's sandbox path ([`mesos_files`]) |
 //! | `/events` | the web UI's live feed: the state as Server-Sent Events ([`events`]) |
 //! | `/`, `/ui/{file}` | the web UI, embedded in the binary ([`ui`]) |
 //!
@@ -20,6 +21,7 @@
 
 mod events;
 mod files;
+mod mesos_files;
 mod problem;
 mod prometheus;
 pub(crate) mod snapshots;
@@ -81,6 +83,7 @@ pub(crate) fn routes(state: HttpState) -> Router {
         .route("/tasks", get(state::tasks))
         .route("/metrics", get(prometheus::metrics))
         .route("/files/read", get(files::read))
+        .route("/files/browse", get(files::browse))
         .with_state(state.clone())
         .merge(events::routes(state.snapshots))
         .merge(ui::routes())

@@ -93,6 +93,20 @@ fn task_json(task: &TaskView) -> Value {
         "state": state,
         "resources": resources_json(&task.resources),
         "statuses": [{"state": state, "timestamp": task.updated_time}],
+        // Where /files/browse and /files/read find its stdout and stderr.
+        "directory": super::sandbox::directory(&task.agent_id, &task.framework_id, &task.task_id),
+    })
+}
+
+/// The executor a running task runs in (its id is the task's), with its sandbox.
+fn executor_json(task: &TaskView) -> Value {
+    json!({
+        "executor_id": task.task_id,
+        "name": task.name,
+        "framework_id": task.framework_id,
+        "slave_id": task.agent_id,
+        "resources": resources_json(&task.resources),
+        "directory": super::sandbox::directory(&task.agent_id, &task.framework_id, &task.task_id),
     })
 }
 
@@ -132,8 +146,12 @@ fn framework_json(framework: &FrameworkView, tasks: &TasksByFramework<'_>) -> Va
     let mut value = json!({
         "id": framework.id,
         "name": framework.name,
-        "user": "",
+        "user": framework.info.user,
         "hostname": framework.info.hostname,
+        "webui_url": framework.info.webui_url,
+        "labels": framework.info.labels.iter()
+            .map(|l| json!({"key": l.key, "value": l.value}))
+            .collect::<Vec<_>>(),
         "principal": framework.info.principal,
         "failover_timeout": framework.info.failover_timeout_seconds,
         "checkpoint": true,
@@ -145,18 +163,30 @@ fn framework_json(framework: &FrameworkView, tasks: &TasksByFramework<'_>) -> Va
         "used_resources": resources_json(&framework.used),
         "offered_resources": resources_json(&framework.offered),
         "resources": resources_json(&framework.used),
+        "executors": running.iter().copied().map(executor_json).collect::<Vec<_>>(),
         "tasks": running.into_iter().map(task_json).collect::<Vec<_>>(),
         "completed_tasks": done.into_iter().map(task_json).collect::<Vec<_>>(),
         "unreachable_tasks": [],
         "offers": [],
-        "executors": [],
         "completed_executors": [],
-        "capabilities": [],
+        "capabilities": capabilities_json(&framework.info),
     });
     if let (Some(at), Some(object)) = (framework.unregistered_time, value.as_object_mut()) {
         object.insert("unregistered_time".into(), json!(at));
     }
     value
+}
+
+/// The framework's capabilities that wasmesos keeps (the ones it acts on).
+fn capabilities_json(info: &wasmesos_proto::v1::FrameworkInfo) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if info
+        .capabilities
+        .contains(&(wasmesos_proto::v1::FrameworkCapability::TaskKillingState as i32))
+    {
+        out.push("TASK_KILLING_STATE");
+    }
+    out
 }
 
 /// `/master/state`, `/master/state.json`, `/state.json`.

@@ -25,6 +25,7 @@ mod legacy;
 mod operator;
 pub mod recordio;
 mod resources;
+pub(crate) mod sandbox;
 mod scheduler;
 mod shell;
 mod subscribe;

@@ -44,6 +44,11 @@ pub(crate) async fn handle(
     if kind == call::Type::Subscribe {
         return subscribe::subscribe(&api, &headers, call).await;
     }
+    if kind == call::Type::UpdateFramework
+        && let Err(refusal) = update_framework_checks(&call)
+    {
+        return refusal.into_response();
+    }
     let answer = match caller(&api, &headers, &call) {
         Ok(framework_id) => {
             tracing::Span::current().record("framework_id", framework_id.as_str());
@@ -52,6 +57,8 @@ pub(crate) async fn handle(
         Err(refusal) => Err(refusal),
     };
     match answer {
+        // As Mesos: UPDATE_FRAMEWORK answers 200 once applied, the others 202.
+        Ok(()) if kind == call::Type::UpdateFramework => StatusCode::OK.into_response(),
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(refusal) => refusal.into_response(),
     }
@@ -247,11 +254,93 @@ async fn dispatch(
         | call::Type::DeclineInverseOffers
         | call::Type::AcknowledgeOperationStatus
         | call::Type::ReconcileOperations => Ok(()),
-        call::Type::UpdateFramework => Err(Refusal::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "UPDATE_FRAMEWORK is not supported by wasmesos: re-subscribe with the new \
-             FrameworkInfo instead",
-        )),
+        call::Type::UpdateFramework => {
+            let update = call
+                .update_framework
+                .ok_or_else(|| missing("update_framework"))?;
+            update_framework(api, update).await
+        }
+    }
+}
+
+/// What Mesos's call validation checks of an UPDATE_FRAMEWORK before looking the framework
+/// up.
+fn update_framework_checks(call: &Call) -> Result<(), Refusal> {
+    let Some(framework_id) = &call.framework_id else {
+        return Err(invalid("Expecting 'framework_id' to be present"));
+    };
+    let Some(update) = &call.update_framework else {
+        return Err(invalid("Expecting 'update_framework' to be present"));
+    };
+    if update.framework_info.id.as_ref() != Some(framework_id) {
+        return Err(invalid(
+            "'framework_id' differs from 'update_framework.framework_info.id'",
+        ));
+    }
+    Ok(())
+}
+
+/// Mesos's `stringify` of a set of strings.
+fn set_text(items: &[String]) -> String {
+    let mut items: Vec<&str> = items.iter().map(String::as_str).collect();
+    items.sort_unstable();
+    items.dedup();
+    format!("{{ {} }}", items.join(", "))
+}
+
+/// UPDATE_FRAMEWORK (Mesos's `Master::updateFramework`): the FrameworkInfo is checked as
+/// Mesos checks it, then replaces the framework's in the core. Offer constraints are not
+/// supported: a non-empty set is refused rather than silently ignored.
+async fn update_framework(api: &MesosApi, update: call::UpdateFramework) -> Result<(), Refusal> {
+    let not_valid =
+        |why: String| Refusal::bad_request(format!("Supplied FrameworkInfo is not valid: {why}"));
+    let info = subscribe::framework_info(&update.framework_info).map_err(not_valid)?;
+    for role in &info.roles {
+        if let Err(err) = wasmesos_allocator::validate_role(role) {
+            return Err(not_valid(format!(
+                "'FrameworkInfo.roles' contains invalid role: {err}"
+            )));
+        }
+    }
+    let timeout = info.failover_timeout_seconds;
+    if !(timeout.is_finite() && timeout >= 0.0) {
+        return Err(not_valid(format!(
+            "The framework failover_timeout ({timeout}) is invalid"
+        )));
+    }
+    let call_invalid =
+        |why: String| Refusal::bad_request(format!("'UpdateFramework' call is not valid: {why}"));
+    let stray: Vec<String> = update
+        .suppressed_roles
+        .iter()
+        .filter(|r| !info.roles.contains(r))
+        .cloned()
+        .collect();
+    if !stray.is_empty() {
+        return Err(call_invalid(format!(
+            "Suppressed roles {} are not contained in the set of roles",
+            set_text(&stray)
+        )));
+    }
+    if update
+        .offer_constraints
+        .as_ref()
+        .is_some_and(|c| !c.role_constraints.is_empty())
+    {
+        return Err(call_invalid(
+            "offer constraints are not supported by wasmesos".into(),
+        ));
+    }
+    match api
+        .actor
+        .update_framework(info, update.suppressed_roles)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(Error::InvalidArgument(why)) => Err(Refusal::bad_request(format!(
+            "FrameworkInfo update is not valid: {why}"
+        ))),
+        Err(err) => Err(refusal(err)),
     }
 }
 

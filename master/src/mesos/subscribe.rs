@@ -31,10 +31,6 @@ fn native_heartbeat() -> native::Event {
 }
 
 /// The native SUBSCRIBE for a Mesos one.
-#[allow(
-    deprecated,
-    reason = "`role` names the one role of a framework without MULTI_ROLE"
-)]
 fn subscribe_request(call: &Call) -> Result<SubscribeRequest, Refusal> {
     let invalid =
         |why: &str| Refusal::bad_request(format!("Failed to validate scheduler::Call: {why}"));
@@ -49,6 +45,19 @@ fn subscribe_request(call: &Call) -> Result<SubscribeRequest, Refusal> {
             "'framework_id' differs from 'subscribe.framework_info.id'",
         ));
     }
+    Ok(SubscribeRequest {
+        framework: Some(framework_info(info).map_err(|why| invalid(&why))?),
+        heartbeat_interval_seconds: 0.0,
+    })
+}
+
+/// The native FrameworkInfo for a Mesos one (SUBSCRIBE and UPDATE_FRAMEWORK), or why it
+/// is not valid.
+#[allow(
+    deprecated,
+    reason = "`role` names the one role of a framework without MULTI_ROLE"
+)]
+pub(super) fn framework_info(info: &mesos::FrameworkInfo) -> Result<native::FrameworkInfo, String> {
     use mesos::framework_info::capability::Type as Capability;
     let has = |wanted: Capability| {
         info.capabilities
@@ -59,9 +68,10 @@ fn subscribe_request(call: &Call) -> Result<SubscribeRequest, Refusal> {
         info.roles.clone()
     } else {
         if !info.roles.is_empty() {
-            return Err(invalid(
-                "'FrameworkInfo.roles' is set but the framework lacks the MULTI_ROLE capability",
-            ));
+            return Err(
+                "'FrameworkInfo.roles' is set but the framework lacks the MULTI_ROLE capability"
+                    .into(),
+            );
         }
         vec![info.role.clone().unwrap_or_else(|| "*".to_string())]
     };
@@ -70,17 +80,35 @@ fn subscribe_request(call: &Call) -> Result<SubscribeRequest, Refusal> {
     } else {
         Vec::new()
     };
-    Ok(SubscribeRequest {
-        framework: Some(native::FrameworkInfo {
-            id: info_id.unwrap_or_default(),
-            name: info.name.clone(),
-            roles,
-            principal: info.principal.clone().unwrap_or_default(),
-            failover_timeout_seconds: info.failover_timeout.unwrap_or(0.0),
-            hostname: info.hostname.clone().unwrap_or_default(),
-            capabilities,
-        }),
-        heartbeat_interval_seconds: 0.0,
+    let labels = info
+        .labels
+        .as_ref()
+        .map(|l| {
+            l.labels
+                .iter()
+                .map(|label| native::Label {
+                    key: label.key.clone(),
+                    value: label.value.clone().unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(native::FrameworkInfo {
+        id: info
+            .id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default(),
+        name: info.name.clone(),
+        roles,
+        principal: info.principal.clone().unwrap_or_default(),
+        failover_timeout_seconds: info.failover_timeout.unwrap_or(0.0),
+        hostname: info.hostname.clone().unwrap_or_default(),
+        capabilities,
+        user: info.user.clone(),
+        checkpoint: info.checkpoint.unwrap_or(false),
+        webui_url: info.webui_url.clone().unwrap_or_default(),
+        labels,
     })
 }
 

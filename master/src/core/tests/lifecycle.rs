@@ -416,3 +416,47 @@ fn reregistering_with_tasks_of_a_removed_framework_shuts_them_down() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn update_framework_rescinds_dropped_roles_offers_and_persists_the_new_info() {
+    let mut h = Harness::new();
+    h.register("cpus:4;mem:4GiB");
+    let fw = h.subscribe("fw", &["blue"]);
+    h.settle();
+    let out = h.take();
+    let offered = offers(&out, &fw);
+    assert_eq!(offered[0].role, "blue");
+    h.core.take_ops();
+    let info = FrameworkInfo {
+        id: fw.clone(),
+        name: "renamed".into(),
+        roles: vec!["green".into()],
+        webui_url: "http://ui".into(),
+        ..FrameworkInfo::default()
+    };
+    h.core
+        .update_framework(info.clone(), &[], h.now)
+        .expect("update");
+    let ops = h.core.take_ops();
+    assert!(ops.iter().any(|op| matches!(op,
+        crate::registry::Op::PutFramework(r) if r.info.as_ref().is_some_and(|i|
+            i.name == "renamed" && i.roles == ["green"] && i.webui_url == "http://ui"))));
+    h.settle();
+    let out = h.take();
+    assert_eq!(rescinds(&out, &fw), vec![offered[0].id.clone()]);
+    assert!(offers(&out, &fw).iter().all(|o| o.role == "green"));
+    assert!(!offers(&out, &fw).is_empty());
+    // A principal change is refused, and so is an unsubscribed framework.
+    let mut other = info.clone();
+    other.principal = "someone".into();
+    assert!(matches!(
+        h.core.update_framework(other, &[], h.now),
+        Err(crate::Error::InvalidArgument(why)) if why.contains("principal")
+    ));
+    let mut unknown = info;
+    unknown.id = "nope".into();
+    assert!(matches!(
+        h.core.update_framework(unknown, &[], h.now),
+        Err(crate::Error::NotSubscribed(_))
+    ));
+}
