@@ -109,12 +109,14 @@ fn has_std(libdir: &Path) -> bool {
         .any(|entry| entry.file_name().to_string_lossy().starts_with("libstd-"))
 }
 
-/// `<outer target dir>/wasmesos-guests`, found by the `CACHEDIR.TAG` cargo puts at the root of
-/// every target dir; `$OUT_DIR` itself when there is none.
+/// `<outer target dir>/wasmesos-guests`, found by the files cargo keeps at the root of a target
+/// dir: `CACHEDIR.TAG` (written only when cargo creates the dir itself) or `.rustc_info.json`
+/// (always); `$OUT_DIR` itself when there is neither.
 fn guests_target_dir(out_dir: &Path) -> PathBuf {
     out_dir
         .ancestors()
-        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .skip(1)
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file() || dir.join(".rustc_info.json").is_file())
         .map_or_else(|| out_dir.to_owned(), Path::to_owned)
         .join("wasmesos-guests")
 }

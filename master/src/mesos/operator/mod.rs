@@ -198,7 +198,7 @@ async fn dispatch(
             r.get_frameworks = Some(state::get_frameworks(&snapshot()));
         }),
         T::GetExecutors => reply(R::GetExecutors, |r| {
-            r.get_executors = Some(state::get_executors());
+            r.get_executors = Some(state::get_executors(&snapshot()));
         }),
         T::GetTasks => reply(R::GetTasks, |r| {
             r.get_tasks = Some(state::get_tasks(&snapshot()));

@@ -307,10 +307,34 @@ pub(super) fn get_frameworks(snapshot: &StateSnapshot) -> response::GetFramework
     }
 }
 
-/// A wasmesos executor runs one task and is not an executor Mesos tools could talk to, as
-/// Mesos hides its command executors: none are listed.
-pub(super) fn get_executors() -> response::GetExecutors {
-    response::GetExecutors::default()
+/// The executors of the tasks that have not ended: a wasmesos executor runs one task, and
+/// its id is the task's, as `/master/state` lists them.
+pub(super) fn get_executors(snapshot: &StateSnapshot) -> response::GetExecutors {
+    let executors = snapshot
+        .tasks
+        .iter()
+        .filter(|task| !task.terminal)
+        .map(|task| response::get_executors::Executor {
+            executor_info: mesos::ExecutorInfo {
+                executor_id: mesos::ExecutorId {
+                    value: task.task_id.clone(),
+                },
+                framework_id: Some(mesos::FrameworkId {
+                    value: task.framework_id.clone(),
+                }),
+                name: Some(task.name.clone()),
+                resources: model_to_mesos(&task.resources),
+                ..Default::default()
+            },
+            agent_id: mesos::AgentId {
+                value: task.agent_id.clone(),
+            },
+        })
+        .collect();
+    response::GetExecutors {
+        executors,
+        ..Default::default()
+    }
 }
 
 /// A task's state as Mesos names it (`TASK_RUNNING`).
@@ -385,7 +409,7 @@ pub(super) fn get_tasks(snapshot: &StateSnapshot) -> response::GetTasks {
 pub(super) fn get_state(snapshot: &StateSnapshot) -> response::GetState {
     response::GetState {
         get_tasks: Some(get_tasks(snapshot)),
-        get_executors: Some(get_executors()),
+        get_executors: Some(get_executors(snapshot)),
         get_frameworks: Some(get_frameworks(snapshot)),
         get_agents: Some(get_agents(snapshot)),
     }
@@ -488,5 +512,38 @@ mod tests {
         assert_eq!(status.message.as_deref(), Some("out of memory"));
         let added = super::task(&view, Some(mesos::TaskState::TaskStaging));
         assert!(added.statuses.is_empty());
+    }
+
+    #[test]
+    fn executors_are_the_tasks_that_have_not_ended() {
+        let running = TaskView {
+            task_id: "live".into(),
+            framework_id: "f".into(),
+            agent_id: "a".into(),
+            state: "RUNNING".into(),
+            ..Default::default()
+        };
+        let ended = TaskView {
+            task_id: "done".into(),
+            state: "FINISHED".into(),
+            terminal: true,
+            ..Default::default()
+        };
+        let snapshot = StateSnapshot {
+            tasks: vec![std::sync::Arc::new(running), std::sync::Arc::new(ended)],
+            ..Default::default()
+        };
+        let listed = get_executors(&snapshot).executors;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].executor_info.executor_id.value, "live");
+        assert_eq!(listed[0].agent_id.value, "a");
+        assert_eq!(
+            listed[0]
+                .executor_info
+                .framework_id
+                .as_ref()
+                .map(|f| f.value.as_str()),
+            Some("f")
+        );
     }
 }
