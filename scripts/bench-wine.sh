@@ -6,8 +6,8 @@
 # Each bench of wasmesos-wasm-executor is built twice in release mode (`cargo bench --no-run`,
 # for this machine and for x86_64-pc-windows-gnu), then run with the same arguments natively
 # and with `wine`, one after the other. The guests' .wasm paths baked in at build time are Linux
-# paths; Wine reaches them through its Z: drive, as it reaches /proc/self/statm, so `density`
-# reports the resident memory of the Wine process as Linux counts it. Figures printed after
+# paths; Wine reaches them through its Z: drive. `density` reads the working set through the
+# Win32 API (Wine fills it in from the process's own /proc/self/status). Figures printed after
 # "(Wine)" are Wine's, not a real Windows's: wasmtime takes its Windows code paths (no
 # copy-on-write memory images, VirtualAlloc for the pooling allocator) on Wine's Win32 API.
 set -euo pipefail

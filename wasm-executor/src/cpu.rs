@@ -206,11 +206,20 @@ impl Throttle {
         })
     }
 
-    /// A throttle for a service's `share`, whatever it is: its instances run at once, so
-    /// even a share of a whole core or more restricts it.
+    /// A throttle for a service's `share`: its instances run at once, so even a share of a
+    /// whole core or more restricts it, up to the machine's cores. A share of every core
+    /// cannot bind and gets no throttle (then the service's meter needs no thread CPU clock,
+    /// a system call on every poll).
     pub(crate) fn for_service(share: Option<f64>, started: Instant) -> Option<Self> {
-        Some(Throttle {
-            share: share?,
+        let share = share?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a count of cores is far below 2^52"
+        )]
+        let cores = cores as f64;
+        (share < cores).then_some(Throttle {
+            share,
             started,
             burst: Self::BURST,
             max_credit: Some(Self::SERVICE_MAX_CREDIT),
@@ -282,6 +291,17 @@ mod tests {
                 .pause(floor + credit + Duration::from_millis(10), after_an_hour)
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_service_share_of_every_core_gets_no_throttle() {
+        let start = Instant::now();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let every_core = f64::from(u32::try_from(cores).unwrap_or(u32::MAX));
+        assert!(Throttle::for_service(Some(every_core), start).is_none());
+        assert!(Throttle::for_service(Some(every_core + 1.0), start).is_none());
+        assert!(Throttle::for_service(Some(every_core - 0.5), start).is_some());
+        assert!(Throttle::for_service(None, start).is_none());
     }
 
     #[test]
