@@ -1,4 +1,4 @@
-//! Cluster benchmarks (issue 3), printed as a table:
+//! Cluster benchmarks, printed as a table:
 //!
 //! - throughput: one framework runs N trivial tasks (`hello`) on 1 master + 2 agents, from
 //!   the first ACCEPT to the last FINISHED acknowledged; baseline: the same N runs straight on

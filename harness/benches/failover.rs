@@ -1,4 +1,4 @@
-//! Failover time (issue 4): from the SIGKILL of the leading master to the first call that
+//! Failover time: from the SIGKILL of the leading master to the first call that
 //! succeeds at the new leader from a framework that has resubscribed, over 10 kills, with its
 //! parts:
 //!

@@ -1,4 +1,4 @@
-//! End-to-end tests (issue 3): a real master and real agents in this process, on random
+//! End-to-end tests: a real master and real agents in this process, on random
 //! loopback ports, driven through the scheduler SDK. One test binary, so the cluster code
 //! links once. The tests with separate OS processes live in `cli/tests/processes.rs`.
 

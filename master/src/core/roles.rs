@@ -1,6 +1,6 @@
 //! The operator's hold on the allocator: role listing, weights and quota changed at run
 //! time, and reservations made by the operator. Every change reaches the allocator at once
-//! and asks for an allocation round. Nothing here is persisted yet (the registry is issue 4).
+//! and asks for an allocation round. Nothing here is persisted: the registry keeps none of it.
 
 use wasmesos_allocator::{AgentId, Error as AllocError, Quota, Resources, validate_role};
 use wasmesos_proto::v1::{
