@@ -124,7 +124,7 @@ fn capped(length: u64) -> u64 {
     }
 }
 
-async fn read_chunk(
+pub(super) async fn read_chunk(
     state: &HttpState,
     task_id: &str,
     file: SandboxFile,

@@ -7,9 +7,7 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tonic::Request;
-use wasmesos_proto::v1::operator_server::Operator;
-use wasmesos_proto::v1::{ReadFileRequest, ReadFileResponse, SandboxFile};
+use wasmesos_proto::v1::{ReadFileResponse, SandboxFile};
 
 use super::{HttpState, Problem};
 use crate::mesos::sandbox::{self, SandboxPath};
@@ -107,6 +105,7 @@ fn sandbox_file(name: &str) -> Result<SandboxFile, Refusal> {
         .ok_or_else(not_found)
 }
 
+/// One read of a task's file through the operator service, as `/files/read?task_id=` reads.
 async fn read_agent(
     state: &HttpState,
     task_id: &str,
@@ -114,18 +113,7 @@ async fn read_agent(
     offset: i64,
     length: u64,
 ) -> Result<ReadFileResponse, Refusal> {
-    let request = ReadFileRequest {
-        task_id: task_id.to_string(),
-        file: file as i32,
-        offset,
-        length,
-    };
-    let response = state
-        .operator
-        .read_task_file(Request::new(request))
-        .await
-        .map_err(Problem::from)?;
-    Ok(response.into_inner())
+    Ok(super::files::read_chunk(state, task_id, file, offset, length).await?)
 }
 
 /// `GET /files/browse?path=`: a sandbox directory lists `stderr` and `stdout`, with their
