@@ -10,7 +10,9 @@
 //!   native gRPC figures of the same run, ratio JSON/gRPC.
 //!
 //! `WASMESOS_BENCH_TASKS` (default 10000), `WASMESOS_BENCH_ROUNDS` (default 3) and
-//! `WASMESOS_BENCH_SAMPLES` (default 500) resize it. Run: `cargo bench -p wasmesos-harness`.
+//! `WASMESOS_BENCH_SAMPLES` (default 500) resize it. `WASMESOS_BENCH_ONLY=json` (or `grpc`)
+//! runs only that path's throughput rounds and prints their rates, to profile it alone.
+//! Run: `cargo bench -p wasmesos-harness`.
 
 #[path = "cluster/mesos_json.rs"]
 mod mesos_json;
@@ -101,6 +103,20 @@ async fn measure(
     let master = cluster.master_url();
 
     let digest = digest_of(&std::fs::read(hello)?);
+    if let Ok(only) = std::env::var("WASMESOS_BENCH_ONLY") {
+        // The component is uploaded by the gRPC path; do it once so the JSON URI resolves.
+        throughput(&master, hello, 1, 0).await?;
+        for round in 0..rounds {
+            let rate = match only.as_str() {
+                "json" => mesos_json::throughput(&master, &digest, tasks, round).await?,
+                "grpc" => throughput(&master, hello, tasks, round).await?,
+                other => return Err(format!("WASMESOS_BENCH_ONLY={other}: json or grpc").into()),
+            };
+            eprintln!("{label}, round {round}: {only} {rate:.0} tasks/s");
+        }
+        cluster.shutdown().await?;
+        return Ok(Vec::new());
+    }
     let mut cluster_rates = Vec::new();
     let mut json_rates = Vec::new();
     let mut executor_rates = Vec::new();

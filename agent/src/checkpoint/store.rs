@@ -62,6 +62,12 @@ impl Change {
             Change::Updates(_) | Change::AgentId(_) | Change::Clear
         )
     }
+
+    /// Whether something waits for this change's commit: the updates it forwards, or the
+    /// identity and clearing a re-registration depends on. The others may wait for company.
+    pub(super) fn is_waited_on(&self) -> bool {
+        self.needs_sync()
+    }
 }
 
 /// What an earlier run of the agent left.

@@ -2,6 +2,7 @@
 //! transaction, then forwards the updates among them to the status sender.
 
 use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tracing::{debug, error};
@@ -13,6 +14,13 @@ use crate::status::StatusSender;
 
 /// Bounds one transaction, so a flood of changes still commits (and forwards) steadily.
 const MAX_BATCH: usize = 16 * 1024;
+
+/// How long a batch with nothing urgent in it (acknowledgements, task records, frameworks:
+/// none of them is waited on, and none is synced) waits for more changes before it commits.
+/// Acknowledgements arrive one by one from frameworks that send one call per update, and a
+/// commit each cost more CPU than the rest of the acknowledgement; a change that is waited
+/// on (a status update, the agent's id) ends the wait at once.
+const LINGER: Duration = Duration::from_millis(2);
 
 #[allow(
     clippy::large_enum_variant,
@@ -38,17 +46,28 @@ fn run(mut store: Store, status: StatusSender, receiver: Receiver<Message>) {
     while let Ok(first) = receiver.recv() {
         let mut changes = Vec::new();
         let mut close = None;
+        let mut urgent = false;
+        let now = Instant::now();
+        let linger_until = now.checked_add(LINGER).unwrap_or(now);
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Change(change) => changes.push(change),
+                Message::Change(change) => {
+                    urgent |= change.is_waited_on();
+                    changes.push(change);
+                }
                 Message::Close(done) => {
                     close = Some(done);
                     break;
                 }
             }
-            if changes.len() < MAX_BATCH {
-                next = receiver.try_recv().ok();
+            if changes.len() >= MAX_BATCH {
+                break;
+            }
+            next = receiver.try_recv().ok();
+            if next.is_none() && !urgent {
+                let left = linger_until.saturating_duration_since(Instant::now());
+                next = receiver.recv_timeout(left).ok();
             }
         }
         commit(&mut store, changes, &status);

@@ -1,51 +1,208 @@
 //! The same workloads over Mesos's v1 scheduler HTTP API in JSON, as a Mesos framework
-//! without a library drives it: SUBSCRIBE's RecordIO stream read on one connection, calls
-//! (ACCEPT, DECLINE, one ACKNOWLEDGE per update) POSTed on a keep-alive connection pool,
-//! acknowledgements sent concurrently as a Mesos library does, tasks launched by the
-//! `wasmesos://sha256:` URI of the uploaded component.
+//! written against the HTTP API drives it: SUBSCRIBE's RecordIO stream read on its own
+//! connection with each event decoded into typed structs (as mesos-go's v1 client does), and
+//! calls (ACCEPT, DECLINE, one ACKNOWLEDGE per update) POSTed on a set of keep-alive HTTP/1.1
+//! connections, acknowledgements sent concurrently as a Mesos library does, tasks launched by
+//! the `wasmesos://sha256:` URI of the uploaded component.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use wasmesos_master::mesos::recordio::Decoder;
 
 use super::{BenchResult, TASK_CPUS, TASK_MEM};
 
-/// Acknowledgements in flight at once.
-const ACKS_IN_FLIGHT: usize = 32;
+/// Keep-alive connections for calls, and so acknowledgements in flight at once.
+const CONNECTIONS: usize = 128;
+
+const PATH: &str = "/api/v1/scheduler";
+
+/// The parts of Mesos's `scheduler::Event` this framework reads.
+#[derive(Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: String,
+    subscribed: Option<Subscribed>,
+    offers: Option<Offers>,
+    rescind: Option<Rescind>,
+    update: Option<Update>,
+    error: Option<ErrorEvent>,
+}
+
+#[derive(Deserialize)]
+struct Subscribed {
+    framework_id: Id,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+struct Id {
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct Offers {
+    #[serde(default)]
+    offers: Vec<Offer>,
+}
+
+#[derive(Clone, Deserialize)]
+struct Offer {
+    id: Id,
+    agent_id: Id,
+    #[serde(default)]
+    resources: Vec<Resource>,
+}
+
+#[derive(Clone, Deserialize)]
+struct Resource {
+    name: String,
+    scalar: Option<Scalar>,
+    #[serde(default)]
+    reservations: Vec<IgnoredAny>,
+}
+
+#[derive(Clone, Deserialize)]
+struct Scalar {
+    value: f64,
+}
+
+#[derive(Deserialize)]
+struct Rescind {
+    offer_id: Id,
+}
+
+#[derive(Deserialize)]
+struct Update {
+    status: Status,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    task_id: Id,
+    state: String,
+    agent_id: Option<Id>,
+    uuid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEvent {
+    message: String,
+}
+
+#[derive(Serialize)]
+struct AcknowledgeCall<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    framework_id: &'a Id,
+    acknowledge: Acknowledge<'a>,
+}
+
+#[derive(Serialize)]
+struct Acknowledge<'a> {
+    agent_id: &'a Id,
+    task_id: &'a Id,
+    uuid: &'a str,
+}
+
+async fn connect(authority: &str) -> BenchResult<SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(authority).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// Keep-alive connections to the master, each carrying one call at a time.
+struct Calls {
+    authority: String,
+    stream_id: String,
+    slots: Semaphore,
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+impl Calls {
+    async fn open(authority: &str, stream_id: String) -> BenchResult<Self> {
+        let mut idle = Vec::with_capacity(CONNECTIONS);
+        for _ in 0..CONNECTIONS {
+            idle.push(connect(authority).await?);
+        }
+        Ok(Self {
+            authority: authority.to_string(),
+            stream_id,
+            slots: Semaphore::new(CONNECTIONS),
+            idle: Mutex::new(idle),
+        })
+    }
+
+    /// POSTs one call and checks Mesos's 202.
+    async fn post(&self, body: Vec<u8>) -> BenchResult<()> {
+        let _slot = self.slots.acquire().await?;
+        let mut sender = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .ok_or("no idle connection")?;
+        let request = Request::post(PATH)
+            .header("Host", &self.authority)
+            .header("Content-Type", "application/json")
+            .header("Mesos-Stream-Id", &self.stream_id)
+            .body(Full::new(Bytes::from(body)))?;
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let text = response.into_body().collect().await?.to_bytes();
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(sender);
+        if status != StatusCode::ACCEPTED {
+            let text = String::from_utf8_lossy(&text);
+            return Err(format!("a call answered {status}: {text}").into());
+        }
+        Ok(())
+    }
+}
 
 /// A subscribed Mesos framework: its event stream and how to call the master.
 struct MesosFramework {
-    http: reqwest::Client,
-    url: String,
-    framework_id: String,
-    stream_id: String,
-    events: mpsc::Receiver<Value>,
-    reader: tokio::task::JoinHandle<()>,
+    framework_id: Id,
+    stream: Incoming,
+    decoder: Decoder,
+    records: VecDeque<Bytes>,
+    calls: Arc<Calls>,
     acks: JoinSet<Result<(), String>>,
-    ack_slots: Arc<Semaphore>,
 }
 
 impl MesosFramework {
     async fn subscribe(master: &str, name: &str) -> BenchResult<Self> {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(ACKS_IN_FLIGHT)
-            .build()?;
-        let url = format!("{}/api/v1/scheduler", master.trim_end_matches('/'));
+        let authority = master
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
         let call = json!({
             "type": "SUBSCRIBE",
             "subscribe": {"framework_info": {"user": "bench", "name": name}}
         });
-        let mut response = http
-            .post(&url)
+        let mut sender = connect(&authority).await?;
+        let request = Request::post(PATH)
+            .header("Host", &authority)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
-            .body(call.to_string())
-            .send()
-            .await?;
+            .body(Full::new(Bytes::from(call.to_string())))?;
+        let response = sender.send_request(request).await?;
         if !response.status().is_success() {
             return Err(format!("SUBSCRIBE answered {}", response.status()).into());
         }
@@ -55,75 +212,68 @@ impl MesosFramework {
             .and_then(|v| v.to_str().ok())
             .ok_or("no Mesos-Stream-Id")?
             .to_string();
-        // Bounded as the master bounds a framework's queue: a slow reader stalls the stream.
-        let (tx, mut events) = mpsc::channel(4096);
-        let reader = tokio::spawn(async move {
-            let mut decoder = Decoder::new(16 << 20);
-            while let Ok(Some(chunk)) = response.chunk().await {
-                let Ok(records) = decoder.feed(&chunk) else {
-                    return;
-                };
-                for record in records {
-                    if let Ok(event) = serde_json::from_slice::<Value>(&record)
-                        && tx.send(event).await.is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        });
-        let subscribed = events.recv().await.ok_or("the stream ended")?;
-        let framework_id = subscribed["subscribed"]["framework_id"]["value"]
-            .as_str()
-            .ok_or("no SUBSCRIBED first")?
-            .to_string();
-        Ok(Self {
-            http,
-            url,
-            framework_id,
-            stream_id,
-            events,
-            reader,
+        let mut framework = Self {
+            framework_id: Id {
+                value: String::new(),
+            },
+            stream: response.into_body(),
+            decoder: Decoder::new(16 << 20),
+            records: VecDeque::new(),
+            calls: Arc::new(Calls::open(&authority, stream_id).await?),
             acks: JoinSet::new(),
-            ack_slots: Arc::new(Semaphore::new(ACKS_IN_FLIGHT)),
-        })
+        };
+        let subscribed = framework.next_event().await?;
+        framework.framework_id = subscribed
+            .subscribed
+            .ok_or("no SUBSCRIBED first")?
+            .framework_id;
+        Ok(framework)
     }
 
-    async fn next_event(&mut self) -> BenchResult<Value> {
-        Ok(
-            tokio::time::timeout(Duration::from_secs(60), self.events.recv())
+    /// The next event of the stream, read on this task as a Mesos library's reader does.
+    async fn next_event(&mut self) -> BenchResult<Event> {
+        loop {
+            if let Some(record) = self.records.pop_front() {
+                return Ok(serde_json::from_slice(&record)?);
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(60), self.stream.frame())
                 .await?
-                .ok_or("the event stream ended")?,
-        )
+                .ok_or("the event stream ended")??;
+            if let Ok(data) = frame.into_data() {
+                self.records.extend(self.decoder.feed(&data)?);
+            }
+        }
     }
 
     /// Sends `call` for this framework and checks Mesos's 202.
     async fn call(&self, mut call: Value) -> BenchResult<()> {
-        call["framework_id"] = json!({"value": self.framework_id});
-        post(&self.http, &self.url, &self.stream_id, call).await
+        call["framework_id"] = json!({"value": self.framework_id.value});
+        self.calls.post(call.to_string().into_bytes()).await
     }
 
     /// ACKNOWLEDGE of `status` (if it asks for one), sent without waiting for the answer.
-    async fn acknowledge(&mut self, status: &Value) -> BenchResult<()> {
-        let Some(uuid) = status["uuid"].as_str() else {
+    async fn acknowledge(&mut self, status: &Status) -> BenchResult<()> {
+        let (Some(uuid), Some(agent_id)) = (&status.uuid, &status.agent_id) else {
             return Ok(());
         };
-        let call = json!({
-            "type": "ACKNOWLEDGE",
-            "framework_id": {"value": self.framework_id},
-            "acknowledge": {
-                "agent_id": status["agent_id"],
-                "task_id": status["task_id"],
-                "uuid": uuid,
+        let body = serde_json::to_vec(&AcknowledgeCall {
+            kind: "ACKNOWLEDGE",
+            framework_id: &self.framework_id,
+            acknowledge: Acknowledge {
+                agent_id,
+                task_id: &status.task_id,
+                uuid,
+            },
+        })?;
+        // Wait for a free connection here, so at most CONNECTIONS acknowledgements wait.
+        while self.acks.len() >= CONNECTIONS {
+            if let Some(done) = self.acks.join_next().await {
+                done??;
             }
-        });
-        let permit = Arc::clone(&self.ack_slots).acquire_owned().await?;
-        let (http, url, stream_id) = (self.http.clone(), self.url.clone(), self.stream_id.clone());
-        self.acks.spawn(async move {
-            let sent = post(&http, &url, &stream_id, call).await;
-            drop(permit);
-            sent.map_err(|err| err.to_string())
-        });
+        }
+        let calls = Arc::clone(&self.calls);
+        self.acks
+            .spawn(async move { calls.post(body).await.map_err(|err| err.to_string()) });
         // Collect the acknowledgements already answered, so errors surface.
         while let Some(done) = self.acks.try_join_next() {
             done??;
@@ -141,43 +291,21 @@ impl MesosFramework {
 
     async fn teardown(mut self) -> BenchResult<()> {
         self.flush_acks().await?;
-        self.call(json!({"type": "TEARDOWN"})).await?;
-        self.reader.abort();
-        Ok(())
+        self.call(json!({"type": "TEARDOWN"})).await
     }
-}
-
-async fn post(http: &reqwest::Client, url: &str, stream_id: &str, call: Value) -> BenchResult<()> {
-    let response = http
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("Mesos-Stream-Id", stream_id)
-        .body(call.to_string())
-        .send()
-        .await?;
-    let status = response.status();
-    if status != reqwest::StatusCode::ACCEPTED {
-        let text = response.text().await.unwrap_or_default();
-        return Err(format!("{} answered {status}: {text}", call["type"]).into());
-    }
-    Ok(())
 }
 
 /// Unreserved cpus and mem (MB) of a Mesos offer.
-fn capacity(offer: &Value) -> (f64, f64) {
+fn capacity(offer: &Offer) -> (f64, f64) {
     let (mut cpus, mut mem) = (0.0, 0.0);
-    for resource in offer["resources"].as_array().into_iter().flatten() {
-        if resource
-            .get("reservations")
-            .and_then(Value::as_array)
-            .is_some_and(|r| !r.is_empty())
-        {
+    for resource in &offer.resources {
+        if !resource.reservations.is_empty() {
             continue;
         }
-        let value = resource["scalar"]["value"].as_f64().unwrap_or(0.0);
-        match resource["name"].as_str() {
-            Some("cpus") => cpus += value,
-            Some("mem") => mem += value,
+        let value = resource.scalar.as_ref().map_or(0.0, |s| s.value);
+        match resource.name.as_str() {
+            "cpus" => cpus += value,
+            "mem" => mem += value,
             _ => {}
         }
     }
@@ -189,11 +317,11 @@ fn task_mem_mb() -> f64 {
 }
 
 /// One hello task on `offer`'s agent, launched by the component's URI.
-fn task(task_id: &str, offer: &Value, digest: &str) -> Value {
+fn task(task_id: &str, offer: &Offer, digest: &str) -> Value {
     json!({
         "name": task_id,
         "task_id": {"value": task_id},
-        "agent_id": offer["agent_id"],
+        "agent_id": offer.agent_id,
         "resources": [
             {"name": "cpus", "type": "SCALAR", "scalar": {"value": TASK_CPUS}},
             {"name": "mem", "type": "SCALAR", "scalar": {"value": task_mem_mb()}}
@@ -206,7 +334,7 @@ fn task(task_id: &str, offer: &Value, digest: &str) -> Value {
     })
 }
 
-fn accept(offer_ids: Vec<Value>, tasks: Vec<Value>) -> Value {
+fn accept(offer_ids: Vec<&Id>, tasks: Vec<Value>) -> Value {
     json!({
         "type": "ACCEPT",
         "accept": {
@@ -217,7 +345,7 @@ fn accept(offer_ids: Vec<Value>, tasks: Vec<Value>) -> Value {
     })
 }
 
-fn decline(offer_ids: Vec<Value>, seconds: f64) -> Value {
+fn decline(offer_ids: Vec<&Id>, seconds: f64) -> Value {
     json!({
         "type": "DECLINE",
         "decline": {"offer_ids": offer_ids, "filters": {"refuse_seconds": seconds}}
@@ -238,6 +366,11 @@ fn is_terminal(state: &str) -> bool {
     )
 }
 
+fn error_event(event: &Event) -> String {
+    let message = event.error.as_ref().map_or("", |e| e.message.as_str());
+    format!("{} event: {message}", event.kind)
+}
+
 /// `total` hello tasks launched as fast as offers allow, from the first ACCEPT to the
 /// last FINISHED acknowledged: tasks per second.
 pub(super) async fn throughput(
@@ -251,41 +384,36 @@ pub(super) async fn throughput(
     let mut started = None;
     while finished < total {
         let event = framework.next_event().await?;
-        match event["type"].as_str() {
-            Some("OFFERS") => {
-                for offer in event["offers"]["offers"].as_array().into_iter().flatten() {
-                    let (mut cpus, mut mem) = capacity(offer);
+        match event.kind.as_str() {
+            "OFFERS" => {
+                for offer in event.offers.map(|o| o.offers).unwrap_or_default() {
+                    let (mut cpus, mut mem) = capacity(&offer);
                     let mut tasks = Vec::new();
                     while launched < total && cpus >= TASK_CPUS - 1e-9 && mem >= task_mem_mb() {
                         cpus -= TASK_CPUS;
                         mem -= task_mem_mb();
-                        tasks.push(task(&format!("j{round}-t{launched}"), offer, digest));
+                        tasks.push(task(&format!("j{round}-t{launched}"), &offer, digest));
                         launched += 1;
                     }
                     if tasks.is_empty() {
-                        framework
-                            .call(decline(vec![offer["id"].clone()], 60.0))
-                            .await?;
+                        framework.call(decline(vec![&offer.id], 60.0)).await?;
                         continue;
                     }
                     started.get_or_insert_with(Instant::now);
-                    framework
-                        .call(accept(vec![offer["id"].clone()], tasks))
-                        .await?;
+                    framework.call(accept(vec![&offer.id], tasks)).await?;
                 }
             }
-            Some("UPDATE") => {
-                let status = &event["update"]["status"];
-                framework.acknowledge(status).await?;
-                let state = status["state"].as_str().unwrap_or_default();
-                if is_terminal(state) {
+            "UPDATE" => {
+                let status = event.update.ok_or("UPDATE without update")?.status;
+                framework.acknowledge(&status).await?;
+                if is_terminal(&status.state) {
                     finished += 1;
-                    if state != "TASK_FINISHED" {
+                    if status.state != "TASK_FINISHED" {
                         failed += 1;
                     }
                 }
             }
-            Some("ERROR") => return Err(format!("ERROR event: {event}").into()),
+            "ERROR" => return Err(error_event(&event).into()),
             _ => {}
         }
     }
@@ -309,54 +437,46 @@ pub(super) async fn latency(
     let mut framework = MesosFramework::subscribe(master, "json-latency").await?;
     let mut running = Vec::with_capacity(samples);
     let mut sample = 0;
-    let mut pending: Vec<Value> = Vec::new();
+    let mut pending: Vec<Offer> = Vec::new();
     // The task launched, when its ACCEPT was sent, and whether it ran.
     let mut current: Option<(String, Instant, bool)> = None;
     while sample < samples || current.is_some() {
         if current.is_none() && sample < samples && !pending.is_empty() {
             let offer = pending.remove(0);
-            let rest: Vec<Value> = pending.drain(..).map(|o| o["id"].clone()).collect();
+            let rest: Vec<&Id> = pending.iter().map(|o| &o.id).collect();
             if !rest.is_empty() {
                 framework.call(decline(rest, 0.0)).await?;
+                pending.clear();
             }
             let task_id = format!("json-latency-{sample}");
             sample += 1;
-            let launch = accept(
-                vec![offer["id"].clone()],
-                vec![task(&task_id, &offer, digest)],
-            );
+            let launch = accept(vec![&offer.id], vec![task(&task_id, &offer, digest)]);
             let at = Instant::now();
             framework.call(launch).await?;
             current = Some((task_id, at, false));
         }
         let event = framework.next_event().await?;
-        match event["type"].as_str() {
-            Some("OFFERS") => {
-                pending.extend(
-                    event["offers"]["offers"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default(),
-                );
+        match event.kind.as_str() {
+            "OFFERS" => pending.extend(event.offers.map(|o| o.offers).unwrap_or_default()),
+            "RESCIND" => {
+                if let Some(rescind) = event.rescind {
+                    pending.retain(|o| o.id != rescind.offer_id);
+                }
             }
-            Some("RESCIND") => {
-                let id = &event["rescind"]["offer_id"];
-                pending.retain(|o| o["id"] != *id);
-            }
-            Some("UPDATE") => {
-                let status = event["update"]["status"].clone();
-                let state = status["state"].as_str().unwrap_or_default();
+            "UPDATE" => {
+                let status = event.update.ok_or("UPDATE without update")?.status;
                 if let Some((task_id, at, seen)) = &mut current
-                    && status["task_id"]["value"] == task_id.as_str()
+                    && status.task_id.value == *task_id
                 {
-                    if state == "TASK_RUNNING" && !*seen {
+                    if status.state == "TASK_RUNNING" && !*seen {
                         running.push(at.elapsed());
                         *seen = true;
                     }
-                    if is_terminal(state) {
+                    if is_terminal(&status.state) {
                         if !*seen {
                             return Err(format!(
-                                "{task_id} ended {state} without running: {status}"
+                                "{task_id} ended {} without running",
+                                status.state
                             )
                             .into());
                         }
@@ -365,7 +485,7 @@ pub(super) async fn latency(
                 }
                 framework.acknowledge(&status).await?;
             }
-            Some("ERROR") => return Err(format!("ERROR event: {event}").into()),
+            "ERROR" => return Err(error_event(&event).into()),
             _ => {}
         }
     }

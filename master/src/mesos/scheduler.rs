@@ -91,7 +91,8 @@ fn caller(api: &MesosApi, headers: &HeaderMap, call: &Call) -> Result<String, Re
             "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
         ));
     };
-    if given.to_str().ok() != Some(expected.to_string().as_str()) {
+    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+    if given.as_bytes() != expected.hyphenated().encode_lower(&mut text).as_bytes() {
         return Err(Refusal::bad_request(format!(
             "The stream ID '{}' included in this request didn't match the stream ID \
              currently associated with framework ID {framework_id}",
