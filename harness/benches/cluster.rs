@@ -11,7 +11,8 @@
 //!
 //! `WASMESOS_BENCH_TASKS` (default 10000), `WASMESOS_BENCH_ROUNDS` (default 3) and
 //! `WASMESOS_BENCH_SAMPLES` (default 500) resize it. `WASMESOS_BENCH_ONLY=json` (or `grpc`)
-//! runs only that path's throughput rounds and prints their rates, to profile it alone.
+//! runs only that path's throughput rounds and prints their rates, to profile it alone;
+//! `WASMESOS_BENCH_FS="temp dir"` (or `tmpfs`) measures on that filesystem only.
 //! Run: `cargo bench -p wasmesos-harness`.
 
 #[path = "cluster/mesos_json.rs"]
@@ -71,7 +72,11 @@ fn filesystems() -> Vec<(String, PathBuf)> {
 
 async fn run(tasks: usize, rounds: usize, samples: usize) -> BenchResult<()> {
     let mut rows = Vec::new();
+    let only_fs = std::env::var("WASMESOS_BENCH_FS").ok();
     for (label, base) in filesystems() {
+        if only_fs.as_ref().is_some_and(|only| *only != label) {
+            continue;
+        }
         rows.extend(measure(&label, &base, tasks, rounds, samples).await?);
     }
     println!();

@@ -6,6 +6,8 @@
 //! the `wasmesos://sha256:` URI of the uploaded component.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use wasmesos_master::mesos::recordio::Decoder;
@@ -116,12 +119,54 @@ struct Acknowledge<'a> {
     uuid: &'a str,
 }
 
-async fn connect(authority: &str) -> BenchResult<SendRequest<Full<Bytes>>> {
-    let stream = tokio::net::TcpStream::connect(authority).await?;
-    stream.set_nodelay(true)?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
-    Ok(sender)
+type Connection = Pin<Box<hyper::client::conn::http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
+
+/// One keep-alive HTTP/1.1 connection. Its I/O is driven by the task that uses it (not a
+/// task of its own), so an answer wakes the caller directly.
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    connection: Connection,
+}
+
+impl Conn {
+    async fn open(authority: &str) -> BenchResult<Self> {
+        let stream = TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        Ok(Self {
+            sender,
+            connection: Box::pin(connection),
+        })
+    }
+
+    /// Runs `work` while driving the connection's I/O.
+    async fn drive<T>(
+        connection: &mut Connection,
+        work: impl Future<Output = BenchResult<T>>,
+    ) -> BenchResult<T> {
+        tokio::pin!(work);
+        tokio::select! {
+            result = &mut work => result,
+            ended = connection.as_mut() => match ended {
+                Ok(()) => Err("the connection closed".into()),
+                Err(err) => Err(err.into()),
+            },
+        }
+    }
+
+    /// Sends `request` and reads its whole answer.
+    async fn exchange(&mut self, request: Request<Full<Bytes>>) -> BenchResult<(StatusCode, Bytes)> {
+        let sender = &mut self.sender;
+        Self::drive(&mut self.connection, async move {
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok((status, body))
+        })
+        .await
+    }
 }
 
 /// Keep-alive connections to the master, each carrying one call at a time.
@@ -129,14 +174,14 @@ struct Calls {
     authority: String,
     stream_id: String,
     slots: Semaphore,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    idle: Mutex<Vec<Conn>>,
 }
 
 impl Calls {
     async fn open(authority: &str, stream_id: String) -> BenchResult<Self> {
         let mut idle = Vec::with_capacity(CONNECTIONS);
         for _ in 0..CONNECTIONS {
-            idle.push(connect(authority).await?);
+            idle.push(Conn::open(authority).await?);
         }
         Ok(Self {
             authority: authority.to_string(),
@@ -149,7 +194,7 @@ impl Calls {
     /// POSTs one call and checks Mesos's 202.
     async fn post(&self, body: Vec<u8>) -> BenchResult<()> {
         let _slot = self.slots.acquire().await?;
-        let mut sender = self
+        let mut conn = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -160,14 +205,11 @@ impl Calls {
             .header("Content-Type", "application/json")
             .header("Mesos-Stream-Id", &self.stream_id)
             .body(Full::new(Bytes::from(body)))?;
-        sender.ready().await?;
-        let response = sender.send_request(request).await?;
-        let status = response.status();
-        let text = response.into_body().collect().await?.to_bytes();
+        let (status, text) = conn.exchange(request).await?;
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(sender);
+            .push(conn);
         if status != StatusCode::ACCEPTED {
             let text = String::from_utf8_lossy(&text);
             return Err(format!("a call answered {status}: {text}").into());
@@ -180,6 +222,7 @@ impl Calls {
 struct MesosFramework {
     framework_id: Id,
     stream: Incoming,
+    stream_connection: Connection,
     decoder: Decoder,
     records: VecDeque<Bytes>,
     calls: Arc<Calls>,
@@ -196,13 +239,19 @@ impl MesosFramework {
             "type": "SUBSCRIBE",
             "subscribe": {"framework_info": {"user": "bench", "name": name}}
         });
-        let mut sender = connect(&authority).await?;
+        let Conn {
+            mut sender,
+            connection: mut stream_connection,
+        } = Conn::open(&authority).await?;
         let request = Request::post(PATH)
             .header("Host", &authority)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
             .body(Full::new(Bytes::from(call.to_string())))?;
-        let response = sender.send_request(request).await?;
+        let response = Conn::drive(&mut stream_connection, async move {
+            Ok(sender.send_request(request).await?)
+        })
+        .await?;
         if !response.status().is_success() {
             return Err(format!("SUBSCRIBE answered {}", response.status()).into());
         }
@@ -217,6 +266,7 @@ impl MesosFramework {
                 value: String::new(),
             },
             stream: response.into_body(),
+            stream_connection,
             decoder: Decoder::new(16 << 20),
             records: VecDeque::new(),
             calls: Arc::new(Calls::open(&authority, stream_id).await?),
@@ -236,9 +286,11 @@ impl MesosFramework {
             if let Some(record) = self.records.pop_front() {
                 return Ok(serde_json::from_slice(&record)?);
             }
-            let frame = tokio::time::timeout(Duration::from_secs(60), self.stream.frame())
-                .await?
-                .ok_or("the event stream ended")??;
+            let stream = &mut self.stream;
+            let next = Conn::drive(&mut self.stream_connection, async move {
+                Ok(stream.frame().await.ok_or("the event stream ended")??)
+            });
+            let frame = tokio::time::timeout(Duration::from_secs(60), next).await??;
             if let Ok(data) = frame.into_data() {
                 self.records.extend(self.decoder.feed(&data)?);
             }
