@@ -1,17 +1,18 @@
 //! The same workloads over Mesos's v1 scheduler HTTP API in JSON, as a Mesos framework
-//! written against the HTTP API drives it: SUBSCRIBE's RecordIO stream read on its own
-//! connection with each event decoded into typed structs (as mesos-go's v1 client does), and
-//! calls (ACCEPT, DECLINE, one ACKNOWLEDGE per update) POSTed on a set of keep-alive HTTP/1.1
-//! connections, acknowledgements sent concurrently as a Mesos library does, tasks launched by
-//! the `wasmesos://sha256:` URI of the uploaded component.
+//! written against the HTTP API drives it from one event loop: SUBSCRIBE's RecordIO stream
+//! read on its own connection with each event decoded into typed structs (as mesos-go's v1
+//! client does), ACCEPT and DECLINE on a keep-alive connection, and one ACKNOWLEDGE per update
+//! sent without waiting for the answer, up to [`CONNECTIONS`] at once on keep-alive HTTP/1.1
+//! connections. Tasks are launched by the `wasmesos://sha256:` URI of the uploaded component.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -21,13 +22,11 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use wasmesos_master::mesos::recordio::Decoder;
 
 use super::{BenchResult, TASK_CPUS, TASK_MEM};
 
-/// Keep-alive connections for calls, and so acknowledgements in flight at once.
+/// Keep-alive connections for acknowledgements, and so acknowledgements in flight at once.
 const CONNECTIONS: usize = 128;
 
 const PATH: &str = "/api/v1/scheduler";
@@ -156,7 +155,10 @@ impl Conn {
     }
 
     /// Sends `request` and reads its whole answer.
-    async fn exchange(&mut self, request: Request<Full<Bytes>>) -> BenchResult<(StatusCode, Bytes)> {
+    async fn exchange(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> BenchResult<(StatusCode, Bytes)> {
         let sender = &mut self.sender;
         Self::drive(&mut self.connection, async move {
             sender.ready().await?;
@@ -169,64 +171,44 @@ impl Conn {
     }
 }
 
-/// Keep-alive connections to the master, each carrying one call at a time.
-struct Calls {
+/// A call's POST request.
+fn request(authority: &str, stream_id: &str, body: Vec<u8>) -> BenchResult<Request<Full<Bytes>>> {
+    Ok(Request::post(PATH)
+        .header("Host", authority)
+        .header("Content-Type", "application/json")
+        .header("Mesos-Stream-Id", stream_id)
+        .body(Full::new(Bytes::from(body)))?)
+}
+
+/// Sends one call on `conn` and checks Mesos's 202.
+async fn post_on(conn: &mut Conn, request: Request<Full<Bytes>>) -> BenchResult<()> {
+    let (status, text) = conn.exchange(request).await?;
+    if status != StatusCode::ACCEPTED {
+        let text = String::from_utf8_lossy(&text);
+        return Err(format!("a call answered {status}: {text}").into());
+    }
+    Ok(())
+}
+
+/// An acknowledgement in flight; it gives its connection back when answered.
+type InFlight = Pin<Box<dyn Future<Output = BenchResult<Conn>>>>;
+
+/// A subscribed Mesos framework: its event stream and how to call the master. One task
+/// runs it all, as an event loop: reading the stream also moves the acknowledgements in
+/// flight along.
+struct MesosFramework {
     authority: String,
     stream_id: String,
-    slots: Semaphore,
-    idle: Mutex<Vec<Conn>>,
-}
-
-impl Calls {
-    async fn open(authority: &str, stream_id: String) -> BenchResult<Self> {
-        let mut idle = Vec::with_capacity(CONNECTIONS);
-        for _ in 0..CONNECTIONS {
-            idle.push(Conn::open(authority).await?);
-        }
-        Ok(Self {
-            authority: authority.to_string(),
-            stream_id,
-            slots: Semaphore::new(CONNECTIONS),
-            idle: Mutex::new(idle),
-        })
-    }
-
-    /// POSTs one call and checks Mesos's 202.
-    async fn post(&self, body: Vec<u8>) -> BenchResult<()> {
-        let _slot = self.slots.acquire().await?;
-        let mut conn = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-            .ok_or("no idle connection")?;
-        let request = Request::post(PATH)
-            .header("Host", &self.authority)
-            .header("Content-Type", "application/json")
-            .header("Mesos-Stream-Id", &self.stream_id)
-            .body(Full::new(Bytes::from(body)))?;
-        let (status, text) = conn.exchange(request).await?;
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(conn);
-        if status != StatusCode::ACCEPTED {
-            let text = String::from_utf8_lossy(&text);
-            return Err(format!("a call answered {status}: {text}").into());
-        }
-        Ok(())
-    }
-}
-
-/// A subscribed Mesos framework: its event stream and how to call the master.
-struct MesosFramework {
     framework_id: Id,
     stream: Incoming,
     stream_connection: Connection,
     decoder: Decoder,
     records: VecDeque<Bytes>,
-    calls: Arc<Calls>,
-    acks: JoinSet<Result<(), String>>,
+    /// ACCEPT, DECLINE and TEARDOWN, one at a time.
+    control: Conn,
+    /// Keep-alive connections for acknowledgements, each carrying one at a time.
+    idle: Vec<Conn>,
+    acks: FuturesUnordered<InFlight>,
 }
 
 impl MesosFramework {
@@ -261,7 +243,14 @@ impl MesosFramework {
             .and_then(|v| v.to_str().ok())
             .ok_or("no Mesos-Stream-Id")?
             .to_string();
+        let mut idle = Vec::with_capacity(CONNECTIONS);
+        for _ in 0..CONNECTIONS {
+            idle.push(Conn::open(&authority).await?);
+        }
         let mut framework = Self {
+            control: Conn::open(&authority).await?,
+            authority,
+            stream_id,
             framework_id: Id {
                 value: String::new(),
             },
@@ -269,8 +258,8 @@ impl MesosFramework {
             stream_connection,
             decoder: Decoder::new(16 << 20),
             records: VecDeque::new(),
-            calls: Arc::new(Calls::open(&authority, stream_id).await?),
-            acks: JoinSet::new(),
+            idle,
+            acks: FuturesUnordered::new(),
         };
         let subscribed = framework.next_event().await?;
         framework.framework_id = subscribed
@@ -280,15 +269,22 @@ impl MesosFramework {
         Ok(framework)
     }
 
-    /// The next event of the stream, read on this task as a Mesos library's reader does.
+    /// The next event of the stream; acknowledgements in flight move along meanwhile.
     async fn next_event(&mut self) -> BenchResult<Event> {
         loop {
             if let Some(record) = self.records.pop_front() {
                 return Ok(serde_json::from_slice(&record)?);
             }
-            let stream = &mut self.stream;
+            let (stream, acks, idle) = (&mut self.stream, &mut self.acks, &mut self.idle);
             let next = Conn::drive(&mut self.stream_connection, async move {
-                Ok(stream.frame().await.ok_or("the event stream ended")??)
+                loop {
+                    tokio::select! {
+                        frame = stream.frame() => {
+                            return Ok(frame.ok_or("the event stream ended")??);
+                        }
+                        Some(done) = acks.next(), if !acks.is_empty() => idle.push(done?),
+                    }
+                }
             });
             let frame = tokio::time::timeout(Duration::from_secs(60), next).await??;
             if let Ok(data) = frame.into_data() {
@@ -298,9 +294,14 @@ impl MesosFramework {
     }
 
     /// Sends `call` for this framework and checks Mesos's 202.
-    async fn call(&self, mut call: Value) -> BenchResult<()> {
+    async fn call(&mut self, mut call: Value) -> BenchResult<()> {
         call["framework_id"] = json!({"value": self.framework_id.value});
-        self.calls.post(call.to_string().into_bytes()).await
+        let request = request(
+            &self.authority,
+            &self.stream_id,
+            call.to_string().into_bytes(),
+        )?;
+        post_on(&mut self.control, request).await
     }
 
     /// ACKNOWLEDGE of `status` (if it asks for one), sent without waiting for the answer.
@@ -317,26 +318,23 @@ impl MesosFramework {
                 uuid,
             },
         })?;
-        // Wait for a free connection here, so at most CONNECTIONS acknowledgements wait.
-        while self.acks.len() >= CONNECTIONS {
-            if let Some(done) = self.acks.join_next().await {
-                done??;
-            }
-        }
-        let calls = Arc::clone(&self.calls);
-        self.acks
-            .spawn(async move { calls.post(body).await.map_err(|err| err.to_string()) });
-        // Collect the acknowledgements already answered, so errors surface.
-        while let Some(done) = self.acks.try_join_next() {
-            done??;
-        }
+        // With every connection busy, wait for an answer: at most CONNECTIONS in flight.
+        let mut conn = match self.idle.pop() {
+            Some(conn) => conn,
+            None => self.acks.next().await.ok_or("no connection")??,
+        };
+        let request = request(&self.authority, &self.stream_id, body)?;
+        self.acks.push(Box::pin(async move {
+            post_on(&mut conn, request).await?;
+            Ok(conn)
+        }));
         Ok(())
     }
 
     /// Waits until every acknowledgement sent so far is answered.
     async fn flush_acks(&mut self) -> BenchResult<()> {
-        while let Some(done) = self.acks.join_next().await {
-            done??;
+        while let Some(done) = self.acks.next().await {
+            self.idle.push(done?);
         }
         Ok(())
     }
