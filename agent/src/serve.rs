@@ -123,6 +123,12 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
     // microseconds per task that nobody reads, since a task's errors become status reasons.
     wasmtime::error::disable_backtrace();
     let work_dir = config.work_dir.clone();
+    // The checkpoint, artifacts, compiled code and sandboxes live under it: another local
+    // user who controls it controls the tasks.
+    let private = work_dir.clone();
+    tokio::task::spawn_blocking(move || wasmesos_wasm_executor::ensure_private_dir(&private))
+        .await
+        .map_err(|err| Error::Internal(format!("checking the work dir: {err}")))??;
     let artifacts_dir = work_dir.join("artifacts");
     for dir in [&work_dir, &artifacts_dir] {
         tokio::fs::create_dir_all(dir)

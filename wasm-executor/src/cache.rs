@@ -66,8 +66,8 @@ pub(crate) struct CompileCache {
 impl CompileCache {
     pub(crate) fn new(dir: Option<PathBuf>) -> Result<Self, Error> {
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir)
-                .map_err(|err| Error::Cache(format!("cannot create {}: {err}", dir.display())))?;
+            // Its files are loaded as native code: nobody else may be able to plant one.
+            crate::private_dir::ensure_private_dir(dir)?;
         }
         Ok(CompileCache {
             dir,

@@ -67,6 +67,11 @@ pub enum Error {
     #[error("compile cache: {0}")]
     Cache(String),
 
+    /// A directory whose contents would be trusted (the compile cache, a work dir) is not
+    /// this user's alone, or cannot be created.
+    #[error("unsafe directory {0}")]
+    UnsafeDirectory(String),
+
     /// The configuration cannot be turned into an engine.
     #[error("invalid executor configuration: {0}")]
     Config(String),
@@ -107,6 +112,7 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::Io { .. } => "io_error",
             Error::Cache(_) => "cache_error",
+            Error::UnsafeDirectory(_) => "unsafe_directory",
             Error::Config(_) => "config_error",
             Error::InvalidSpec(_) => "invalid_spec",
             Error::InvalidNetworkGrant(_) => "invalid_network_grant",

@@ -239,3 +239,26 @@ async fn the_network_is_closed_unless_the_task_is_granted_the_address() {
     let granted = master.terminal("granted").await;
     assert_eq!(granted.state(), TaskState::TaskFinished, "{granted:?}");
 }
+
+/// A work dir another local user could write to is refused before anything is read from it
+/// or compiled into it: a planted `.cwasm` would run as native code.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_work_dir_others_may_write_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().expect("tempdir");
+    let work_dir = root.path().join("work");
+    std::fs::create_dir(&work_dir).expect("mkdir");
+    std::fs::set_permissions(&work_dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let config = crate::support::test_config("http://127.0.0.1:9", work_dir.clone());
+    let Err(err) = wasmesos_agent::spawn(config).await else {
+        panic!("an agent started on a world-writable work dir");
+    };
+    let text = err.to_string();
+    assert!(text.contains("others may write to it (mode 777)"), "{text}");
+    assert!(text.contains(&work_dir.display().to_string()), "{text}");
+    assert!(
+        !work_dir.join("checkpoint.redb").exists(),
+        "nothing is written into a refused work dir"
+    );
+}
