@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn finds_the_url_and_the_agent_id_in_startup_lines() {
-        let line = "wasmesos master listening on http://127.0.0.1:41234 (artifacts in /tmp/x)";
+        let line = "wasmesos master listening on http://127.0.0.1:41234 (state in /tmp/x)";
         assert_eq!(
             word_after(line, "listening on ").as_deref(),
             Some("http://127.0.0.1:41234")

@@ -65,7 +65,10 @@ pub struct MasterArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
 
-    /// Directory for uploaded executors (default: a new directory under the OS temp dir).
+    /// Directory for the registry and uploaded components, kept across restarts [default:
+    /// wasmesos-master-PORT under the OS temp dir; with port 0, a new one each start]. It must
+    /// be this user's alone: it is created mode 0700, and another user's or a group- or
+    /// world-writable one is refused.
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
 
@@ -331,11 +334,44 @@ pub fn main(args: MasterArgs) -> ExitCode {
     }
 }
 
+/// Where the master keeps its registry and components when `--work-dir` is not given:
+/// `wasmesos-master-PORT` under the OS temp dir, so a master restarted on its port finds
+/// its state again. Only a master on port 0 (a throwaway) gets a new directory each start;
+/// the second value says so.
+fn settle_work_dir(config: &mut MasterConfig) -> (PathBuf, bool) {
+    if let Some(dir) = &config.work_dir {
+        return (dir.clone(), true);
+    }
+    let (name, kept) = match config.listen.port() {
+        0 => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let unique = format!("wasmesos-master-{}-{nanos:x}", std::process::id());
+            (unique, false)
+        }
+        port => (format!("wasmesos-master-{port}"), true),
+    };
+    let dir = std::env::temp_dir().join(name);
+    config.work_dir = Some(dir.clone());
+    (dir, kept)
+}
+
 fn run(args: MasterArgs) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let mut config = args.config()?;
     if args.print_config {
         print!("{}", print_config(&config)?);
         return Ok(());
+    }
+    let (work_dir, kept) = settle_work_dir(&mut config);
+    // The registry and the components agents compile and run live there.
+    wasmesos_wasm_executor::ensure_private_dir(&work_dir)?;
+    if !kept {
+        eprintln!(
+            "wasmesos master: no --work-dir and port 0: state goes to {}, which the next \
+             start will not use; give --work-dir to keep it",
+            work_dir.display()
+        );
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if config.ha.is_some() {
@@ -344,7 +380,7 @@ fn run(args: MasterArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let master = wasmesos_master::spawn(config).await?;
         println!(
-            "wasmesos master listening on {} (artifacts in {})",
+            "wasmesos master listening on {} (state in {})",
             master.url(),
             master.work_dir.display()
         );
@@ -542,6 +578,27 @@ mod tests {
         );
         assert_eq!(config.max_artifact_size, library.max_artifact_size);
         assert!(config.work_dir.is_none());
+    }
+
+    #[test]
+    fn without_a_work_dir_a_master_keeps_its_state_by_port() {
+        let mut config = parse(&["--listen", "127.0.0.1:5999"]).expect("flags");
+        let (dir, kept) = settle_work_dir(&mut config);
+        assert!(kept);
+        assert_eq!(dir, std::env::temp_dir().join("wasmesos-master-5999"));
+        let mut again = parse(&["--listen", "127.0.0.1:5999"]).expect("flags");
+        assert_eq!(
+            settle_work_dir(&mut again).0,
+            dir,
+            "the same dir at the next start"
+        );
+        let mut throwaway = parse(&["--listen", "127.0.0.1:0"]).expect("flags");
+        let (first, kept) = settle_work_dir(&mut throwaway);
+        assert!(!kept);
+        let mut other = parse(&["--listen", "127.0.0.1:0"]).expect("flags");
+        assert_ne!(settle_work_dir(&mut other).0, first);
+        let mut given = parse(&["--work-dir", "/srv/m"]).expect("flags");
+        assert_eq!(settle_work_dir(&mut given), (PathBuf::from("/srv/m"), true));
     }
 
     #[test]
