@@ -95,6 +95,9 @@ pub struct Metrics {
     /// Updates whose uuid equals the task's latest one: an agent resending an update the
     /// framework has not acknowledged yet.
     pub status_update_retries: Counter,
+    /// Updates dropped because their task does not run on the agent that sent them (forged,
+    /// or stale retries for an earlier task of the same id).
+    pub invalid_status_updates: Counter,
     /// Components uploaded and stored.
     pub uploads: Counter,
     /// Bytes of the stored uploads.

@@ -115,6 +115,34 @@ impl Core {
         let _span = tracing::debug_span!("task", task_id = %status.task_id,
             framework_id = %framework_id, agent_id = %agent_id)
         .entered();
+        let runs_here = self.frameworks.get(&framework_id).map(|framework| {
+            framework
+                .tasks
+                .get(&status.task_id)
+                .map(|task| task.agent_id == *agent_id)
+        });
+        if let Some(elsewhere @ (None | Some(false))) = runs_here {
+            // Not a task of this agent's: a forged update, or a stale retry for an earlier
+            // task of the same id. Never relayed (a framework would take it for its task's
+            // state); acknowledged for the framework so that an honest agent stops resending.
+            let why = if elsewhere.is_some() {
+                "status from an agent the task does not run on: dropped"
+            } else {
+                "status for a task the master does not know: dropped"
+            };
+            tracing::warn!(state = status.state, "{why}");
+            self.metrics.invalid_status_updates.inc();
+            if !status.uuid.is_empty() {
+                let uuid = std::mem::take(&mut status.uuid);
+                self.outbox.ack(
+                    agent_id.as_str(),
+                    framework_id.as_str(),
+                    &status.task_id,
+                    uuid,
+                );
+            }
+            return;
+        }
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
             // A removed framework will never acknowledge: acknowledge for it so the agent
             // stops resending. An unknown one may still subscribe (after a master restart).
@@ -139,8 +167,8 @@ impl Core {
                     freed = Some((task.role.clone(), task.resources.clone()));
                 }
             }
-            Some(_) => tracing::warn!("status from an agent the task does not run on"),
-            None => tracing::debug!("status for a task the master does not know"),
+            // Checked above: the task is known and runs on this agent.
+            _ => return,
         }
         if framework.connected {
             self.outbox.update(framework_id.as_str(), status.clone());

@@ -53,7 +53,7 @@ fn render(metrics: &Metrics, state: &StateSnapshot) -> String {
 }
 
 /// Each counter's family name and help, in exposition order.
-fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 9] {
+fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 10] {
     [
         (
             "wasmesos_allocation_rounds_total",
@@ -84,6 +84,11 @@ fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 9] {
             "wasmesos_status_update_retries_total",
             "Status updates resent by agents before their acknowledgement.",
             &metrics.status_update_retries,
+        ),
+        (
+            "wasmesos_invalid_status_updates_total",
+            "Status updates dropped: their task does not run on the agent that sent them.",
+            &metrics.invalid_status_updates,
         ),
         (
             "wasmesos_uploads_total",

@@ -407,6 +407,19 @@ pub(crate) fn metrics_map(api: &MesosApi) -> BTreeMap<String, f64> {
         counter(metrics.status_updates.get()),
     );
     put(
+        "master/invalid_status_updates",
+        counter(metrics.invalid_status_updates.get()),
+    );
+    put(
+        "master/valid_status_updates",
+        counter(
+            metrics
+                .status_updates
+                .get()
+                .saturating_sub(metrics.invalid_status_updates.get()),
+        ),
+    );
+    put(
         "master/operator_event_stream_subscribers",
         count(api.subscribers.len()),
     );

@@ -322,3 +322,46 @@ fn updates_for_a_disconnected_framework_are_held_back_by_the_agent() {
         "no ack: the agent must resend once the framework is back"
     );
 }
+
+#[test]
+fn a_status_from_another_agent_or_for_an_unknown_task_is_dropped_and_acknowledged() {
+    let (mut h, fw, agent) = two_running();
+    let forger = h.register("cpus:1;mem:1GiB");
+    h.settle();
+    h.take();
+    // Another agent claims t1 finished, and reports a task nobody launched.
+    h.report(
+        &forger,
+        &fw,
+        &[
+            ("t1", TaskState::TaskFinished, 9),
+            ("ghost", TaskState::TaskFinished, 10),
+        ],
+    );
+    let out = h.take();
+    assert!(
+        updates(&out, &fw).is_empty(),
+        "a framework never sees another agent's claim about its task"
+    );
+    let acked: Vec<Vec<u8>> = commands(&out, &forger)
+        .filter_map(|c| match c {
+            agent_command::Command::Acknowledge(a) => Some(a.acks.clone()),
+            _ => None,
+        })
+        .flatten()
+        .map(|a| a.uuid)
+        .collect();
+    assert_eq!(
+        acked,
+        vec![vec![9; 16], vec![10; 16]],
+        "acknowledged for the framework, so an honest agent stops resending"
+    );
+    assert_eq!(h.core.metrics().invalid_status_updates.get(), 2);
+    let state = h.cluster_state();
+    let t1 = state.tasks.iter().find(|t| t.task_id == "t1").expect("t1");
+    assert_eq!(t1.state, TaskState::TaskRunning as i32, "t1 still runs");
+    assert_eq!(h.agent_usage(&agent).0.scalar("cpus"), 2.0, "nothing freed");
+    // The agent the task runs on is still heard.
+    h.report(&agent, &fw, &[("t1", TaskState::TaskFinished, 11)]);
+    assert_eq!(updates(&h.take(), &fw).len(), 1);
+}
