@@ -156,6 +156,7 @@ async fn operator_calls_on_unknown_tasks_are_not_found() {
     let mut operator = master.operator();
     let kill = KillTaskRequest {
         task_id: "ghost".into(),
+        ..Default::default()
     };
     assert_eq!(code(operator.kill_task(kill).await), Code::NotFound);
     let read = ReadFileRequest {

@@ -157,6 +157,7 @@ async fn operator_kill_reaches_the_agent_and_state_lists_everything() {
     let mut agent = launch_one(&master, &["t1"], "").await;
     let kill = KillTaskRequest {
         task_id: "t1".into(),
+        ..Default::default()
     };
     master.operator().kill_task(kill).await.expect("kill");
     assert!(

@@ -12,6 +12,7 @@ Examples:
   wasmesos kill run-17f3a2c4
   wasmesos tasks                         # find the id first
   WASMESOS_MASTER=http://10.0.0.5:5050 wasmesos kill chunk-00003-try-1
+  wasmesos kill web-1 --framework 5f0c...   # when two frameworks run a task `web-1`
 
 The task's framework receives TASK_KILLED; `wasmesos tasks` shows it once the agent confirms.";
 
@@ -23,6 +24,10 @@ pub struct KillArgs {
     master: MasterArg,
     /// The task's id.
     task_id: String,
+    /// The framework whose task it is; needed only when two frameworks run a task of that
+    /// id.
+    #[arg(long, value_name = "ID")]
+    framework: Option<String>,
 }
 
 pub fn main(args: KillArgs) -> ExitCode {
@@ -44,6 +49,7 @@ fn run(args: &KillArgs) -> anyhow::Result<()> {
         let mut operator = args.master.operator().await?;
         let request = KillTaskRequest {
             task_id: args.task_id.clone(),
+            framework_id: args.framework.clone().unwrap_or_default(),
         };
         operator
             .kill_task(request)

@@ -128,8 +128,12 @@ impl Actor {
 
 /// `Operator`: what the cluster's operator asks.
 impl Actor {
-    pub(crate) async fn operator_kill(&self, task_id: String) -> Result<(), Error> {
-        self.core(move |core, now| core.operator_kill(&task_id, now))
+    pub(crate) async fn operator_kill(
+        &self,
+        framework_id: Option<String>,
+        task_id: String,
+    ) -> Result<(), Error> {
+        self.core(move |core, now| core.operator_kill(framework_id.as_deref(), &task_id, now))
             .await?
     }
 

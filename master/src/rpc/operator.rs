@@ -112,8 +112,11 @@ impl Operator for OperatorService {
         &self,
         request: Request<KillTaskRequest>,
     ) -> Result<Response<KillTaskResponse>, Status> {
-        let task_id = request.into_inner().task_id;
-        self.actor.operator_kill(task_id).await?;
+        let request = request.into_inner();
+        let framework_id = Some(request.framework_id).filter(|id| !id.is_empty());
+        self.actor
+            .operator_kill(framework_id, request.task_id)
+            .await?;
         Ok(Response::new(KillTaskResponse {}))
     }
 

@@ -177,10 +177,12 @@ fn kill_reaches_the_agent_and_unknown_or_finished_tasks_get_a_status() {
 #[test]
 fn operator_kill_and_locate_find_tasks_by_id() {
     let (mut h, _fw, agent) = two_running();
-    h.core.operator_kill("t1", h.now).expect("operator kill");
+    h.core
+        .operator_kill(None, "t1", h.now)
+        .expect("operator kill");
     assert!(commands(&h.take(), &agent).any(|c| matches!(c, agent_command::Command::Kill(_))));
     assert!(matches!(
-        h.core.operator_kill("nope", h.now),
+        h.core.operator_kill(None, "nope", h.now),
         Err(crate::Error::NotFound(_))
     ));
     let location = h.snapshot().locate_task("t2").expect("located");
@@ -364,4 +366,52 @@ fn a_status_from_another_agent_or_for_an_unknown_task_is_dropped_and_acknowledge
     // The agent the task runs on is still heard.
     h.report(&agent, &fw, &[("t1", TaskState::TaskFinished, 11)]);
     assert_eq!(updates(&h.take(), &fw).len(), 1);
+}
+
+#[test]
+fn an_operator_kill_of_a_task_id_two_frameworks_run_names_the_framework() {
+    let mut h = Harness::new();
+    let agent = h.register("cpus:4;mem:4GiB");
+    let mut frameworks = Vec::new();
+    for name in ["a", "b"] {
+        // Each subscribes alone, so the agent's rest is offered to it.
+        let fw = h.subscribe(name, &[]);
+        h.settle();
+        let offer = only_offer(&h.take(), &fw);
+        h.accept(
+            &fw,
+            &[&offer.id],
+            vec![task("same", &agent, "cpus:1;mem:1GiB")],
+            Some(3600.0),
+        );
+        h.report(&agent, &fw, &[("same", TaskState::TaskRunning, 1)]);
+        h.take();
+        frameworks.push(fw);
+    }
+    let (a, b) = (frameworks[0].clone(), frameworks[1].clone());
+    let refused = h.core.operator_kill(None, "same", h.now);
+    let Err(crate::Error::Conflict(why)) = refused else {
+        panic!("an ambiguous kill went through: {refused:?}");
+    };
+    let mut names = [a.as_str(), b.as_str()];
+    names.sort_unstable();
+    assert!(why.contains(&names.join(", ")), "{why}");
+    assert!(
+        !commands(&h.take(), &agent).any(|c| matches!(c, agent_command::Command::Kill(_))),
+        "nothing killed"
+    );
+    h.core
+        .operator_kill(Some(&b), "same", h.now)
+        .expect("named");
+    let kills: Vec<String> = commands(&h.take(), &agent)
+        .filter_map(|c| match c {
+            agent_command::Command::Kill(k) => Some(k.framework_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kills, vec![b.clone()], "only b's task");
+    assert!(matches!(
+        h.core.operator_kill(Some("nobody"), "same", h.now),
+        Err(crate::Error::NotFound(_))
+    ));
 }
