@@ -132,44 +132,27 @@ impl Core {
             };
             tracing::warn!(state = status.state, "{why}");
             self.metrics.invalid_status_updates.inc();
-            if !status.uuid.is_empty() {
-                let uuid = std::mem::take(&mut status.uuid);
-                self.outbox.ack(
-                    agent_id.as_str(),
-                    framework_id.as_str(),
-                    &status.task_id,
-                    uuid,
-                );
-            }
+            self.acknowledge_for_framework(agent_id, &framework_id, &mut status);
             return;
         }
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
             // A removed framework will never acknowledge: acknowledge for it so the agent
             // stops resending. An unknown one may still subscribe (after a master restart).
-            if self.removed_frameworks.contains(&framework_id) && !status.uuid.is_empty() {
-                let uuid = std::mem::take(&mut status.uuid);
-                self.outbox.ack(
-                    agent_id.as_str(),
-                    framework_id.as_str(),
-                    &status.task_id,
-                    uuid,
-                );
+            if self.removed_frameworks.contains(&framework_id) {
+                self.acknowledge_for_framework(agent_id, &framework_id, &mut status);
             }
             return;
         };
-        let mut freed = None;
-        match framework.tasks.get_mut(&status.task_id) {
-            Some(task) if task.agent_id == *agent_id => {
-                if !status.uuid.is_empty() && status.uuid == task.status.uuid {
-                    self.metrics.status_update_retries.inc();
-                }
-                if task.record(&status) {
-                    freed = Some((task.role.clone(), task.resources.clone()));
-                }
-            }
-            // Checked above: the task is known and runs on this agent.
-            _ => return,
+        // Checked above: the task is known and runs on this agent.
+        let Some(task) = framework.tasks.get_mut(&status.task_id) else {
+            return;
+        };
+        if !status.uuid.is_empty() && status.uuid == task.status.uuid {
+            self.metrics.status_update_retries.inc();
         }
+        let freed = task
+            .record(&status)
+            .then(|| (task.role.clone(), task.resources.clone()));
         if framework.connected {
             self.outbox.update(framework_id.as_str(), status.clone());
         }
@@ -185,6 +168,26 @@ impl Core {
             );
         }
         tracing::debug!(state = status.state, "status update");
+    }
+
+    /// Acknowledges `status` to its agent on the framework's behalf (the framework will not:
+    /// it is gone, or the update is not one it may see), so the agent stops resending it.
+    fn acknowledge_for_framework(
+        &mut self,
+        agent_id: &AgentId,
+        framework_id: &FrameworkId,
+        status: &mut TaskStatus,
+    ) {
+        if status.uuid.is_empty() {
+            return;
+        }
+        let uuid = std::mem::take(&mut status.uuid);
+        self.outbox.ack(
+            agent_id.as_str(),
+            framework_id.as_str(),
+            &status.task_id,
+            uuid,
+        );
     }
 
     /// A task reached a terminal state for the first time: its resources return to the
