@@ -219,8 +219,8 @@ impl Hasher for Sha256Hasher {
 ///
 /// One thread per executor, not per task: a task's epoch callback runs on every tick, which is
 /// how kill, timeout and CPU share are enforced on guests that never call the host. Ticking
-/// costs a wake-up per tick (about 2% of a core at 1 ms), so the thread parks while no task is
-/// running.
+/// costs a wake-up per tick (about 2% of a core at 1 ms), so the thread parks once no task has
+/// run for a while.
 struct Ticker {
     shared: Arc<TickerShared>,
     thread: Option<JoinHandle<()>>,
@@ -239,6 +239,11 @@ impl TickerShared {
         self.engines.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// Ticks without a running task before the ticker parks. Short tasks and requests come and
+/// go many times a tick: parking at each gap would cost every one of them a wake-up of the
+/// ticker (a system call, and a context switch on a busy core), and cost more than ticking on.
+const IDLE_TICKS_BEFORE_PARKING: u32 = 100;
 
 /// Keeps the ticker ticking while a task runs.
 pub(crate) struct Ticking {
@@ -259,12 +264,19 @@ impl Ticker {
         let thread = std::thread::Builder::new()
             .name("wasmesos-epoch".into())
             .spawn(move || {
+                let mut idle_ticks = 0;
                 while !state.stop.load(Ordering::Acquire) {
                     if state.running_tasks.load(Ordering::Acquire) == 0 {
-                        // `task_started` unparks; a token left by an earlier unpark only
-                        // costs one extra loop.
-                        std::thread::park();
-                        continue;
+                        idle_ticks += 1;
+                        if idle_ticks > IDLE_TICKS_BEFORE_PARKING {
+                            // `task_started` unparks; a token left by an earlier unpark
+                            // only costs one extra loop.
+                            std::thread::park();
+                            idle_ticks = 0;
+                            continue;
+                        }
+                    } else {
+                        idle_ticks = 0;
                     }
                     std::thread::sleep(tick);
                     for engine in state.lock_engines().iter() {

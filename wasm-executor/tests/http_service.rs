@@ -136,6 +136,51 @@ async fn past_the_queue_requests_get_503_at_once() {
 }
 
 #[tokio::test]
+async fn a_connection_waiting_for_headers_is_closed_but_a_long_request_is_not_cut() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hello = load(guests::HTTP_HELLO).await;
+    let sandbox = Sandbox::new();
+    let timeout = Duration::from_millis(300);
+    let config = ServiceConfig {
+        header_read_timeout: timeout,
+        ..ServiceConfig::default()
+    };
+    let service = serve(&hello, sandbox.spec("http-idle"), config).await;
+    let addr = service.local_addr();
+    // In flight for longer than the timeout: answered in full.
+    assert_eq!(
+        get(addr, "/sleep?ms=800").await,
+        ok(StatusCode::OK, "slept 800 ms\n")
+    );
+    // Half a request head, then nothing: the service closes the connection.
+    let mut stalled = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let opened = Instant::now();
+    stalled
+        .write_all(b"GET / HTTP/1.1\r\nhost: wasmesos\r\n")
+        .await
+        .expect("writes");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        scaled(Duration::from_secs(10)),
+        stalled.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the connection is closed");
+    assert!(
+        read.is_ok_and(|bytes| bytes == 0),
+        "nothing is answered: {rest:?}"
+    );
+    assert!(
+        opened.elapsed() >= timeout,
+        "closed after {:?}",
+        opened.elapsed()
+    );
+    assert_eq!(kill(service).await, Outcome::Killed);
+}
+
+#[tokio::test]
 async fn a_graceful_stop_finishes_the_request_in_flight_and_refuses_new_connections() {
     let hello = load(guests::HTTP_HELLO).await;
     let sandbox = Sandbox::new();

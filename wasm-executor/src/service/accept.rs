@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::idle::IdleTimer;
 use super::{Service, request, stop};
 use crate::control::StopReason;
 use crate::task::sleep_until;
@@ -71,21 +72,30 @@ async fn serve_connection(service: Arc<Service>, stream: TcpStream) {
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(err = %err, "cannot set TCP_NODELAY");
     }
+    let idle = IdleTimer::new(service.config.header_read_timeout);
     let handler = {
         let service = Arc::clone(&service);
+        let idle = Arc::clone(&idle);
         hyper::service::service_fn(move |req| {
             let service = Arc::clone(&service);
-            async move { Ok::<_, Infallible>(request::handle(service, req).await) }
+            let in_flight = idle.request_started();
+            async move {
+                let response = request::handle(service, req).await;
+                Ok::<_, Infallible>(response.map(|body| in_flight.until_sent(body)))
+            }
         })
     };
+    // hyper's own header timeout is left off: it arms a timer per request.
     let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(service.config.header_read_timeout)
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), handler);
     let mut connection = std::pin::pin!(connection);
     let served = tokio::select! {
         served = connection.as_mut() => served,
+        () = idle.expired() => {
+            tracing::debug!("closing a connection that waited too long for a request");
+            Ok(())
+        }
         _ = service.shared.drain.requested() => {
             connection.as_mut().graceful_shutdown();
             connection.await

@@ -28,6 +28,7 @@
 
 mod accept;
 mod admission;
+mod idle;
 mod request;
 
 use std::net::SocketAddr;
@@ -71,8 +72,10 @@ pub struct ServiceConfig {
     /// Connections open at once. At least 1. Further connections are not accepted until one
     /// closes; they wait in the listener's backlog.
     pub max_connections: u32,
-    /// How long a client may take to send a request's headers, so that a slow or idle
-    /// client does not hold a connection forever.
+    /// How long a connection may wait for a request: idle between requests, or with a
+    /// client slow to send its headers. Then it is closed, so that a slow or idle client
+    /// does not hold a connection forever. A request in flight (its response not yet
+    /// written) is never cut by it.
     pub header_read_timeout: Duration,
 }
 

@@ -1,8 +1,12 @@
 //! One request: its place in the queue, its instance (a store of its own, drawing on the
 //! service's memory, CPU and fuel), and its answer, or the 5xx that stands in for it.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -47,7 +51,7 @@ pub(super) async fn handle(
         }
     };
     let span = tracing::debug_span!(parent: &service.span, "request", method = %request.method(), path = %request.uri().path());
-    let (answer, answered) = oneshot::channel();
+    let (answer, mut answered) = oneshot::channel();
     let meter = Arc::new(CpuMeter::for_service(
         service.throttle.is_some(),
         Arc::clone(&shared.cpu),
@@ -57,28 +61,91 @@ pub(super) async fn handle(
         meter: Arc::clone(&meter),
         _slot: slot,
     };
-    // On a task of its own: the guest may go on writing the body after the head is sent.
-    let run = Metered::new(
-        Box::pin(instance.run(request, answer).instrument(span)),
-        meter,
-    );
-    let instance = tokio::spawn(run);
-    match answered.await {
-        Ok(Ok(response)) => response,
-        Ok(Err(code)) => {
+    let run: Pin<Box<dyn Future<Output = Outcome> + Send>> =
+        Box::pin(instance.run(request, answer).instrument(span));
+    // Driven here, on the connection's task, while it runs to the response head: a handler
+    // that answers and returns in one go (most do) costs no task of its own and no wake-up
+    // across threads. One still running once answered (writing the body, or working after
+    // it) goes on on a task of its own, as does one whose connection is dropped meanwhile.
+    let mut run = Detached(Some(Metered::new(run, meter)));
+    let first = std::future::poll_fn(|cx| {
+        if let Poll::Ready(ended) = run.poll_caught(cx) {
+            return Poll::Ready(First::Ended(ended));
+        }
+        match Pin::new(&mut answered).poll(cx) {
+            Poll::Ready(Ok(answer)) => Poll::Ready(First::Answered(answer)),
+            // The answer's sender is dropped with the store, as the instance ends.
+            Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    let answer = match first {
+        First::Answered(answer) => answer,
+        First::Ended(ended) => match answered.try_recv() {
+            Ok(answer) => answer,
+            Err(_) => {
+                return match ended {
+                    Ok(outcome) => failed(&outcome),
+                    Err(()) => plain(StatusCode::INTERNAL_SERVER_ERROR, "host fault\n"),
+                };
+            }
+        },
+    };
+    drop(run);
+    match answer {
+        Ok(response) => response,
+        Err(code) => {
             tracing::debug!(?code, "the guest answered with an error");
             plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("the service failed: {code:?}\n"),
             )
         }
-        Err(_) => match instance.await {
-            Ok(outcome) => failed(&outcome),
-            Err(err) => {
-                tracing::warn!(err = %err, "a request's instance panicked");
-                plain(StatusCode::INTERNAL_SERVER_ERROR, "host fault\n")
+    }
+}
+
+/// What came first of a request's instance: its answer, or its end (`Err` if it panicked).
+enum First {
+    Answered(Answer),
+    Ended(Result<Outcome, ()>),
+}
+
+type Running = Metered<dyn Future<Output = Outcome> + Send>;
+
+/// An instance driven by the request's handler; dropped before it ends, it goes on on a task
+/// of its own, so that neither a dropped connection nor an early answer cuts it short.
+struct Detached(Option<Running>);
+
+impl Detached {
+    /// Polls the instance, catching a panic so that it answers 500 rather than killing the
+    /// connection. The instance is gone once this returned `Ready`.
+    fn poll_caught(&mut self, cx: &mut Context<'_>) -> Poll<Result<Outcome, ()>> {
+        let Some(running) = self.0.as_mut() else {
+            return Poll::Pending;
+        };
+        let polled =
+            std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *running).poll(cx)));
+        let ended = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(outcome)) => Ok(outcome),
+            Err(_) => {
+                tracing::warn!("a request's instance panicked");
+                Err(())
             }
-        },
+        };
+        self.0 = None;
+        Poll::Ready(ended)
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(running) = self.0.take() {
+            // Outside a runtime (its shutdown) there is nothing left to run it on.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(running);
+            }
+        }
     }
 }
 
@@ -124,16 +191,17 @@ impl Instance {
                 .await
                 .map_err(Failure::Run)
         };
+        // The work first: a handler done in its first poll (most are) then registers no
+        // waiter for the stop and no timer. Guest code is stopped by the watchdog on an epoch
+        // tick either way; these two are for a guest blocked in a host call.
         let ended = tokio::select! {
             biased;
+            ended = work => ended,
             reason = service.shared.control.stopped() => Err(Failure::Stopped(reason)),
-            // Guest code running past the deadline is interrupted by the watchdog; this is for
-            // a guest blocked in a host call.
             () = sleep_until(deadline) => {
                 control.stop(StopReason::Timeout);
                 Err(Failure::Stopped(StopReason::Timeout))
             }
-            ended = work => ended,
         };
         self.count_fuel(&store);
         let outcome = classify(ended, &control, store.data().limiter.refused());
