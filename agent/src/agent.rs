@@ -27,6 +27,8 @@ pub(crate) struct Agent {
     pub(crate) address: String,
     /// The address of `address`'s host, where tasks' ports are served and health-checked.
     pub(crate) task_ip: IpAddr,
+    /// The operator's limits on tasks' network grants, and the addresses no task reaches.
+    pub(crate) network: crate::network::OperatorNetwork,
     pub(crate) resources: Resources,
     /// Set by each registration; `None` before the first and after the master removed us.
     pub(crate) agent_id: watch::Sender<Option<String>>,

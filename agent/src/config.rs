@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wasmesos_proto::Resources;
-use wasmesos_wasm_executor::ExecutorConfig;
+use wasmesos_wasm_executor::{AddrRule, ExecutorConfig};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -90,6 +90,11 @@ pub struct AgentConfig {
     /// one drops out of this list, its sandbox directory is deleted, which bounds the disk
     /// and inodes that finished tasks hold.
     pub completed_tasks_retained: usize,
+    /// The addresses tasks may be granted (`--network-allow`): a task whose executor asks for
+    /// more is refused (TASK_ERROR) naming the grant. `None`: any grant. Either way no guest
+    /// reaches the agent's own port, the master, or the link-local networks (cloud metadata)
+    /// unless one of these rules names that single address.
+    pub network_allow: Option<Vec<AddrRule>>,
     /// Engine, pool and compile-cache sizing. A `cache_dir` of `None` becomes
     /// `work_dir/compiled`.
     pub executor: ExecutorConfig,
@@ -118,6 +123,7 @@ impl Default for AgentConfig {
             fetcher_cache_bytes: 2 * 1024 * MIB,
             max_concurrent_fetches: 8,
             max_result_bytes: MIB,
+            network_allow: None,
             output_cap_bytes: 8 * MIB,
             output_memory_bytes: 8 * KIB,
             read_file_max_bytes: MIB,

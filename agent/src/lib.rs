@@ -69,6 +69,7 @@ mod http;
 mod ids;
 mod limits;
 mod link;
+mod network;
 mod outbox;
 mod recovery;
 mod registry;

@@ -607,6 +607,7 @@ fn spec_for(
         agent.config.output_cap_bytes,
         &agent.hostname,
     )?;
+    agent.network.apply(&mut spec.network)?;
     // A task may listen on its own ports through wasi:sockets, on the agent's task address
     // or on all addresses (which the ports being the task's makes the same thing).
     let any = match agent.task_ip {

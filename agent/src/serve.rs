@@ -14,12 +14,13 @@ use tonic::transport::{Channel, Server};
 use tracing::{Instrument, info, info_span};
 use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, MasterChannel};
 use wasmesos_proto::agent_server::AgentServer;
-use wasmesos_wasm_executor::Executor;
+use wasmesos_wasm_executor::{AddrRule, Executor};
 
 use crate::agent::Agent;
 use crate::artifacts::ArtifactCache;
 use crate::checkpoint::{Checkpoint, Recovered, Store};
 use crate::fetcher::Fetcher;
+use crate::network::OperatorNetwork;
 use crate::registry::Registry;
 use crate::relay::MessageRelay;
 use crate::resources::complete_resources;
@@ -152,6 +153,10 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         sysinfo::System::host_name().unwrap_or_else(|_| "localhost".to_string())
     });
     let executor = Executor::new(config.executor.clone())?;
+    let network = OperatorNetwork::new(
+        config.network_allow.clone(),
+        OperatorNetwork::protected(addr.port(), master_rules(&config.master_url).await),
+    );
     let (agent_id, agent_id_watch) = watch::channel(None);
     let status = StatusSender::spawn(
         channel.clone(),
@@ -162,6 +167,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         hostname,
         address,
         task_ip,
+        network,
         resources,
         registry: Registry::new(config.completed_tasks_retained),
         checkpoint: Checkpoint::start(store, status.clone())?,
@@ -271,6 +277,51 @@ async fn advertised_addr(addr: SocketAddr, master_url: &str) -> SocketAddr {
         .await
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     SocketAddr::new(ip, addr.port())
+}
+
+/// What of the master no task may reach: each host of `master_url` (one, or a ZooKeeper
+/// ensemble's list) at its port, resolved; a host that does not resolve, by its port on
+/// every address.
+async fn master_rules(master_url: &str) -> Vec<AddrRule> {
+    let zk = master_url.starts_with("zk://");
+    let default_port = if zk { 2181 } else { 5050 };
+    let authority = master_url
+        .split_once("://")
+        .map_or(master_url, |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default();
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
+    let mut rules = Vec::new();
+    for host in authority.split(',').filter(|host| !host.is_empty()) {
+        let (name, port) = split_host_port(host, default_port);
+        match tokio::net::lookup_host((name.as_str(), port)).await {
+            Ok(addrs) => rules.extend(addrs.map(AddrRule::socket)),
+            Err(err) => {
+                tracing::warn!(%host, %err, "cannot resolve a master host: tasks are kept from its port on every address");
+                rules.extend(AddrRule::port_anywhere(port));
+            }
+        }
+    }
+    rules
+}
+
+/// `host:port`, `[v6]:port` or a bare host, with `default_port` when none is given.
+fn split_host_port(text: &str, default_port: u16) -> (String, u16) {
+    if let Some(rest) = text.strip_prefix('[')
+        && let Some((ip, after)) = rest.split_once(']')
+    {
+        let port = after.strip_prefix(':').and_then(|port| port.parse().ok());
+        return (ip.to_owned(), port.unwrap_or(default_port));
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            (host.to_owned(), port.parse().unwrap_or(default_port))
+        }
+        _ => (text.to_owned(), default_port),
+    }
 }
 
 /// The IP address of `url`'s host, resolving a name.

@@ -87,6 +87,15 @@ pub enum Error {
     )]
     InvalidNetworkGrant(String),
 
+    /// An operator's address rule is not in the syntax [`AddrRule`](crate::AddrRule) reads.
+    #[error(
+        "`{0}` is not an address rule: write an IP or a network (`10.0.0.5`, `10.0.0.0/8`, \
+         `::/0`), optionally with a port or port range after a colon (`10.0.0.0/8:443`, \
+         `0.0.0.0/0:8000-8999`); an IPv6 rule with ports goes in brackets (`[::1]:80`, \
+         `[2001:db8::/32]:443`)"
+    )]
+    InvalidAddrRule(String),
+
     /// The task's sandbox could not be prepared.
     #[error("cannot prepare the sandbox: {0}")]
     Sandbox(String),
@@ -116,6 +125,7 @@ impl Error {
             Error::Config(_) => "config_error",
             Error::InvalidSpec(_) => "invalid_spec",
             Error::InvalidNetworkGrant(_) => "invalid_network_grant",
+            Error::InvalidAddrRule(_) => "invalid_address_rule",
             Error::Sandbox(_) => "sandbox_error",
             Error::NoRuntime | Error::Host(_) => "host_error",
         }

@@ -37,6 +37,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod addr_rule;
 mod cache;
 mod config;
 mod control;
@@ -62,6 +63,7 @@ mod store;
 mod task;
 mod watchdog;
 
+pub use addr_rule::AddrRule;
 pub use cache::{CacheStats, Digest};
 pub use config::ExecutorConfig;
 pub use control::KillHandle;

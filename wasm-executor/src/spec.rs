@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::Error;
+use crate::addr_rule::AddrRule;
 use crate::output::OutputMemory;
 
 /// Everything [`Executor::launch`](crate::Executor::launch) needs to run one task.
@@ -86,6 +87,11 @@ pub struct NetworkPolicy {
     pub allow: Vec<AllowedAddr>,
     /// Whether `wasi:sockets/ip-name-lookup` resolves names.
     pub allow_name_lookup: bool,
+    /// Addresses the guest may never use, whatever `allow` says: the operator's protected
+    /// ones (the agent's own port, the master, link-local metadata).
+    pub deny: Vec<AddrRule>,
+    /// Addresses in `deny` that the operator named on purpose, and so stay usable.
+    pub deny_exceptions: Vec<AddrRule>,
 }
 
 impl NetworkPolicy {
@@ -93,18 +99,21 @@ impl NetworkPolicy {
     pub fn allowing(allow: impl IntoIterator<Item = AllowedAddr>) -> Self {
         NetworkPolicy {
             allow: allow.into_iter().collect(),
-            allow_name_lookup: false,
+            ..NetworkPolicy::default()
         }
     }
 
-    /// Whether the guest may use `addr`. A guest with any grant may also bind the unspecified
+    /// Whether the guest may use `addr` (to connect to, or with `binding`, to bind): it is
+    /// granted and not protected. A guest with any grant may also bind the unspecified
     /// address on an ephemeral port: that is how a client socket gets its local end before it
     /// connects (wasi-libc does so), and it exposes nothing that a connect would not.
-    pub(crate) fn permits(&self, addr: SocketAddr, binding: bool) -> bool {
+    pub fn permits(&self, addr: SocketAddr, binding: bool) -> bool {
         if binding && addr.ip().is_unspecified() && addr.port() == 0 && !self.denies_all() {
             return true;
         }
-        self.allow.iter().any(|allowed| allowed.matches(addr))
+        let protected = self.deny.iter().any(|rule| rule.matches(addr))
+            && !self.deny_exceptions.iter().any(|rule| rule.matches(addr));
+        !protected && self.allow.iter().any(|allowed| allowed.matches(addr))
     }
 
     pub(crate) fn denies_all(&self) -> bool {
@@ -188,6 +197,18 @@ impl Default for OutputConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protected_addresses_are_denied_unless_named_on_purpose() {
+        let addr = |text: &str| text.parse::<SocketAddr>().expect("addr");
+        let mut policy =
+            NetworkPolicy::allowing([AllowedAddr::Ip("127.0.0.1".parse().expect("ip"))]);
+        policy.deny = AddrRule::port_anywhere(5051).to_vec();
+        assert!(policy.permits(addr("127.0.0.1:8080"), false));
+        assert!(!policy.permits(addr("127.0.0.1:5051"), false));
+        policy.deny_exceptions = vec!["127.0.0.1:5051".parse().expect("rule")];
+        assert!(policy.permits(addr("127.0.0.1:5051"), false));
+    }
 
     #[test]
     fn grants_are_exact_or_per_ip() {

@@ -240,6 +240,69 @@ async fn the_network_is_closed_unless_the_task_is_granted_the_address() {
     assert_eq!(granted.state(), TaskState::TaskFinished, "{granted:?}");
 }
 
+/// The operator's `--network-allow` bounds the grants, and no grant reaches the agent's own
+/// port or the master.
+#[tokio::test]
+async fn the_operator_bounds_grants_and_no_grant_reaches_the_agent_or_the_master() {
+    let cluster = Cluster::start_with(AckPolicy::OnReceipt(1), |config| {
+        config.network_allow = Some(vec!["127.0.0.0/8".parse().expect("a rule")]);
+    })
+    .await;
+    let master = &cluster.master;
+    let socket_attempt = master.upload_file(SOCKET_ATTEMPT);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let target = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    let authority = |url: &str| {
+        url.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let agent_addr = authority(&cluster.agent.url());
+    let master_addr = authority(&master.url);
+    let granted = |task_id: &str, to: &str, grant: &str| {
+        let mut task = with_args(task(task_id, &socket_attempt), &[to]);
+        if let Some(executor) = task.executor.as_mut() {
+            executor.network_allow = vec![grant.to_owned()];
+        }
+        task
+    };
+    master
+        .launch(
+            "fw-operator-net",
+            vec![
+                granted("inside", &target, "127.0.0.1"),
+                granted("own-port", &agent_addr, "127.0.0.1"),
+                granted("master", &master_addr, "127.0.0.1"),
+                granted("outside", &target, "10.0.0.1"),
+            ],
+        )
+        .await;
+    let inside = master.terminal("inside").await;
+    assert_eq!(inside.state(), TaskState::TaskFinished, "{inside:?}");
+    for task_id in ["own-port", "master"] {
+        let denied = master.terminal(task_id).await;
+        assert_eq!(
+            (denied.state(), denied.exit_code),
+            (TaskState::TaskFailed, Some(3)),
+            "{task_id}: {denied:?}"
+        );
+    }
+    let outside = master.terminal("outside").await;
+    assert_eq!(outside.state(), TaskState::TaskError, "{outside:?}");
+    assert!(
+        outside.message.contains("`10.0.0.1`")
+            && outside.message.contains("--network-allow 127.0.0.0/8"),
+        "{outside:?}"
+    );
+}
+
 /// A work dir another local user could write to is refused before anything is read from it
 /// or compiled into it: a planted `.cwasm` would run as native code.
 #[cfg(unix)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use wasmesos_agent::{AgentConfig, ExecutorConfig};
 use wasmesos_proto::Resources;
+use wasmesos_wasm_executor::AddrRule;
 
 use crate::settings::{Layers, Printed};
 use crate::signals::shutdown_signal;
@@ -118,6 +119,14 @@ pub struct AgentArgs {
     #[arg(long = "fetch-allowed-dir", value_name = "DIR")]
     fetch_allowed_dirs: Vec<PathBuf>,
 
+    /// Addresses tasks may be granted, as IP networks with optional ports: `10.0.0.0/8`,
+    /// `0.0.0.0/0:443`, `[2001:db8::/32]:8000-8999` (repeatable, or comma-separated; `none`
+    /// grants nothing). A task asking for more is refused. Without it any grant is allowed.
+    /// Either way tasks never reach this agent's port, the master or link-local addresses
+    /// (cloud metadata) unless a rule names that one address (`169.254.169.254`).
+    #[arg(long = "network-allow", value_name = "RULES")]
+    network_allow: Vec<String>,
+
     /// Bytes the fetcher cache (downloads of uris marked `cache`, under the work dir) keeps
     /// at most, least recently used evicted first; emptied when the agent starts
     /// [default: 2GiB].
@@ -181,6 +190,17 @@ impl AgentArgs {
             fetcher_cache_bytes: l
                 .one("fetcher_cache_size", self.fetcher_cache_size, parse_size)?
                 .unwrap_or(library.fetcher_cache_bytes),
+            network_allow: network_allow(
+                l.many(
+                    "network_allow",
+                    self.network_allow
+                        .iter()
+                        .map(|text| parse_rules(text))
+                        .collect::<Result<_, _>>()
+                        .map_err(|why| anyhow::anyhow!("--network-allow: {why}"))?,
+                    parse_rules,
+                )?,
+            ),
             executor: ExecutorConfig {
                 max_concurrent_tasks: max_tasks.unwrap_or(DEFAULT_MAX_TASKS),
                 max_task_memory_bytes: max_task_mem.unwrap_or(DEFAULT_MAX_TASK_MEM),
@@ -191,6 +211,24 @@ impl AgentArgs {
         layers.finish()?;
         Ok(config)
     }
+}
+
+/// One `--network-allow` value: comma-separated rules, or `none`.
+fn parse_rules(text: &str) -> Result<Vec<AddrRule>, String> {
+    if text.trim() == NO_GRANTS {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|rule| rule.parse::<AddrRule>().map_err(|err| err.to_string()))
+        .collect()
+}
+
+/// `--network-allow none`: tasks may be granted no address.
+const NO_GRANTS: &str = "none";
+
+/// The operator's list from its values: `None` when none was given.
+fn network_allow(values: Vec<Vec<AddrRule>>) -> Option<Vec<AddrRule>> {
+    (!values.is_empty()).then(|| values.into_iter().flatten().collect())
 }
 
 /// `wasmesos-agent-PORT` under the OS temp dir, so two agents on one host differ.
@@ -232,6 +270,14 @@ fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
         .text(
             "fetcher_cache_size",
             format_size(config.fetcher_cache_bytes),
+        )
+        .list(
+            "network_allow",
+            match &config.network_allow {
+                None => Vec::new(),
+                Some(rules) if rules.is_empty() => vec![NO_GRANTS.to_owned()],
+                Some(rules) => rules.iter().map(ToString::to_string).collect(),
+            },
         )
         .text("max_tasks", config.executor.max_concurrent_tasks)
         .text(
@@ -372,6 +418,35 @@ mod tests {
         assert_eq!(again.executor.max_task_memory_bytes, 256 << 20);
         assert_eq!(again.fetch_allowed_dirs, [PathBuf::from("/srv/data")]);
         assert_eq!(again.fetch_timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn network_rules_come_from_flags_and_the_file_and_read_back() {
+        let rules = |config: &AgentConfig| {
+            config
+                .network_allow
+                .as_ref()
+                .map(|rules| rules.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(rules(&parse(&[]).expect("no flag")), None);
+        let flags = parse(&[
+            "--network-allow",
+            "10.0.0.0/8,0.0.0.0/0:443",
+            "--network-allow",
+            "[::1]:8080",
+        ])
+        .expect("valid rules");
+        let expected = ["10.0.0.0/8", "0.0.0.0/0:443", "[::1]:8080"].map(String::from);
+        assert_eq!(rules(&flags), Some(expected.to_vec()));
+        let printed = print_config(&flags).expect("printable");
+        let again = layered(&[], &printed, &[]).expect("reads back");
+        assert_eq!(rules(&again), Some(expected.to_vec()));
+        let none = layered(&[], "network_allow = [\"none\"]", &[]).expect("none");
+        assert_eq!(rules(&none), Some(vec![]));
+        let none_again = layered(&[], &print_config(&none).expect("printable"), &[]);
+        assert_eq!(rules(&none_again.expect("reads back")), Some(vec![]));
+        let err = parse(&["--network-allow", "example.com"]).expect_err("a host name");
+        assert!(format!("{err:#}").contains("example.com"), "{err:#}");
     }
 
     #[test]
