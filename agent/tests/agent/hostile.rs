@@ -210,11 +210,8 @@ async fn hostile_guests_are_contained_with_the_right_reasons_and_the_agent_stays
     assert_eq!(state.into_inner().tasks.len(), cases.len() + 1);
 }
 
-#[tokio::test]
-async fn the_network_is_closed_unless_the_task_is_granted_the_address() {
-    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
-    let master = &cluster.master;
-    let socket_attempt = master.upload_file(SOCKET_ATTEMPT);
+/// A loopback listener that accepts and drops every connection; its `ip:port`.
+async fn accepting_listener() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -224,6 +221,15 @@ async fn the_network_is_closed_unless_the_task_is_granted_the_address() {
             drop(stream);
         }
     });
+    target
+}
+
+#[tokio::test]
+async fn the_network_is_closed_unless_the_task_is_granted_the_address() {
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let socket_attempt = master.upload_file(SOCKET_ATTEMPT);
+    let target = accepting_listener().await;
     let denied = with_args(task("denied", &socket_attempt), &[&target]);
     let mut granted = with_args(task("granted", &socket_attempt), &[&target]);
     if let Some(executor) = granted.executor.as_mut() {
@@ -250,15 +256,7 @@ async fn the_operator_bounds_grants_and_no_grant_reaches_the_agent_or_the_master
     .await;
     let master = &cluster.master;
     let socket_attempt = master.upload_file(SOCKET_ATTEMPT);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let target = listener.local_addr().expect("addr").to_string();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            drop(stream);
-        }
-    });
+    let target = accepting_listener().await;
     let authority = |url: &str| {
         url.trim_start_matches("http://")
             .trim_end_matches('/')
