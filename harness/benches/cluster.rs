@@ -2,7 +2,8 @@
 //!
 //! - throughput: one framework runs N trivial tasks (`hello`) on 1 master + 2 agents, from
 //!   the first ACCEPT to the last FINISHED acknowledged; baseline: the same N runs straight on
-//!   one `wasm-executor` in this process (no master, agent or network);
+//!   one `wasm-executor` in this process (no master, agent or network); then the same on a
+//!   cluster of 4 agents, against the 2-agent figure;
 //! - latency: ACCEPT → TASK_RUNNING as the scheduler sees it, p50 and p99, one task at a time;
 //!   baseline: a unary gRPC round trip to the same master (`Artifacts.Stat`);
 //! - the same throughput and latency through Mesos's v1 scheduler HTTP API in JSON
@@ -100,11 +101,7 @@ async fn measure(
     samples: usize,
 ) -> BenchResult<Vec<String>> {
     let hello = Path::new(wasmesos_guest_artifacts::HELLO);
-    let mut config = ClusterConfig::new(2).agent_resources("cpus:2;mem:8GiB;disk:8GiB");
-    config.base_dir = Some(base.to_path_buf());
-    config.agent.executor.max_concurrent_tasks = 1024;
-    config.agent.status_update_retry = Duration::from_secs(10);
-    let cluster = Cluster::start(config).await?;
+    let cluster = start_cluster(2, base).await?;
     let master = cluster.master_url();
 
     let digest = digest_of(&std::fs::read(hello)?);
@@ -139,10 +136,20 @@ async fn measure(
     let (running, rtt) = latency(&master, hello, samples).await?;
     let json_running = mesos_json::latency(&master, &digest, samples).await?;
     cluster.shutdown().await?;
+    let mut four_agent_rates = Vec::new();
+    let cluster = start_cluster(4, base).await?;
+    let master = cluster.master_url();
+    for round in 0..rounds {
+        let rate = throughput(&master, hello, tasks, round).await?;
+        eprintln!("{label}, round {round}: 4 agents {rate:.0} tasks/s");
+        four_agent_rates.push(rate);
+    }
+    cluster.shutdown().await?;
 
     let cluster_rate = median(&mut cluster_rates);
     let json_rate = median(&mut json_rates);
     let executor_rate = median(&mut executor_rates);
+    let four_agent_rate = median(&mut four_agent_rates);
     let mut rows = vec![
         format!(
             "{:<54} {:>14} {:>28} {:>8.2}",
@@ -150,6 +157,13 @@ async fn measure(
             format!("{cluster_rate:.0} tasks/s"),
             format!("executor alone {executor_rate:.0}/s"),
             cluster_rate / executor_rate
+        ),
+        format!(
+            "{:<54} {:>14} {:>28} {:>8.2}",
+            format!("  the same, 4 agents, {label}"),
+            format!("{four_agent_rate:.0} tasks/s"),
+            format!("2 agents {cluster_rate:.0}/s"),
+            four_agent_rate / cluster_rate
         ),
         format!(
             "{:<54} {:>14} {:>28} {:>8.2}",
@@ -179,6 +193,15 @@ async fn measure(
         ));
     }
     Ok(rows)
+}
+
+/// A master and `agents` agents of 2 cpus and 8 GiB each, their work dirs under `base`.
+async fn start_cluster(agents: usize, base: &Path) -> BenchResult<Cluster> {
+    let mut config = ClusterConfig::new(agents).agent_resources("cpus:2;mem:8GiB;disk:8GiB");
+    config.base_dir = Some(base.to_path_buf());
+    config.agent.executor.max_concurrent_tasks = 1024;
+    config.agent.status_update_retry = Duration::from_secs(10);
+    Ok(Cluster::start(config).await?)
 }
 
 fn millis(duration: Duration) -> f64 {
