@@ -25,6 +25,10 @@ use wasmesos_wasm_executor::{Executor, Program};
 use crate::Error;
 use crate::ids::check_digest;
 
+/// The largest message of an artifact download the agent decodes: tonic's default, sixteen
+/// times the chunk the master sends.
+const MAX_DOWNLOAD_MESSAGE: usize = 4 * 1024 * 1024;
+
 pub(crate) struct ArtifactCache {
     dir: PathBuf,
     max_bytes: u64,
@@ -42,7 +46,9 @@ impl ArtifactCache {
         executor: Executor,
         channel: Channel,
     ) -> Self {
-        let client = ArtifactsClient::new(channel).max_decoding_message_size(usize::MAX);
+        // The master sends an artifact in 256 KiB messages; a bigger one is refused
+        // rather than buffered whole, whatever size its sender claims.
+        let client = ArtifactsClient::new(channel).max_decoding_message_size(MAX_DOWNLOAD_MESSAGE);
         ArtifactCache {
             dir,
             max_bytes,

@@ -55,6 +55,8 @@ struct Shared {
     /// Registrations still to be left unanswered (the stream stays open, silent).
     mute_registrations: AtomicUsize,
     muted_streams: Mutex<Vec<mpsc::Sender<Result<AgentCommand, Status>>>>,
+    /// Bytes per message of an artifact download (the real master's 256 KiB by default).
+    download_chunk: AtomicUsize,
 }
 
 pub struct FakeMaster {
@@ -85,6 +87,7 @@ impl FakeMaster {
             acks,
             mute_registrations: AtomicUsize::new(0),
             muted_streams: Mutex::new(Vec::new()),
+            download_chunk: AtomicUsize::new(256 * 1024),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let service = Service(Arc::clone(&shared));
@@ -102,6 +105,12 @@ impl FakeMaster {
             shared,
             _stop: stop,
         }
+    }
+
+    /// Sends artifact downloads in messages of `bytes`, as a master the agent should not
+    /// trust might.
+    pub fn send_downloads_in_chunks_of(&self, bytes: usize) {
+        self.shared.download_chunk.store(bytes, Ordering::SeqCst);
     }
 
     /// Stores a component as if a framework had uploaded it; returns its digest.
@@ -385,9 +394,10 @@ impl Artifacts for Service {
             .cloned()
             .ok_or_else(|| Status::not_found(format!("no artifact {digest}")))?;
         let (sender, receiver) = mpsc::channel(16);
+        let chunk_size = self.0.download_chunk.load(Ordering::SeqCst);
         tokio::spawn(async move {
             let total_size = bytes.len() as u64;
-            for (n, chunk) in bytes.chunks(256 * 1024).enumerate() {
+            for (n, chunk) in bytes.chunks(chunk_size).enumerate() {
                 let chunk = DownloadChunk {
                     data: chunk.to_vec().into(),
                     total_size: if n == 0 { total_size } else { 0 },

@@ -246,6 +246,27 @@ async fn the_network_is_closed_unless_the_task_is_granted_the_address() {
     assert_eq!(granted.state(), TaskState::TaskFinished, "{granted:?}");
 }
 
+/// A download sent as one message larger than the agent decodes (a master it should not
+/// trust) fails the task with the reason, instead of being buffered whole; the agent goes on.
+#[tokio::test]
+async fn an_oversized_download_message_fails_the_task_and_the_agent_goes_on() {
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let hello = master.upload_file(HELLO);
+    let blob = master.upload(vec![7u8; 6 << 20]);
+    master.send_downloads_in_chunks_of(8 << 20);
+    master
+        .launch("fw-big", vec![task("one-message", &blob)])
+        .await;
+    let failed = master.terminal("one-message").await;
+    assert_ne!(failed.state(), TaskState::TaskFinished, "{failed:?}");
+    assert!(failed.message.contains("too large"), "{failed:?}");
+    master.send_downloads_in_chunks_of(256 * 1024);
+    master.launch("fw-big", vec![task("after", &hello)]).await;
+    let after = master.terminal("after").await;
+    assert_eq!(after.state(), TaskState::TaskFinished, "{after:?}");
+}
+
 /// The operator's `--network-allow` bounds the grants, and no grant reaches the agent's own
 /// port or the master.
 #[tokio::test]
