@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
 use tracing::{Instrument, info, info_span};
-use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, MasterChannel};
+use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, MasterChannel, MasterUrl};
 use wasmesos_proto::agent_server::AgentServer;
 use wasmesos_wasm_executor::{AddrRule, Executor};
 
@@ -279,25 +279,35 @@ async fn advertised_addr(addr: SocketAddr, master_url: &str) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
-/// What of the master no task may reach: each host of `master_url` (one, or a ZooKeeper
-/// ensemble's list) at its port, resolved; a host that does not resolve, by its port on
+/// What of the master no task may reach: each host of `master_url` (the master's, or a
+/// ZooKeeper ensemble's) at its port, resolved; a host that does not resolve, by its port on
 /// every address.
 async fn master_rules(master_url: &str) -> Vec<AddrRule> {
-    let zk = master_url.starts_with("zk://");
-    let default_port = if zk { 2181 } else { 5050 };
-    let authority = master_url
-        .split_once("://")
-        .map_or(master_url, |(_, rest)| rest)
-        .split(['/', '?'])
-        .next()
-        .unwrap_or_default();
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, hosts)| hosts);
+    let unbracket = |host: &str| {
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned()
+    };
+    let hosts: Vec<(String, u16)> = match master_url.parse::<MasterUrl>() {
+        // Ports filled in by the parser.
+        Ok(MasterUrl::ZooKeeper { servers, .. }) => servers
+            .split(',')
+            .filter_map(|server| {
+                let (host, port) = server.rsplit_once(':')?;
+                Some((unbracket(host), port.parse().ok()?))
+            })
+            .collect(),
+        Ok(MasterUrl::Static(url)) => url
+            .parse::<tonic::codegen::http::Uri>()
+            .ok()
+            .and_then(|uri| Some((unbracket(uri.host()?), uri.port_u16().unwrap_or(5050))))
+            .into_iter()
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let mut rules = Vec::new();
-    for host in authority.split(',').filter(|host| !host.is_empty()) {
-        let (name, port) = split_host_port(host, default_port);
-        match tokio::net::lookup_host((name.as_str(), port)).await {
+    for (host, port) in hosts {
+        match tokio::net::lookup_host((host.as_str(), port)).await {
             Ok(addrs) => rules.extend(addrs.map(AddrRule::socket)),
             Err(err) => {
                 tracing::warn!(%host, %err, "cannot resolve a master host: tasks are kept from its port on every address");
@@ -306,22 +316,6 @@ async fn master_rules(master_url: &str) -> Vec<AddrRule> {
         }
     }
     rules
-}
-
-/// `host:port`, `[v6]:port` or a bare host, with `default_port` when none is given.
-fn split_host_port(text: &str, default_port: u16) -> (String, u16) {
-    if let Some(rest) = text.strip_prefix('[')
-        && let Some((ip, after)) = rest.split_once(']')
-    {
-        let port = after.strip_prefix(':').and_then(|port| port.parse().ok());
-        return (ip.to_owned(), port.unwrap_or(default_port));
-    }
-    match text.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => {
-            (host.to_owned(), port.parse().unwrap_or(default_port))
-        }
-        _ => (text.to_owned(), default_port),
-    }
 }
 
 /// The IP address of `url`'s host, resolving a name.
@@ -352,4 +346,25 @@ async fn route_to(master_url: &str) -> Option<IpAddr> {
     let socket = tokio::net::UdpSocket::bind(bind).await.ok()?;
     socket.connect(master).await.ok()?;
     Some(socket.local_addr().ok()?.ip())
+}
+
+#[cfg(test)]
+mod master_rule_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_master_or_each_zookeeper_host_is_protected_at_its_port() {
+        let protected = |rules: &[AddrRule], addr: &str| {
+            let addr: SocketAddr = addr.parse().expect("an address");
+            rules.iter().any(|rule| rule.matches(addr))
+        };
+        let fixed = master_rules("http://127.0.0.1:5055").await;
+        assert!(protected(&fixed, "127.0.0.1:5055"));
+        assert!(!protected(&fixed, "127.0.0.1:5056"));
+        let ensemble = master_rules("zk://127.0.0.1:2182,[::1]/wasmesos").await;
+        assert!(protected(&ensemble, "127.0.0.1:2182"));
+        assert!(protected(&ensemble, "[::1]:2181"));
+        assert!(!protected(&ensemble, "127.0.0.1:2181"));
+        assert!(master_rules("not a url").await.is_empty());
+    }
 }

@@ -27,7 +27,7 @@ pub struct AddrRule {
 impl AddrRule {
     /// Every port of every address of `ip`'s network of `prefix` bits.
     pub fn network(ip: IpAddr, prefix: u8) -> Option<Self> {
-        let ip = canonical(ip);
+        let ip = ip.to_canonical();
         let bits = max_prefix(ip);
         (prefix <= bits).then(|| AddrRule {
             network: mask(ip, prefix),
@@ -38,7 +38,7 @@ impl AddrRule {
 
     /// Exactly `addr`.
     pub fn socket(addr: SocketAddr) -> Self {
-        let ip = canonical(addr.ip());
+        let ip = addr.ip().to_canonical();
         AddrRule {
             network: ip,
             prefix: max_prefix(ip),
@@ -73,7 +73,7 @@ impl AddrRule {
 
     /// Whether `addr` is in this rule.
     pub fn matches(&self, addr: SocketAddr) -> bool {
-        self.contains_ip(canonical(addr.ip()))
+        self.contains_ip(addr.ip().to_canonical())
             && (self.ports.0..=self.ports.1).contains(&addr.port())
     }
 
@@ -81,7 +81,9 @@ impl AddrRule {
     pub fn covers(&self, grant: &AllowedAddr) -> bool {
         match grant {
             AllowedAddr::Socket(addr) => self.matches(*addr),
-            AllowedAddr::Ip(ip) => self.contains_ip(canonical(*ip)) && self.ports == (0, u16::MAX),
+            AllowedAddr::Ip(ip) => {
+                self.contains_ip(ip.to_canonical()) && self.ports == (0, u16::MAX)
+            }
         }
     }
 
@@ -118,7 +120,7 @@ impl FromStr for AddrRule {
             }
             None => (net.parse().map_err(|_| invalid())?, None),
         };
-        let prefix = prefix.unwrap_or_else(|| max_prefix(canonical(ip)));
+        let prefix = prefix.unwrap_or_else(|| max_prefix(ip.to_canonical()));
         let mut rule = AddrRule::network(ip, prefix).ok_or_else(invalid)?;
         if let Some(ports) = ports {
             rule.ports = parse_ports(ports).ok_or_else(invalid)?;
@@ -173,11 +175,6 @@ impl fmt::Display for AddrRule {
             IpAddr::V6(_) => write!(f, "[{net}]:{ports}"),
         }
     }
-}
-
-/// An IPv4-mapped IPv6 address as the IPv4 address it is.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
 }
 
 fn max_prefix(ip: IpAddr) -> u8 {

@@ -356,6 +356,11 @@ fn write_value(
     }
 }
 
+/// A signed integer zigzag-encoded, as `sint32` and `sint64` go on the wire.
+fn zigzag_encode(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)).cast_unsigned()
+}
+
 /// A zigzag-encoded signed integer.
 fn zigzag(v: u64) -> i64 {
     (v >> 1).cast_signed() ^ (v & 1).cast_signed().wrapping_neg()
@@ -545,8 +550,8 @@ fn value_to_wire(
             varint_to_wire(number, i64::from(n).cast_unsigned(), out);
         }
         Kind::Sint32 => {
-            let n = i64::from(i32::try_from(int(json)?).map_err(|_| wrong())?);
-            varint_to_wire(number, ((n << 1) ^ (n >> 63)).cast_unsigned(), out);
+            let n = i32::try_from(int(json)?).map_err(|_| wrong())?;
+            varint_to_wire(number, zigzag_encode(i64::from(n)), out);
         }
         Kind::Sfixed32 => {
             let n = i32::try_from(int(json)?).map_err(|_| wrong())?;
@@ -558,7 +563,7 @@ fn value_to_wire(
         }
         Kind::Sint64 => {
             let n = i64::try_from(int(json)?).map_err(|_| wrong())?;
-            varint_to_wire(number, ((n << 1) ^ (n >> 63)).cast_unsigned(), out);
+            varint_to_wire(number, zigzag_encode(n), out);
         }
         Kind::Sfixed64 => {
             let n = i64::try_from(int(json)?).map_err(|_| wrong())?;
