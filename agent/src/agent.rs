@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Semaphore, watch};
-use tonic::transport::Channel;
+use wasmesos_detector::MasterService as Channel;
 use wasmesos_proto::{AgentInfo, Resources};
 use wasmesos_wasm_executor::Executor;
 
@@ -47,6 +47,8 @@ pub(crate) struct Agent {
     pub(crate) executor: Executor,
     /// One HTTP/2 connection to the master, shared by every client; it reconnects by itself.
     pub(crate) channel: Channel,
+    /// The credential and session stream id on every call to the master.
+    pub(crate) headers: wasmesos_detector::CallHeaders,
     pub(crate) sandboxes: Sandboxes,
     /// One permit per instance slot of the executor's pool.
     pub(crate) slots: Arc<Semaphore>,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tonic::Code;
-use tonic::transport::Channel;
+use wasmesos_detector::MasterService as Channel;
 use tracing::{debug, info, warn};
 use wasmesos_detector::Backoff;
 use wasmesos_proto::DownloadRequest;

@@ -22,6 +22,9 @@ pub const DEFAULT_LISTEN: SocketAddr =
 pub struct AgentConfig {
     /// The master, e.g. `http://127.0.0.1:5050`.
     pub master_url: String,
+    /// A file with the principal and secret the agent authenticates to the master with
+    /// (`--credential`: JSON `{"principal", "secret"}` or one `p s` line), read at start.
+    pub credential_file: Option<PathBuf>,
     /// Where [`spawn`](crate::spawn) binds the agent's own gRPC server. `serve` is handed a
     /// listener instead.
     pub listen: SocketAddr,
@@ -104,6 +107,7 @@ impl Default for AgentConfig {
     fn default() -> Self {
         AgentConfig {
             master_url: DEFAULT_MASTER_URL.to_string(),
+            credential_file: None,
             listen: DEFAULT_LISTEN,
             advertise_url: None,
             hostname: None,

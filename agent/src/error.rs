@@ -13,6 +13,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidResources(wasmesos_allocator::Error),
 
+    /// The agent's credential file cannot be used; names the file, never the secret.
+    #[error(transparent)]
+    Credential(#[from] wasmesos_detector::CredentialError),
+
     /// The master URL cannot be used as a gRPC endpoint.
     #[error("invalid master URL `{url}`: {reason}")]
     InvalidMasterUrl {

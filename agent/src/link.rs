@@ -76,7 +76,9 @@ async fn register(agent: &Agent) -> Result<(Registered, Streaming<AgentCommand>)
             frameworks,
         };
         let mut client = AgentChannelClient::new(agent.channel.clone());
-        let mut stream = client.register(request).await?.into_inner();
+        let response = client.register(request).await?;
+        agent.headers.take_stream_id(&response);
+        let mut stream = response.into_inner();
         let registered = match stream.message().await? {
             Some(AgentCommand {
                 command: Some(Command::Registered(registered)),

@@ -5,7 +5,7 @@
 //! registration, master unreachable, queue full) is dropped with a warning, never retried.
 
 use tokio::sync::{mpsc, watch};
-use tonic::transport::Channel;
+use wasmesos_detector::MasterService as Channel;
 use tracing::{Instrument, info_span, warn};
 use wasmesos_proto::ExecutorMessageRequest;
 use wasmesos_proto::agent_channel_client::AgentChannelClient;

@@ -10,9 +10,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Server};
+use tonic::transport::Server;
 use tracing::{Instrument, info, info_span};
-use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, MasterChannel, MasterUrl};
+use wasmesos_detector::{CallHeaders, DEFAULT_CONNECT_TIMEOUT, MasterChannel, MasterService, MasterUrl};
 use wasmesos_proto::agent_server::AgentServer;
 use wasmesos_wasm_executor::{AddrRule, Executor};
 
@@ -143,7 +143,13 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         config.executor.cache_dir = Some(work_dir.join("compiled"));
     }
     let resources = complete_resources(config.resources.clone(), &work_dir);
-    let channel = master_channel(&config.master_url).await?;
+    let credential = config
+        .credential_file
+        .as_deref()
+        .map(wasmesos_detector::Credential::from_file)
+        .transpose()?;
+    let headers = CallHeaders::new(credential.as_ref());
+    let channel = master_channel(&config.master_url, &headers).await?;
     let address = match &config.advertise_url {
         Some(url) => url.clone(),
         None => format!("http://{}", advertised_addr(addr, &config.master_url).await),
@@ -187,6 +193,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         )),
         executor,
         channel,
+        headers,
         sandboxes,
         agent_id,
         config,
@@ -257,14 +264,15 @@ async fn open_sandboxes(config: &AgentConfig) -> Result<Sandboxes, Error> {
 
 /// One lazily connected HTTP/2 channel to the master for every client the agent uses; for a
 /// `zk://` URL it follows the leader, so registration, heartbeats and status updates do too.
-async fn master_channel(url: &str) -> Result<Channel, Error> {
+/// Every call carries the agent's credential and, once registered, its session's stream id.
+async fn master_channel(url: &str, headers: &CallHeaders) -> Result<MasterService, Error> {
     let master = MasterChannel::lazy(url, DEFAULT_CONNECT_TIMEOUT)
         .await
         .map_err(|err| Error::InvalidMasterUrl {
             url: url.to_string(),
             reason: err.to_string(),
         })?;
-    Ok(master.channel())
+    Ok(master.service(headers))
 }
 
 /// The address to advertise for a server bound to `addr`: the bound address itself, or, for

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use tonic::transport::Channel;
+use wasmesos_detector::MasterService as Channel;
 use tracing::{Instrument, debug, info_span, warn};
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 use wasmesos_proto::{StatusUpdates, TaskStatus};

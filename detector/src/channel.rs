@@ -113,6 +113,11 @@ impl MasterChannel {
         self.channel.clone()
     }
 
+    /// The channel with `headers` on every call: credential and session stream id.
+    pub fn service(&self, headers: &crate::CallHeaders) -> crate::MasterService {
+        tonic::service::interceptor::InterceptedService::new(self.channel(), headers.clone())
+    }
+
     /// The `http://` URL of the master calls go to; `None` until ZooKeeper first names a
     /// leader for a channel made with [`MasterChannel::lazy`].
     pub fn url(&self) -> Option<String> {

@@ -27,6 +27,7 @@
 
 mod backoff;
 mod channel;
+mod credential;
 mod detector;
 mod error;
 pub mod info;
@@ -35,6 +36,9 @@ mod watch;
 
 pub use backoff::Backoff;
 pub use channel::{DEFAULT_CONNECT_TIMEOUT, MasterChannel};
+pub use credential::{
+    CallHeaders, Credential, CredentialError, Credentials, MasterService, STREAM_ID_HEADER,
+};
 pub use detector::{Detector, resolve};
 pub use error::Error;
 pub use info::{MasterAddress, MasterInfo, ZNODE_PREFIX, leader_znode};

@@ -70,11 +70,16 @@ impl Boot {
             core.artifact_stored(&digest);
         }
         let (actor, actor_task) = Actor::spawn(core, self.registry, stopped);
+        let security = Arc::clone(actor.security());
         let http_routes = http::routes(http::HttpState::new(&actor))
             .merge(mesos::routes(mesos::MesosApi::new(&actor, flags)));
         let router = rpc::routes(actor, self.store)
             .into_axum_router()
-            .merge(http_routes);
+            .merge(http_routes)
+            .layer(axum::middleware::from_fn_with_state(
+                security,
+                crate::auth::authenticate,
+            ));
         tracing::info!(master_id = %self.master.id, address = %self.master.address,
             work_dir = %self.work_dir.display(), "master listening");
         Ok((router, actor_task))

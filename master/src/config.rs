@@ -80,6 +80,9 @@ pub struct MasterConfig {
     pub registry: crate::registry::RegistryBackend,
     /// High availability on ZooKeeper (`--zk`); `None` runs a lone master.
     pub ha: Option<crate::HaConfig>,
+    /// Who must authenticate, against which credentials, and the ACLs (default: nobody,
+    /// and everything is allowed).
+    pub security: crate::auth::Security,
 }
 
 impl Default for MasterConfig {
@@ -105,6 +108,7 @@ impl Default for MasterConfig {
             agent_reregister_timeout: DEFAULT_AGENT_REREGISTER_TIMEOUT,
             registry: crate::registry::RegistryBackend::Redb,
             ha: None,
+            security: crate::auth::Security::default(),
         }
     }
 }
@@ -171,6 +175,7 @@ impl MasterConfig {
         if let Some(ha) = &self.ha {
             ha.validate()?;
         }
+        self.security.authentication.validate()?;
         Ok(())
     }
 

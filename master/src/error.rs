@@ -47,6 +47,13 @@ pub enum Error {
     /// resources that tasks are using.
     #[error("{0}")]
     Conflict(String),
+    /// The caller's principal may not do this (ACLs, or another principal's framework).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A call without the stream id of its framework's or agent's current session: from
+    /// an old session, or from someone who only knows the public id.
+    #[error("{0}")]
+    StaleSession(String),
     /// An id the master does not know.
     #[error("{0}")]
     NotFound(String),
@@ -139,6 +146,8 @@ impl From<Error> for tonic::Status {
             | Error::FrameworkRemoved(_)
             | Error::Conflict(_) => Code::FailedPrecondition,
             Error::NotFound(_) => Code::NotFound,
+            Error::Forbidden(_) => Code::PermissionDenied,
+            Error::StaleSession(_) => Code::FailedPrecondition,
             Error::Agent { status, .. } => status.code(),
             Error::ShuttingDown | Error::LeadershipLost(_) => Code::Unavailable,
             Error::ZooKeeper { .. } | Error::Detector(_) => Code::Internal,

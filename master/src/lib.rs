@@ -55,6 +55,7 @@
 
 mod actor;
 pub mod artifacts;
+pub mod auth;
 mod boot;
 mod config;
 pub mod core;

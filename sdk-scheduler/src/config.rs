@@ -31,6 +31,9 @@ pub struct DriverConfig {
     /// tasks this driver launched and has not seen end, then implicitly all of the
     /// framework's tasks. The answers arrive through `Scheduler::update`.
     pub reconcile_on_subscribe: bool,
+    /// The principal and secret to authenticate with, for a master that requires
+    /// authentication (`--credentials`). The framework's principal is then this principal.
+    pub credential: Option<wasmesos_detector::Credential>,
 }
 
 impl Default for DriverConfig {
@@ -45,6 +48,7 @@ impl Default for DriverConfig {
             backoff_max: Duration::from_secs(10),
             auto_acknowledge: true,
             reconcile_on_subscribe: true,
+            credential: None,
         }
     }
 }
@@ -60,6 +64,12 @@ impl DriverConfig {
             },
             ..DriverConfig::default()
         }
+    }
+
+    /// Authenticates as `credential`'s principal.
+    pub fn credential(mut self, credential: wasmesos_detector::Credential) -> Self {
+        self.credential = Some(credential);
+        self
     }
 
     /// Receives offers for `role` instead of the default role `*`.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tonic::transport::Channel;
+use wasmesos_detector::MasterService as Channel;
 use tracing::Instrument;
 use wasmesos_proto::reconcile_request::ReconcileTask;
 use wasmesos_proto::scheduler_client::SchedulerClient;

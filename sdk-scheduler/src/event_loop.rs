@@ -84,6 +84,7 @@ impl Driver {
             .subscribe(request)
             .instrument(span)
             .await?;
+        self.inner.link.subscribed(&response);
         Ok(response.into_inner())
     }
 

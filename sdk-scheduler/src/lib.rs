@@ -87,6 +87,7 @@ mod task;
 mod upload;
 
 pub use config::{DEFAULT_MASTER_URL, DriverConfig};
+pub use wasmesos_detector::Credential;
 pub use driver::Driver;
 pub use error::Error;
 pub use offer::Capacity;

@@ -4,8 +4,7 @@
 
 use std::sync::{PoisonError, RwLock};
 
-use tonic::transport::Channel;
-use wasmesos_detector::MasterChannel;
+use wasmesos_detector::{CallHeaders, MasterChannel, MasterService};
 use wasmesos_proto::scheduler_client::SchedulerClient;
 
 use crate::config::DriverConfig;
@@ -13,6 +12,8 @@ use crate::error::{Error, master_error};
 
 pub(crate) struct MasterLink {
     master: MasterChannel,
+    /// The credential and the current subscription's stream id, on every call.
+    headers: CallHeaders,
     framework_id: RwLock<Option<String>>,
 }
 
@@ -26,16 +27,22 @@ impl MasterLink {
         let known_id = Some(config.framework.id.clone()).filter(|id| !id.is_empty());
         Ok(MasterLink {
             master,
+            headers: CallHeaders::new(config.credential.as_ref()),
             framework_id: RwLock::new(known_id),
         })
     }
 
-    pub(crate) fn client(&self) -> SchedulerClient<Channel> {
+    pub(crate) fn client(&self) -> SchedulerClient<MasterService> {
         SchedulerClient::new(self.channel())
     }
 
-    pub(crate) fn channel(&self) -> Channel {
-        self.master.channel()
+    pub(crate) fn channel(&self) -> MasterService {
+        self.master.service(&self.headers)
+    }
+
+    /// Every later call carries the stream id of the subscription `response` opened.
+    pub(crate) fn subscribed<T>(&self, response: &tonic::Response<T>) {
+        self.headers.take_stream_id(response);
     }
 
     /// The master calls go to.

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use tonic::transport::Channel;
+use wasmesos_detector::MasterService as Channel;
 use tracing::Instrument;
 use wasmesos_proto::artifacts_client::ArtifactsClient;
 use wasmesos_proto::{StatRequest, UploadChunk, UploadHeader};

@@ -127,6 +127,11 @@ pub struct AgentArgs {
     #[arg(long = "network-allow", value_name = "RULES")]
     network_allow: Vec<String>,
 
+    /// A file with the principal and secret to authenticate to the master with, for a master
+    /// started with --credentials: JSON {"principal": "p", "secret": "s"} or one `p s` line.
+    #[arg(long, value_name = "FILE")]
+    credential: Option<PathBuf>,
+
     /// Bytes the fetcher cache (downloads of uris marked `cache`, under the work dir) keeps
     /// at most, least recently used evicted first; emptied when the agent starts
     /// [default: 2GiB].
@@ -169,6 +174,9 @@ impl AgentArgs {
                 .one("master", self.master.clone(), text)?
                 .unwrap_or(library.master_url),
             listen,
+            credential_file: l.one("credential", self.credential.clone(), |text| {
+                Ok(PathBuf::from(text))
+            })?,
             advertise_url: l.one("advertise", self.advertise.clone(), text)?,
             hostname: l.one("hostname", self.hostname.clone(), text)?,
             resources: l.one("resources", self.resources.clone(), parse_resources)?,
@@ -244,6 +252,11 @@ fn default_work_dir(listen: SocketAddr) -> PathBuf {
 fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
     Printed::default()
         .text("master", &config.master_url)
+        .optional(
+            "credential",
+            config.credential_file.as_ref().map(|p| p.display()),
+            "the agent does not authenticate",
+        )
         .text("listen", config.listen)
         .optional(
             "advertise",

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use tonic::transport::Channel;
+use wasmesos_detector::MasterService as Channel;
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::{ReadFileRequest, ReadFileResponse, SandboxFile};
 

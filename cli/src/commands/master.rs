@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmesos_allocator::{Resources, SorterKind};
+use wasmesos_detector::Credentials;
+use wasmesos_master::auth::{Acls, Authentication, Security};
 use wasmesos_master::{HaConfig, MasterConfig};
 
 use crate::settings::{Layers, Printed};
@@ -136,6 +138,38 @@ pub struct MasterArgs {
     /// Finished tasks kept per framework, active or completed [default: 1000].
     #[arg(long, value_name = "N")]
     max_completed_tasks_per_framework: Option<usize>,
+
+    /// The principals and secrets callers authenticate with, as Mesos's --credentials:
+    /// JSON {"credentials": [{"principal": "p", "secret": "s"}]} or `p s` lines. With it,
+    /// every caller must authenticate (HTTP Basic, or the same header as gRPC metadata)
+    /// unless an --authenticate-* flag says otherwise.
+    #[arg(long, value_name = "FILE")]
+    credentials: Option<PathBuf>,
+
+    /// Access control lists in Mesos's JSON shape (register_frameworks, run_tasks,
+    /// teardown_frameworks, reserve_resources, unreserve_resources, set_quotas,
+    /// update_weights, view_frameworks, view_tasks, access_sandboxes, kill_tasks;
+    /// "permissive": false denies what no rule allows) [default: everything allowed].
+    #[arg(long, value_name = "FILE")]
+    acls: Option<PathBuf>,
+
+    /// Whether schedulers must authenticate [default: true with --credentials].
+    #[arg(long, value_name = "BOOL")]
+    authenticate_frameworks: Option<bool>,
+
+    /// Whether agents must authenticate [default: true with --credentials].
+    #[arg(long, value_name = "BOOL")]
+    authenticate_agents: Option<bool>,
+
+    /// Whether operator reads (state, metrics, task output) need a credential [default:
+    /// true with --credentials].
+    #[arg(long, value_name = "BOOL")]
+    authenticate_http_readonly: Option<bool>,
+
+    /// Whether operator writes (weights, quota, reservations, kills) need a credential
+    /// [default: true with --credentials].
+    #[arg(long, value_name = "BOOL")]
+    authenticate_http_readwrite: Option<bool>,
 }
 
 /// `--role-sorter` values, named as Mesos names them.
@@ -186,6 +220,7 @@ impl MasterArgs {
             parse_duration,
         )?;
         let agent_heartbeat_interval = heartbeat.unwrap_or(library.agent_heartbeat_interval);
+        let security = self.security(l)?;
         let config = MasterConfig {
             listen: l
                 .one("listen", self.listen, parse_socket_addr)?
@@ -245,6 +280,7 @@ impl MasterArgs {
                 ha.session_timeout = zk_session_timeout.unwrap_or(ha.session_timeout);
                 ha
             }),
+            security,
             ..library
         };
         layers.finish()?;
@@ -255,8 +291,52 @@ impl MasterArgs {
     }
 }
 
+impl MasterArgs {
+    /// `--credentials`, `--acls` and the `--authenticate-*` switches.
+    fn security(&self, l: &mut Layers) -> anyhow::Result<Security> {
+        let path = |text: &str| Ok(PathBuf::from(text));
+        let credentials_file = l.one("credentials", self.credentials.clone(), path)?;
+        let acls_file = l.one("acls", self.acls.clone(), path)?;
+        let mut switch = |key: &str, flag: Option<bool>| {
+            l.one(key, flag, |text| {
+                text.trim()
+                    .parse::<bool>()
+                    .map_err(|_| format!("{text:?} is not true or false"))
+            })
+        };
+        let frameworks = switch("authenticate_frameworks", self.authenticate_frameworks)?;
+        let agents = switch("authenticate_agents", self.authenticate_agents)?;
+        let readonly = switch("authenticate_http_readonly", self.authenticate_http_readonly)?;
+        let readwrite = switch("authenticate_http_readwrite", self.authenticate_http_readwrite)?;
+        let credentials = credentials_file
+            .as_deref()
+            .map(Credentials::from_file)
+            .transpose()?;
+        let on = credentials.is_some();
+        let authentication = Authentication {
+            credentials,
+            frameworks: frameworks.unwrap_or(on),
+            agents: agents.unwrap_or(on),
+            http_readonly: readonly.unwrap_or(on),
+            http_readwrite: readwrite.unwrap_or(on),
+        };
+        let acls = match &acls_file {
+            Some(file) => Acls::from_file(file)?,
+            None => Acls::default(),
+        };
+        Ok(Security {
+            authentication,
+            acls,
+            credentials_file,
+            acls_file,
+        })
+    }
+}
+
 /// The settings of `config` as a TOML file that `--config` reads back to the same config.
 fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
+    let security = &config.security;
+    let auth = &security.authentication;
     let min_allocatable: Vec<String> = config
         .min_allocatable_resources
         .iter()
@@ -313,6 +393,20 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
             "max_completed_tasks_per_framework",
             config.max_completed_tasks_per_framework,
         )
+        .optional(
+            "credentials",
+            security.credentials_file.as_ref().map(|p| p.display()),
+            "nobody authenticates",
+        )
+        .optional(
+            "acls",
+            security.acls_file.as_ref().map(|p| p.display()),
+            "everything is allowed",
+        )
+        .text("authenticate_frameworks", auth.frameworks)
+        .text("authenticate_agents", auth.agents)
+        .text("authenticate_http_readonly", auth.http_readonly)
+        .text("authenticate_http_readwrite", auth.http_readwrite)
         .render("wasmesos master settings (read back with --config FILE)")
 }
 
@@ -371,6 +465,13 @@ fn run(args: MasterArgs) -> anyhow::Result<()> {
             "wasmesos master: no --work-dir and port 0: state goes to {}, which the next \
              start will not use; give --work-dir to keep it",
             work_dir.display()
+        );
+    }
+    if !config.security.authentication.enabled() {
+        eprintln!(
+            "wasmesos master: running without authentication: anyone who reaches {} can act \
+             as any framework, agent or operator (--credentials FILE turns it on)",
+            config.listen
         );
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use tonic::transport::Channel;
+use wasmesos_detector::MasterService as Channel;
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::resource_names::PORTS;
 use wasmesos_proto::{
@@ -143,6 +143,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 async fn run_task(args: RunArgs, bytes: Option<Vec<u8>>) -> anyhow::Result<ExitCode> {
     let mut config = DriverConfig::new(&args.master.master, "wasmesos-run");
     config.connect_timeout = wasmesos_detector::DEFAULT_CONNECT_TIMEOUT;
+    config.credential = args.master.credential()?;
     if let Some(role) = &args.role {
         config = config.role(role);
     }

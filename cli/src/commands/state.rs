@@ -8,8 +8,10 @@ mod table;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tonic::transport::Channel;
-use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MASTER_URL, MasterChannel};
+use wasmesos_detector::{
+    CallHeaders, Credential, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MASTER_URL, MasterChannel,
+    MasterService,
+};
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::{ClusterState, GetStateRequest};
 
@@ -19,17 +21,31 @@ pub struct MasterArg {
     /// The master's URL.
     #[arg(long, value_name = "URL", env = "WASMESOS_MASTER", default_value = DEFAULT_MASTER_URL)]
     pub master: String,
+    /// A file with the principal and secret to authenticate with, for a master that requires
+    /// it: JSON {"principal": "p", "secret": "s"} or one `p s` line.
+    #[arg(long, value_name = "FILE", env = "WASMESOS_CREDENTIAL")]
+    pub credential: Option<std::path::PathBuf>,
 }
 
 impl MasterArg {
-    /// A channel to the master (the leader, for a `zk://` URL); the error names the address
-    /// when it cannot be reached.
-    pub async fn channel(&self) -> anyhow::Result<Channel> {
-        let master = MasterChannel::connect(&self.master, DEFAULT_CONNECT_TIMEOUT).await?;
-        Ok(master.channel())
+    /// The credential `--credential` names, if any.
+    pub fn credential(&self) -> anyhow::Result<Option<Credential>> {
+        Ok(self
+            .credential
+            .as_deref()
+            .map(Credential::from_file)
+            .transpose()?)
     }
 
-    pub async fn operator(&self) -> anyhow::Result<OperatorClient<Channel>> {
+    /// A channel to the master (the leader, for a `zk://` URL) whose calls carry the
+    /// credential; the error names the address when it cannot be reached.
+    pub async fn channel(&self) -> anyhow::Result<MasterService> {
+        let headers = CallHeaders::new(self.credential()?.as_ref());
+        let master = MasterChannel::connect(&self.master, DEFAULT_CONNECT_TIMEOUT).await?;
+        Ok(master.service(&headers))
+    }
+
+    pub async fn operator(&self) -> anyhow::Result<OperatorClient<MasterService>> {
         Ok(OperatorClient::new(self.channel().await?))
     }
 }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::Error;
+use crate::auth::Security;
 use crate::core::{Core, StateSnapshot};
 use crate::http::snapshots::Publisher;
 use crate::metrics::Metrics;
@@ -42,6 +43,7 @@ pub(crate) struct Actor {
     tx: mpsc::UnboundedSender<Job>,
     snapshots: watch::Receiver<Arc<StateSnapshot>>,
     metrics: Arc<Metrics>,
+    security: Arc<Security>,
 }
 
 impl Actor {
@@ -60,12 +62,14 @@ impl Actor {
         let (committer, committer_task) = Committer::spawn(registry);
         let (publisher, snapshots) = Publisher::new(&core, Duration::ZERO);
         let metrics = Arc::clone(core.metrics());
+        let security = Arc::new(core.security().clone());
         let shell = Shell::new(core, publisher, committer);
         let task = tokio::spawn(run(shell, rx, committer_task, shutdown));
         let actor = Self {
             tx,
             snapshots,
             metrics,
+            security,
         };
         (actor, task)
     }
@@ -78,6 +82,11 @@ impl Actor {
     /// The master's counters.
     pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Authentication and ACLs, as configured.
+    pub(crate) fn security(&self) -> &Arc<Security> {
+        &self.security
     }
 
     /// Runs `job` on the actor and returns its result, released after the batch's registry

@@ -80,6 +80,12 @@ impl Core {
                     ),
                 ));
             }
+            Some(known) if known.info.principal != info.principal => {
+                return Err(Error::Forbidden(format!(
+                    "framework {id} belongs to principal '{}'; principal '{}' may not take it over",
+                    known.info.principal, info.principal
+                )));
+            }
             Some(_) => self.reconnect(&id, info, failover_timeout, now),
             None => self.add_framework(&id, info, roles, failover_timeout)?,
         }

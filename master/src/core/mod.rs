@@ -119,6 +119,11 @@ impl Core {
         &self.master
     }
 
+    /// Authentication and ACLs, as configured.
+    pub fn security(&self) -> &crate::auth::Security {
+        &self.config.security
+    }
+
     /// The counters this core bumps, shared with the HTTP API.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

@@ -9,12 +9,34 @@ use wasmesos_proto::v1::{
     HeartbeatResponse, RegisterRequest, StatusUpdates, StatusUpdatesResponse,
 };
 
+use std::sync::Arc;
+
+use super::sessions::{Sessions, send_stream_id};
 use super::stream::PushStream;
 use crate::actor::{Actor, AgentStream};
+use crate::auth::Caller;
 
 /// The agents' channel service.
 pub(crate) struct AgentChannelService {
-    pub(crate) actor: Actor,
+    actor: Actor,
+    sessions: Arc<Sessions>,
+}
+
+impl AgentChannelService {
+    pub(crate) fn new(actor: Actor) -> Self {
+        Self {
+            actor,
+            sessions: Arc::new(Sessions::new("agent")),
+        }
+    }
+
+    /// Checks that `request` comes from `agent_id`'s current registration.
+    fn session<T>(&self, agent_id: impl FnOnce(&T) -> &str, request: Request<T>) -> Result<T, Status> {
+        let caller = Caller::of(&request);
+        self.sessions
+            .check(agent_id(request.get_ref()), request.metadata(), &caller)?;
+        Ok(request.into_inner())
+    }
 }
 
 #[tonic::async_trait]
@@ -26,21 +48,36 @@ impl AgentChannel for AgentChannelService {
         &self,
         request: Request<RegisterRequest>,
     ) -> Result<Response<Self::RegisterStream>, Status> {
+        let caller = Caller::of(&request);
         let req = request.into_inner();
+        if let Some(id) = req.agent.as_ref().map(|a| a.id.as_str()).filter(|id| !id.is_empty()) {
+            self.sessions.may_take_over(id, &caller)?;
+        }
         #[allow(
             clippy::disallowed_methods,
             reason = "an agent's command stream; not bounded yet: disconnecting an agent that stops reading is the control-plane hardening work"
         )]
         let (tx, rx) = mpsc::unbounded_channel();
+        let mut session = None;
         let on_close: Box<dyn FnOnce() + Send> = match self.actor.register_agent(req, tx).await? {
             AgentStream::Opened { agent_id, stream } => {
                 tracing::Span::current().record("agent_id", agent_id.as_str());
+                let started = self.sessions.start(&agent_id, &caller, "");
+                session = Some(started);
                 let actor = self.actor.clone();
-                Box::new(move || actor.agent_stream_closed(agent_id, stream))
+                let sessions = Arc::clone(&self.sessions);
+                Box::new(move || {
+                    sessions.end(&agent_id, started);
+                    actor.agent_stream_closed(agent_id, stream);
+                })
             }
             AgentStream::Refused => Box::new(|| {}),
         };
-        Ok(Response::new(PushStream::new(rx, on_close)))
+        let mut response = Response::new(PushStream::new(rx, on_close));
+        if let Some(session) = session {
+            send_stream_id(&mut response, session);
+        }
+        Ok(response)
     }
 
     #[tracing::instrument(name = "AgentChannel.Heartbeat", skip_all,
@@ -49,7 +86,9 @@ impl AgentChannel for AgentChannelService {
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
-        let agent_id = request.into_inner().agent_id;
+        let agent_id = self
+            .session(|r: &HeartbeatRequest| &r.agent_id, request)?
+            .agent_id;
         self.actor.agent_heartbeat(agent_id).await?;
         Ok(Response::new(HeartbeatResponse {}))
     }
@@ -60,7 +99,7 @@ impl AgentChannel for AgentChannelService {
         &self,
         request: Request<StatusUpdates>,
     ) -> Result<Response<StatusUpdatesResponse>, Status> {
-        let req = request.into_inner();
+        let req = self.session(|r: &StatusUpdates| &r.agent_id, request)?;
         self.actor.status_updates(req).await?;
         Ok(Response::new(StatusUpdatesResponse {}))
     }
@@ -71,7 +110,7 @@ impl AgentChannel for AgentChannelService {
         &self,
         request: Request<ExecutorMessageRequest>,
     ) -> Result<Response<ExecutorMessageResponse>, Status> {
-        let req = request.into_inner();
+        let req = self.session(|r: &ExecutorMessageRequest| &r.agent_id, request)?;
         self.actor.executor_message(req).await?;
         Ok(Response::new(ExecutorMessageResponse {}))
     }

@@ -7,6 +7,7 @@ mod artifacts;
 pub(crate) mod operator;
 pub(crate) mod queue;
 mod scheduler;
+pub(crate) mod sessions;
 pub(crate) mod stream;
 
 use tonic::service::Routes;
@@ -28,13 +29,11 @@ pub(crate) fn routes(actor: Actor, store: ArtifactStore) -> Routes {
         store,
     })
     .max_decoding_message_size(max_message);
-    Routes::new(SchedulerServer::new(scheduler::SchedulerService {
-        actor: actor.clone(),
-    }))
+    Routes::new(SchedulerServer::new(scheduler::SchedulerService::new(
+        actor.clone(),
+    )))
     .add_service(AgentChannelServer::new(
-        agent_channel::AgentChannelService {
-            actor: actor.clone(),
-        },
+        agent_channel::AgentChannelService::new(actor.clone()),
     ))
     .add_service(artifacts)
     .add_service(OperatorServer::new(operator::OperatorService::new(actor)))

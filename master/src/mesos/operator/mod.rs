@@ -144,6 +144,7 @@ fn refusal(err: Error) -> Refusal {
         // Mesos answers an unknown agent with 400 "No agent found with specified ID".
         Error::InvalidArgument(_) | Error::NotFound(_) => StatusCode::BAD_REQUEST,
         Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Forbidden(_) | Error::StaleSession(_) => StatusCode::FORBIDDEN,
         Error::ShuttingDown | Error::LeadershipLost(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

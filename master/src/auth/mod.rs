@@ -1,0 +1,311 @@
+//! Who may call the master, and what they may do: authentication of every request on the
+//! master's one port (gRPC and HTTP alike), and the operator's ACLs ([`acls`]).
+//!
+//! **Authentication** happens once, in [`authenticate`], a middleware in front of every
+//! route. A request's `authorization: Basic …` header (HTTP Basic; the same header is gRPC
+//! metadata) is checked against the credentials file in constant time. What it proves
+//! travels with the request as a [`Caller`] extension; handlers never read the header.
+//! * A wrong or malformed credential is refused everywhere (401, or gRPC UNAUTHENTICATED).
+//! * A missing one is refused where the endpoint's class requires authentication:
+//!   frameworks (`Scheduler`, `Artifacts`, `/api/v1/scheduler`), agents (`AgentChannel`),
+//!   read-write operator calls (`Operator` calls that change state, `POST /api/v1`), and
+//!   read-only ones (every other GET and `Operator` read). `/health`, `/master/health`
+//!   and the web UI's static files are always open.
+//!
+//! **Authorization** happens in the handlers, through [`Security::allows`], since only they
+//! know the objects (roles, the framework whose task or sandbox is asked for).
+
+pub mod acls;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use wasmesos_detector::{Credential, Credentials};
+
+pub use acls::{Acls, Action};
+
+/// Which callers must authenticate (Mesos's `--authenticate_*` flags). With credentials
+/// loaded, [`Authentication::required`] turns every class on.
+#[derive(Clone, Debug, Default)]
+pub struct Authentication {
+    /// The principals and secrets the master accepts (`--credentials`). `None`: nobody can
+    /// authenticate, so no class may require it.
+    pub credentials: Option<Credentials>,
+    /// Scheduler, artifact and Mesos scheduler API calls.
+    pub frameworks: bool,
+    /// Agent registration and every agent call.
+    pub agents: bool,
+    /// Operator reads: state, metrics, logs, GET endpoints.
+    pub http_readonly: bool,
+    /// Operator writes: weights, quota, reservations, kills, teardown, `POST /api/v1`.
+    pub http_readwrite: bool,
+}
+
+impl Authentication {
+    /// Every class authenticated against `credentials`.
+    pub fn required(credentials: Credentials) -> Self {
+        Self {
+            credentials: Some(credentials),
+            frameworks: true,
+            agents: true,
+            http_readonly: true,
+            http_readwrite: true,
+        }
+    }
+
+    /// Whether any class is authenticated.
+    pub fn enabled(&self) -> bool {
+        self.frameworks || self.agents || self.http_readonly || self.http_readwrite
+    }
+
+    /// A class that requires authentication needs credentials to check against.
+    pub(crate) fn validate(&self) -> Result<(), crate::Error> {
+        if self.enabled() && self.credentials.is_none() {
+            return Err(crate::Error::InvalidConfig(
+                "authentication: requiring authentication needs a credentials file (--credentials)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The principal a request proved, set by [`authenticate`] on every request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: Option<Arc<str>>,
+}
+
+impl Caller {
+    /// The caller of a gRPC request (no extension means no principal).
+    pub(crate) fn of<T>(request: &tonic::Request<T>) -> Self {
+        request.extensions().get::<Caller>().cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn principal(&self) -> Option<&str> {
+        self.principal.as_deref()
+    }
+}
+
+/// The master's authentication and ACLs, shared by every handler.
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    pub authentication: Authentication,
+    pub acls: Acls,
+    /// Where the credentials were read from, if from a file (for `--print-config`).
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// Where the ACLs were read from, if from a file.
+    pub acls_file: Option<std::path::PathBuf>,
+}
+
+impl Security {
+    /// Whether `caller` may do `action` on `objects` (see [`Acls::allows`]).
+    pub(crate) fn allows(&self, caller: &Caller, action: Action, objects: acls::Objects<'_>) -> bool {
+        self.acls.allows(caller.principal(), action, objects)
+    }
+
+    /// `Ok` when allowed, else [`crate::Error::Forbidden`] naming the principal and action.
+    pub(crate) fn check(
+        &self,
+        caller: &Caller,
+        action: Action,
+        objects: acls::Objects<'_>,
+    ) -> Result<(), crate::Error> {
+        if self.allows(caller, action, objects) {
+            return Ok(());
+        }
+        let what: Vec<String> = objects.iter().map(|(k, v)| format!("{k} {v:?}")).collect();
+        Err(crate::Error::Forbidden(format!(
+            "{} may not {} ({})",
+            caller
+                .principal()
+                .map_or_else(|| "an unauthenticated caller".to_string(), |p| format!("principal {p:?}")),
+            action.key().replace('_', " "),
+            what.join(", ")
+        )))
+    }
+
+    /// SUBSCRIBE: binds the framework to the caller's principal and checks
+    /// `register_frameworks` for each of its roles. An authenticated caller's principal is
+    /// the framework's (a different `FrameworkInfo.principal` is refused, as Mesos refuses
+    /// it); without authentication the framework's claimed principal stands.
+    pub(crate) fn admit_framework(
+        &self,
+        caller: &Caller,
+        info: &mut wasmesos_proto::v1::FrameworkInfo,
+    ) -> Result<(), crate::Error> {
+        if let Some(principal) = caller.principal() {
+            if info.principal.is_empty() {
+                info.principal = principal.to_string();
+            } else if info.principal != principal {
+                return Err(crate::Error::Forbidden(format!(
+                    "Framework principal '{}' does not match authenticated principal '{principal}'",
+                    info.principal
+                )));
+            }
+        }
+        let roles = if info.roles.is_empty() {
+            vec!["*".to_string()]
+        } else {
+            info.roles.clone()
+        };
+        for role in &roles {
+            self.check(caller, Action::RegisterFrameworks, &[("roles", role)])?;
+        }
+        Ok(())
+    }
+
+    /// ACCEPT: `run_tasks` for launches (object: the framework's user), `reserve_resources`
+    /// for each role reserved, `unreserve_resources` for unreservations.
+    pub(crate) fn admit_operations(
+        &self,
+        caller: &Caller,
+        user: &str,
+        operations: &[wasmesos_proto::v1::Operation],
+    ) -> Result<(), crate::Error> {
+        use wasmesos_proto::v1::operation::Operation as Op;
+        for operation in operations {
+            match &operation.operation {
+                Some(Op::Launch(_)) => self.check(caller, Action::RunTasks, &[("users", user)])?,
+                Some(Op::Reserve(reserve)) => {
+                    for resource in reserve.resources.iter().flat_map(|r| &r.resources) {
+                        self.check(caller, Action::ReserveResources, &[("roles", &resource.role)])?;
+                    }
+                }
+                Some(Op::Unreserve(_)) => self.check(caller, Action::UnreserveResources, &[])?,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether ACLs can hide anything from `caller` in state views.
+    pub(crate) fn filters_views(&self) -> bool {
+        self.acls.restricts(Action::ViewFrameworks) || self.acls.restricts(Action::ViewTasks)
+    }
+}
+
+/// What an endpoint is, for who must authenticate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Open,
+    Framework,
+    Agent,
+    ReadOnly,
+    ReadWrite,
+}
+
+fn class(method: &axum::http::Method, path: &str) -> Class {
+    if let Some(rest) = path.strip_prefix("/wasmesos.v1.") {
+        let (service, call) = rest.split_once('/').unwrap_or((rest, ""));
+        return match service {
+            "Scheduler" | "Artifacts" => Class::Framework,
+            "AgentChannel" => Class::Agent,
+            "Operator" if ["Get", "Read", "Watch", "List"].iter().any(|p| call.starts_with(p)) => {
+                Class::ReadOnly
+            }
+            _ => Class::ReadWrite,
+        };
+    }
+    match path {
+        "/health" | "/master/health" | "/" | "/favicon.ico" => Class::Open,
+        "/api/v1/scheduler" => Class::Framework,
+        _ if path.starts_with("/ui/") => Class::Open,
+        _ if *method == axum::http::Method::GET || *method == axum::http::Method::HEAD => {
+            Class::ReadOnly
+        }
+        _ => Class::ReadWrite,
+    }
+}
+
+/// The middleware: checks the request's credential and records its [`Caller`].
+pub(crate) async fn authenticate(
+    State(security): State<Arc<Security>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let auth = &security.authentication;
+    let Some(credentials) = &auth.credentials else {
+        request.extensions_mut().insert(Caller::default());
+        return next.run(request).await;
+    };
+    let class = class(request.method(), request.uri().path());
+    let grpc = is_grpc(&request);
+    let caller = match request.headers().get(header::AUTHORIZATION) {
+        Some(value) => match Credential::from_basic(value.as_bytes()) {
+            Some(claimed) if credentials.verify(&claimed) => Caller {
+                principal: Some(Arc::from(claimed.principal)),
+            },
+            Some(claimed) => {
+                tracing::warn!(principal = %claimed.principal, path = %request.uri().path(),
+                    "refused a request with a wrong credential");
+                return unauthenticated(grpc, "the credential is not valid");
+            }
+            None => return unauthenticated(grpc, "the authorization header is not HTTP Basic"),
+        },
+        None => {
+            let required = match class {
+                Class::Open => false,
+                Class::Framework => auth.frameworks,
+                Class::Agent => auth.agents,
+                Class::ReadOnly => auth.http_readonly,
+                Class::ReadWrite => auth.http_readwrite,
+            };
+            if required {
+                return unauthenticated(grpc, "this endpoint requires authentication");
+            }
+            Caller::default()
+        }
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+fn is_grpc(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// A 401 as Mesos answers it (with a Basic challenge), or gRPC's UNAUTHENTICATED.
+fn unauthenticated(grpc: bool, why: &str) -> Response {
+    if grpc {
+        return tonic::Status::unauthenticated(why).into_http::<axum::body::Body>();
+    }
+    let mut response = (StatusCode::UNAUTHORIZED, why.to_string()).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"wasmesos\""),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn endpoints_fall_into_the_right_class() {
+        let get = Method::GET;
+        let post = Method::POST;
+        assert_eq!(class(&post, "/wasmesos.v1.Scheduler/Accept"), Class::Framework);
+        assert_eq!(class(&post, "/wasmesos.v1.Artifacts/Upload"), Class::Framework);
+        assert_eq!(class(&post, "/wasmesos.v1.AgentChannel/Register"), Class::Agent);
+        assert_eq!(class(&post, "/wasmesos.v1.Operator/GetState"), Class::ReadOnly);
+        assert_eq!(class(&post, "/wasmesos.v1.Operator/ReadTaskFile"), Class::ReadOnly);
+        assert_eq!(class(&post, "/wasmesos.v1.Operator/SetQuota"), Class::ReadWrite);
+        assert_eq!(class(&post, "/wasmesos.v1.Operator/KillTask"), Class::ReadWrite);
+        assert_eq!(class(&post, "/api/v1/scheduler"), Class::Framework);
+        assert_eq!(class(&post, "/api/v1"), Class::ReadWrite);
+        assert_eq!(class(&get, "/state"), Class::ReadOnly);
+        assert_eq!(class(&get, "/files/read"), Class::ReadOnly);
+        assert_eq!(class(&get, "/health"), Class::Open);
+        assert_eq!(class(&get, "/ui/app.js"), Class::Open);
+        assert_eq!(class(&post, "/wasmesos.v1.Unknown/X"), Class::ReadWrite);
+    }
+}
