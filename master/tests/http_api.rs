@@ -170,7 +170,7 @@ async fn run_workload() -> Workload {
         ],
     };
     master
-        .agents()
+        .agent(&a.id)
         .update_status(updates)
         .await
         .expect("updates");

@@ -102,13 +102,17 @@ async fn a_real_agents_static_reservation_is_offered_only_to_its_role() {
 
     // Declined by `other` for an hour, the unreserved part goes to `ads` as well.
     let decline = DeclineRequest {
-        framework_id: other,
+        framework_id: other.clone(),
         offer_ids: vec![unreserved.id],
         filters: Some(Filters {
             refuse_seconds: Some(3600.0),
         }),
     };
-    master.scheduler().decline(decline).await.expect("decline");
+    master
+        .scheduler_for(&other)
+        .decline(decline)
+        .await
+        .expect("decline");
     let offer = next_offers(&mut ads_events).await.remove(0);
     assert_eq!(
         text(offer.resources.as_ref()),
@@ -186,7 +190,11 @@ async fn reserve_and_unreserve_offer_operations_change_what_is_offered_to_whom()
             refuse_seconds: Some(3600.0),
         }),
     };
-    master.scheduler().decline(decline).await.expect("decline");
+    master
+        .scheduler_for(&ads)
+        .decline(decline)
+        .await
+        .expect("decline");
     let web_offer = next_offers(&mut web_events).await.remove(0);
     assert!(no_reservation_for(&web_offer, "ads"), "{web_offer:?}");
     assert_eq!(text(web_offer.resources.as_ref()), "cpus:2;mem:3GiB");
@@ -196,7 +204,8 @@ async fn reserve_and_unreserve_offer_operations_change_what_is_offered_to_whom()
         framework_id: ads.clone(),
         roles: vec![],
     };
-    master.scheduler().revive(revive).await.expect("revive");
+    let mut ads_calls = master.scheduler_for(&ads);
+    ads_calls.revive(revive).await.expect("revive");
     let reserved = next_offers(&mut ads_events).await.remove(0);
     assert_eq!(
         text(reserved.resources.as_ref()),
@@ -207,7 +216,7 @@ async fn reserve_and_unreserve_offer_operations_change_what_is_offered_to_whom()
         &reserved,
         vec![unreserve("cpus(ads):1;mem(ads):512MiB")],
     );
-    master.scheduler().accept(call).await.expect("accept");
+    ads_calls.accept(call).await.expect("accept");
     let state = master
         .state_where(|s| {
             s.agents.first().is_some_and(|a| {

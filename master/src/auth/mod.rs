@@ -24,6 +24,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use wasmesos_detector::{Credential, Credentials};
+use wasmesos_proto::v1::FrameworkInfo;
+
+use crate::core::StateSnapshot;
 
 pub use acls::{Acls, Action};
 
@@ -182,10 +185,69 @@ impl Security {
         Ok(())
     }
 
-    /// Whether ACLs can hide anything from `caller` in state views.
+    /// Whether ACLs can hide anything from anyone in state views.
     pub(crate) fn filters_views(&self) -> bool {
         self.acls.restricts(Action::ViewFrameworks) || self.acls.restricts(Action::ViewTasks)
     }
+
+    /// The part of `snapshot` that `caller` may see: frameworks by `view_frameworks`, tasks
+    /// (with their env and args) by `view_tasks`, each judged by the framework's principal
+    /// and user. The same snapshot when the ACLs hide nothing.
+    pub(crate) fn view(&self, caller: &Caller, snapshot: Arc<StateSnapshot>) -> Arc<StateSnapshot> {
+        if !self.filters_views() {
+            return snapshot;
+        }
+        let mut frameworks = std::collections::HashSet::new();
+        let mut tasks = std::collections::HashSet::new();
+        for framework in snapshot.frameworks.iter().chain(&snapshot.completed_frameworks) {
+            let objects = framework_objects(&framework.info);
+            if self.allows(caller, Action::ViewFrameworks, &objects) {
+                frameworks.insert(framework.id.as_str());
+            }
+            if self.allows(caller, Action::ViewTasks, &objects) {
+                tasks.insert(framework.id.as_str());
+            }
+        }
+        let mut visible = (*snapshot).clone();
+        visible.frameworks.retain(|f| frameworks.contains(f.id.as_str()));
+        visible
+            .completed_frameworks
+            .retain(|f| frameworks.contains(f.id.as_str()));
+        visible
+            .tasks
+            .retain(|t| tasks.contains(t.framework_id.as_str()));
+        Arc::new(visible)
+    }
+
+    /// `access_sandboxes` for a task of `framework_id`, judged on `snapshot`: refused also
+    /// when the framework is unknown and the ACLs restrict sandboxes.
+    pub(crate) fn check_sandbox(
+        &self,
+        caller: &Caller,
+        snapshot: &StateSnapshot,
+        framework_id: &str,
+    ) -> Result<(), crate::Error> {
+        if !self.acls.restricts(Action::AccessSandboxes) {
+            return Ok(());
+        }
+        let framework = snapshot
+            .frameworks
+            .iter()
+            .chain(&snapshot.completed_frameworks)
+            .find(|f| f.id == framework_id);
+        let objects = framework.map_or([("framework_principals", ""), ("users", "")], |f| {
+            framework_objects(&f.info)
+        });
+        self.check(caller, Action::AccessSandboxes, &objects)
+    }
+}
+
+/// The ACL objects of a framework: its principal and its user.
+pub(crate) fn framework_objects(info: &FrameworkInfo) -> [(&'static str, &str); 2] {
+    [
+        ("framework_principals", info.principal.as_str()),
+        ("users", info.user.as_str()),
+    ]
 }
 
 /// What an endpoint is, for who must authenticate.

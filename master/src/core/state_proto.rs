@@ -19,6 +19,8 @@ pub struct TaskLocation {
     pub agent_id: String,
     /// The agent's own API, e.g. `http://127.0.0.1:5051`.
     pub address: String,
+    /// The framework the task belongs to.
+    pub framework_id: String,
 }
 
 impl StateSnapshot {
@@ -74,6 +76,7 @@ impl StateSnapshot {
         Ok(TaskLocation {
             agent_id: agent.id.clone(),
             address: agent.address.clone(),
+            framework_id: task.framework_id.clone(),
         })
     }
 }

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -59,7 +60,12 @@ pub(super) struct Chunk {
 }
 
 /// `GET /files/read`: Mesos's form when the query has `path`, else wasmesos's.
-pub(super) async fn read(State(state): State<HttpState>, uri: Uri) -> Response {
+pub(super) async fn read(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<crate::auth::Caller>,
+    uri: Uri,
+) -> Response {
+    let state = state.for_caller(caller);
     let pairs = Query::<Vec<(String, String)>>::try_from_uri(&uri)
         .map(|Query(pairs)| pairs)
         .unwrap_or_default();
@@ -73,7 +79,12 @@ pub(super) async fn read(State(state): State<HttpState>, uri: Uri) -> Response {
 }
 
 /// `GET /files/browse?path=`, Mesos's.
-pub(super) async fn browse(State(state): State<HttpState>, uri: Uri) -> Response {
+pub(super) async fn browse(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<crate::auth::Caller>,
+    uri: Uri,
+) -> Response {
+    let state = state.for_caller(caller);
     let pairs = Query::<Vec<(String, String)>>::try_from_uri(&uri)
         .map(|Query(pairs)| pairs)
         .unwrap_or_default();
@@ -137,7 +148,9 @@ pub(super) async fn read_chunk(
         offset,
         length,
     };
-    let response = state.operator.read_task_file(Request::new(request)).await?;
+    let mut request = Request::new(request);
+    request.extensions_mut().insert(state.caller.clone());
+    let response = state.operator.read_task_file(request).await?;
     Ok(response.into_inner())
 }
 

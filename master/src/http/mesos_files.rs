@@ -89,6 +89,10 @@ fn answer(body: &Value, jsonp: Option<&str>) -> Response {
 fn known<'a>(state: &HttpState, path: &'a str) -> Result<SandboxPath<'a>, Refusal> {
     let parsed = sandbox::parse(path).ok_or_else(not_found)?;
     let snapshot = state.snapshot();
+    state
+        .security
+        .check_sandbox(&state.caller, &snapshot, parsed.framework_id)
+        .map_err(|err| Refusal(StatusCode::FORBIDDEN, format!("{err}.\n")))?;
     let listed = snapshot.tasks.iter().any(|t| {
         t.task_id == parsed.task_id
             && t.framework_id == parsed.framework_id

@@ -52,6 +52,10 @@ pub(crate) struct HttpState {
     pub(crate) operator: Arc<OperatorService>,
     /// `/state` serialized once per snapshot generation, shared by every poller.
     state_cache: Arc<state::StateCache>,
+    /// Authentication and ACLs.
+    pub(crate) security: Arc<crate::auth::Security>,
+    /// The caller of the request this state serves: handlers that act for a caller set it.
+    pub(crate) caller: crate::auth::Caller,
 }
 
 impl HttpState {
@@ -62,12 +66,26 @@ impl HttpState {
             metrics: Arc::clone(actor.metrics()),
             operator: Arc::new(OperatorService::new(actor.clone())),
             state_cache: Arc::default(),
+            security: Arc::clone(actor.security()),
+            caller: crate::auth::Caller::default(),
         }
+    }
+
+    /// This state acting for `caller`.
+    pub(crate) fn for_caller(mut self, caller: crate::auth::Caller) -> Self {
+        self.caller = caller;
+        self
     }
 
     /// The latest snapshot (a cheap `Arc` clone).
     pub(crate) fn snapshot(&self) -> Arc<StateSnapshot> {
         Arc::clone(&self.snapshots.borrow())
+    }
+
+    /// The latest snapshot, as much of it as `caller` may see (ACLs `view_frameworks`,
+    /// `view_tasks`).
+    pub(crate) fn visible(&self, caller: &crate::auth::Caller) -> Arc<StateSnapshot> {
+        self.security.view(caller, self.snapshot())
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::auth::Caller;
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -46,7 +48,18 @@ pub(super) async fn version(State(state): State<HttpState>) -> Json<Version> {
 }
 
 /// The whole snapshot.
-pub(super) async fn full_state(State(state): State<HttpState>) -> Result<Response, Problem> {
+pub(super) async fn full_state(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, Problem> {
+    if state.security.filters_views() {
+        let snapshot = state.visible(&caller);
+        let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(&*snapshot))
+            .await
+            .map_err(|err| internal(&err))?
+            .map_err(|err| internal(&err))?;
+        return Ok(json_bytes(Bytes::from(bytes)));
+    }
     let snapshot = state.snapshot();
     let mut cached = state.state_cache.0.lock().await;
     let bytes = match cached.as_ref() {
@@ -71,8 +84,11 @@ pub(super) async fn agents(State(state): State<HttpState>) -> Json<Vec<AgentView
     Json(state.snapshot().agents.clone())
 }
 
-pub(super) async fn frameworks(State(state): State<HttpState>) -> Json<Vec<FrameworkView>> {
-    Json(state.snapshot().frameworks.clone())
+pub(super) async fn frameworks(
+    State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
+) -> Json<Vec<FrameworkView>> {
+    Json(state.visible(&caller).frameworks.clone())
 }
 
 pub(super) async fn roles(State(state): State<HttpState>) -> Json<Vec<RoleView>> {
@@ -105,6 +121,7 @@ pub(super) struct TaskPage {
 
 pub(super) async fn tasks(
     State(state): State<HttpState>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<TaskQuery>, QueryRejection>,
 ) -> Result<Json<TaskPage>, Problem> {
     let Query(query) = query.map_err(|err| Problem::bad_request(err.body_text()))?;
@@ -115,7 +132,7 @@ pub(super) async fn tasks(
         )));
     }
     let wanted_state = query.state.as_deref().map(task_state).transpose()?;
-    let snapshot = state.snapshot();
+    let snapshot = state.visible(&caller);
     let matching: Vec<&Arc<TaskView>> = snapshot
         .tasks
         .iter()

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use wasmesos_allocator::Resources;
 
 use super::{MESOS_VERSION, MesosApi};
+use crate::auth::Caller;
+use axum::Extension;
 use crate::core::{
     AgentView, FrameworkView, ResourceMap, ResourceValue, StateSnapshot, TaskView, resource_json,
 };
@@ -27,6 +29,11 @@ const MAX_TASK_PAGE: usize = 1000;
 
 pub(crate) fn snapshot(api: &MesosApi) -> Arc<StateSnapshot> {
     Arc::clone(&api.actor.snapshots().borrow())
+}
+
+/// The part of the latest snapshot `caller` may see (ACLs `view_frameworks`, `view_tasks`).
+fn visible(api: &MesosApi, caller: &Caller) -> Arc<StateSnapshot> {
+    api.actor.security().view(caller, snapshot(api))
 }
 
 /// `host:port` of a URL such as `http://127.0.0.1:5051`.
@@ -190,8 +197,11 @@ fn capabilities_json(info: &wasmesos_proto::v1::FrameworkInfo) -> Vec<&'static s
 }
 
 /// `/master/state`, `/master/state.json`, `/state.json`.
-pub(crate) async fn state(State(api): State<MesosApi>) -> Json<Value> {
-    let snapshot = snapshot(&api);
+pub(crate) async fn state(
+    State(api): State<MesosApi>,
+    Extension(caller): Extension<Caller>,
+) -> Json<Value> {
+    let snapshot = visible(&api, &caller);
     let pid = master_pid(&snapshot);
     let active = snapshot.agents.iter().filter(|a| a.active).count();
     let (frameworks, completed_frameworks) = frameworks_json(&snapshot);
@@ -229,8 +239,11 @@ pub(crate) fn native_master(snapshot: &StateSnapshot) -> wasmesos_proto::v1::Mas
 }
 
 /// `/master/frameworks`.
-pub(crate) async fn frameworks(State(api): State<MesosApi>) -> Json<Value> {
-    let snapshot = snapshot(&api);
+pub(crate) async fn frameworks(
+    State(api): State<MesosApi>,
+    Extension(caller): Extension<Caller>,
+) -> Json<Value> {
+    let snapshot = visible(&api, &caller);
     let (frameworks, completed_frameworks) = frameworks_json(&snapshot);
     Json(json!({
         "frameworks": frameworks,
@@ -259,9 +272,10 @@ pub(crate) struct TaskPage {
 /// `/master/tasks`.
 pub(crate) async fn tasks(
     State(api): State<MesosApi>,
+    Extension(caller): Extension<Caller>,
     Query(page): Query<TaskPage>,
 ) -> Json<Value> {
-    let snapshot = snapshot(&api);
+    let snapshot = visible(&api, &caller);
     let limit = page.limit.unwrap_or(100).min(MAX_TASK_PAGE);
     let offset = page.offset.unwrap_or(0);
     let mut all: Vec<&Arc<TaskView>> = snapshot.tasks.iter().collect();

@@ -58,6 +58,8 @@ struct OpenStream {
     /// Where events for it go. Weak: the actor holds the sender that keeps the stream
     /// open, so the stream ends when the actor lets go (teardown, a newer subscription).
     events: crate::rpc::queue::WeakEventSender<native::Event>,
+    /// The principal that subscribed; every call must come from it.
+    principal: Option<Arc<str>>,
 }
 
 /// What the Mesos handlers share.

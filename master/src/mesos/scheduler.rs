@@ -2,6 +2,7 @@
 //! messages: framework known, subscribed over HTTP, right `Mesos-Stream-Id`), then hand it
 //! to the actor operation the native scheduler service uses. Answers 202 with an empty body.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,7 @@ use super::resources;
 use super::subscribe::{self, STREAM_ID};
 use super::tasks::{task_error, task_from_mesos};
 use crate::Error;
+use crate::auth::Caller;
 
 /// Most operations and offers one ACCEPT or DECLINE may list.
 const MAX_LIST: usize = 1024;
@@ -29,6 +31,7 @@ const MAX_LIST: usize = 1024;
     fields(call = tracing::field::Empty, framework_id = tracing::field::Empty))]
 pub(crate) async fn handle(
     State(api): State<MesosApi>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -42,14 +45,14 @@ pub(crate) async fn handle(
         .unwrap_or(call::Type::Unknown);
     tracing::Span::current().record("call", kind.as_str_name());
     if kind == call::Type::Subscribe {
-        return subscribe::subscribe(&api, &headers, call).await;
+        return subscribe::subscribe(&api, &headers, call, &caller).await;
     }
     if kind == call::Type::UpdateFramework
         && let Err(refusal) = update_framework_checks(&call)
     {
         return refusal.into_response();
     }
-    let answer = match caller(&api, &headers, &call) {
+    let answer = match framework_of(&api, &headers, &call, &caller) {
         Ok(framework_id) => {
             tracing::Span::current().record("framework_id", framework_id.as_str());
             dispatch(&api, kind, framework_id, call).await
@@ -69,11 +72,28 @@ fn invalid(why: &str) -> Refusal {
 }
 
 /// The framework a non-SUBSCRIBE call acts for, checked as Mesos checks it.
-fn caller(api: &MesosApi, headers: &HeaderMap, call: &Call) -> Result<String, Refusal> {
+fn framework_of(
+    api: &MesosApi,
+    headers: &HeaderMap,
+    call: &Call,
+    caller: &Caller,
+) -> Result<String, Refusal> {
     let Some(framework_id) = call.framework_id.as_ref().map(|f| f.value.clone()) else {
         return Err(invalid("Expecting 'framework_id' to be present"));
     };
-    let expected = api.streams().get(&framework_id).map(|s| s.id);
+    let open = api
+        .streams()
+        .get(&framework_id)
+        .map(|s| (s.id, s.principal.clone()));
+    if let Some((_, principal)) = &open
+        && *principal != caller.principal
+    {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!("Framework {framework_id} belongs to another principal"),
+        ));
+    }
+    let expected = open.map(|(id, _)| id);
     let Some(expected) = expected else {
         let snapshot = api.actor.snapshots().borrow().clone();
         return Err(

@@ -19,6 +19,7 @@ use super::recordio;
 use super::tasks::reservation_format;
 use super::{MesosApi, OpenStream};
 use crate::Error;
+use crate::auth::Caller;
 use crate::rpc::stream::PushStream;
 
 /// The header naming a framework's event stream.
@@ -132,7 +133,12 @@ fn stream_response(format: Format, stream_id: Option<Uuid>, body: Body) -> Respo
 }
 
 /// Answers a SUBSCRIBE call.
-pub(crate) async fn subscribe(api: &MesosApi, headers: &HeaderMap, call: Call) -> Response {
+pub(crate) async fn subscribe(
+    api: &MesosApi,
+    headers: &HeaderMap,
+    call: Call,
+    caller: &Caller,
+) -> Response {
     if headers.contains_key(STREAM_ID) {
         return Refusal::bad_request(
             "Subscribe calls should not include the 'Mesos-Stream-Id' header",
@@ -143,10 +149,15 @@ pub(crate) async fn subscribe(api: &MesosApi, headers: &HeaderMap, call: Call) -
         Ok(format) => format,
         Err(refusal) => return refusal.into_response(),
     };
-    let request = match subscribe_request(&call) {
+    let mut request = match subscribe_request(&call) {
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
     };
+    if let Some(info) = request.framework.as_mut()
+        && let Err(err) = api.actor.security().admit_framework(caller, info)
+    {
+        return Refusal::new(StatusCode::FORBIDDEN, err.to_string()).into_response();
+    }
     let reservations = call
         .subscribe
         .as_ref()
@@ -176,6 +187,7 @@ pub(crate) async fn subscribe(api: &MesosApi, headers: &HeaderMap, call: Call) -
         OpenStream {
             id: stream_id,
             events: weak,
+            principal: caller.principal.clone(),
         },
     );
     let on_close = {

@@ -22,6 +22,7 @@ use wasmesos_proto::v1::{
 
 use crate::Error;
 use crate::actor::Actor;
+use crate::auth::{Action, Caller, framework_objects};
 use crate::core::{StateSnapshot, TaskLocation};
 use crate::error::invalid;
 use crate::http::snapshots::PUBLISH_INTERVAL;
@@ -46,6 +47,10 @@ impl OperatorService {
             actor,
             channels: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn security(&self) -> &crate::auth::Security {
+        self.actor.security()
     }
 
     /// The latest snapshot (a cheap `Arc` clone; the borrow ends here, before any await).
@@ -96,9 +101,9 @@ impl Operator for OperatorService {
     #[tracing::instrument(name = "Operator.GetState", skip_all)]
     async fn get_state(
         &self,
-        _request: Request<GetStateRequest>,
+        request: Request<GetStateRequest>,
     ) -> Result<Response<ClusterState>, Status> {
-        let snapshot = self.snapshot();
+        let snapshot = self.security().view(&Caller::of(&request), self.snapshot());
         // Converting 10,000 tasks takes milliseconds: keep it off the runtime's workers,
         // which the actor shares.
         let state = tokio::task::spawn_blocking(move || snapshot.cluster_state())
@@ -112,7 +117,22 @@ impl Operator for OperatorService {
         &self,
         request: Request<KillTaskRequest>,
     ) -> Result<Response<KillTaskResponse>, Status> {
+        let caller = Caller::of(&request);
         let request = request.into_inner();
+        if self.security().acls.restricts(Action::KillTasks) {
+            let snapshot = self.snapshot();
+            let owners: Vec<_> = snapshot
+                .tasks
+                .iter()
+                .filter(|t| t.task_id == request.task_id && !t.terminal)
+                .filter(|t| request.framework_id.is_empty() || t.framework_id == request.framework_id)
+                .filter_map(|t| snapshot.frameworks.iter().find(|f| f.id == t.framework_id))
+                .collect();
+            for owner in owners {
+                self.security()
+                    .check(&caller, Action::KillTasks, &framework_objects(&owner.info)[..1])?;
+            }
+        }
         let framework_id = Some(request.framework_id).filter(|id| !id.is_empty());
         self.actor
             .operator_kill(framework_id, request.task_id)
@@ -126,11 +146,14 @@ impl Operator for OperatorService {
         &self,
         request: Request<ReadFileRequest>,
     ) -> Result<Response<ReadFileResponse>, Status> {
+        let caller = Caller::of(&request);
         let req = request.into_inner();
         if req.task_id.is_empty() {
             return Err(invalid("task_id", "is required").into());
         }
         let location = self.locate(&req.task_id).await?;
+        self.security()
+            .check_sandbox(&caller, &self.snapshot(), &location.framework_id)?;
         tracing::Span::current().record("agent_id", location.agent_id.as_str());
         if location.address.is_empty() {
             return Err(Error::Agent {
@@ -164,7 +187,12 @@ impl Operator for OperatorService {
         &self,
         request: Request<UpdateWeightsRequest>,
     ) -> Result<Response<UpdateWeightsResponse>, Status> {
+        let caller = Caller::of(&request);
         let req = request.into_inner();
+        for weight in &req.weights {
+            self.security()
+                .check(&caller, Action::UpdateWeights, &[("roles", &weight.role)])?;
+        }
         self.actor.update_weights(req).await?;
         Ok(Response::new(UpdateWeightsResponse {}))
     }
@@ -174,7 +202,10 @@ impl Operator for OperatorService {
         &self,
         request: Request<SetQuotaRequest>,
     ) -> Result<Response<SetQuotaResponse>, Status> {
+        let caller = Caller::of(&request);
         let req = request.into_inner();
+        self.security()
+            .check(&caller, Action::SetQuotas, &[("roles", &req.role)])?;
         self.actor.set_quota(req).await?;
         Ok(Response::new(SetQuotaResponse {}))
     }
@@ -185,7 +216,10 @@ impl Operator for OperatorService {
         &self,
         request: Request<ReserveResourcesRequest>,
     ) -> Result<Response<ReserveResourcesResponse>, Status> {
+        let caller = Caller::of(&request);
         let req = request.into_inner();
+        self.security()
+            .check(&caller, Action::ReserveResources, &[("roles", &req.role)])?;
         self.actor.reserve_resources(req).await?;
         Ok(Response::new(ReserveResourcesResponse {}))
     }
@@ -196,7 +230,10 @@ impl Operator for OperatorService {
         &self,
         request: Request<UnreserveResourcesRequest>,
     ) -> Result<Response<UnreserveResourcesResponse>, Status> {
+        let caller = Caller::of(&request);
         let req = request.into_inner();
+        self.security()
+            .check(&caller, Action::UnreserveResources, &[])?;
         self.actor.unreserve_resources(req).await?;
         Ok(Response::new(UnreserveResourcesResponse {}))
     }

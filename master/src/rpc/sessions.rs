@@ -89,6 +89,9 @@ impl Sessions {
         metadata: &MetadataMap,
         caller: &Caller,
     ) -> Result<Arc<str>, Error> {
+        if id.is_empty() {
+            return Err(crate::error::invalid(&format!("{}_id", self.kind), "is required"));
+        }
         let open = self.open();
         let Some(session) = open.get(id) else {
             return Err(Error::StaleSession(format!(

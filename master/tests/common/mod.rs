@@ -3,12 +3,15 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tempfile::TempDir;
 use tokio_stream::{Stream, StreamExt};
 use tonic::Streaming;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use wasmesos_master::{MasterConfig, MasterHandle};
 use wasmesos_proto::v1::agent_channel_client::AgentChannelClient;
@@ -29,7 +32,43 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 pub struct Master {
     pub handle: MasterHandle,
     pub channel: Channel,
+    /// The session stream id of each framework and agent this helper subscribed or
+    /// registered, and of the latest one: what their calls must carry.
+    sessions: Mutex<Sessions>,
     _dir: TempDir,
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_id: HashMap<String, String>,
+    last_framework: Option<String>,
+    last_agent: Option<String>,
+}
+
+/// Adds a session's stream id to every call.
+#[derive(Clone)]
+pub struct StreamId(Option<String>);
+
+impl tonic::service::Interceptor for StreamId {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(id) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("mesos-stream-id", id.parse().expect("ascii stream id"));
+        }
+        Ok(request)
+    }
+}
+
+pub type SessionChannel = InterceptedService<Channel, StreamId>;
+
+fn stream_id<T>(response: &tonic::Response<T>) -> String {
+    response
+        .metadata()
+        .get("mesos-stream-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session's response carries its stream id")
+        .to_string()
 }
 
 /// Starts a master with `tune` applied to a test config.
@@ -46,17 +85,55 @@ pub async fn start(tune: impl FnOnce(&mut MasterConfig)) -> Master {
     Master {
         handle,
         channel,
+        sessions: Mutex::default(),
         _dir: dir,
     }
 }
 
 impl Master {
-    pub fn scheduler(&self) -> SchedulerClient<Channel> {
-        SchedulerClient::new(self.channel.clone())
+    /// A scheduler client in the session of the framework subscribed last.
+    pub fn scheduler(&self) -> SchedulerClient<SessionChannel> {
+        let last = self.sessions.lock().expect("sessions").last_framework.clone();
+        self.client_for(last.as_deref())
     }
 
-    pub fn agents(&self) -> AgentChannelClient<Channel> {
-        AgentChannelClient::new(self.channel.clone())
+    /// A scheduler client in `framework_id`'s session.
+    pub fn scheduler_for(&self, framework_id: &str) -> SchedulerClient<SessionChannel> {
+        self.client_for(Some(framework_id))
+    }
+
+    fn client_for(&self, id: Option<&str>) -> SchedulerClient<SessionChannel> {
+        SchedulerClient::new(self.session_channel(id))
+    }
+
+    fn session_channel(&self, id: Option<&str>) -> SessionChannel {
+        let stream = id.and_then(|id| self.sessions.lock().expect("sessions").by_id.get(id).cloned());
+        InterceptedService::new(self.channel.clone(), StreamId(stream))
+    }
+
+    /// An agent channel client in the session of the agent registered last.
+    pub fn agents(&self) -> AgentChannelClient<SessionChannel> {
+        let last = self.sessions.lock().expect("sessions").last_agent.clone();
+        AgentChannelClient::new(self.session_channel(last.as_deref()))
+    }
+
+    /// An agent channel client in `agent_id`'s session.
+    pub fn agent(&self, agent_id: &str) -> AgentChannelClient<SessionChannel> {
+        AgentChannelClient::new(self.session_channel(Some(agent_id)))
+    }
+
+    /// Records a framework's session from its SUBSCRIBE response.
+    pub fn framework_session<T>(&self, framework_id: &str, response: &tonic::Response<T>) {
+        let mut sessions = self.sessions.lock().expect("sessions");
+        sessions.by_id.insert(framework_id.to_string(), stream_id(response));
+        sessions.last_framework = Some(framework_id.to_string());
+    }
+
+    /// Records an agent's session from its registration response.
+    pub fn agent_session<T>(&self, agent_id: &str, response: &tonic::Response<T>) {
+        let mut sessions = self.sessions.lock().expect("sessions");
+        sessions.by_id.insert(agent_id.to_string(), stream_id(response));
+        sessions.last_agent = Some(agent_id.to_string());
     }
 
     pub fn artifacts(&self) -> ArtifactsClient<Channel> {
@@ -114,15 +191,20 @@ impl Master {
             }),
             heartbeat_interval_seconds: 0.0,
         };
-        let mut events = self
-            .scheduler()
+        let response = SchedulerClient::new(self.channel.clone())
             .subscribe(req)
             .await
-            .expect("subscribe")
-            .into_inner();
+            .expect("subscribe");
+        let metadata = tonic::Response::new(());
+        let mut with_id = metadata;
+        *with_id.metadata_mut() = response.metadata().clone();
+        let mut events = response.into_inner();
         let first = within(events.next()).await;
         match first.and_then(|e| e.ok()).and_then(|e| e.event) {
-            Some(event::Event::Subscribed(s)) => (s.framework_id, events),
+            Some(event::Event::Subscribed(s)) => {
+                self.framework_session(&s.framework_id, &with_id);
+                (s.framework_id, events)
+            }
             other => panic!("expected SUBSCRIBED, got {other:?}"),
         }
     }
@@ -138,18 +220,22 @@ impl Master {
             }),
             ..RegisterRequest::default()
         };
-        let mut commands = self
-            .agents()
+        let response = AgentChannelClient::new(self.channel.clone())
             .register(req)
             .await
-            .expect("register")
-            .into_inner();
+            .expect("register");
+        let mut with_id = tonic::Response::new(());
+        *with_id.metadata_mut() = response.metadata().clone();
+        let mut commands = response.into_inner();
         let first = within(commands.next()).await;
         match first.and_then(|c| c.ok()).and_then(|c| c.command) {
-            Some(agent_command::Command::Registered(r)) => FakeAgent {
-                id: r.agent_id,
-                commands,
-            },
+            Some(agent_command::Command::Registered(r)) => {
+                self.agent_session(&r.agent_id, &with_id);
+                FakeAgent {
+                    id: r.agent_id,
+                    commands,
+                }
+            }
             other => panic!("expected REGISTERED, got {other:?}"),
         }
     }

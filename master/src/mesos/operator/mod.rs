@@ -15,6 +15,7 @@
 //! gRPC service; reads never wait on the actor except the three that must see a write just
 //! made.
 
+mod authorize;
 mod events;
 mod state;
 mod writes;
@@ -28,6 +29,8 @@ use wasmesos_proto::mesos::v1::master::{Call, Response as MesosResponse, call, r
 use super::MesosApi;
 use super::codec::{self, Format, Refusal};
 use crate::Error;
+use crate::auth::Caller;
+use axum::Extension;
 
 pub(crate) use events::Subscribers;
 pub(crate) use state::master_flags;
@@ -36,6 +39,7 @@ pub(crate) use state::master_flags;
 #[tracing::instrument(name = "Mesos.Operator", skip_all, fields(call = tracing::field::Empty))]
 pub(crate) async fn handle(
     State(api): State<MesosApi>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -52,7 +56,10 @@ pub(crate) async fn handle(
         Ok(format) => format,
         Err(refusal) => return refusal.into_response(),
     };
-    match dispatch(&api, kind, call, format).await {
+    if let Err(refusal) = authorize::authorize(api.actor.security(), &caller, kind, &call) {
+        return refusal.into_response();
+    }
+    match dispatch(&api, kind, call, format, &caller).await {
         Ok(response) => response,
         Err(refusal) => refusal.into_response(),
     }
@@ -160,10 +167,11 @@ async fn dispatch(
     kind: call::Type,
     call: Call,
     format: Format,
+    caller: &Caller,
 ) -> Result<Response, Refusal> {
     use call::Type as T;
     use response::Type as R;
-    let snapshot = || super::legacy::snapshot(api);
+    let snapshot = || api.actor.security().view(caller, super::legacy::snapshot(api));
     let answer = match kind {
         T::Unknown => return Err(Refusal::new(StatusCode::NOT_IMPLEMENTED, "")),
         T::GetHealth => reply(R::GetHealth, |r| {
