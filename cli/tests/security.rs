@@ -1,0 +1,261 @@
+//! Authentication, sessions and ACLs on a cluster of real processes: `wasmesos master
+//! --credentials --acls` and an agent that authenticates, tried by honest principals and by
+//! strangers over the network.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use tonic::Code;
+use wasmesos_detector::{CallHeaders, Credential, DEFAULT_CONNECT_TIMEOUT, MasterChannel};
+use wasmesos_guest_artifacts as guests;
+use wasmesos_harness::{ProcessCluster, TestFramework, eventually_some};
+use wasmesos_proto::operator_client::OperatorClient;
+use wasmesos_proto::scheduler_client::SchedulerClient;
+use wasmesos_proto::{
+    FrameworkInfo, GetStateRequest, KillRequest, Quota, ReadFileRequest, Resources,
+    SandboxFile, SetQuotaRequest, SubscribeRequest,
+};
+use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_wasmesos");
+const DEADLINE: Duration = Duration::from_secs(10);
+
+const CREDENTIALS: &str = r#"{"credentials": [
+  {"principal": "web", "secret": "web-secret"},
+  {"principal": "batch", "secret": "batch-secret"},
+  {"principal": "ops", "secret": "ops-secret"},
+  {"principal": "agent", "secret": "agent-secret"}
+]}"#;
+
+/// `web` registers only in role `web`; each framework principal sees and reads only its own
+/// tasks, `ops` everyone's; only `ops` sets quota.
+const ACLS: &str = r#"{
+  "register_frameworks": [
+    {"principals": {"values": ["web"]}, "roles": {"values": ["web"]}},
+    {"principals": {"values": ["web"]}, "roles": {"type": "NONE"}}
+  ],
+  "view_tasks": [
+    {"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}},
+    {"principals": {"values": ["web"]}, "framework_principals": {"values": ["web"]}},
+    {"principals": {"values": ["batch"]}, "framework_principals": {"values": ["batch"]}},
+    {"principals": {"type": "ANY"}, "framework_principals": {"type": "NONE"}}
+  ],
+  "access_sandboxes": [
+    {"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}},
+    {"principals": {"values": ["web"]}, "framework_principals": {"values": ["web"]}},
+    {"principals": {"type": "ANY"}, "framework_principals": {"type": "NONE"}}
+  ],
+  "set_quotas": [
+    {"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
+    {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}
+  ]
+}"#;
+
+struct Files {
+    _dir: tempfile::TempDir,
+    credentials: PathBuf,
+    acls: PathBuf,
+    agent: PathBuf,
+    ops: PathBuf,
+    batch: PathBuf,
+}
+
+fn files() -> Files {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    Files {
+        credentials: write("credentials.json", CREDENTIALS),
+        acls: write("acls.json", ACLS),
+        agent: write("agent.credential", "agent agent-secret\n"),
+        ops: write("ops.credential", r#"{"principal": "ops", "secret": "ops-secret"}"#),
+        batch: write("batch.credential", "batch batch-secret\n"),
+        _dir: dir,
+    }
+}
+
+fn credential(principal: &str, secret: &str) -> Credential {
+    Credential::new(principal, secret).expect("credential")
+}
+
+async fn channel(master: &str, as_: Option<&Credential>) -> wasmesos_detector::MasterService {
+    let channel = MasterChannel::connect(master, DEFAULT_CONNECT_TIMEOUT)
+        .await
+        .expect("connect");
+    channel.service(&CallHeaders::new(as_))
+}
+
+fn subscribe(name: &str, role: &str, id: &str) -> SubscribeRequest {
+    SubscribeRequest {
+        framework: Some(FrameworkInfo {
+            id: id.into(),
+            name: name.into(),
+            roles: vec![role.into()],
+            ..FrameworkInfo::default()
+        }),
+        heartbeat_interval_seconds: 0.0,
+    }
+}
+
+fn code<T>(result: Result<T, tonic::Status>) -> Code {
+    result.err().map_or(Code::Ok, |status| status.code())
+}
+
+fn wasmesos(master: &str, credential: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .env("WASMESOS_MASTER", master)
+        .env_remove("RUST_LOG");
+    match credential {
+        Some(path) => command.env("WASMESOS_CREDENTIAL", path),
+        None => command.env_remove("WASMESOS_CREDENTIAL"),
+    };
+    command.output().expect("the binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them() {
+    let files = files();
+    let credentials = files.credentials.to_string_lossy().into_owned();
+    let acls = files.acls.to_string_lossy().into_owned();
+    let agent_credential = files.agent.to_string_lossy().into_owned();
+    // Reads stay open (the harness polls the state to see the agent join); every other
+    // class requires a credential.
+    let cluster = ProcessCluster::start(
+        Path::new(BINARY),
+        1,
+        "cpus:2;mem:2GiB;disk:2GiB",
+        &[
+            "--credentials",
+            &credentials,
+            "--acls",
+            &acls,
+            "--authenticate-http-readonly",
+            "false",
+        ],
+        &["--credential", &agent_credential],
+    )
+    .await
+    .expect("a master that requires credentials, and an agent that has them");
+    let master = cluster.master_url();
+    let web = credential("web", "web-secret");
+
+    // An honest framework authenticates, launches and reads its own task's output.
+    let config = DriverConfig::new(&master, "web").role("web").credential(web.clone());
+    let mut framework = TestFramework::with_config(config).await.expect("subscribe");
+    let web_id = framework.framework_id.clone();
+    let digest = framework
+        .driver
+        .upload_executor(Path::new(guests::HELLO), None)
+        .await
+        .expect("upload")
+        .digest;
+    let task = TaskBuilder::new("web-task", &digest).cpus(0.1).mem(64 << 20);
+    framework.launch_one(task).await.expect("launch");
+    let status = framework.wait_for_terminal("web-task").await.expect("ends");
+    assert_eq!(status.state(), wasmesos_proto::TaskState::TaskFinished, "{status:?}");
+
+    // No credential, or a wrong secret: refused before anything else.
+    let mut anonymous = SchedulerClient::new(channel(&master, None).await);
+    let refused = anonymous.subscribe(subscribe("anon", "web", "")).await;
+    assert_eq!(code(refused), Code::Unauthenticated);
+    let wrong = credential("web", "guess");
+    let mut guesser = SchedulerClient::new(channel(&master, Some(&wrong)).await);
+    let refused = guesser.subscribe(subscribe("guess", "web", "")).await;
+    assert_eq!(code(refused), Code::Unauthenticated);
+
+    // Another principal cannot take the framework over by its public id.
+    let batch = credential("batch", "batch-secret");
+    let mut intruder = SchedulerClient::new(channel(&master, Some(&batch)).await);
+    let takeover = intruder.subscribe(subscribe("web", "web", &web_id)).await;
+    let status = takeover.err().expect("takeover refused");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // Nor act for it: without the session's stream id a call is stale, whoever sends it.
+    let kill = KillRequest {
+        framework_id: web_id.clone(),
+        task_id: "web-task".into(),
+        ..KillRequest::default()
+    };
+    let status = intruder.kill(kill.clone()).await.err().expect("kill refused");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("mesos-stream-id"), "{status:?}");
+    let mut same_principal = SchedulerClient::new(channel(&master, Some(&web)).await);
+    assert_eq!(code(same_principal.kill(kill).await), Code::FailedPrecondition);
+
+    // The ACLs: web may not register in another role.
+    let status = same_principal
+        .subscribe(subscribe("web-elsewhere", "batch", ""))
+        .await
+        .err()
+        .expect("role refused");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(status.message().contains("register frameworks"), "{status:?}");
+
+    // Operator writes need a credential, and set_quotas is ops's alone.
+    let quota = SetQuotaRequest {
+        role: "web".into(),
+        quota: Some(Quota {
+            guarantee: Some(Resources::default()),
+            limit: None,
+        }),
+    };
+    let mut operator = OperatorClient::new(channel(&master, None).await);
+    assert_eq!(code(operator.set_quota(quota.clone()).await), Code::Unauthenticated);
+    let mut as_web = OperatorClient::new(channel(&master, Some(&web)).await);
+    assert_eq!(code(as_web.set_quota(quota.clone()).await), Code::PermissionDenied);
+    let ops = credential("ops", "ops-secret");
+    let mut as_ops = OperatorClient::new(channel(&master, Some(&ops)).await);
+    as_ops.set_quota(quota).await.expect("ops sets quota");
+
+    // Views: web's task shows to web and ops, not to batch or an anonymous reader.
+    let sees_task = async |client: &mut OperatorClient<wasmesos_detector::MasterService>| {
+        let state = client
+            .get_state(GetStateRequest {})
+            .await
+            .expect("state")
+            .into_inner();
+        state.tasks.iter().any(|t| t.task_id == "web-task")
+    };
+    eventually_some("web's task in web's view", DEADLINE, async || {
+        sees_task(&mut as_web).await.then_some(())
+    })
+    .await
+    .expect("web sees its task");
+    assert!(sees_task(&mut as_ops).await);
+    let mut as_batch = OperatorClient::new(channel(&master, Some(&batch)).await);
+    assert!(!sees_task(&mut as_batch).await, "batch sees web's task");
+    assert!(!sees_task(&mut operator).await, "an anonymous reader sees web's task");
+
+    // Sandboxes: web and ops read web's output; batch may not.
+    let read = ReadFileRequest {
+        task_id: "web-task".into(),
+        file: SandboxFile::Stdout as i32,
+        offset: 0,
+        length: 0,
+    };
+    let output = as_web.read_task_file(read.clone()).await.expect("web reads");
+    assert!(output.into_inner().data.starts_with(b"hello from wasmesos"));
+    let status = as_batch.read_task_file(read).await.err().expect("batch refused");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let logs = wasmesos(&master, Some(&files.batch), &["logs", "web-task"]);
+    assert!(!logs.status.success(), "{logs:?}");
+    let logs = wasmesos(&master, Some(&files.ops), &["logs", "web-task"]);
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).starts_with("hello from wasmesos"),
+        "{logs:?}"
+    );
+
+    // The CLI without a credential cannot kill: operator writes need one.
+    let kill = wasmesos(&master, None, &["kill", "web-task"]);
+    assert!(!kill.status.success());
+    assert!(
+        String::from_utf8_lossy(&kill.stderr).contains("requires authentication"),
+        "{kill:?}"
+    );
+    framework.driver.teardown().await.expect("teardown");
+}
