@@ -49,6 +49,8 @@ pub(crate) struct Agent {
     pub(crate) channel: Channel,
     /// The credential and session stream id on every call to the master.
     pub(crate) headers: wasmesos_detector::CallHeaders,
+    /// Who may call this agent's own API (`--http-credentials`); `None`: anyone.
+    pub(crate) http_credentials: Option<Arc<wasmesos_detector::Credentials>>,
     pub(crate) sandboxes: Sandboxes,
     /// One permit per instance slot of the executor's pool.
     pub(crate) slots: Arc<Semaphore>,

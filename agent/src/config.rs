@@ -25,6 +25,9 @@ pub struct AgentConfig {
     /// A file with the principal and secret the agent authenticates to the master with
     /// (`--credential`: JSON `{"principal", "secret"}` or one `p s` line), read at start.
     pub credential_file: Option<PathBuf>,
+    /// The principals and secrets that may call this agent's own API, in the master's
+    /// `--credentials` format (`--http-credentials`); without it the agent's port is open.
+    pub http_credentials_file: Option<PathBuf>,
     /// Where [`spawn`](crate::spawn) binds the agent's own gRPC server. `serve` is handed a
     /// listener instead.
     pub listen: SocketAddr,
@@ -108,6 +111,7 @@ impl Default for AgentConfig {
         AgentConfig {
             master_url: DEFAULT_MASTER_URL.to_string(),
             credential_file: None,
+            http_credentials_file: None,
             listen: DEFAULT_LISTEN,
             advertise_url: None,
             hostname: None,

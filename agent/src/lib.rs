@@ -57,6 +57,7 @@
 #![warn(missing_docs)]
 
 mod agent;
+mod auth;
 mod artifacts;
 mod checkpoint;
 mod commands;

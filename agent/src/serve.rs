@@ -149,6 +149,12 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         .map(wasmesos_detector::Credential::from_file)
         .transpose()?;
     let headers = CallHeaders::new(credential.as_ref());
+    let http_credentials = config
+        .http_credentials_file
+        .as_deref()
+        .map(wasmesos_detector::Credentials::from_file)
+        .transpose()?
+        .map(Arc::new);
     let channel = master_channel(&config.master_url, &headers).await?;
     let address = match &config.advertise_url {
         Some(url) => url.clone(),
@@ -194,6 +200,7 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         executor,
         channel,
         headers,
+        http_credentials,
         sandboxes,
         agent_id,
         config,
@@ -215,7 +222,11 @@ async fn run(
     let routes =
         tonic::service::Routes::new(AgentServer::new(AgentService::new(Arc::clone(&agent))))
             .into_axum_router()
-            .merge(crate::http::routes(Arc::clone(&agent)));
+            .merge(crate::http::routes(Arc::clone(&agent)))
+            .layer(axum::middleware::from_fn_with_state(
+                agent.http_credentials.clone(),
+                crate::auth::authenticate,
+            ));
     // HTTP/1 too: `/health`, `/state` and `/metrics` are for curl and Prometheus.
     let served = Server::builder()
         .accept_http1(true)

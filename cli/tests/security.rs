@@ -10,10 +10,12 @@ use tonic::Code;
 use wasmesos_detector::{CallHeaders, Credential, DEFAULT_CONNECT_TIMEOUT, MasterChannel};
 use wasmesos_guest_artifacts as guests;
 use wasmesos_harness::{ProcessCluster, TestFramework, eventually_some};
+use tonic::service::interceptor::InterceptedService;
+use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
-    FrameworkInfo, GetStateRequest, KillRequest, Quota, ReadFileRequest, Resources,
+    FrameworkInfo, GetAgentStateRequest, GetStateRequest, KillRequest, Quota, ReadFileRequest, Resources,
     SandboxFile, SetQuotaRequest, SubscribeRequest,
 };
 use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
@@ -59,6 +61,9 @@ struct Files {
     agent: PathBuf,
     ops: PathBuf,
     batch: PathBuf,
+    /// Who may call the agent's own API: the master alone.
+    agent_api: PathBuf,
+    master: PathBuf,
 }
 
 fn files() -> Files {
@@ -74,6 +79,8 @@ fn files() -> Files {
         agent: write("agent.credential", "agent agent-secret\n"),
         ops: write("ops.credential", r#"{"principal": "ops", "secret": "ops-secret"}"#),
         batch: write("batch.credential", "batch batch-secret\n"),
+        agent_api: write("agent-api.txt", "master master-secret\n"),
+        master: write("master.credential", "master master-secret\n"),
         _dir: dir,
     }
 }
@@ -124,6 +131,8 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
     let credentials = files.credentials.to_string_lossy().into_owned();
     let acls = files.acls.to_string_lossy().into_owned();
     let agent_credential = files.agent.to_string_lossy().into_owned();
+    let agent_api = files.agent_api.to_string_lossy().into_owned();
+    let master_credential = files.master.to_string_lossy().into_owned();
     // Reads stay open (the harness polls the state to see the agent join); every other
     // class requires a credential.
     let cluster = ProcessCluster::start(
@@ -137,8 +146,15 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
             &acls,
             "--authenticate-http-readonly",
             "false",
+            "--agent-credential",
+            &master_credential,
         ],
-        &["--credential", &agent_credential],
+        &[
+            "--credential",
+            &agent_credential,
+            "--http-credentials",
+            &agent_api,
+        ],
     )
     .await
     .expect("a master that requires credentials, and an agent that has them");
@@ -249,6 +265,26 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
         String::from_utf8_lossy(&logs.stdout).starts_with("hello from wasmesos"),
         "{logs:?}"
     );
+
+    // The agent's own API answers only the master: its state holds every task's env.
+    let agent_url = cluster.agents[0].url.clone();
+    let agent_channel = |credential: Option<Credential>| {
+        let endpoint = tonic::transport::Endpoint::from_shared(agent_url.clone()).expect("url");
+        AgentClient::new(InterceptedService::new(
+            endpoint.connect_lazy(),
+            CallHeaders::new(credential.as_ref()),
+        ))
+    };
+    let refused = agent_channel(None).get_agent_state(GetAgentStateRequest {}).await;
+    assert_eq!(code(refused), Code::Unauthenticated);
+    let refused = agent_channel(Some(web.clone()))
+        .get_agent_state(GetAgentStateRequest {})
+        .await;
+    assert_eq!(code(refused), Code::Unauthenticated);
+    let state = agent_channel(Some(credential("master", "master-secret")))
+        .get_agent_state(GetAgentStateRequest {})
+        .await;
+    assert_eq!(code(state), Code::Ok);
 
     // The CLI without a credential cannot kill: operator writes need one.
     let kill = wasmesos(&master, None, &["kill", "web-task"]);

@@ -215,6 +215,25 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Checks a request's `authorization` header: `Ok(Some(principal))` for a valid
+    /// credential, `Ok(None)` for none at all, `Err` (with why, never the secret) for one that
+    /// is malformed or wrong.
+    pub fn authenticate(&self, header: Option<&[u8]>) -> Result<Option<String>, &'static str> {
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let claimed =
+            Credential::from_basic(header).ok_or("the authorization header is not HTTP Basic")?;
+        if self.verify(&claimed) {
+            Ok(Some(claimed.principal))
+        } else {
+            tracing::warn!(principal = %claimed.principal, "refused a wrong credential");
+            Err("the credential is not valid")
+        }
+    }
+}
+
 /// Compares two byte strings in time that depends only on their lengths.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = u8::from(a.len() != b.len());

@@ -24,7 +24,12 @@ use std::time::{Duration, Instant};
 
 use tokio_stream::StreamExt;
 use tonic::Streaming;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+use wasmesos_detector::CallHeaders;
+
+/// A channel whose calls carry one session's stream id.
+type Session = InterceptedService<Channel, CallHeaders>;
 use wasmesos_master::MasterConfig;
 use wasmesos_proto::v1::agent_channel_client::AgentChannelClient;
 use wasmesos_proto::v1::artifacts_client::ArtifactsClient;
@@ -59,10 +64,10 @@ async fn run(gets: usize, rounds: usize) {
     let master = wasmesos_master::spawn(config).await.expect("master starts");
     let addr = master.addr;
     let channels = connect(&master.url()).await;
-    let (framework_id, mut events) = subscribe(&channels[0]).await;
+    let (framework_id, mut events, session) = subscribe(&channels[0]).await;
     let digest = upload_hello(&channels[0]).await;
     let started = Instant::now();
-    let agents = fill_cluster(&channels, &framework_id, &digest, &mut events).await;
+    let agents = fill_cluster(&channels, &session, &framework_id, &digest, &mut events).await;
     wait_for_tasks(addr, AGENTS * TASKS_PER_AGENT).await;
     println!(
         "cluster: {AGENTS} agents, {} RUNNING tasks (set up in {:.1} s)\n",
@@ -71,7 +76,7 @@ async fn run(gets: usize, rounds: usize) {
     );
     let _probe = register(&channels[0], 1.0).await;
     let mut offer = next_offer(&mut events).await;
-    let scheduler = SchedulerClient::new(channels[0].clone());
+    let scheduler = SchedulerClient::new(InterceptedService::new(channels[0].clone(), session));
 
     let idle = state_latencies(addr, gets).await;
     let body = http_support::get(addr, "/state").await.body.len();
@@ -149,7 +154,7 @@ async fn connect(url: &str) -> Vec<Channel> {
     channels
 }
 
-async fn subscribe(channel: &Channel) -> (String, Streaming<Event>) {
+async fn subscribe(channel: &Channel) -> (String, Streaming<Event>, CallHeaders) {
     let request = SubscribeRequest {
         framework: Some(FrameworkInfo {
             name: "state-bench".into(),
@@ -157,21 +162,26 @@ async fn subscribe(channel: &Channel) -> (String, Streaming<Event>) {
         }),
         heartbeat_interval_seconds: 0.0,
     };
-    let mut events = SchedulerClient::new(channel.clone())
+    let subscribed = SchedulerClient::new(channel.clone())
         .subscribe(request)
         .await
-        .expect("subscribe")
-        .into_inner();
+        .expect("subscribe");
+    let session = CallHeaders::default();
+    session.take_stream_id(&subscribed);
+    let mut events = subscribed.into_inner();
     loop {
         let next = events.next().await.expect("stream").expect("event");
         if let Some(event::Event::Subscribed(s)) = next.event {
-            return (s.framework_id, events);
+            return (s.framework_id, events, session);
         }
     }
 }
 
 /// A registered fake agent: the command stream that keeps it connected.
 struct FakeAgent {
+    id: String,
+    /// Its registration's stream id, for its status updates.
+    session: CallHeaders,
     _commands: Streaming<AgentCommand>,
 }
 
@@ -187,14 +197,18 @@ async fn register(channel: &Channel, cpus: f64) -> FakeAgent {
         }),
         ..RegisterRequest::default()
     };
-    let mut commands = AgentChannelClient::new(channel.clone())
+    let registered = AgentChannelClient::new(channel.clone())
         .register(request)
         .await
-        .expect("register")
-        .into_inner();
+        .expect("register");
+    let session = CallHeaders::default();
+    session.take_stream_id(&registered);
+    let mut commands = registered.into_inner();
     let first = commands.next().await.expect("stream").expect("command");
     match first.command {
-        Some(agent_command::Command::Registered(_)) => FakeAgent {
+        Some(agent_command::Command::Registered(r)) => FakeAgent {
+            id: r.agent_id,
+            session,
             _commands: commands,
         },
         other => panic!("expected REGISTERED, got {other:?}"),
@@ -239,6 +253,7 @@ async fn next_offers(events: &mut Streaming<Event>) -> Vec<Offer> {
 /// Registers the agents, fills each with RUNNING tasks, and returns them (kept connected).
 async fn fill_cluster(
     channels: &[Channel],
+    session: &CallHeaders,
     framework_id: &str,
     digest: &str,
     events: &mut Streaming<Event>,
@@ -247,7 +262,8 @@ async fn fill_cluster(
     for i in 0..AGENTS {
         agents.push(register(&channels[i % channels.len()], TASKS_PER_AGENT as f64).await);
     }
-    let mut scheduler = SchedulerClient::new(channels[0].clone());
+    let mut scheduler =
+        SchedulerClient::new(InterceptedService::new(channels[0].clone(), session.clone()));
     let mut filled = 0;
     let mut pending: Vec<Offer> = Vec::new();
     while filled < AGENTS {
@@ -267,7 +283,12 @@ async fn fill_cluster(
             agent_id: offer.agent_id.clone(),
             statuses,
         };
-        AgentChannelClient::new(channels[filled % channels.len()].clone())
+        let agent = agents
+            .iter()
+            .find(|a| a.id == offer.agent_id)
+            .expect("offers name registered agents");
+        let channel = channels[filled % channels.len()].clone();
+        AgentChannelClient::new(InterceptedService::new(channel, agent.session.clone()))
             .update_status(updates)
             .await
             .expect("updates");
@@ -336,7 +357,7 @@ async fn state_latencies(addr: SocketAddr, gets: usize) -> Vec<Duration> {
 
 /// Declines the probe's offer `rounds` times, timing each decline until the next offer.
 async fn decline_rounds(
-    scheduler: &SchedulerClient<Channel>,
+    scheduler: &SchedulerClient<Session>,
     framework_id: &str,
     events: &mut Streaming<Event>,
     offer: &mut Offer,

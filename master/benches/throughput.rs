@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Notify};
 use tokio_stream::StreamExt;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+use wasmesos_detector::CallHeaders;
 use wasmesos_allocator::{Allocator, AllocatorConfig, FrameworkSpec, Resources};
 use wasmesos_master::MasterConfig;
 use wasmesos_master::core::{Core, Registration};
@@ -412,12 +414,14 @@ async fn grpc_cycle(tasks: usize, registry: RegistryBackend) -> GrpcRun {
         )
         .await;
     }
-    let mut scheduler = SchedulerClient::new(channel.clone());
-    let mut events = scheduler
+    let session = CallHeaders::default();
+    let mut scheduler = SchedulerClient::new(InterceptedService::new(channel.clone(), session.clone()));
+    let subscribed = scheduler
         .subscribe(subscribe_request())
         .await
-        .expect("subscribe")
-        .into_inner();
+        .expect("subscribe");
+    session.take_stream_id(&subscribed);
+    let mut events = subscribed.into_inner();
     let accepted_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut latencies = Vec::with_capacity(tasks);
     let mut framework_id = String::new();
@@ -502,12 +506,14 @@ async fn grpc_latency(launches: usize, registry: RegistryBackend) -> (Duration, 
         .expect("connect");
     let digest = upload_hello(&channel).await;
     spawn_fake_agent(channel.clone(), Arc::default(), Arc::default(), usize::MAX).await;
-    let mut scheduler = SchedulerClient::new(channel.clone());
-    let mut events = scheduler
+    let session = CallHeaders::default();
+    let mut scheduler = SchedulerClient::new(InterceptedService::new(channel.clone(), session.clone()));
+    let subscribed = scheduler
         .subscribe(subscribe_request())
         .await
-        .expect("subscribe")
-        .into_inner();
+        .expect("subscribe");
+    session.take_stream_id(&subscribed);
+    let mut events = subscribed.into_inner();
     let mut framework_id = String::new();
     let mut latencies = Vec::with_capacity(launches);
     let mut waiting: Option<(String, Instant)> = None;
@@ -584,12 +590,14 @@ async fn spawn_fake_agent(
     all_acked: Arc<Notify>,
     tasks: usize,
 ) {
-    let mut client = AgentChannelClient::new(channel);
-    let mut commands = client
+    let session = CallHeaders::default();
+    let mut client = AgentChannelClient::new(InterceptedService::new(channel, session.clone()));
+    let registered = client
         .register(register_request(""))
         .await
-        .expect("register")
-        .into_inner();
+        .expect("register");
+    session.take_stream_id(&registered);
+    let mut commands = registered.into_inner();
     let agent_id = match commands
         .next()
         .await

@@ -132,6 +132,13 @@ pub struct AgentArgs {
     #[arg(long, value_name = "FILE")]
     credential: Option<PathBuf>,
 
+    /// The principals and secrets that may call this agent's own API (its state holds every
+    /// task's env and args, its files every task's output), in the master's --credentials
+    /// format. Give the master's --agent-credential principal here. Without it the agent's
+    /// port is open to anyone who reaches it.
+    #[arg(long, value_name = "FILE")]
+    http_credentials: Option<PathBuf>,
+
     /// Bytes the fetcher cache (downloads of uris marked `cache`, under the work dir) keeps
     /// at most, least recently used evicted first; emptied when the agent starts
     /// [default: 2GiB].
@@ -177,6 +184,11 @@ impl AgentArgs {
             credential_file: l.one("credential", self.credential.clone(), |text| {
                 Ok(PathBuf::from(text))
             })?,
+            http_credentials_file: l.one(
+                "http_credentials",
+                self.http_credentials.clone(),
+                |text| Ok(PathBuf::from(text)),
+            )?,
             advertise_url: l.one("advertise", self.advertise.clone(), text)?,
             hostname: l.one("hostname", self.hostname.clone(), text)?,
             resources: l.one("resources", self.resources.clone(), parse_resources)?,
@@ -256,6 +268,11 @@ fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
             "credential",
             config.credential_file.as_ref().map(|p| p.display()),
             "the agent does not authenticate",
+        )
+        .optional(
+            "http_credentials",
+            config.http_credentials_file.as_ref().map(|p| p.display()),
+            "anyone may call the agent's API",
         )
         .text("listen", config.listen)
         .optional(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmesos_allocator::{Resources, SorterKind};
-use wasmesos_detector::Credentials;
+use wasmesos_detector::{Credential, Credentials};
 use wasmesos_master::auth::{Acls, Authentication, Security};
 use wasmesos_master::{HaConfig, MasterConfig};
 
@@ -153,6 +153,12 @@ pub struct MasterArgs {
     #[arg(long, value_name = "FILE")]
     acls: Option<PathBuf>,
 
+    /// A file with the principal and secret the master presents to agents started with
+    /// --http-credentials, when it reads a task's output for an operator: JSON
+    /// {"principal": "p", "secret": "s"} or one `p s` line.
+    #[arg(long, value_name = "FILE")]
+    agent_credential: Option<PathBuf>,
+
     /// Whether schedulers must authenticate [default: true with --credentials].
     #[arg(long, value_name = "BOOL")]
     authenticate_frameworks: Option<bool>,
@@ -297,6 +303,8 @@ impl MasterArgs {
         let path = |text: &str| Ok(PathBuf::from(text));
         let credentials_file = l.one("credentials", self.credentials.clone(), path)?;
         let acls_file = l.one("acls", self.acls.clone(), path)?;
+        let agent_credential_file =
+            l.one("agent_credential", self.agent_credential.clone(), path)?;
         let mut switch = |key: &str, flag: Option<bool>| {
             l.one(key, flag, |text| {
                 text.trim()
@@ -324,11 +332,17 @@ impl MasterArgs {
             Some(file) => Acls::from_file(file)?,
             None => Acls::default(),
         };
+        let agent_credential = agent_credential_file
+            .as_deref()
+            .map(Credential::from_file)
+            .transpose()?;
         Ok(Security {
             authentication,
             acls,
             credentials_file,
             acls_file,
+            agent_credential,
+            agent_credential_file,
         })
     }
 }
@@ -402,6 +416,11 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
             "acls",
             security.acls_file.as_ref().map(|p| p.display()),
             "everything is allowed",
+        )
+        .optional(
+            "agent_credential",
+            security.agent_credential_file.as_ref().map(|p| p.display()),
+            "the master presents no credential to agents",
         )
         .text("authenticate_frameworks", auth.frameworks)
         .text("authenticate_agents", auth.agents)

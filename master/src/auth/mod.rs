@@ -23,7 +23,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use wasmesos_detector::{Credential, Credentials};
+use wasmesos_detector::Credentials;
 use wasmesos_proto::v1::FrameworkInfo;
 
 use crate::core::StateSnapshot;
@@ -102,6 +102,11 @@ pub struct Security {
     pub credentials_file: Option<std::path::PathBuf>,
     /// Where the ACLs were read from, if from a file.
     pub acls_file: Option<std::path::PathBuf>,
+    /// What the master presents to agents that require authentication when it reads a
+    /// task's sandbox for an operator (`--agent-credential`).
+    pub agent_credential: Option<wasmesos_detector::Credential>,
+    /// Where that credential was read from.
+    pub agent_credential_file: Option<std::path::PathBuf>,
 }
 
 impl Security {
@@ -296,19 +301,12 @@ pub(crate) async fn authenticate(
     };
     let class = class(request.method(), request.uri().path());
     let grpc = is_grpc(&request);
-    let caller = match request.headers().get(header::AUTHORIZATION) {
-        Some(value) => match Credential::from_basic(value.as_bytes()) {
-            Some(claimed) if credentials.verify(&claimed) => Caller {
-                principal: Some(Arc::from(claimed.principal)),
-            },
-            Some(claimed) => {
-                tracing::warn!(principal = %claimed.principal, path = %request.uri().path(),
-                    "refused a request with a wrong credential");
-                return unauthenticated(grpc, "the credential is not valid");
-            }
-            None => return unauthenticated(grpc, "the authorization header is not HTTP Basic"),
+    let header = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let caller = match credentials.authenticate(header) {
+        Ok(Some(principal)) => Caller {
+            principal: Some(Arc::from(principal)),
         },
-        None => {
+        Ok(None) => {
             let required = match class {
                 Class::Open => false,
                 Class::Framework => auth.frameworks,
@@ -321,6 +319,7 @@ pub(crate) async fn authenticate(
             }
             Caller::default()
         }
+        Err(why) => return unauthenticated(grpc, why),
     };
     request.extensions_mut().insert(caller);
     next.run(request).await

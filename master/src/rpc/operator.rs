@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use wasmesos_detector::CallHeaders;
 use tonic::{Request, Response, Status};
 use wasmesos_proto::v1::agent_client::AgentClient;
 use wasmesos_proto::v1::operator_server::Operator;
@@ -31,13 +33,17 @@ use crate::http::snapshots::PUBLISH_INTERVAL;
 /// snapshot: two publish intervals, so a task launched just before the read is found.
 const NEXT_SNAPSHOT_WAIT: std::time::Duration = PUBLISH_INTERVAL.saturating_mul(2);
 
+/// A channel to an agent, with the master's credential on every call.
+pub(crate) type AgentService = InterceptedService<Channel, CallHeaders>;
+
 /// The operator service.
 pub(crate) struct OperatorService {
     pub(crate) actor: Actor,
     /// The latest published operator state.
     snapshots: watch::Receiver<Arc<StateSnapshot>>,
-    /// One lazily connected channel per agent address, reused across reads.
-    pub(crate) channels: Mutex<HashMap<String, Channel>>,
+    /// One lazily connected channel per agent address, reused across reads; its calls
+    /// carry the master's own credential, for agents that require one.
+    pub(crate) channels: Mutex<HashMap<String, AgentService>>,
 }
 
 impl OperatorService {
@@ -78,7 +84,7 @@ impl OperatorService {
         }
     }
 
-    fn channel(&self, agent_id: &str, address: &str) -> Result<Channel, Error> {
+    fn channel(&self, agent_id: &str, address: &str) -> Result<AgentService, Error> {
         let mut channels = self
             .channels
             .lock()
@@ -90,7 +96,10 @@ impl OperatorService {
             agent_id: agent_id.to_string(),
             status: Status::failed_precondition(format!("bad agent address {address:?}: {err}")),
         })?;
-        let channel = endpoint.tcp_nodelay(true).connect_lazy();
+        let channel = InterceptedService::new(
+            endpoint.tcp_nodelay(true).connect_lazy(),
+            CallHeaders::new(self.security().agent_credential.as_ref()),
+        );
         channels.insert(address.to_string(), channel.clone());
         Ok(channel)
     }
