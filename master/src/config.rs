@@ -80,6 +80,8 @@ pub struct MasterConfig {
     pub registry: crate::registry::RegistryBackend,
     /// High availability on ZooKeeper (`--zk`); `None` runs a lone master.
     pub ha: Option<crate::HaConfig>,
+    /// TLS on the master's port and for its calls to agents; off by default.
+    pub tls: crate::MasterTls,
 }
 
 impl Default for MasterConfig {
@@ -105,6 +107,7 @@ impl Default for MasterConfig {
             agent_reregister_timeout: DEFAULT_AGENT_REREGISTER_TIMEOUT,
             registry: crate::registry::RegistryBackend::Redb,
             ha: None,
+            tls: crate::MasterTls::default(),
         }
     }
 }
@@ -171,6 +174,7 @@ impl MasterConfig {
         if let Some(ha) = &self.ha {
             ha.validate()?;
         }
+        self.tls.validate()?;
         Ok(())
     }
 

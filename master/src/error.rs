@@ -20,6 +20,9 @@ pub enum Error {
         /// Why binding failed.
         source: io::Error,
     },
+    /// A certificate, key or CA file of the master's TLS cannot be used; names the file.
+    #[error("TLS: {0}")]
+    Tls(#[from] wasmesos_tls::Error),
     /// The server stopped with an I/O error.
     #[error("master server failed: {0}")]
     Serve(io::Error),
@@ -143,6 +146,7 @@ impl From<Error> for tonic::Status {
             Error::ShuttingDown | Error::LeadershipLost(_) => Code::Unavailable,
             Error::ZooKeeper { .. } | Error::Detector(_) => Code::Internal,
             Error::Bind { .. }
+            | Error::Tls(_)
             | Error::Serve(_)
             | Error::Storage { .. }
             | Error::RegistryCorrupt { .. }
