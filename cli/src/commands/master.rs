@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmesos_allocator::{Resources, SorterKind};
-use wasmesos_master::{HaConfig, MasterConfig};
+use wasmesos_master::{HaConfig, MasterConfig, MasterTls};
 
 use crate::settings::{Layers, Printed};
 use crate::signals::shutdown_signal;
@@ -136,6 +136,16 @@ pub struct MasterArgs {
     /// Finished tasks kept per framework, active or completed [default: 1000].
     #[arg(long, value_name = "N")]
     max_completed_tasks_per_framework: Option<usize>,
+
+    /// --tls-cert/--tls-key: this port over TLS; --tls-ca: the CA of https:// agents.
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
+
+    /// Verify client certificates against this PEM CA (mutual TLS; needs --tls-cert).
+    /// Agents must present one; frameworks, the CLI and browsers may, and one presented
+    /// must be signed by this CA.
+    #[arg(long, value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 /// `--role-sorter` values, named as Mesos names them.
@@ -186,6 +196,15 @@ impl MasterArgs {
             parse_duration,
         )?;
         let agent_heartbeat_interval = heartbeat.unwrap_or(library.agent_heartbeat_interval);
+        let tls = MasterTls {
+            identity: self.tls.identity(l)?,
+            client_ca: l.one(
+                "tls_client_ca",
+                self.tls_client_ca.clone(),
+                crate::tls::path,
+            )?,
+            ca: self.tls.ca(l)?,
+        };
         let config = MasterConfig {
             listen: l
                 .one("listen", self.listen, parse_socket_addr)?
@@ -245,6 +264,7 @@ impl MasterArgs {
                 ha.session_timeout = zk_session_timeout.unwrap_or(ha.session_timeout);
                 ha
             }),
+            tls,
             ..library
         };
         layers.finish()?;
@@ -266,7 +286,7 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
         SorterKind::WeightedRandom => "random",
         SorterKind::Drf => "drf",
     };
-    Printed::default()
+    let printed = Printed::default()
         .text("listen", config.listen)
         .optional(
             "work_dir",
@@ -312,6 +332,13 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
         .text(
             "max_completed_tasks_per_framework",
             config.max_completed_tasks_per_framework,
+        );
+    let tls = &config.tls;
+    crate::tls::print(printed, tls.identity.as_ref(), tls.ca.as_ref())
+        .optional(
+            "tls_client_ca",
+            tls.client_ca.as_ref().map(|ca| ca.display()),
+            "client certificates are not asked for",
         )
         .render("wasmesos master settings (read back with --config FILE)")
 }
@@ -698,5 +725,36 @@ mod tests {
             let err = parse(argv).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains(argv[0]), "{argv:?}: {err}");
         }
+    }
+
+    #[test]
+    fn tls_settings_read_back_and_need_both_halves() {
+        let argv = [
+            "--tls-cert",
+            "/etc/m/cert.pem",
+            "--tls-key",
+            "/etc/m/key.pem",
+            "--tls-client-ca",
+            "/etc/m/agents-ca.pem",
+        ];
+        let env = [("WASMESOS_MASTER_TLS_CA", "/etc/m/ca.pem")];
+        let config = layered(&argv, "", &env).expect("valid flags");
+        let identity = config.tls.identity.clone().expect("an identity");
+        assert_eq!(identity.cert, PathBuf::from("/etc/m/cert.pem"));
+        assert_eq!(config.tls.ca, Some(PathBuf::from("/etc/m/ca.pem")));
+        let printed = print_config(&config).expect("printable");
+        let again = layered(&[], &printed, &[]).expect("the printed file reads back");
+        assert_eq!(again.tls, config.tls);
+        let plain = print_config(&parse(&[]).expect("no flags")).expect("printable");
+        assert!(
+            plain.contains("# tls_cert: not set (plain HTTP)"),
+            "{plain}"
+        );
+
+        let err = |argv: &[&str]| parse(argv).err().map(|e| format!("{e:#}"));
+        let half = err(&["--tls-cert", "c.pem"]);
+        assert!(half.is_some_and(|e| e.contains("--tls-key")));
+        let client_ca_alone = err(&["--tls-client-ca", "ca.pem"]);
+        assert!(client_ca_alone.is_some_and(|e| e.contains("client_ca")));
     }
 }

@@ -143,6 +143,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 async fn run_task(args: RunArgs, bytes: Option<Vec<u8>>) -> anyhow::Result<ExitCode> {
     let mut config = DriverConfig::new(&args.master.master, "wasmesos-run");
     config.connect_timeout = wasmesos_detector::DEFAULT_CONNECT_TIMEOUT;
+    config.tls = args.master.tls();
     if let Some(role) = &args.role {
         config = config.role(role);
     }
