@@ -104,6 +104,8 @@ pub struct AgentConfig {
     /// Engine, pool and compile-cache sizing. A `cache_dir` of `None` becomes
     /// `work_dir/compiled`.
     pub executor: ExecutorConfig,
+    /// TLS on the agent's port and for its calls to the master; off by default.
+    pub tls: crate::AgentTls,
 }
 
 impl Default for AgentConfig {
@@ -137,6 +139,7 @@ impl Default for AgentConfig {
             read_file_max_bytes: MIB,
             completed_tasks_retained: 1000,
             executor: ExecutorConfig::default(),
+            tls: crate::AgentTls::default(),
         }
     }
 }

@@ -42,6 +42,10 @@ pub enum Error {
     #[error(transparent)]
     Executor(#[from] wasmesos_wasm_executor::Error),
 
+    /// A certificate, key or CA file of the agent's TLS cannot be used; names the file.
+    #[error("TLS: {0}")]
+    Tls(#[from] wasmesos_tls::Error),
+
     /// The agent's gRPC server failed.
     #[error("agent server: {0}")]
     Server(#[from] tonic::transport::Error),

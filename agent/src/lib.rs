@@ -83,6 +83,7 @@ mod serve;
 mod service;
 mod spec;
 mod status;
+mod tls;
 mod updates;
 
 pub use checkpoint::CHECKPOINT_FILE;
@@ -95,4 +96,5 @@ pub use resources::{
 };
 pub use serve::{AgentHandle, serve, spawn};
 pub use spec::task_spec;
+pub use tls::AgentTls;
 pub use wasmesos_wasm_executor::ExecutorConfig;

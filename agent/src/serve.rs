@@ -12,8 +12,11 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tracing::{Instrument, info, info_span};
-use wasmesos_detector::{CallHeaders, DEFAULT_CONNECT_TIMEOUT, MasterChannel, MasterService, MasterUrl};
+use wasmesos_detector::{
+    CallHeaders, ClientConfig, DEFAULT_CONNECT_TIMEOUT, MasterChannel, MasterService, MasterUrl,
+};
 use wasmesos_proto::agent_server::AgentServer;
+use wasmesos_tls::ServerTls;
 use wasmesos_wasm_executor::{AddrRule, Executor};
 
 use crate::agent::Agent;
@@ -38,8 +41,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let addr = local_addr(&listener)?;
-    let agent = start(config, addr).await?;
-    run(listener, agent, shutdown).await
+    let (agent, tls) = start(config, addr).await?;
+    run(listener, agent, tls, shutdown).await
 }
 
 /// Binds `config.listen` and runs the agent in the background.
@@ -48,11 +51,11 @@ pub async fn spawn(config: AgentConfig) -> Result<AgentHandle, Error> {
         .await
         .map_err(|err| Error::io("binding", config.listen.to_string(), err))?;
     let addr = local_addr(&listener)?;
-    let agent = start(config, addr).await?;
+    let (agent, tls) = start(config, addr).await?;
     let agent_id = agent.agent_id.subscribe();
     let url = agent.address.clone();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, agent, async {
+    let task = tokio::spawn(run(listener, agent, tls, async {
         // A dropped handle stops the agent too.
         let _ = stopped.await;
     }));
@@ -117,12 +120,18 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr, Error> {
         .map_err(|err| Error::io("reading the address of", "the listener", err))
 }
 
-/// Builds the agent's core: directories, resources, executor, master channel, workers.
-async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, Error> {
+/// Builds the agent's core: directories, resources, executor, master channel, workers; and
+/// loads the TLS of its port.
+async fn start(
+    mut config: AgentConfig,
+    addr: SocketAddr,
+) -> Result<(Arc<Agent>, Option<ServerTls>), Error> {
     // wasmtime builds an error on every store drop (it disposes of the store's fibers with
     // one) and, with RUST_BACKTRACE set, captures a host backtrace for each: tens of
     // microseconds per task that nobody reads, since a task's errors become status reasons.
     wasmtime::error::disable_backtrace();
+    let tls = config.tls.server()?;
+    let master_tls = config.tls.master()?;
     let work_dir = config.work_dir.clone();
     // The checkpoint, artifacts, compiled code and sandboxes live under it: another local
     // user who controls it controls the tasks.
@@ -155,10 +164,14 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
         .map(wasmesos_detector::Credentials::from_file)
         .transpose()?
         .map(Arc::new);
-    let channel = master_channel(&config.master_url, &headers).await?;
+    let channel = master_channel(&config.master_url, master_tls, &headers).await?;
     let address = match &config.advertise_url {
         Some(url) => url.clone(),
-        None => format!("http://{}", advertised_addr(addr, &config.master_url).await),
+        None => format!(
+            "{}://{}",
+            config.tls.scheme(),
+            advertised_addr(addr, &config.master_url).await
+        ),
     };
     let task_ip = host_ip(&address).await.unwrap_or(addr.ip());
     let hostname = config.hostname.clone().unwrap_or_else(|| {
@@ -207,18 +220,18 @@ async fn start(mut config: AgentConfig, addr: SocketAddr) -> Result<Arc<Agent>, 
     };
     info!(address = %agent.address, resources = ?agent.resources, "agent starting");
     recovery::recover(&agent, recovered);
-    Ok(Arc::new(agent))
+    Ok((Arc::new(agent), tls))
 }
 
 async fn run(
     listener: TcpListener,
     agent: Arc<Agent>,
+    tls: Option<ServerTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let (stop, stop_watch) = watch::channel(false);
     let span = info_span!("agent", address = %agent.address);
     let link = tokio::spawn(link::run(Arc::clone(&agent), stop_watch).instrument(span));
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let routes =
         tonic::service::Routes::new(AgentServer::new(AgentService::new(Arc::clone(&agent))))
             .into_axum_router()
@@ -227,19 +240,28 @@ async fn run(
                 agent.http_credentials.clone(),
                 crate::auth::authenticate,
             ));
-    // HTTP/1 too: `/health`, `/state` and `/metrics` are for curl and Prometheus.
-    let served = Server::builder()
-        .accept_http1(true)
-        .add_routes(routes.into())
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
+    let served = match tls {
+        Some(tls) => wasmesos_tls::serve(listener, routes, tls, shutdown)
+            .await
+            .map_err(|err| Error::io("serving on", agent.address.clone(), err)),
+        // HTTP/1 too: `/health`, `/state` and `/metrics` are for curl and Prometheus.
+        None => Server::builder()
+            .accept_http1(true)
+            .add_routes(routes.into())
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                shutdown,
+            )
+            .await
+            .map_err(Error::from),
+    };
     let _ = stop.send(true);
     let _ = link.await;
     // The checkpoint keeps the tasks: a restarted agent reports them as ended by the restart.
     let killed = agent.registry.abandon_all(|| agent.status.clear());
     agent.checkpoint.close().await;
     info!(killed, "agent stopped");
-    served.map_err(Error::from)
+    served
 }
 
 async fn open_checkpoint(work_dir: &std::path::Path) -> Result<(Store, Recovered), Error> {
@@ -276,8 +298,12 @@ async fn open_sandboxes(config: &AgentConfig) -> Result<Sandboxes, Error> {
 /// One lazily connected HTTP/2 channel to the master for every client the agent uses; for a
 /// `zk://` URL it follows the leader, so registration, heartbeats and status updates do too.
 /// Every call carries the agent's credential and, once registered, its session's stream id.
-async fn master_channel(url: &str, headers: &CallHeaders) -> Result<MasterService, Error> {
-    let master = MasterChannel::lazy(url, DEFAULT_CONNECT_TIMEOUT)
+async fn master_channel(
+    url: &str,
+    tls: ClientConfig,
+    headers: &CallHeaders,
+) -> Result<MasterService, Error> {
+    let master = MasterChannel::lazy_tls(url, DEFAULT_CONNECT_TIMEOUT, tls)
         .await
         .map_err(|err| Error::InvalidMasterUrl {
             url: url.to_string(),

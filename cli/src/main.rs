@@ -10,6 +10,7 @@
 mod commands;
 mod settings;
 mod signals;
+mod tls;
 mod units;
 
 use std::process::ExitCode;

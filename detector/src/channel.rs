@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::tls::{self, ClientConfig};
 use crate::{Detector, Error, MasterUrl};
 
 /// How long a client waits for the TCP connection to a master unless told otherwise.
@@ -37,6 +38,7 @@ pub struct MasterChannel {
     /// Set for `zk://` URLs.
     detector: Option<Detector>,
     connect_timeout: Duration,
+    tls: ClientConfig,
 }
 
 /// The master calls go to.
@@ -51,20 +53,40 @@ impl MasterChannel {
     /// leader and fail while the master is unreachable. A `zk://` URL connects to ZooKeeper
     /// first and fails with [`Error::Unreachable`] when no server answers.
     pub async fn lazy(url: &str, connect_timeout: Duration) -> Result<Self, Error> {
+        Self::lazy_tls(url, connect_timeout, ClientConfig::default()).await
+    }
+
+    /// [`MasterChannel::lazy`] with `tls` for `https://` masters.
+    pub async fn lazy_tls(
+        url: &str,
+        connect_timeout: Duration,
+        tls: ClientConfig,
+    ) -> Result<Self, Error> {
         let master: MasterUrl = url.parse()?;
         let detector = detector_for(master.clone()).await?;
         let first = match &detector {
             Some(detector) => detector.current(),
             None => Some(master.to_string()),
         };
-        let target = first.map(|url| target(&url, connect_timeout)).transpose()?;
-        Ok(Self::start(target, detector, connect_timeout))
+        let target = first
+            .map(|url| target(&url, connect_timeout, &tls))
+            .transpose()?;
+        Ok(Self::start(target, detector, connect_timeout, tls))
     }
 
     /// Resolves `url` to the master leading now (waiting for ZooKeeper to name one) and
     /// connects to it, failing fast with [`Error::Connect`] naming that master; then follows
     /// the leader like [`MasterChannel::lazy`].
     pub async fn connect(url: &str, connect_timeout: Duration) -> Result<Self, Error> {
+        Self::connect_tls(url, connect_timeout, ClientConfig::default()).await
+    }
+
+    /// [`MasterChannel::connect`] with `tls` for `https://` masters.
+    pub async fn connect_tls(
+        url: &str,
+        connect_timeout: Duration,
+        tls: ClientConfig,
+    ) -> Result<Self, Error> {
         let master: MasterUrl = url.parse()?;
         let detector = detector_for(master.clone()).await?;
         let leader = match &detector {
@@ -75,21 +97,22 @@ impl MasterChannel {
             }
             None => master.to_string(),
         };
-        let target = target(&leader, connect_timeout)?;
+        let target = target(&leader, connect_timeout, &tls)?;
         // Only a real connection tells an unreachable master apart; the channel itself is
         // lazy so that it can reconnect, and to another master, by itself.
         let probe = target.endpoint.connect().await;
         probe.map_err(|err| Error::Connect {
             url: leader,
-            reason: one_line(&err),
+            reason: tls::with_hint(one_line(&err)),
         })?;
-        Ok(Self::start(Some(target), detector, connect_timeout))
+        Ok(Self::start(Some(target), detector, connect_timeout, tls))
     }
 
     fn start(
         target: Option<Target>,
         detector: Option<Detector>,
         connect_timeout: Duration,
+        tls: ClientConfig,
     ) -> Self {
         let (channel, endpoints) = Channel::balance_channel::<u64>(CHANGES_CAPACITY);
         let target = Arc::new(watch::Sender::new(target));
@@ -98,6 +121,7 @@ impl MasterChannel {
             target: Arc::clone(&target),
             detector: detector.clone(),
             connect_timeout,
+            tls: tls.clone(),
         };
         tokio::spawn(pointer.run());
         MasterChannel {
@@ -105,6 +129,7 @@ impl MasterChannel {
             target,
             detector,
             connect_timeout,
+            tls,
         }
     }
 
@@ -118,7 +143,7 @@ impl MasterChannel {
         tonic::service::interceptor::InterceptedService::new(self.channel(), headers.clone())
     }
 
-    /// The `http://` URL of the master calls go to; `None` until ZooKeeper first names a
+    /// The `http://` (or `https://`) URL of the master calls go to; `None` until ZooKeeper first names a
     /// leader for a channel made with [`MasterChannel::lazy`].
     pub fn url(&self) -> Option<String> {
         self.target
@@ -129,7 +154,7 @@ impl MasterChannel {
 
     /// Points later calls at the master at `url` (the leader a standby named).
     pub fn redirect(&self, url: &str) -> Result<(), Error> {
-        let target = target(url, self.connect_timeout)?;
+        let target = target(url, self.connect_timeout, &self.tls)?;
         self.target.send_if_modified(|current| {
             let changed = current.as_ref().is_none_or(|now| now.url != target.url);
             if changed {
@@ -168,6 +193,7 @@ struct Pointer {
     target: Arc<watch::Sender<Option<Target>>>,
     detector: Option<Detector>,
     connect_timeout: Duration,
+    tls: ClientConfig,
 }
 
 impl Pointer {
@@ -216,7 +242,7 @@ impl Pointer {
     }
 
     fn point_at(&self, leader: &str) {
-        match target(leader, self.connect_timeout) {
+        match target(leader, self.connect_timeout, &self.tls) {
             Ok(target) => {
                 self.target.send_replace(Some(target));
             }
@@ -247,10 +273,10 @@ async fn detector_for(url: MasterUrl) -> Result<Option<Detector>, Error> {
     }
 }
 
-fn target(url: &str, connect_timeout: Duration) -> Result<Target, Error> {
+fn target(url: &str, connect_timeout: Duration, tls: &ClientConfig) -> Result<Target, Error> {
     Ok(Target {
         url: url.to_string(),
-        endpoint: endpoint(url, connect_timeout)?,
+        endpoint: tls::secure(endpoint(url, connect_timeout)?, url, tls)?,
     })
 }
 
@@ -271,7 +297,7 @@ fn endpoint(url: &str, connect_timeout: Duration) -> Result<Endpoint, Error> {
 
 /// An error and its chain of sources on one line, without repeating a cause the outer
 /// message already contains (tonic nests "transport error" around the io error).
-fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut line = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -1,6 +1,6 @@
 //! Master detection and the one client layer for reaching the master: turns a master URL into
 //! the address of the leading master, now and as it changes, and keeps a gRPC channel on it
-//! ([`MasterChannel`]) for agents, the scheduler SDK and the CLI alike. A URL is either static (`http://host:port`, always that master) or a ZooKeeper
+//! ([`MasterChannel`]) for agents, the scheduler SDK and the CLI alike. A URL is either static (`http://host:port`, or `https://` for a master serving TLS, always that master) or a ZooKeeper
 //! path (`zk://h1:2181,h2:2181/wasmesos`), where masters contend with ephemeral sequential
 //! `json.info_<seq>` znodes and the lowest sequence leads; each znode holds the master's
 //! [`MasterInfo`] JSON in Mesos's convention.
@@ -31,6 +31,7 @@ mod credential;
 mod detector;
 mod error;
 pub mod info;
+pub mod tls;
 mod url;
 mod watch;
 
@@ -42,6 +43,7 @@ pub use credential::{
 pub use detector::{Detector, resolve};
 pub use error::Error;
 pub use info::{MasterAddress, MasterInfo, ZNODE_PREFIX, leader_znode};
+pub use tls::{ClientConfig, ClientTls, Identity, TlsError};
 pub use url::{DEFAULT_MASTER_URL, MasterUrl};
 pub use watch::connect;
 /// The ZooKeeper client this crate uses, for the master's contender and registry, so both

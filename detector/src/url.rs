@@ -1,4 +1,4 @@
-//! Master URLs: `http://host:port` (one fixed master) or `zk://host:port,…/path` (whoever
+//! Master URLs: `http://host:port` or `https://host:port` (one fixed master) or `zk://host:port,…/path` (whoever
 //! leads under that ZooKeeper path).
 
 use std::fmt;
@@ -72,7 +72,7 @@ impl FromStr for MasterUrl {
             )));
         }
         Err(bad(
-            "expected http://host:port or zk://host:port[,host:port…]/path",
+            "expected http://host:port, https://host:port or zk://host:port[,host:port…]/path",
         ))
     }
 }

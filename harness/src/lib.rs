@@ -15,6 +15,7 @@ mod cluster;
 mod error;
 mod framework;
 mod ha;
+mod pki;
 mod process;
 mod zookeeper;
 
@@ -22,6 +23,7 @@ pub use cluster::{Cluster, ClusterConfig, agent_state, cluster_state, read_task_
 pub use error::Error;
 pub use framework::{SchedulerEvent, TestFramework};
 pub use ha::{HA_PATH, HaCluster};
-pub use process::{ChildProcess, ProcessCluster, wasmesos_binary};
+pub use pki::TestPki;
+pub use process::{ChildProcess, ProcessCluster, spawn_and_read_url, wasmesos_binary};
 pub use wasmesos_test_support::{assert_eventually, eventually, eventually_some, patience, scaled};
 pub use zookeeper::ZooKeeper;

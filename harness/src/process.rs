@@ -214,7 +214,7 @@ impl ProcessCluster {
 
 /// Spawns `binary args…`, reads its stdout until the `listening on URL` line (and, for
 /// agents, the `registered as ID` line), then drains the rest in the background.
-pub(crate) async fn spawn_and_read_url(
+pub async fn spawn_and_read_url(
     binary: &Path,
     name: &str,
     args: &[&str],

@@ -14,7 +14,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use wasmesos_detector::ClientConfig;
 use wasmesos_proto::v1::MasterInfo;
+use wasmesos_tls::ServerTls;
 
 use crate::actor::Actor;
 use crate::artifacts::ArtifactStore;
@@ -31,13 +33,16 @@ pub(crate) struct Boot {
     store: ArtifactStore,
     pub(crate) master: MasterInfo,
     pub(crate) work_dir: PathBuf,
+    /// The TLS of the master's calls to agents.
+    agent_tls: ClientConfig,
 }
 
 impl Boot {
     /// Prepares a master that will serve on `addr`.
     pub(crate) fn for_addr(addr: SocketAddr, config: MasterConfig) -> Result<Self, Error> {
         config.validate()?;
-        let master = master_info(addr);
+        let master = master_info(addr, config.tls.scheme());
+        let agent_tls = config.tls.agents()?;
         let work_dir = config
             .work_dir
             .clone()
@@ -54,6 +59,7 @@ impl Boot {
             store,
             master,
             work_dir,
+            agent_tls,
         })
     }
 
@@ -70,14 +76,14 @@ impl Boot {
             core.artifact_stored(&digest);
         }
         let (actor, actor_task) = Actor::spawn(core, self.registry, stopped);
-        let security = Arc::clone(actor.security());
-        let http_routes = http::routes(http::HttpState::new(&actor))
+        let gate = Arc::new(crate::auth::Gate::new(Arc::clone(actor.security())));
+        let http_routes = http::routes(http::HttpState::new(&actor, self.agent_tls.clone()))
             .merge(mesos::routes(mesos::MesosApi::new(&actor, flags)));
-        let router = rpc::routes(actor, self.store)
+        let router = rpc::routes(actor, self.store, self.agent_tls)
             .into_axum_router()
             .merge(http_routes)
             .layer(axum::middleware::from_fn_with_state(
-                security,
+                gate,
                 crate::auth::authenticate,
             ));
         tracing::info!(master_id = %self.master.id, address = %self.master.address,
@@ -89,12 +95,19 @@ impl Boot {
 /// The actor's task: it ends with an error when the registry fails.
 pub(crate) type ActorTask = tokio::task::JoinHandle<Result<(), Error>>;
 
-/// Serves `router` on `listener` (with TCP_NODELAY) until `stopped` completes.
+/// Serves `router` on `listener` (with TCP_NODELAY) until `stopped` completes; over TLS
+/// only when `tls` is given.
 pub(crate) async fn serve_router(
     listener: TcpListener,
     router: axum::Router,
+    tls: Option<ServerTls>,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    if let Some(tls) = tls {
+        return wasmesos_tls::serve(listener, router, tls, stopped)
+            .await
+            .map_err(Error::Serve);
+    }
     let listener = listener.tap_io(|tcp| {
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::warn!(%err, "cannot set TCP_NODELAY");
@@ -116,8 +129,9 @@ pub(crate) fn stopped(
     }
 }
 
-/// The MasterInfo of a master serving on `addr`, with a fresh id.
-pub(crate) fn master_info(addr: SocketAddr) -> MasterInfo {
+/// The MasterInfo of a master serving on `addr` (`scheme`: `http` or `https`), with a
+/// fresh id.
+pub(crate) fn master_info(addr: SocketAddr, scheme: &str) -> MasterInfo {
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
@@ -125,9 +139,9 @@ pub(crate) fn master_info(addr: SocketAddr) -> MasterInfo {
     };
     let address = match addr {
         SocketAddr::V6(_) if !addr.ip().is_unspecified() => {
-            format!("http://[{host}]:{}", addr.port())
+            format!("{scheme}://[{host}]:{}", addr.port())
         }
-        _ => format!("http://{host}:{}", addr.port()),
+        _ => format!("{scheme}://{host}:{}", addr.port()),
     };
     MasterInfo {
         id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),

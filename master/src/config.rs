@@ -83,6 +83,8 @@ pub struct MasterConfig {
     /// Who must authenticate, against which credentials, and the ACLs (default: nobody,
     /// and everything is allowed).
     pub security: crate::auth::Security,
+    /// TLS on the master's port and for its calls to agents; off by default.
+    pub tls: crate::MasterTls,
 }
 
 impl Default for MasterConfig {
@@ -109,6 +111,7 @@ impl Default for MasterConfig {
             registry: crate::registry::RegistryBackend::Redb,
             ha: None,
             security: crate::auth::Security::default(),
+            tls: crate::MasterTls::default(),
         }
     }
 }
@@ -176,6 +179,7 @@ impl MasterConfig {
             ha.validate()?;
         }
         self.security.authentication.validate()?;
+        self.tls.validate()?;
         Ok(())
     }
 

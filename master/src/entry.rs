@@ -33,6 +33,8 @@ pub async fn serve(
 pub struct MasterHandle {
     /// The address it listens on (the real port when `listen` asked for port 0).
     pub addr: SocketAddr,
+    /// `http`, or `https` for a master serving TLS.
+    scheme: &'static str,
     /// Where it stores artifacts.
     pub work_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -40,9 +42,9 @@ pub struct MasterHandle {
 }
 
 impl MasterHandle {
-    /// `http://host:port`, what clients connect to.
+    /// `http://host:port` (`https://` with TLS), what clients connect to.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops the master and waits until it has stopped.
@@ -81,6 +83,7 @@ pub async fn spawn(mut config: MasterConfig) -> Result<MasterHandle, Error> {
         .work_dir
         .get_or_insert_with(|| default_work_dir(&uuid::Uuid::new_v4().to_string()))
         .clone();
+    let scheme = config.tls.scheme();
     let (stop, stopped) = oneshot::channel::<()>();
     let stopped = async move {
         let _ = stopped.await;
@@ -91,6 +94,7 @@ pub async fn spawn(mut config: MasterConfig) -> Result<MasterHandle, Error> {
     };
     Ok(MasterHandle {
         addr,
+        scheme,
         work_dir,
         stop: Some(stop),
         task: Some(task),

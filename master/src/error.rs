@@ -20,6 +20,9 @@ pub enum Error {
         /// Why binding failed.
         source: io::Error,
     },
+    /// A certificate, key or CA file of the master's TLS cannot be used; names the file.
+    #[error("TLS: {0}")]
+    Tls(#[from] wasmesos_tls::Error),
     /// The server stopped with an I/O error.
     #[error("master server failed: {0}")]
     Serve(io::Error),
@@ -54,6 +57,9 @@ pub enum Error {
     /// an old session, or from someone who only knows the public id.
     #[error("{0}")]
     StaleSession(String),
+    /// A per-principal limit: too many frameworks, or too many uploaded bytes.
+    #[error("{0}")]
+    Limit(String),
     /// An id the master does not know.
     #[error("{0}")]
     NotFound(String),
@@ -148,10 +154,12 @@ impl From<Error> for tonic::Status {
             Error::NotFound(_) => Code::NotFound,
             Error::Forbidden(_) => Code::PermissionDenied,
             Error::StaleSession(_) => Code::FailedPrecondition,
+            Error::Limit(_) => Code::ResourceExhausted,
             Error::Agent { status, .. } => status.code(),
             Error::ShuttingDown | Error::LeadershipLost(_) => Code::Unavailable,
             Error::ZooKeeper { .. } | Error::Detector(_) => Code::Internal,
             Error::Bind { .. }
+            | Error::Tls(_)
             | Error::Serve(_)
             | Error::Storage { .. }
             | Error::RegistryCorrupt { .. }

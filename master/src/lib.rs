@@ -68,6 +68,7 @@ pub mod metrics;
 pub mod registry;
 mod rpc;
 mod server;
+mod tls;
 
 pub use config::{
     DEFAULT_AGENT_REREGISTER_TIMEOUT, DEFAULT_FAILOVER_TIMEOUT, DEFAULT_LISTEN,
@@ -76,3 +77,4 @@ pub use config::{
 pub use entry::{MasterHandle, serve, spawn};
 pub use error::Error;
 pub use ha::{DEFAULT_SESSION_TIMEOUT, HaConfig};
+pub use tls::MasterTls;

@@ -5,6 +5,7 @@ use std::future::Future;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use wasmesos_tls::ServerTls;
 
 use crate::boot::{ActorTask, Boot, serve_router, stopped};
 use crate::{Error, MasterConfig};
@@ -17,10 +18,17 @@ pub(crate) async fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<impl Future<Output = Result<(), Error>> + Send + 'static, Error> {
     let addr = listener.local_addr().map_err(Error::Serve)?;
+    let tls = config.tls.server()?;
     let boot = Boot::for_addr(addr, config)?;
     let stop = stop_signal(shutdown);
     let (router, actor_task) = boot.start(stopped(&stop)).await?;
-    Ok(serve_until(listener, router, actor_task, stopped(&stop)))
+    Ok(serve_until(
+        listener,
+        router,
+        tls,
+        actor_task,
+        stopped(&stop),
+    ))
 }
 
 /// Serves until `stopped` completes, or until the actor fails (a registry commit failed:
@@ -28,10 +36,11 @@ pub(crate) async fn start(
 async fn serve_until(
     listener: TcpListener,
     router: axum::Router,
+    tls: Option<ServerTls>,
     mut actor_task: ActorTask,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let serving = serve_router(listener, router, stopped);
+    let serving = serve_router(listener, router, tls, stopped);
     tokio::pin!(serving);
     let joined = |joined: Result<Result<(), Error>, tokio::task::JoinError>| {
         joined.map_err(|err| Error::Serve(std::io::Error::other(err)))?

@@ -4,14 +4,17 @@ use std::time::Duration;
 
 use wasmesos_proto::FrameworkInfo;
 
-pub use wasmesos_detector::DEFAULT_MASTER_URL;
+pub use wasmesos_detector::{ClientTls, DEFAULT_MASTER_URL, Identity};
 
 /// Everything a driver needs to know; plain fields so tests can shrink every interval.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
-    /// The master's gRPC endpoint, e.g. `http://127.0.0.1:5050`, or `zk://host:2181/path` to
-    /// follow whichever master leads there.
+    /// The master's gRPC endpoint, e.g. `http://127.0.0.1:5050` (`https://` for a master
+    /// serving TLS), or `zk://host:2181/path` to follow whichever master leads there.
     pub master_url: String,
+    /// For an `https://` master: the CA that verifies it (default: the system's roots) and
+    /// a client certificate, for a master that asks for one.
+    pub tls: ClientTls,
     /// Name, roles, principal and failover timeout. Leave `id` empty for a new framework; the
     /// driver fills it in from the master's `SUBSCRIBED` and keeps it across reconnects.
     pub framework: FrameworkInfo,
@@ -40,6 +43,7 @@ impl Default for DriverConfig {
     fn default() -> Self {
         DriverConfig {
             master_url: DEFAULT_MASTER_URL.to_string(),
+            tls: ClientTls::default(),
             framework: FrameworkInfo::default(),
             heartbeat_interval: Duration::ZERO,
             max_missed_heartbeats: 3,

@@ -8,6 +8,10 @@ pub enum Error {
     /// The master URL does not parse as an `http://host:port` URI.
     #[error("invalid master URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    /// A certificate, key or CA file of [`DriverConfig::tls`](crate::DriverConfig::tls)
+    /// cannot be used; names the file.
+    #[error("TLS: {0}")]
+    Tls(#[from] wasmesos_detector::TlsError),
     /// No connection could be made to the master.
     #[error("cannot reach the master at {url}: {reason}")]
     Unreachable { url: String, reason: String },

@@ -86,7 +86,7 @@ mod scheduler;
 mod task;
 mod upload;
 
-pub use config::{DEFAULT_MASTER_URL, DriverConfig};
+pub use config::{ClientTls, DEFAULT_MASTER_URL, DriverConfig, Identity};
 pub use wasmesos_detector::Credential;
 pub use driver::Driver;
 pub use error::Error;

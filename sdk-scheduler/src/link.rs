@@ -21,7 +21,8 @@ impl MasterLink {
     /// Connects to the master `config` names (the leader, for a `zk://` URL), failing fast
     /// with [`Error::Unreachable`] naming it.
     pub(crate) async fn connect(config: &DriverConfig) -> Result<Self, Error> {
-        let master = MasterChannel::connect(&config.master_url, config.connect_timeout)
+        let tls = config.tls.load()?;
+        let master = MasterChannel::connect_tls(&config.master_url, config.connect_timeout, tls)
             .await
             .map_err(|err| master_error(&config.master_url, err))?;
         let known_id = Some(config.framework.id.clone()).filter(|id| !id.is_empty());

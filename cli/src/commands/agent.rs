@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmesos_agent::{AgentConfig, ExecutorConfig};
+use wasmesos_agent::{AgentConfig, AgentTls, ExecutorConfig};
 use wasmesos_proto::Resources;
 use wasmesos_wasm_executor::AddrRule;
 
@@ -144,6 +144,11 @@ pub struct AgentArgs {
     /// [default: 2GiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     fetcher_cache_size: Option<u64>,
+
+    /// --tls-cert/--tls-key: this port over TLS, and the agent's client certificate to a
+    /// master that asks for one (mutual TLS); --tls-ca: the CA of an https:// master.
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
 }
 
 /// Defaults of the settings whose default is the CLI's rather than the library's.
@@ -221,6 +226,10 @@ impl AgentArgs {
                     parse_rules,
                 )?,
             ),
+            tls: AgentTls {
+                identity: self.tls.identity(l)?,
+                ca: self.tls.ca(l)?,
+            },
             executor: ExecutorConfig {
                 max_concurrent_tasks: max_tasks.unwrap_or(DEFAULT_MAX_TASKS),
                 max_task_memory_bytes: max_task_mem.unwrap_or(DEFAULT_MAX_TASK_MEM),
@@ -262,7 +271,7 @@ fn default_work_dir(listen: SocketAddr) -> PathBuf {
 
 /// The settings of `config` as a TOML file that `--config` reads back to the same config.
 fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
-    Printed::default()
+    let printed = Printed::default()
         .text("master", &config.master_url)
         .optional(
             "credential",
@@ -313,7 +322,9 @@ fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
         .text(
             "max_task_mem",
             format_size(config.executor.max_task_memory_bytes),
-        )
+        );
+    let tls = &config.tls;
+    crate::tls::print(printed, tls.identity.as_ref(), tls.ca.as_ref())
         .render("wasmesos agent settings (read back with --config FILE)")
 }
 
@@ -561,5 +572,21 @@ mod tests {
                 "{argv:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn tls_settings_read_back() {
+        let file = "tls_cert = \"/etc/a/cert.pem\"\ntls_key = \"/etc/a/key.pem\"\n";
+        let config = layered(&["--tls-ca", "/etc/a/ca.pem"], file, &[]).expect("valid");
+        let identity = config.tls.identity.clone().expect("an identity");
+        assert_eq!(identity.key, PathBuf::from("/etc/a/key.pem"));
+        assert_eq!(config.tls.ca, Some(PathBuf::from("/etc/a/ca.pem")));
+        let printed = print_config(&config).expect("printable");
+        let again = layered(&[], &printed, &[]).expect("the printed file reads back");
+        assert_eq!(again.tls, config.tls);
+        let half = parse(&["--tls-key", "k.pem"])
+            .err()
+            .map(|e| format!("{e:#}"));
+        assert!(half.is_some_and(|e| e.contains("--tls-cert")));
     }
 }

@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use wasmesos_allocator::{Resources, SorterKind};
 use wasmesos_detector::{Credential, Credentials};
-use wasmesos_master::auth::{Acls, Authentication, Security};
-use wasmesos_master::{HaConfig, MasterConfig};
+use wasmesos_master::auth::{
+    Acls, Authentication, DEFAULT_MAX_FRAMEWORKS_PER_PRINCIPAL, RateLimits, Security,
+};
+use wasmesos_master::{HaConfig, MasterConfig, MasterTls};
 
 use crate::settings::{Layers, Printed};
 use crate::signals::shutdown_signal;
@@ -159,6 +161,23 @@ pub struct MasterArgs {
     #[arg(long, value_name = "FILE")]
     agent_credential: Option<PathBuf>,
 
+    /// Calls per second per principal, as Mesos's --rate_limits: JSON {"limits":
+    /// [{"principal": "p", "qps": 50, "capacity": 100}], "aggregate_default_qps": 20} (every
+    /// caller not listed shares the aggregate). A call over its limit is refused with 429
+    /// (gRPC RESOURCE_EXHAUSTED) [default: no limits].
+    #[arg(long, value_name = "FILE")]
+    rate_limits: Option<PathBuf>,
+
+    /// Frameworks one principal may have registered at once; frameworks without a principal
+    /// count as one [default: 1000].
+    #[arg(long, value_name = "N")]
+    max_frameworks_per_principal: Option<usize>,
+
+    /// Bytes of new components one principal may upload (counted since the master started;
+    /// an upload the store already holds costs nothing) [default: no quota].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_upload_bytes_per_principal: Option<u64>,
+
     /// Whether schedulers must authenticate [default: true with --credentials].
     #[arg(long, value_name = "BOOL")]
     authenticate_frameworks: Option<bool>,
@@ -176,6 +195,15 @@ pub struct MasterArgs {
     /// [default: true with --credentials].
     #[arg(long, value_name = "BOOL")]
     authenticate_http_readwrite: Option<bool>,
+    /// --tls-cert/--tls-key: this port over TLS; --tls-ca: the CA of https:// agents.
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
+
+    /// Verify client certificates against this PEM CA (mutual TLS; needs --tls-cert).
+    /// Agents must present one; frameworks, the CLI and browsers may, and one presented
+    /// must be signed by this CA.
+    #[arg(long, value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 /// `--role-sorter` values, named as Mesos names them.
@@ -227,6 +255,15 @@ impl MasterArgs {
         )?;
         let agent_heartbeat_interval = heartbeat.unwrap_or(library.agent_heartbeat_interval);
         let security = self.security(l)?;
+        let tls = MasterTls {
+            identity: self.tls.identity(l)?,
+            client_ca: l.one(
+                "tls_client_ca",
+                self.tls_client_ca.clone(),
+                crate::tls::path,
+            )?,
+            ca: self.tls.ca(l)?,
+        };
         let config = MasterConfig {
             listen: l
                 .one("listen", self.listen, parse_socket_addr)?
@@ -287,6 +324,7 @@ impl MasterArgs {
                 ha
             }),
             security,
+            tls,
             ..library
         };
         layers.finish()?;
@@ -305,6 +343,17 @@ impl MasterArgs {
         let acls_file = l.one("acls", self.acls.clone(), path)?;
         let agent_credential_file =
             l.one("agent_credential", self.agent_credential.clone(), path)?;
+        let rate_limits_file = l.one("rate_limits", self.rate_limits.clone(), path)?;
+        let max_frameworks = l.one(
+            "max_frameworks_per_principal",
+            self.max_frameworks_per_principal,
+            parse_count,
+        )?;
+        let max_upload = l.one(
+            "max_upload_bytes_per_principal",
+            self.max_upload_bytes_per_principal,
+            parse_size,
+        )?;
         let mut switch = |key: &str, flag: Option<bool>| {
             l.one(key, flag, |text| {
                 text.trim()
@@ -336,6 +385,10 @@ impl MasterArgs {
             .as_deref()
             .map(Credential::from_file)
             .transpose()?;
+        let rate_limits = match &rate_limits_file {
+            Some(file) => RateLimits::from_file(file)?,
+            None => RateLimits::default(),
+        };
         Ok(Security {
             authentication,
             acls,
@@ -343,6 +396,11 @@ impl MasterArgs {
             acls_file,
             agent_credential,
             agent_credential_file,
+            rate_limits,
+            rate_limits_file,
+            max_frameworks_per_principal: max_frameworks
+                .unwrap_or(DEFAULT_MAX_FRAMEWORKS_PER_PRINCIPAL),
+            max_upload_bytes_per_principal: max_upload,
         })
     }
 }
@@ -360,7 +418,7 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
         SorterKind::WeightedRandom => "random",
         SorterKind::Drf => "drf",
     };
-    Printed::default()
+    let printed = Printed::default()
         .text("listen", config.listen)
         .optional(
             "work_dir",
@@ -406,6 +464,13 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
         .text(
             "max_completed_tasks_per_framework",
             config.max_completed_tasks_per_framework,
+        );
+    let tls = &config.tls;
+    crate::tls::print(printed, tls.identity.as_ref(), tls.ca.as_ref())
+        .optional(
+            "tls_client_ca",
+            tls.client_ca.as_ref().map(|ca| ca.display()),
+            "client certificates are not asked for",
         )
         .optional(
             "credentials",
@@ -421,6 +486,20 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
             "agent_credential",
             security.agent_credential_file.as_ref().map(|p| p.display()),
             "the master presents no credential to agents",
+        )
+        .optional(
+            "rate_limits",
+            security.rate_limits_file.as_ref().map(|p| p.display()),
+            "no rate limits",
+        )
+        .text(
+            "max_frameworks_per_principal",
+            security.max_frameworks_per_principal,
+        )
+        .optional(
+            "max_upload_bytes_per_principal",
+            security.max_upload_bytes_per_principal.map(format_size),
+            "no upload quota",
         )
         .text("authenticate_frameworks", auth.frameworks)
         .text("authenticate_agents", auth.agents)
@@ -818,5 +897,36 @@ mod tests {
             let err = parse(argv).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains(argv[0]), "{argv:?}: {err}");
         }
+    }
+
+    #[test]
+    fn tls_settings_read_back_and_need_both_halves() {
+        let argv = [
+            "--tls-cert",
+            "/etc/m/cert.pem",
+            "--tls-key",
+            "/etc/m/key.pem",
+            "--tls-client-ca",
+            "/etc/m/agents-ca.pem",
+        ];
+        let env = [("WASMESOS_MASTER_TLS_CA", "/etc/m/ca.pem")];
+        let config = layered(&argv, "", &env).expect("valid flags");
+        let identity = config.tls.identity.clone().expect("an identity");
+        assert_eq!(identity.cert, PathBuf::from("/etc/m/cert.pem"));
+        assert_eq!(config.tls.ca, Some(PathBuf::from("/etc/m/ca.pem")));
+        let printed = print_config(&config).expect("printable");
+        let again = layered(&[], &printed, &[]).expect("the printed file reads back");
+        assert_eq!(again.tls, config.tls);
+        let plain = print_config(&parse(&[]).expect("no flags")).expect("printable");
+        assert!(
+            plain.contains("# tls_cert: not set (plain HTTP)"),
+            "{plain}"
+        );
+
+        let err = |argv: &[&str]| parse(argv).err().map(|e| format!("{e:#}"));
+        let half = err(&["--tls-cert", "c.pem"]);
+        assert!(half.is_some_and(|e| e.contains("--tls-key")));
+        let client_ca_alone = err(&["--tls-client-ca", "ca.pem"]);
+        assert!(client_ca_alone.is_some_and(|e| e.contains("client_ca")));
     }
 }

@@ -19,7 +19,12 @@ pub async fn run(config: MasterConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    println!("wasmesos master listening on http://{addr} (HA group {zk})");
+    let scheme = if config.tls.identity.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("wasmesos master listening on {scheme}://{addr} (HA group {zk})");
     wasmesos_master::serve(listener, config, shutdown_signal())
         .await
         .context("the master stopped")?;

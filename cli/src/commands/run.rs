@@ -144,6 +144,7 @@ async fn run_task(args: RunArgs, bytes: Option<Vec<u8>>) -> anyhow::Result<ExitC
     let mut config = DriverConfig::new(&args.master.master, "wasmesos-run");
     config.connect_timeout = wasmesos_detector::DEFAULT_CONNECT_TIMEOUT;
     config.credential = args.master.credential()?;
+    config.tls = args.master.tls();
     if let Some(role) = &args.role {
         config = config.role(role);
     }

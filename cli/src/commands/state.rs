@@ -5,12 +5,13 @@
 mod json;
 mod table;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use wasmesos_detector::{
-    CallHeaders, Credential, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MASTER_URL, MasterChannel,
-    MasterService,
+    CallHeaders, ClientTls, Credential, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MASTER_URL,
+    MasterChannel, MasterService,
 };
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::{ClusterState, GetStateRequest};
@@ -18,13 +19,16 @@ use wasmesos_proto::{ClusterState, GetStateRequest};
 /// The master to talk to.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MasterArg {
-    /// The master's URL.
+    /// The master's URL (`https://` for a master serving TLS).
     #[arg(long, value_name = "URL", env = "WASMESOS_MASTER", default_value = DEFAULT_MASTER_URL)]
     pub master: String,
     /// A file with the principal and secret to authenticate with, for a master that requires
     /// it: JSON {"principal": "p", "secret": "s"} or one `p s` line.
     #[arg(long, value_name = "FILE", env = "WASMESOS_CREDENTIAL")]
-    pub credential: Option<std::path::PathBuf>,
+    pub credential: Option<PathBuf>,
+    /// A PEM file of the CA that verifies an https:// master [default: the system's roots].
+    #[arg(long, value_name = "FILE", env = "WASMESOS_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl MasterArg {
@@ -41,8 +45,17 @@ impl MasterArg {
     /// credential; the error names the address when it cannot be reached.
     pub async fn channel(&self) -> anyhow::Result<MasterService> {
         let headers = CallHeaders::new(self.credential()?.as_ref());
-        let master = MasterChannel::connect(&self.master, DEFAULT_CONNECT_TIMEOUT).await?;
+        let tls = self.tls().load()?;
+        let master = MasterChannel::connect_tls(&self.master, DEFAULT_CONNECT_TIMEOUT, tls).await?;
         Ok(master.service(&headers))
+    }
+
+    /// What the CLI trusts in an `https://` master.
+    pub fn tls(&self) -> ClientTls {
+        ClientTls {
+            ca: self.tls_ca.clone(),
+            identity: None,
+        }
     }
 
     pub async fn operator(&self) -> anyhow::Result<OperatorClient<MasterService>> {
@@ -60,6 +73,7 @@ Examples:
   wasmesos state                      # master, roles, agents, frameworks and tasks
   wasmesos state --json | jq .agents  # everything as JSON
   wasmesos agents --master http://10.0.0.5:5050
+  wasmesos tasks --master https://master.example:5050 --tls-ca ca.pem
   WASMESOS_MASTER=http://10.0.0.5:5050 wasmesos tasks";
 
 /// Flags shared by `state`, `agents`, `frameworks` and `tasks`.

@@ -16,6 +16,7 @@
 //! know the objects (roles, the framework whose task or sandbox is asked for).
 
 pub mod acls;
+pub mod limits;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use wasmesos_proto::v1::FrameworkInfo;
 use crate::core::StateSnapshot;
 
 pub use acls::{Acls, Action};
+pub use limits::RateLimits;
 
 /// Which callers must authenticate (Mesos's `--authenticate_*` flags). With credentials
 /// loaded, [`Authentication::required`] turns every class on.
@@ -93,8 +95,8 @@ impl Caller {
     }
 }
 
-/// The master's authentication and ACLs, shared by every handler.
-#[derive(Clone, Debug, Default)]
+/// The master's authentication, ACLs and per-principal limits, shared by every handler.
+#[derive(Clone, Debug)]
 pub struct Security {
     pub authentication: Authentication,
     pub acls: Acls,
@@ -107,7 +109,20 @@ pub struct Security {
     pub agent_credential: Option<wasmesos_detector::Credential>,
     /// Where that credential was read from.
     pub agent_credential_file: Option<std::path::PathBuf>,
+    /// Calls per second per principal (`--rate-limits`); default: none.
+    pub rate_limits: RateLimits,
+    /// Where the rate limits were read from.
+    pub rate_limits_file: Option<std::path::PathBuf>,
+    /// Frameworks one principal may have registered at once (anonymous frameworks count as
+    /// one principal); default [`DEFAULT_MAX_FRAMEWORKS_PER_PRINCIPAL`].
+    pub max_frameworks_per_principal: usize,
+    /// Bytes of new components one principal may upload (deduplicated uploads cost
+    /// nothing; counted since the master started); `None`: no quota.
+    pub max_upload_bytes_per_principal: Option<u64>,
 }
+
+/// Frameworks one principal may have registered at once unless configured.
+pub const DEFAULT_MAX_FRAMEWORKS_PER_PRINCIPAL: usize = 1000;
 
 impl Security {
     /// Whether `caller` may do `action` on `objects` (see [`Acls::allows`]).
@@ -247,6 +262,23 @@ impl Security {
     }
 }
 
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            authentication: Authentication::default(),
+            acls: Acls::default(),
+            credentials_file: None,
+            acls_file: None,
+            agent_credential: None,
+            agent_credential_file: None,
+            rate_limits: RateLimits::default(),
+            rate_limits_file: None,
+            max_frameworks_per_principal: DEFAULT_MAX_FRAMEWORKS_PER_PRINCIPAL,
+            max_upload_bytes_per_principal: None,
+        }
+    }
+}
+
 /// The ACL objects of a framework: its principal and its user.
 pub(crate) fn framework_objects(info: &FrameworkInfo) -> [(&'static str, &str); 2] {
     [
@@ -290,17 +322,16 @@ fn class(method: &axum::http::Method, path: &str) -> Class {
 
 /// The middleware: checks the request's credential and records its [`Caller`].
 pub(crate) async fn authenticate(
-    State(security): State<Arc<Security>>,
+    State(gate): State<Arc<Gate>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let auth = &security.authentication;
-    let Some(credentials) = &auth.credentials else {
-        request.extensions_mut().insert(Caller::default());
-        return next.run(request).await;
-    };
+    let auth = &gate.security.authentication;
     let class = class(request.method(), request.uri().path());
     let grpc = is_grpc(&request);
+    let Some(credentials) = &auth.credentials else {
+        return admit(&gate, class, grpc, Caller::default(), request, next).await;
+    };
     let header = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let caller = match credentials.authenticate(header) {
         Ok(Some(principal)) => Caller {
@@ -321,8 +352,47 @@ pub(crate) async fn authenticate(
         }
         Err(why) => return unauthenticated(grpc, why),
     };
+    admit(&gate, class, grpc, caller, request, next).await
+}
+
+/// Applies the caller's rate limit (agents and open endpoints have none), then serves the
+/// request with its [`Caller`].
+async fn admit(
+    gate: &Gate,
+    class: Class,
+    grpc: bool,
+    caller: Caller,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !matches!(class, Class::Agent | Class::Open)
+        && let Err(why) = gate.limiter.admit(caller.principal(), std::time::Instant::now())
+    {
+        return rate_limited(grpc, &why);
+    }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// What the middleware holds: the configuration and the rate limiter's buckets.
+pub(crate) struct Gate {
+    pub(crate) security: Arc<Security>,
+    limiter: limits::RateLimiter,
+}
+
+impl Gate {
+    pub(crate) fn new(security: Arc<Security>) -> Self {
+        let limiter = limits::RateLimiter::new(security.rate_limits.clone());
+        Self { security, limiter }
+    }
+}
+
+/// A 429 (or gRPC RESOURCE_EXHAUSTED) for a caller over its rate limit.
+fn rate_limited(grpc: bool, why: &str) -> Response {
+    if grpc {
+        return tonic::Status::resource_exhausted(why).into_http::<axum::body::Body>();
+    }
+    (StatusCode::TOO_MANY_REQUESTS, why.to_string()).into_response()
 }
 
 fn is_grpc(request: &Request) -> bool {

@@ -87,7 +87,10 @@ impl Core {
                 )));
             }
             Some(_) => self.reconnect(&id, info, failover_timeout, now),
-            None => self.add_framework(&id, info, roles, failover_timeout)?,
+            None => {
+                self.check_frameworks_of(&info.principal)?;
+                self.add_framework(&id, info, roles, failover_timeout)?
+            }
         }
         self.persist_framework(&id, false);
         self.outbox.event(
@@ -104,6 +107,28 @@ impl Core {
             framework_id: id.to_string(),
             heartbeat_interval,
         })
+    }
+
+    /// Refuses a new framework of a principal that has as many as it may.
+    fn check_frameworks_of(&self, principal: &str) -> Result<(), Error> {
+        let max = self.config.security.max_frameworks_per_principal;
+        let count = self
+            .frameworks
+            .values()
+            .filter(|f| f.info.principal == principal)
+            .count();
+        if count >= max {
+            let who = if principal.is_empty() {
+                "frameworks without a principal".to_string()
+            } else {
+                format!("principal {principal:?}")
+            };
+            return Err(Error::Limit(format!(
+                "{who} already has {count} frameworks registered, the most allowed \
+                 (--max-frameworks-per-principal); tear one down first"
+            )));
+        }
+        Ok(())
     }
 
     fn add_framework(

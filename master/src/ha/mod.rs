@@ -90,7 +90,8 @@ pub(crate) async fn serve(
     ha.validate()?;
     let (servers, path) = ha.zookeeper()?;
     let addr = listener.local_addr().map_err(Error::Serve)?;
-    let info = announced(&master_info(addr));
+    let info = announced(&master_info(addr, config.tls.scheme()));
+    let tls = config.tls.server()?;
     let client = wasmesos_detector::connect(&servers, ha.session_timeout).await?;
     tracing::info!(%servers, %path, negotiated = ?client.session_timeout(), "connected to ZooKeeper");
     let contender = Contender::enter(client.clone(), &path, &info).await?;
@@ -105,6 +106,7 @@ pub(crate) async fn serve(
     let server = tokio::spawn(serve_router(
         listener,
         switch::router(face_rx),
+        tls,
         stopped(&stop_rx),
     ));
     let server = AbortOnDrop(server);

@@ -60,11 +60,11 @@ pub(crate) struct HttpState {
 
 impl HttpState {
     /// The HTTP side of a master whose actor is `actor`.
-    pub(crate) fn new(actor: &Actor) -> Self {
+    pub(crate) fn new(actor: &Actor, agent_tls: wasmesos_detector::ClientConfig) -> Self {
         Self {
             snapshots: actor.snapshots(),
             metrics: Arc::clone(actor.metrics()),
-            operator: Arc::new(OperatorService::new(actor.clone())),
+            operator: Arc::new(OperatorService::new(actor.clone(), agent_tls)),
             state_cache: Arc::default(),
             security: Arc::clone(actor.security()),
             caller: crate::auth::Caller::default(),

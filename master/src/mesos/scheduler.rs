@@ -131,6 +131,7 @@ fn refusal(err: Error) -> Refusal {
         Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Forbidden(_) | Error::StaleSession(_) => StatusCode::FORBIDDEN,
+        Error::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
         Error::Conflict(_) | Error::FrameworkRemoved(_) => StatusCode::CONFLICT,
         Error::ShuttingDown | Error::LeadershipLost(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -11,8 +11,12 @@ use wasmesos_proto::v1::{
     UploadResponse,
 };
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use crate::Error;
 use crate::actor::Actor;
+use crate::auth::Caller;
 use crate::artifacts::{ArtifactStore, parse_digest};
 use crate::error::invalid;
 
@@ -26,6 +30,10 @@ const DOWNLOAD_CHUNK: usize = 256 * 1024;
 pub(crate) struct ArtifactsService {
     pub(crate) actor: Actor,
     pub(crate) store: ArtifactStore,
+    /// Bytes of new components each principal uploaded since the master started, for
+    /// `max_upload_bytes_per_principal` (one entry per principal that uploaded: principals
+    /// come from the credentials file, so the map is bounded by it, plus the anonymous one).
+    pub(crate) uploaded: Mutex<HashMap<Option<Arc<str>>, u64>>,
 }
 
 type DownloadStream = Pin<Box<dyn Stream<Item = Result<DownloadChunk, Status>> + Send>>;
@@ -90,9 +98,31 @@ impl ArtifactsService {
         Ok((header, bytes))
     }
 
+    /// What `caller` may still upload, if it has a quota.
+    fn upload_room(&self, caller: &Caller) -> Option<u64> {
+        let quota = self.actor.security().max_upload_bytes_per_principal?;
+        let uploaded = self.uploaded.lock().unwrap_or_else(PoisonError::into_inner);
+        let used = uploaded.get(&caller.principal).copied().unwrap_or(0);
+        Some(quota.saturating_sub(used))
+    }
+
     /// Receives, validates and stores one upload, and tells the core its digest.
-    async fn store_upload(&self, chunks: Streaming<UploadChunk>) -> Result<UploadResponse, Error> {
+    async fn store_upload(
+        &self,
+        caller: &Caller,
+        chunks: Streaming<UploadChunk>,
+    ) -> Result<UploadResponse, Error> {
         let (header, bytes) = self.receive(chunks).await?;
+        if let Some(room) = self.upload_room(caller)
+            && bytes.len() as u64 > room
+        {
+            return Err(Error::Limit(format!(
+                "this upload of {} bytes is more than the {room} bytes left of {}'s upload \
+                 quota (--max-upload-bytes-per-principal)",
+                bytes.len(),
+                caller.principal().map_or_else(|| "the anonymous callers".to_string(), |p| format!("principal {p:?}"))
+            )));
+        }
         let store = self.store.clone();
         let expected = (!header.digest.is_empty()).then_some(header.digest);
         let stored = tokio::task::spawn_blocking(move || store.store(&bytes, expected.as_deref()))
@@ -102,6 +132,11 @@ impl ArtifactsService {
             })??;
         tracing::Span::current().record("digest", stored.digest.as_str());
         tracing::info!(size = stored.size, created = stored.created, name = %header.name, "artifact stored");
+        if stored.created {
+            let mut uploaded = self.uploaded.lock().unwrap_or_else(PoisonError::into_inner);
+            let used = uploaded.entry(caller.principal.clone()).or_insert(0);
+            *used = used.saturating_add(stored.size);
+        }
         self.actor.artifact_stored(stored.digest.clone()).await?;
         Ok(UploadResponse {
             digest: stored.digest,
@@ -118,7 +153,8 @@ impl Artifacts for ArtifactsService {
         &self,
         request: Request<Streaming<UploadChunk>>,
     ) -> Result<Response<UploadResponse>, Status> {
-        let answer = self.store_upload(request.into_inner()).await;
+        let caller = Caller::of(&request);
+        let answer = self.store_upload(&caller, request.into_inner()).await;
         let metrics = self.actor.metrics();
         match &answer {
             Ok(stored) => {

@@ -13,6 +13,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use wasmesos_detector::CallHeaders;
 use tonic::{Request, Response, Status};
+use wasmesos_detector::ClientConfig;
 use wasmesos_proto::v1::agent_client::AgentClient;
 use wasmesos_proto::v1::operator_server::Operator;
 use wasmesos_proto::v1::{
@@ -44,14 +45,17 @@ pub(crate) struct OperatorService {
     /// One lazily connected channel per agent address, reused across reads; its calls
     /// carry the master's own credential, for agents that require one.
     pub(crate) channels: Mutex<HashMap<String, AgentService>>,
+    /// TLS for `https://` agents.
+    agent_tls: ClientConfig,
 }
 
 impl OperatorService {
-    pub(crate) fn new(actor: Actor) -> Self {
+    pub(crate) fn new(actor: Actor, agent_tls: ClientConfig) -> Self {
         Self {
             snapshots: actor.snapshots(),
             actor,
             channels: Mutex::new(HashMap::new()),
+            agent_tls,
         }
     }
 
@@ -92,10 +96,12 @@ impl OperatorService {
         if let Some(channel) = channels.get(address) {
             return Ok(channel.clone());
         }
-        let endpoint = Endpoint::from_shared(address.to_string()).map_err(|err| Error::Agent {
+        let bad_address = |err: tonic::transport::Error| Error::Agent {
             agent_id: agent_id.to_string(),
             status: Status::failed_precondition(format!("bad agent address {address:?}: {err}")),
-        })?;
+        };
+        let endpoint = Endpoint::from_shared(address.to_string()).map_err(bad_address)?;
+        let endpoint = self.agent_tls.endpoint(endpoint).map_err(bad_address)?;
         let channel = InterceptedService::new(
             endpoint.tcp_nodelay(true).connect_lazy(),
             CallHeaders::new(self.security().agent_credential.as_ref()),

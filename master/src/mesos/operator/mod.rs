@@ -152,6 +152,7 @@ fn refusal(err: Error) -> Refusal {
         Error::InvalidArgument(_) | Error::NotFound(_) => StatusCode::BAD_REQUEST,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::Forbidden(_) | Error::StaleSession(_) => StatusCode::FORBIDDEN,
+        Error::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
         Error::ShuttingDown | Error::LeadershipLost(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
