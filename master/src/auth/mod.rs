@@ -323,7 +323,7 @@ fn class(method: &axum::http::Method, path: &str) -> Class {
 /// The middleware: checks the request's credential and records its [`Caller`].
 pub(crate) async fn authenticate(
     State(gate): State<Arc<Gate>>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     let auth = &gate.security.authentication;
