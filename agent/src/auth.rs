@@ -25,7 +25,10 @@ pub(crate) async fn authenticate(
     if request.uri().path() == "/health" {
         return next.run(request).await;
     }
-    let header = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
     let why = match credentials.authenticate(header) {
         Ok(Some(_)) => return next.run(request).await,
         Ok(None) => "this agent requires authentication",

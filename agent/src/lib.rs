@@ -57,8 +57,8 @@
 #![warn(missing_docs)]
 
 mod agent;
-mod auth;
 mod artifacts;
+mod auth;
 mod checkpoint;
 mod commands;
 mod config;

@@ -5,8 +5,8 @@
 //! registration, master unreachable, queue full) is dropped with a warning, never retried.
 
 use tokio::sync::{mpsc, watch};
-use wasmesos_detector::MasterService as Channel;
 use tracing::{Instrument, info_span, warn};
+use wasmesos_detector::MasterService as Channel;
 use wasmesos_proto::ExecutorMessageRequest;
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tracing::{Instrument, info, info_span};
 use wasmesos_detector::{
     CallHeaders, ClientConfig, DEFAULT_CONNECT_TIMEOUT, MasterChannel, MasterService, MasterUrl,

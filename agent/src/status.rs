@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use wasmesos_detector::MasterService as Channel;
 use tracing::{Instrument, debug, info_span, warn};
+use wasmesos_detector::MasterService as Channel;
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 use wasmesos_proto::{StatusUpdates, TaskStatus};
 

@@ -7,16 +7,16 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
 use wasmesos_detector::{CallHeaders, Credential, DEFAULT_CONNECT_TIMEOUT, MasterChannel};
 use wasmesos_guest_artifacts as guests;
 use wasmesos_harness::{ProcessCluster, TestFramework, eventually_some};
-use tonic::service::interceptor::InterceptedService;
 use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
-    FrameworkInfo, GetAgentStateRequest, GetStateRequest, KillRequest, Quota, ReadFileRequest, Resources,
-    SandboxFile, SetQuotaRequest, SubscribeRequest,
+    FrameworkInfo, GetAgentStateRequest, GetStateRequest, KillRequest, Quota, ReadFileRequest,
+    Resources, SandboxFile, SetQuotaRequest, SubscribeRequest,
 };
 use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
 
@@ -77,7 +77,10 @@ fn files() -> Files {
         credentials: write("credentials.json", CREDENTIALS),
         acls: write("acls.json", ACLS),
         agent: write("agent.credential", "agent agent-secret\n"),
-        ops: write("ops.credential", r#"{"principal": "ops", "secret": "ops-secret"}"#),
+        ops: write(
+            "ops.credential",
+            r#"{"principal": "ops", "secret": "ops-secret"}"#,
+        ),
         batch: write("batch.credential", "batch batch-secret\n"),
         agent_api: write("agent-api.txt", "master master-secret\n"),
         master: write("master.credential", "master master-secret\n"),
@@ -162,7 +165,9 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
     let web = credential("web", "web-secret");
 
     // An honest framework authenticates, launches and reads its own task's output.
-    let config = DriverConfig::new(&master, "web").role("web").credential(web.clone());
+    let config = DriverConfig::new(&master, "web")
+        .role("web")
+        .credential(web.clone());
     let mut framework = TestFramework::with_config(config).await.expect("subscribe");
     let web_id = framework.framework_id.clone();
     let digest = framework
@@ -171,10 +176,16 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
         .await
         .expect("upload")
         .digest;
-    let task = TaskBuilder::new("web-task", &digest).cpus(0.1).mem(64 << 20);
+    let task = TaskBuilder::new("web-task", &digest)
+        .cpus(0.1)
+        .mem(64 << 20);
     framework.launch_one(task).await.expect("launch");
     let status = framework.wait_for_terminal("web-task").await.expect("ends");
-    assert_eq!(status.state(), wasmesos_proto::TaskState::TaskFinished, "{status:?}");
+    assert_eq!(
+        status.state(),
+        wasmesos_proto::TaskState::TaskFinished,
+        "{status:?}"
+    );
 
     // No credential, or a wrong secret: refused before anything else.
     let mut anonymous = SchedulerClient::new(channel(&master, None).await);
@@ -189,7 +200,7 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
     let batch = credential("batch", "batch-secret");
     let mut intruder = SchedulerClient::new(channel(&master, Some(&batch)).await);
     let takeover = intruder.subscribe(subscribe("web", "web", &web_id)).await;
-    let status = takeover.err().expect("takeover refused");
+    let status = takeover.expect_err("takeover refused");
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     // Nor act for it: without the session's stream id a call is stale, whoever sends it.
     let kill = KillRequest {
@@ -197,20 +208,25 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
         task_id: "web-task".into(),
         ..KillRequest::default()
     };
-    let status = intruder.kill(kill.clone()).await.err().expect("kill refused");
+    let status = intruder.kill(kill.clone()).await.expect_err("kill refused");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert!(status.message().contains("mesos-stream-id"), "{status:?}");
     let mut same_principal = SchedulerClient::new(channel(&master, Some(&web)).await);
-    assert_eq!(code(same_principal.kill(kill).await), Code::FailedPrecondition);
+    assert_eq!(
+        code(same_principal.kill(kill).await),
+        Code::FailedPrecondition
+    );
 
     // The ACLs: web may not register in another role.
     let status = same_principal
         .subscribe(subscribe("web-elsewhere", "batch", ""))
         .await
-        .err()
-        .expect("role refused");
+        .expect_err("role refused");
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert!(status.message().contains("register frameworks"), "{status:?}");
+    assert!(
+        status.message().contains("register frameworks"),
+        "{status:?}"
+    );
 
     // Operator writes need a credential, and set_quotas is ops's alone.
     let quota = SetQuotaRequest {
@@ -221,9 +237,15 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
         }),
     };
     let mut operator = OperatorClient::new(channel(&master, None).await);
-    assert_eq!(code(operator.set_quota(quota.clone()).await), Code::Unauthenticated);
+    assert_eq!(
+        code(operator.set_quota(quota.clone()).await),
+        Code::Unauthenticated
+    );
     let mut as_web = OperatorClient::new(channel(&master, Some(&web)).await);
-    assert_eq!(code(as_web.set_quota(quota.clone()).await), Code::PermissionDenied);
+    assert_eq!(
+        code(as_web.set_quota(quota.clone()).await),
+        Code::PermissionDenied
+    );
     let ops = credential("ops", "ops-secret");
     let mut as_ops = OperatorClient::new(channel(&master, Some(&ops)).await);
     as_ops.set_quota(quota).await.expect("ops sets quota");
@@ -245,7 +267,10 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
     assert!(sees_task(&mut as_ops).await);
     let mut as_batch = OperatorClient::new(channel(&master, Some(&batch)).await);
     assert!(!sees_task(&mut as_batch).await, "batch sees web's task");
-    assert!(!sees_task(&mut operator).await, "an anonymous reader sees web's task");
+    assert!(
+        !sees_task(&mut operator).await,
+        "an anonymous reader sees web's task"
+    );
 
     // Sandboxes: web and ops read web's output; batch may not.
     let read = ReadFileRequest {
@@ -254,9 +279,15 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
         offset: 0,
         length: 0,
     };
-    let output = as_web.read_task_file(read.clone()).await.expect("web reads");
+    let output = as_web
+        .read_task_file(read.clone())
+        .await
+        .expect("web reads");
     assert!(output.into_inner().data.starts_with(b"hello from wasmesos"));
-    let status = as_batch.read_task_file(read).await.err().expect("batch refused");
+    let status = as_batch
+        .read_task_file(read)
+        .await
+        .expect_err("batch refused");
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     let logs = wasmesos(&master, Some(&files.batch), &["logs", "web-task"]);
     assert!(!logs.status.success(), "{logs:?}");
@@ -275,7 +306,9 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
             CallHeaders::new(credential.as_ref()),
         ))
     };
-    let refused = agent_channel(None).get_agent_state(GetAgentStateRequest {}).await;
+    let refused = agent_channel(None)
+        .get_agent_state(GetAgentStateRequest {})
+        .await;
     assert_eq!(code(refused), Code::Unauthenticated);
     let refused = agent_channel(Some(web.clone()))
         .get_agent_state(GetAgentStateRequest {})

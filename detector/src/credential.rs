@@ -97,13 +97,15 @@ impl Credential {
             why,
         };
         let credential = if text.trim_start().starts_with('{') {
-            serde_json::from_str::<Credential>(&text)
-                .map_err(|err| invalid(format!("not a {{\"principal\", \"secret\"}} object: {}", json_where(&err))))?
+            serde_json::from_str::<Credential>(&text).map_err(|err| {
+                invalid(format!(
+                    "not a {{\"principal\", \"secret\"}} object: {}",
+                    json_where(&err)
+                ))
+            })?
         } else {
             let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-            let line = lines
-                .next()
-                .ok_or_else(|| invalid("is empty".into()))?;
+            let line = lines.next().ok_or_else(|| invalid("is empty".into()))?;
             if lines.next().is_some() {
                 return Err(invalid("holds more than one credential line".into()));
             }
@@ -207,7 +209,8 @@ impl Credentials {
     pub fn verify(&self, claimed: &Credential) -> bool {
         let mut found = false;
         for known in &self.entries {
-            let principal = constant_time_eq(known.principal.as_bytes(), claimed.principal.as_bytes());
+            let principal =
+                constant_time_eq(known.principal.as_bytes(), claimed.principal.as_bytes());
             let secret = constant_time_eq(known.secret.as_bytes(), claimed.secret.as_bytes());
             found |= principal & secret;
         }
@@ -324,7 +327,10 @@ impl CallHeaders {
     /// Every later call carries `stream_id` (what the master returned with the session).
     pub fn set_stream_id(&self, stream_id: Option<&str>) {
         let value = stream_id.and_then(|id| AsciiMetadataValue::try_from(id).ok());
-        *self.stream_id.write().unwrap_or_else(PoisonError::into_inner) = value;
+        *self
+            .stream_id
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = value;
     }
 
     /// Reads the stream id the master sent in a session's response headers.
@@ -338,7 +344,10 @@ impl CallHeaders {
 }
 
 impl Interceptor for CallHeaders {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(auth) = &self.authorization {
             request.metadata_mut().insert("authorization", auth.clone());
         }
@@ -370,7 +379,9 @@ mod tests {
 
     #[test]
     fn mesos_json_and_text_credentials_are_read() {
-        let json = file(r#"{"credentials": [{"principal": "a", "secret": "x"}, {"principal": "b", "secret": "y"}]}"#);
+        let json = file(
+            r#"{"credentials": [{"principal": "a", "secret": "x"}, {"principal": "b", "secret": "y"}]}"#,
+        );
         let creds = Credentials::from_file(json.path()).expect("json");
         assert_eq!(creds.principals().collect::<Vec<_>>(), ["a", "b"]);
         assert!(creds.verify(&Credential::new("b", "y").expect("credential")));
@@ -389,18 +400,25 @@ mod tests {
             Credential::new("agent", "s3").expect("credential")
         );
         let one = file("agent s3\n");
-        assert_eq!(Credential::from_file(one.path()).expect("one").principal, "agent");
+        assert_eq!(
+            Credential::from_file(one.path()).expect("one").principal,
+            "agent"
+        );
     }
 
     #[test]
     fn bad_files_name_the_file_and_never_the_secret() {
         let twice = file("a topsecret\na other\n");
-        let err = Credentials::from_file(twice.path()).expect_err("duplicate").to_string();
+        let err = Credentials::from_file(twice.path())
+            .expect_err("duplicate")
+            .to_string();
         assert!(err.contains("listed twice") && err.contains(&twice.path().display().to_string()));
         assert!(!err.contains("topsecret"));
 
         let broken = file(r#"{"credentials": [{"principal": "a", "secret": "topsecret""#);
-        let err = Credentials::from_file(broken.path()).expect_err("broken").to_string();
+        let err = Credentials::from_file(broken.path())
+            .expect_err("broken")
+            .to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(!err.contains("topsecret"));
 
@@ -411,7 +429,10 @@ mod tests {
         let missing = Credentials::from_file(Path::new("/nonexistent/creds")).expect_err("missing");
         assert!(missing.to_string().contains("/nonexistent/creds"));
 
-        let debug = format!("{:?}", Credential::new("p", "topsecret").expect("credential"));
+        let debug = format!(
+            "{:?}",
+            Credential::new("p", "topsecret").expect("credential")
+        );
         assert!(!debug.contains("topsecret"));
     }
 

@@ -24,7 +24,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use wasmesos_harness::{Cluster, ClusterConfig, TestFramework};
+use wasmesos_agent::AgentTls;
+use wasmesos_detector::{ClientTls, Credential, Credentials};
+use wasmesos_harness::{ClientAccess, Cluster, ClusterConfig, TestFramework, TestPki};
+use wasmesos_master::MasterTls;
+use wasmesos_master::auth::Authentication;
 use wasmesos_proto::artifacts_client::ArtifactsClient;
 use wasmesos_proto::{Offer, StatRequest, TaskState, TaskStatus};
 use wasmesos_sdk_scheduler::{
@@ -133,7 +137,7 @@ async fn measure(
         eprintln!("{label}, round {round}: executor alone {baseline:.0} tasks/s");
         executor_rates.push(baseline);
     }
-    let (running, rtt) = latency(&master, hello, samples).await?;
+    let (running, rtt) = latency(&master, hello, samples, &ClientAccess::default()).await?;
     let json_running = mesos_json::latency(&master, &digest, samples).await?;
     cluster.shutdown().await?;
     let mut four_agent_rates = Vec::new();
@@ -146,7 +150,21 @@ async fn measure(
     }
     cluster.shutdown().await?;
 
+    // The same cluster with TLS on every port and every caller authenticated.
+    let secured = Secured::new()?;
+    let cluster = secured.start_cluster(2, base).await?;
+    let master = cluster.master_url();
+    let mut secured_rates = Vec::new();
+    for round in 0..rounds {
+        let rate = throughput_as(&master, hello, tasks, round, &secured.access).await?;
+        eprintln!("{label}, round {round}: TLS and authentication {rate:.0} tasks/s");
+        secured_rates.push(rate);
+    }
+    let (secured_running, _) = latency(&master, hello, samples, &secured.access).await?;
+    cluster.shutdown().await?;
+
     let cluster_rate = median(&mut cluster_rates);
+    let secured_rate = median(&mut secured_rates);
     let json_rate = median(&mut json_rates);
     let executor_rate = median(&mut executor_rates);
     let four_agent_rate = median(&mut four_agent_rates);
@@ -172,6 +190,13 @@ async fn measure(
             format!("gRPC {cluster_rate:.0}/s"),
             json_rate / cluster_rate
         ),
+        format!(
+            "{:<54} {:>14} {:>28} {:>8.2}",
+            format!("  the same, TLS and authentication, {label}"),
+            format!("{secured_rate:.0} tasks/s"),
+            format!("plain {cluster_rate:.0}/s"),
+            secured_rate / cluster_rate
+        ),
     ];
     for (name, quantile) in [("p50", 0.50), ("p99", 0.99)] {
         let value = percentile(&running, quantile);
@@ -182,6 +207,14 @@ async fn measure(
             format!("{:.3} ms", millis(value)),
             format!("gRPC round trip {:.3} ms", millis(base)),
             value.as_secs_f64() / base.as_secs_f64()
+        ));
+        let secured_value = percentile(&secured_running, quantile);
+        rows.push(format!(
+            "{:<54} {:>14} {:>28} {:>8.2}",
+            format!("  the same {name}, TLS and authentication, {label}"),
+            format!("{:.3} ms", millis(secured_value)),
+            format!("plain {:.3} ms", millis(value)),
+            secured_value.as_secs_f64() / value.as_secs_f64()
         ));
         let json_value = percentile(&json_running, quantile);
         rows.push(format!(
@@ -197,11 +230,71 @@ async fn measure(
 
 /// A master and `agents` agents of 2 cpus and 8 GiB each, their work dirs under `base`.
 async fn start_cluster(agents: usize, base: &Path) -> BenchResult<Cluster> {
+    Ok(Cluster::start(cluster_config(agents, base)).await?)
+}
+
+fn cluster_config(agents: usize, base: &Path) -> ClusterConfig {
     let mut config = ClusterConfig::new(agents).agent_resources("cpus:2;mem:8GiB;disk:8GiB");
     config.base_dir = Some(base.to_path_buf());
     config.agent.executor.max_concurrent_tasks = 1024;
     config.agent.status_update_retry = Duration::from_secs(10);
-    Ok(Cluster::start(config).await?)
+    config
+}
+
+/// A driver config for `name` with `access`'s TLS trust and credential.
+fn driver_config(master: &str, name: &str, access: &ClientAccess) -> DriverConfig {
+    let mut config = DriverConfig::new(master, name);
+    config.tls = access.tls.clone();
+    config.credential = access.credential.clone();
+    config
+}
+
+/// What a cluster with TLS on every port and authentication for every caller needs: a CA,
+/// certificates for the master and the agents, and credentials.
+struct Secured {
+    pki: TestPki,
+    files: tempfile::TempDir,
+    access: ClientAccess,
+}
+
+impl Secured {
+    fn new() -> BenchResult<Self> {
+        let pki = TestPki::new("wasmesos-bench")?;
+        let files = tempfile::tempdir()?;
+        let credentials = r#"{"credentials": [{"principal": "bench", "secret": "bench-secret"},
+            {"principal": "agent", "secret": "agent-secret"}]}"#;
+        std::fs::write(files.path().join("credentials.json"), credentials)?;
+        std::fs::write(
+            files.path().join("agent.credential"),
+            "agent agent-secret\n",
+        )?;
+        let access = ClientAccess {
+            tls: ClientTls {
+                ca: Some(pki.ca().to_path_buf()),
+                identity: None,
+            },
+            credential: Some(Credential::new("bench", "bench-secret")?),
+        };
+        Ok(Self { pki, files, access })
+    }
+
+    async fn start_cluster(&self, agents: usize, base: &Path) -> BenchResult<Cluster> {
+        let mut config = cluster_config(agents, base);
+        let credentials = Credentials::from_file(&self.files.path().join("credentials.json"))?;
+        config.master.security.authentication = Authentication::required(credentials);
+        config.master.tls = MasterTls {
+            identity: Some(self.pki.issue("master")?),
+            client_ca: None,
+            ca: Some(self.pki.ca().to_path_buf()),
+        };
+        config.agent.tls = AgentTls {
+            identity: Some(self.pki.issue("agent")?),
+            ca: Some(self.pki.ca().to_path_buf()),
+        };
+        config.agent.credential_file = Some(self.files.path().join("agent.credential"));
+        config.access = self.access.clone();
+        Ok(Cluster::start(config).await?)
+    }
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -286,7 +379,17 @@ impl Scheduler for Flood {
 }
 
 async fn throughput(master: &str, hello: &Path, total: usize, round: usize) -> BenchResult<f64> {
-    let driver = Driver::connect(DriverConfig::new(master, format!("flood-{round}"))).await?;
+    throughput_as(master, hello, total, round, &ClientAccess::default()).await
+}
+
+async fn throughput_as(
+    master: &str,
+    hello: &Path,
+    total: usize,
+    round: usize,
+    access: &ClientAccess,
+) -> BenchResult<f64> {
+    let driver = Driver::connect(driver_config(master, &format!("flood-{round}"), access)).await?;
     let digest = driver.upload_executor(hello, None).await?.digest;
     let (done_tx, done_rx) = oneshot::channel();
     let mut flood = Flood {
@@ -346,8 +449,10 @@ async fn latency(
     master: &str,
     hello: &Path,
     samples: usize,
+    access: &ClientAccess,
 ) -> BenchResult<(Vec<Duration>, Vec<Duration>)> {
-    let mut framework = TestFramework::start(master, "latency", None).await?;
+    let mut framework =
+        TestFramework::with_config(driver_config(master, "latency", access)).await?;
     let bytes = std::fs::read(hello)?;
     let digest = digest_of(&bytes);
     framework

@@ -7,7 +7,9 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tonic::transport::Channel;
 use wasmesos_agent::{AgentConfig, AgentHandle, ExecutorConfig, parse_resources};
-use wasmesos_detector::{DEFAULT_CONNECT_TIMEOUT, MasterChannel};
+use wasmesos_detector::{
+    CallHeaders, ClientTls, Credential, DEFAULT_CONNECT_TIMEOUT, MasterChannel,
+};
 use wasmesos_master::{MasterConfig, MasterHandle};
 use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::operator_client::OperatorClient;
@@ -35,6 +37,15 @@ pub struct ClusterConfig {
     /// Where the cluster's temp dir (master and agent work dirs, so every task sandbox) is
     /// made; `None` is the OS temp dir.
     pub base_dir: Option<std::path::PathBuf>,
+    /// How the harness itself reaches a master with TLS or authentication.
+    pub access: ClientAccess,
+}
+
+/// The TLS trust and the credential a client of a secured master needs.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAccess {
+    pub tls: ClientTls,
+    pub credential: Option<Credential>,
 }
 
 impl ClusterConfig {
@@ -67,6 +78,7 @@ impl ClusterConfig {
             agent,
             startup_timeout: Duration::from_secs(30),
             base_dir: None,
+            access: ClientAccess::default(),
         }
     }
 
@@ -231,7 +243,7 @@ impl Cluster {
         let url = self.master_url();
         let what = format!("{count} active agents");
         eventually(&what, self.config.startup_timeout, async || {
-            let state = cluster_state(&url).await;
+            let state = cluster_state_as(&url, &self.config.access).await;
             state.is_ok_and(|state| state.agents.iter().filter(|a| a.active).count() == count)
         })
         .await?;
@@ -259,7 +271,22 @@ async fn channel(url: &str) -> Result<Channel, Error> {
 
 /// `Operator.GetState` of the master at `master_url`.
 pub async fn cluster_state(master_url: &str) -> Result<ClusterState, Error> {
-    let mut client = OperatorClient::new(channel(master_url).await?);
+    cluster_state_as(master_url, &ClientAccess::default()).await
+}
+
+/// `Operator.GetState` of a master with TLS or authentication.
+pub async fn cluster_state_as(
+    master_url: &str,
+    access: &ClientAccess,
+) -> Result<ClusterState, Error> {
+    let tls = access
+        .tls
+        .load()
+        .map_err(|err| Error::io("loading the TLS files", std::io::Error::other(err)))?;
+    let master =
+        MasterChannel::connect_tls(master_url, scaled(DEFAULT_CONNECT_TIMEOUT), tls).await?;
+    let headers = CallHeaders::new(access.credential.as_ref());
+    let mut client = OperatorClient::new(master.service(&headers));
     let response = client
         .get_state(GetStateRequest {})
         .await

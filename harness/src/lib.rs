@@ -19,7 +19,10 @@ mod pki;
 mod process;
 mod zookeeper;
 
-pub use cluster::{Cluster, ClusterConfig, agent_state, cluster_state, read_task_file};
+pub use cluster::{
+    ClientAccess, Cluster, ClusterConfig, agent_state, cluster_state, cluster_state_as,
+    read_task_file,
+};
 pub use error::Error;
 pub use framework::{SchedulerEvent, TestFramework};
 pub use ha::{HA_PATH, HaCluster};

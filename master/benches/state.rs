@@ -262,8 +262,10 @@ async fn fill_cluster(
     for i in 0..AGENTS {
         agents.push(register(&channels[i % channels.len()], TASKS_PER_AGENT as f64).await);
     }
-    let mut scheduler =
-        SchedulerClient::new(InterceptedService::new(channels[0].clone(), session.clone()));
+    let mut scheduler = SchedulerClient::new(InterceptedService::new(
+        channels[0].clone(),
+        session.clone(),
+    ));
     let mut filled = 0;
     let mut pending: Vec<Offer> = Vec::new();
     while filled < AGENTS {

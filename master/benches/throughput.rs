@@ -23,8 +23,8 @@ use tokio::sync::{Mutex, Notify};
 use tokio_stream::StreamExt;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use wasmesos_detector::CallHeaders;
 use wasmesos_allocator::{Allocator, AllocatorConfig, FrameworkSpec, Resources};
+use wasmesos_detector::CallHeaders;
 use wasmesos_master::MasterConfig;
 use wasmesos_master::core::{Core, Registration};
 use wasmesos_master::registry::RegistryBackend;
@@ -415,7 +415,8 @@ async fn grpc_cycle(tasks: usize, registry: RegistryBackend) -> GrpcRun {
         .await;
     }
     let session = CallHeaders::default();
-    let mut scheduler = SchedulerClient::new(InterceptedService::new(channel.clone(), session.clone()));
+    let mut scheduler =
+        SchedulerClient::new(InterceptedService::new(channel.clone(), session.clone()));
     let subscribed = scheduler
         .subscribe(subscribe_request())
         .await
@@ -507,7 +508,8 @@ async fn grpc_latency(launches: usize, registry: RegistryBackend) -> (Duration, 
     let digest = upload_hello(&channel).await;
     spawn_fake_agent(channel.clone(), Arc::default(), Arc::default(), usize::MAX).await;
     let session = CallHeaders::default();
-    let mut scheduler = SchedulerClient::new(InterceptedService::new(channel.clone(), session.clone()));
+    let mut scheduler =
+        SchedulerClient::new(InterceptedService::new(channel.clone(), session.clone()));
     let subscribed = scheduler
         .subscribe(subscribe_request())
         .await

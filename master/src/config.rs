@@ -25,6 +25,12 @@ pub const DEFAULT_MAX_COMPLETED_TASKS: usize = 1000;
 /// Removed frameworks remembered unless configured: Mesos's default.
 pub const DEFAULT_MAX_COMPLETED_FRAMEWORKS: usize = 50;
 
+/// How long removals are remembered unless configured: Mesos's two weeks.
+pub const DEFAULT_REGISTRY_MAX_REMOVED_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// Removals of each kind remembered at most unless configured: Mesos's count.
+pub const DEFAULT_REGISTRY_MAX_REMOVED_COUNT: usize = 100 * 1024;
+
 /// Everything a master can be told. Every field has a default (see [`MasterConfig::default`]).
 #[derive(Clone, Debug)]
 pub struct MasterConfig {
@@ -76,6 +82,13 @@ pub struct MasterConfig {
     /// 10). A live agent retries within seconds, so this only bounds how long a dead agent's
     /// tasks stay unanswered.
     pub agent_reregister_timeout: Duration,
+    /// How long removed agents and frameworks are remembered (a removed agent told to shut
+    /// down, a removed framework's id refused) before they are forgotten, as Mesos's
+    /// `--registry_max_agent_age` (default: 2 weeks).
+    pub registry_max_removed_age: Duration,
+    /// Removed agents, and removed frameworks, remembered at most, the oldest forgotten first
+    /// (Mesos's `--registry_max_agent_count`, default 102,400).
+    pub registry_max_removed_count: usize,
     /// Where the registry lives (default: `<work_dir>/registry.redb`).
     pub registry: crate::registry::RegistryBackend,
     /// High availability on ZooKeeper (`--zk`); `None` runs a lone master.
@@ -108,6 +121,8 @@ impl Default for MasterConfig {
             max_completed_tasks_per_framework: DEFAULT_MAX_COMPLETED_TASKS,
             max_completed_frameworks: DEFAULT_MAX_COMPLETED_FRAMEWORKS,
             agent_reregister_timeout: DEFAULT_AGENT_REREGISTER_TIMEOUT,
+            registry_max_removed_age: DEFAULT_REGISTRY_MAX_REMOVED_AGE,
+            registry_max_removed_count: DEFAULT_REGISTRY_MAX_REMOVED_COUNT,
             registry: crate::registry::RegistryBackend::Redb,
             ha: None,
             security: crate::auth::Security::default(),

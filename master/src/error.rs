@@ -98,6 +98,9 @@ pub enum Error {
         /// What the call returned.
         status: tonic::Status,
     },
+    /// Too many calls wait on the master already; retry later.
+    #[error("the master is overloaded: {0} calls are waiting already; retry later")]
+    Overloaded(usize),
     /// The master is shutting down.
     #[error("the master is shutting down")]
     ShuttingDown,
@@ -156,7 +159,9 @@ impl From<Error> for tonic::Status {
             Error::StaleSession(_) => Code::FailedPrecondition,
             Error::Limit(_) => Code::ResourceExhausted,
             Error::Agent { status, .. } => status.code(),
-            Error::ShuttingDown | Error::LeadershipLost(_) => Code::Unavailable,
+            Error::ShuttingDown | Error::LeadershipLost(_) | Error::Overloaded(_) => {
+                Code::Unavailable
+            }
             Error::ZooKeeper { .. } | Error::Detector(_) => Code::Internal,
             Error::Bind { .. }
             | Error::Tls(_)

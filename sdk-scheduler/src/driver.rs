@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use wasmesos_detector::MasterService as Channel;
 use tracing::Instrument;
+use wasmesos_detector::MasterService as Channel;
 use wasmesos_proto::reconcile_request::ReconcileTask;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
@@ -289,6 +289,10 @@ impl Driver {
         Fut: Future<Output = Result<tonic::Response<CallResponse>, tonic::Status>>,
     {
         let framework_id = self.framework_id().ok_or(Error::NotSubscribed)?;
+        self.inner
+            .link
+            .wait_subscribed(self.inner.config.connect_timeout)
+            .await;
         let span = tracing::debug_span!("call", call = name, framework_id = %framework_id);
         send(self.inner.link.client(), framework_id)
             .instrument(span)

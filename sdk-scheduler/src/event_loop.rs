@@ -49,6 +49,7 @@ impl Driver {
                         reason,
                         was_subscribed,
                     } => {
+                        self.inner.link.set_subscribed(false);
                         tracing::warn!(framework_id = ?self.framework_id(), %reason, "subscription lost");
                         if was_subscribed {
                             backoff.reset();
@@ -143,6 +144,7 @@ impl Driver {
             };
             if let Some(event::Event::Subscribed(subscribed)) = &event.event {
                 was_subscribed = true;
+                self.inner.link.set_subscribed(true);
                 silence_limit = self.silence_limit(subscribed);
             }
             self.dispatch(event, scheduler).await;

@@ -87,7 +87,6 @@ mod task;
 mod upload;
 
 pub use config::{ClientTls, DEFAULT_MASTER_URL, DriverConfig, Identity};
-pub use wasmesos_detector::Credential;
 pub use driver::Driver;
 pub use error::Error;
 pub use offer::Capacity;
@@ -95,4 +94,5 @@ pub use scheduler::Scheduler;
 pub use task::{Fetch, TaskBuilder, refuse_for};
 pub use upload::{Progress, Uploaded, digest_of, upload};
 pub use wasmesos_allocator::Ranges;
+pub use wasmesos_detector::Credential;
 pub use wasmesos_proto as proto;

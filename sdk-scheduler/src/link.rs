@@ -3,6 +3,9 @@
 //! framework id the master assigned.
 
 use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use wasmesos_detector::{CallHeaders, MasterChannel, MasterService};
 use wasmesos_proto::scheduler_client::SchedulerClient;
@@ -14,6 +17,8 @@ pub(crate) struct MasterLink {
     master: MasterChannel,
     /// The credential and the current subscription's stream id, on every call.
     headers: CallHeaders,
+    /// Whether a subscription is open now (false while the event loop resubscribes).
+    subscribed: watch::Sender<bool>,
     framework_id: RwLock<Option<String>>,
 }
 
@@ -29,6 +34,7 @@ impl MasterLink {
         Ok(MasterLink {
             master,
             headers: CallHeaders::new(config.credential.as_ref()),
+            subscribed: watch::Sender::new(false),
             framework_id: RwLock::new(known_id),
         })
     }
@@ -39,6 +45,20 @@ impl MasterLink {
 
     pub(crate) fn channel(&self) -> MasterService {
         self.master.service(&self.headers)
+    }
+
+    /// Marks the subscription open (SUBSCRIBED arrived) or lost.
+    pub(crate) fn set_subscribed(&self, open: bool) {
+        self.subscribed
+            .send_if_modified(|now| std::mem::replace(now, open) != open);
+    }
+
+    /// Waits, at most `limit`, for an open subscription: a call made while the event loop
+    /// resubscribes (a master restart, a failover) then carries the new session's stream id
+    /// instead of being refused for the old one.
+    pub(crate) async fn wait_subscribed(&self, limit: Duration) {
+        let mut open = self.subscribed.subscribe();
+        let _ = tokio::time::timeout(limit, open.wait_for(|open| *open)).await;
     }
 
     /// Every later call carries the stream id of the subscription `response` opened.

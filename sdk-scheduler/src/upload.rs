@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use wasmesos_detector::MasterService as Channel;
 use tracing::Instrument;
+use wasmesos_detector::MasterService as Channel;
 use wasmesos_proto::artifacts_client::ArtifactsClient;
 use wasmesos_proto::{StatRequest, UploadChunk, UploadHeader};
 

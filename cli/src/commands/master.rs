@@ -141,6 +141,17 @@ pub struct MasterArgs {
     #[arg(long, value_name = "N")]
     max_completed_tasks_per_framework: Option<usize>,
 
+    /// How long removed agents and frameworks are remembered (a removed agent that comes
+    /// back is told to shut down; a removed framework's id is refused) [default: 336h, as
+    /// Mesos's --registry_max_agent_age].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    registry_max_removed_age: Option<Duration>,
+
+    /// Removed agents, and removed frameworks, remembered at most; the oldest is forgotten
+    /// first [default: 102400, as Mesos's --registry_max_agent_count].
+    #[arg(long, value_name = "N")]
+    registry_max_removed_count: Option<usize>,
+
     /// The principals and secrets callers authenticate with, as Mesos's --credentials:
     /// JSON {"credentials": [{"principal": "p", "secret": "s"}]} or `p s` lines. With it,
     /// every caller must authenticate (HTTP Basic, or the same header as gRPC metadata)
@@ -318,6 +329,20 @@ impl MasterArgs {
                     parse_count,
                 )?
                 .unwrap_or(library.max_completed_tasks_per_framework),
+            registry_max_removed_age: l
+                .one(
+                    "registry_max_removed_age",
+                    self.registry_max_removed_age,
+                    parse_duration,
+                )?
+                .unwrap_or(library.registry_max_removed_age),
+            registry_max_removed_count: l
+                .one(
+                    "registry_max_removed_count",
+                    self.registry_max_removed_count,
+                    parse_count,
+                )?
+                .unwrap_or(library.registry_max_removed_count),
             ha: zk.map(|zk| {
                 let mut ha = HaConfig::new(zk);
                 ha.session_timeout = zk_session_timeout.unwrap_or(ha.session_timeout);
@@ -363,8 +388,14 @@ impl MasterArgs {
         };
         let frameworks = switch("authenticate_frameworks", self.authenticate_frameworks)?;
         let agents = switch("authenticate_agents", self.authenticate_agents)?;
-        let readonly = switch("authenticate_http_readonly", self.authenticate_http_readonly)?;
-        let readwrite = switch("authenticate_http_readwrite", self.authenticate_http_readwrite)?;
+        let readonly = switch(
+            "authenticate_http_readonly",
+            self.authenticate_http_readonly,
+        )?;
+        let readwrite = switch(
+            "authenticate_http_readwrite",
+            self.authenticate_http_readwrite,
+        )?;
         let credentials = credentials_file
             .as_deref()
             .map(Credentials::from_file)
@@ -471,6 +502,14 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
             "tls_client_ca",
             tls.client_ca.as_ref().map(|ca| ca.display()),
             "client certificates are not asked for",
+        )
+        .text(
+            "registry_max_removed_age",
+            format_duration(config.registry_max_removed_age),
+        )
+        .text(
+            "registry_max_removed_count",
+            config.registry_max_removed_count,
         )
         .optional(
             "credentials",

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use wasmesos_detector::{
-    CallHeaders, ClientTls, Credential, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MASTER_URL,
-    MasterChannel, MasterService,
+    CallHeaders, ClientTls, Credential, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MASTER_URL, MasterChannel,
+    MasterService,
 };
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::{ClusterState, GetStateRequest};

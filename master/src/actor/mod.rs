@@ -18,6 +18,7 @@ mod shell;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -35,6 +36,11 @@ pub(crate) use shell::{AgentStream, StreamId};
 /// Jobs handled between two flushes at most; bounds the latency a burst can add.
 const MAX_JOBS_PER_FLUSH: usize = 4096;
 
+/// Calls waiting on the actor at most (queued, or run and waiting for their commit): a
+/// flood of calls beyond it is refused with [`Error::Overloaded`] instead of growing the
+/// queue without bound. Per-principal rate limits keep one tenant from using it all.
+pub(crate) const MAX_CALLS_IN_FLIGHT: usize = 65_536;
+
 type Job = Box<dyn FnOnce(&mut Shell) + Send>;
 
 /// A cheap handle RPC handlers use to reach the actor.
@@ -44,6 +50,17 @@ pub(crate) struct Actor {
     snapshots: watch::Receiver<Arc<StateSnapshot>>,
     metrics: Arc<Metrics>,
     security: Arc<Security>,
+    /// Calls waiting on the actor now (see [`MAX_CALLS_IN_FLIGHT`]).
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// One call's place among [`MAX_CALLS_IN_FLIGHT`], given back when the call ends.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Actor {
@@ -70,6 +87,7 @@ impl Actor {
             snapshots,
             metrics,
             security,
+            in_flight: Arc::default(),
         };
         (actor, task)
     }
@@ -96,6 +114,11 @@ impl Actor {
         T: Send + 'static,
         F: FnOnce(&mut Shell) -> T + Send + 'static,
     {
+        let waiting = self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _place = InFlight(Arc::clone(&self.in_flight));
+        if waiting >= MAX_CALLS_IN_FLIGHT {
+            return Err(Error::Overloaded(MAX_CALLS_IN_FLIGHT));
+        }
         let (reply, answer) = oneshot::channel();
         self.cast(move |shell| {
             let out = job(shell);

@@ -197,7 +197,10 @@ impl fmt::Debug for Acls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Acls")
             .field("permissive", &self.permissive)
-            .field("actions", &self.rules.keys().map(|a| a.key()).collect::<Vec<_>>())
+            .field(
+                "actions",
+                &self.rules.keys().map(|a| a.key()).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -275,12 +278,16 @@ impl Acls {
         for rule in rules {
             let matches = rule.principals.matches(principal)
                 && objects.iter().all(|(key, value)| {
-                    rule.objects.get(*key).is_none_or(|entity| entity.matches(Some(value)))
+                    rule.objects
+                        .get(*key)
+                        .is_none_or(|entity| entity.matches(Some(value)))
                 });
             if matches {
                 return rule.principals.allows(principal)
                     && objects.iter().all(|(key, value)| {
-                        rule.objects.get(*key).is_none_or(|entity| entity.allows(Some(value)))
+                        rule.objects
+                            .get(*key)
+                            .is_none_or(|entity| entity.allows(Some(value)))
                     });
             }
         }
@@ -340,8 +347,14 @@ mod tests {
         assert!(register(Some("web"), "web"));
         assert!(!register(Some("web"), "batch"), "web may use no other role");
         assert!(register(Some("batch"), "public"));
-        assert!(register(Some("batch"), "batch"), "no rule matches: permissive");
-        assert!(register(None, "public"), "an ANY subject covers a caller without a principal");
+        assert!(
+            register(Some("batch"), "batch"),
+            "no rule matches: permissive"
+        );
+        assert!(
+            register(None, "public"),
+            "an ANY subject covers a caller without a principal"
+        );
         assert!(acls.allows(Some("x"), Action::SetQuotas, &[("roles", "r")]));
     }
 
@@ -370,7 +383,9 @@ mod tests {
 
     #[test]
     fn a_principal_subject_never_covers_a_caller_without_one() {
-        let acls = acls(r#"{"set_quotas": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}}], "permissive": false}"#);
+        let acls = acls(
+            r#"{"set_quotas": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}}], "permissive": false}"#,
+        );
         assert!(acls.allows(Some("ops"), Action::SetQuotas, &[("roles", "a")]));
         assert!(!acls.allows(None, Action::SetQuotas, &[("roles", "a")]));
     }
@@ -382,11 +397,13 @@ mod tests {
         let err = Acls::parse(r#"{"run_tasks": [{"principals": {"type": "SOME"}}]}"#)
             .expect_err("bad type");
         assert!(err.contains("run_tasks[0]"), "{err}");
-        let err = Acls::parse(r#"{"run_tasks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}]}"#)
-            .expect_err("wrong object");
+        let err = Acls::parse(
+            r#"{"run_tasks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}]}"#,
+        )
+        .expect_err("wrong object");
         assert!(err.contains("users"), "{err}");
-        let err = Acls::parse(r#"{"run_tasks": [{"users": {"type": "ANY"}}]}"#)
-            .expect_err("no subject");
+        let err =
+            Acls::parse(r#"{"run_tasks": [{"users": {"type": "ANY"}}]}"#).expect_err("no subject");
         assert!(err.contains("principals is required"), "{err}");
         assert!(Acls::parse(r#"{"view_executors": [], "permissive": true}"#).is_ok());
     }

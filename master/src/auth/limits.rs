@@ -200,7 +200,11 @@ mod tests {
         // Unlisted principals and anonymous callers share one bucket of one call.
         assert!(limiter.admit(Some("batch"), start).is_ok());
         assert!(limiter.admit(None, start).is_err());
-        assert!(limiter.admit(Some("web"), start + Duration::from_secs(10)).is_ok());
+        assert!(
+            limiter
+                .admit(Some("web"), start + Duration::from_secs(10))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -87,7 +87,11 @@ pub struct Caller {
 impl Caller {
     /// The caller of a gRPC request (no extension means no principal).
     pub(crate) fn of<T>(request: &tonic::Request<T>) -> Self {
-        request.extensions().get::<Caller>().cloned().unwrap_or_default()
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub(crate) fn principal(&self) -> Option<&str> {
@@ -126,7 +130,12 @@ pub const DEFAULT_MAX_FRAMEWORKS_PER_PRINCIPAL: usize = 1000;
 
 impl Security {
     /// Whether `caller` may do `action` on `objects` (see [`Acls::allows`]).
-    pub(crate) fn allows(&self, caller: &Caller, action: Action, objects: acls::Objects<'_>) -> bool {
+    pub(crate) fn allows(
+        &self,
+        caller: &Caller,
+        action: Action,
+        objects: acls::Objects<'_>,
+    ) -> bool {
         self.acls.allows(caller.principal(), action, objects)
     }
 
@@ -143,9 +152,10 @@ impl Security {
         let what: Vec<String> = objects.iter().map(|(k, v)| format!("{k} {v:?}")).collect();
         Err(crate::Error::Forbidden(format!(
             "{} may not {} ({})",
-            caller
-                .principal()
-                .map_or_else(|| "an unauthenticated caller".to_string(), |p| format!("principal {p:?}")),
+            caller.principal().map_or_else(
+                || "an unauthenticated caller".to_string(),
+                |p| format!("principal {p:?}")
+            ),
             action.key().replace('_', " "),
             what.join(", ")
         )))
@@ -195,7 +205,11 @@ impl Security {
                 Some(Op::Launch(_)) => self.check(caller, Action::RunTasks, &[("users", user)])?,
                 Some(Op::Reserve(reserve)) => {
                     for resource in reserve.resources.iter().flat_map(|r| &r.resources) {
-                        self.check(caller, Action::ReserveResources, &[("roles", &resource.role)])?;
+                        self.check(
+                            caller,
+                            Action::ReserveResources,
+                            &[("roles", &resource.role)],
+                        )?;
                     }
                 }
                 Some(Op::Unreserve(_)) => self.check(caller, Action::UnreserveResources, &[])?,
@@ -219,7 +233,11 @@ impl Security {
         }
         let mut frameworks = std::collections::HashSet::new();
         let mut tasks = std::collections::HashSet::new();
-        for framework in snapshot.frameworks.iter().chain(&snapshot.completed_frameworks) {
+        for framework in snapshot
+            .frameworks
+            .iter()
+            .chain(&snapshot.completed_frameworks)
+        {
             let objects = framework_objects(&framework.info);
             if self.allows(caller, Action::ViewFrameworks, &objects) {
                 frameworks.insert(framework.id.as_str());
@@ -229,7 +247,9 @@ impl Security {
             }
         }
         let mut visible = (*snapshot).clone();
-        visible.frameworks.retain(|f| frameworks.contains(f.id.as_str()));
+        visible
+            .frameworks
+            .retain(|f| frameworks.contains(f.id.as_str()));
         visible
             .completed_frameworks
             .retain(|f| frameworks.contains(f.id.as_str()));
@@ -303,7 +323,11 @@ fn class(method: &axum::http::Method, path: &str) -> Class {
         return match service {
             "Scheduler" | "Artifacts" => Class::Framework,
             "AgentChannel" => Class::Agent,
-            "Operator" if ["Get", "Read", "Watch", "List"].iter().any(|p| call.starts_with(p)) => {
+            "Operator"
+                if ["Get", "Read", "Watch", "List"]
+                    .iter()
+                    .any(|p| call.starts_with(p)) =>
+            {
                 Class::ReadOnly
             }
             _ => Class::ReadWrite,
@@ -332,7 +356,10 @@ pub(crate) async fn authenticate(
     let Some(credentials) = &auth.credentials else {
         return admit(&gate, class, grpc, Caller::default(), request, next).await;
     };
-    let header = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
     let caller = match credentials.authenticate(header) {
         Ok(Some(principal)) => Caller {
             principal: Some(Arc::from(principal)),
@@ -366,7 +393,9 @@ async fn admit(
     next: Next,
 ) -> Response {
     if !matches!(class, Class::Agent | Class::Open)
-        && let Err(why) = gate.limiter.admit(caller.principal(), std::time::Instant::now())
+        && let Err(why) = gate
+            .limiter
+            .admit(caller.principal(), std::time::Instant::now())
     {
         return rate_limited(grpc, &why);
     }
@@ -424,13 +453,34 @@ mod tests {
     fn endpoints_fall_into_the_right_class() {
         let get = Method::GET;
         let post = Method::POST;
-        assert_eq!(class(&post, "/wasmesos.v1.Scheduler/Accept"), Class::Framework);
-        assert_eq!(class(&post, "/wasmesos.v1.Artifacts/Upload"), Class::Framework);
-        assert_eq!(class(&post, "/wasmesos.v1.AgentChannel/Register"), Class::Agent);
-        assert_eq!(class(&post, "/wasmesos.v1.Operator/GetState"), Class::ReadOnly);
-        assert_eq!(class(&post, "/wasmesos.v1.Operator/ReadTaskFile"), Class::ReadOnly);
-        assert_eq!(class(&post, "/wasmesos.v1.Operator/SetQuota"), Class::ReadWrite);
-        assert_eq!(class(&post, "/wasmesos.v1.Operator/KillTask"), Class::ReadWrite);
+        assert_eq!(
+            class(&post, "/wasmesos.v1.Scheduler/Accept"),
+            Class::Framework
+        );
+        assert_eq!(
+            class(&post, "/wasmesos.v1.Artifacts/Upload"),
+            Class::Framework
+        );
+        assert_eq!(
+            class(&post, "/wasmesos.v1.AgentChannel/Register"),
+            Class::Agent
+        );
+        assert_eq!(
+            class(&post, "/wasmesos.v1.Operator/GetState"),
+            Class::ReadOnly
+        );
+        assert_eq!(
+            class(&post, "/wasmesos.v1.Operator/ReadTaskFile"),
+            Class::ReadOnly
+        );
+        assert_eq!(
+            class(&post, "/wasmesos.v1.Operator/SetQuota"),
+            Class::ReadWrite
+        );
+        assert_eq!(
+            class(&post, "/wasmesos.v1.Operator/KillTask"),
+            Class::ReadWrite
+        );
         assert_eq!(class(&post, "/api/v1/scheduler"), Class::Framework);
         assert_eq!(class(&post, "/api/v1"), Class::ReadWrite);
         assert_eq!(class(&get, "/state"), Class::ReadOnly);

@@ -74,7 +74,7 @@ impl Core {
         } else if self.is_recovering(&AgentId::from(info.id.as_str())) {
             self.readmit(info.clone(), total, &req.tasks, now)?;
         } else {
-            let why = if self.removed_agents.contains(info.id.as_str()) {
+            let why = if self.removed_agents.contains_key(info.id.as_str()) {
                 "was removed by this master"
             } else {
                 "is unknown to this master (registered before a restart?)"
@@ -111,7 +111,7 @@ impl Core {
         let mut removed: Vec<&str> = reports
             .iter()
             .map(|report| report.framework_id.as_str())
-            .filter(|id| self.removed_frameworks.contains(*id))
+            .filter(|id| self.removed_frameworks.contains_key(*id))
             .collect();
         removed.sort_unstable();
         removed.dedup();
@@ -157,7 +157,7 @@ impl Core {
             connected: true,
             tasks: HashSet::new(),
         };
-        self.persist_agent(&agent, false);
+        self.persist_agent(&agent, None);
         self.agents.insert(id, agent);
         Ok(())
     }
@@ -291,7 +291,7 @@ impl Core {
             self.persist_task(framework_id, task_id);
             self.remember_completed(framework_id, task_id);
         }
-        self.persist_agent(&agent, true);
+        self.persist_agent(&agent, Some(timestamp));
         if let Err(err) = self.allocator.remove_agent(id) {
             tracing::error!(agent_id = %id, %err, "allocator did not know the agent");
         }
@@ -299,6 +299,6 @@ impl Core {
         self.outbox
             .command(id.as_str(), agent_command::Command::Shutdown(shutdown));
         self.outbox.close_agents.push(id.to_string());
-        self.removed_agents.insert(id.clone());
+        self.removed_agents.insert(id.clone(), timestamp);
     }
 }

@@ -66,7 +66,7 @@ impl Core {
             info.id = self.new_id('F');
         }
         let id = FrameworkId::from(info.id.as_str());
-        if self.removed_frameworks.contains(&id) {
+        if self.removed_frameworks.contains_key(&id) {
             return Err(Error::FrameworkRemoved(info.id));
         }
         info.roles = roles.clone();
@@ -92,7 +92,7 @@ impl Core {
                 self.add_framework(&id, info, roles, failover_timeout)?
             }
         }
-        self.persist_framework(&id, false);
+        self.persist_framework(&id);
         self.outbox.event(
             id.as_str(),
             event::Event::Subscribed(event::Subscribed {
@@ -244,7 +244,7 @@ impl Core {
             framework.roles = roles;
             framework.failover_timeout = failover_timeout;
         }
-        self.persist_framework(&id, false);
+        self.persist_framework(&id);
         self.request_allocation(now);
         tracing::info!(framework_id = %id, "framework updated");
         Ok(())
@@ -366,10 +366,11 @@ impl Core {
             crate::registry::FrameworkRecord {
                 info: Some(framework.info.clone()),
                 removed: true,
+                removed_at: timestamp,
             },
         ));
         self.outbox.close_frameworks.push(id.to_string());
-        self.removed_frameworks.insert(id.clone());
+        self.removed_frameworks.insert(id.clone(), timestamp);
         framework.connected = false;
         self.remember_completed_framework(framework, timestamp);
         self.request_allocation(now);

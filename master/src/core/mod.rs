@@ -14,6 +14,7 @@ mod operations;
 mod outbox;
 mod persist;
 mod recovery;
+mod removed;
 mod roles;
 mod snapshot;
 mod state_proto;
@@ -59,9 +60,11 @@ pub struct Core {
     next_id: u64,
     allocator: Allocator,
     agents: HashMap<AgentId, Agent>,
-    removed_agents: HashSet<AgentId>,
+    /// Removed agents, with the Unix time of their removal, until [`Core::forget_removed`].
+    removed_agents: HashMap<AgentId, f64>,
     frameworks: HashMap<FrameworkId, Framework>,
-    removed_frameworks: HashSet<FrameworkId>,
+    /// Removed frameworks, with the Unix time of their removal.
+    removed_frameworks: HashMap<FrameworkId, f64>,
     /// Removed frameworks with their last tasks, oldest first, at most
     /// `max_completed_frameworks` (what the state readers list as completed).
     completed_frameworks: VecDeque<frameworks::CompletedFramework>,
@@ -75,6 +78,8 @@ pub struct Core {
     last_round: Option<Time>,
     /// When agent liveness and framework failover timeouts are next checked.
     next_sweep: Time,
+    /// When old removals are next forgotten (`removed.rs`).
+    next_forget: Time,
     /// Registry changes not yet taken by the actor (see `persist.rs`).
     registry_ops: Vec<crate::registry::Op>,
     /// Agents from the registry that have not re-registered since this master started.
@@ -92,15 +97,16 @@ impl Core {
             .map_err(|err| Error::InvalidConfig(format!("allocator: {err}")))?;
         Ok(Self {
             next_sweep: config.agent_heartbeat_interval,
+            next_forget: Time::ZERO,
             config,
             master,
             unix_origin,
             next_id: 0,
             allocator,
             agents: HashMap::new(),
-            removed_agents: HashSet::new(),
+            removed_agents: HashMap::new(),
             frameworks: HashMap::new(),
-            removed_frameworks: HashSet::new(),
+            removed_frameworks: HashMap::new(),
             completed_frameworks: VecDeque::new(),
             offers: HashMap::new(),
             offer_queue: VecDeque::new(),
@@ -147,6 +153,7 @@ impl Core {
             self.remove_silent_agents(now);
             self.expire_recovering(now);
             self.expire_failovers(now);
+            self.forget_removed(now);
         }
         self.expire_offers(now);
         let filter_due = self.filter_expiry().is_some_and(|at| at <= now);

@@ -16,15 +16,17 @@ impl Core {
         std::mem::take(&mut self.registry_ops)
     }
 
-    pub(super) fn persist_agent(&mut self, agent: &Agent, removed: bool) {
+    /// Records an agent: admitted, or (with the Unix time) removed for good.
+    pub(super) fn persist_agent(&mut self, agent: &Agent, removed_at: Option<f64>) {
         self.registry_ops.push(Op::PutAgent(AgentRecord {
             info: Some(agent.info.clone()),
-            removed,
+            removed: removed_at.is_some(),
             registered_at: agent.registered_at,
+            removed_at: removed_at.unwrap_or(0.0),
         }));
     }
 
-    pub(super) fn persist_framework(&mut self, id: &FrameworkId, removed: bool) {
+    pub(super) fn persist_framework(&mut self, id: &FrameworkId) {
         let info = match self.frameworks.get(id) {
             Some(framework) => framework.info.clone(),
             None => wasmesos_proto::v1::FrameworkInfo {
@@ -34,7 +36,8 @@ impl Core {
         };
         self.registry_ops.push(Op::PutFramework(FrameworkRecord {
             info: Some(info),
-            removed,
+            removed: false,
+            removed_at: 0.0,
         }));
     }
 

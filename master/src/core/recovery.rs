@@ -45,7 +45,11 @@ impl Core {
         for record in agents.into_values() {
             let id = AgentId::from(record.id());
             if record.removed {
-                core.removed_agents.insert(id);
+                // Removals recorded before they were dated age from this start.
+                let at = Some(record.removed_at)
+                    .filter(|at| *at > 0.0)
+                    .unwrap_or(core.unix_origin);
+                core.removed_agents.insert(id, at);
             } else {
                 let recovered = RecoveredAgent {
                     info: record.info.unwrap_or_default(),
@@ -79,7 +83,10 @@ impl Core {
     fn recover_framework(&mut self, record: FrameworkRecord) -> Result<(), Error> {
         let id = FrameworkId::from(record.id());
         let Some(info) = record.info.filter(|_| !record.removed) else {
-            self.removed_frameworks.insert(id);
+            let at = Some(record.removed_at)
+                .filter(|at| *at > 0.0)
+                .unwrap_or(self.unix_origin);
+            self.removed_frameworks.insert(id, at);
             return Ok(());
         };
         let broken = |err: Error| Error::Registry(format!("framework {id} in the registry: {err}"));
@@ -302,8 +309,9 @@ impl Core {
                 info: Some(recovered.info),
                 removed: true,
                 registered_at: recovered.registered_at,
+                removed_at: timestamp,
             }));
-            self.removed_agents.insert(id);
+            self.removed_agents.insert(id, timestamp);
         }
     }
 

@@ -138,7 +138,7 @@ impl Core {
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
             // A removed framework will never acknowledge: acknowledge for it so the agent
             // stops resending. An unknown one may still subscribe (after a master restart).
-            if self.removed_frameworks.contains(&framework_id) {
+            if self.removed_frameworks.contains_key(&framework_id) {
                 self.acknowledge_for_framework(agent_id, &framework_id, &mut status);
             }
             return;

@@ -17,10 +17,10 @@ use wasmesos_allocator::Resources;
 
 use super::{MESOS_VERSION, MesosApi};
 use crate::auth::Caller;
-use axum::Extension;
 use crate::core::{
     AgentView, FrameworkView, ResourceMap, ResourceValue, StateSnapshot, TaskView, resource_json,
 };
+use axum::Extension;
 
 /// Bytes in Mesos's megabyte.
 const MB: f64 = 1024.0 * 1024.0;

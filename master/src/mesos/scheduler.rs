@@ -133,7 +133,9 @@ fn refusal(err: Error) -> Refusal {
         Error::Forbidden(_) | Error::StaleSession(_) => StatusCode::FORBIDDEN,
         Error::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
         Error::Conflict(_) | Error::FrameworkRemoved(_) => StatusCode::CONFLICT,
-        Error::ShuttingDown | Error::LeadershipLost(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::ShuttingDown | Error::LeadershipLost(_) | Error::Overloaded(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     Refusal::new(status, err.to_string())

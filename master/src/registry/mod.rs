@@ -76,6 +76,10 @@ pub enum Op {
     PutFramework(FrameworkRecord),
     /// Adds or replaces a task record (boxed: it is by far the largest op).
     PutTask(Box<TaskRecord>),
+    /// Forgets a removed agent (older than the registry keeps removals).
+    ForgetAgent(String),
+    /// Forgets a removed framework.
+    ForgetFramework(String),
     /// Forgets a task record (the framework's completed-task list let it go).
     RemoveTask {
         /// The task's framework.
@@ -147,6 +151,16 @@ impl Op {
                 record.encode_to_vec(),
             ),
             Op::PutTask(record) => put(Table::Tasks, record.key(), record.encode_to_vec()),
+            Op::ForgetAgent(id) => Entry {
+                table: Table::Agents,
+                key: id,
+                value: None,
+            },
+            Op::ForgetFramework(id) => Entry {
+                table: Table::Frameworks,
+                key: id,
+                value: None,
+            },
             Op::RemoveTask {
                 framework_id,
                 task_id,
@@ -187,6 +201,12 @@ impl Snapshot {
             }
             Op::PutTask(record) => {
                 self.tasks.insert(record.key(), *record);
+            }
+            Op::ForgetAgent(id) => {
+                self.agents.remove(&id);
+            }
+            Op::ForgetFramework(id) => {
+                self.frameworks.remove(&id);
             }
             Op::RemoveTask {
                 framework_id,

@@ -17,6 +17,9 @@ pub struct AgentRecord {
     /// Unix seconds of its first registration.
     #[prost(double, tag = "3")]
     pub registered_at: f64,
+    /// Unix seconds of its removal (0 in records written before removals were dated).
+    #[prost(double, tag = "4")]
+    pub removed_at: f64,
 }
 
 impl AgentRecord {
@@ -35,6 +38,9 @@ pub struct FrameworkRecord {
     /// Removed for good: resubscribing with its id is refused.
     #[prost(bool, tag = "2")]
     pub removed: bool,
+    /// Unix seconds of its removal (0 in records written before removals were dated).
+    #[prost(double, tag = "3")]
+    pub removed_at: f64,
 }
 
 impl FrameworkRecord {

@@ -20,6 +20,7 @@ fn agent(id: &str, removed: bool) -> Op {
         }),
         removed,
         registered_at: 1.5,
+        removed_at: if removed { 2.5 } else { 0.0 },
     })
 }
 
@@ -32,6 +33,7 @@ fn framework(id: &str) -> Op {
             ..FrameworkInfo::default()
         }),
         removed: false,
+        removed_at: 0.0,
     })
 }
 

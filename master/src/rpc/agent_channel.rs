@@ -31,7 +31,11 @@ impl AgentChannelService {
     }
 
     /// Checks that `request` comes from `agent_id`'s current registration.
-    fn session<T>(&self, agent_id: impl FnOnce(&T) -> &str, request: Request<T>) -> Result<T, Status> {
+    fn session<T>(
+        &self,
+        agent_id: impl FnOnce(&T) -> &str,
+        request: Request<T>,
+    ) -> Result<T, Status> {
         let caller = Caller::of(&request);
         self.sessions
             .check(agent_id(request.get_ref()), request.metadata(), &caller)?;
@@ -50,7 +54,12 @@ impl AgentChannel for AgentChannelService {
     ) -> Result<Response<Self::RegisterStream>, Status> {
         let caller = Caller::of(&request);
         let req = request.into_inner();
-        if let Some(id) = req.agent.as_ref().map(|a| a.id.as_str()).filter(|id| !id.is_empty()) {
+        if let Some(id) = req
+            .agent
+            .as_ref()
+            .map(|a| a.id.as_str())
+            .filter(|id| !id.is_empty())
+        {
             self.sessions.may_take_over(id, &caller)?;
         }
         #[allow(

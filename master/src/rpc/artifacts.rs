@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::Error;
 use crate::actor::Actor;
-use crate::auth::Caller;
 use crate::artifacts::{ArtifactStore, parse_digest};
+use crate::auth::Caller;
 use crate::error::invalid;
 
 /// Most bytes reserved for an upload before they arrive.
@@ -106,6 +106,18 @@ impl ArtifactsService {
         Some(quota.saturating_sub(used))
     }
 
+    /// Whether the store already holds these bytes (an upload of them costs no quota).
+    async fn holds(&self, bytes: &[u8]) -> Result<bool, Error> {
+        let digest = crate::artifacts::sha256_hex(bytes);
+        let store = self.store.clone();
+        let size = tokio::task::spawn_blocking(move || store.stat(&digest))
+            .await
+            .map_err(|err| {
+                Error::Serve(std::io::Error::other(format!("stat task failed: {err}")))
+            })??;
+        Ok(size.is_some())
+    }
+
     /// Receives, validates and stores one upload, and tells the core its digest.
     async fn store_upload(
         &self,
@@ -115,12 +127,16 @@ impl ArtifactsService {
         let (header, bytes) = self.receive(chunks).await?;
         if let Some(room) = self.upload_room(caller)
             && bytes.len() as u64 > room
+            && !self.holds(&bytes).await?
         {
             return Err(Error::Limit(format!(
                 "this upload of {} bytes is more than the {room} bytes left of {}'s upload \
                  quota (--max-upload-bytes-per-principal)",
                 bytes.len(),
-                caller.principal().map_or_else(|| "the anonymous callers".to_string(), |p| format!("principal {p:?}"))
+                caller.principal().map_or_else(
+                    || "the anonymous callers".to_string(),
+                    |p| format!("principal {p:?}")
+                )
             )));
         }
         let store = self.store.clone();

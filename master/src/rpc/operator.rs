@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
-use wasmesos_detector::CallHeaders;
 use tonic::{Request, Response, Status};
+use wasmesos_detector::CallHeaders;
 use wasmesos_detector::ClientConfig;
 use wasmesos_proto::v1::agent_client::AgentClient;
 use wasmesos_proto::v1::operator_server::Operator;
@@ -140,12 +140,17 @@ impl Operator for OperatorService {
                 .tasks
                 .iter()
                 .filter(|t| t.task_id == request.task_id && !t.terminal)
-                .filter(|t| request.framework_id.is_empty() || t.framework_id == request.framework_id)
+                .filter(|t| {
+                    request.framework_id.is_empty() || t.framework_id == request.framework_id
+                })
                 .filter_map(|t| snapshot.frameworks.iter().find(|f| f.id == t.framework_id))
                 .collect();
             for owner in owners {
-                self.security()
-                    .check(&caller, Action::KillTasks, &framework_objects(&owner.info)[..1])?;
+                self.security().check(
+                    &caller,
+                    Action::KillTasks,
+                    &framework_objects(&owner.info)[..1],
+                )?;
             }
         }
         let framework_id = Some(request.framework_id).filter(|id| !id.is_empty());

@@ -39,9 +39,9 @@ impl SchedulerService {
         request: Request<T>,
     ) -> Result<(T, Caller, Arc<str>), Status> {
         let caller = Caller::of(&request);
-        let user = self
-            .sessions
-            .check(framework_id(request.get_ref()), request.metadata(), &caller)?;
+        let user =
+            self.sessions
+                .check(framework_id(request.get_ref()), request.metadata(), &caller)?;
         Ok((request.into_inner(), caller, user))
     }
 }

@@ -49,12 +49,12 @@ impl Sessions {
     /// same principal may take a session over.
     pub(crate) fn may_take_over(&self, id: &str, caller: &Caller) -> Result<(), Error> {
         match self.open().get(id) {
-            Some(session) if session.principal != caller.principal => Err(Error::Forbidden(
-                format!(
+            Some(session) if session.principal != caller.principal => {
+                Err(Error::Forbidden(format!(
                     "{} {id} is connected as another principal; only its own principal may take it over",
                     self.kind
-                ),
-            )),
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -90,7 +90,10 @@ impl Sessions {
         caller: &Caller,
     ) -> Result<Arc<str>, Error> {
         if id.is_empty() {
-            return Err(crate::error::invalid(&format!("{}_id", self.kind), "is required"));
+            return Err(crate::error::invalid(
+                &format!("{}_id", self.kind),
+                "is required",
+            ));
         }
         let open = self.open();
         let Some(session) = open.get(id) else {
@@ -101,7 +104,11 @@ impl Sessions {
         };
         let given = metadata.get(STREAM_ID_HEADER).map(|v| v.as_bytes());
         let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-        let current = session.stream.hyphenated().encode_lower(&mut text).as_bytes();
+        let current = session
+            .stream
+            .hyphenated()
+            .encode_lower(&mut text)
+            .as_bytes();
         match given {
             None => Err(Error::StaleSession(format!(
                 "calls of {} {id} must carry the '{STREAM_ID_HEADER}' of its session",
@@ -154,7 +161,11 @@ mod tests {
         let sessions = Sessions::new("framework");
         let web = caller(Some("web"));
         let first = sessions.start("F1", &web, "");
-        assert!(sessions.check("F1", &with_stream(Some(first)), &web).is_ok());
+        assert!(
+            sessions
+                .check("F1", &with_stream(Some(first)), &web)
+                .is_ok()
+        );
         assert!(matches!(
             sessions.check("F1", &with_stream(None), &web),
             Err(Error::StaleSession(_))
@@ -175,7 +186,11 @@ mod tests {
             Err(Error::StaleSession(_))
         ));
         sessions.end("F1", first);
-        assert!(sessions.check("F1", &with_stream(Some(second)), &web).is_ok());
+        assert!(
+            sessions
+                .check("F1", &with_stream(Some(second)), &web)
+                .is_ok()
+        );
         sessions.end("F1", second);
         assert!(matches!(
             sessions.check("F1", &with_stream(Some(second)), &web),

@@ -50,7 +50,10 @@ struct Sessions {
 pub struct StreamId(Option<String>);
 
 impl tonic::service::Interceptor for StreamId {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(id) = &self.0 {
             request
                 .metadata_mut()
@@ -93,7 +96,12 @@ pub async fn start(tune: impl FnOnce(&mut MasterConfig)) -> Master {
 impl Master {
     /// A scheduler client in the session of the framework subscribed last.
     pub fn scheduler(&self) -> SchedulerClient<SessionChannel> {
-        let last = self.sessions.lock().expect("sessions").last_framework.clone();
+        let last = self
+            .sessions
+            .lock()
+            .expect("sessions")
+            .last_framework
+            .clone();
         self.client_for(last.as_deref())
     }
 
@@ -107,7 +115,14 @@ impl Master {
     }
 
     fn session_channel(&self, id: Option<&str>) -> SessionChannel {
-        let stream = id.and_then(|id| self.sessions.lock().expect("sessions").by_id.get(id).cloned());
+        let stream = id.and_then(|id| {
+            self.sessions
+                .lock()
+                .expect("sessions")
+                .by_id
+                .get(id)
+                .cloned()
+        });
         InterceptedService::new(self.channel.clone(), StreamId(stream))
     }
 
@@ -125,14 +140,18 @@ impl Master {
     /// Records a framework's session from its SUBSCRIBE response.
     pub fn framework_session<T>(&self, framework_id: &str, response: &tonic::Response<T>) {
         let mut sessions = self.sessions.lock().expect("sessions");
-        sessions.by_id.insert(framework_id.to_string(), stream_id(response));
+        sessions
+            .by_id
+            .insert(framework_id.to_string(), stream_id(response));
         sessions.last_framework = Some(framework_id.to_string());
     }
 
     /// Records an agent's session from its registration response.
     pub fn agent_session<T>(&self, agent_id: &str, response: &tonic::Response<T>) {
         let mut sessions = self.sessions.lock().expect("sessions");
-        sessions.by_id.insert(agent_id.to_string(), stream_id(response));
+        sessions
+            .by_id
+            .insert(agent_id.to_string(), stream_id(response));
         sessions.last_agent = Some(agent_id.to_string());
     }
 

@@ -7,7 +7,7 @@ use wasmesos_proto::v1::{
 };
 
 use super::*;
-use crate::MasterConfig;
+use crate::{Error, MasterConfig};
 
 fn short_timeouts() -> MasterConfig {
     MasterConfig {
@@ -459,4 +459,76 @@ fn update_framework_rescinds_dropped_roles_offers_and_persists_the_new_info() {
         h.core.update_framework(unknown, &[], h.now),
         Err(crate::Error::NotSubscribed(_))
     ));
+}
+
+fn subscribe_as(h: &mut Harness, principal: &str, id: &str) -> Result<String, Error> {
+    let req = SubscribeRequest {
+        framework: Some(FrameworkInfo {
+            id: id.into(),
+            name: "fw".into(),
+            principal: principal.into(),
+            ..FrameworkInfo::default()
+        }),
+        heartbeat_interval_seconds: 0.0,
+    };
+    h.core.subscribe(req, h.now).map(|s| s.framework_id)
+}
+
+#[test]
+fn a_framework_keeps_its_principal_and_a_principal_has_a_cap_on_frameworks() {
+    let mut config = MasterConfig::default();
+    config.security.max_frameworks_per_principal = 2;
+    let mut h = Harness::with_config(config);
+    let first = subscribe_as(&mut h, "web", "").expect("first");
+    subscribe_as(&mut h, "web", "").expect("second");
+    let third = subscribe_as(&mut h, "web", "");
+    assert!(
+        matches!(&third, Err(Error::Limit(why)) if why.contains("\"web\"") && why.contains('2')),
+        "{third:?}"
+    );
+    // Another principal has a cap of its own; resubscribing is not a new framework.
+    subscribe_as(&mut h, "batch", "").expect("batch");
+    assert_eq!(
+        subscribe_as(&mut h, "web", &first).ok(),
+        Some(first.clone())
+    );
+    // Nobody takes web's framework over under another principal.
+    let takeover = subscribe_as(&mut h, "batch", &first);
+    assert!(matches!(takeover, Err(Error::Forbidden(_))), "{takeover:?}");
+}
+
+#[test]
+fn a_removed_framework_is_forgotten_after_the_registry_age_and_its_id_is_free_again() {
+    let config = MasterConfig {
+        registry_max_removed_age: Duration::from_secs(3600),
+        ..MasterConfig::default()
+    };
+    let mut h = Harness::with_config(config);
+    let fw = h.subscribe("fw", &["*"]);
+    h.core.teardown(&fw, h.now).expect("teardown");
+    h.core.take_ops();
+    let refused = subscribe_as(&mut h, "", &fw);
+    assert!(
+        matches!(refused, Err(Error::FrameworkRemoved(_))),
+        "{refused:?}"
+    );
+
+    // Within the age the removal is kept.
+    h.advance(Duration::from_secs(1800));
+    assert!(
+        h.core
+            .take_ops()
+            .iter()
+            .all(|op| !matches!(op, crate::registry::Op::ForgetFramework(_)))
+    );
+    // Past it, the registry forgets it and the id may be used again.
+    h.advance(Duration::from_secs(1900));
+    let forgotten = h.core.take_ops();
+    assert!(
+        forgotten
+            .iter()
+            .any(|op| matches!(op, crate::registry::Op::ForgetFramework(id) if *id == fw)),
+        "{forgotten:?}"
+    );
+    assert_eq!(subscribe_as(&mut h, "", &fw).ok(), Some(fw));
 }

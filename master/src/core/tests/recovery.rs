@@ -294,6 +294,7 @@ fn only_what_acknowledgements_depend_on_is_written() {
                 Op::PutFramework(_) => "framework",
                 Op::PutTask(_) => "task",
                 Op::RemoveTask { .. } => "forget",
+                Op::ForgetAgent(_) | Op::ForgetFramework(_) => "forget removed",
             })
             .collect()
     };

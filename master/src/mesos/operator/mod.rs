@@ -153,7 +153,9 @@ fn refusal(err: Error) -> Refusal {
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::Forbidden(_) | Error::StaleSession(_) => StatusCode::FORBIDDEN,
         Error::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
-        Error::ShuttingDown | Error::LeadershipLost(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::ShuttingDown | Error::LeadershipLost(_) | Error::Overloaded(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     Refusal::new(status, err.to_string())
@@ -172,7 +174,11 @@ async fn dispatch(
 ) -> Result<Response, Refusal> {
     use call::Type as T;
     use response::Type as R;
-    let snapshot = || api.actor.security().view(caller, super::legacy::snapshot(api));
+    let snapshot = || {
+        api.actor
+            .security()
+            .view(caller, super::legacy::snapshot(api))
+    };
     let answer = match kind {
         T::Unknown => return Err(Refusal::new(StatusCode::NOT_IMPLEMENTED, "")),
         T::GetHealth => reply(R::GetHealth, |r| {
