@@ -72,6 +72,10 @@ struct Drawn {
 type Verdict = Result<Drawn, (Reason, String)>;
 
 /// A task refused, with the reason and message its TASK_ERROR carries.
+/// The largest TaskInfo the master records: far under what one registry record may hold
+/// (ZooKeeper's 1 MB znode in HA), so no task a framework sends can fail a registry commit.
+pub const MAX_TASK_INFO_BYTES: usize = 512 * 1024;
+
 struct Refusal {
     task_id: String,
     agent_id: String,
@@ -199,6 +203,13 @@ impl Core {
     ) -> Verdict {
         let bad_task = |message: String| (Reason::InvalidTask, message);
         check_task_id(&task.task_id).map_err(bad_task)?;
+        let size = prost::Message::encoded_len(task);
+        if size > MAX_TASK_INFO_BYTES {
+            return Err(bad_task(format!(
+                "the task is {size} bytes encoded, more than the {MAX_TASK_INFO_BYTES} a task \
+                 record may take: pass large data through uris instead"
+            )));
+        }
         if framework.tasks.contains_key(&task.task_id) || !ids.insert(task.task_id.clone()) {
             return Err(bad_task(format!(
                 "task id {:?} is already used by this framework",

@@ -45,6 +45,10 @@ pub enum Registration {
     },
 }
 
+/// The largest AgentInfo the master records (attributes and resources included), so no
+/// agent can fail a registry commit (a ZooKeeper znode holds 1 MB).
+pub const MAX_AGENT_INFO_BYTES: usize = 256 * 1024;
+
 impl Core {
     /// REGISTER: a new agent gets an id; a known one re-registers with its task reports.
     pub fn register_agent(
@@ -53,6 +57,13 @@ impl Core {
         now: Time,
     ) -> Result<Registration, Error> {
         let mut info = req.agent.ok_or_else(|| invalid("agent", "is required"))?;
+        let size = prost::Message::encoded_len(&info);
+        if size > MAX_AGENT_INFO_BYTES {
+            return Err(invalid(
+                "agent",
+                format!("is {size} bytes encoded, more than the {MAX_AGENT_INFO_BYTES} allowed"),
+            ));
+        }
         let total = resources_from_proto(info.resources.as_ref(), Amounts::NonNegative)
             .map_err(|why| invalid("agent.resources", why))?;
         if info.id.is_empty() {

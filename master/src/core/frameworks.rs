@@ -16,6 +16,10 @@ use crate::Error;
 use crate::config::DEFAULT_FAILOVER_TIMEOUT;
 use crate::error::invalid;
 
+/// The largest FrameworkInfo the master records, so no framework can fail a registry commit
+/// (a ZooKeeper znode holds 1 MB) with labels or names.
+pub const MAX_FRAMEWORK_INFO_BYTES: usize = 64 * 1024;
+
 /// The shortest HEARTBEAT interval a framework may ask for.
 const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
 /// The longest: a framework asking for more gets this (the scheduler SDK and the agent cap
@@ -61,6 +65,15 @@ impl Core {
         let failover_timeout = failover_timeout(info.failover_timeout_seconds)?;
         if info.name.trim().is_empty() {
             return Err(invalid("framework.name", "must not be empty"));
+        }
+        let size = prost::Message::encoded_len(&info);
+        if size > MAX_FRAMEWORK_INFO_BYTES {
+            return Err(invalid(
+                "framework",
+                format!(
+                    "is {size} bytes encoded, more than the {MAX_FRAMEWORK_INFO_BYTES} allowed"
+                ),
+            ));
         }
         if info.id.is_empty() {
             info.id = self.new_id('F');

@@ -1,6 +1,8 @@
 //! ACCEPT: a valid launch, and every invalid case launching nothing and returning resources.
 
-use wasmesos_proto::v1::{AcceptRequest, Operation, Reason, TaskState, operation};
+use wasmesos_proto::v1::{
+    AcceptRequest, FrameworkInfo, Operation, Reason, SubscribeRequest, TaskState, operation,
+};
 
 use super::*;
 
@@ -452,5 +454,33 @@ fn launched_ports_are_used_and_the_rest_offered_again() {
             .ranges("ports")
             .to_string(),
         "[31000-31002, 31005-31009]"
+    );
+}
+
+#[test]
+fn a_task_or_framework_too_large_for_a_registry_record_is_refused() {
+    let mut h = Harness::new();
+    let agent = h.register("cpus:4;mem:4GiB");
+    let fw = h.subscribe("fw", &[]);
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    let mut big = task("big", &agent, "cpus:1");
+    big.data = vec![7; super::super::accept::MAX_TASK_INFO_BYTES].into();
+    h.accept(&fw, &[&offer.id], vec![big], None);
+    let update = updates(&h.take(), &fw).remove(0);
+    assert_eq!(update.state(), TaskState::TaskError);
+    assert!(update.message.contains("bytes encoded"), "{update:?}");
+
+    let huge = SubscribeRequest {
+        framework: Some(FrameworkInfo {
+            name: "x".repeat(super::super::frameworks::MAX_FRAMEWORK_INFO_BYTES),
+            ..FrameworkInfo::default()
+        }),
+        heartbeat_interval_seconds: 0.0,
+    };
+    let refused = h.core.subscribe(huge, h.now);
+    assert!(
+        matches!(&refused, Err(crate::Error::InvalidArgument(why)) if why.contains("bytes encoded")),
+        "{refused:?}"
     );
 }
