@@ -465,7 +465,7 @@ fn a_task_or_framework_too_large_for_a_registry_record_is_refused() {
     h.settle();
     let offer = only_offer(&h.take(), &fw);
     let mut big = task("big", &agent, "cpus:1");
-    big.data = vec![7; super::super::accept::MAX_TASK_INFO_BYTES].into();
+    big.data = vec![7; super::super::accept::MAX_TASK_INFO_BYTES];
     h.accept(&fw, &[&offer.id], vec![big], None);
     let update = updates(&h.take(), &fw).remove(0);
     assert_eq!(update.state(), TaskState::TaskError);
