@@ -22,7 +22,7 @@ impl MessageRelay {
     pub(crate) fn spawn(channel: Channel, agent_id: watch::Receiver<Option<String>>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(forward(
-            AgentChannelClient::new(channel),
+            crate::link::master_client(channel),
             agent_id,
             receiver,
         ));

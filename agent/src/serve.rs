@@ -219,14 +219,17 @@ async fn run(
     let span = info_span!("agent", address = %agent.address);
     let link = tokio::spawn(link::run(Arc::clone(&agent), stop_watch).instrument(span));
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let routes =
-        tonic::service::Routes::new(AgentServer::new(AgentService::new(Arc::clone(&agent))))
-            .into_axum_router()
-            .merge(crate::http::routes(Arc::clone(&agent)))
-            .layer(axum::middleware::from_fn_with_state(
-                agent.http_credentials.clone(),
-                crate::auth::authenticate,
-            ));
+    // Calls are small; `GetAgentState` answers with every task the agent holds.
+    let service = AgentServer::new(AgentService::new(Arc::clone(&agent)))
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_CALL_BYTES)
+        .max_encoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES);
+    let routes = tonic::service::Routes::new(service)
+        .into_axum_router()
+        .merge(crate::http::routes(Arc::clone(&agent)))
+        .layer(axum::middleware::from_fn_with_state(
+            agent.http_credentials.clone(),
+            crate::auth::authenticate,
+        ));
     // HTTP/1 too: `/health`, `/state` and `/metrics` are for curl and Prometheus.
     let served = Server::builder()
         .accept_http1(true)

@@ -259,7 +259,8 @@ async fn channel(url: &str) -> Result<Channel, Error> {
 
 /// `Operator.GetState` of the master at `master_url`.
 pub async fn cluster_state(master_url: &str) -> Result<ClusterState, Error> {
-    let mut client = OperatorClient::new(channel(master_url).await?);
+    let mut client = OperatorClient::new(channel(master_url).await?)
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES);
     let response = client
         .get_state(GetStateRequest {})
         .await
@@ -272,7 +273,8 @@ pub async fn cluster_state(master_url: &str) -> Result<ClusterState, Error> {
 
 /// `Agent.GetAgentState` of the agent at `agent_url`.
 pub async fn agent_state(agent_url: &str) -> Result<AgentState, Error> {
-    let mut client = AgentClient::new(channel(agent_url).await?);
+    let mut client = AgentClient::new(channel(agent_url).await?)
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES);
     let response = client
         .get_agent_state(GetAgentStateRequest {})
         .await
@@ -289,7 +291,8 @@ pub async fn read_task_file(
     task_id: &str,
     file: SandboxFile,
 ) -> Result<Vec<u8>, Error> {
-    let mut client = OperatorClient::new(channel(master_url).await?);
+    let mut client = OperatorClient::new(channel(master_url).await?)
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES);
     let mut contents = Vec::new();
     loop {
         let request = ReadFileRequest {
