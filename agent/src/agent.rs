@@ -108,9 +108,8 @@ impl Agent {
     /// for (`Registry::ack_signal`) before it sends the next of its kind.
     pub(crate) fn emit_watched(&self, key: &TaskKey, update: Update) {
         let status = update.stamp(key, self.current_id(), true);
-        self.registry.record_watched(key, status, |statuses| {
-            self.checkpoint.updates(statuses)
-        });
+        self.registry
+            .record_watched(key, status, |statuses| self.checkpoint.updates(statuses));
     }
 
     /// Like [`emit`](Self::emit) for `first` then `second`, queued together so that they
