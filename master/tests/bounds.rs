@@ -92,11 +92,8 @@ async fn an_agent_that_stops_reading_its_commands_loses_its_stream_and_registers
     // What was already in flight is still delivered; then the stream ends instead of
     // buffering the rest for a reader that stopped reading.
     let mut delivered = 0usize;
-    loop {
-        match within(agent.commands.next()).await {
-            Some(Ok(_)) => delivered += 1,
-            Some(Err(_)) | None => break,
-        }
+    while let Some(Ok(_)) = within(agent.commands.next()).await {
+        delivered += 1;
     }
     assert!(delivered < 12_000, "the stream was ended, not drained");
 
