@@ -104,6 +104,14 @@ impl Agent {
         });
     }
 
+    /// Like [`emit`](Self::emit) for an update whose acknowledgement the task's runner waits
+    /// for (`Registry::ack_signal`) before it sends the next of its kind.
+    pub(crate) fn emit_watched(&self, key: &TaskKey, update: Update) {
+        let status = update.stamp(key, self.current_id(), true);
+        self.registry
+            .record_watched(key, status, |statuses| self.checkpoint.updates(statuses));
+    }
+
     /// Like [`emit`](Self::emit) for `first` then `second`, queued together so that they
     /// leave in one batch.
     pub(crate) fn emit_both(&self, key: &TaskKey, first: Update, second: Update) {

@@ -48,7 +48,9 @@ impl ArtifactCache {
     ) -> Self {
         // The master sends an artifact in 256 KiB messages; a bigger one is refused
         // rather than buffered whole, whatever size its sender claims.
-        let client = ArtifactsClient::new(channel).max_decoding_message_size(MAX_DOWNLOAD_MESSAGE);
+        let client = ArtifactsClient::new(channel)
+            .max_decoding_message_size(MAX_DOWNLOAD_MESSAGE)
+            .max_encoding_message_size(wasmesos_proto::limits::MAX_CALL_BYTES);
         ArtifactCache {
             dir,
             max_bytes,

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tonic::{Code, Streaming};
 use tracing::{Instrument, debug, info, info_span, warn};
-use wasmesos_detector::Backoff;
+use wasmesos_detector::{Backoff, MasterService};
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 use wasmesos_proto::agent_command::{Command, Registered};
 use wasmesos_proto::{AgentCommand, HeartbeatRequest, RegisterRequest};
@@ -31,6 +31,15 @@ enum SessionEnd {
     Removed,
     /// The agent is shutting down.
     Stopped,
+}
+
+/// A client of the master's agent channel, with the message limits of
+/// `wasmesos_proto::limits`: commands may carry a LAUNCH of `MAX_PUSH_BYTES`, and the
+/// agent's own calls stay within what the master decodes.
+pub(crate) fn master_client(channel: MasterService) -> AgentChannelClient<MasterService> {
+    AgentChannelClient::new(channel)
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_PUSH_BYTES)
+        .max_encoding_message_size(wasmesos_proto::limits::MAX_CALL_BYTES)
 }
 
 /// Runs until `stop` turns true (or its sender is dropped).
@@ -75,7 +84,7 @@ async fn register(agent: &Agent) -> Result<(Registered, Streaming<AgentCommand>)
             tasks,
             frameworks,
         };
-        let mut client = AgentChannelClient::new(agent.channel.clone());
+        let mut client = master_client(agent.channel.clone());
         let response = client.register(request).await?;
         agent.headers.take_stream_id(&response);
         let mut stream = response.into_inner();
@@ -151,7 +160,7 @@ async fn session(
 }
 
 fn send_heartbeat(agent: &Agent, agent_id: &str, interval: Duration) -> Call {
-    let mut client = AgentChannelClient::new(agent.channel.clone());
+    let mut client = master_client(agent.channel.clone());
     let mut request = tonic::Request::new(HeartbeatRequest {
         agent_id: agent_id.to_string(),
     });

@@ -20,10 +20,10 @@ pub(crate) struct BatchLimits {
 
 impl Default for BatchLimits {
     fn default() -> Self {
-        // Well under tonic's default 4 MiB decode limit on the master.
+        // Half of what the master decodes from one call: room for the message around it.
         BatchLimits {
             max_updates: 4096,
-            max_bytes: 2 * 1024 * 1024,
+            max_bytes: wasmesos_proto::limits::MAX_CALL_BYTES / 2,
         }
     }
 }

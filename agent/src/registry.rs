@@ -47,6 +47,10 @@ struct ActiveTask {
     kill_signal: Arc<Notify>,
     kill_requested: bool,
     control: Option<Box<dyn TaskControl>>,
+    /// The uuid of the guest's RUNNING update whose acknowledgement the runner awaits.
+    watched: Option<Vec<u8>>,
+    /// Notified when `watched` is acknowledged.
+    acked: Arc<Notify>,
 }
 
 struct CompletedTask {
@@ -197,6 +201,8 @@ impl Registry {
             kill_signal: Arc::clone(&kill_signal),
             kill_requested: false,
             control: None,
+            watched: None,
+            acked: Arc::new(Notify::new()),
         };
         books.active.insert(key.clone(), task);
         Some(kill_signal)
@@ -211,6 +217,8 @@ impl Registry {
             kill_signal: Arc::new(Notify::new()),
             kill_requested: false,
             control: None,
+            watched: None,
+            acked: Arc::new(Notify::new()),
         };
         self.books().active.insert(key.clone(), task);
     }
@@ -238,6 +246,33 @@ impl Registry {
         task.latest = last.clone();
         publish(statuses);
         true
+    }
+
+    /// Like [`record`](Self::record) for one update whose acknowledgement the caller waits
+    /// for: the task's [`ack_signal`](Self::ack_signal) is notified when it arrives (the
+    /// runner holds the guest's newer statuses back until then).
+    pub(crate) fn record_watched(
+        &self,
+        key: &TaskKey,
+        status: TaskStatus,
+        publish: impl FnOnce(Vec<TaskStatus>),
+    ) -> bool {
+        let mut books = self.books();
+        let Some(task) = books.active.get_mut(key) else {
+            return false;
+        };
+        task.watched = Some(status.uuid.clone());
+        task.latest = status.clone();
+        publish(vec![status]);
+        true
+    }
+
+    /// What [`record_watched`](Self::record_watched) notifies; `None` once the task is gone.
+    pub(crate) fn ack_signal(&self, key: &TaskKey) -> Option<Arc<Notify>> {
+        self.books()
+            .active
+            .get(key)
+            .map(|task| Arc::clone(&task.acked))
     }
 
     /// Records where an active task's output is now. False when the task is gone.
@@ -300,6 +335,12 @@ impl Registry {
     /// their files.
     pub(crate) fn acknowledged(&self, key: &TaskKey, uuid: &[u8]) -> Vec<Expired> {
         let mut books = self.books();
+        if let Some(task) = books.active.get_mut(key)
+            && task.watched.as_deref() == Some(uuid)
+        {
+            task.watched = None;
+            task.acked.notify_one();
+        }
         let done = books
             .active
             .get(key)

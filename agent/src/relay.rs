@@ -74,7 +74,7 @@ impl MessageRelay {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let queued = Arc::new(Mutex::new(Queued::default()));
         tokio::spawn(forward(
-            AgentChannelClient::new(channel),
+            crate::link::master_client(channel),
             agent_id,
             receiver,
             Arc::clone(&queued),

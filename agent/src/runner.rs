@@ -384,6 +384,7 @@ async fn supervise(
         healthy: None,
         unhealthy: None,
         stopping: false,
+        status: GuestStatus::default(),
     };
     Some(follower.follow(running.wait(), events, kill_requests).await)
 }
@@ -426,6 +427,21 @@ struct Follower<'a> {
     healthy: Option<bool>,
     unhealthy: Option<String>,
     stopping: bool,
+    status: GuestStatus,
+}
+
+/// The guest's `set_status` texts on their way out as RUNNING updates: at most one is
+/// unacknowledged at a time. While it waits, a newer text replaces the one held back, so a
+/// guest that calls `set_status` in a loop costs one checkpoint write and one relay per
+/// acknowledgement round trip, not one per call; the latest text still goes out.
+#[derive(Default)]
+struct GuestStatus {
+    /// The text of the last update sent.
+    shown: String,
+    /// The newest text, waiting for the sent one's acknowledgement.
+    held: Option<String>,
+    /// Whether the last update sent still waits for its acknowledgement.
+    awaiting_ack: bool,
 }
 
 impl Follower<'_> {
@@ -437,7 +453,6 @@ impl Follower<'_> {
         mut kill_requests: tokio::sync::watch::Receiver<Option<Duration>>,
     ) -> Ending {
         let mut wait = pin!(wait);
-        let mut shown_status = String::new();
         let (mut verdicts, _checker) = match self.watch.health.take() {
             Some((policy, host)) => {
                 let (sender, verdicts) = mpsc::channel(4);
@@ -450,15 +465,27 @@ impl Follower<'_> {
             None => (None, None),
         };
         let mut kills_open = true;
+        // Gone only when the master dropped the task: then nothing is sent anyway.
+        let acked = self.agent.registry.ack_signal(self.key);
         loop {
             tokio::select! {
                 biased;
                 report = &mut wait => {
-                    // Status text after the end is moot, but messages and logs still count.
+                    // What the guest emitted before it ended: messages and logs, and the
+                    // latest status text, which goes out before the terminal update.
                     while let Some(event) = events.as_mut().and_then(GuestEvents::try_recv) {
-                        self.relay(event, None);
+                        self.relay(event, false);
+                    }
+                    if let Some(text) = self.status.held.take() {
+                        self.show(text, false);
                     }
                     return Ending { report, unhealthy: self.unhealthy, healthy: self.healthy };
+                }
+                () = next_ack(acked.as_deref()), if self.status.awaiting_ack => {
+                    self.status.awaiting_ack = false;
+                    if let Some(text) = self.status.held.take() {
+                        self.show(text, true);
+                    }
                 }
                 changed = kill_requests.changed(), if kills_open => match changed {
                     Ok(()) => {
@@ -485,7 +512,7 @@ impl Follower<'_> {
                     None => verdicts = None,
                 },
                 event = next_event(&mut events) => match event {
-                    Some(event) => self.relay(event, Some(&mut shown_status)),
+                    Some(event) => self.relay(event, true),
                     None => events = None,
                 },
             }
@@ -507,16 +534,15 @@ impl Follower<'_> {
         self.instance.kill_within(grace);
     }
 
-    fn relay(&self, event: GuestEvent, shown_status: Option<&mut String>) {
+    /// Passes on one guest event. A status goes out at once only while the task runs
+    /// (`running`) and no earlier one waits for its acknowledgement; else it is held.
+    fn relay(&mut self, event: GuestEvent, running: bool) {
         match event {
             GuestEvent::Status(text) => {
-                if let Some(shown) = shown_status
-                    && *shown != text
-                    && !self.stopping
-                {
-                    shown.clone_from(&text);
-                    let update = Update::running(text).with_health(self.healthy);
-                    self.agent.emit(self.key, update);
+                if running && !self.status.awaiting_ack {
+                    self.show(text, true);
+                } else {
+                    self.status.held = Some(text);
                 }
             }
             GuestEvent::Message(data) => {
@@ -529,6 +555,32 @@ impl Follower<'_> {
             // Here, inside the task's span: the executor leaves guest log lines to its reader.
             GuestEvent::Log { level, message } => log_guest_line(level, &message),
         }
+    }
+}
+
+impl Follower<'_> {
+    /// Sends `text` as the task's RUNNING update, unless it is what was shown last or the
+    /// task is stopping. `watched`: the next one waits for its acknowledgement.
+    fn show(&mut self, text: String, watched: bool) {
+        if text == self.status.shown || self.stopping {
+            return;
+        }
+        self.status.shown.clone_from(&text);
+        let update = Update::running(text).with_health(self.healthy);
+        if watched {
+            self.status.awaiting_ack = true;
+            self.agent.emit_watched(self.key, update);
+        } else {
+            self.agent.emit(self.key, update);
+        }
+    }
+}
+
+/// The acknowledgement the runner waits for; pending forever without a signal.
+async fn next_ack(acked: Option<&Notify>) {
+    match acked {
+        Some(acked) => acked.notified().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -232,14 +232,17 @@ async fn run(
     let (stop, stop_watch) = watch::channel(false);
     let span = info_span!("agent", address = %agent.address);
     let link = tokio::spawn(link::run(Arc::clone(&agent), stop_watch).instrument(span));
-    let routes =
-        tonic::service::Routes::new(AgentServer::new(AgentService::new(Arc::clone(&agent))))
-            .into_axum_router()
-            .merge(crate::http::routes(Arc::clone(&agent)))
-            .layer(axum::middleware::from_fn_with_state(
-                agent.http_credentials.clone(),
-                crate::auth::authenticate,
-            ));
+    // Calls are small; `GetAgentState` answers with every task the agent holds.
+    let service = AgentServer::new(AgentService::new(Arc::clone(&agent)))
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_CALL_BYTES)
+        .max_encoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES);
+    let routes = tonic::service::Routes::new(service)
+        .into_axum_router()
+        .merge(crate::http::routes(Arc::clone(&agent)))
+        .layer(axum::middleware::from_fn_with_state(
+            agent.http_credentials.clone(),
+            crate::auth::authenticate,
+        ));
     let served = match tls {
         Some(tls) => wasmesos_tls::serve(listener, routes, tls, shutdown)
             .await

@@ -53,7 +53,7 @@ impl StatusSender {
         let (commands, receiver) = mpsc::unbounded_channel();
         let unacknowledged = Arc::new(AtomicU64::new(0));
         let worker = Worker {
-            client: AgentChannelClient::new(channel),
+            client: crate::link::master_client(channel),
             outbox: Outbox::new(first_retry, max_retry),
             agent_id: None,
             in_flight: None,

@@ -9,6 +9,15 @@ use wasmesos_wasm_executor::{Error as ExecutorError, FailureReason, Outcome, Rep
 use crate::Error;
 use crate::registry::TaskKey;
 
+/// The largest result any setting of `max_result_bytes` lets travel: half of what the
+/// master decodes from one call, so the update that carries it always reaches the master
+/// (and every framework, see `wasmesos_proto::limits`).
+#[allow(
+    clippy::as_conversions,
+    reason = "a usize constant of a few MiB fits a u64 on every platform"
+)]
+pub(crate) const MAX_RESULT_BYTES: u64 = (wasmesos_proto::limits::MAX_CALL_BYTES / 2) as u64;
+
 /// The content of one status update, before it is stamped.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Update {
@@ -151,8 +160,10 @@ impl Update {
     }
 
     /// The terminal update for a task that ran. Result data larger than `max_result_bytes`
-    /// fails the task instead of travelling.
+    /// (and than [`MAX_RESULT_BYTES`], whatever the setting) fails the task instead of
+    /// travelling.
     pub(crate) fn from_report(report: Report, max_result_bytes: u64) -> Self {
+        let max_result_bytes = max_result_bytes.min(MAX_RESULT_BYTES);
         let message = report.outcome.to_string();
         let source = StatusSource::SourceExecutor;
         match report.outcome {

@@ -286,7 +286,8 @@ pub async fn cluster_state_as(
     let master =
         MasterChannel::connect_tls(master_url, scaled(DEFAULT_CONNECT_TIMEOUT), tls).await?;
     let headers = CallHeaders::new(access.credential.as_ref());
-    let mut client = OperatorClient::new(master.service(&headers));
+    let mut client = OperatorClient::new(master.service(&headers))
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES);
     let response = client
         .get_state(GetStateRequest {})
         .await
@@ -299,7 +300,8 @@ pub async fn cluster_state_as(
 
 /// `Agent.GetAgentState` of the agent at `agent_url`.
 pub async fn agent_state(agent_url: &str) -> Result<AgentState, Error> {
-    let mut client = AgentClient::new(channel(agent_url).await?);
+    let mut client = AgentClient::new(channel(agent_url).await?)
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES);
     let response = client
         .get_agent_state(GetAgentStateRequest {})
         .await
@@ -316,7 +318,8 @@ pub async fn read_task_file(
     task_id: &str,
     file: SandboxFile,
 ) -> Result<Vec<u8>, Error> {
-    let mut client = OperatorClient::new(channel(master_url).await?);
+    let mut client = OperatorClient::new(channel(master_url).await?)
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES);
     let mut contents = Vec::new();
     loop {
         let request = ReadFileRequest {

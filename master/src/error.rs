@@ -170,11 +170,63 @@ impl From<Error> for tonic::Status {
             | Error::RegistryCorrupt { .. }
             | Error::Registry(_) => Code::Internal,
         };
-        tonic::Status::new(code, err.to_string())
+        tonic::Status::new(code, err.client_message())
+    }
+}
+
+impl Error {
+    /// What a client (gRPC status, HTTP body) is told. The master's own storage faults name
+    /// files under its work dir: clients get what failed without the path, and the whole
+    /// error goes to the master's log.
+    fn client_message(&self) -> String {
+        let hidden = match self {
+            Error::Storage { source, .. } => {
+                format!("the master's storage failed: {}", source.kind())
+            }
+            Error::RegistryCorrupt { .. } => "the master's registry is unreadable".to_string(),
+            Error::Registry(_) => "the master's registry failed".to_string(),
+            _ => return self.to_string(),
+        };
+        tracing::error!(err = %self, "{hidden}");
+        hidden
     }
 }
 
 /// Shorthand for an [`Error::InvalidArgument`] naming a field.
 pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> Error {
     Error::InvalidArgument(format!("{field}: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_reach_clients_without_server_paths() {
+        let path = PathBuf::from("/srv/secret-work-dir/artifacts/ab/cd.tmp");
+        let errors = [
+            Error::Storage {
+                path: path.clone(),
+                source: io::Error::new(io::ErrorKind::PermissionDenied, "denied"),
+            },
+            Error::RegistryCorrupt {
+                path: path.clone(),
+                reason: "bad page".into(),
+            },
+            Error::Registry(format!("cannot write {}", path.display())),
+        ];
+        for err in errors {
+            assert!(
+                err.to_string().contains("secret-work-dir"),
+                "the log keeps it"
+            );
+            let status = tonic::Status::from(err);
+            assert_eq!(status.code(), tonic::Code::Internal);
+            assert!(
+                !status.message().contains("secret-work-dir"),
+                "{}",
+                status.message()
+            );
+        }
+    }
 }

@@ -59,6 +59,7 @@ pub mod mesos {
 }
 
 pub mod fetch;
+pub mod limits;
 pub mod resources;
 pub use resources::{Amounts, resources_from_proto, resources_to_proto};
 

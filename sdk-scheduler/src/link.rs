@@ -39,8 +39,13 @@ impl MasterLink {
         })
     }
 
+    /// A scheduler client. It decodes events up to `MAX_PUSH_BYTES`, the largest the
+    /// master sends: tonic's implicit 4 MiB would fail on a large update, drop the stream and
+    /// resubscribe into the same failure.
     pub(crate) fn client(&self) -> SchedulerClient<MasterService> {
         SchedulerClient::new(self.channel())
+            .max_decoding_message_size(wasmesos_proto::limits::MAX_PUSH_BYTES)
+            .max_encoding_message_size(wasmesos_proto::limits::MAX_CALL_BYTES)
     }
 
     pub(crate) fn channel(&self) -> MasterService {

@@ -74,7 +74,9 @@ pub async fn upload(
     let digest = digest_of(&bytes);
     let size = bytes.len() as u64;
     let span = tracing::debug_span!("upload", %digest, size, name);
-    let mut client = ArtifactsClient::new(channel);
+    let mut client = ArtifactsClient::new(channel)
+        .max_decoding_message_size(wasmesos_proto::limits::MAX_PUSH_BYTES)
+        .max_encoding_message_size(wasmesos_proto::limits::MAX_CALL_BYTES);
     let stat = client
         .stat(StatRequest {
             digest: digest.clone(),

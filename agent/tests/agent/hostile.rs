@@ -3,10 +3,11 @@
 
 use wasmesos_guest_artifacts::{
     DEEP_RECURSION, DISK_FILLER, ENV_PROBE, FS_ESCAPE, FUEL_BOMB, HELLO, MEMORY_BOMB, SLEEPY,
-    SOCKET_ATTEMPT, SPIN, STDOUT_FLOOD, TRAP, UNSUPPORTED_IMPORT, WORDCOUNT,
+    SOCKET_ATTEMPT, SPIN, STATUS_FLOOD, STDOUT_FLOOD, TRAP, UNSUPPORTED_IMPORT, WORDCOUNT,
 };
 use wasmesos_proto::{
     GetAgentStateRequest, ReadFileRequest, Reason, Resources, SandboxFile, TaskInfo, TaskState,
+    TaskStatus,
 };
 
 use crate::fake_master::AckPolicy;
@@ -343,4 +344,65 @@ async fn a_work_dir_others_may_write_is_refused_at_start() {
         !work_dir.join("checkpoint.redb").exists(),
         "nothing is written into a refused work dir"
     );
+}
+
+/// The distinct updates (by uuid) the master got for `task_id`: each was written to the
+/// checkpoint once before it was sent, so this also counts the checkpoint's writes.
+fn distinct_updates(master: &crate::fake_master::FakeMaster, task_id: &str) -> Vec<TaskStatus> {
+    let mut seen = std::collections::HashSet::new();
+    master
+        .updates_of(task_id)
+        .into_iter()
+        .filter(|s| seen.insert(s.uuid.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_guest_that_loops_set_status_has_one_running_update_in_flight_at_a_time() {
+    // A framework that acknowledges every update at once: one update per round trip. The
+    // guest pauses now and then, so the agent reads its statuses while it loops.
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let flood = master.upload_file(STATUS_FLOOD);
+    let flood = with_args(task("flood", &flood), &["10000", "1000"]);
+    master.launch("fw", vec![flood]).await;
+    let done = master.terminal("flood").await;
+    assert_eq!(done.state(), TaskState::TaskFinished, "{done:?}");
+    assert_eq!(done.data, b"10000");
+    let updates = distinct_updates(master, "flood");
+    let texts: Vec<&str> = updates.iter().map(|s| s.message.as_str()).collect();
+    assert!(
+        updates.len() <= 40,
+        "10,000 set_status calls became {} updates",
+        updates.len()
+    );
+    let last_running = updates
+        .iter()
+        .rev()
+        .find(|s| s.state() == TaskState::TaskRunning)
+        .map(|s| s.message.as_str());
+    assert_eq!(last_running, Some("step 10000"), "{texts:?}");
+}
+
+#[tokio::test]
+async fn a_status_flood_unacknowledged_sends_one_update_and_the_last_before_the_end() {
+    // A framework that acknowledges nothing: the first text waits for its ack forever, so
+    // only the last one joins it, right before the terminal update.
+    let cluster = Cluster::start(AckPolicy::Manual).await;
+    let master = &cluster.master;
+    let flood = master.upload_file(STATUS_FLOOD);
+    master.launch("fw", vec![task("flood", &flood)]).await;
+    let done = master.terminal("flood").await;
+    assert_eq!(done.state(), TaskState::TaskFinished, "{done:?}");
+    let updates: Vec<(TaskState, String)> = distinct_updates(master, "flood")
+        .into_iter()
+        .map(|s| (s.state(), s.message))
+        .collect();
+    let running: Vec<&str> = updates
+        .iter()
+        .filter(|(state, _)| *state == TaskState::TaskRunning)
+        .map(|(_, message)| message.as_str())
+        .collect();
+    assert_eq!(running, ["", "step 1", "step 10000"], "{updates:?}");
+    assert!(updates.len() <= 5, "{updates:?}");
 }

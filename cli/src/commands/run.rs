@@ -168,7 +168,7 @@ async fn run_task(args: RunArgs, bytes: Option<Vec<u8>>) -> anyhow::Result<ExitC
             task_for(&args, &task_id, "", &uri).program_uri(fetched(&args, uri))
         }
     };
-    let operator = OperatorClient::new(args.master.channel().await?);
+    let operator = args.master.operator().await?;
     let mut one_shot = OneShot::new(task_id, task, args.health_http.clone(), operator);
     tokio::select! {
         result = driver.run(&mut one_shot) => result?,

@@ -58,8 +58,12 @@ impl MasterArg {
         }
     }
 
+    /// An operator client; it decodes answers up to `MAX_STATE_BYTES`, since `GetState`
+    /// answers with the whole cluster.
     pub async fn operator(&self) -> anyhow::Result<OperatorClient<MasterService>> {
-        Ok(OperatorClient::new(self.channel().await?))
+        Ok(OperatorClient::new(self.channel().await?)
+            .max_decoding_message_size(wasmesos_proto::limits::MAX_STATE_BYTES)
+            .max_encoding_message_size(wasmesos_proto::limits::MAX_CALL_BYTES))
     }
 }
 

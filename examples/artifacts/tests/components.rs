@@ -7,7 +7,7 @@ use std::path::Path;
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
 /// Named one by one so that a renamed or missing guest fails to compile here.
-const EXPECTED: [(&str, &str); 18] = [
+const EXPECTED: [(&str, &str); 19] = [
     ("hello", wasmesos_guest_artifacts::HELLO),
     ("wordcount", wasmesos_guest_artifacts::WORDCOUNT),
     ("spin", wasmesos_guest_artifacts::SPIN),
@@ -16,6 +16,7 @@ const EXPECTED: [(&str, &str); 18] = [
     ("fuel-bomb", wasmesos_guest_artifacts::FUEL_BOMB),
     ("deep-recursion", wasmesos_guest_artifacts::DEEP_RECURSION),
     ("stdout-flood", wasmesos_guest_artifacts::STDOUT_FLOOD),
+    ("status-flood", wasmesos_guest_artifacts::STATUS_FLOOD),
     ("disk-filler", wasmesos_guest_artifacts::DISK_FILLER),
     ("fs-escape", wasmesos_guest_artifacts::FS_ESCAPE),
     ("env-probe", wasmesos_guest_artifacts::ENV_PROBE),

@@ -3,7 +3,6 @@
 //! and its answer is released after that batch's registry commit. Handlers get answers,
 //! never the core.
 
-use tokio::sync::mpsc;
 use wasmesos_proto::v1::{
     AcceptRequest, AcknowledgeRequest, AgentCommand, DeclineRequest, Event, ExecutorMessageRequest,
     FrameworkInfo, FrameworkMessageRequest, KillRequest, ReconcileRequest, RegisterRequest,
@@ -89,7 +88,7 @@ impl Actor {
     pub(crate) async fn register_agent(
         &self,
         req: RegisterRequest,
-        commands: mpsc::UnboundedSender<AgentCommand>,
+        commands: EventSender<AgentCommand>,
     ) -> Result<AgentStream, Error> {
         self.call(move |shell| shell.register_agent(req, commands))
             .await?

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
 use wasmesos_proto::v1::{AgentCommand, Event, RegisterRequest, SubscribeRequest};
 
 use crate::Error;
@@ -37,7 +36,7 @@ pub(super) struct Shell {
     pub(super) core: Core,
     pub(super) origin: Instant,
     framework_streams: HashMap<String, Conn<EventSender<Event>>>,
-    agent_streams: HashMap<String, Conn<mpsc::UnboundedSender<AgentCommand>>>,
+    agent_streams: HashMap<String, Conn<EventSender<AgentCommand>>>,
     next_stream: u64,
     pub(super) publisher: Publisher,
     committer: Committer,
@@ -84,7 +83,7 @@ impl Shell {
     pub(super) fn register_agent(
         &mut self,
         req: RegisterRequest,
-        commands: mpsc::UnboundedSender<AgentCommand>,
+        commands: EventSender<AgentCommand>,
     ) -> Result<AgentStream, Error> {
         let now = self.now();
         match self.core.register_agent(req, now)? {
@@ -167,6 +166,7 @@ impl Shell {
             commands,
             close_frameworks,
             close_agents,
+            ..
         } = outbox;
         let mut deliveries = Deliveries::default();
         for (framework_id, events) in events {
@@ -193,7 +193,7 @@ impl Shell {
 #[derive(Default)]
 struct Deliveries {
     events: Vec<(EventSender<Event>, Vec<Event>)>,
-    commands: Vec<(mpsc::UnboundedSender<AgentCommand>, Vec<AgentCommand>)>,
+    commands: Vec<(EventSender<AgentCommand>, Vec<AgentCommand>)>,
 }
 
 impl Deliveries {
@@ -208,8 +208,11 @@ impl Deliveries {
             }
         }
         for (tx, commands) in self.commands {
+            // The same for an agent: a stalled one loses its stream and registers again.
             for command in commands {
-                let _ = tx.send(command);
+                if tx.send(command).is_err() {
+                    break;
+                }
             }
         }
     }

@@ -1,8 +1,11 @@
 //! What the core wants sent: events to frameworks and commands to agents, in order per
-//! destination, with status updates and offers coalesced so a burst travels as one message.
+//! destination, with status updates and offers coalesced so a burst travels as few messages,
+//! each within `EVENT_SPLIT_BYTES` unless one item alone is larger.
 
 use std::collections::HashMap;
 
+use prost::Message as _;
+use wasmesos_proto::limits::EVENT_SPLIT_BYTES;
 use wasmesos_proto::v1::{AgentCommand, Event, Offer, TaskStatus, agent_command, event};
 
 /// Messages queued by the core since the last [`crate::core::Core::take_outbox`].
@@ -16,6 +19,8 @@ pub struct Outbox {
     pub close_frameworks: Vec<String>,
     /// Agents whose command stream must end once the commands above are delivered.
     pub close_agents: Vec<String>,
+    /// The encoded size of the items merged into each framework's last event so far.
+    merged_bytes: HashMap<String, usize>,
 }
 
 impl Outbox {
@@ -28,22 +33,40 @@ impl Outbox {
     }
 
     /// Queues an event; an update or offers event right after one of the same kind merges
-    /// into it.
+    /// into it while the merged items stay within [`EVENT_SPLIT_BYTES`] (so that no client
+    /// gets a merged event it cannot decode), else it starts the next event.
     pub(crate) fn event(&mut self, framework_id: &str, new: event::Event) {
+        let bytes = items_len(&new);
         // `get_mut` first: this runs per status update, and `entry` would allocate the key.
         let queue = match self.events.get_mut(framework_id) {
             Some(queue) => queue,
             None => self.events.entry(framework_id.to_string()).or_default(),
         };
-        let last = queue.last_mut().and_then(|e| e.event.as_mut());
+        let merged = match self.merged_bytes.get_mut(framework_id) {
+            Some(merged) => merged,
+            None => self
+                .merged_bytes
+                .entry(framework_id.to_string())
+                .or_default(),
+        };
+        let fits = merged.saturating_add(bytes) <= EVENT_SPLIT_BYTES;
+        let last = queue
+            .last_mut()
+            .and_then(|e| e.event.as_mut())
+            .filter(|_| fits);
         match (last, new) {
             (Some(event::Event::Update(update)), event::Event::Update(more)) => {
                 update.statuses.extend(more.statuses);
+                *merged = merged.saturating_add(bytes);
             }
             (Some(event::Event::Offers(offers)), event::Event::Offers(more)) => {
                 offers.offers.extend(more.offers);
+                *merged = merged.saturating_add(bytes);
             }
-            (_, new) => queue.push(Event { event: Some(new) }),
+            (_, new) => {
+                queue.push(Event { event: Some(new) });
+                *merged = bytes;
+            }
         }
     }
 
@@ -96,6 +119,15 @@ impl Outbox {
     }
 }
 
+/// The encoded size of the statuses or offers an event would add to a merged one.
+fn items_len(event: &event::Event) -> usize {
+    match event {
+        event::Event::Update(update) => update.encoded_len(),
+        event::Event::Offers(offers) => offers.encoded_len(),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +158,67 @@ mod tests {
             Some(event::Event::Offers(o)) => assert_eq!(o.offers.len(), 2),
             other => panic!("expected offers, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn merged_updates_are_cut_by_encoded_size_and_a_large_one_travels_alone() {
+        let big = |task: &str, bytes: usize| TaskStatus {
+            data: vec![7; bytes],
+            ..status(task)
+        };
+        let mut out = Outbox::default();
+        // Five results of a full MiB each: merged, they would make a 5 MiB event.
+        for task in ["a", "b", "c", "d", "e"] {
+            out.update("f", big(task, EVENT_SPLIT_BYTES));
+        }
+        // Small ones still share an event, and one larger than the cut is not split.
+        out.update("f", status("g"));
+        out.update("f", status("h"));
+        out.update("f", big("i", 3 * EVENT_SPLIT_BYTES));
+        let events = &out.events["f"];
+        let sizes: Vec<usize> = events
+            .iter()
+            .map(|e| match e.event.as_ref() {
+                Some(event::Event::Update(u)) => u.statuses.len(),
+                other => panic!("expected an update, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(sizes, [1, 1, 1, 1, 1, 2, 1]);
+        for event in &events[..6] {
+            assert!(event.encoded_len() <= EVENT_SPLIT_BYTES + 64);
+        }
+        let order: Vec<&str> = events
+            .iter()
+            .flat_map(|e| match e.event.as_ref() {
+                Some(event::Event::Update(u)) => u.statuses.iter().map(|s| s.task_id.as_str()),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(order, ["a", "b", "c", "d", "e", "g", "h", "i"]);
+    }
+
+    #[test]
+    fn merged_offers_are_cut_by_encoded_size() {
+        let mut out = Outbox::default();
+        let offer = Offer {
+            id: "x".repeat(EVENT_SPLIT_BYTES / 2),
+            ..Offer::default()
+        };
+        for _ in 0..5 {
+            out.offer("f", offer.clone());
+        }
+        let counts: Vec<usize> = out.events["f"]
+            .iter()
+            .map(|e| match e.event.as_ref() {
+                Some(event::Event::Offers(o)) => o.offers.len(),
+                other => panic!("expected offers, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            counts,
+            [1, 1, 1, 1, 1],
+            "two halves plus framing exceed the cut"
+        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! `AgentChannel`: what agents call: register (and keep a command stream), heartbeat,
 //! status updates, executor messages.
 
-use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 use wasmesos_proto::v1::agent_channel_server::AgentChannel;
 use wasmesos_proto::v1::{
@@ -62,11 +61,11 @@ impl AgentChannel for AgentChannelService {
         {
             self.sessions.may_take_over(id, &caller)?;
         }
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "an agent's command stream; not bounded yet: disconnecting an agent that stops reading is the control-plane hardening work"
-        )]
-        let (tx, rx) = mpsc::unbounded_channel();
+        // Bounded: an agent that stops reading has its stream ended (see `rpc::queue`).
+        let (tx, rx) = super::queue::channel_for(
+            super::queue::AGENT_COMMAND_QUEUE,
+            "an agent's command stream",
+        );
         let mut session = None;
         let on_close: Box<dyn FnOnce() + Send> = match self.actor.register_agent(req, tx).await? {
             AgentStream::Opened { agent_id, stream } => {

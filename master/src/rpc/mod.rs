@@ -11,6 +11,7 @@ pub(crate) mod sessions;
 pub(crate) mod stream;
 
 use tonic::service::Routes;
+use wasmesos_proto::limits::{MAX_CALL_BYTES, MAX_PUSH_BYTES, MAX_STATE_BYTES};
 use wasmesos_proto::v1::agent_channel_server::AgentChannelServer;
 use wasmesos_proto::v1::artifacts_server::ArtifactsServer;
 use wasmesos_proto::v1::operator_server::OperatorServer;
@@ -22,6 +23,8 @@ use crate::actor::Actor;
 use crate::artifacts::ArtifactStore;
 
 /// Every service the master serves, as tonic routes (which convert into an axum router).
+/// Each sets its message limits (`wasmesos_proto::limits`): calls decode up to
+/// `MAX_CALL_BYTES`, events, commands and answers encode up to what clients decode.
 pub(crate) fn routes(actor: Actor, store: ArtifactStore, agent_tls: ClientConfig) -> Routes {
     let max_message = usize::try_from(store.max_size())
         .unwrap_or(usize::MAX)
@@ -31,15 +34,20 @@ pub(crate) fn routes(actor: Actor, store: ArtifactStore, agent_tls: ClientConfig
         store,
         uploaded: Default::default(),
     })
-    .max_decoding_message_size(max_message);
-    Routes::new(SchedulerServer::new(scheduler::SchedulerService::new(
-        actor.clone(),
-    )))
-    .add_service(AgentChannelServer::new(
-        agent_channel::AgentChannelService::new(actor.clone()),
-    ))
-    .add_service(artifacts)
-    .add_service(OperatorServer::new(operator::OperatorService::new(
-        actor, agent_tls,
-    )))
+    .max_decoding_message_size(max_message)
+    .max_encoding_message_size(MAX_PUSH_BYTES);
+    let scheduler = SchedulerServer::new(scheduler::SchedulerService::new(actor.clone()))
+        .max_decoding_message_size(MAX_CALL_BYTES)
+        .max_encoding_message_size(MAX_PUSH_BYTES);
+    let agents = AgentChannelServer::new(agent_channel::AgentChannelService::new(actor.clone()))
+        .max_decoding_message_size(MAX_CALL_BYTES)
+        .max_encoding_message_size(MAX_PUSH_BYTES);
+    // `GetState` answers with the whole cluster.
+    let operator = OperatorServer::new(operator::OperatorService::new(actor, agent_tls))
+        .max_decoding_message_size(MAX_CALL_BYTES)
+        .max_encoding_message_size(MAX_STATE_BYTES);
+    Routes::new(scheduler)
+        .add_service(agents)
+        .add_service(artifacts)
+        .add_service(operator)
 }

@@ -184,6 +184,7 @@ impl Operator for OperatorService {
         }
         let channel = self.channel(&location.agent_id, &location.address)?;
         let response = AgentClient::new(channel)
+            .max_decoding_message_size(wasmesos_proto::limits::MAX_PUSH_BYTES)
             .read_file(req)
             .await
             .map_err(|status| Error::Agent {

@@ -1,7 +1,8 @@
-//! A framework's event queue: bounded, owned by its stream. The actor never waits on a
-//! reader; when a scheduler stops reading (a stalled HTTP or gRPC client) and the queue
-//! fills, the stream is ended and the framework treated as disconnected, as Mesos treats a
-//! broken connection: its failover timeout starts and it may subscribe again.
+//! A stream's bounded queue, owned by the stream: a framework's events and an agent's
+//! commands. The actor never waits on a reader; when a peer stops reading (a stalled HTTP
+//! or gRPC client) and the queue fills, the stream is ended and the peer treated as
+//! disconnected, as Mesos treats a broken connection: a framework's failover timeout starts
+//! and it may subscribe again; an agent re-registers (the master reconciles its tasks then).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,11 @@ use tokio::sync::{mpsc, oneshot};
 /// live scheduler ever has in flight (an offer round is one event per framework), so only a
 /// reader that stopped reading reaches it.
 pub(crate) const FRAMEWORK_EVENT_QUEUE: usize = 4096;
+
+/// Commands queued for one agent's stream before it is ended as stalled. A live agent reads
+/// its stream continuously, and a burst is small (one LAUNCH per agent per ACCEPT, one
+/// ACKNOWLEDGE per batch), so only an agent that stopped reading reaches it.
+pub(crate) const AGENT_COMMAND_QUEUE: usize = 4096;
 
 /// The one-shot "the queue overflowed" signal, fired at most once.
 type Overflow = Arc<Mutex<Option<oneshot::Sender<()>>>>;
@@ -44,6 +50,8 @@ pub(crate) struct EventReceiver<T> {
     overflow: Option<oneshot::Receiver<()>>,
     /// Set once the queue overflowed: the stream yields nothing more.
     ended: bool,
+    /// What the stream is, for the log line that ends it.
+    what: &'static str,
 }
 
 /// Why a send did not queue the event.
@@ -55,8 +63,16 @@ pub(crate) enum SendError {
     Overflowed,
 }
 
-/// A queue of `capacity` events (at least one).
+/// A framework's event queue of `capacity` events (at least one).
 pub(crate) fn channel<T>(capacity: usize) -> (EventSender<T>, EventReceiver<T>) {
+    channel_for(capacity, "a framework's event stream")
+}
+
+/// A queue of `capacity` items (at least one) for the stream `what` names in its log line.
+pub(crate) fn channel_for<T>(
+    capacity: usize,
+    what: &'static str,
+) -> (EventSender<T>, EventReceiver<T>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let (overflow_tx, overflow_rx) = oneshot::channel();
     (
@@ -68,6 +84,7 @@ pub(crate) fn channel<T>(capacity: usize) -> (EventSender<T>, EventReceiver<T>) 
             rx,
             overflow: Some(overflow_rx),
             ended: false,
+            what,
         },
     )
 }
@@ -125,8 +142,8 @@ impl<T> EventReceiver<T> {
                     self.rx.close();
                     tracing::warn!(
                         capacity = self.rx.max_capacity(),
-                        "a framework's event stream is ended: its reader stopped reading and \
-                         its event queue is full"
+                        "{} is ended: its reader stopped reading and its queue is full",
+                        self.what
                     );
                     return Poll::Ready(None);
                 }

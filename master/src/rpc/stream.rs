@@ -6,7 +6,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use super::queue::EventReceiver;
@@ -14,45 +13,18 @@ use super::queue::EventReceiver;
 /// What runs when the stream is dropped (the client disconnected or the server ended it).
 type OnClose = Box<dyn FnOnce() + Send>;
 
-/// Where a [`PushStream`]'s items come from: an agent's command channel, or a framework's
-/// bounded event queue (which ends the stream when its reader falls too far behind).
-pub(crate) enum Source<T> {
-    Unbounded(mpsc::UnboundedReceiver<T>),
-    Bounded(EventReceiver<T>),
-}
-
-impl<T> From<mpsc::UnboundedReceiver<T>> for Source<T> {
-    fn from(rx: mpsc::UnboundedReceiver<T>) -> Self {
-        Self::Unbounded(rx)
-    }
-}
-
-impl<T> From<EventReceiver<T>> for Source<T> {
-    fn from(rx: EventReceiver<T>) -> Self {
-        Self::Bounded(rx)
-    }
-}
-
-impl<T> Source<T> {
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self {
-            Self::Unbounded(rx) => rx.poll_recv(cx),
-            Self::Bounded(rx) => rx.poll_recv(cx),
-        }
-    }
-}
-
-/// A stream fed by a channel, with heartbeats and a close notice.
+/// A stream fed by a bounded queue (which ends the stream when its reader falls too far
+/// behind), with heartbeats and a close notice.
 pub(crate) struct PushStream<T> {
-    rx: Source<T>,
+    rx: EventReceiver<T>,
     heartbeat: Option<(Interval, fn() -> T)>,
     on_close: Option<OnClose>,
 }
 
 impl<T> PushStream<T> {
-    pub(crate) fn new(rx: impl Into<Source<T>>, on_close: OnClose) -> Self {
+    pub(crate) fn new(rx: EventReceiver<T>, on_close: OnClose) -> Self {
         Self {
-            rx: rx.into(),
+            rx,
             heartbeat: None,
             on_close: Some(on_close),
         }
@@ -108,16 +80,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn yields_pushed_items_then_heartbeats_and_reports_its_end() {
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "a subscriber's event stream; not bounded yet: disconnecting a reader that stops reading is the control-plane hardening work"
-        )]
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = crate::rpc::queue::channel(4);
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
         let mut stream = PushStream::new(rx, Box::new(move || flag.store(true, Ordering::SeqCst)))
             .with_heartbeat(Duration::from_secs(1), || 0u32);
-        tx.send(7).expect("send");
+        tx.send(7).expect("room");
         assert_eq!(stream.next().await.and_then(Result::ok), Some(7));
         // Paused time auto-advances to the next timer, so this is the heartbeat.
         assert_eq!(stream.next().await.and_then(Result::ok), Some(0));

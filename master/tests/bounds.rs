@@ -1,0 +1,191 @@
+//! What peers send or fail to read cannot exhaust the master: a stalled agent loses its
+//! command stream, and large updates reach a framework in events its client can decode.
+
+mod common;
+
+use common::*;
+use tokio_stream::StreamExt;
+use wasmesos_proto::v1::{
+    AcceptRequest, Event, ExecutorInfo, Filters, FrameworkMessageRequest, Offer, Operation, Reason,
+    ReconcileRequest, RegisterRequest, StatusUpdates, TaskInfo, TaskState, TaskStatus,
+    agent_command, event, operation, reconcile_request,
+};
+
+const MIB: usize = 1024 * 1024;
+
+async fn upload_hello(master: &Master) -> String {
+    let bytes = read_guest(wasmesos_guest_artifacts::HELLO);
+    master
+        .upload(&bytes, bytes.len() as u64, "")
+        .await
+        .expect("upload")
+        .digest
+}
+
+fn task(id: &str, digest: &str) -> TaskInfo {
+    TaskInfo {
+        task_id: id.into(),
+        name: id.into(),
+        executor: Some(ExecutorInfo {
+            digest: digest.into(),
+            ..ExecutorInfo::default()
+        }),
+        resources: Some(cpus_mem(1.0, 16.0 * MIB as f64)),
+        ..TaskInfo::default()
+    }
+}
+
+fn launch(framework_id: &str, offer: &Offer, tasks: Vec<TaskInfo>) -> AcceptRequest {
+    AcceptRequest {
+        framework_id: framework_id.into(),
+        offer_ids: vec![offer.id.clone()],
+        operations: vec![Operation {
+            operation: Some(operation::Operation::Launch(operation::Launch { tasks })),
+        }],
+        filters: Some(Filters {
+            refuse_seconds: Some(0.0),
+        }),
+    }
+}
+
+/// A master with one fake agent and one framework whose tasks `ids` run on it.
+async fn launched(ids: &[&str]) -> (Master, FakeAgent, String, tonic::Streaming<Event>) {
+    let master = start(|_| {}).await;
+    let digest = upload_hello(&master).await;
+    let agent = master
+        .register(cpus_mem(8.0, 1024.0 * MIB as f64), "")
+        .await;
+    let (fw, mut events) = master.subscribe("fw", &[]).await;
+    let offer = next_offers(&mut events).await.remove(0);
+    let tasks = ids.iter().map(|id| task(id, &digest)).collect();
+    master
+        .scheduler()
+        .accept(launch(&fw, &offer, tasks))
+        .await
+        .expect("accept");
+    (master, agent, fw, events)
+}
+
+#[tokio::test]
+async fn an_agent_that_stops_reading_its_commands_loses_its_stream_and_registers_again() {
+    let (master, mut agent, fw, _events) = launched(&["t1"]).await;
+    // The agent reads nothing more while its framework sends it messages: more than its
+    // command queue and the connection's flow-control windows hold together.
+    let senders = (0..8).map(|sender| {
+        let mut scheduler = master.scheduler_for(&fw);
+        let fw = fw.clone();
+        async move {
+            for _ in 0..1_500 {
+                let message = FrameworkMessageRequest {
+                    framework_id: fw.clone(),
+                    agent_id: String::new(),
+                    task_id: "t1".into(),
+                    data: vec![sender; 1024],
+                };
+                // Once the stream is ended the task's agent is gone; refusals are expected.
+                let _ = scheduler.message(message).await;
+            }
+        }
+    });
+    within(futures::future::join_all(senders)).await;
+
+    // What was already in flight is still delivered; then the stream ends instead of
+    // buffering the rest for a reader that stopped reading.
+    let mut delivered = 0usize;
+    while let Some(Ok(_)) = within(agent.commands.next()).await {
+        delivered += 1;
+    }
+    assert!(delivered < 12_000, "the stream was ended, not drained");
+
+    // The master handles it as a lost stream: the agent re-registers under its id.
+    let again = RegisterRequest {
+        agent: Some(wasmesos_proto::v1::AgentInfo {
+            id: agent.id.clone(),
+            hostname: "fake".into(),
+            resources: Some(cpus_mem(8.0, 1024.0 * MIB as f64)),
+            ..Default::default()
+        }),
+        ..RegisterRequest::default()
+    };
+    let mut commands = master
+        .agents()
+        .register(again)
+        .await
+        .expect("re-register")
+        .into_inner();
+    match within(commands.next()).await {
+        Some(Ok(command)) => match command.command {
+            Some(agent_command::Command::Registered(r)) => assert_eq!(r.agent_id, agent.id),
+            other => panic!("expected REGISTERED, got {other:?}"),
+        },
+        other => panic!("expected REGISTERED, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn five_results_of_a_mib_in_one_batch_reach_the_framework_in_decodable_events() {
+    let ids = ["r1", "r2", "r3", "r4", "r5"];
+    let (master, agent, fw, mut events) = launched(&ids).await;
+    for (i, id) in ids.iter().enumerate() {
+        let finished = TaskStatus {
+            task_id: (*id).into(),
+            framework_id: fw.clone(),
+            state: TaskState::TaskFinished as i32,
+            uuid: vec![u8::try_from(i).expect("small") + 1; 16],
+            data: vec![b'x'; MIB],
+            exit_code: Some(0),
+            reason: Reason::Finished as i32,
+            ..TaskStatus::default()
+        };
+        let updates = StatusUpdates {
+            agent_id: agent.id.clone(),
+            statuses: vec![finished],
+        };
+        master
+            .agent(&agent.id)
+            .update_status(updates)
+            .await
+            .expect("update");
+    }
+    let mut relayed = 0;
+    while relayed < ids.len() {
+        relayed += wait_for(&mut events, |e| match e {
+            event::Event::Update(u) => Some(u.statuses.len()),
+            _ => None,
+        })
+        .await;
+    }
+
+    // One reconciliation answers all five in one batch: merged, they would be one event of
+    // over 5 MiB, past what a client decodes by default, and its stream would fail.
+    let reconcile = ReconcileRequest {
+        framework_id: fw.clone(),
+        tasks: ids
+            .iter()
+            .map(|id| reconcile_request::ReconcileTask {
+                task_id: (*id).into(),
+                agent_id: agent.id.clone(),
+            })
+            .collect(),
+    };
+    master
+        .scheduler_for(&fw)
+        .reconcile(reconcile)
+        .await
+        .expect("reconcile");
+    let mut answers = Vec::new();
+    while answers.len() < ids.len() {
+        let statuses = wait_for(&mut events, |e| match e {
+            event::Event::Update(u) => Some(u.statuses.clone()),
+            _ => None,
+        })
+        .await;
+        for status in statuses {
+            assert_eq!(status.reason, Reason::Reconciliation as i32);
+            assert_eq!(status.data.len(), MIB, "a result is never split");
+            answers.push(status.task_id);
+        }
+    }
+    answers.sort();
+    assert_eq!(answers, ids);
+}
