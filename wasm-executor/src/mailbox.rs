@@ -62,7 +62,8 @@ pub struct MessageSender {
 }
 
 impl MessageSender {
-    /// Queues `data` for the guest. Returns `false` when the task has already ended.
+    /// Queues `data` for the guest. Returns `false` when the task has already ended, or when
+    /// [`INBOX_BYTES`] of messages already wait for it to read them.
     pub fn send(&self, data: Vec<u8>) -> bool {
         self.mailboxes.to_guest.push(data)
     }
@@ -100,11 +101,40 @@ impl Default for GuestEvents {
     }
 }
 
+/// Bytes of scheduler messages waiting for one guest to read them at most: a framework that
+/// sends to a guest that never reads cannot grow the agent's memory.
+pub const INBOX_BYTES: usize = 16 * 1024 * 1024;
+
+/// Bytes of a guest's events waiting for the host at most; beyond it the guest's newest
+/// events are dropped (the host reads them as they come, so this only bounds a host that
+/// falls far behind).
+pub const OUTBOX_BYTES: usize = 16 * 1024 * 1024;
+
 /// Both directions of one task's `host` traffic, in one allocation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Mailboxes {
     to_guest: Queue<Vec<u8>>,
     from_guest: Queue<GuestEvent>,
+}
+
+impl Default for Mailboxes {
+    fn default() -> Self {
+        Mailboxes {
+            to_guest: Queue::bounded(INBOX_BYTES, Vec::len),
+            from_guest: Queue::bounded(OUTBOX_BYTES, GuestEvent::weight),
+        }
+    }
+}
+
+impl GuestEvent {
+    /// The bytes it holds.
+    fn weight(&self) -> usize {
+        match self {
+            GuestEvent::Status(text) => text.len(),
+            GuestEvent::Message(data) => data.len(),
+            GuestEvent::Log { message, .. } => message.len(),
+        }
+    }
 }
 
 /// The host side of one task's `host` interface.
@@ -140,7 +170,8 @@ impl HostChannels {
     }
 
     pub(crate) fn emit(&self, event: GuestEvent) {
-        // Nobody listening is fine: the agent may not care about events.
+        // Nobody listening is fine: the agent may not care about events. A host too far
+        // behind loses the newest (see `OUTBOX_BYTES`).
         let _ = self.mailboxes.from_guest.push(event);
     }
 
@@ -167,6 +198,37 @@ impl HostChannels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_directions_hold_a_bounded_number_of_bytes() {
+        let (host, sender, mut events) = HostChannels::new(INBOX_BYTES);
+        let mib = vec![0u8; 1024 * 1024];
+        for _ in 0..16 {
+            assert!(sender.send(mib.clone()));
+        }
+        assert!(
+            !sender.send(vec![0]),
+            "a guest that never reads has a full inbox"
+        );
+        for _ in 0..16 {
+            host.emit(GuestEvent::Message(mib.clone()));
+        }
+        host.emit(GuestEvent::Log {
+            level: LogLevel::Info,
+            message: "dropped".into(),
+        });
+        let mut read = 0;
+        while let Some(event) = events.try_recv() {
+            assert!(matches!(event, GuestEvent::Message(_)));
+            read += 1;
+        }
+        assert_eq!(read, 16, "the event past the limit was dropped");
+        host.emit(GuestEvent::Status("room again".into()));
+        assert_eq!(
+            events.try_recv(),
+            Some(GuestEvent::Status("room again".into()))
+        );
+    }
 
     #[tokio::test]
     async fn events_end_after_the_task_and_messages_are_refused() {

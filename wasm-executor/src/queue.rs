@@ -15,28 +15,42 @@ pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
     /// Wakes the one reader; `notify_one` keeps a permit if it is not waiting yet.
     changed: Notify,
+    /// What an item weighs (its bytes), and the most the queued items may weigh together.
+    weigh: fn(&T) -> usize,
+    limit: usize,
 }
 
 #[derive(Debug)]
 struct State<T> {
     items: VecDeque<T>,
+    /// What the queued items weigh together.
+    weight: usize,
     /// No more items will come (the writer's side ended).
     closed: bool,
 }
 
 impl<T> Default for Queue<T> {
+    /// An unbounded queue.
     fn default() -> Self {
-        Queue {
-            state: Mutex::new(State {
-                items: VecDeque::new(),
-                closed: false,
-            }),
-            changed: Notify::new(),
-        }
+        Queue::bounded(usize::MAX, |_| 0)
     }
 }
 
 impl<T> Queue<T> {
+    /// A queue whose items may weigh `limit` together; a push beyond it is refused.
+    pub(crate) fn bounded(limit: usize, weigh: fn(&T) -> usize) -> Self {
+        Queue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                weight: 0,
+                closed: false,
+            }),
+            changed: Notify::new(),
+            weigh,
+            limit,
+        }
+    }
+
     /// A queue that has already ended.
     pub(crate) fn closed() -> Self {
         let queue = Queue::default();
@@ -49,12 +63,15 @@ impl<T> Queue<T> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends `item`; false (and `item` dropped) once the queue is closed.
+    /// Appends `item`; false (and `item` dropped) once the queue is closed, or when it would
+    /// weigh more than its limit.
     pub(crate) fn push(&self, item: T) -> bool {
+        let weight = (self.weigh)(&item);
         let mut state = self.lock();
-        if state.closed {
+        if state.closed || state.weight.saturating_add(weight) > self.limit {
             return false;
         }
+        state.weight = state.weight.saturating_add(weight);
         state.items.push_back(item);
         drop(state);
         self.changed.notify_one();
@@ -62,7 +79,10 @@ impl<T> Queue<T> {
     }
 
     pub(crate) fn pop(&self) -> Option<T> {
-        self.lock().items.pop_front()
+        let mut state = self.lock();
+        let item = state.items.pop_front()?;
+        state.weight = state.weight.saturating_sub((self.weigh)(&item));
+        Some(item)
     }
 
     /// The next item, waiting for one; `None` once the queue is closed and empty.
@@ -71,6 +91,7 @@ impl<T> Queue<T> {
             {
                 let mut state = self.lock();
                 if let Some(item) = state.items.pop_front() {
+                    state.weight = state.weight.saturating_sub((self.weigh)(&item));
                     return Some(item);
                 }
                 if state.closed {
@@ -92,6 +113,7 @@ impl<T> Queue<T> {
         let mut state = self.lock();
         state.closed = true;
         state.items.clear();
+        state.weight = 0;
     }
 }
 
