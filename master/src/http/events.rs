@@ -14,15 +14,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
+use axum::{Extension, Router};
 use futures::Stream;
 use serde::Serialize;
 use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
+use crate::auth::{Caller, Security};
 use crate::core::{AgentView, ClusterResources, FrameworkView, MasterView, RoleView};
 use crate::core::{StateSnapshot, TaskView};
 
@@ -42,35 +43,53 @@ struct Feed {
     snapshots: watch::Receiver<Arc<StateSnapshot>>,
     /// The latest live state as JSON, serialized once per generation for every stream.
     cache: Arc<JsonCache>,
+    /// The ACLs that decide what each caller's stream shows.
+    security: Arc<Security>,
 }
 
 /// `/events`, fed by the actor's snapshot channel.
-pub(crate) fn routes(snapshots: watch::Receiver<Arc<StateSnapshot>>) -> Router {
+pub(crate) fn routes(
+    snapshots: watch::Receiver<Arc<StateSnapshot>>,
+    security: Arc<Security>,
+) -> Router {
     let feed = Feed {
         snapshots,
         cache: Arc::default(),
+        security,
     };
     Router::new().route("/events", get(events)).with_state(feed)
 }
 
-async fn events(State(feed): State<Feed>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn events(
+    State(feed): State<Feed>,
+    caller: Option<Extension<Caller>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    // The authentication middleware sets it on every request the master serves.
+    let caller = caller.map(|Extension(caller)| caller).unwrap_or_default();
     tracing::debug!("a live feed opened");
     let keep_alive = KeepAlive::new()
         .interval(KEEP_ALIVE)
         .event(Event::default().event("ping"));
-    Sse::new(stream(feed)).keep_alive(keep_alive)
+    Sse::new(stream(feed, caller)).keep_alive(keep_alive)
 }
 
 /// Where one stream is.
 struct Cursor {
     feed: Feed,
+    /// Whom the stream is for: it shows what the ACLs let them see.
+    caller: Caller,
     /// When the previous event went out; `None` before the first.
     sent: Option<Instant>,
 }
 
-fn stream(mut feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
+fn stream(mut feed: Feed, caller: Caller) -> impl Stream<Item = Result<Event, Infallible>> {
     feed.snapshots.mark_changed();
-    futures::stream::unfold(Cursor { feed, sent: None }, |mut cursor| async move {
+    let cursor = Cursor {
+        feed,
+        caller,
+        sent: None,
+    };
+    futures::stream::unfold(cursor, |mut cursor| async move {
         if let Some(sent) = cursor.sent {
             tokio::time::sleep(THROTTLE.saturating_sub(sent.elapsed())).await;
         }
@@ -79,15 +98,21 @@ fn stream(mut feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
             return None;
         }
         let snapshot = Arc::clone(&cursor.feed.snapshots.borrow_and_update());
-        let event = state_event(&cursor.feed, snapshot).await;
+        let event = state_event(&cursor.feed, &cursor.caller, snapshot).await;
         cursor.sent = Some(Instant::now());
         Some((Ok(event), cursor))
     })
 }
 
-async fn state_event(feed: &Feed, snapshot: Arc<StateSnapshot>) -> Event {
+async fn state_event(feed: &Feed, caller: &Caller, snapshot: Arc<StateSnapshot>) -> Event {
     let generation = snapshot.generation;
-    let json = live_json(feed, snapshot).await;
+    let json = if feed.security.filters_views() {
+        // What this caller sees is its own: built for it, not shared through the cache.
+        let visible = feed.security.view(caller, snapshot);
+        serialize(visible).await
+    } else {
+        live_json(feed, snapshot).await
+    };
     Event::default()
         .event("state")
         .id(generation.to_string())
@@ -103,10 +128,17 @@ async fn live_json(feed: &Feed, snapshot: Arc<StateSnapshot>) -> Arc<str> {
         return Arc::clone(json);
     }
     let generation = snapshot.generation;
+    let json = serialize(snapshot).await;
+    *cache = Some((generation, Arc::clone(&json)));
+    json
+}
+
+/// The live state of `snapshot` as JSON.
+async fn serialize(snapshot: Arc<StateSnapshot>) -> Arc<str> {
     // Thousands of tasks take milliseconds to serialize: keep that off the async workers.
     let built =
         tokio::task::spawn_blocking(move || serde_json::to_string(&LiveState::of(&snapshot))).await;
-    let json: Arc<str> = match built {
+    match built {
         Ok(Ok(json)) => Arc::from(json),
         Ok(Err(err)) => {
             tracing::error!(%err, "cannot serialize the live state");
@@ -116,9 +148,7 @@ async fn live_json(feed: &Feed, snapshot: Arc<StateSnapshot>) -> Arc<str> {
             tracing::error!(%err, "serializing the live state panicked");
             Arc::from("{}")
         }
-    };
-    *cache = Some((generation, Arc::clone(&json)));
-    json
+    }
 }
 
 /// The snapshot as the UI gets it: every field but a capped task list.

@@ -73,7 +73,10 @@ async fn open(rx: watch::Receiver<Arc<StateSnapshot>>) -> Reader {
     let request = Request::get("/events")
         .body(Body::empty())
         .expect("a request");
-    let response = routes(rx).oneshot(request).await.expect("an answer");
+    let response = routes(rx, Arc::default())
+        .oneshot(request)
+        .await
+        .expect("an answer");
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
     assert_eq!(

@@ -103,6 +103,6 @@ pub(crate) fn routes(state: HttpState) -> Router {
         .route("/files/read", get(files::read))
         .route("/files/browse", get(files::browse))
         .with_state(state.clone())
-        .merge(events::routes(state.snapshots))
+        .merge(events::routes(state.snapshots, state.security))
         .merge(ui::routes())
 }
