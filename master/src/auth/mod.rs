@@ -451,42 +451,25 @@ mod tests {
 
     #[test]
     fn endpoints_fall_into_the_right_class() {
-        let get = Method::GET;
-        let post = Method::POST;
-        assert_eq!(
-            class(&post, "/wasmesos.v1.Scheduler/Accept"),
-            Class::Framework
-        );
-        assert_eq!(
-            class(&post, "/wasmesos.v1.Artifacts/Upload"),
-            Class::Framework
-        );
-        assert_eq!(
-            class(&post, "/wasmesos.v1.AgentChannel/Register"),
-            Class::Agent
-        );
-        assert_eq!(
-            class(&post, "/wasmesos.v1.Operator/GetState"),
-            Class::ReadOnly
-        );
-        assert_eq!(
-            class(&post, "/wasmesos.v1.Operator/ReadTaskFile"),
-            Class::ReadOnly
-        );
-        assert_eq!(
-            class(&post, "/wasmesos.v1.Operator/SetQuota"),
-            Class::ReadWrite
-        );
-        assert_eq!(
-            class(&post, "/wasmesos.v1.Operator/KillTask"),
-            Class::ReadWrite
-        );
-        assert_eq!(class(&post, "/api/v1/scheduler"), Class::Framework);
-        assert_eq!(class(&post, "/api/v1"), Class::ReadWrite);
-        assert_eq!(class(&get, "/state"), Class::ReadOnly);
-        assert_eq!(class(&get, "/files/read"), Class::ReadOnly);
-        assert_eq!(class(&get, "/health"), Class::Open);
-        assert_eq!(class(&get, "/ui/app.js"), Class::Open);
-        assert_eq!(class(&post, "/wasmesos.v1.Unknown/X"), Class::ReadWrite);
+        let (get, post) = (Method::GET, Method::POST);
+        let cases = [
+            (&post, "/wasmesos.v1.Scheduler/Accept", Class::Framework),
+            (&post, "/wasmesos.v1.Artifacts/Upload", Class::Framework),
+            (&post, "/wasmesos.v1.AgentChannel/Register", Class::Agent),
+            (&post, "/wasmesos.v1.Operator/GetState", Class::ReadOnly),
+            (&post, "/wasmesos.v1.Operator/ReadTaskFile", Class::ReadOnly),
+            (&post, "/wasmesos.v1.Operator/SetQuota", Class::ReadWrite),
+            (&post, "/wasmesos.v1.Operator/KillTask", Class::ReadWrite),
+            (&post, "/wasmesos.v1.Unknown/X", Class::ReadWrite),
+            (&post, "/api/v1/scheduler", Class::Framework),
+            (&post, "/api/v1", Class::ReadWrite),
+            (&get, "/state", Class::ReadOnly),
+            (&get, "/files/read", Class::ReadOnly),
+            (&get, "/health", Class::Open),
+            (&get, "/ui/app.js", Class::Open),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(class(method, path), expected, "{method} {path}");
+        }
     }
 }
