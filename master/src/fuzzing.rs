@@ -24,13 +24,13 @@ pub fn mesos_body(content_type: &str, body: &[u8]) {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, value);
     let body = Bytes::copy_from_slice(body);
-    if let Ok((call, _)) = codec::decode::<scheduler::Call>(&headers, &body, "Call") {
+    if let Ok((call, format)) = codec::decode::<scheduler::Call>(&headers, &body, "Call") {
         scheduler_call(&call);
-        json_round_trip(&call);
+        json_round_trip(&call, format);
     }
-    if let Ok((call, _)) = codec::decode::<master::Call>(&headers, &body, "Call") {
+    if let Ok((call, format)) = codec::decode::<master::Call>(&headers, &body, "Call") {
         let _ = operator::validate(&call);
-        json_round_trip(&call);
+        json_round_trip(&call, format);
     }
 }
 
@@ -67,12 +67,17 @@ fn task_info(task: &mesos::TaskInfo, executor: Option<&mesos::ExecutorInfo>) {
     let _ = json::to_json_string(task);
 }
 
-/// Writing a decoded message as JSON, reading that back and writing it again gives the same
-/// text: the writer and the reader agree on every message the reader accepts.
-fn json_round_trip<M: MesosMessage>(message: &M) {
+/// A decoded message written as JSON. For one read from JSON, reading that back and writing
+/// it again gives the same text: the writer and the reader agree on every message the reader
+/// accepts. (A protobuf body may hold enum numbers the `.proto` does not name, which the
+/// writer writes as numbers and the reader, as Mesos's, refuses.)
+fn json_round_trip<M: MesosMessage>(message: &M, format: codec::Format) {
     let Ok(text) = json::to_json_string(message) else {
         return;
     };
+    if format != codec::Format::Json {
+        return;
+    }
     let value: serde_json::Value = match serde_json::from_str(&text) {
         Ok(value) => value,
         Err(err) => panic!("the JSON writer wrote what serde_json cannot read ({err}): {text}"),
