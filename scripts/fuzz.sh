@@ -40,9 +40,13 @@ case "${1:-}" in
   *)
     target=$1
     seconds=${2:-600}
+    # Components are fuzzed up to 16 KiB: the longest seed (the demo's 109 KiB component)
+    # would otherwise set the length, and the corpus would grow by megabytes a minute.
+    max_len=()
+    [ "$target" != component_validation ] || max_len=(-max_len=16384)
     # One process on one core (libFuzzer's default without -jobs); an input running over
     # 10 s or 2 GiB is a finding, as a crash is.
     fuzz run "$target" "fuzz/corpus/$target" -- \
-      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "${max_len[@]}"
     ;;
 esac
