@@ -39,6 +39,15 @@ fn byte_units_match_the_agent_flags() {
 }
 
 #[test]
+fn a_size_ending_in_a_wide_character_is_refused_not_a_panic() {
+    // Found by the `resources` fuzz target: the unit was split one byte after the last
+    // non-letter, inside a multi-byte character.
+    assert!(wasmesos_allocator::parse_size("20G\u{fffd}").is_err());
+    assert!(wasmesos_allocator::parse_size("1\u{e9}GiB").is_err());
+    assert!(parse("mem:20G\u{fffd}").is_err());
+}
+
+#[test]
 fn display_round_trips_exactly() {
     for text in [
         "cpus:0.5;cpus(eng/backend):2;mem:1536MiB;gpus:3",

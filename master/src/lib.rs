@@ -61,6 +61,8 @@ mod config;
 pub mod core;
 mod entry;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod ha;
 mod http;
 pub mod mesos;

@@ -162,9 +162,11 @@ pub fn parse_size(text: &str) -> Result<f64, String> {
 }
 
 fn split_unit(value: &str) -> (&str, &str) {
+    // The unit starts after the last character that is not a letter, whatever its width.
     let start = value
-        .rfind(|c: char| !c.is_ascii_alphabetic())
-        .map_or(0, |at| at + 1);
+        .char_indices()
+        .rfind(|(_, c)| !c.is_ascii_alphabetic())
+        .map_or(0, |(at, c)| at + c.len_utf8());
     value.split_at(start)
 }
 

@@ -28,7 +28,7 @@ const FOLLOW_POLL: Duration = Duration::from_millis(200);
 /// Which file, where, how much.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ReadQuery {
+pub(crate) struct ReadQuery {
     task_id: String,
     /// `stdout` (the default) or `stderr`.
     file: Option<String>,

@@ -20,12 +20,12 @@
 //! [`snapshots::PUBLISH_INTERVAL`], fewer when a rebuild is slow). Never hold `borrow()` across an await.
 
 mod events;
-mod files;
+pub(crate) mod files;
 mod mesos_files;
 mod problem;
 mod prometheus;
 pub(crate) mod snapshots;
-mod state;
+pub(crate) mod state;
 mod ui;
 
 use std::sync::Arc;

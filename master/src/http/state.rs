@@ -98,7 +98,7 @@ pub(super) async fn roles(State(state): State<HttpState>) -> Json<Vec<RoleView>>
 /// `/tasks` filters; all optional.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct TaskQuery {
+pub(crate) struct TaskQuery {
     framework: Option<String>,
     agent: Option<String>,
     /// `RUNNING` or `TASK_RUNNING`, any case.
@@ -160,7 +160,7 @@ pub(super) async fn tasks(
 }
 
 /// A `state` filter as the snapshot spells it (`RUNNING`), or a 400.
-fn task_state(asked: &str) -> Result<&'static str, Problem> {
+pub(crate) fn task_state(asked: &str) -> Result<&'static str, Problem> {
     wasmesos_proto::v1::TaskState::from_name(asked)
         .map(wasmesos_proto::v1::TaskState::name)
         .ok_or_else(|| Problem::bad_request(format!("state {asked:?} is not a task state")))

@@ -157,8 +157,9 @@ fn push_float(value: f64, out: &mut Vec<u8>) -> Result<(), JsonError> {
     }
 }
 
-/// Writes the message encoded in `wire`: the fields set, and unset optional ones with a
-/// declared default, in the `.proto`'s order.
+/// Writes the message encoded in `wire`: the fields set, unset optional ones with a declared
+/// default, and unset required scalars with theirs (prost leaves a map's value out when it
+/// is the default message, `Scalar { value: 0 }` among them), in the `.proto`'s order.
 fn write_message(
     wire: &[u8],
     desc: &MessageDescriptor,
@@ -206,7 +207,9 @@ fn write_message(
         } else if let Some(last) = occurrences.next_back() {
             name(out);
             write_value(last, &kind, depth, out)?;
-        } else if has_declared_default(&field) && !is_deprecated(&field) {
+        } else if (has_declared_default(&field) || is_required_scalar(&field))
+            && !is_deprecated(&field)
+        {
             name(out);
             write_default(&Value::default_value_for_field(&field), &kind, out)?;
         }
@@ -310,7 +313,11 @@ fn write_map(
         out.push(b':');
         match value {
             Some(value) => write_value(value, &value_kind, depth, out)?,
-            None => write_default(&Value::default_value(&value_kind), &value_kind, out)?,
+            // The default message: its required scalars are written, as Mesos reads them.
+            None => match &value_kind {
+                Kind::Message(desc) => write_message(&[], desc, depth.saturating_add(1), out)?,
+                _ => write_default(&Value::default_value(&value_kind), &value_kind, out)?,
+            },
         }
     }
     out.push(b'}');
@@ -394,6 +401,10 @@ fn write_default(value: &Value, kind: &Kind, out: &mut Vec<u8>) -> Result<(), Js
 
 fn has_declared_default(field: &FieldDescriptor) -> bool {
     field.field_descriptor_proto().default_value.is_some()
+}
+
+fn is_required_scalar(field: &FieldDescriptor) -> bool {
+    field.cardinality() == Cardinality::Required && !matches!(field.kind(), Kind::Message(_))
 }
 
 fn is_deprecated(field: &FieldDescriptor) -> bool {
@@ -798,6 +809,20 @@ mod tests {
         write_message(&wire, &desc, 0, &mut out).expect("write");
         let json: Json = serde_json::from_slice(&out).expect("valid");
         assert_eq!(json["command"]["exit_code"], -3);
+    }
+
+    #[test]
+    fn a_map_value_that_is_the_default_message_reads_back() {
+        // Found by the `http_decoders` fuzz target: prost leaves a map's value out when it
+        // is the default message, and `"cpus":{}` lacks Scalar's required `value`.
+        let json = serde_json::json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
+            {"role": "eng", "guarantees": {"cpus": {"value": 0}}}]}});
+        let call: wasmesos_proto::mesos::v1::master::Call = from_json(&json).expect("a call");
+        let text = to_json_string(&call).expect("written");
+        assert!(text.contains(r#""cpus":{"value":0.0}"#), "{text}");
+        let again: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let back: wasmesos_proto::mesos::v1::master::Call = from_json(&again).expect("reads back");
+        assert_eq!(back, call);
     }
 
     #[test]

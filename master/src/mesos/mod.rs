@@ -18,18 +18,18 @@
 //! its `Mesos-Stream-Id`); every non-SUBSCRIBE call must carry the current stream id; request
 //! bodies are at most [`MAX_BODY`] bytes.
 
-mod codec;
+pub(crate) mod codec;
 mod events;
 pub(crate) mod json;
 mod legacy;
-mod operator;
+pub(crate) mod operator;
 pub mod recordio;
-mod resources;
+pub(crate) mod resources;
 pub(crate) mod sandbox;
-mod scheduler;
+pub(crate) mod scheduler;
 mod shell;
-mod subscribe;
-mod tasks;
+pub(crate) mod subscribe;
+pub(crate) mod tasks;
 
 pub(crate) use operator::master_flags;
 

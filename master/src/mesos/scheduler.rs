@@ -290,7 +290,7 @@ async fn dispatch(
 
 /// What Mesos's call validation checks of an UPDATE_FRAMEWORK before looking the framework
 /// up.
-fn update_framework_checks(call: &Call) -> Result<(), Refusal> {
+pub(crate) fn update_framework_checks(call: &Call) -> Result<(), Refusal> {
     let Some(framework_id) = &call.framework_id else {
         return Err(invalid("Expecting 'framework_id' to be present"));
     };

@@ -32,7 +32,7 @@ fn native_heartbeat() -> native::Event {
 }
 
 /// The native SUBSCRIBE for a Mesos one.
-fn subscribe_request(call: &Call) -> Result<SubscribeRequest, Refusal> {
+pub(crate) fn subscribe_request(call: &Call) -> Result<SubscribeRequest, Refusal> {
     let invalid =
         |why: &str| Refusal::bad_request(format!("Failed to validate scheduler::Call: {why}"));
     let Some(subscribe) = &call.subscribe else {

@@ -70,7 +70,7 @@ pub(crate) async fn handle(
     deprecated,
     reason = "SET_QUOTA and REMOVE_QUOTA are deprecated in Mesos 1.11 and still answered"
 )]
-fn validate(call: &Call) -> Result<call::Type, Refusal> {
+pub(crate) fn validate(call: &Call) -> Result<call::Type, Refusal> {
     let invalid =
         |why: &str| Refusal::bad_request(format!("Failed to validate master::Call: {why}"));
     let Some(kind) = call.r#type else {
