@@ -62,6 +62,9 @@ impl MasterLink {
     /// resubscribes (a master restart, a failover) then carries the new session's stream id
     /// instead of being refused for the old one.
     pub(crate) async fn wait_subscribed(&self, limit: Duration) {
+        if *self.subscribed.borrow() {
+            return;
+        }
         let mut open = self.subscribed.subscribe();
         let _ = tokio::time::timeout(limit, open.wait_for(|open| *open)).await;
     }
