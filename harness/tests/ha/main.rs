@@ -4,5 +4,6 @@
 mod common;
 mod detector;
 mod failover;
+mod records;
 mod redirect;
 mod session;
