@@ -11,10 +11,13 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use wasmesos_detector::{ClientTls, Identity};
 use wasmesos_guest_artifacts as guests;
-use wasmesos_harness::{ChildProcess, TestPki, spawn_and_read_url};
+use wasmesos_harness::{ChildProcess, TestPki, eventually_some, spawn_and_read_url};
 use wasmesos_proto::HeartbeatRequest;
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 use wasmesos_sdk_scheduler::{Driver, DriverConfig};
+
+/// How long a condition on the master's published state may take to hold.
+const DEADLINE: Duration = Duration::from_secs(10);
 
 const BINARY: &str = env!("CARGO_BIN_EXE_wasmesos");
 const STARTUP: Duration = Duration::from_secs(60);
@@ -247,11 +250,16 @@ async fn with_a_client_ca_agents_need_a_client_certificate_and_others_may_go_wit
         "{refused:?}"
     );
 
-    // The CLI without one still reads the state, which lists the one agent.
-    let agents = wasmesos(&url, Some(pki.ca()), &["agents", "--json"]);
-    assert_eq!(agents.status.code(), Some(0), "{agents:?}");
-    let json: serde_json::Value = serde_json::from_slice(&agents.stdout).expect("JSON");
-    assert_eq!(json.as_array().map(Vec::len), Some(1), "{json}");
+    // The CLI without one still reads the state, which lists the one agent (the state the
+    // master publishes may lag the registration by a moment).
+    eventually_some("the agent listed over TLS", DEADLINE, async || {
+        let agents = wasmesos(&url, Some(pki.ca()), &["agents", "--json"]);
+        assert_eq!(agents.status.code(), Some(0), "{agents:?}");
+        let json: serde_json::Value = serde_json::from_slice(&agents.stdout).expect("JSON");
+        (json.as_array().map(Vec::len) == Some(1)).then_some(())
+    })
+    .await
+    .expect("the CLI lists the agent");
 
     // A certificate another CA signed fails the handshake. TLS 1.3 sends the client's
     // certificate after the server's Finished, so the first call sees the refusal, as a
