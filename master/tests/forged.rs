@@ -16,7 +16,7 @@ fn status(task_id: &str, state: TaskState, uuid: u8) -> TaskStatus {
         task_id: task_id.into(),
         state: state as i32,
         uuid: vec![uuid; 16],
-        data: b"forged?".to_vec().into(),
+        data: b"forged?".to_vec(),
         ..TaskStatus::default()
     }
 }
