@@ -131,6 +131,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error as a framework may read it in a task's status: the same words, without the
+    /// agent's own paths (its work dir, sandboxes, cache, checkpoint), which stay in the log.
+    pub(crate) fn for_framework(&self) -> String {
+        use wasmesos_wasm_executor::Error as Executor;
+        match self {
+            Error::Io { action, source, .. }
+            | Error::Executor(Executor::Io { action, source, .. }) => {
+                format!("{action} a file of the agent's: {source}")
+            }
+            Error::Checkpoint { .. } => "the agent's checkpoint cannot be used".to_string(),
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,
@@ -147,5 +161,34 @@ impl Error {
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
         Error::Rpc(Box::new(status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_framework_reads_what_failed_but_not_where_on_the_agent() {
+        let secret = "/var/lib/wasmesos/agent-7/sandboxes/3";
+        let io = Error::io(
+            "creating",
+            secret,
+            std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left"),
+        );
+        assert!(io.to_string().contains(secret), "the log keeps the path");
+        let told = io.for_framework();
+        assert!(
+            !told.contains(secret) && told.contains("no space left"),
+            "{told}"
+        );
+        let executor = Error::Executor(wasmesos_wasm_executor::Error::Io {
+            action: "reading",
+            path: secret.into(),
+            source: std::io::Error::other("denied"),
+        });
+        assert!(!executor.for_framework().contains(secret));
+        let plain = Error::InvalidTask("cpus must be positive".into());
+        assert_eq!(plain.for_framework(), plain.to_string());
     }
 }

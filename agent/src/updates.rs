@@ -154,7 +154,7 @@ impl Update {
         Update::new(
             state,
             error_reason(err),
-            err.to_string(),
+            err.for_framework(),
             StatusSource::SourceAgent,
         )
     }
