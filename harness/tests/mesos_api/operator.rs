@@ -581,3 +581,48 @@ async fn subscribe_streams_agents_joining_and_leaving() {
         .await;
     cluster.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_removes_a_framework_and_an_unknown_id_is_a_400() {
+    let (_cluster, authority) = cluster().await;
+    let framework = Framework::subscribe(&authority, &subscribe_call("doomed", json!({}))).await;
+    let framework_id = framework.framework_id.clone();
+    let teardown =
+        |id: &str| json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": id}}});
+    let unknown = operator(&authority, &teardown("no-such-framework")).await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        unknown.text()
+    );
+    assert_eq!(unknown.text(), "No framework found with specified ID");
+    // The framework shows in the state once the master has published it.
+    eventually_some("the framework in GET_FRAMEWORKS", PATIENCE, async || {
+        let frameworks = read(&authority, "GET_FRAMEWORKS").await;
+        let listed = frameworks["get_frameworks"]["frameworks"]
+            .as_array()
+            .is_some_and(|all| {
+                all.iter()
+                    .any(|f| f["framework_info"]["id"]["value"] == framework_id.as_str())
+            });
+        listed.then_some(())
+    })
+    .await
+    .expect("listed");
+    let answer = operator(&authority, &teardown(&framework_id)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    eventually_some("the framework completed", PATIENCE, async || {
+        let frameworks = read(&authority, "GET_FRAMEWORKS").await;
+        let completed = frameworks["get_frameworks"]["completed_frameworks"]
+            .as_array()
+            .is_some_and(|all| {
+                all.iter()
+                    .any(|f| f["framework_info"]["id"]["value"] == framework_id.as_str())
+            });
+        completed.then_some(())
+    })
+    .await
+    .expect("the torn-down framework is completed");
+    drop(framework);
+}

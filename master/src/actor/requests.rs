@@ -80,6 +80,12 @@ impl Actor {
         self.core(move |core, now| core.teardown(&framework_id, now))
             .await?
     }
+
+    /// An operator removes a framework, connected or not.
+    pub(crate) async fn operator_teardown(&self, framework_id: String) -> Result<(), Error> {
+        self.core(move |core, now| core.operator_teardown(&framework_id, now))
+            .await?
+    }
 }
 
 /// `AgentChannel`: what agents report.

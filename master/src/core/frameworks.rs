@@ -318,6 +318,16 @@ impl Core {
         Ok(())
     }
 
+    /// An operator's TEARDOWN: removes a framework, connected or not.
+    pub fn operator_teardown(&mut self, framework_id: &str, now: Time) -> Result<(), Error> {
+        let id = FrameworkId::from(framework_id);
+        if !self.frameworks.contains_key(&id) {
+            return Err(Error::NotFound(format!("no framework {framework_id}")));
+        }
+        self.remove_framework(&id, "torn down by an operator", now);
+        Ok(())
+    }
+
     /// Frameworks disconnected for longer than their failover timeout are removed.
     pub(super) fn expire_failovers(&mut self, now: Time) {
         let expired: Vec<FrameworkId> = self

@@ -29,7 +29,7 @@ use wasmesos_proto::mesos::v1::master::{Call, Response as MesosResponse, call, r
 use super::MesosApi;
 use super::codec::{self, Format, Refusal};
 use crate::Error;
-use crate::auth::Caller;
+use crate::auth::{Action, Caller};
 use axum::Extension;
 
 pub(crate) use events::Subscribers;
@@ -315,13 +315,46 @@ async fn dispatch(
             ));
         }
         T::Teardown => {
-            return Err(unsupported(
-                kind,
-                "a framework ends itself with the scheduler API's TEARDOWN",
-            ));
+            let framework_id = call
+                .teardown
+                .map(|t| t.framework_id.value)
+                .unwrap_or_default();
+            return teardown(api, caller, framework_id)
+                .await
+                .map(|()| done(StatusCode::OK));
         }
     };
     Ok(ok(&answer, format))
+}
+
+/// TEARDOWN: removes a framework for an operator, as Mesos does: `teardown_frameworks`
+/// judged on the framework's principal; an unknown id is Mesos's 400.
+async fn teardown(api: &MesosApi, caller: &Caller, framework_id: String) -> Result<(), Refusal> {
+    let snapshot = super::legacy::snapshot(api);
+    let principal = snapshot
+        .frameworks
+        .iter()
+        .find(|f| f.id == framework_id)
+        .map(|f| f.info.principal.clone())
+        .unwrap_or_default();
+    api.actor
+        .security()
+        .check(
+            caller,
+            Action::TeardownFrameworks,
+            &[("framework_principals", &principal)],
+        )
+        .map_err(|err| Refusal::new(StatusCode::FORBIDDEN, err.to_string()))?;
+    match api.actor.operator_teardown(framework_id).await {
+        Ok(()) => Ok(()),
+        Err(Error::NotSubscribed(_) | Error::NotFound(_) | Error::FrameworkRemoved(_)) => {
+            Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "No framework found with specified ID",
+            ))
+        }
+        Err(err) => Err(refusal(err)),
+    }
 }
 
 /// An answer with no body.
