@@ -6,47 +6,11 @@ mod common;
 use common::*;
 use tokio_stream::StreamExt;
 use wasmesos_proto::v1::{
-    AcceptRequest, Event, ExecutorInfo, Filters, FrameworkMessageRequest, Offer, Operation, Reason,
-    ReconcileRequest, RegisterRequest, StatusUpdates, TaskInfo, TaskState, TaskStatus,
-    agent_command, event, operation, reconcile_request,
+    Event, FrameworkMessageRequest, Reason, ReconcileRequest, RegisterRequest, StatusUpdates,
+    TaskState, TaskStatus, agent_command, event, reconcile_request,
 };
 
 const MIB: usize = 1024 * 1024;
-
-async fn upload_hello(master: &Master) -> String {
-    let bytes = read_guest(wasmesos_guest_artifacts::HELLO);
-    master
-        .upload(&bytes, bytes.len() as u64, "")
-        .await
-        .expect("upload")
-        .digest
-}
-
-fn task(id: &str, digest: &str) -> TaskInfo {
-    TaskInfo {
-        task_id: id.into(),
-        name: id.into(),
-        executor: Some(ExecutorInfo {
-            digest: digest.into(),
-            ..ExecutorInfo::default()
-        }),
-        resources: Some(cpus_mem(1.0, 16.0 * MIB as f64)),
-        ..TaskInfo::default()
-    }
-}
-
-fn launch(framework_id: &str, offer: &Offer, tasks: Vec<TaskInfo>) -> AcceptRequest {
-    AcceptRequest {
-        framework_id: framework_id.into(),
-        offer_ids: vec![offer.id.clone()],
-        operations: vec![Operation {
-            operation: Some(operation::Operation::Launch(operation::Launch { tasks })),
-        }],
-        filters: Some(Filters {
-            refuse_seconds: Some(0.0),
-        }),
-    }
-}
 
 /// A master with one fake agent and one framework whose tasks `ids` run on it.
 async fn launched(ids: &[&str]) -> (Master, FakeAgent, String, tonic::Streaming<Event>) {
@@ -57,7 +21,10 @@ async fn launched(ids: &[&str]) -> (Master, FakeAgent, String, tonic::Streaming<
         .await;
     let (fw, mut events) = master.subscribe("fw", &[]).await;
     let offer = next_offers(&mut events).await.remove(0);
-    let tasks = ids.iter().map(|id| task(id, &digest)).collect();
+    let tasks = ids
+        .iter()
+        .map(|id| task_with(id, &digest, cpus_mem(1.0, 16.0 * MIB as f64)))
+        .collect();
     master
         .scheduler()
         .accept(launch(&fw, &offer, tasks))

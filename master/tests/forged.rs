@@ -4,12 +4,9 @@
 
 mod common;
 
-use common::{cpus_mem, next_offers, read_guest, res, start, wait_for};
+use common::{cpus_mem, hello_task, launch, next_offers, start, upload_hello, wait_for};
 use tonic::Code;
-use wasmesos_proto::v1::{
-    AcceptRequest, ExecutorInfo, Operation, StatusUpdates, TaskInfo, TaskState, TaskStatus,
-    agent_command, event, operation,
-};
+use wasmesos_proto::v1::{StatusUpdates, TaskState, TaskStatus, agent_command, event};
 
 fn status(task_id: &str, state: TaskState, uuid: u8) -> TaskStatus {
     TaskStatus {
@@ -24,33 +21,11 @@ fn status(task_id: &str, state: TaskState, uuid: u8) -> TaskStatus {
 #[tokio::test]
 async fn a_forged_update_is_never_relayed_and_the_honest_one_is() {
     let master = start(|_| {}).await;
-    let digest = master
-        .upload(&read_guest(wasmesos_guest_artifacts::HELLO), 0, "")
-        .await
-        .expect("upload")
-        .digest;
+    let digest = upload_hello(&master).await;
     let (framework, mut events) = master.subscribe("victim", &[]).await;
     let mut honest = master.register(cpus_mem(2.0, 2e9), "").await;
     let offer = next_offers(&mut events).await.remove(0);
-    let launch = AcceptRequest {
-        framework_id: framework.clone(),
-        offer_ids: vec![offer.id],
-        operations: vec![Operation {
-            operation: Some(operation::Operation::Launch(operation::Launch {
-                tasks: vec![TaskInfo {
-                    task_id: "t1".into(),
-                    name: "t1".into(),
-                    executor: Some(ExecutorInfo {
-                        digest,
-                        ..ExecutorInfo::default()
-                    }),
-                    resources: Some(res("cpus:1;mem:64MiB")),
-                    ..TaskInfo::default()
-                }],
-            })),
-        }],
-        filters: None,
-    };
+    let launch = launch(&framework, &offer, vec![hello_task("t1", &digest)]);
     master
         .scheduler_for(&framework)
         .accept(launch)

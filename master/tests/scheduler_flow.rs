@@ -8,46 +8,11 @@ use std::time::Duration;
 use common::*;
 use tonic::Code;
 use wasmesos_proto::v1::{
-    AcceptRequest, AcknowledgeRequest, Acknowledgement, AgentInfo, DeclineRequest, ExecutorInfo,
-    ExecutorMessageRequest, Filters, FrameworkMessageRequest, GetStateRequest, HeartbeatRequest,
-    KillRequest, Offer, Operation, Reason, RegisterRequest, StatusUpdates, TaskInfo, TaskState,
-    TaskStatus, TeardownRequest, agent_command, event, operation,
+    AcknowledgeRequest, Acknowledgement, AgentInfo, DeclineRequest, ExecutorMessageRequest,
+    Filters, FrameworkMessageRequest, GetStateRequest, HeartbeatRequest, KillRequest, Offer,
+    Reason, RegisterRequest, StatusUpdates, TaskState, TaskStatus, TeardownRequest, agent_command,
+    event,
 };
-
-async fn upload_hello(master: &Master) -> String {
-    let bytes = read_guest(wasmesos_guest_artifacts::HELLO);
-    master
-        .upload(&bytes, bytes.len() as u64, "")
-        .await
-        .expect("upload")
-        .digest
-}
-
-fn hello_task(id: &str, digest: &str) -> TaskInfo {
-    TaskInfo {
-        task_id: id.into(),
-        name: id.into(),
-        executor: Some(ExecutorInfo {
-            digest: digest.into(),
-            ..ExecutorInfo::default()
-        }),
-        resources: Some(cpus_mem(1.0, 64.0 * 1024.0 * 1024.0)),
-        ..TaskInfo::default()
-    }
-}
-
-fn launch(framework_id: &str, offer: &Offer, tasks: Vec<TaskInfo>) -> AcceptRequest {
-    AcceptRequest {
-        framework_id: framework_id.into(),
-        offer_ids: vec![offer.id.clone()],
-        operations: vec![Operation {
-            operation: Some(operation::Operation::Launch(operation::Launch { tasks })),
-        }],
-        filters: Some(Filters {
-            refuse_seconds: Some(0.0),
-        }),
-    }
-}
 
 fn offers(e: &event::Event) -> Option<Vec<Offer>> {
     match e {

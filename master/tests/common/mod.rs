@@ -19,9 +19,10 @@ use wasmesos_proto::v1::artifacts_client::ArtifactsClient;
 use wasmesos_proto::v1::operator_client::OperatorClient;
 use wasmesos_proto::v1::scheduler_client::SchedulerClient;
 use wasmesos_proto::v1::{
-    AgentCommand, AgentInfo, ClusterState, Event, FrameworkInfo, GetRolesRequest, GetStateRequest,
-    Offer, RegisterRequest, Resources, RoleSummary, SubscribeRequest, UploadChunk, UploadHeader,
-    UploadResponse, agent_command, event,
+    AcceptRequest, AgentCommand, AgentInfo, ClusterState, Event, ExecutorInfo, Filters,
+    FrameworkInfo, GetRolesRequest, GetStateRequest, Offer, Operation, RegisterRequest, Resources,
+    RoleSummary, SubscribeRequest, TaskInfo, UploadChunk, UploadHeader, UploadResponse,
+    agent_command, event, operation,
 };
 use wasmesos_test_support::scaled;
 
@@ -390,4 +391,47 @@ pub fn read_guest(path: &str) -> Vec<u8> {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     wasmesos_master::artifacts::sha256_hex(bytes)
+}
+
+/// Uploads the hello guest; its digest.
+pub async fn upload_hello(master: &Master) -> String {
+    let bytes = read_guest(wasmesos_guest_artifacts::HELLO);
+    master
+        .upload(&bytes, bytes.len() as u64, "")
+        .await
+        .expect("upload")
+        .digest
+}
+
+/// A task running the component `digest` with `resources`.
+pub fn task_with(id: &str, digest: &str, resources: Resources) -> TaskInfo {
+    TaskInfo {
+        task_id: id.into(),
+        name: id.into(),
+        executor: Some(ExecutorInfo {
+            digest: digest.into(),
+            ..ExecutorInfo::default()
+        }),
+        resources: Some(resources),
+        ..TaskInfo::default()
+    }
+}
+
+/// A hello task of 1 cpu and 64 MiB.
+pub fn hello_task(id: &str, digest: &str) -> TaskInfo {
+    task_with(id, digest, cpus_mem(1.0, 64.0 * 1024.0 * 1024.0))
+}
+
+/// ACCEPT launching `tasks` on `offer`, refusing nothing afterwards.
+pub fn launch(framework_id: &str, offer: &Offer, tasks: Vec<TaskInfo>) -> AcceptRequest {
+    AcceptRequest {
+        framework_id: framework_id.into(),
+        offer_ids: vec![offer.id.clone()],
+        operations: vec![Operation {
+            operation: Some(operation::Operation::Launch(operation::Launch { tasks })),
+        }],
+        filters: Some(Filters {
+            refuse_seconds: Some(0.0),
+        }),
+    }
 }
