@@ -31,6 +31,9 @@ pub const DEFAULT_REGISTRY_MAX_REMOVED_AGE: Duration = Duration::from_secs(14 * 
 /// Removals of each kind remembered at most unless configured: Mesos's count.
 pub const DEFAULT_REGISTRY_MAX_REMOVED_COUNT: usize = 100 * 1024;
 
+/// How long a call waits for the actor and its registry commit by default.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything a master can be told. Every field has a default (see [`MasterConfig::default`]).
 #[derive(Clone, Debug)]
 pub struct MasterConfig {
@@ -89,6 +92,11 @@ pub struct MasterConfig {
     /// Removed agents, and removed frameworks, remembered at most, the oldest forgotten first
     /// (Mesos's `--registry_max_agent_count`, default 102,400).
     pub registry_max_removed_count: usize,
+    /// How long a call waits for the master's actor and the registry commit of its change
+    /// (default 30 s). Past it, a call the actor has not started is dropped, never applied,
+    /// and refused with DEADLINE_EXCEEDED; one applied but not yet durable is answered
+    /// UNAVAILABLE, saying that it may still take effect.
+    pub call_timeout: Duration,
     /// Where the registry lives (default: `<work_dir>/registry.redb`).
     pub registry: crate::registry::RegistryBackend,
     /// High availability on ZooKeeper (`--zk`); `None` runs a lone master.
@@ -123,6 +131,7 @@ impl Default for MasterConfig {
             agent_reregister_timeout: DEFAULT_AGENT_REREGISTER_TIMEOUT,
             registry_max_removed_age: DEFAULT_REGISTRY_MAX_REMOVED_AGE,
             registry_max_removed_count: DEFAULT_REGISTRY_MAX_REMOVED_COUNT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
             registry: crate::registry::RegistryBackend::Redb,
             ha: None,
             security: crate::auth::Security::default(),
@@ -186,6 +195,9 @@ impl MasterConfig {
         }
         if self.offer_timeout.is_some_and(|t| t.is_zero()) {
             return invalid("offer_timeout", "must be positive when set");
+        }
+        if self.call_timeout.is_zero() {
+            return invalid("call_timeout", "must be positive");
         }
         if self.max_artifact_size == 0 {
             return invalid("max_artifact_size", "must be positive");

@@ -104,6 +104,15 @@ pub enum Error {
     /// The master is shutting down.
     #[error("the master is shutting down")]
     ShuttingDown,
+    /// A call not answered within `MasterConfig::call_timeout`.
+    #[error("{}", call_timeout_message(*applied, *after))]
+    CallTimeout {
+        /// Whether the master had applied the call (it then waits for the registry and may
+        /// still take effect); if not, it never will.
+        applied: bool,
+        /// The timeout that passed.
+        after: std::time::Duration,
+    },
     /// A ZooKeeper request of the HA contender failed.
     #[error("ZooKeeper: {what}: {source}")]
     ZooKeeper {
@@ -159,9 +168,11 @@ impl From<Error> for tonic::Status {
             Error::StaleSession(_) => Code::FailedPrecondition,
             Error::Limit(_) => Code::ResourceExhausted,
             Error::Agent { status, .. } => status.code(),
-            Error::ShuttingDown | Error::LeadershipLost(_) | Error::Overloaded(_) => {
-                Code::Unavailable
-            }
+            Error::CallTimeout { applied: false, .. } => Code::DeadlineExceeded,
+            Error::ShuttingDown
+            | Error::LeadershipLost(_)
+            | Error::Overloaded(_)
+            | Error::CallTimeout { applied: true, .. } => Code::Unavailable,
             Error::ZooKeeper { .. } | Error::Detector(_) => Code::Internal,
             Error::Bind { .. }
             | Error::Tls(_)
@@ -175,6 +186,18 @@ impl From<Error> for tonic::Status {
 }
 
 impl Error {
+    /// A refusal that says nothing of the call, only that the master cannot take it now:
+    /// HTTP APIs answer it with 503, as Mesos does a master that is not ready.
+    pub(crate) fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::ShuttingDown
+                | Error::LeadershipLost(_)
+                | Error::Overloaded(_)
+                | Error::CallTimeout { .. }
+        )
+    }
+
     /// What a client (gRPC status, HTTP body) is told. The master's own storage faults name
     /// files under its work dir: clients get what failed without the path, and the whole
     /// error goes to the master's log.
@@ -189,6 +212,20 @@ impl Error {
         };
         tracing::error!(err = %self, "{hidden}");
         hidden
+    }
+}
+
+fn call_timeout_message(applied: bool, after: std::time::Duration) -> String {
+    if applied {
+        format!(
+            "the master applied this call but its registry did not confirm it within {after:?}; \
+             it may still take effect (retrying is safe: offers are used once, kills and \
+             acknowledgements repeat harmlessly)"
+        )
+    } else {
+        format!(
+            "the master did not get to this call within {after:?}; it was not applied, retry later"
+        )
     }
 }
 

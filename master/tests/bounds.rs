@@ -156,3 +156,72 @@ async fn five_results_of_a_mib_in_one_batch_reach_the_framework_in_decodable_eve
     answers.sort();
     assert_eq!(answers, ids);
 }
+
+/// A registry whose commits wait until the test opens its gate: a disk that hangs.
+struct StalledRegistry {
+    inner: wasmesos_master::registry::MemoryRegistry,
+    gate: tokio::sync::watch::Receiver<bool>,
+}
+
+impl wasmesos_master::registry::RegistryStore for StalledRegistry {
+    fn load(
+        &self,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<wasmesos_master::registry::Snapshot, wasmesos_master::Error>,
+    > {
+        self.inner.load()
+    }
+
+    fn commit(
+        &self,
+        ops: Vec<wasmesos_master::registry::Op>,
+    ) -> futures::future::BoxFuture<'_, Result<(), wasmesos_master::Error>> {
+        let mut gate = self.gate.clone();
+        Box::pin(async move {
+            let _ = gate.wait_for(|open| *open).await;
+            self.inner.commit(ops).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_call_whose_registry_commit_hangs_is_answered_in_time_and_takes_effect_later() {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let registry = std::sync::Arc::new(StalledRegistry {
+        inner: wasmesos_master::registry::MemoryRegistry::new(),
+        gate,
+    });
+    let master = start(|config| {
+        config.registry = wasmesos_master::registry::RegistryBackend::Store(registry);
+        config.call_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let request = wasmesos_proto::v1::SubscribeRequest {
+        framework: Some(wasmesos_proto::v1::FrameworkInfo {
+            name: "patient".into(),
+            ..Default::default()
+        }),
+        heartbeat_interval_seconds: 0.0,
+    };
+    // The subscription is applied but cannot be recorded: the caller is told so in time
+    // instead of waiting for the disk.
+    let refused = within(
+        wasmesos_proto::v1::scheduler_client::SchedulerClient::new(master.channel.clone())
+            .subscribe(request),
+    )
+    .await
+    .expect_err("the registry hangs");
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(
+        refused.message().contains("may still take effect"),
+        "{refused:?}"
+    );
+    // Reads do not wait for the registry.
+    within(master.state()).await;
+    // The disk comes back: what was applied becomes durable and visible.
+    open.send(true).expect("gate");
+    master
+        .state_where(|state| state.frameworks.iter().any(|f| f.framework.as_ref().is_some_and(|i| i.name == "patient")))
+        .await;
+}

@@ -117,6 +117,13 @@ pub struct MasterArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     agent_reregister_timeout: Option<Duration>,
 
+    /// How long a call waits for the master to apply it and its registry to record it.
+    /// Past it, a call not yet applied is dropped (DEADLINE_EXCEEDED, HTTP 503) and one
+    /// applied but not yet recorded is answered UNAVAILABLE, saying it may still take
+    /// effect [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    call_timeout: Option<Duration>,
+
     /// Join an HA group: zk://host:port[,host:port...]/path. The lowest ephemeral sequential
     /// znode under the path leads; the other masters redirect callers to it. A master that
     /// loses its ZooKeeper session exits with a non-zero code for its supervisor to restart.
@@ -312,6 +319,9 @@ impl MasterArgs {
                     parse_duration,
                 )?
                 .unwrap_or(library.agent_reregister_timeout),
+            call_timeout: l
+                .one("call_timeout", self.call_timeout, parse_duration)?
+                .unwrap_or(library.call_timeout),
             max_artifact_size: l
                 .one("max_artifact_size", self.max_artifact_size, parse_size)?
                 .unwrap_or(library.max_artifact_size),

@@ -18,7 +18,7 @@ mod shell;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -43,6 +43,48 @@ pub(crate) const MAX_CALLS_IN_FLIGHT: usize = 65_536;
 
 type Job = Box<dyn FnOnce(&mut Shell) + Send>;
 
+/// Where a call's job stands. The actor starts a job only while its caller still waits, so
+/// a caller that gave up (its deadline passed, or its client went away) knows whether its
+/// call was applied.
+struct Claim(AtomicU8);
+
+impl Claim {
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const ABANDONED: u8 = 2;
+
+    fn new() -> Arc<Self> {
+        Arc::new(Self(AtomicU8::new(Self::QUEUED)))
+    }
+
+    /// The actor's side: true if the job may run (its caller has not given up).
+    fn start(&self) -> bool {
+        self.swap_from_queued(Self::STARTED)
+    }
+
+    /// The caller's side: true if the job had started, so its change was applied (and may
+    /// still become durable); false if it never will run.
+    fn abandon(&self) -> bool {
+        !self.swap_from_queued(Self::ABANDONED)
+    }
+
+    fn swap_from_queued(&self, to: u8) -> bool {
+        self.0
+            .compare_exchange(Self::QUEUED, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// Abandons a call's job when the call's future is dropped before the actor started it:
+/// a client that went away leaves nothing behind to run.
+struct AbandonOnDrop(Arc<Claim>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
+}
+
 /// A cheap handle RPC handlers use to reach the actor.
 #[derive(Clone)]
 pub(crate) struct Actor {
@@ -52,6 +94,8 @@ pub(crate) struct Actor {
     security: Arc<Security>,
     /// Calls waiting on the actor now (see [`MAX_CALLS_IN_FLIGHT`]).
     in_flight: Arc<AtomicUsize>,
+    /// How long a call waits for its job and its commit (`MasterConfig::call_timeout`).
+    call_timeout: Duration,
 }
 
 /// One call's place among [`MAX_CALLS_IN_FLIGHT`], given back when the call ends.
@@ -80,6 +124,7 @@ impl Actor {
         let (publisher, snapshots) = Publisher::new(&core, Duration::ZERO);
         let metrics = Arc::clone(core.metrics());
         let security = Arc::new(core.security().clone());
+        let call_timeout = core.call_timeout();
         let shell = Shell::new(core, publisher, committer);
         let task = tokio::spawn(run(shell, rx, committer_task, shutdown));
         let actor = Self {
@@ -88,6 +133,7 @@ impl Actor {
             metrics,
             security,
             in_flight: Arc::default(),
+            call_timeout,
         };
         (actor, task)
     }
@@ -108,7 +154,9 @@ impl Actor {
     }
 
     /// Runs `job` on the actor and returns its result, released after the batch's registry
-    /// commit.
+    /// commit. A call not answered within the call timeout gives up: if the actor had not
+    /// started the job, it never will ([`Error::CallTimeout`] with `applied: false`);
+    /// otherwise the change was made and waits for the registry (`applied: true`).
     async fn call<T, F>(&self, job: F) -> Result<T, Error>
     where
         T: Send + 'static,
@@ -120,13 +168,25 @@ impl Actor {
             return Err(Error::Overloaded(MAX_CALLS_IN_FLIGHT));
         }
         let (reply, answer) = oneshot::channel();
+        let claim = Claim::new();
+        let job_claim = Arc::clone(&claim);
         self.cast(move |shell| {
+            if !job_claim.start() {
+                return;
+            }
             let out = job(shell);
             shell.answers.push(Box::new(move || {
                 let _ = reply.send(out);
             }));
         })?;
-        answer.await.map_err(|_| Error::ShuttingDown)
+        let _abandon = AbandonOnDrop(Arc::clone(&claim));
+        match tokio::time::timeout(self.call_timeout, answer).await {
+            Ok(answer) => answer.map_err(|_| Error::ShuttingDown),
+            Err(_) => Err(Error::CallTimeout {
+                applied: claim.abandon(),
+                after: self.call_timeout,
+            }),
+        }
     }
 
     /// Runs `job` on the actor against the core and the current time.
@@ -207,6 +267,9 @@ async fn run(
     drop(shell);
     committed(committer_task.await)
 }
+
+#[cfg(test)]
+mod tests;
 
 fn committed(joined: Result<Result<(), Error>, tokio::task::JoinError>) -> Result<(), Error> {
     joined.map_err(|err| Error::Registry(format!("the registry committer failed: {err}")))?

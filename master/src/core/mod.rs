@@ -130,6 +130,11 @@ impl Core {
         &self.config.security
     }
 
+    /// How long a call waits for the actor and its registry commit.
+    pub fn call_timeout(&self) -> Duration {
+        self.config.call_timeout
+    }
+
     /// The counters this core bumps, shared with the HTTP API.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

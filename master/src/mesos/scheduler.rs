@@ -133,9 +133,7 @@ fn refusal(err: Error) -> Refusal {
         Error::Forbidden(_) | Error::StaleSession(_) => StatusCode::FORBIDDEN,
         Error::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
         Error::Conflict(_) | Error::FrameworkRemoved(_) => StatusCode::CONFLICT,
-        Error::ShuttingDown | Error::LeadershipLost(_) | Error::Overloaded(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        err if err.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     Refusal::new(status, err.to_string())

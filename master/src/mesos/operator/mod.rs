@@ -153,9 +153,7 @@ fn refusal(err: Error) -> Refusal {
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::Forbidden(_) | Error::StaleSession(_) => StatusCode::FORBIDDEN,
         Error::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
-        Error::ShuttingDown | Error::LeadershipLost(_) | Error::Overloaded(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        err if err.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     Refusal::new(status, err.to_string())
