@@ -25,11 +25,7 @@ pub struct AgentTls {
 impl AgentTls {
     /// `https` when the agent serves TLS, else `http`.
     pub(crate) fn scheme(&self) -> &'static str {
-        if self.identity.is_some() {
-            "https"
-        } else {
-            "http"
-        }
+        wasmesos_tls::scheme(self.identity.as_ref())
     }
 
     /// The TLS of the agent's port, loaded; `None` serves plain HTTP.

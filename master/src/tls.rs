@@ -44,11 +44,7 @@ impl MasterTls {
 
     /// `https` when the master serves TLS, else `http`.
     pub(crate) fn scheme(&self) -> &'static str {
-        if self.identity.is_some() {
-            "https"
-        } else {
-            "http"
-        }
+        wasmesos_tls::scheme(self.identity.as_ref())
     }
 
     /// The TLS of the master's port, loaded; `None` serves plain HTTP.

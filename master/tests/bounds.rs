@@ -222,6 +222,11 @@ async fn a_call_whose_registry_commit_hangs_is_answered_in_time_and_takes_effect
     // The disk comes back: what was applied becomes durable and visible.
     open.send(true).expect("gate");
     master
-        .state_where(|state| state.frameworks.iter().any(|f| f.framework.as_ref().is_some_and(|i| i.name == "patient")))
+        .state_where(|state| {
+            state
+                .frameworks
+                .iter()
+                .any(|f| f.framework.as_ref().is_some_and(|i| i.name == "patient"))
+        })
         .await;
 }

@@ -34,3 +34,8 @@ pub struct Identity {
     /// Its private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
 }
+
+/// The URL scheme of a port served with `identity`: `https` with one, else `http`.
+pub fn scheme(identity: Option<&Identity>) -> &'static str {
+    if identity.is_some() { "https" } else { "http" }
+}

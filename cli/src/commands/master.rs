@@ -615,10 +615,13 @@ fn run(args: MasterArgs) -> anyhow::Result<()> {
         );
     }
     if !config.security.authentication.enabled() {
+        let port = match config.listen.port() {
+            0 => "its port".to_string(),
+            _ => config.listen.to_string(),
+        };
         eprintln!(
-            "wasmesos master: running without authentication: anyone who reaches {} can act \
-             as any framework, agent or operator (--credentials FILE turns it on)",
-            config.listen
+            "wasmesos master: running without authentication: anyone who reaches {port} can \
+             act as any framework, agent or operator (--credentials FILE turns it on)"
         );
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
