@@ -97,7 +97,7 @@ fn deliver(agent: &Agent, message: FrameworkMessage) {
         task_id: message.task_id,
     };
     if !agent.registry.deliver(&key, message.data) {
-        warn!(framework_id = %key.framework_id, task_id = %key.task_id, "dropping a framework message for a task that is not running");
+        warn!(framework_id = %key.framework_id, task_id = %key.task_id, "dropping a framework message: the task is not running, or its inbox is full");
     }
 }
 

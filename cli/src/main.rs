@@ -32,6 +32,7 @@ enum Command {
     Master(commands::master::MasterArgs),
     Dev(commands::dev::DevArgs),
     Run(commands::run::RunArgs),
+    Upload(commands::upload::UploadArgs),
     /// Show the cluster: master, roles, agents, frameworks and tasks.
     State(commands::state::StateArgs),
     /// List the agents with their used and total resources.
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         Command::Master(args) => commands::master::main(args),
         Command::Dev(args) => commands::dev::main(args),
         Command::Run(args) => commands::run::main(args),
+        Command::Upload(args) => commands::upload::main(args),
         Command::State(args) => commands::state::main(args, commands::state::View::All),
         Command::Agents(args) => commands::state::main(args, commands::state::View::Agents),
         Command::Frameworks(args) => commands::state::main(args, commands::state::View::Frameworks),

@@ -98,6 +98,12 @@ pub struct Metrics {
     /// Updates dropped because their task does not run on the agent that sent them (forged,
     /// or stale retries for an earlier task of the same id).
     pub invalid_status_updates: Counter,
+    /// Executor messages refused because their task does not run on the agent that sent
+    /// them (Mesos's `master/invalid_executor_to_framework_messages`).
+    pub invalid_executor_messages: Counter,
+    /// Framework messages to executors dropped because their agent's stream already held
+    /// its share of best-effort bytes (`rpc::queue::BEST_EFFORT_BYTES`).
+    pub framework_messages_dropped: Counter,
     /// Components uploaded and stored.
     pub uploads: Counter,
     /// Bytes of the stored uploads.

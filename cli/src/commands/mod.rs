@@ -11,3 +11,4 @@ pub mod roles;
 pub mod run;
 pub mod sim;
 pub mod state;
+pub mod upload;

@@ -181,7 +181,7 @@ async fn run_task(args: RunArgs, bytes: Option<Vec<u8>>) -> anyhow::Result<ExitC
     Ok(one_shot.exit_code())
 }
 
-fn upload_bar(total: u64) -> ProgressBar {
+pub(crate) fn upload_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if let Ok(style) = ProgressStyle::with_template(
         "uploading {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec})",
@@ -191,7 +191,7 @@ fn upload_bar(total: u64) -> ProgressBar {
     bar
 }
 
-fn progress_of(bar: &ProgressBar) -> Progress {
+pub(crate) fn progress_of(bar: &ProgressBar) -> Progress {
     let bar = bar.clone();
     Box::new(move |sent, _total| bar.set_position(sent))
 }

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use wasmesos_proto::v1::{AgentCommand, Event, RegisterRequest, SubscribeRequest};
+use wasmesos_proto::v1::{AgentCommand, Event, RegisterRequest, SubscribeRequest, agent_command};
 
 use crate::Error;
 use crate::core::{Core, Outbox, Registration, Subscription};
 use crate::http::snapshots::Publisher;
+use crate::metrics::Metrics;
 use crate::registry::{Committer, Release};
-use crate::rpc::queue::EventSender;
+use crate::rpc::queue::{EventSender, SendError};
 
 /// Which framework event stream or agent command stream a close notice is about: a stream
 /// that replaced it has another id, so a late notice does not end the new one.
@@ -147,10 +148,11 @@ impl Shell {
         }
         let deliveries = self.route(outbox);
         let answers = std::mem::take(&mut self.answers);
+        let metrics = std::sync::Arc::clone(self.core.metrics());
         self.committer.submit(
             ops,
             Box::new(move || {
-                deliveries.send();
+                deliveries.send(&metrics);
                 for answer in answers {
                     answer();
                 }
@@ -197,7 +199,7 @@ struct Deliveries {
 }
 
 impl Deliveries {
-    fn send(self) {
+    fn send(self, metrics: &Metrics) {
         for (tx, events) in self.events {
             // A closed or overflowed stream drops the rest: its reader is gone or stalled,
             // and its end tells the actor so (see `rpc::queue`).
@@ -209,9 +211,22 @@ impl Deliveries {
         }
         for (tx, commands) in self.commands {
             // The same for an agent: a stalled one loses its stream and registers again.
+            // Framework messages are best effort, as in Mesos: past their share of the
+            // stream they are dropped, so one tenant's flood cannot end the agent's stream.
             for command in commands {
-                if tx.send(command).is_err() {
-                    break;
+                let best_effort =
+                    matches!(command.command, Some(agent_command::Command::Message(_)));
+                let sent = if best_effort {
+                    tx.send_best_effort(command)
+                } else {
+                    tx.send(command)
+                };
+                match sent {
+                    Ok(()) => {}
+                    Err(SendError::Busy) => {
+                        metrics.framework_messages_dropped.inc();
+                    }
+                    Err(SendError::Closed | SendError::Overflowed) => break,
                 }
             }
         }

@@ -57,10 +57,19 @@ impl Task {
     }
 
     /// Records an agent's status; returns true when this is the first terminal one, so the
-    /// caller frees the resources exactly once. A terminal task keeps its terminal status:
-    /// late duplicates are relayed but do not rewrite history.
+    /// caller frees the resources exactly once. A terminal task keeps its terminal status,
+    /// and a live one never moves back (STARTING after RUNNING): an agent resends what the
+    /// framework has not acknowledged, so late duplicates are relayed but do not rewrite
+    /// history.
     fn record(&mut self, status: &TaskStatus) -> bool {
         if self.is_terminal() {
+            return false;
+        }
+        let earlier = state_of(status)
+            .and_then(live_progress)
+            .zip(live_progress(self.state()))
+            .is_some_and(|(new, now)| new < now);
+        if earlier {
             return false;
         }
         self.status = status.clone();
@@ -75,6 +84,18 @@ impl Task {
             uuid: Vec::new(),
             ..self.status.clone()
         }
+    }
+}
+
+/// How far a live task has come: STAGING, STARTING, RUNNING, KILLING. `None` for the other
+/// states, which every update may lead to.
+fn live_progress(state: TaskState) -> Option<u8> {
+    match state {
+        TaskState::TaskStaging => Some(0),
+        TaskState::TaskStarting => Some(1),
+        TaskState::TaskRunning => Some(2),
+        TaskState::TaskKilling => Some(3),
+        _ => None,
     }
 }
 
@@ -448,6 +469,19 @@ impl Core {
             .frameworks
             .get(req.framework_id.as_str())
             .ok_or_else(|| Error::NotFound(format!("unknown framework {}", req.framework_id)))?;
+        // An agent speaks only for the tasks it runs (or ran: a message may trail its task's
+        // end), never for another agent's or another framework's.
+        let runs_here = framework
+            .tasks
+            .get(&req.task_id)
+            .is_some_and(|task| task.agent_id == agent_id);
+        if !runs_here {
+            self.metrics.invalid_executor_messages.inc();
+            return Err(Error::NotFound(format!(
+                "task {} of framework {} does not run on agent {agent_id}",
+                req.task_id, req.framework_id
+            )));
+        }
         if framework.connected {
             let message = event::Message {
                 agent_id: agent_id.to_string(),

@@ -53,7 +53,7 @@ fn render(metrics: &Metrics, state: &StateSnapshot) -> String {
 }
 
 /// Each counter's family name and help, in exposition order.
-fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 10] {
+fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 12] {
     [
         (
             "wasmesos_allocation_rounds_total",
@@ -89,6 +89,16 @@ fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 10] {
             "wasmesos_invalid_status_updates_total",
             "Status updates dropped: their task does not run on the agent that sent them.",
             &metrics.invalid_status_updates,
+        ),
+        (
+            "wasmesos_invalid_executor_messages_total",
+            "Executor messages refused: their task does not run on the agent that sent them.",
+            &metrics.invalid_executor_messages,
+        ),
+        (
+            "wasmesos_framework_messages_dropped_total",
+            "Framework messages to executors dropped: their agent's stream was full of them.",
+            &metrics.framework_messages_dropped,
         ),
         (
             "wasmesos_uploads_total",

@@ -421,6 +421,14 @@ pub(crate) fn metrics_map(api: &MesosApi) -> BTreeMap<String, f64> {
         counter(metrics.status_updates.get()),
     );
     put(
+        "master/invalid_executor_to_framework_messages",
+        counter(metrics.invalid_executor_messages.get()),
+    );
+    put(
+        "master/dropped_messages",
+        counter(metrics.framework_messages_dropped.get()),
+    );
+    put(
         "master/invalid_status_updates",
         counter(metrics.invalid_status_updates.get()),
     );

@@ -62,10 +62,7 @@ impl AgentChannel for AgentChannelService {
             self.sessions.may_take_over(id, &caller)?;
         }
         // Bounded: an agent that stops reading has its stream ended (see `rpc::queue`).
-        let (tx, rx) = super::queue::channel_for(
-            super::queue::AGENT_COMMAND_QUEUE,
-            "an agent's command stream",
-        );
+        let (tx, rx) = super::queue::agent_channel(super::queue::AGENT_COMMAND_QUEUE);
         let mut session = None;
         let on_close: Box<dyn FnOnce() + Send> = match self.actor.register_agent(req, tx).await? {
             AgentStream::Opened { agent_id, stream } => {

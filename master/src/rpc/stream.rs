@@ -8,25 +8,23 @@ use std::time::Duration;
 use futures::Stream;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use super::queue::EventReceiver;
-
-/// What runs when the stream is dropped (the client disconnected or the server ended it).
-type OnClose = Box<dyn FnOnce() + Send>;
+use super::queue::{EventReceiver, OnEnd};
 
 /// A stream fed by a bounded queue (which ends the stream when its reader falls too far
 /// behind), with heartbeats and a close notice.
 pub(crate) struct PushStream<T> {
     rx: EventReceiver<T>,
     heartbeat: Option<(Interval, fn() -> T)>,
-    on_close: Option<OnClose>,
 }
 
 impl<T> PushStream<T> {
-    pub(crate) fn new(rx: EventReceiver<T>, on_close: OnClose) -> Self {
+    /// `on_close` runs once, when the stream is dropped (the client went away) or its queue
+    /// overflowed (the client stopped reading), whichever comes first.
+    pub(crate) fn new(rx: EventReceiver<T>, on_close: OnEnd) -> Self {
+        rx.on_end(on_close);
         Self {
             rx,
             heartbeat: None,
-            on_close: Some(on_close),
         }
     }
 
@@ -65,9 +63,7 @@ impl<T> Stream for PushStream<T> {
 
 impl<T> Drop for PushStream<T> {
     fn drop(&mut self) {
-        if let Some(on_close) = self.on_close.take() {
-            on_close();
-        }
+        self.rx.end();
     }
 }
 

@@ -97,6 +97,25 @@ fn a_duplicated_terminal_update_frees_resources_once_and_is_relayed_again() {
 }
 
 #[test]
+fn a_retried_earlier_update_is_relayed_but_never_moves_the_task_back() {
+    let (mut h, fw, agent) = two_running();
+    // The framework has not acknowledged t1's STARTING, so the agent resends it after
+    // RUNNING: the framework gets it again, and the task stays RUNNING.
+    h.report(&agent, &fw, &[("t1", TaskState::TaskStarting, 1)]);
+    let out = h.take();
+    let relayed: Vec<i32> = updates(&out, &fw).iter().map(|s| s.state).collect();
+    assert_eq!(relayed, vec![TaskState::TaskStarting as i32]);
+    let state = h.cluster_state();
+    let t1 = state.tasks.iter().find(|t| t.task_id == "t1").expect("t1");
+    assert_eq!(t1.state, TaskState::TaskRunning as i32, "{t1:?}");
+    // A newer RUNNING (a health change) is still recorded.
+    h.report(&agent, &fw, &[("t1", TaskState::TaskRunning, 9)]);
+    let state = h.cluster_state();
+    let t1 = state.tasks.iter().find(|t| t.task_id == "t1").expect("t1");
+    assert_eq!(t1.state, TaskState::TaskRunning as i32);
+}
+
+#[test]
 fn a_terminal_update_offers_the_freed_resources_again() {
     let (mut h, fw, agent) = two_running();
     let other = h.subscribe("other", &[]);
@@ -235,12 +254,33 @@ fn messages_flow_both_ways() {
     );
     let stranger = ExecutorMessageRequest {
         agent_id: "m-A404".into(),
-        ..from_task
+        ..from_task.clone()
     };
     assert!(matches!(
         h.core.executor_message(stranger, h.now),
         Err(crate::Error::NotRegistered(_))
     ));
+    // A registered agent speaks only for the tasks it runs: not for another agent's, nor
+    // for a task id the framework never launched.
+    let other = h.register("cpus:1;mem:1GiB");
+    h.take();
+    for (agent_id, task_id) in [(other.as_str(), "t1"), (agent.as_str(), "never-launched")] {
+        let forged = ExecutorMessageRequest {
+            agent_id: agent_id.into(),
+            task_id: task_id.into(),
+            ..from_task.clone()
+        };
+        assert!(matches!(
+            h.core.executor_message(forged, h.now),
+            Err(crate::Error::NotFound(_))
+        ));
+        assert!(
+            h.take()
+                .events
+                .get(&fw)
+                .is_none_or(|events| events.is_empty())
+        );
+    }
 }
 
 #[test]
