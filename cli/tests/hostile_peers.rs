@@ -1,6 +1,6 @@
 //! Hostile peers against a master and agents that run as their own processes, over the
 //! network: a framework that stops reading its stream, a forged agent that claims another
-//! agent's task ended, a guest that floods `set_status`, a guest that tries the agent's and
+//! agent's task ended, five results of a MiB at once, a guest that floods `set_status`, a guest that tries the agent's and
 //! the master's ports, and a work dir another user could plant code in. Each is refused or
 //! contained, and the cluster goes on.
 
@@ -15,9 +15,9 @@ use wasmesos_harness::{ProcessCluster, TestFramework, cluster_state, eventually_
 use wasmesos_proto::agent_channel_client::AgentChannelClient;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
-    AcceptRequest, AgentCommand, AgentInfo, Event, ExecutorMessageRequest, FrameworkInfo, Offer,
-    Operation, RegisterRequest, Resources, StatusUpdates, SubscribeRequest, TaskState, TaskStatus,
-    agent_command, event, operation,
+    AcceptRequest, AgentCommand, AgentInfo, Event, ExecutorMessageRequest, FrameworkInfo,
+    HeartbeatRequest, Offer, Operation, Reason, RegisterRequest, Resources, StatusUpdates,
+    SubscribeRequest, TaskState, TaskStatus, agent_command, event, operation,
 };
 use wasmesos_sdk_scheduler::TaskBuilder;
 
@@ -25,7 +25,8 @@ const BINARY: &str = env!("CARGO_BIN_EXE_wasmesos");
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A stranger's agent: registered over the network in its own right, as anyone who reaches
-/// the master's port can. Its client and its id; `_commands` keeps its stream open.
+/// the master's port can, and heartbeating as the master asks. Its client and its id;
+/// `_commands` keeps its stream open.
 struct FakeAgent {
     client: AgentChannelClient<MasterService>,
     id: String,
@@ -51,12 +52,28 @@ async fn fake_agent(master: &str, hostname: &str) -> FakeAgent {
         .expect("the fake agent registers");
     headers.take_stream_id(&registration);
     let mut commands = registration.into_inner();
-    let id = match commands.message().await {
+    let registered = match commands.message().await {
         Ok(Some(AgentCommand {
             command: Some(agent_command::Command::Registered(registered)),
-        })) => registered.agent_id,
+        })) => registered,
         other => panic!("expected REGISTERED, got {other:?}"),
     };
+    let id = registered.agent_id;
+    let interval = Duration::from_secs_f64(registered.heartbeat_interval_seconds.clamp(0.01, 1.0));
+    let mut heartbeats = client.clone();
+    let agent_id = id.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        loop {
+            ticks.tick().await;
+            let beat = HeartbeatRequest {
+                agent_id: agent_id.clone(),
+            };
+            if heartbeats.heartbeat(beat).await.is_err() {
+                return;
+            }
+        }
+    });
     FakeAgent {
         client,
         id,
@@ -453,4 +470,126 @@ async fn a_forged_agent_cannot_end_another_agents_task() {
         framework.states_of("long")
     );
     framework.teardown().await.expect("teardown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_results_of_a_mib_reach_a_framework_in_events_its_client_decodes() {
+    // No agent of the cluster's own: the framework's tasks go to one of the test's, which
+    // finishes them all with a MiB of result each, as fast as the master takes them.
+    let cluster = ProcessCluster::start(Path::new(BINARY), 0, "cpus:1", &[], &[])
+        .await
+        .expect("a master");
+    let master = cluster.master_url();
+    let hello = upload(&master, guests::HELLO).await;
+    let mut agent = fake_agent(&master, "results").await;
+
+    // A framework on a plain gRPC client, with tonic's default 4 MiB decode limit.
+    let headers = CallHeaders::new(None);
+    let channel = MasterChannel::connect(&master, DEFAULT_CONNECT_TIMEOUT)
+        .await
+        .expect("connect");
+    let mut scheduler = SchedulerClient::new(channel.service(&headers));
+    let subscribed = scheduler
+        .subscribe(SubscribeRequest {
+            framework: Some(FrameworkInfo {
+                name: "results".into(),
+                ..FrameworkInfo::default()
+            }),
+            heartbeat_interval_seconds: 0.0,
+        })
+        .await
+        .expect("subscribe");
+    headers.take_stream_id(&subscribed);
+    let mut events = subscribed.into_inner();
+    let framework_id = next_event(&mut events, |event| match event {
+        event::Event::Subscribed(subscribed) => Some(subscribed.framework_id),
+        _ => None,
+    })
+    .await;
+    let offer: Offer = next_event(&mut events, |event| match event {
+        event::Event::Offers(offers) => offers.offers.into_iter().next(),
+        _ => None,
+    })
+    .await;
+    let ids = ["r1", "r2", "r3", "r4", "r5"];
+    let tasks = ids
+        .iter()
+        .map(|id| {
+            TaskBuilder::new(*id, &hello)
+                .cpus(0.1)
+                .mem(16 << 20)
+                .build_for(&offer)
+        })
+        .collect();
+    scheduler
+        .accept(AcceptRequest {
+            framework_id: framework_id.clone(),
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![Operation {
+                operation: Some(operation::Operation::Launch(operation::Launch { tasks })),
+            }],
+            filters: None,
+        })
+        .await
+        .expect("accept");
+    for (i, id) in ids.iter().enumerate() {
+        let finished = TaskStatus {
+            task_id: (*id).into(),
+            framework_id: framework_id.clone(),
+            state: TaskState::TaskFinished as i32,
+            uuid: vec![u8::try_from(i).expect("small") + 1; 16],
+            data: vec![b'x'; 1024 * 1024],
+            exit_code: Some(0),
+            ..TaskStatus::default()
+        };
+        agent
+            .client
+            .update_status(StatusUpdates {
+                agent_id: agent.id.clone(),
+                statuses: vec![finished],
+            })
+            .await
+            .expect("the agent's update");
+    }
+    let finished = |reason: Reason| {
+        move |event: event::Event| match event {
+            event::Event::Update(update) => Some(
+                update
+                    .statuses
+                    .into_iter()
+                    .filter(|s| s.state() == TaskState::TaskFinished && s.reason() == reason)
+                    .map(|s| (s.task_id, s.data.len()))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        }
+    };
+    let mut relayed = Vec::new();
+    while relayed.len() < ids.len() {
+        relayed.extend(next_event(&mut events, finished(Reason::Unspecified)).await);
+    }
+    // One reconciliation answers all five in one batch: merged into one event of over
+    // 5 MiB it would be past what the client decodes, and its stream would fail (the
+    // helper panics on a stream error).
+    let reconcile = ids
+        .iter()
+        .map(|id| wasmesos_proto::reconcile_request::ReconcileTask {
+            task_id: (*id).into(),
+            agent_id: agent.id.clone(),
+        })
+        .collect();
+    scheduler
+        .reconcile(wasmesos_proto::ReconcileRequest {
+            framework_id: framework_id.clone(),
+            tasks: reconcile,
+        })
+        .await
+        .expect("reconcile");
+    let mut answers = Vec::new();
+    while answers.len() < ids.len() {
+        answers.extend(next_event(&mut events, finished(Reason::Reconciliation)).await);
+    }
+    for (task_id, size) in relayed.iter().chain(&answers) {
+        assert_eq!(*size, 1024 * 1024, "{task_id}: a result is never cut");
+    }
 }

@@ -1,34 +1,21 @@
 //! A framework cannot stop an HA master by sending more than a ZooKeeper znode holds: its
-//! oversized FrameworkInfo is refused before anything is written, and the master goes on
-//! leading and serving.
+//! oversized FrameworkInfo is refused before anything is written, and the master, a process
+//! of its own under a real ZooKeeper, goes on leading and serving.
 
 use tonic::Code;
-use wasmesos_harness::{TestFramework, ZooKeeper, eventually_some};
-use wasmesos_master::{HaConfig, MasterConfig};
+use wasmesos_harness::{HaCluster, TestFramework, eventually_some};
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{FrameworkInfo, Label, SubscribeRequest};
 
-use crate::common::{PATIENCE, SESSION_TIMEOUT, tracing};
+use crate::common::{PATIENCE, SESSION_TIMEOUT, binary, tracing};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_framework_is_refused_and_the_leader_keeps_leading() {
     tracing();
-    let zookeeper = ZooKeeper::start().await.expect("start ZooKeeper");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = "/records";
-    let mut config = MasterConfig::for_tests(dir.path());
-    config.ha = Some(HaConfig {
-        zk: zookeeper.url(path),
-        session_timeout: SESSION_TIMEOUT,
-    });
-    let master = wasmesos_master::spawn(config)
+    let cluster = HaCluster::start(&binary(), 1, 0, "cpus:1;mem:256MiB", SESSION_TIMEOUT)
         .await
-        .expect("spawn a master");
-    eventually_some("the master to lead", PATIENCE, async || {
-        zookeeper.leader(path).await.ok().flatten()
-    })
-    .await
-    .expect("a leader");
+        .expect("ZooKeeper and a leading master");
+    let leader = cluster.wait_for_leader().await.expect("a leader");
 
     // 2 MB of labels: more than a znode holds, under what gRPC decodes.
     let labels = (0..2048)
@@ -45,7 +32,7 @@ async fn an_oversized_framework_is_refused_and_the_leader_keeps_leading() {
         }),
         heartbeat_interval_seconds: 0.0,
     };
-    let client = SchedulerClient::connect(master.url())
+    let client = SchedulerClient::connect(leader.url())
         .await
         .expect("connect");
     // The znode comes first; the master answers as leader once it has booted.
@@ -62,10 +49,9 @@ async fn an_oversized_framework_is_refused_and_the_leader_keeps_leading() {
     assert!(refused.message().contains("bytes encoded"), "{refused:?}");
 
     // The master still leads and a normal framework subscribes.
-    let leader = zookeeper.leader(path).await.expect("ZooKeeper answers");
-    assert_eq!(leader.map(|l| l.url()), Some(master.url()));
-    TestFramework::start(&master.url(), "normal", None)
+    let still = cluster.wait_for_leader().await.expect("a leader");
+    assert_eq!(still.url(), leader.url());
+    TestFramework::start(&cluster.zk_url(), "normal", None)
         .await
         .expect("a normal framework subscribes");
-    master.shutdown().await.expect("shutdown");
 }
