@@ -59,7 +59,9 @@ async fn fake_agent(master: &str, hostname: &str) -> FakeAgent {
         other => panic!("expected REGISTERED, got {other:?}"),
     };
     let id = registered.agent_id;
-    let interval = Duration::from_secs_f64(registered.heartbeat_interval_seconds.clamp(0.01, 1.0));
+    let interval = Duration::try_from_secs_f64(registered.heartbeat_interval_seconds)
+        .unwrap_or(Duration::from_secs(1))
+        .clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut heartbeats = client.clone();
     let agent_id = id.clone();
     tokio::spawn(async move {
