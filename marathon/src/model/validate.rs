@@ -81,15 +81,6 @@ pub fn validate(app: &App) -> Vec<Violation> {
             format!("got {value}, expected between 0.0 and 1.0"),
         );
     }
-    check(
-        !(app.instances > 0
-            && strategy.min_healthy(app.instances) >= app.instances
-            && strategy.max_capacity(app.instances) <= app.instances),
-        "/upgradeStrategy",
-        "minimumHealthCapacity 1 needs a maximumOverCapacity above 0: an upgrade could \
-         neither stop an old task nor start a new one"
-            .into(),
-    );
     if app.cmd.is_some() && app.args.is_some() {
         check(
             false,

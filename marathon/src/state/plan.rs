@@ -23,7 +23,8 @@ pub struct AppPlan {
 
 /// Plans `app` over its live `tasks` (killing ones included): a steady app keeps
 /// `instances`; an app with tasks of an older config is upgraded without dropping below
-/// `minimumHealthCapacity` healthy tasks or running more than `maximumOverCapacity` over.
+/// `minimumHealthCapacity` healthy tasks or running more than `maximumOverCapacity` over
+/// (except, as in Marathon, one task over when the two bounds leave no room at all).
 pub fn plan_app(app: &App, tasks: &[&Task]) -> AppPlan {
     let health_checked = app.has_health_checks();
     let config = &app.version_info.last_config_change_at;
@@ -45,7 +46,12 @@ pub fn plan_app(app: &App, tasks: &[&Task]) -> AppPlan {
     }
     let strategy = app.upgrade_strategy;
     let min_healthy = usize::try_from(strategy.min_healthy(app.instances)).unwrap_or(usize::MAX);
-    let max_capacity = usize::try_from(strategy.max_capacity(app.instances)).unwrap_or(usize::MAX);
+    let mut max_capacity =
+        usize::try_from(strategy.max_capacity(app.instances)).unwrap_or(usize::MAX);
+    // As Marathon: when no old task may stop and no new one may start, one over capacity.
+    if min_healthy >= max_capacity {
+        max_capacity = min_healthy + 1;
+    }
     let ready_new = current
         .iter()
         .filter(|t| t.is_ready(health_checked))
