@@ -196,20 +196,11 @@ impl PortDefinition {
 
 /// Marathon's `unreachableStrategy` (answered with its defaults; an unreachable task is
 /// replaced when the master reports it lost).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnreachableStrategy {
     pub inactive_after_seconds: u64,
     pub expunge_after_seconds: u64,
-}
-
-impl Default for UnreachableStrategy {
-    fn default() -> Self {
-        UnreachableStrategy {
-            inactive_after_seconds: 0,
-            expunge_after_seconds: 0,
-        }
-    }
 }
 
 /// The one network mode: the agent's host network.

@@ -10,8 +10,10 @@ mod offers;
 mod plan;
 mod status;
 mod task;
+#[cfg(test)]
+mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -98,6 +100,8 @@ pub struct State {
     attributes: HashMap<String, BTreeMap<String, String>>,
     /// Tasks forgotten as unconfirmed, whose kill is still to be sent.
     unconfirmed_kills: Vec<String>,
+    /// The apps that could launch at the last step: a new one there means a revive.
+    launchable_before: BTreeSet<PathId>,
 }
 
 impl State {
@@ -122,6 +126,7 @@ impl State {
             subscribed_at: None,
             attributes: HashMap::new(),
             unconfirmed_kills: Vec::new(),
+            launchable_before: BTreeSet::new(),
         })
     }
 

@@ -108,7 +108,6 @@ impl State {
             .filter(|t| t.is_wanted() && !self.apps.contains_key(&t.app_id))
             .map(|t| (t.id.clone(), KillReason::Orphaned))
             .collect();
-        let before: BTreeSet<PathId> = self.launchable(now);
         self.queue.clear();
         for (id, record) in &self.apps {
             let tasks: Vec<&Task> = self.tasks.values().filter(|t| &t.app_id == id).collect();
@@ -130,9 +129,11 @@ impl State {
         let mut effects = self.kills_to_send(now);
         self.finish_deployments(now, &mut batch);
         self.persist(batch);
-        if !self.launchable(now).is_subset(&before) {
+        let launchable = self.launchable(now);
+        if !launchable.is_subset(&self.launchable_before) {
             effects.push(Effect::Revive);
         }
+        self.launchable_before = launchable;
         effects
     }
 
