@@ -1,13 +1,31 @@
 //! Bad requests get Marathon's answers: 400 for malformed JSON, 422 with `details` naming
-//! the field, 404 and 409 with Marathon's messages; never a panic.
+//! the field, 404 and 409 with Marathon's messages; never a panic. Groups, `/ping`,
+//! `/v2/leader`, and `/v2/events` streaming Marathon's event types.
 
 use serde_json::json;
 
 use crate::common::Env;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_marathons_errors() {
+async fn bad_requests_get_marathons_errors_and_events_stream() {
     let env = Env::start().await;
+    let mut events = reqwest::Client::new()
+        .get(format!(
+            "{}/v2/events?event_type=event_stream_attached&event_type=api_post_event",
+            env.url
+        ))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("the event stream");
+    assert_eq!(events.status(), 200);
+    let first = tokio::time::timeout(crate::common::DEADLINE, events.chunk())
+        .await
+        .expect("an event within the deadline")
+        .expect("readable")
+        .expect("an event");
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.contains("event: event_stream_attached"), "{first}");
     let (status, body) = env.call_raw("POST", "/v2/apps", "{\"id\": ").await;
     assert_eq!((status, &body["message"]), (400, &json!("Invalid JSON")));
     let (status, body) = env.call_raw("POST", "/v2/apps", "[1, 2]").await;
@@ -92,6 +110,18 @@ async fn bad_requests_get_marathons_errors() {
     assert_eq!(root["groups"][0]["groups"][0]["apps"][0]["id"], "/g/h/app");
     let (status, _) = env.call("GET", "/v2/groups/nope", None).await;
     assert_eq!(status, 404);
+    let mut seen = String::new();
+    while !seen.contains("\n\n") {
+        let chunk = tokio::time::timeout(crate::common::DEADLINE, events.chunk())
+            .await
+            .expect("an event within the deadline")
+            .expect("readable")
+            .expect("an event");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: api_post_event\ndata: {"), "{seen}");
+    assert!(seen.contains("\"eventType\":\"api_post_event\""), "{seen}");
+    assert!(seen.contains("/g/h/app"), "{seen}");
     let (status, body) = env.call("GET", "/ping", None).await;
     assert_eq!(
         (status, body),
