@@ -103,6 +103,11 @@ pub fn validate(app: &App) -> Vec<Violation> {
             format!("{count} items, at most {MAX_ITEMS}"),
         );
     }
+    check(
+        app.readiness_checks.is_empty(),
+        "/readinessChecks",
+        "readiness checks are not supported: use a health check".into(),
+    );
     check_ports(app, &mut check);
     check_health(app, &mut check);
     if let Some(grace) = app.task_kill_grace_period_seconds {
