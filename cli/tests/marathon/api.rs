@@ -122,6 +122,31 @@ async fn bad_requests_get_marathons_errors_and_events_stream() {
     assert!(seen.contains("event: api_post_event\ndata: {"), "{seen}");
     assert!(seen.contains("\"eventType\":\"api_post_event\""), "{seen}");
     assert!(seen.contains("/g/h/app"), "{seen}");
+    // UNIQUE hostname on one agent: one task runs, the other waits in the queue.
+    let mut unique = env.hello_app("/uniq", 2);
+    unique["constraints"] = json!([["hostname", "UNIQUE"]]);
+    let (status, body) = env.call("POST", "/v2/apps", Some(&unique)).await;
+    assert_eq!(status, 201, "{body}");
+    let app = env
+        .app_when("one task of two", "/uniq", |app| app["tasksRunning"] == 1)
+        .await;
+    assert_eq!(app["constraints"], json!([["hostname", "UNIQUE"]]));
+    let (_, queue) = env.call("GET", "/v2/queue", None).await;
+    let waiting = queue["queue"].as_array().and_then(|items| {
+        items
+            .iter()
+            .find(|item| item["app"]["id"] == "/uniq")
+            .map(|item| item["count"].clone())
+    });
+    assert_eq!(waiting, Some(json!(1)), "{queue}");
+    assert_eq!(
+        app["tasks"].as_array().map(Vec::len),
+        Some(1),
+        "never two on one host"
+    );
+
+    let (status, body) = env.call("GET", "/v2/ping", None).await;
+    assert_eq!(status, 404, "{body}");
     let (status, body) = env.call("GET", "/ping", None).await;
     assert_eq!(
         (status, body),

@@ -198,3 +198,28 @@ async fn a_service_is_kept_running_scaled_replaced_upgraded_and_survives_a_marat
         (404, json!({"message": "App '/shop/web' does not exist"}))
     );
 }
+
+/// A task failing its health check is killed by its agent and replaced by Marathon, which
+/// reports the failure; the unhealthy kill reaches `/v2/events`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_task_is_killed_and_replaced() {
+    let env = Env::start().await;
+    let mut app = env.hello_app("/sick", 1);
+    app["healthChecks"] = json!([{"protocol": "HTTP", "path": "/missing", "gracePeriodSeconds": 0,
+                                  "intervalSeconds": 1, "timeoutSeconds": 1, "delaySeconds": 0,
+                                  "maxConsecutiveFailures": 1}]);
+    let (status, created) = env.call("POST", "/v2/apps", Some(&app)).await;
+    assert_eq!(status, 201, "{created}");
+    let first = env
+        .app_when("a first task", "/sick", |app| !task_ids(app).is_empty())
+        .await;
+    let first = task_ids(&first)[0].clone();
+    let app = env
+        .app_when("the unhealthy task replaced", "/sick", |app| {
+            app["lastTaskFailure"]["taskId"] == first.as_str()
+                && task_ids(app).iter().any(|id| *id != first)
+        })
+        .await;
+    assert_eq!(app["lastTaskFailure"]["state"], "TASK_KILLED", "{app}");
+    assert_eq!(app["instances"], 1);
+}
