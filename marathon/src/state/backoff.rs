@@ -24,7 +24,11 @@ impl Delay {
         let config = &app.version_info.last_config_change_at;
         let max = seconds(app.max_launch_delay_seconds);
         let current = match previous.filter(|d| &d.config_version == config) {
-            Some(delay) => delay.current.mul_f64(app.backoff_factor.max(1.0)).min(max),
+            // Checked: a huge factor saturates at the maximum instead of overflowing.
+            Some(delay) => {
+                let grown = delay.current.as_secs_f64() * app.backoff_factor.max(1.0);
+                Duration::try_from_secs_f64(grown).map_or(max, |grown| grown.min(max))
+            }
             None => seconds(app.backoff_seconds).min(max),
         };
         Delay {
@@ -70,5 +74,9 @@ mod tests {
         assert!(!third.holds(&changed, Timestamp(7001)));
         let fresh = Delay::after_failure(Some(&third), &changed, Timestamp(8000));
         assert_eq!(fresh.current, Duration::from_secs(2));
+        changed.backoff_factor = 1e300;
+        let huge = Delay::after_failure(Some(&fresh), &changed, Timestamp(9000));
+        let again = Delay::after_failure(Some(&huge), &changed, Timestamp(9000));
+        assert_eq!(again.current, Duration::from_secs(5), "saturates at the maximum");
     }
 }

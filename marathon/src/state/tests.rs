@@ -202,3 +202,60 @@ fn a_cancelled_deployment_rolls_back_and_a_new_app_is_deleted() {
         Err(Refusal::NotFound(_))
     ));
 }
+
+#[test]
+fn a_restart_replaces_every_task_by_a_rolling_upgrade() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut state = open(dir.path());
+    let app = json!({"id": "/web", "cmd": digest_cmd(), "instances": 2,
+                     "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0}});
+    let (app, _) = state
+        .create_app(update(app), Timestamp(0))
+        .map_err(|r| format!("{r:?}"))
+        .expect("created");
+    state.subscribed(Timestamp(0));
+    state.step(Timestamp(0));
+    let (launches, _) = state.on_offers(&[offer("o1", "h1")], Timestamp(0));
+    let old: Vec<String> = launches[0]
+        .tasks
+        .iter()
+        .map(|t| t.task_id.clone())
+        .collect();
+    for id in &old {
+        state.on_status(&status(id, TaskState::TaskRunning, None), Timestamp(10));
+    }
+    state.step(Timestamp(20));
+    assert_eq!(state.deployments().count(), 0);
+    state
+        .restart_app(&app.id, false, Timestamp(1_000))
+        .map_err(|r| format!("{r:?}"))
+        .expect("restarted");
+    // min healthy 1, max 2: one old task goes, then one new one may start.
+    let effects = state.step(Timestamp(1_000));
+    let kills = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Kill { .. }))
+        .count();
+    assert_eq!(kills, 1, "{effects:?}");
+    let (launches, _) = state.on_offers(&[offer("o2", "h1")], Timestamp(1_000));
+    assert!(launches.is_empty(), "the killed task still holds its place");
+    let killed = old
+        .iter()
+        .find(|id| state.task(id).is_some_and(|t| t.kill.is_some()))
+        .cloned()
+        .expect("one marked");
+    state.on_status(
+        &status(&killed, TaskState::TaskKilled, None),
+        Timestamp(1_100),
+    );
+    state.step(Timestamp(1_100));
+    let (launches, _) = state.on_offers(&[offer("o3", "h1")], Timestamp(1_100));
+    assert_eq!(launches.iter().map(|l| l.tasks.len()).sum::<usize>(), 1);
+    assert!(
+        state
+            .app(&app.id)
+            .and_then(|r| r.last_task_failure.clone())
+            .is_none(),
+        "a kill is no failure"
+    );
+}
