@@ -43,6 +43,7 @@ enum Command {
     Tasks(commands::state::StateArgs),
     Logs(commands::logs::LogsArgs),
     Kill(commands::kill::KillArgs),
+    Marathon(commands::marathon::MarathonArgs),
     Roles(commands::roles::RolesArgs),
     Sim(commands::sim::SimArgs),
 }
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
         Command::Tasks(args) => commands::state::main(args, commands::state::View::Tasks),
         Command::Logs(args) => commands::logs::main(args),
         Command::Kill(args) => commands::kill::main(args),
+        Command::Marathon(args) => commands::marathon::main(args),
         Command::Roles(args) => commands::roles::main(args),
         Command::Sim(args) => commands::sim::main(args),
     }

@@ -24,7 +24,8 @@ pub const MAX_URI_LEN: usize = 4096;
 /// Longest output file name, in bytes (the common file-system limit).
 pub const MAX_NAME_LEN: usize = 255;
 
-const ARTIFACT_PREFIX: &str = "wasmesos://sha256:";
+/// How a uri names a component uploaded to the master: `wasmesos://sha256:<hex>`.
+pub const ARTIFACT_PREFIX: &str = "wasmesos://sha256:";
 
 /// The sandbox files the agent writes a task's output to; no fetched file may take them.
 const OUTPUT_NAMES: [&str; 2] = ["stdout", "stderr"];

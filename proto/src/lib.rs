@@ -61,6 +61,7 @@ pub mod mesos {
 pub mod fetch;
 pub mod limits;
 pub mod resources;
+pub mod shell;
 pub use resources::{Amounts, resources_from_proto, resources_to_proto};
 
 /// The gRPC metadata key under which a non-leading master names the leader's address.

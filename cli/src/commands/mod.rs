@@ -5,6 +5,7 @@ pub mod dev;
 pub mod exec;
 pub mod kill;
 pub mod logs;
+pub mod marathon;
 pub mod master;
 pub mod master_ha;
 pub mod roles;

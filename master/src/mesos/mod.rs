@@ -27,7 +27,6 @@ pub mod recordio;
 pub(crate) mod resources;
 pub(crate) mod sandbox;
 pub(crate) mod scheduler;
-mod shell;
 pub(crate) mod subscribe;
 pub(crate) mod tasks;
 

@@ -17,7 +17,7 @@ use wasmesos_proto::v1::{
 };
 
 use super::resources::{self, ReservationFormat};
-use super::shell::split_words;
+use wasmesos_proto::shell::split_words;
 
 /// The label giving a task's instruction budget (an integer).
 pub(crate) const LABEL_FUEL: &str = "wasmesos.fuel";

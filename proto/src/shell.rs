@@ -1,15 +1,23 @@
-//! `CommandInfo.shell = true` without a shell: `value` is split into words as a POSIX shell
+//! A command line without a shell, as Mesos's `CommandInfo.shell = true` and Marathon's `cmd`
+//! are run on wasmesos: `value` is split into words as a POSIX shell
 //! would (quotes, backslashes), and anything a shell would interpret beyond that (pipes,
 //! redirections, `;`, `&&`, `$(...)`, backticks, variables, globs) is refused, since a Wasm
 //! task has no shell to run it.
 
 /// Longest command line accepted.
-pub(crate) const MAX_COMMAND_LEN: usize = 64 * 1024;
+pub const MAX_COMMAND_LEN: usize = 64 * 1024;
 
 /// Why a command line cannot run without a shell.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct NoShell(pub(crate) String);
+#[derive(Debug, PartialEq, Eq)]
+pub struct NoShell(pub String);
+
+impl std::fmt::Display for NoShell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoShell {}
 
 fn refuse(what: &str, command: &str) -> NoShell {
     NoShell(format!(
@@ -19,7 +27,7 @@ fn refuse(what: &str, command: &str) -> NoShell {
 }
 
 /// The words of `command`, or why it needs a real shell.
-pub(crate) fn split_words(command: &str) -> Result<Vec<String>, NoShell> {
+pub fn split_words(command: &str) -> Result<Vec<String>, NoShell> {
     if command.len() > MAX_COMMAND_LEN {
         return Err(NoShell(format!(
             "command is {} bytes, at most {MAX_COMMAND_LEN} are accepted",

@@ -1,0 +1,7 @@
+//! `wasmesos marathon` against a real cluster of OS processes: its REST API driven over
+//! HTTP (lifecycle, restarts, errors) and by marathon-python, unmodified.
+
+mod api;
+mod common;
+mod lifecycle;
+mod python;

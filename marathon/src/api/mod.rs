@@ -1,0 +1,83 @@
+//! Marathon's REST API on axum: `/v2/apps`, `/v2/tasks`, `/v2/deployments`, `/v2/groups`,
+//! `/v2/queue`, `/v2/info`, `/v2/leader`, `/v2/events`, `/ping`. Handlers parse and check
+//! what arrives (bounded bodies, Marathon's errors), call one [`State`] operation under its
+//! lock, and wake the framework loop so kills and launches go out at once.
+
+mod apps;
+mod error;
+mod events;
+mod groups;
+mod misc;
+mod query;
+mod render;
+mod tasks;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use tokio::sync::Notify;
+
+pub use error::ApiError;
+
+use crate::state::State;
+
+/// Largest request body accepted (Marathon's own limit is about this size).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct Ctx {
+    pub state: Arc<Mutex<State>>,
+    /// Wakes the framework loop after a change.
+    pub kick: Arc<Notify>,
+    /// `host:port` this Marathon answers on (its `/v2/leader`).
+    pub leader: String,
+    pub master_url: String,
+    pub framework_name: String,
+}
+
+impl Ctx {
+    /// The state, locked (a poisoned lock is a 500: a bug elsewhere panicked holding it).
+    fn lock(&self) -> Result<MutexGuard<'_, State>, ApiError> {
+        self.state.lock().map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "Marathon's state is unavailable after an internal error",
+            )
+        })
+    }
+
+    fn changed(&self) {
+        self.kick.notify_one();
+    }
+}
+
+/// Every route.
+pub fn router(ctx: Arc<Ctx>) -> Router {
+    Router::new()
+        .route("/v2/apps", get(apps::list).post(apps::create))
+        .route("/v2/apps/{*rest}", any(apps::by_path))
+        .route("/v2/tasks", get(tasks::list))
+        .route("/v2/tasks/delete", post(tasks::delete_many))
+        .route("/v2/deployments", get(misc::deployments))
+        .route(
+            "/v2/deployments/{id}",
+            axum::routing::delete(misc::cancel_deployment),
+        )
+        .route("/v2/groups", get(groups::root).delete(groups::delete_root))
+        .route("/v2/groups/{*id}", get(groups::show).delete(groups::delete))
+        .route("/v2/queue", get(misc::queue))
+        .route(
+            "/v2/queue/{*rest}",
+            axum::routing::delete(misc::reset_delay),
+        )
+        .route("/v2/info", get(misc::info))
+        .route("/v2/leader", get(misc::leader))
+        .route("/v2/events", get(events::stream))
+        .route("/ping", get(misc::ping))
+        .fallback(misc::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(ctx)
+}

@@ -1,0 +1,70 @@
+//! Wall-clock instants as Marathon writes them: ISO-8601 UTC with milliseconds
+//! (`2015-09-25T15:13:48.343Z`), which are also its version ids.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// Now, by the system clock.
+    pub fn now() -> Self {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis());
+        Timestamp(u64::try_from(millis).unwrap_or(u64::MAX))
+    }
+
+    /// `self + duration`, saturating.
+    pub fn plus(self, duration: Duration) -> Self {
+        let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        Timestamp(self.0.saturating_add(millis))
+    }
+
+    /// How long from `earlier` to `self` (zero when `earlier` is later).
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `2015-09-25T15:13:48.343Z`.
+    pub fn iso(self) -> String {
+        let millis = self.0 % 1000;
+        let secs = self.0 / 1000;
+        let (days, rest) = (secs / 86_400, secs % 86_400);
+        let (hour, minute, second) = (rest / 3600, rest % 3600 / 60, rest % 60);
+        let (year, month, day) = civil_from_days(days);
+        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+    }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+
+    #[test]
+    fn writes_marathon_timestamps() {
+        assert_eq!(Timestamp(0).iso(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp(1_443_194_028_343).iso(),
+            "2015-09-25T15:13:48.343Z"
+        );
+        assert_eq!(Timestamp(951_782_400_000).iso(), "2000-02-29T00:00:00.000Z");
+    }
+}
