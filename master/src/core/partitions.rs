@@ -304,7 +304,8 @@ impl Core {
 
     /// MARK_AGENT_GONE: an operator asserts that an agent, registered or unreachable, is
     /// down for good. Its tasks are TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks that are
-    /// not partition-aware) and it is refused if it ever re-registers.
+    /// not partition-aware) and it is refused if it ever re-registers. Marking a removed agent
+    /// gone again changes nothing; an agent this master never knew is `NotFound`.
     pub fn mark_agent_gone(&mut self, agent_id: &str, now: Time) -> Result<(), Error> {
         let id = AgentId::from(agent_id);
         let why = "an operator asserted it is down";
@@ -330,7 +331,8 @@ impl Core {
             }
             self.record_removed(&id, away.info, away.registered_at, true, timestamp);
         } else if self.removed_agents.contains_key(&id) {
-            return Err(Error::Conflict(format!("agent {id} was already removed")));
+            // Already removed (gone, or timed out): nothing more to do, as Mesos answers.
+            return Ok(());
         } else {
             return Err(Error::NotFound(format!("no agent {id}")));
         }
