@@ -385,15 +385,4 @@ impl Core {
         };
         self.unreachable.insert(id, away);
     }
-
-    /// The agents marked unreachable, with the Unix time since when, for the state readers.
-    pub fn unreachable_agents(&self) -> Vec<(String, f64)> {
-        let mut out: Vec<(String, f64)> = self
-            .unreachable
-            .iter()
-            .map(|(id, away)| (id.to_string(), away.unreachable_at))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
 }
