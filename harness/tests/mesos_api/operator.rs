@@ -648,15 +648,18 @@ async fn mark_agent_gone_removes_the_agent_for_good() {
 
     let marked = operator(&authority, &gone(&agent_id)).await;
     assert_eq!(marked.status, StatusCode::OK, "{}", marked.text());
-    // Refused under its id, the agent registers anew under another one.
-    let agents = read(&authority, "GET_AGENTS").await;
-    let ids: Vec<&str> = agents["get_agents"]["agents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|agent| agent["agent_info"]["id"]["value"].as_str())
-        .collect();
-    assert!(!ids.contains(&agent_id.as_str()), "{agents}");
+    // Refused under its id, the agent registers anew under another one; the state readers
+    // see the change once the next snapshot is published.
+    wasmesos_harness::eventually("the gone agent out of GET_AGENTS", PATIENCE, async || {
+        let agents = read(&authority, "GET_AGENTS").await;
+        agents["get_agents"]["agents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|agent| agent["agent_info"]["id"]["value"].as_str() != Some(agent_id.as_str()))
+    })
+    .await
+    .expect("the agent is gone");
     let again = operator(&authority, &gone(&agent_id)).await;
     assert_eq!(
         again.status,
