@@ -223,6 +223,7 @@ impl Update {
             source: self.source as i32,
             exit_code: self.exit_code,
             healthy: self.healthy,
+            unreachable_time: None,
         }
     }
 }

@@ -35,8 +35,8 @@ enum Command {
     Upload(commands::upload::UploadArgs),
     /// Show the cluster: master, roles, agents, frameworks and tasks.
     State(commands::state::StateArgs),
-    /// List the agents with their used and total resources.
-    Agents(commands::state::StateArgs),
+    /// List the agents with their used and total resources, or mark one gone.
+    Agents(commands::agents::AgentsArgs),
     /// List the frameworks with their dominant shares.
     Frameworks(commands::state::StateArgs),
     /// List the tasks with their states and reasons.
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::main(args),
         Command::Upload(args) => commands::upload::main(args),
         Command::State(args) => commands::state::main(args, commands::state::View::All),
-        Command::Agents(args) => commands::state::main(args, commands::state::View::Agents),
+        Command::Agents(args) => commands::agents::main(args),
         Command::Frameworks(args) => commands::state::main(args, commands::state::View::Frameworks),
         Command::Tasks(args) => commands::state::main(args, commands::state::View::Tasks),
         Command::Logs(args) => commands::logs::main(args),

@@ -31,6 +31,10 @@ pub enum Error {
     Process { name: String, message: String },
     #[error("no agent at index {0}")]
     NoSuchAgent(usize),
+    /// The machine does not allow network namespaces (not Linux, not root): a partition test
+    /// skips with this line.
+    #[error("network namespaces are not available here: {0}")]
+    NetNsUnavailable(String),
 }
 
 impl From<wasmesos_test_support::Error> for Error {

@@ -15,6 +15,7 @@ mod cluster;
 mod error;
 mod framework;
 mod ha;
+mod netns;
 mod pki;
 mod process;
 mod zookeeper;
@@ -26,6 +27,7 @@ pub use cluster::{
 pub use error::Error;
 pub use framework::{SchedulerEvent, TestFramework};
 pub use ha::{HA_PATH, HaCluster};
+pub use netns::NetNs;
 pub use pki::TestPki;
 pub use process::{ChildProcess, ProcessCluster, spawn_and_read_url, wasmesos_binary};
 pub use wasmesos_test_support::{assert_eventually, eventually, eventually_some, patience, scaled};

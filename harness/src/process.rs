@@ -13,6 +13,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::Error;
+use crate::NetNs;
 use crate::cluster::cluster_state;
 use wasmesos_test_support::{eventually, scaled};
 
@@ -95,13 +96,34 @@ impl ProcessCluster {
         master_args: &[&str],
         agent_args: &[&str],
     ) -> Result<ProcessCluster, Error> {
+        Self::start_listening_on(
+            binary,
+            "127.0.0.1:0",
+            agents,
+            resources,
+            master_args,
+            agent_args,
+        )
+        .await
+    }
+
+    /// [`ProcessCluster::start`] with the master listening on `listen` (e.g. `0.0.0.0:0`,
+    /// for agents in network namespaces to reach it on their link's host address).
+    pub async fn start_listening_on(
+        binary: &Path,
+        listen: &str,
+        agents: usize,
+        resources: &str,
+        master_args: &[&str],
+        agent_args: &[&str],
+    ) -> Result<ProcessCluster, Error> {
         let dir = tempfile::Builder::new()
             .prefix("wasmesos-processes-")
             .tempdir()
             .map_err(|err| Error::io("creating the cluster dir", err))?;
         let timeout = Duration::from_secs(60);
         let work_dir = dir.path().join("master");
-        let mut args = vec!["master", "--listen", "127.0.0.1:0", "--work-dir"];
+        let mut args = vec!["master", "--listen", listen, "--work-dir"];
         let work_dir_text = work_dir.to_string_lossy().into_owned();
         args.push(&work_dir_text);
         args.extend_from_slice(master_args);
@@ -156,6 +178,31 @@ impl ProcessCluster {
         Ok(index)
     }
 
+    /// Starts one more agent process inside `netns` (listening on its address there, and
+    /// reaching the master on the link's host address) and waits for its registration;
+    /// returns its index. The master must listen on an address the link reaches.
+    pub async fn add_agent_in(&mut self, netns: &NetNs, resources: &str) -> Result<usize, Error> {
+        let index = self.agents.len();
+        let port = self
+            .master
+            .url
+            .rsplit(':')
+            .next()
+            .map(|port| port.trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        let master_url = format!("http://{}:{port}", netns.host_addr);
+        let listen = format!("{}:0", netns.ns_addr);
+        let place = Placement {
+            prefix: netns.exec_prefix(),
+            master_url,
+        };
+        let agent = self
+            .spawn_agent_at(index, &listen, resources, Some(place))
+            .await?;
+        self.agents.push(agent);
+        Ok(index)
+    }
+
     /// Starts agent `index` again (after [`ChildProcess::kill`]) on the same work dir, so
     /// with its checkpoint, and the same port, as an operator restarting it would; waits for
     /// its registration.
@@ -177,10 +224,29 @@ impl ProcessCluster {
         listen: &str,
         resources: &str,
     ) -> Result<ChildProcess, Error> {
+        self.spawn_agent_at(index, listen, resources, None).await
+    }
+
+    /// [`ProcessCluster::spawn_agent`], on the host or as `place` says.
+    async fn spawn_agent_at(
+        &self,
+        index: usize,
+        listen: &str,
+        resources: &str,
+        place: Option<Placement>,
+    ) -> Result<ChildProcess, Error> {
         let work_dir = self.dir.path().join(format!("agent-{index}"));
         let work_dir = work_dir.to_string_lossy().into_owned();
-        let master_url = self.master_url();
-        let mut args = vec![
+        let master_url = place
+            .as_ref()
+            .map_or_else(|| self.master_url(), |place| place.master_url.clone());
+        let binary = self.binary.to_string_lossy().into_owned();
+        let prefix = place.map(|place| place.prefix).unwrap_or_default();
+        let mut args: Vec<&str> = prefix.iter().map(String::as_str).collect();
+        if !args.is_empty() {
+            args.push(&binary);
+        }
+        args.extend([
             "agent",
             "--master",
             &master_url,
@@ -190,10 +256,15 @@ impl ProcessCluster {
             &work_dir,
             "--resources",
             resources,
-        ];
+        ]);
         args.extend(self.agent_args.iter().map(String::as_str));
         let name = format!("agent-{index}");
-        spawn_and_read_url(&self.binary, &name, &args, self.timeout, true).await
+        // With a prefix (`ip netns exec NAME`), its first word is the program to start.
+        let (program, args) = match args.split_first() {
+            Some((first, rest)) if !prefix.is_empty() => (PathBuf::from(first), rest.to_vec()),
+            _ => (self.binary.clone(), args),
+        };
+        spawn_and_read_url(&program, &name, &args, self.timeout, true).await
     }
 
     /// Waits until the master lists exactly `count` active agents.
@@ -210,6 +281,14 @@ impl ProcessCluster {
         .await?;
         Ok(())
     }
+}
+
+/// Where an agent process runs when not plainly on the host.
+struct Placement {
+    /// Words before the binary (`ip netns exec NAME`).
+    prefix: Vec<String>,
+    /// The master's URL as the agent reaches it from there.
+    master_url: String,
 }
 
 /// Spawns `binary args…`, reads its stdout until the `listening on URL` line (and, for

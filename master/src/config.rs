@@ -19,6 +19,10 @@ pub const DEFAULT_FAILOVER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600
 /// How long agents have to re-register after a master restart: two minutes.
 pub const DEFAULT_AGENT_REREGISTER_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long an unreachable agent may come back with its tasks unless configured: Mesos keeps
+/// unreachable agents for its `--registry_max_agent_age`, two weeks.
+pub const DEFAULT_AGENT_UNREACHABLE_TIMEOUT: Duration = Duration::from_secs(14 * 24 * 3600);
+
 /// Finished tasks remembered per framework unless configured: Mesos's default.
 pub const DEFAULT_MAX_COMPLETED_TASKS: usize = 1000;
 
@@ -60,8 +64,13 @@ pub struct MasterConfig {
     pub role_sorter: SorterKind,
     /// How often agents heartbeat (sent to them on registration).
     pub agent_heartbeat_interval: Duration,
-    /// Silence after which an agent is removed: its tasks become LOST, its offers are rescinded.
+    /// Silence after which an agent is marked unreachable: its offers are rescinded, its
+    /// tasks become TASK_UNREACHABLE for partition-aware frameworks and TASK_LOST for others.
     pub agent_ping_timeout: Duration,
+    /// How long an unreachable agent may come back (its tasks RUNNING again) before it is
+    /// removed for good: partition-aware frameworks then see TASK_GONE, and the agent is told
+    /// to shut its tasks down if it ever returns (default: 2 weeks, as Mesos).
+    pub agent_unreachable_timeout: Duration,
     /// HEARTBEAT event interval for frameworks that ask for 0.
     pub framework_heartbeat_interval: Duration,
     /// How long after an event that frees or adds resources the allocation round runs, so that
@@ -121,6 +130,7 @@ impl Default for MasterConfig {
             role_sorter: SorterKind::Drf,
             agent_heartbeat_interval,
             agent_ping_timeout: agent_heartbeat_interval.saturating_mul(5),
+            agent_unreachable_timeout: DEFAULT_AGENT_UNREACHABLE_TIMEOUT,
             framework_heartbeat_interval: Duration::from_secs(15),
             allocation_batch_interval: Duration::from_millis(2),
             offer_timeout: None,
@@ -186,6 +196,9 @@ impl MasterConfig {
                 "agent_ping_timeout",
                 "must be at least agent_heartbeat_interval",
             );
+        }
+        if self.agent_unreachable_timeout.is_zero() {
+            return invalid("agent_unreachable_timeout", "must be positive");
         }
         if self.agent_reregister_timeout.is_zero() {
             return invalid("agent_reregister_timeout", "must be positive");

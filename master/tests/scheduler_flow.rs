@@ -197,7 +197,7 @@ async fn a_decline_with_zero_refuse_reoffers_within_milliseconds() {
 }
 
 #[tokio::test]
-async fn a_silent_agent_is_shut_down_and_the_framework_told() {
+async fn a_silent_agent_is_unreachable_and_the_framework_told() {
     let master = start(|config| {
         config.agent_heartbeat_interval = Duration::from_millis(100);
         config.agent_ping_timeout = Duration::from_secs(1);
@@ -239,10 +239,7 @@ async fn a_silent_agent_is_shut_down_and_the_framework_told() {
             _ => {}
         }
     }
-    assert!(matches!(
-        agent.next().await,
-        Some(agent_command::Command::Shutdown(_))
-    ));
+    // Unreachable, not removed: no `shutdown`, the stream just ends.
     assert!(agent.next().await.is_none(), "the command stream ends");
     let heartbeat = master
         .agents()
@@ -255,8 +252,8 @@ async fn a_silent_agent_is_shut_down_and_the_framework_told() {
         Some(Code::FailedPrecondition)
     );
 
-    // Coming back under the old id: `registered` (every stream starts with it), then
-    // `shutdown`, then the end. Registering without an id then works.
+    // Coming back under the old id within the unreachable timeout: admitted again (the core's
+    // tests follow what it is then told).
     let again = RegisterRequest {
         agent: Some(AgentInfo {
             id: agent.id.clone(),
@@ -271,20 +268,13 @@ async fn a_silent_agent_is_shut_down_and_the_framework_told() {
         .await
         .expect("register")
         .into_inner();
-    let mut refused = FakeAgent {
+    let mut back = FakeAgent {
         id: agent.id.clone(),
         commands,
     };
     assert!(
-        matches!(refused.next().await, Some(agent_command::Command::Registered(r)) if r.agent_id == agent.id)
+        matches!(back.next().await, Some(agent_command::Command::Registered(r)) if r.agent_id == agent.id)
     );
-    assert!(matches!(
-        refused.next().await,
-        Some(agent_command::Command::Shutdown(_))
-    ));
-    assert!(refused.next().await.is_none());
-    let fresh = master.register(cpus_mem(4.0, 4e9), "").await;
-    assert_ne!(fresh.id, agent.id);
 }
 
 #[tokio::test]

@@ -88,6 +88,7 @@ impl TaskState {
                 | TaskState::TaskLost
                 | TaskState::TaskDropped
                 | TaskState::TaskGone
+                | TaskState::TaskGoneByOperator
         )
     }
 }
@@ -139,6 +140,9 @@ impl Reason {
             Reason::TaskHealthCheckStatusUpdated => "task_health_check_status_updated",
             Reason::TaskUnhealthy => "task_unhealthy",
             Reason::ContainerLaunchFailed => "container_launch_failed",
+            Reason::AgentRemovedByOperator => "agent_removed_by_operator",
+            Reason::AgentReregistered => "agent_reregistered",
+            Reason::AgentDraining => "agent_draining",
         }
     }
 
@@ -187,13 +191,15 @@ mod tests {
         assert!(!TaskState::TaskRunning.is_terminal());
         assert!(!TaskState::TaskStaging.is_terminal());
         assert!(!TaskState::TaskUnreachable.is_terminal());
+        assert!(TaskState::TaskGone.is_terminal());
+        assert!(TaskState::TaskGoneByOperator.is_terminal());
     }
 
     #[test]
     fn state_names_drop_the_prefix_and_parse_back() {
         assert_eq!(TaskState::TaskRunning.name(), "RUNNING");
         assert_eq!(TaskState::TaskFinished.name(), "FINISHED");
-        for value in 1..=13 {
+        for value in 1..=14 {
             let state = TaskState::try_from(value).expect("a state");
             assert_eq!(TaskState::from_name(state.name()), Some(state));
         }

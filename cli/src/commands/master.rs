@@ -84,10 +84,15 @@ pub struct MasterArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     agent_heartbeat_interval: Option<Duration>,
 
-    /// Silence after which an agent is removed and its tasks are LOST (default: 5 heartbeat
-    /// intervals).
+    /// Silence after which an agent is marked unreachable: its tasks become UNREACHABLE for
+    /// partition-aware frameworks, LOST for others (default: 5 heartbeat intervals).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     agent_ping_timeout: Option<Duration>,
+
+    /// How long an unreachable agent may come back with its tasks before it is removed for
+    /// good and partition-aware frameworks see TASK_GONE [default: 336h, two weeks].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    agent_unreachable_timeout: Option<Duration>,
 
     /// A resource name left out of fair-share computation, e.g. gpus (repeatable, or
     /// comma-separated), so a scarce resource does not make its holders look rich.
@@ -322,6 +327,13 @@ impl MasterArgs {
             call_timeout: l
                 .one("call_timeout", self.call_timeout, parse_duration)?
                 .unwrap_or(library.call_timeout),
+            agent_unreachable_timeout: l
+                .one(
+                    "agent_unreachable_timeout",
+                    self.agent_unreachable_timeout,
+                    parse_duration,
+                )?
+                .unwrap_or(library.agent_unreachable_timeout),
             max_artifact_size: l
                 .one("max_artifact_size", self.max_artifact_size, parse_size)?
                 .unwrap_or(library.max_artifact_size),
@@ -486,6 +498,10 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
         .text(
             "agent_reregister_timeout",
             format_duration(config.agent_reregister_timeout),
+        )
+        .text(
+            "agent_unreachable_timeout",
+            format_duration(config.agent_unreachable_timeout),
         )
         .optional(
             "zk",

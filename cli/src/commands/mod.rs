@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod agent;
+pub mod agents;
 pub mod dev;
 pub mod exec;
 pub mod kill;

@@ -142,6 +142,11 @@ impl Actor {
             .await?
     }
 
+    pub(crate) async fn mark_agent_gone(&self, agent_id: String) -> Result<(), Error> {
+        self.core(move |core, now| core.mark_agent_gone(&agent_id, now))
+            .await?
+    }
+
     pub(crate) async fn roles(&self) -> Result<Vec<RoleSummary>, Error> {
         self.core(|core, _| core.roles()).await
     }

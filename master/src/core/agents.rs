@@ -1,11 +1,11 @@
-//! Agents: registration and re-registration, liveness, and removal (tasks LOST, offers
-//! rescinded, frameworks told).
+//! Agents: registration and re-registration, and liveness (an agent that misses its pings
+//! is marked unreachable: `partitions.rs`).
 
 use std::collections::HashSet;
 
 use wasmesos_allocator::{AgentId, FrameworkId, Resources};
 use wasmesos_proto::v1::{
-    AgentCommand, AgentInfo, Reason, RegisterRequest, TaskReport, TaskState, agent_command, event,
+    AgentCommand, AgentInfo, Reason, RegisterRequest, TaskReport, TaskState, agent_command,
 };
 
 use super::convert::{Amounts, resources_from_proto};
@@ -66,9 +66,13 @@ impl Core {
         }
         let total = resources_from_proto(info.resources.as_ref(), Amounts::NonNegative)
             .map_err(|why| invalid("agent.resources", why))?;
+        // Commands queued for the agent's previous stream would arrive before `registered`
+        // on the new one: they are dropped; what this registration queues is kept.
+        self.outbox.commands.remove(info.id.as_str());
         if info.id.is_empty() {
             info.id = self.new_id('A');
-            self.add_agent(info.clone(), total, now)?;
+            let registered_at = self.unix(now);
+            self.add_agent(info.clone(), total, now, registered_at)?;
         } else if self.agents.contains_key(info.id.as_str()) {
             let reported = req
                 .tasks
@@ -84,6 +88,8 @@ impl Core {
             self.reregister(info.clone(), &reported, now);
         } else if self.is_recovering(&AgentId::from(info.id.as_str())) {
             self.readmit(info.clone(), total, &req.tasks, now)?;
+        } else if self.is_unreachable(&AgentId::from(info.id.as_str())) {
+            self.readmit_unreachable(info.clone(), total, &req.tasks, now)?;
         } else {
             let why = if self.removed_agents.contains_key(info.id.as_str()) {
                 "was removed by this master"
@@ -105,12 +111,12 @@ impl Core {
             return Ok(Registration::Refused { commands });
         }
         let agent_id = info.id;
-        // Replacing the queue drops commands meant for the previous stream, which would
-        // otherwise arrive before `registered`.
         let registered = self.registered_command(&agent_id);
         self.outbox
             .commands
-            .insert(agent_id.clone(), vec![registered]);
+            .entry(agent_id.clone())
+            .or_default()
+            .insert(0, registered);
         self.shut_down_removed_frameworks(&agent_id, &req.tasks);
         self.request_allocation(now);
         Ok(Registration::Accepted { agent_id })
@@ -149,11 +155,13 @@ impl Core {
         }
     }
 
+    /// Admits an agent (new, or back under its id, first registered at `registered_at`).
     pub(super) fn add_agent(
         &mut self,
         info: AgentInfo,
         total: Resources,
         now: Time,
+        registered_at: f64,
     ) -> Result<(), Error> {
         let id = AgentId::from(info.id.as_str());
         self.allocator
@@ -163,12 +171,12 @@ impl Core {
         let agent = Agent {
             info,
             total,
-            registered_at: self.unix(now),
+            registered_at,
             last_seen: now,
             connected: true,
             tasks: HashSet::new(),
         };
-        self.persist_agent(&agent, None);
+        self.persist_agent(&agent);
         self.agents.insert(id, agent);
         Ok(())
     }
@@ -242,74 +250,5 @@ impl Core {
             }
             None => Err(Error::NotRegistered(agent_id.to_string())),
         }
-    }
-
-    /// Removes every agent silent for the ping timeout.
-    pub(super) fn remove_silent_agents(&mut self, now: Time) {
-        let timeout = self.config.agent_ping_timeout;
-        let silent: Vec<AgentId> = self
-            .agents
-            .iter()
-            .filter(|(_, agent)| now.saturating_sub(agent.last_seen) >= timeout)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in silent {
-            self.remove_agent(&id, &format!("no heartbeat for {timeout:?}"), now);
-        }
-    }
-
-    /// Removes an agent: offers on it are rescinded, every framework gets a FAILURE event,
-    /// then its tasks become LOST, and the agent is told to shut down.
-    pub(super) fn remove_agent(&mut self, id: &AgentId, why: &str, now: Time) {
-        let Some(agent) = self.agents.remove(id) else {
-            return;
-        };
-        tracing::warn!(agent_id = %id, why, "agent removed");
-        self.rescind_offers_on(id);
-        // FAILURE first: the proto promises the LOST updates follow it.
-        for (framework_id, framework) in &self.frameworks {
-            if framework.connected {
-                let failure = event::Failure {
-                    agent_id: id.to_string(),
-                };
-                self.outbox
-                    .event(framework_id.as_str(), event::Event::Failure(failure));
-            }
-        }
-        let message = format!("agent {id} lost: {why}");
-        let timestamp = self.unix(now);
-        for (framework_id, task_id) in &agent.tasks {
-            let Some(framework) = self.frameworks.get_mut(framework_id) else {
-                continue;
-            };
-            let Some(task) = framework.tasks.get_mut(task_id) else {
-                continue;
-            };
-            if task.is_terminal() {
-                continue;
-            }
-            let status = task.set_master_status(
-                TaskState::TaskLost,
-                Reason::AgentLost,
-                message.clone(),
-                timestamp,
-            );
-            // The allocator drops the agent's holdings wholesale below.
-            task.freed = true;
-            if framework.connected {
-                self.outbox.update(framework_id.as_str(), status);
-            }
-            self.persist_task(framework_id, task_id);
-            self.remember_completed(framework_id, task_id);
-        }
-        self.persist_agent(&agent, Some(timestamp));
-        if let Err(err) = self.allocator.remove_agent(id) {
-            tracing::error!(agent_id = %id, %err, "allocator did not know the agent");
-        }
-        let shutdown = agent_command::Shutdown { message };
-        self.outbox
-            .command(id.as_str(), agent_command::Command::Shutdown(shutdown));
-        self.outbox.close_agents.push(id.to_string());
-        self.removed_agents.insert(id.clone(), timestamp);
     }
 }

@@ -12,6 +12,7 @@ mod frameworks;
 mod offers;
 mod operations;
 mod outbox;
+mod partitions;
 mod persist;
 mod recovery;
 mod removed;
@@ -84,6 +85,8 @@ pub struct Core {
     registry_ops: Vec<crate::registry::Op>,
     /// Agents from the registry that have not re-registered since this master started.
     recovering: HashMap<AgentId, recovery::RecoveredAgent>,
+    /// Agents that missed their pings and may come back (`partitions.rs`).
+    unreachable: HashMap<AgentId, partitions::UnreachableAgent>,
     /// Counters bumped where things happen; read by `/metrics`.
     metrics: Arc<Metrics>,
 }
@@ -116,6 +119,7 @@ impl Core {
             last_round: None,
             registry_ops: Vec::new(),
             recovering: HashMap::new(),
+            unreachable: HashMap::new(),
             metrics: Arc::default(),
         })
     }
@@ -155,7 +159,8 @@ impl Core {
     pub fn tick(&mut self, now: Time) {
         if now >= self.next_sweep {
             self.next_sweep = now.saturating_add(self.config.agent_heartbeat_interval);
-            self.remove_silent_agents(now);
+            self.mark_silent_agents_unreachable(now);
+            self.expire_unreachable(now);
             self.expire_recovering(now);
             self.expire_failovers(now);
             self.forget_removed(now);

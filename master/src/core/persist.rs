@@ -16,13 +16,12 @@ impl Core {
         std::mem::take(&mut self.registry_ops)
     }
 
-    /// Records an agent: admitted, or (with the Unix time) removed for good.
-    pub(super) fn persist_agent(&mut self, agent: &Agent, removed_at: Option<f64>) {
+    /// Records an agent admitted (and reachable).
+    pub(super) fn persist_agent(&mut self, agent: &Agent) {
         self.registry_ops.push(Op::PutAgent(AgentRecord {
             info: Some(agent.info.clone()),
-            removed: removed_at.is_some(),
             registered_at: agent.registered_at,
-            removed_at: removed_at.unwrap_or(0.0),
+            ..AgentRecord::default()
         }));
     }
 

@@ -44,7 +44,9 @@ impl Core {
         }
         for record in agents.into_values() {
             let id = AgentId::from(record.id());
-            if record.removed {
+            if !record.removed && record.unreachable_at > 0.0 {
+                core.recover_unreachable(record);
+            } else if record.removed {
                 // Removals recorded before they were dated age from this start.
                 let at = Some(record.removed_at)
                     .filter(|at| *at > 0.0)
@@ -136,6 +138,9 @@ impl Core {
             if let Some(agent) = self.recovering.get_mut(&agent_id) {
                 task.freed = false;
                 agent.tasks.insert((framework_id.clone(), task_id.clone()));
+            } else if let Some(away) = self.unreachable.get_mut(&agent_id) {
+                // The allocator holds nothing on an unreachable agent: `freed` stays true.
+                away.tasks.insert((framework_id.clone(), task_id.clone()));
             } else {
                 let timestamp = self.unix_origin;
                 task.set_master_status(
@@ -188,10 +193,7 @@ impl Core {
         let Some(recovered) = self.recovering.remove(&id) else {
             return Ok(());
         };
-        self.add_agent(info, total, now)?;
-        if let Some(agent) = self.agents.get_mut(&id) {
-            agent.registered_at = recovered.registered_at;
-        }
+        self.add_agent(info, total, now, recovered.registered_at)?;
         let mut reported = HashSet::new();
         for report in reports {
             if let Some(key) = self.adopt(&id, report, now) {
@@ -217,7 +219,7 @@ impl Core {
 
     /// One task an agent reports after a master restart: it runs there, so its resources
     /// are in use again. Returns its key when the master now counts it as running there.
-    fn adopt(
+    pub(super) fn adopt(
         &mut self,
         agent_id: &AgentId,
         report: &TaskReport,
@@ -310,6 +312,7 @@ impl Core {
                 removed: true,
                 registered_at: recovered.registered_at,
                 removed_at: timestamp,
+                ..AgentRecord::default()
             }));
             self.removed_agents.insert(id, timestamp);
         }
@@ -318,7 +321,7 @@ impl Core {
     /// The master decides a task's end itself (its agent is gone or forgot it): recorded,
     /// persisted, and sent to the framework if it is connected. The allocator holds nothing
     /// for tasks of agents that have not re-registered, so nothing is recovered there.
-    fn end_task_by_master(
+    pub(super) fn end_task_by_master(
         &mut self,
         framework_id: &FrameworkId,
         task_id: &str,

@@ -301,6 +301,18 @@ impl Core {
                 "the master does not know this task".into(),
             ),
             Some(task) if task.is_terminal() => task.latest_unacked(),
+            Some(task) if self.is_unreachable(&task.agent_id) => {
+                // Its agent is away: the kill goes out when it comes back.
+                let (answer, agent_id) = (task.latest_unacked(), task.agent_id.clone());
+                let connected = framework.connected;
+                self.kill_when_back(&agent_id, framework_id, task_id);
+                tracing::info!(task_id, framework_id = %framework_id, agent_id = %agent_id,
+                    "kill held until the unreachable agent returns");
+                if connected {
+                    self.outbox.update(framework_id.as_str(), answer);
+                }
+                return;
+            }
             Some(task) => {
                 let kill = agent_command::Kill {
                     framework_id: framework_id.to_string(),

@@ -186,14 +186,15 @@ fn framework_json(framework: &FrameworkView, tasks: &TasksByFramework<'_>) -> Va
 
 /// The framework's capabilities that wasmesos keeps (the ones it acts on).
 fn capabilities_json(info: &wasmesos_proto::v1::FrameworkInfo) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if info
-        .capabilities
-        .contains(&(wasmesos_proto::v1::FrameworkCapability::TaskKillingState as i32))
-    {
-        out.push("TASK_KILLING_STATE");
-    }
-    out
+    use wasmesos_proto::v1::FrameworkCapability;
+    [
+        (FrameworkCapability::TaskKillingState, "TASK_KILLING_STATE"),
+        (FrameworkCapability::PartitionAware, "PARTITION_AWARE"),
+    ]
+    .into_iter()
+    .filter(|(capability, _)| info.capabilities.contains(&(*capability as i32)))
+    .map(|(_, name)| name)
+    .collect()
 }
 
 /// `/master/state`, `/master/state.json`, `/state.json`.

@@ -76,11 +76,20 @@ pub(super) fn framework_info(info: &mesos::FrameworkInfo) -> Result<native::Fram
         }
         vec![info.role.clone().unwrap_or_else(|| "*".to_string())]
     };
-    let capabilities = if has(Capability::TaskKillingState) {
-        vec![FrameworkCapability::TaskKillingState as i32]
-    } else {
-        Vec::new()
-    };
+    let capabilities = [
+        (
+            Capability::TaskKillingState,
+            FrameworkCapability::TaskKillingState,
+        ),
+        (
+            Capability::PartitionAware,
+            FrameworkCapability::PartitionAware,
+        ),
+    ]
+    .into_iter()
+    .filter(|(mesos, _)| has(*mesos))
+    .map(|(_, native)| native as i32)
+    .collect();
     let labels = info
         .labels
         .as_ref()

@@ -249,8 +249,19 @@ pub(crate) fn status_to_mesos(status: &TaskStatus) -> mesos::TaskStatus {
         timestamp: Some(status.timestamp),
         uuid: has_uuid.then(|| status.uuid.clone()),
         healthy: status.healthy,
+        unreachable_time: status.unreachable_time.map(time_info),
         ..Default::default()
     }
+}
+
+/// Unix seconds as Mesos's TimeInfo.
+pub(crate) fn time_info(seconds: f64) -> mesos::TimeInfo {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "Unix seconds of this century in nanoseconds fit an i64; `as` saturates"
+    )]
+    let nanoseconds = (seconds * 1e9) as i64;
+    mesos::TimeInfo { nanoseconds }
 }
 
 /// Mesos's reason for a wasmesos reason; `None` where Mesos sends none.
@@ -278,6 +289,9 @@ pub(crate) fn reason_to_mesos(reason: Reason) -> Option<mesos::task_status::Reas
             M::TaskHealthCheckStatusUpdated
         }
         Reason::ContainerLaunchFailed => M::ContainerLaunchFailed,
+        Reason::AgentRemovedByOperator => M::AgentRemovedByOperator,
+        Reason::AgentReregistered => M::AgentReregistered,
+        Reason::AgentDraining => M::AgentDraining,
     };
     Some(mapped)
 }

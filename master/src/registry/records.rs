@@ -20,6 +20,14 @@ pub struct AgentRecord {
     /// Unix seconds of its removal (0 in records written before removals were dated).
     #[prost(double, tag = "4")]
     pub removed_at: f64,
+    /// Unix seconds since which it is unreachable (missed its pings); 0 while it is admitted
+    /// and reachable. An unreachable agent that re-registers gets its tasks back.
+    #[prost(double, tag = "5")]
+    pub unreachable_at: f64,
+    /// Removed because an operator marked it gone: its tasks were reported
+    /// TASK_GONE_BY_OPERATOR, and it is refused if it returns.
+    #[prost(bool, tag = "6")]
+    pub gone: bool,
 }
 
 impl AgentRecord {

@@ -21,6 +21,7 @@ fn agent(id: &str, removed: bool) -> Op {
         removed,
         registered_at: 1.5,
         removed_at: if removed { 2.5 } else { 0.0 },
+        ..AgentRecord::default()
     })
 }
 

@@ -18,9 +18,10 @@ use wasmesos_proto::v1::agent_client::AgentClient;
 use wasmesos_proto::v1::operator_server::Operator;
 use wasmesos_proto::v1::{
     ClusterState, GetRolesRequest, GetRolesResponse, GetStateRequest, KillTaskRequest,
-    KillTaskResponse, ReadFileRequest, ReadFileResponse, ReserveResourcesRequest,
-    ReserveResourcesResponse, SetQuotaRequest, SetQuotaResponse, UnreserveResourcesRequest,
-    UnreserveResourcesResponse, UpdateWeightsRequest, UpdateWeightsResponse,
+    KillTaskResponse, MarkAgentGoneRequest, MarkAgentGoneResponse, ReadFileRequest,
+    ReadFileResponse, ReserveResourcesRequest, ReserveResourcesResponse, SetQuotaRequest,
+    SetQuotaResponse, UnreserveResourcesRequest, UnreserveResourcesResponse, UpdateWeightsRequest,
+    UpdateWeightsResponse,
 };
 
 use crate::Error;
@@ -257,5 +258,19 @@ impl Operator for OperatorService {
             .check(&caller, Action::UnreserveResources, &[])?;
         self.actor.unreserve_resources(req).await?;
         Ok(Response::new(UnreserveResourcesResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.MarkAgentGone", skip_all,
+        fields(agent_id = %request.get_ref().agent_id))]
+    async fn mark_agent_gone(
+        &self,
+        request: Request<MarkAgentGoneRequest>,
+    ) -> Result<Response<MarkAgentGoneResponse>, Status> {
+        let req = request.into_inner();
+        if req.agent_id.is_empty() {
+            return Err(invalid("agent_id", "is required").into());
+        }
+        self.actor.mark_agent_gone(req.agent_id).await?;
+        Ok(Response::new(MarkAgentGoneResponse {}))
     }
 }

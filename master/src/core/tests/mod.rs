@@ -6,6 +6,7 @@ mod completed;
 mod fetch;
 mod lifecycle;
 mod operations;
+mod partitions;
 mod recovery;
 mod relay;
 

@@ -305,12 +305,22 @@ async fn dispatch(
         | T::StopMaintenance
         | T::DrainAgent
         | T::DeactivateAgent
-        | T::ReactivateAgent
-        | T::MarkAgentGone => {
+        | T::ReactivateAgent => {
             return Err(unsupported(
                 kind,
                 "wasmesos has no maintenance or draining yet",
             ));
+        }
+        T::MarkAgentGone => {
+            let agent_id = call
+                .mark_agent_gone
+                .map(|m| m.agent_id.value)
+                .unwrap_or_default();
+            return match api.actor.mark_agent_gone(agent_id).await {
+                Ok(()) => Ok(done(StatusCode::OK)),
+                Err(Error::NotFound(why)) => Err(Refusal::new(StatusCode::NOT_FOUND, why)),
+                Err(err) => Err(refusal(err)),
+            };
         }
         T::Teardown => {
             let framework_id = call

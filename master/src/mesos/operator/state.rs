@@ -16,17 +16,7 @@ use crate::core::{AgentView, FrameworkView, StateSnapshot, TaskView};
 use crate::mesos::MESOS_VERSION;
 use crate::mesos::legacy::authority;
 use crate::mesos::resources::{self, ReservationFormat};
-use crate::mesos::tasks::reason_to_mesos;
-
-/// Unix seconds as Mesos's TimeInfo.
-pub(super) fn time_info(seconds: f64) -> mesos::TimeInfo {
-    #[allow(
-        clippy::cast_possible_truncation,
-        reason = "Unix seconds of this century in nanoseconds fit an i64; `as` saturates"
-    )]
-    let nanoseconds = (seconds * 1e9) as i64;
-    mesos::TimeInfo { nanoseconds }
-}
+use crate::mesos::tasks::{reason_to_mesos, time_info};
 
 /// Wire resources in Mesos's form.
 fn wire_to_mesos(resources: Option<&native::Resources>) -> Vec<mesos::Resource> {
@@ -114,6 +104,10 @@ pub(crate) fn master_flags(config: &MasterConfig, work_dir: &Path) -> Vec<(Strin
     put(
         "agent_reregister_timeout",
         duration_flag(config.agent_reregister_timeout),
+    );
+    put(
+        "agent_unreachable_timeout",
+        duration_flag(config.agent_unreachable_timeout),
     );
     put(
         "allocation_interval",
@@ -249,13 +243,21 @@ pub(super) fn framework_info(framework: &FrameworkView) -> mesos::FrameworkInfo 
     let mut capabilities = vec![mesos::framework_info::Capability {
         r#type: Some(Capability::MultiRole as i32),
     }];
-    if info
-        .capabilities
-        .contains(&(native::FrameworkCapability::TaskKillingState as i32))
-    {
-        capabilities.push(mesos::framework_info::Capability {
-            r#type: Some(Capability::TaskKillingState as i32),
-        });
+    for (native, mesos) in [
+        (
+            native::FrameworkCapability::TaskKillingState,
+            Capability::TaskKillingState,
+        ),
+        (
+            native::FrameworkCapability::PartitionAware,
+            Capability::PartitionAware,
+        ),
+    ] {
+        if info.capabilities.contains(&(native as i32)) {
+            capabilities.push(mesos::framework_info::Capability {
+                r#type: Some(mesos as i32),
+            });
+        }
     }
     mesos::FrameworkInfo {
         user: String::new(),
