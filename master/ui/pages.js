@@ -72,10 +72,21 @@ function portsCell(agent) {
   return `<td><div class="num" title="used: ${esc(agent.used?.ports ?? "[]")}">${used} of <span class="mono">${esc(total)}</span></div>${usageBar(used, offered, rangeCount(total))}</td>`;
 }
 
+/** An agent's status: taken out of service by an operator (draining, drained,
+ * deactivated), else reachable or not. */
+function agentStatus(agent) {
+  if (agent.drain) {
+    const state = agent.drain.state === "DRAINED" ? "drained" : "draining";
+    return `<span class="pill warn">${esc(state)}</span>`;
+  }
+  if (agent.deactivated) return `<span class="pill idle">deactivated</span>`;
+  return yesNo(agent.active, "active", "unreachable");
+}
+
 export function agents(state, { now }) {
   const rows = (state.agents ?? []).map((a) => `<tr data-agent-id="${esc(a.id)}">
     <td>${shortId(a.id)}</td><td>${esc(a.hostname)}</td><td class="mono">${esc(a.address)}</td>
-    <td>${yesNo(a.active, "active", "unreachable")}</td><td>${ago(a.registered_time, now)}</td>
+    <td>${agentStatus(a)}</td><td>${ago(a.registered_time, now)}</td>
     ${MAIN_RESOURCES.map((n) => resourceCell(a, n)).join("")}
     ${portsCell(a)}
     <td class="num">${esc(a.active_tasks)}</td></tr>`);

@@ -134,6 +134,7 @@ async fn run(browser: &Path) -> anyhow::Result<()> {
         bail!("the page reloaded during the test (marker now {same_page})");
     }
     check_same_origin(&page).await?;
+    check_agent_out_of_service(&page, &cluster).await?;
     framework
         .teardown()
         .await
@@ -174,6 +175,26 @@ async fn check_overview_and_frameworks(page: &Page, shots: &Path) -> anyhow::Res
     let ports = "[...document.querySelectorAll('tr[data-agent-id]')].some(r => r.textContent.includes('of [31000-32000]'))";
     wait_for(page, "the agent's ports", ports).await?;
     page.screenshot(&shots.join("agents.png")).await?;
+    Ok(())
+}
+
+/// An agent an operator deactivates shows as such on the agents page.
+async fn check_agent_out_of_service(page: &Page, cluster: &ProcessCluster) -> anyhow::Result<()> {
+    let agent_id = cluster.agents[0]
+        .agent_id
+        .clone()
+        .context("the agent's id")?;
+    let out = std::process::Command::new(BINARY)
+        .args(["agents", "deactivate", &agent_id])
+        .env("WASMESOS_MASTER", cluster.master_url())
+        .output()
+        .context("wasmesos agents deactivate")?;
+    if !out.status.success() {
+        bail!("deactivate: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    page.eval("location.hash = '#/agents'").await?;
+    let pill = "[...document.querySelectorAll('tr[data-agent-id] .pill')].some(p => p.textContent === 'deactivated')";
+    wait_for(page, "the agent shown deactivated", pill).await?;
     Ok(())
 }
 
