@@ -75,6 +75,13 @@ async fn run(browser: &Path) -> anyhow::Result<()> {
     let hostile = TestFramework::with_config(hostile)
         .await
         .context("subscribing a framework with a javascript: URL")?;
+    check_framework_links(&page).await?;
+    // It would hold the agent's offers, which the tasks below need.
+    hostile
+        .teardown()
+        .await
+        .context("tearing down the second framework")?;
+    page.eval("location.hash = '#/tasks'").await?;
     let sleepy = upload(&framework, guests::SLEEPY).await?;
     let hello = upload(&framework, guests::HELLO).await?;
 
@@ -148,10 +155,6 @@ async fn run(browser: &Path) -> anyhow::Result<()> {
         .teardown()
         .await
         .context("tearing down the framework")?;
-    hostile
-        .teardown()
-        .await
-        .context("tearing down the second framework")?;
     wait_for(
         &page,
         "the header's link to go with its framework",
@@ -189,7 +192,6 @@ async fn check_overview_and_frameworks(page: &Page, shots: &Path) -> anyhow::Res
     page.eval("location.hash = '#/frameworks'").await?;
     let bar = "[...document.querySelectorAll('tr[data-framework-id]')].some(r => r.textContent.includes('ui-browser-test') && r.querySelector('.bar'))";
     wait_for(page, "the framework's share bar", bar).await?;
-    check_framework_links(page).await?;
     page.screenshot(&shots.join("frameworks.png")).await?;
     page.eval("location.hash = '#/agents'").await?;
     let ports = "[...document.querySelectorAll('tr[data-agent-id]')].some(r => r.textContent.includes('of [31000-32000]'))";
@@ -201,6 +203,7 @@ async fn check_overview_and_frameworks(page: &Page, shots: &Path) -> anyhow::Res
 /// A framework's `webui_url` is linked from the header and its row (Mesos's UI links
 /// Marathon this way); a `javascript:` one nowhere.
 async fn check_framework_links(page: &Page) -> anyhow::Result<()> {
+    page.eval("location.hash = '#/frameworks'").await?;
     let header = format!(
         "[...document.querySelectorAll('#services a')].map(a => a.textContent + ' ' + a.href).join('|') === 'ui-browser-test ↗ {FRAMEWORK_UI}'"
     );
