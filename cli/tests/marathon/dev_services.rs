@@ -126,8 +126,7 @@ async fn dev_services_runs_marathon_and_apps_drives_it() {
 
     let scaled = ok(&dev.marathon, &["scale", "dev/web", "2"]).await;
     assert!(scaled.starts_with("deployment "), "{scaled}");
-    let app = api
-        .app_when("two healthy instances", "/dev/web", |app| settled(app, 2))
+    api.app_when("two healthy instances", "/dev/web", |app| settled(app, 2))
         .await;
     let shown = ok(&dev.marathon, &["show", "/dev/web"]).await;
     assert_eq!(shown.matches(" healthy ").count(), 2, "{shown}");
@@ -135,6 +134,22 @@ async fn dev_services_runs_marathon_and_apps_drives_it() {
         serde_json::from_str(&ok(&dev.marathon, &["show", "/dev/web", "--json"]).await)
             .expect("--json prints JSON");
     assert_eq!(json["app"]["instances"], 2);
+
+    // More instances than the agent has ports: the deployment cannot finish, and a second
+    // change is refused until --force replaces it.
+    ok(&dev.marathon, &["scale", "/dev/web", "50"]).await;
+    let (code, _, stderr) = apps(&dev.marathon, &["scale", "/dev/web", "2"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("409") && stderr.contains("--force overrides"),
+        "{stderr}"
+    );
+    ok(&dev.marathon, &["scale", "/dev/web", "2", "--force"]).await;
+    let app = api
+        .app_when("back to two healthy instances", "/dev/web", |app| {
+            settled(app, 2)
+        })
+        .await;
 
     let before = task_ids(&app);
     ok(&dev.marathon, &["restart", "/dev/web"]).await;
@@ -170,6 +185,7 @@ async fn apps_without_a_marathon_says_how_to_start_one() {
     assert_eq!(code, 1);
     assert!(
         stderr.starts_with(&format!("wasmesos apps: cannot reach Marathon at {url}"))
+            && stderr.contains("refused")
             && stderr.contains("wasmesos dev --services"),
         "{stderr}"
     );

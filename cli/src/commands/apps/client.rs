@@ -42,9 +42,10 @@ impl Marathon {
         }
         let response = request.send().await.map_err(|err| {
             anyhow!(
-                "cannot reach Marathon at {} ({err}); start one with `wasmesos dev --services` \
+                "cannot reach Marathon at {} ({}); start one with `wasmesos dev --services` \
                  or `wasmesos marathon`, or name it with --marathon URL (WASMESOS_MARATHON)",
-                self.base
+                self.base,
+                root_cause(&err)
             )
         })?;
         let status = response.status();
@@ -59,10 +60,25 @@ impl Marathon {
                 .and_then(|v| v.get("message"))
                 .and_then(Value::as_str)
                 .map_or_else(|| text.trim().to_string(), str::to_string);
-            return Err(anyhow!("{what}: {status}: {message}"));
+            let hint = if status == reqwest::StatusCode::CONFLICT {
+                " (--force overrides a deployment in progress)"
+            } else {
+                ""
+            };
+            return Err(anyhow!("{what}: {status}: {message}{hint}"));
         }
         json.with_context(|| format!("{what}: the answer is not JSON: {}", text.trim()))
     }
+}
+
+/// The innermost cause of a failed request ("Connection refused"), which reqwest's own
+/// message leaves out.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// An app id as a path: `/web` for `web` or `/web`, `/prod/web` for `prod/web`.

@@ -160,3 +160,32 @@ impl RunningService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listen_override_names_a_known_service_and_an_address() {
+        let parsed: ListenOverride = "marathon=127.0.0.1:0".parse().expect("valid");
+        assert_eq!(parsed.name, "marathon");
+        assert_eq!(parsed.addr, SocketAddr::from(([127, 0, 0, 1], 0)));
+        let unknown = "kafka=127.0.0.1:1".parse::<ListenOverride>().err();
+        assert!(unknown.is_some_and(|e| e.contains("the services are: marathon")));
+        let no_addr = "marathon=localhost".parse::<ListenOverride>().err();
+        assert!(no_addr.is_some_and(|e| e.contains("invalid address")));
+        assert!("marathon".parse::<ListenOverride>().is_err());
+    }
+
+    #[test]
+    fn every_service_has_a_valid_usual_address_and_a_unique_name() {
+        for (index, service) in SERVICES.iter().enumerate() {
+            assert!(
+                service.listen.parse::<SocketAddr>().is_ok(),
+                "{}",
+                service.name
+            );
+            assert!(SERVICES[..index].iter().all(|s| s.name != service.name));
+        }
+    }
+}
