@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-use wasmesos_harness::{Cluster, ClusterConfig, TestFramework};
+use wasmesos_harness::{Cluster, ClusterConfig, TestFramework, env_number};
 use wasmesos_marathon::MarathonConfig;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -31,13 +31,6 @@ const AGENTS: usize = 4;
 /// How long one round may take before the bench gives up.
 const ROUND_LIMIT: Duration = Duration::from_secs(600);
 const POLL: Duration = Duration::from_millis(50);
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> BenchResult<()> {
     if std::env::args().any(|arg| arg == "--list") {
