@@ -1,12 +1,14 @@
 //! Marathon's deployment time, printed as a table: `POST /v2/apps` of one app with N
 //! instances of the `http-hello` wasi:http service (default 1,000), each with an HTTP health
 //! check every second, until Marathon counts all N RUNNING and then all N healthy; a median
-//! over a few rounds, each round deleting the app and waiting for its tasks to end first.
+//! over a few rounds, each round deleting the app and waiting for its tasks to end first. A
+//! first, cold round (each agent compiles the component) is printed apart.
 //!
 //! The cluster is `wasmesos dev`'s: a master and 4 agents in this process (the harness's
-//! `ClusterConfig::local`, production heartbeats and timeouts), each agent with its own
-//! 1,000 ports, and Marathon in the same process on its own port, reached over HTTP as a
-//! client would.
+//! `ClusterConfig::local`, production heartbeats and timeouts, 1,024 instance slots per
+//! agent; `dev`'s 2 agents hold 512 services of 4 slots each, so 4 here), each agent with
+//! its own quarter of the ports, and Marathon in the same process on its own port, reached
+//! over HTTP as a client would.
 //!
 //! Reference (no baseline of our own can run Marathon here): the OpenStack performance
 //! team measured Marathon 0.15.2 on Mesos 0.27 with 189 agents starting one app of 500
@@ -28,6 +30,10 @@ use wasmesos_marathon::MarathonConfig;
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 const AGENTS: usize = 4;
+/// Instance slots of each agent (`ClusterConfig::local`, as `wasmesos dev`).
+const SLOTS_PER_AGENT: usize = 1024;
+/// Slots one wasi:http service holds: its `max_concurrency`, 4 by default.
+const SLOTS_PER_SERVICE: usize = 4;
 /// How long one round may take before the bench gives up.
 const ROUND_LIMIT: Duration = Duration::from_secs(600);
 const POLL: Duration = Duration::from_millis(50);
@@ -51,14 +57,21 @@ struct Round {
 
 async fn bench(instances: usize, rounds: usize) -> BenchResult<()> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Each task takes one port, so an agent's ports bound how many tasks it gets: a fair
+    // share each, since every service holds SLOTS_PER_SERVICE of its agent's instance slots.
+    let per_agent = instances.div_ceil(AGENTS);
+    if per_agent * SLOTS_PER_SERVICE > SLOTS_PER_AGENT {
+        return Err(format!(
+            "{instances} services need more than {AGENTS} agents' {SLOTS_PER_AGENT} instance slots"
+        )
+        .into());
+    }
     let mut cluster = Cluster::start(ClusterConfig::local(0, loopback)).await?;
     for index in 0..AGENTS {
-        // Agents share this host's ports: each offers its own thousand.
-        let first = 20_000 + index * 1_000;
-        let resources = format!(
-            "cpus:16;mem:32GiB;disk:32GiB;ports:[{first}-{}]",
-            first + 999
-        );
+        // Agents share this host's ports: each offers its own range.
+        let first = 20_000 + index * per_agent;
+        let last = first + per_agent - 1;
+        let resources = format!("cpus:16;mem:32GiB;disk:32GiB;ports:[{first}-{last}]");
         cluster.add_agent(&resources).await?;
     }
     cluster.wait_for_active_agents(AGENTS).await?;
@@ -84,16 +97,24 @@ async fn bench(instances: usize, rounds: usize) -> BenchResult<()> {
         "round", "all RUNNING s", "all healthy s"
     );
     let mut results = Vec::new();
-    for round in 0..rounds {
+    // Round 0 is cold: each agent compiles the component once (then loads it from its
+    // cache), so it is printed but left out of the median.
+    for round in 0..=rounds {
         let id = format!("/bench-{round}");
         let result = deploy(&http, &marathon, &id, &digest, instances).await?;
+        let label = if round == 0 {
+            "cold".to_string()
+        } else {
+            round.to_string()
+        };
         println!(
-            "{:>6}  {:>14.2}  {:>14.2}",
-            round + 1,
+            "{label:>6}  {:>14.2}  {:>14.2}",
             result.running.as_secs_f64(),
             result.healthy.as_secs_f64()
         );
-        results.push(result);
+        if round > 0 {
+            results.push(result);
+        }
         remove(&http, &marathon, &master, &id).await?;
     }
     let running = median(results.iter().map(|r| r.running).collect());
