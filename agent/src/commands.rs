@@ -33,7 +33,7 @@ pub(crate) fn handle(agent: &Arc<Agent>, command: AgentCommand) -> Next {
             let tasks = agent.registry.framework_tasks(&shutdown.framework_id);
             info!(framework_id = %shutdown.framework_id, tasks = tasks.len(), "shutting down a framework's tasks");
             for key in tasks {
-                agent.registry.kill(&key, None);
+                agent.registry.kill(&key, None, Reason::Unspecified);
             }
         }
         Some(Command::Shutdown(shutdown)) => {
@@ -67,7 +67,8 @@ fn kill(agent: &Agent, kill: Kill) {
         framework_id: kill.framework_id,
         task_id: kill.task_id,
     };
-    match agent.registry.kill(&key, kill.kill_policy.as_ref()) {
+    let reason = Reason::try_from(kill.reason).unwrap_or(Reason::Unspecified);
+    match agent.registry.kill(&key, kill.kill_policy.as_ref(), reason) {
         registry::Kill::Signalled => debug!(task_id = %key.task_id, "kill signalled"),
         registry::Kill::Unacknowledged => {
             agent.status.resend_task(key.framework_id, key.task_id);

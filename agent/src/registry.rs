@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use wasmesos_proto::{FrameworkInfo, KillPolicy, TaskInfo, TaskReport, TaskStatus};
+use wasmesos_proto::{FrameworkInfo, KillPolicy, Reason, TaskInfo, TaskReport, TaskStatus};
 use wasmesos_wasm_executor::OutputMemory;
 
 /// Identifies a task on this agent: task ids are unique only within a framework.
@@ -25,8 +25,9 @@ pub(crate) struct TaskKey {
 /// How the registry reaches a task that is running in the executor.
 pub(crate) trait TaskControl: Send + Sync {
     /// Asks the executor to stop the task, letting a service finish what is in flight for
-    /// `grace`; its terminal update follows from the runner.
-    fn kill(&self, grace: Duration);
+    /// `grace`; its terminal update follows from the runner and carries `reason` when the
+    /// master gave one (REASON_AGENT_DRAINING), else REASON_KILLED.
+    fn kill(&self, grace: Duration, reason: Reason);
     /// Hands a framework message to the guest; false when it can no longer take one.
     fn deliver(&self, data: Vec<u8>) -> bool;
 }
@@ -299,8 +300,9 @@ impl Registry {
         }
     }
 
-    /// Kills a task with `policy`, or the kill policy it was launched with when `None`.
-    pub(crate) fn kill(&self, key: &TaskKey, policy: Option<&KillPolicy>) -> Kill {
+    /// Kills a task with `policy`, or the kill policy it was launched with when `None`;
+    /// `reason` is the master's (REASON_UNSPECIFIED: its framework asked).
+    pub(crate) fn kill(&self, key: &TaskKey, policy: Option<&KillPolicy>, reason: Reason) -> Kill {
         let mut books = self.books();
         if let Some(task) = books.active.get_mut(key) {
             if task.latest.state().is_terminal() {
@@ -309,7 +311,7 @@ impl Registry {
             task.kill_requested = true;
             let grace = kill_grace(policy.or(task.info.kill_policy.as_ref()));
             match &task.control {
-                Some(control) => control.kill(grace),
+                Some(control) => control.kill(grace, reason),
                 None => task.kill_signal.notify_one(),
             }
             return Kill::Signalled;
@@ -377,7 +379,7 @@ impl Registry {
         drop(books);
         for task in &abandoned {
             match &task.control {
-                Some(control) => control.kill(Duration::ZERO),
+                Some(control) => control.kill(Duration::ZERO, Reason::Unspecified),
                 None => task.kill_signal.notify_one(),
             }
         }
@@ -481,7 +483,7 @@ mod tests {
     struct ProbeControl(Arc<Probe>);
 
     impl TaskControl for ProbeControl {
-        fn kill(&self, _grace: Duration) {
+        fn kill(&self, _grace: Duration, _reason: Reason) {
             self.0.kills.fetch_add(1, Ordering::SeqCst);
         }
         fn deliver(&self, data: Vec<u8>) -> bool {
@@ -546,7 +548,10 @@ mod tests {
     async fn a_kill_before_attach_wakes_the_runner_and_is_applied_at_attach() {
         let registry = Registry::new(10);
         let signal = admit(&registry, "t");
-        assert!(matches!(registry.kill(&key("t"), None), Kill::Signalled));
+        assert!(matches!(
+            registry.kill(&key("t"), None, Reason::Unspecified),
+            Kill::Signalled
+        ));
         signal.notified().await;
         let probe = Arc::new(Probe::default());
         let attach = registry.attach(&key("t"), Box::new(ProbeControl(Arc::clone(&probe))));
@@ -584,20 +589,26 @@ mod tests {
             Attach::Attached
         ));
         assert!(registry.deliver(&key("t"), b"hi".to_vec()));
-        assert!(matches!(registry.kill(&key("t"), None), Kill::Signalled));
+        assert!(matches!(
+            registry.kill(&key("t"), None, Reason::Unspecified),
+            Kill::Signalled
+        ));
         assert_eq!(probe.kills.load(Ordering::SeqCst), 1);
         assert!(registry.record(&key("t"), vec![status("t", TaskState::TaskKilled, 9)], drop));
         assert!(!registry.deliver(&key("t"), b"late".to_vec()));
         assert!(matches!(
-            registry.kill(&key("t"), None),
+            registry.kill(&key("t"), None, Reason::Unspecified),
             Kill::Unacknowledged
         ));
         registry.acknowledged(&key("t"), &[9; 16]);
         assert!(
-            matches!(registry.kill(&key("t"), None), Kill::Completed(s) if s.uuid == vec![9; 16])
+            matches!(registry.kill(&key("t"), None, Reason::Unspecified), Kill::Completed(s) if s.uuid == vec![9; 16])
         );
         assert_eq!(probe.delivered.lock().expect("probe lock").len(), 1);
-        assert!(matches!(registry.kill(&key("other"), None), Kill::Unknown));
+        assert!(matches!(
+            registry.kill(&key("other"), None, Reason::Unspecified),
+            Kill::Unknown
+        ));
     }
 
     #[test]

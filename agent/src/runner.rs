@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info_span, warn};
 use wasmesos_proto::fetch::{self, FetchPlan};
 use wasmesos_proto::resource_names::PORTS;
-use wasmesos_proto::{FrameworkCapability, FrameworkInfo, TaskInfo, TaskState};
+use wasmesos_proto::{FrameworkCapability, FrameworkInfo, Reason, TaskInfo, TaskState};
 use wasmesos_wasm_executor::{
     AllowedAddr, GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program,
     ProgramKind, Report, RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream,
@@ -383,6 +383,7 @@ async fn supervise(
         watch,
         healthy: None,
         unhealthy: None,
+        killed_for: Reason::Unspecified,
         stopping: false,
         status: GuestStatus::default(),
     };
@@ -404,6 +405,8 @@ struct Ending {
     report: Report,
     /// Set when the health check killed the task.
     unhealthy: Option<String>,
+    /// The master's reason for killing it, if it gave one.
+    killed_for: Reason,
     healthy: Option<bool>,
 }
 
@@ -412,6 +415,11 @@ impl Ending {
         let update = Update::from_report(self.report, max_result_bytes);
         match self.unhealthy {
             Some(message) if update.state == TaskState::TaskKilled => update.unhealthy(message),
+            _ if update.state == TaskState::TaskKilled
+                && self.killed_for != Reason::Unspecified =>
+            {
+                update.killed_for(self.killed_for).with_health(self.healthy)
+            }
             _ => update.with_health(self.healthy),
         }
     }
@@ -426,6 +434,8 @@ struct Follower<'a> {
     watch: Watch,
     healthy: Option<bool>,
     unhealthy: Option<String>,
+    /// Why the master killed the task, when it said (REASON_AGENT_DRAINING).
+    killed_for: Reason,
     stopping: bool,
     status: GuestStatus,
 }
@@ -450,7 +460,7 @@ impl Follower<'_> {
         mut self,
         wait: impl Future<Output = Report>,
         mut events: Option<GuestEvents>,
-        mut kill_requests: tokio::sync::watch::Receiver<Option<Duration>>,
+        mut kill_requests: tokio::sync::watch::Receiver<Option<(Duration, Reason)>>,
     ) -> Ending {
         let mut wait = pin!(wait);
         let (mut verdicts, _checker) = match self.watch.health.take() {
@@ -479,7 +489,12 @@ impl Follower<'_> {
                     if let Some(text) = self.status.held.take() {
                         self.show(text, false);
                     }
-                    return Ending { report, unhealthy: self.unhealthy, healthy: self.healthy };
+                    return Ending {
+                        report,
+                        unhealthy: self.unhealthy,
+                        killed_for: self.killed_for,
+                        healthy: self.healthy,
+                    };
                 }
                 () = next_ack(acked.as_deref()), if self.status.awaiting_ack => {
                     self.status.awaiting_ack = false;
@@ -489,8 +504,11 @@ impl Follower<'_> {
                 }
                 changed = kill_requests.changed(), if kills_open => match changed {
                     Ok(()) => {
-                        let grace = *kill_requests.borrow_and_update();
-                        if let Some(grace) = grace {
+                        let order = *kill_requests.borrow_and_update();
+                        if let Some((grace, reason)) = order {
+                            if self.killed_for == Reason::Unspecified {
+                                self.killed_for = reason;
+                            }
                             self.stop(grace);
                         }
                     }
@@ -699,14 +717,19 @@ fn task_ports(task: &TaskInfo) -> Vec<u16> {
 /// stops the instance after saying TASK_KILLING where the framework wants it; a second kill
 /// may only shorten the grace period.
 struct ExecutorControl {
-    kills: tokio::sync::watch::Sender<Option<Duration>>,
+    kills: tokio::sync::watch::Sender<Option<(Duration, Reason)>>,
     messages: Option<MessageSender>,
 }
 
 impl TaskControl for ExecutorControl {
-    fn kill(&self, grace: Duration) {
+    fn kill(&self, grace: Duration, reason: Reason) {
         self.kills.send_modify(|current| {
-            *current = Some(current.map_or(grace, |now| now.min(grace)));
+            *current = Some(match *current {
+                None => (grace, reason),
+                // The first reason given stands; a framework's kill gives none.
+                Some((now, first)) if first != Reason::Unspecified => (now.min(grace), first),
+                Some((now, _)) => (now.min(grace), reason),
+            });
         });
     }
 

@@ -112,6 +112,19 @@ impl Update {
         }
     }
 
+    /// A TASK_KILLED the master asked for with a reason of its own (a drain).
+    pub(crate) fn killed_for(self, reason: Reason) -> Self {
+        let message = match reason {
+            Reason::AgentDraining => "killed: its agent is draining".to_string(),
+            _ => self.message,
+        };
+        Update {
+            reason,
+            message,
+            ..self
+        }
+    }
+
     /// This update with the task's latest known health on it.
     pub(crate) fn with_health(self, healthy: Option<bool>) -> Self {
         Update {

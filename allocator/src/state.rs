@@ -26,6 +26,8 @@ pub(crate) struct Agent {
     pub(crate) holdings: Vec<Holding>,
     /// Queued for the next round.
     pub(crate) dirty: bool,
+    /// Offered at all (an operator deactivates an agent to drain it).
+    pub(crate) active: bool,
 }
 
 impl Agent {

@@ -245,3 +245,29 @@ fn update_framework_moves_offers_to_the_new_roles_and_keeps_what_old_ones_hold()
     a.check_invariants().unwrap();
     assert!(!a.allocate(secs(200)).is_empty(), "unsuppressed again");
 }
+
+#[test]
+fn a_deactivated_agent_is_offered_to_no_one_until_it_is_activated_again() {
+    let mut a = allocator(AllocatorConfig::default());
+    add_framework(&mut a, "f", &["r"]);
+    add_agent(&mut a, "x", "cpus:2;mem:2GiB");
+    add_agent(&mut a, "y", "cpus:2;mem:2GiB");
+    let offers = a.allocate(secs(0));
+    assert_eq!(offers.len(), 2);
+    a.deactivate_agent(&agent("x")).unwrap();
+    // Its offer comes back (the master rescinds it) and is not offered again.
+    let on_x = offers.iter().find(|o| o.agent_id == agent("x")).unwrap();
+    a.recover_offered(&fw("f"), &agent("x"), "r", &on_x.resources, None, secs(1))
+        .unwrap();
+    assert!(a.allocate(secs(1)).is_empty(), "x is deactivated");
+    a.check_invariants().unwrap();
+    a.activate_agent(&agent("x")).unwrap();
+    let again = a.allocate(secs(2));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].agent_id, agent("x"));
+    assert!(matches!(
+        a.deactivate_agent(&agent("nobody")),
+        Err(Error::UnknownAgent(_))
+    ));
+    a.check_invariants().unwrap();
+}

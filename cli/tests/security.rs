@@ -15,8 +15,8 @@ use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
-    FrameworkInfo, GetAgentStateRequest, GetStateRequest, KillRequest, Quota, ReadFileRequest,
-    Resources, SandboxFile, SetQuotaRequest, SubscribeRequest,
+    FrameworkInfo, GetAgentStateRequest, GetStateRequest, KillRequest, MarkAgentGoneRequest, Quota,
+    ReadFileRequest, Resources, SandboxFile, SetQuotaRequest, SubscribeRequest,
 };
 use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
 
@@ -51,6 +51,10 @@ const ACLS: &str = r#"{
   "set_quotas": [
     {"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
     {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}
+  ],
+  "mark_agents_gone": [
+    {"principals": {"values": ["ops"]}, "agents": {"type": "ANY"}},
+    {"principals": {"type": "ANY"}, "agents": {"type": "NONE"}}
   ]
 }"#;
 
@@ -249,6 +253,16 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
     let ops = credential("ops", "ops-secret");
     let mut as_ops = OperatorClient::new(channel(&master, Some(&ops)).await);
     as_ops.set_quota(quota).await.expect("ops sets quota");
+    // Marking an agent gone is ops's alone too: web is refused before the agent is looked
+    // up, ops gets as far as finding no such agent.
+    let gone = MarkAgentGoneRequest {
+        agent_id: "no-such-agent".into(),
+    };
+    assert_eq!(
+        code(as_web.mark_agent_gone(gone.clone()).await),
+        Code::PermissionDenied
+    );
+    assert_eq!(code(as_ops.mark_agent_gone(gone).await), Code::NotFound);
 
     // Views: web's task shows to web and ops, not to batch or an anonymous reader.
     let sees_task = async |client: &mut OperatorClient<wasmesos_detector::MasterService>| {

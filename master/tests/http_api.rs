@@ -239,19 +239,19 @@ async fn state_json_has_the_documented_shape() {
                 "total": {"cpus": 4.0, "mem_bytes": 4e9, "ports": "[31000-32000]"},
                 "used": {"cpus": 0.5, "mem_bytes": 1e6, "ports": "[31000-31000]"},
                 "offered": {},
-                "active_tasks": 1
+                "active_tasks": 1, "deactivated": false
             },
             {
                 "id": "<redacted>", "hostname": "fake", "address": "<redacted>",
                 "active": true, "registered_time": "<redacted>",
                 "total": {"cpus": 2.0, "mem_bytes": 2e9},
-                "used": {}, "offered": {}, "active_tasks": 0
+                "used": {}, "offered": {}, "active_tasks": 0, "deactivated": false
             },
             {
                 "id": "<redacted>", "hostname": "fake", "address": "<redacted>",
                 "active": true, "registered_time": "<redacted>",
                 "total": {"cpus": 1.0, "mem_bytes": 1e9},
-                "used": {}, "offered": {}, "active_tasks": 0
+                "used": {}, "offered": {}, "active_tasks": 0, "deactivated": false
             }
         ],
         "frameworks": [

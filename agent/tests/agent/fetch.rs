@@ -374,6 +374,7 @@ async fn a_task_killed_while_fetching_is_killed_and_others_run_meanwhile() {
             framework_id: "fw-1".into(),
             task_id: "fetching".into(),
             kill_policy: None,
+            reason: Default::default(),
         }))
         .await;
     let killed = master.terminal("fetching").await;

@@ -130,6 +130,7 @@ async fn reregisters_with_its_id_and_tasks_after_the_stream_drops() {
             framework_id: "fw-1".into(),
             task_id: "long".into(),
             kill_policy: None,
+            reason: Default::default(),
         }))
         .await;
     assert_eq!(master.terminal("long").await.state(), TaskState::TaskKilled);

@@ -24,6 +24,7 @@ fn kill(task_id: &str, grace_seconds: Option<f64>) -> Command {
         kill_policy: grace_seconds.map(|seconds| KillPolicy {
             grace_period_seconds: Some(seconds),
         }),
+        reason: Default::default(),
     })
 }
 

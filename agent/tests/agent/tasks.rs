@@ -92,6 +92,7 @@ async fn a_running_task_is_killed_and_unknown_ones_are_reported_lost() {
             framework_id: "fw-1".into(),
             task_id: task_id.into(),
             kill_policy: None,
+            reason: Default::default(),
         })
     };
     master.send(kill("sleeper")).await;
@@ -139,6 +140,7 @@ async fn a_kill_during_the_fetch_ends_the_task_before_it_starts() {
             framework_id: "fw-1".into(),
             task_id: "early".into(),
             kill_policy: None,
+            reason: Default::default(),
         }))
         .await;
     let end = master.terminal("early").await;
@@ -341,6 +343,7 @@ async fn a_duplicate_launch_of_an_active_task_is_ignored() {
             framework_id: "fw-1".into(),
             task_id: "twice".into(),
             kill_policy: None,
+            reason: Default::default(),
         }))
         .await;
     master.terminal("twice").await;

@@ -24,6 +24,7 @@ impl Allocator {
             free: total.clone(),
             holdings: Vec::new(),
             dirty: false,
+            active: true,
         };
         let idx = self
             .agents
@@ -58,6 +59,26 @@ impl Allocator {
         }
         self.totals.sub_pool(&agent.total);
         self.shares_stale = true;
+        Ok(())
+    }
+
+    /// Stops offering an agent's free resources; what is offered or used stays where it is
+    /// (the master rescinds the offers). Its tasks keep running.
+    pub fn deactivate_agent(&mut self, id: &AgentId) -> Result<(), Error> {
+        let idx = self.agent_idx(id)?;
+        if let Some(agent) = self.agents.get_mut(idx) {
+            agent.active = false;
+        }
+        Ok(())
+    }
+
+    /// Offers a deactivated agent's free resources again, from the next round.
+    pub fn activate_agent(&mut self, id: &AgentId) -> Result<(), Error> {
+        let idx = self.agent_idx(id)?;
+        if let Some(agent) = self.agents.get_mut(idx) {
+            agent.active = true;
+        }
+        self.mark_dirty(idx);
         Ok(())
     }
 

@@ -105,13 +105,17 @@ impl Allocator {
             return self
                 .agents
                 .iter()
-                .filter(|(_, agent)| !agent.free.is_empty())
+                .filter(|(_, agent)| agent.active && !agent.free.is_empty())
                 .map(|(idx, _)| idx)
                 .collect();
         }
         dirty
             .into_iter()
-            .filter(|a| self.agents.get(*a).is_some_and(|s| !s.free.is_empty()))
+            .filter(|a| {
+                self.agents
+                    .get(*a)
+                    .is_some_and(|s| s.active && !s.free.is_empty())
+            })
             .collect()
     }
 

@@ -669,3 +669,63 @@ async fn mark_agent_gone_removes_the_agent_for_good() {
     );
     cluster.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivate_drain_and_reactivate_answer_as_mesos() {
+    let (cluster, authority) = cluster().await;
+    let agents = read(&authority, "GET_AGENTS").await;
+    let agent_id = agents["get_agents"]["agents"][0]["agent_info"]["id"]["value"]
+        .as_str()
+        .expect("an agent id")
+        .to_string();
+    let call = |kind: &str, id: &str| {
+        let key = kind.to_lowercase();
+        json!({"type": kind, key: {"agent_id": {"value": id}}})
+    };
+    let unknown = operator(&authority, &call("DEACTIVATE_AGENT", "no-such-agent")).await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        unknown.text()
+    );
+    assert!(
+        unknown.text().contains("Unknown agent"),
+        "{}",
+        unknown.text()
+    );
+    let active = operator(&authority, &call("REACTIVATE_AGENT", &agent_id)).await;
+    assert_eq!(active.status, StatusCode::BAD_REQUEST, "{}", active.text());
+    assert!(active.text().contains("Agent is not deactivated"));
+
+    let deactivated = operator(&authority, &call("DEACTIVATE_AGENT", &agent_id)).await;
+    assert_eq!(deactivated.status, StatusCode::OK, "{}", deactivated.text());
+    let seen = |wanted: fn(&Value) -> bool| {
+        let authority = authority.clone();
+        async move {
+            wasmesos_harness::eventually("the agent's state in GET_AGENTS", PATIENCE, async || {
+                let agents = read(&authority, "GET_AGENTS").await;
+                wanted(&agents["get_agents"]["agents"][0])
+            })
+            .await
+            .expect("the agent's state is published");
+        }
+    };
+    seen(|agent| agent["deactivated"] == true && agent["active"] == false).await;
+
+    // No task runs there: the drain is over at once, DRAINED (the JSON of Mesos's DrainInfo).
+    let drain = json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": agent_id}}});
+    let drained = operator(&authority, &drain).await;
+    assert_eq!(drained.status, StatusCode::OK, "{}", drained.text());
+    seen(|agent| agent["drain_info"]["state"] == "DRAINED").await;
+
+    let back = operator(&authority, &call("REACTIVATE_AGENT", &agent_id)).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.text());
+    seen(|agent| {
+        agent["deactivated"] == false
+            && agent["active"] == true
+            && agent.get("drain_info").is_none()
+    })
+    .await;
+    cluster.shutdown().await.expect("shutdown");
+}

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::Ctx;
 use super::error::ApiError;
 use super::query::Query;
 use super::render::{Embed, app_json, task_json};
+use super::{Ctx, Tail};
 use crate::model::{AppUpdate, PathId};
 use crate::state::{Change, Killed};
 use crate::time::Timestamp;
@@ -87,7 +87,7 @@ pub async fn create(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Result<Response
 pub async fn by_path(
     State(ctx): State<Arc<Ctx>>,
     method: Method,
-    Path(rest): Path<String>,
+    Tail(rest): Tail,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {

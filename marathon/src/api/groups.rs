@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 
-use super::Ctx;
 use super::apps::change_json;
 use super::error::ApiError;
 use super::query::Query;
 use super::render::group_json;
+use super::{Ctx, Tail};
 use crate::model::PathId;
 use crate::time::Timestamp;
 
@@ -18,10 +18,7 @@ pub async fn root(State(ctx): State<Arc<Ctx>>) -> Result<Response, ApiError> {
     show_group(&ctx, &PathId::root())
 }
 
-pub async fn show(
-    State(ctx): State<Arc<Ctx>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn show(State(ctx): State<Arc<Ctx>>, Tail(id): Tail) -> Result<Response, ApiError> {
     let id = group_id(&id)?;
     show_group(&ctx, &id)
 }
@@ -41,7 +38,7 @@ pub async fn delete_root(
 
 pub async fn delete(
     State(ctx): State<Arc<Ctx>>,
-    Path(id): Path<String>,
+    Tail(id): Tail,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = group_id(&id)?;

@@ -4,16 +4,16 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::Ctx;
 use super::apps::change_json;
 use super::error::ApiError;
 use super::query::Query;
 use super::render::{Embed, app_json};
+use super::{Ctx, Tail};
 use crate::model::PathId;
 use crate::time::Timestamp;
 
@@ -30,7 +30,7 @@ pub async fn deployments(State(ctx): State<Arc<Ctx>>) -> Result<Response, ApiErr
 /// `?force=true` the deployment just stops (202, empty).
 pub async fn cancel_deployment(
     State(ctx): State<Arc<Ctx>>,
-    Path(id): Path<String>,
+    Tail(id): Tail,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let force = Query::parse(raw.as_deref()).flag("force")?;
@@ -70,7 +70,7 @@ pub async fn queue(State(ctx): State<Arc<Ctx>>) -> Result<Response, ApiError> {
 /// DELETE /v2/queue/{id}/delay: 204.
 pub async fn reset_delay(
     State(ctx): State<Arc<Ctx>>,
-    Path(rest): Path<String>,
+    Tail(rest): Tail,
 ) -> Result<Response, ApiError> {
     let Some(id) = rest.trim_end_matches('/').strip_suffix("/delay") else {
         return Err(ApiError::not_found("URI not found"));

@@ -26,6 +26,24 @@ use crate::state::State;
 /// Largest request body accepted (Marathon's own limit is about this size).
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// A route's path parameter, percent-decoded; one that does not decode to UTF-8 is
+/// Marathon's 400 with a message, as every other refusal (axum's own is plain text).
+pub struct Tail(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tail {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(tail)) => Ok(Tail(tail)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
+    }
+}
+
 /// What every handler shares.
 #[derive(Debug)]
 pub struct Ctx {

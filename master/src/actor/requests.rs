@@ -147,6 +147,26 @@ impl Actor {
             .await?
     }
 
+    pub(crate) async fn drain_agent(
+        &self,
+        agent_id: String,
+        max_grace: Option<f64>,
+        mark_gone: bool,
+    ) -> Result<(), Error> {
+        self.core(move |core, now| core.drain_agent(&agent_id, max_grace, mark_gone, now))
+            .await?
+    }
+
+    pub(crate) async fn deactivate_agent(&self, agent_id: String) -> Result<(), Error> {
+        self.core(move |core, now| core.deactivate_agent(&agent_id, now))
+            .await?
+    }
+
+    pub(crate) async fn reactivate_agent(&self, agent_id: String) -> Result<(), Error> {
+        self.core(move |core, now| core.reactivate_agent(&agent_id, now))
+            .await?
+    }
+
     pub(crate) async fn roles(&self) -> Result<Vec<RoleSummary>, Error> {
         self.core(|core, _| core.roles()).await
     }

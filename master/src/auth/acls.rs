@@ -49,10 +49,18 @@ pub enum Action {
     AccessSandboxes,
     /// Kill another framework's task as an operator (objects: `framework_principals`).
     KillTasks,
+    /// Mark an agent gone (objects: `agents`, ANY or NONE).
+    MarkAgentsGone,
+    /// Drain an agent (objects: `agents`, ANY or NONE).
+    DrainAgents,
+    /// Deactivate an agent (objects: `agents`, ANY or NONE).
+    DeactivateAgents,
+    /// Reactivate an agent (objects: `agents`, ANY or NONE).
+    ReactivateAgents,
 }
 
 impl Action {
-    const ALL: [Action; 11] = [
+    const ALL: [Action; 15] = [
         Action::RegisterFrameworks,
         Action::RunTasks,
         Action::TeardownFrameworks,
@@ -64,6 +72,10 @@ impl Action {
         Action::ViewTasks,
         Action::AccessSandboxes,
         Action::KillTasks,
+        Action::MarkAgentsGone,
+        Action::DrainAgents,
+        Action::DeactivateAgents,
+        Action::ReactivateAgents,
     ];
 
     /// Its key in the ACL file.
@@ -80,6 +92,10 @@ impl Action {
             Action::ViewTasks => "view_tasks",
             Action::AccessSandboxes => "access_sandboxes",
             Action::KillTasks => "kill_tasks",
+            Action::MarkAgentsGone => "mark_agents_gone",
+            Action::DrainAgents => "drain_agents",
+            Action::DeactivateAgents => "deactivate_agents",
+            Action::ReactivateAgents => "reactivate_agents",
         }
     }
 
@@ -96,6 +112,10 @@ impl Action {
             Action::ViewFrameworks | Action::ViewTasks | Action::AccessSandboxes => {
                 &["users", "framework_principals"]
             }
+            Action::MarkAgentsGone
+            | Action::DrainAgents
+            | Action::DeactivateAgents
+            | Action::ReactivateAgents => &["agents"],
         }
     }
 }
@@ -110,7 +130,6 @@ const IGNORED_KEYS: &[&str] = &[
     "get_quotas",
     "update_quotas",
     "view_agents",
-    "mark_agents_gone",
     "register_agents",
     "create_volumes",
     "destroy_volumes",
@@ -125,9 +144,6 @@ const IGNORED_KEYS: &[&str] = &[
     "launch_nested_container_sessions",
     "modify_resource_provider_configs",
     "prune_images",
-    "drain_agents",
-    "deactivate_agents",
-    "reactivate_agents",
 ];
 
 /// One side of a rule: some names, anyone, or no one.

@@ -118,6 +118,7 @@ impl Core {
             .or_default()
             .insert(0, registered);
         self.shut_down_removed_frameworks(&agent_id, &req.tasks);
+        self.continue_drain(&AgentId::from(agent_id.as_str()), now);
         self.request_allocation(now);
         Ok(Registration::Accepted { agent_id })
     }
@@ -168,6 +169,11 @@ impl Core {
             .add_agent(id.clone(), &total)
             .map_err(|err| invalid("agent.resources", err))?;
         tracing::info!(agent_id = %id, resources = %total, "agent registered");
+        if self.deactivated.contains_key(&id)
+            && let Err(err) = self.allocator.deactivate_agent(&id)
+        {
+            tracing::error!(agent_id = %id, %err, "allocator did not know the agent");
+        }
         let agent = Agent {
             info,
             total,

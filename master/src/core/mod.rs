@@ -8,6 +8,7 @@
 mod accept;
 mod agents;
 mod convert;
+mod drain;
 mod frameworks;
 mod offers;
 mod operations;
@@ -35,8 +36,8 @@ pub use agents::Registration;
 pub use frameworks::Subscription;
 pub use outbox::Outbox;
 pub use snapshot::{
-    AgentView, ClusterResources, FrameworkView, MasterView, ResourceMap, ResourceValue, RoleView,
-    StateSnapshot, TaskView, reason_code, resource_json, resource_map, shared_tasks,
+    AgentView, ClusterResources, DrainView, FrameworkView, MasterView, ResourceMap, ResourceValue,
+    RoleView, StateSnapshot, TaskView, reason_code, resource_json, resource_map, shared_tasks,
 };
 pub use state_proto::TaskLocation;
 
@@ -87,6 +88,9 @@ pub struct Core {
     recovering: HashMap<AgentId, recovery::RecoveredAgent>,
     /// Agents that missed their pings and may come back (`partitions.rs`).
     unreachable: HashMap<AgentId, partitions::UnreachableAgent>,
+    /// Agents an operator deactivated, with their drain when they were drained
+    /// (`drain.rs`); registered, unreachable or recovering ones alike.
+    deactivated: HashMap<AgentId, Option<wasmesos_proto::v1::DrainInfo>>,
     /// Counters bumped where things happen; read by `/metrics`.
     metrics: Arc<Metrics>,
 }
@@ -120,6 +124,7 @@ impl Core {
             registry_ops: Vec::new(),
             recovering: HashMap::new(),
             unreachable: HashMap::new(),
+            deactivated: HashMap::new(),
             metrics: Arc::default(),
         })
     }

@@ -219,6 +219,7 @@ impl Core {
                 framework_id: framework_id.to_string(),
                 task_id: task_id.clone(),
                 kill_policy: None,
+                ..Default::default()
             };
             self.outbox
                 .command(id.as_str(), agent_command::Command::Kill(kill));
@@ -357,19 +358,21 @@ impl Core {
             removed_at: timestamp,
             unreachable_at: 0.0,
             gone,
+            ..AgentRecord::default()
         }));
         self.removed_agents.insert(id.clone(), timestamp);
+        // A removed agent is out of service for good: nothing to reactivate or drain.
+        self.deactivated.remove(id);
     }
 
     fn persist_unreachable(&mut self, away: &UnreachableAgent) {
-        self.registry_ops.push(Op::PutAgent(AgentRecord {
-            info: Some(away.info.clone()),
-            removed: false,
-            registered_at: away.registered_at,
-            removed_at: 0.0,
-            unreachable_at: away.unreachable_at,
-            gone: false,
-        }));
+        self.registry_ops
+            .push(Op::PutAgent(unreachable_record(away)));
+    }
+
+    /// The registry record of an unreachable agent.
+    pub(super) fn unreachable_record(&self, id: &AgentId) -> Option<AgentRecord> {
+        self.unreachable.get(id).map(unreachable_record)
     }
 
     /// An agent the registry holds as unreachable, back in the core after a restart (its
@@ -384,5 +387,14 @@ impl Core {
             kills: HashSet::new(),
         };
         self.unreachable.insert(id, away);
+    }
+}
+
+fn unreachable_record(away: &UnreachableAgent) -> AgentRecord {
+    AgentRecord {
+        info: Some(away.info.clone()),
+        registered_at: away.registered_at,
+        unreachable_at: away.unreachable_at,
+        ..AgentRecord::default()
     }
 }

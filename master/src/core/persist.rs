@@ -11,9 +11,19 @@ use super::tasks::Task;
 use crate::registry::{AgentRecord, FrameworkRecord, Op, TaskRecord};
 
 impl Core {
-    /// Registry ops queued since the last call, in the order they happened.
+    /// Registry ops queued since the last call, in the order they happened. Every agent
+    /// record carries the agent's deactivation and drain as they are now (`drain.rs`), so the
+    /// places that write agent records need not know of them.
     pub fn take_ops(&mut self) -> Vec<crate::registry::Op> {
-        std::mem::take(&mut self.registry_ops)
+        let mut ops = std::mem::take(&mut self.registry_ops);
+        if !self.deactivated.is_empty() {
+            for op in &mut ops {
+                if let Op::PutAgent(record) = op {
+                    self.stamp_maintenance(record);
+                }
+            }
+        }
+        ops
     }
 
     /// Records an agent admitted (and reachable).

@@ -44,6 +44,7 @@ impl Core {
         }
         for record in agents.into_values() {
             let id = AgentId::from(record.id());
+            core.recover_maintenance(&record);
             if !record.removed && record.unreachable_at > 0.0 {
                 core.recover_unreachable(record);
             } else if record.removed {
@@ -160,6 +161,15 @@ impl Core {
         ended.map(|at| (at, framework_id, task_id))
     }
 
+    /// The registry record of an agent that has not re-registered yet.
+    pub(super) fn recovering_record(&self, id: &AgentId) -> Option<AgentRecord> {
+        self.recovering.get(id).map(|recovered| AgentRecord {
+            info: Some(recovered.info.clone()),
+            registered_at: recovered.registered_at,
+            ..AgentRecord::default()
+        })
+    }
+
     /// Whether an agent the registry knows has not re-registered yet.
     pub(super) fn is_recovering(&self, agent_id: &AgentId) -> bool {
         self.recovering.contains_key(agent_id)
@@ -236,6 +246,7 @@ impl Core {
                     framework_id: framework_id.to_string(),
                     task_id: info.task_id.clone(),
                     kill_policy: None,
+                    ..Default::default()
                 };
                 self.outbox
                     .command(agent_id.as_str(), agent_command::Command::Kill(kill));

@@ -97,9 +97,41 @@ pub struct AgentView {
     pub offered: Resources,
     /// Tasks not yet terminal.
     pub active_tasks: usize,
+    /// An operator deactivated or drained it: it is offered to no one.
+    pub deactivated: bool,
+    /// Its drain, while it drains and once drained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain: Option<DrainView>,
     /// The agent as it registered (with its attributes), for `Operator.GetState`.
     #[serde(skip)]
     pub info: AgentInfo,
+}
+
+/// An agent's drain.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DrainView {
+    /// `DRAINING` or `DRAINED`.
+    pub state: &'static str,
+    /// The longest grace its tasks get; `None`: each task's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_grace_period_seconds: Option<f64>,
+    /// Marked gone once drained.
+    pub mark_gone: bool,
+}
+
+impl DrainView {
+    fn of(info: &wasmesos_proto::v1::DrainInfo) -> Self {
+        use wasmesos_proto::v1::DrainState;
+        DrainView {
+            state: if info.state == DrainState::Drained as i32 {
+                "DRAINED"
+            } else {
+                "DRAINING"
+            },
+            max_grace_period_seconds: info.max_grace_period_seconds,
+            mark_gone: info.mark_gone,
+        }
+    }
 }
 
 /// One framework.
@@ -324,7 +356,13 @@ impl Core {
         let mut agents: Vec<AgentView> = self
             .agents
             .iter()
-            .map(|(id, agent)| agent_view(agent, held.get(id.as_str()).copied()))
+            .map(|(id, agent)| {
+                let mut view = agent_view(agent, held.get(id.as_str()).copied());
+                let (deactivated, drain) = self.maintenance_of(id);
+                view.deactivated = deactivated;
+                view.drain = drain.map(DrainView::of);
+                view
+            })
             .collect();
         agents.sort_by(|a, b| a.registered_time.total_cmp(&b.registered_time));
         agents
@@ -475,6 +513,8 @@ fn agent_view(agent: &Agent, held: Option<&wasmesos_allocator::AgentSnapshot>) -
         used: held.map(|a| a.used.clone()).unwrap_or_default(),
         offered: held.map(|a| a.offered.clone()).unwrap_or_default(),
         active_tasks: agent.tasks.len(),
+        deactivated: false,
+        drain: None,
         info: agent.info.clone(),
     }
 }

@@ -4,8 +4,8 @@
 //! core, so the gRPC readers wait on the actor no more than the HTTP ones do.
 
 use wasmesos_proto::v1::{
-    self as proto, AgentSummary, ClusterState, FrameworkSummary, MasterInfo, Reason, RoleSummary,
-    TaskState, TaskSummary,
+    self as proto, AgentSummary, ClusterState, DrainInfo, DrainState, FrameworkSummary, MasterInfo,
+    Reason, RoleSummary, TaskState, TaskSummary,
 };
 
 use super::convert::resources_to_proto;
@@ -89,6 +89,16 @@ fn agent_summary(agent: &AgentView) -> AgentSummary {
         offered: Some(resources_to_proto(&agent.offered)),
         active: agent.active,
         registered_time: agent.registered_time,
+        deactivated: agent.deactivated,
+        drain_info: agent.drain.as_ref().map(|drain| DrainInfo {
+            state: if drain.state == "DRAINED" {
+                DrainState::Drained
+            } else {
+                DrainState::Draining
+            } as i32,
+            max_grace_period_seconds: drain.max_grace_period_seconds,
+            mark_gone: drain.mark_gone,
+        }),
     }
 }
 

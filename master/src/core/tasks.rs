@@ -234,6 +234,7 @@ impl Core {
                 .remove(&(framework_id.clone(), task_id.to_string()));
         }
         self.remember_completed(framework_id, task_id);
+        self.check_drained(agent_id, now);
         self.request_allocation(now);
     }
 
@@ -318,6 +319,7 @@ impl Core {
                     framework_id: framework_id.to_string(),
                     task_id: task_id.to_string(),
                     kill_policy,
+                    reason: Reason::Unspecified as i32,
                 };
                 let agent_id = task.agent_id.clone();
                 self.outbox

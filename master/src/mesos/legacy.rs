@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -70,7 +71,7 @@ fn agent_json(agent: &AgentView) -> Value {
         .rsplit_once(':')
         .and_then(|(_, port)| port.parse::<u16>().ok())
         .unwrap_or(0);
-    json!({
+    let mut json = json!({
         "id": agent.id,
         "pid": format!("slave(1)@{address}"),
         "hostname": agent.hostname,
@@ -82,11 +83,28 @@ fn agent_json(agent: &AgentView) -> Value {
         "reserved_resources": {},
         "unreserved_resources": resources_json(&agent.total),
         "attributes": agent.info.attributes,
-        "active": agent.active,
-        "deactivated": !agent.active,
+        "active": agent.active && !agent.deactivated,
+        "deactivated": agent.deactivated,
         "version": MESOS_VERSION,
         "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-    })
+    });
+    // Mesos writes `drain_info` only for an agent that drains or drained.
+    if let (Some(drain), Some(fields)) = (&agent.drain, json.as_object_mut()) {
+        let mut config = serde_json::Map::new();
+        config.insert("mark_gone".into(), json!(drain.mark_gone));
+        if let Some(seconds) = drain.max_grace_period_seconds {
+            let nanoseconds = Duration::try_from_secs_f64(seconds).map_or(0, |d| d.as_nanos());
+            config.insert(
+                "max_grace_period".into(),
+                json!({"nanoseconds": nanoseconds}),
+            );
+        }
+        fields.insert(
+            "drain_info".into(),
+            json!({"state": drain.state, "config": config}),
+        );
+    }
+    json
 }
 
 fn task_json(task: &TaskView) -> Value {

@@ -28,6 +28,12 @@ pub struct AgentRecord {
     /// TASK_GONE_BY_OPERATOR, and it is refused if it returns.
     #[prost(bool, tag = "6")]
     pub gone: bool,
+    /// An operator deactivated or drained it: offered to no one until reactivated.
+    #[prost(bool, tag = "7")]
+    pub deactivated: bool,
+    /// Its drain, DRAINING or DRAINED, when it was drained.
+    #[prost(message, optional, tag = "8")]
+    pub drain: Option<wasmesos_proto::v1::DrainInfo>,
 }
 
 impl AgentRecord {

@@ -17,11 +17,12 @@ use wasmesos_detector::ClientConfig;
 use wasmesos_proto::v1::agent_client::AgentClient;
 use wasmesos_proto::v1::operator_server::Operator;
 use wasmesos_proto::v1::{
-    ClusterState, GetRolesRequest, GetRolesResponse, GetStateRequest, KillTaskRequest,
-    KillTaskResponse, MarkAgentGoneRequest, MarkAgentGoneResponse, ReadFileRequest,
-    ReadFileResponse, ReserveResourcesRequest, ReserveResourcesResponse, SetQuotaRequest,
-    SetQuotaResponse, UnreserveResourcesRequest, UnreserveResourcesResponse, UpdateWeightsRequest,
-    UpdateWeightsResponse,
+    ClusterState, DeactivateAgentRequest, DeactivateAgentResponse, DrainAgentRequest,
+    DrainAgentResponse, GetRolesRequest, GetRolesResponse, GetStateRequest, KillTaskRequest,
+    KillTaskResponse, MarkAgentGoneRequest, MarkAgentGoneResponse, ReactivateAgentRequest,
+    ReactivateAgentResponse, ReadFileRequest, ReadFileResponse, ReserveResourcesRequest,
+    ReserveResourcesResponse, SetQuotaRequest, SetQuotaResponse, UnreserveResourcesRequest,
+    UnreserveResourcesResponse, UpdateWeightsRequest, UpdateWeightsResponse,
 };
 
 use crate::Error;
@@ -62,6 +63,22 @@ impl OperatorService {
 
     fn security(&self) -> &crate::auth::Security {
         self.actor.security()
+    }
+
+    /// An agent call's checks: an agent id, and the caller's ACL for `action` (Mesos's agent
+    /// actions name their object implicitly: a rule's `agents` is ANY or NONE).
+    fn check_agent_action(
+        &self,
+        caller: &Caller,
+        action: Action,
+        agent_id: &str,
+    ) -> Result<(), Status> {
+        if agent_id.is_empty() {
+            return Err(invalid("agent_id", "is required").into());
+        }
+        self.security()
+            .check(caller, action, &[("agents", agent_id)])?;
+        Ok(())
     }
 
     /// The latest snapshot (a cheap `Arc` clone; the borrow ends here, before any await).
@@ -266,11 +283,54 @@ impl Operator for OperatorService {
         &self,
         request: Request<MarkAgentGoneRequest>,
     ) -> Result<Response<MarkAgentGoneResponse>, Status> {
+        let caller = Caller::of(&request);
         let req = request.into_inner();
-        if req.agent_id.is_empty() {
-            return Err(invalid("agent_id", "is required").into());
-        }
+        self.check_agent_action(&caller, Action::MarkAgentsGone, &req.agent_id)?;
         self.actor.mark_agent_gone(req.agent_id).await?;
         Ok(Response::new(MarkAgentGoneResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.DrainAgent", skip_all,
+        fields(agent_id = %request.get_ref().agent_id))]
+    async fn drain_agent(
+        &self,
+        request: Request<DrainAgentRequest>,
+    ) -> Result<Response<DrainAgentResponse>, Status> {
+        let caller = Caller::of(&request);
+        let req = request.into_inner();
+        self.check_agent_action(&caller, Action::DrainAgents, &req.agent_id)?;
+        if req.mark_gone {
+            self.check_agent_action(&caller, Action::MarkAgentsGone, &req.agent_id)?;
+        }
+        self.actor
+            .drain_agent(req.agent_id, req.max_grace_period_seconds, req.mark_gone)
+            .await?;
+        Ok(Response::new(DrainAgentResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.DeactivateAgent", skip_all,
+        fields(agent_id = %request.get_ref().agent_id))]
+    async fn deactivate_agent(
+        &self,
+        request: Request<DeactivateAgentRequest>,
+    ) -> Result<Response<DeactivateAgentResponse>, Status> {
+        let caller = Caller::of(&request);
+        let req = request.into_inner();
+        self.check_agent_action(&caller, Action::DeactivateAgents, &req.agent_id)?;
+        self.actor.deactivate_agent(req.agent_id).await?;
+        Ok(Response::new(DeactivateAgentResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.ReactivateAgent", skip_all,
+        fields(agent_id = %request.get_ref().agent_id))]
+    async fn reactivate_agent(
+        &self,
+        request: Request<ReactivateAgentRequest>,
+    ) -> Result<Response<ReactivateAgentResponse>, Status> {
+        let caller = Caller::of(&request);
+        let req = request.into_inner();
+        self.check_agent_action(&caller, Action::ReactivateAgents, &req.agent_id)?;
+        self.actor.reactivate_agent(req.agent_id).await?;
+        Ok(Response::new(ReactivateAgentResponse {}))
     }
 }

@@ -68,7 +68,7 @@ pub fn agents(agents: &[AgentSummary]) -> String {
                 info.id,
                 info.hostname,
                 info.address,
-                if summary.active { "yes" } else { "no" }.to_string(),
+                agent_state(summary).to_string(),
                 used_of(used, total, CPUS, cores),
                 used_of(used, total, MEM, bytes),
                 used_of(used, total, DISK, bytes),
@@ -78,9 +78,22 @@ pub fn agents(agents: &[AgentSummary]) -> String {
         })
         .collect();
     let header = [
-        "ID", "HOSTNAME", "ADDRESS", "ACTIVE", "CPUS", "MEM", "DISK", "PORTS", "OFFERED",
+        "ID", "HOSTNAME", "ADDRESS", "STATE", "CPUS", "MEM", "DISK", "PORTS", "OFFERED",
     ];
     render(&header, rows)
+}
+
+/// An agent's service state: `active`, `disconnected`, or taken out of service by an
+/// operator (`deactivated`, `draining`, `drained`).
+fn agent_state(summary: &AgentSummary) -> &'static str {
+    use wasmesos_proto::DrainState;
+    match summary.drain_info.as_ref().map(|drain| drain.state()) {
+        Some(DrainState::Drained) => "drained",
+        Some(_) => "draining",
+        None if summary.deactivated => "deactivated",
+        None if summary.active => "active",
+        None => "disconnected",
+    }
 }
 
 pub fn frameworks(frameworks: &[FrameworkSummary]) -> String {
@@ -300,8 +313,18 @@ mod tests {
             used: ports("cpus:1;ports:[31000-31001]"),
             ..summary
         };
-        let text = agents(&[with_ports]);
+        let text = agents(std::slice::from_ref(&with_ports));
         assert!(text.contains("2 of [31000-32000]"), "{text}");
+        assert!(text.contains("active"), "{text}");
+        let draining = AgentSummary {
+            deactivated: true,
+            drain_info: Some(wasmesos_proto::DrainInfo {
+                state: wasmesos_proto::DrainState::Draining as i32,
+                ..Default::default()
+            }),
+            ..with_ports
+        };
+        assert!(agents(&[draining]).contains("draining"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod accept;
 mod allocation;
 mod completed;
+mod drain;
 mod fetch;
 mod lifecycle;
 mod operations;

@@ -1,6 +1,7 @@
 //! The ACL checks of Mesos operator calls that change the cluster, made before the call is
 //! translated: `update_weights` and `set_quotas` per role named, `reserve_resources` and
-//! `unreserve_resources` by the caller alone. A refusal is Mesos's 403.
+//! `unreserve_resources` and the agent actions (`mark_agents_gone`, `drain_agents`,
+//! `deactivate_agents`, `reactivate_agents`) by the caller alone. A refusal is Mesos's 403.
 
 use axum::http::StatusCode;
 use wasmesos_proto::mesos::v1::master::{Call, call};
@@ -46,9 +47,19 @@ pub(super) fn authorize(
         T::UpdateQuota | T::SetQuota | T::RemoveQuota => Action::SetQuotas,
         T::ReserveResources => Action::ReserveResources,
         T::UnreserveResources => Action::UnreserveResources,
+        T::MarkAgentGone => Action::MarkAgentsGone,
+        T::DrainAgent => Action::DrainAgents,
+        T::DeactivateAgent => Action::DeactivateAgents,
+        T::ReactivateAgent => Action::ReactivateAgents,
         _ => return Ok(()),
     };
     let refuse = |err: crate::Error| Refusal::new(StatusCode::FORBIDDEN, err.to_string());
+    if let Some(agent) = agent_of(call) {
+        // Mesos's agent actions name their object implicitly: a rule's `agents` is ANY or NONE.
+        return security
+            .check(caller, action, &[("agents", agent)])
+            .map_err(refuse);
+    }
     if roles.is_empty() {
         return security.check(caller, action, &[]).map_err(refuse);
     }
@@ -58,4 +69,17 @@ pub(super) fn authorize(
             .map_err(refuse)?;
     }
     Ok(())
+}
+
+/// The agent an agent call (MARK_AGENT_GONE, DRAIN_AGENT, DEACTIVATE_AGENT,
+/// REACTIVATE_AGENT) names.
+fn agent_of(call: &Call) -> Option<&str> {
+    let id = call
+        .mark_agent_gone
+        .as_ref()
+        .map(|c| &c.agent_id)
+        .or(call.drain_agent.as_ref().map(|c| &c.agent_id))
+        .or(call.deactivate_agent.as_ref().map(|c| &c.agent_id))
+        .or(call.reactivate_agent.as_ref().map(|c| &c.agent_id))?;
+    Some(id.value.as_str())
 }

@@ -300,16 +300,50 @@ async fn dispatch(
         T::CreateVolumes | T::DestroyVolumes | T::GrowVolume | T::ShrinkVolume => {
             return Err(unsupported(kind, "wasmesos has no persistent volumes"));
         }
-        T::UpdateMaintenanceSchedule
-        | T::StartMaintenance
-        | T::StopMaintenance
-        | T::DrainAgent
-        | T::DeactivateAgent
-        | T::ReactivateAgent => {
+        T::UpdateMaintenanceSchedule | T::StartMaintenance | T::StopMaintenance => {
             return Err(unsupported(
                 kind,
-                "wasmesos has no maintenance or draining yet",
+                "wasmesos has no maintenance schedules yet (DRAIN_AGENT takes an agent out of service)",
             ));
+        }
+        T::DrainAgent => {
+            let drain = call.drain_agent.unwrap_or_default();
+            let max_grace = drain
+                .max_grace_period
+                .map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9);
+            let applied = api.actor.drain_agent(
+                drain.agent_id.value,
+                max_grace,
+                drain.mark_gone.unwrap_or(false),
+            );
+            return applied
+                .await
+                .map(|()| done(StatusCode::OK))
+                .map_err(refusal);
+        }
+        T::DeactivateAgent => {
+            let agent_id = call
+                .deactivate_agent
+                .map(|c| c.agent_id.value)
+                .unwrap_or_default();
+            return api
+                .actor
+                .deactivate_agent(agent_id)
+                .await
+                .map(|()| done(StatusCode::OK))
+                .map_err(refusal);
+        }
+        T::ReactivateAgent => {
+            let agent_id = call
+                .reactivate_agent
+                .map(|c| c.agent_id.value)
+                .unwrap_or_default();
+            return api
+                .actor
+                .reactivate_agent(agent_id)
+                .await
+                .map(|()| done(StatusCode::OK))
+                .map_err(refusal);
         }
         T::MarkAgentGone => {
             let agent_id = call

@@ -12,7 +12,7 @@ use wasmesos_proto::mesos::v1::quota;
 use wasmesos_proto::v1::{self as native, Reason, RoleSummary};
 
 use crate::MasterConfig;
-use crate::core::{AgentView, FrameworkView, StateSnapshot, TaskView};
+use crate::core::{AgentView, DrainView, FrameworkView, StateSnapshot, TaskView};
 use crate::mesos::MESOS_VERSION;
 use crate::mesos::legacy::authority;
 use crate::mesos::resources::{self, ReservationFormat};
@@ -216,8 +216,9 @@ pub(super) fn agent(agent: &AgentView) -> response::get_agents::Agent {
     .collect();
     response::get_agents::Agent {
         agent_info: agent_info(agent),
-        active: agent.active,
-        deactivated: Some(!agent.active),
+        active: agent.active && !agent.deactivated,
+        deactivated: Some(agent.deactivated),
+        drain_info: agent.drain.as_ref().map(drain_info),
         version: MESOS_VERSION.to_string(),
         pid: Some(format!("slave(1)@{}", authority(&agent.address))),
         registered_time: Some(time_info(agent.registered_time)),
@@ -226,6 +227,27 @@ pub(super) fn agent(agent: &AgentView) -> response::get_agents::Agent {
         offered_resources: model_to_mesos(&agent.offered),
         capabilities,
         ..Default::default()
+    }
+}
+
+/// A drain as Mesos's `DrainInfo`.
+fn drain_info(drain: &DrainView) -> mesos::DrainInfo {
+    let state = if drain.state == "DRAINED" {
+        mesos::DrainState::Drained
+    } else {
+        mesos::DrainState::Draining
+    };
+    mesos::DrainInfo {
+        state: state as i32,
+        config: mesos::DrainConfig {
+            max_grace_period: drain
+                .max_grace_period_seconds
+                .map(|seconds| mesos::DurationInfo {
+                    nanoseconds: Duration::try_from_secs_f64(seconds)
+                        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+                }),
+            mark_gone: Some(drain.mark_gone),
+        },
     }
 }
 
