@@ -68,6 +68,7 @@ enum AppAction {
     Scale {
         #[command(flatten)]
         common: Common,
+        /// The app's id.
         id: String,
         /// The new number of instances (0 stops every task but keeps the app).
         instances: u32,
@@ -79,7 +80,9 @@ enum AppAction {
     Delete {
         #[command(flatten)]
         common: Common,
+        /// The app's id.
         id: String,
+        /// Delete it even while a deployment changes it (that deployment is cancelled).
         #[arg(long)]
         force: bool,
     },
@@ -87,7 +90,9 @@ enum AppAction {
     Restart {
         #[command(flatten)]
         common: Common,
+        /// The app's id.
         id: String,
+        /// Replace a deployment the app is under.
         #[arg(long)]
         force: bool,
     },
