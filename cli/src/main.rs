@@ -44,6 +44,7 @@ enum Command {
     Logs(commands::logs::LogsArgs),
     Kill(commands::kill::KillArgs),
     Marathon(commands::marathon::MarathonArgs),
+    Apps(commands::apps::AppsArgs),
     Roles(commands::roles::RolesArgs),
     Sim(commands::sim::SimArgs),
 }
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => commands::logs::main(args),
         Command::Kill(args) => commands::kill::main(args),
         Command::Marathon(args) => commands::marathon::main(args),
+        Command::Apps(args) => commands::apps::main(args),
         Command::Roles(args) => commands::roles::main(args),
         Command::Sim(args) => commands::sim::main(args),
     }

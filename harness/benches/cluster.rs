@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use wasmesos_agent::AgentTls;
 use wasmesos_detector::{ClientTls, Credential, Credentials};
-use wasmesos_harness::{ClientAccess, Cluster, ClusterConfig, TestFramework, TestPki};
+use wasmesos_harness::{ClientAccess, Cluster, ClusterConfig, TestFramework, TestPki, env_number};
 use wasmesos_master::MasterTls;
 use wasmesos_master::auth::Authentication;
 use wasmesos_proto::artifacts_client::ArtifactsClient;
@@ -40,13 +40,6 @@ const TASK_CPUS: f64 = 0.01;
 const TASK_MEM: u64 = 16 << 20;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> BenchResult<()> {
     if std::env::args().any(|arg| arg == "--list") {

@@ -11,6 +11,7 @@
 //! `benches/cluster.rs`, and `wasmesos dev` runs its local cluster through [`Cluster`].
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cluster;
 mod error;
 mod framework;
@@ -20,6 +21,7 @@ mod pki;
 mod process;
 mod zookeeper;
 
+pub use bench::env_number;
 pub use cluster::{
     ClientAccess, Cluster, ClusterConfig, agent_state, cluster_state, cluster_state_as,
     read_task_file,

@@ -86,11 +86,15 @@ pub async fn serve(
     if !driver_config.framework.capabilities.contains(&killing) {
         driver_config.framework.capabilities.push(killing);
     }
+    let local = listener.local_addr().map_err(Error::Http)?;
+    if driver_config.framework.webui_url.is_empty() {
+        // Mesos's UI links a framework by its webui_url; Marathon's is its API.
+        driver_config.framework.webui_url = format!("http://{}", leader_address(local));
+    }
     let master_url = driver_config.master_url.clone();
     let framework_name = driver_config.framework.name.clone();
     let driver = Driver::connect(driver_config).await?;
     let kick = Arc::new(Notify::new());
-    let local = listener.local_addr().map_err(Error::Http)?;
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),
         kick: Arc::clone(&kick),

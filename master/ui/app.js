@@ -2,13 +2,14 @@
 //   #/overview  #/agents  #/frameworks  #/roles  #/tasks?framework=&state=&agent=&q=  #/task/ID
 // Everything it loads is served by the master from the binary; it fetches nothing else.
 
-import { esc, nowSeconds } from "./format.js";
+import { esc, nowSeconds, webLink } from "./format.js";
 import { Live } from "./live.js";
 import * as pages from "./pages.js";
 import { TaskPage, TasksPage } from "./tasks.js";
 
 const view = document.getElementById("view");
 const footer = document.getElementById("footer");
+const services = document.getElementById("services");
 let state = null;
 let page = null;
 
@@ -44,8 +45,23 @@ function render() {
     console.error(err);
     view.innerHTML = `<p class="notice">This page failed to render: ${esc(err.message)}</p>`;
   }
+  renderServices(state);
   const m = state.master ?? {};
   footer.textContent = `master ${m.id ?? "?"} at ${m.address ?? "?"} · version ${m.version ?? "?"} · state #${state.generation ?? 0}`;
+}
+
+// The header links to the UI or API of each connected framework that names one in its
+// `webui_url` (Marathon's REST API, for one), as Mesos's UI links frameworks.
+let servicesHtml = "";
+function renderServices(s) {
+  const html = (s.frameworks ?? [])
+    .filter((f) => f.connected && f.webui_url)
+    .map((f) => webLink(f.webui_url, `${f.name} ↗`, "service"))
+    .join("");
+  if (html !== servicesHtml) {
+    servicesHtml = html;
+    services.innerHTML = html;
+  }
 }
 
 function navigate() {

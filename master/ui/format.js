@@ -7,6 +7,21 @@ export function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ESCAPES[c]);
 }
 
+/**
+ * A link that opens a framework's own UI (`webui_url`) in a new tab, or "" when the URL is
+ * not plain http(s): a framework chooses it, so `javascript:` and the like are never linked.
+ */
+export function webLink(url, text, className = "webui") {
+  let parsed;
+  try {
+    parsed = new URL(String(url ?? ""));
+  } catch {
+    return "";
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return "";
+  return `<a class="${esc(className)}" href="${esc(parsed.href)}" target="_blank" rel="noopener noreferrer">${esc(text)}</a>`;
+}
+
 /** A number with at most `digits` decimals and no trailing zeros: 64, 1.5, 0.25. */
 function trim(n, digits) {
   return String(Number(n.toFixed(digits)));

@@ -3,7 +3,7 @@
 
 import { historyChart, shareBar, stackedBar, usageBar } from "./charts.js";
 import {
-  ago, amount, esc, percent, rangeCount, resourceLabel, resources, share, shortId, yesNo,
+  ago, amount, esc, percent, rangeCount, resourceLabel, resources, share, shortId, webLink, yesNo,
 } from "./format.js";
 import { HISTORY_SECONDS } from "./live.js";
 
@@ -100,7 +100,7 @@ export function frameworks(state) {
   const list = state.frameworks ?? [];
   const scale = Math.max(1e-9, ...list.map((f) => f.weighted_dominant_share));
   const rows = list.map((f) => `<tr data-framework-id="${esc(f.id)}">
-    <td><b>${esc(f.name)}</b><div>${shortId(f.id)}</div></td>
+    <td><b>${esc(f.name)}</b><div>${shortId(f.id)} ${webLink(f.webui_url, "web UI ↗")}</div></td>
     <td>${esc(f.roles.join(", ") || "*")}</td>
     <td>${yesNo(f.connected, "connected", "disconnected")}</td>
     <td class="num">${esc(share(f.weight))}</td>

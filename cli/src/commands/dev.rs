@@ -1,11 +1,13 @@
 //! `wasmesos dev`: a master and N agents in this one process on loopback, for developers;
-//! with `--demo`, the word-count framework runs on the bundled text first.
+//! with `--demo`, the word-count framework runs on the bundled text first; with
+//! `--services`, the frameworks of `services.rs` (Marathon) run next to the cluster.
 //!
 //! The cluster runs in-process through the master and agent crates: one process to start,
 //! stop with Ctrl-C and clean up on every OS, and nothing from the source tree is needed.
 
 mod cluster;
 pub mod demo;
+mod services;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +18,7 @@ use anyhow::Context;
 use crate::signals::shutdown_signal;
 use cluster::LocalCluster;
 use demo::DemoInputs;
+use services::ListenOverride;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -30,6 +33,10 @@ Examples:
 
   # Four small agents, master on another port
   wasmesos dev --agents 4 --resources \"cpus:1;mem:512MiB;disk:1GiB\" --listen 127.0.0.1:6050
+
+  # The cluster and Marathon (http://127.0.0.1:8080), then, from another terminal:
+  wasmesos dev --services
+  wasmesos apps
 
 Agents listen on free loopback ports; all work dirs live in a temp dir removed on exit.";
 
@@ -65,6 +72,14 @@ pub struct DevArgs {
     /// Stop once the demo has run: exit 0 if its total matches, 1 if not.
     #[arg(long, requires = "demo")]
     exit_after_demo: bool,
+    /// Also run the services next to the cluster, in this process: Marathon on
+    /// 127.0.0.1:8080. Their state lives in the cluster's temp dir; the web UI links to them.
+    #[arg(long)]
+    services: bool,
+    /// Where one service listens instead of its usual address: NAME=ADDR, e.g.
+    /// `marathon=127.0.0.1:0` for any free port. Repeat for each service.
+    #[arg(long, value_name = "NAME=ADDR", requires = "services")]
+    service_listen: Vec<ListenOverride>,
 }
 
 pub fn main(args: DevArgs) -> ExitCode {
@@ -86,6 +101,19 @@ fn run(args: &DevArgs) -> anyhow::Result<ExitCode> {
         for (id, address) in cluster.agents() {
             println!("wasmesos dev: agent {id} at {address} ({})", args.resources);
         }
+        let services = if args.services {
+            services::start_all(&url, cluster.dir(), &args.service_listen).await?
+        } else {
+            Vec::new()
+        };
+        for service in &services {
+            println!(
+                "wasmesos dev: {} at {} (state in {})",
+                service.name,
+                service.url,
+                service.work_dir.display()
+            );
+        }
         let mut code = ExitCode::SUCCESS;
         if args.demo {
             let inputs = DemoInputs {
@@ -99,25 +127,32 @@ fn run(args: &DevArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if !args.exit_after_demo {
-            print_hints(&url);
+            print_hints(&url, &services);
             shutdown_signal().await;
         }
         println!("wasmesos dev: shutting down");
+        for service in services {
+            service.shutdown().await?;
+        }
         cluster.shutdown().await?;
         Ok(code)
     })
 }
 
-fn print_hints(url: &str) {
+fn print_hints(url: &str, services: &[services::RunningService]) {
     let export = if url == wasmesos_detector::DEFAULT_MASTER_URL {
         String::new()
     } else {
         format!("  export WASMESOS_MASTER={url}\n")
     };
+    let services: String = services
+        .iter()
+        .map(|service| format!("\n  {} --{} {}", service.hint, service.name, service.url))
+        .collect();
     println!(
         "\nThe cluster stays up until Ctrl-C. From another terminal, try:\n\
          {export}  wasmesos run COMPONENT.wasm -- ARGS\n  \
          wasmesos tasks\n  \
-         wasmesos logs TASK_ID"
+         wasmesos logs TASK_ID{services}"
     );
 }

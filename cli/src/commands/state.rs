@@ -3,7 +3,7 @@
 //! master-finding flag and Operator client that `logs`, `kill` and `run` share.
 
 mod json;
-mod table;
+pub mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use wasmesos_guest_artifacts as guests;
 use wasmesos_harness::{ProcessCluster, TestFramework, eventually};
-use wasmesos_sdk_scheduler::TaskBuilder;
+use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
 
 use cdp::{Cdp, Page};
 use chromium::Chromium;
@@ -25,6 +25,8 @@ use chromium::Chromium;
 const BINARY: &str = env!("CARGO_BIN_EXE_wasmesos");
 const PATIENCE: Duration = Duration::from_secs(60);
 const MIB: u64 = 1 << 20;
+/// The `webui_url` the test framework subscribes with (nothing listens there).
+const FRAMEWORK_UI: &str = "http://127.0.0.1:9/framework-ui/";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_shows_tasks_live_and_tails_their_logs() {
@@ -62,9 +64,24 @@ async fn run(browser: &Path) -> anyhow::Result<()> {
     page.eval("window.__loadedOnce = 'wasmesos-ui-test'")
         .await?;
 
-    let mut framework = TestFramework::start(&cluster.master_url(), "ui-browser-test", None)
+    let mut config = DriverConfig::new(cluster.master_url(), "ui-browser-test");
+    config.framework.webui_url = FRAMEWORK_UI.into();
+    let mut framework = TestFramework::with_config(config)
         .await
         .context("subscribing a framework")?;
+    // A framework's URL is its own choice: one that is not http(s) must never become a link.
+    let mut hostile = DriverConfig::new(cluster.master_url(), "ui-hostile-url");
+    hostile.framework.webui_url = "javascript:alert(1)".into();
+    let hostile = TestFramework::with_config(hostile)
+        .await
+        .context("subscribing a framework with a javascript: URL")?;
+    check_framework_links(&page).await?;
+    // It would hold the agent's offers, which the tasks below need.
+    hostile
+        .teardown()
+        .await
+        .context("tearing down the second framework")?;
+    page.eval("location.hash = '#/tasks'").await?;
     let sleepy = upload(&framework, guests::SLEEPY).await?;
     let hello = upload(&framework, guests::HELLO).await?;
 
@@ -139,6 +156,12 @@ async fn run(browser: &Path) -> anyhow::Result<()> {
         .teardown()
         .await
         .context("tearing down the framework")?;
+    wait_for(
+        &page,
+        "the header's link to go with its framework",
+        "document.querySelectorAll('#services a').length === 0",
+    )
+    .await?;
 
     // The master dies: the badge must stop claiming the view is live.
     cluster.master.kill().await?;
@@ -195,6 +218,31 @@ async fn check_agent_out_of_service(page: &Page, cluster: &ProcessCluster) -> an
     page.eval("location.hash = '#/agents'").await?;
     let pill = "[...document.querySelectorAll('tr[data-agent-id] .pill')].some(p => p.textContent === 'deactivated')";
     wait_for(page, "the agent shown deactivated", pill).await?;
+    Ok(())
+}
+
+/// A framework's `webui_url` is linked from the header and its row (Mesos's UI links
+/// Marathon this way); a `javascript:` one nowhere.
+async fn check_framework_links(page: &Page) -> anyhow::Result<()> {
+    page.eval("location.hash = '#/frameworks'").await?;
+    let header = format!(
+        "[...document.querySelectorAll('#services a')].map(a => a.textContent + ' ' + a.href).join('|') === 'ui-browser-test ↗ {FRAMEWORK_UI}'"
+    );
+    wait_for(page, "one header link, to the framework's UI", &header).await?;
+    let row = format!(
+        "[...document.querySelectorAll('tr[data-framework-id] a.webui')].map(a => a.href).join('|') === '{FRAMEWORK_UI}'"
+    );
+    wait_for(page, "the framework row's link", &row).await?;
+    let hostile_row = "[...document.querySelectorAll('tr[data-framework-id]')].some(r => r.textContent.includes('ui-hostile-url'))";
+    wait_for(page, "the second framework's row", hostile_row).await?;
+    let scripts = page
+        .eval(
+            "[...document.querySelectorAll('a')].filter(a => a.protocol === 'javascript:').length",
+        )
+        .await?;
+    if scripts != 0 {
+        bail!("{scripts} javascript: links on the page");
+    }
     Ok(())
 }
 

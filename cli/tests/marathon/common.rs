@@ -16,17 +16,32 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 pub struct Env {
     pub cluster: ProcessCluster,
     pub marathon: ChildProcess,
-    /// `http://127.0.0.1:PORT` of Marathon.
-    pub url: String,
+    /// Marathon's API.
+    pub api: Api,
     pub work_dir: PathBuf,
     /// The digest of the uploaded `http-hello` service.
     pub hello: String,
+}
+
+/// The calls of Marathon's API, where every test reaches them (`env.call(…)`).
+impl std::ops::Deref for Env {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// Marathon's REST API at `url`.
+pub struct Api {
+    /// `http://127.0.0.1:PORT` of Marathon.
+    pub url: String,
     http: reqwest::Client,
 }
 
 /// `n` ports free on this machine now, as an agent resource (`ports:[a-a,b-b,…]`), so that
 /// clusters of parallel tests never offer the same port.
-fn free_ports(n: usize) -> String {
+pub fn free_ports(n: usize) -> String {
     let listeners: Vec<std::net::TcpListener> = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
         .collect();
@@ -47,14 +62,13 @@ impl Env {
         let hello = upload(&cluster.master_url(), wasmesos_guest_artifacts::HTTP_HELLO).await;
         let work_dir = cluster.dir().join("marathon");
         let marathon = start_marathon(&cluster.master_url(), &work_dir, "127.0.0.1:0").await;
-        let url = marathon.url.trim_end_matches('/').to_string();
+        let api = Api::new(&marathon.url);
         Env {
             cluster,
             marathon,
-            url,
+            api,
             work_dir,
             hello,
-            http: reqwest::Client::new(),
         }
     }
 
@@ -67,19 +81,33 @@ impl Env {
 
     /// An app running `http-hello` from the master's store, health-checked over HTTP.
     pub fn hello_app(&self, id: &str, instances: u32) -> Value {
-        serde_json::json!({
+        hello_app(&self.hello, id, instances)
+    }
+}
+
+/// An app running `http-hello` (uploaded as `digest`), health-checked over HTTP.
+pub fn hello_app(digest: &str, id: &str, instances: u32) -> Value {
+    serde_json::json!({
             "id": id,
             "cmd": "http-hello.wasm",
             "cpus": 0.1,
             "mem": 64,
             "instances": instances,
-            "fetch": [{"uri": format!("wasmesos://sha256:{}", self.hello), "outputFile": "http-hello.wasm"}],
+            "fetch": [{"uri": format!("wasmesos://sha256:{digest}"), "outputFile": "http-hello.wasm"}],
             "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
                               "gracePeriodSeconds": 30, "intervalSeconds": 1,
                               "timeoutSeconds": 1, "delaySeconds": 0}],
             "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
             "backoffSeconds": 0.2,
-        })
+    })
+}
+
+impl Api {
+    pub fn new(url: &str) -> Api {
+        Api {
+            url: url.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// One request: its status and JSON body (`null` when the body is not JSON).
@@ -123,7 +151,9 @@ impl Env {
         .await
         .unwrap_or_else(|err| panic!("{err}"))
     }
+}
 
+impl Env {
     /// Tasks of Marathon's framework the master counts as not ended.
     pub async fn live_tasks_at_master(&self) -> Vec<String> {
         self.tasks_at_master(|t| !t.state().is_terminal()).await
@@ -200,7 +230,7 @@ async fn start_marathon(master: &str, work_dir: &Path, listen: &str) -> ChildPro
 }
 
 /// Uploads a component to the master; returns its digest.
-async fn upload(master: &str, path: &str) -> String {
+pub async fn upload(master: &str, path: &str) -> String {
     let uploader = TestFramework::start(master, "uploader", None)
         .await
         .expect("an uploader");

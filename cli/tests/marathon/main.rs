@@ -3,5 +3,6 @@
 
 mod api;
 mod common;
+mod dev_services;
 mod lifecycle;
 mod python;

@@ -153,6 +153,10 @@ pub struct FrameworkView {
     #[serde(serialize_with = "as_resource_map")]
     pub offered: Resources,
     pub active_tasks: usize,
+    /// Where the framework serves its own UI or API (`FrameworkInfo.webui_url`, as Mesos's UI
+    /// links frameworks); left out when it set none.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub webui_url: String,
     /// Unix seconds of its removal; only completed frameworks have one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unregistered_time: Option<f64>,
@@ -402,6 +406,7 @@ impl Core {
                 .values()
                 .filter(|t| !t.is_terminal())
                 .count(),
+            webui_url: framework.info.webui_url.clone(),
             unregistered_time: None,
             info: framework.info.clone(),
         }

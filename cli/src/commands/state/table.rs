@@ -155,7 +155,7 @@ pub fn tasks(tasks: &[TaskSummary]) -> String {
 }
 
 /// Columns padded to their widest cell; a `(none)` line when there are no rows.
-fn render(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub fn render(header: &[&str], rows: Vec<Vec<String>>) -> String {
     if rows.is_empty() {
         return "(none)\n".to_string();
     }
@@ -231,7 +231,7 @@ fn resources(resources: Option<&Resources>) -> String {
     parts.join(" ")
 }
 
-fn cores(value: f64) -> String {
+pub fn cores(value: f64) -> String {
     // Sums of freed resources can be -0.0; show 0.
     let value = if value == 0.0 { 0.0 } else { value };
     let text = format!("{value:.2}");
