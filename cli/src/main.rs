@@ -44,6 +44,7 @@ enum Command {
     Logs(commands::logs::LogsArgs),
     Kill(commands::kill::KillArgs),
     Marathon(commands::marathon::MarathonArgs),
+    Chronos(commands::chronos::ChronosArgs),
     Roles(commands::roles::RolesArgs),
     Sim(commands::sim::SimArgs),
 }
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => commands::logs::main(args),
         Command::Kill(args) => commands::kill::main(args),
         Command::Marathon(args) => commands::marathon::main(args),
+        Command::Chronos(args) => commands::chronos::main(args),
         Command::Roles(args) => commands::roles::main(args),
         Command::Sim(args) => commands::sim::main(args),
     }

@@ -5,7 +5,7 @@
 //! It owns its app model (`model/`: Marathon's JSON field names, defaults and validation),
 //! its bookkeeping (`state/`: apps, versions, tasks, deployments, launch backoff, as a state
 //! machine with time as an argument), the durable copy of both and of the framework id
-//! (`durable.rs`, one redb file; generic, for other frameworks too), the REST API
+//! (the SDK's `durable`, one redb file), the REST API
 //! (`api/`, axum) and the event bus behind `/v2/events` (`events.rs`). `framework.rs` is the
 //! thin shell between the state and the master: the [`Scheduler`](wasmesos_sdk_scheduler::Scheduler)
 //! callbacks and the loop that sends kills, revives and launches.
@@ -17,13 +17,11 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod durable;
 mod error;
 pub mod events;
 mod framework;
 pub mod model;
 pub mod state;
-pub mod time;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +35,8 @@ use wasmesos_proto::FrameworkCapability;
 use wasmesos_sdk_scheduler::{Driver, DriverConfig};
 
 pub use error::Error;
+/// The state file and the timestamps live in the SDK, shared with Chronos.
+pub use wasmesos_sdk_scheduler::{durable, time};
 
 /// The state file inside the work dir.
 pub const STATE_FILE: &str = "marathon.redb";

@@ -36,8 +36,16 @@ async fn call(router: &axum::Router, method: &str, uri: &str, body: &str) -> (St
         .expect("a request");
     let response = router.clone().oneshot(request).await.expect("an answer");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("a body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -51,17 +59,61 @@ async fn odd_requests_get_marathons_client_errors() {
         ("POST", "/v2/apps".into(), "null".into()),
         ("POST", "/v2/apps".into(), "\"text\"".into()),
         ("POST", "/v2/apps".into(), "{\"id\": 5}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"instances\": -5, \"cmd\": \"a\"}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"instances\": 1e30}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"cpus\": 1e309}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"env\": {\"A\": {\"secret\": \"s\"}}}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"constraints\": [[1]]}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"healthChecks\": [{\"protocol\": \"SMTP\"}]}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"killSelection\": \"RANDOM\"}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"upgradeStrategy\": {\"minimumHealthCapacity\": -1}}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"portDefinitions\": [{\"port\": 70000}]}".into()),
-        ("POST", "/v2/apps".into(), "{\"id\": \"/x\", \"fetch\": [{\"uri\": \"ftp://h/a\"}], \"cmd\": \"a\"}".into()),
-        ("POST", "/v2/apps".into(), format!("{{\"id\": \"/{}\"}}", "a/".repeat(400))),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"instances\": -5, \"cmd\": \"a\"}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"instances\": 1e30}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"cpus\": 1e309}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"env\": {\"A\": {\"secret\": \"s\"}}}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"constraints\": [[1]]}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"healthChecks\": [{\"protocol\": \"SMTP\"}]}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"killSelection\": \"RANDOM\"}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"upgradeStrategy\": {\"minimumHealthCapacity\": -1}}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"portDefinitions\": [{\"port\": 70000}]}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            "{\"id\": \"/x\", \"fetch\": [{\"uri\": \"ftp://h/a\"}], \"cmd\": \"a\"}".into(),
+        ),
+        (
+            "POST",
+            "/v2/apps".into(),
+            format!("{{\"id\": \"/{}\"}}", "a/".repeat(400)),
+        ),
         ("POST", "/v2/apps".into(), "[".repeat(10_000)),
         ("GET", "/v2/apps/%2e%2e/%2e%2e".into(), String::new()),
         ("GET", "/v2/apps/UPPER".into(), String::new()),
@@ -77,7 +129,10 @@ async fn odd_requests_get_marathons_client_errors() {
     ];
     for (method, uri, body) in cases {
         let (status, answer) = call(&router, method, &uri, &body).await;
-        assert!(status.is_client_error(), "{method} {uri} {body:.80}: {status} {answer}");
+        assert!(
+            status.is_client_error(),
+            "{method} {uri} {body:.80}: {status} {answer}"
+        );
         if status != StatusCode::METHOD_NOT_ALLOWED {
             assert!(answer["message"].is_string(), "{method} {uri}: {answer}");
         }
@@ -85,7 +140,13 @@ async fn odd_requests_get_marathons_client_errors() {
     // And the well-formed ones still work on the same state.
     let (status, created) = call(&router, "POST", "/v2/apps", &good).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let (status, _) = call(&router, "PUT", "/v2/apps/a?force=True", "{\"instances\": 0}").await;
+    let (status, _) = call(
+        &router,
+        "PUT",
+        "/v2/apps/a?force=True",
+        "{\"instances\": 0}",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (status, locked) = call(&router, "DELETE", "/v2/apps/a", "").await;
     assert_eq!(status, StatusCode::CONFLICT, "{locked}");

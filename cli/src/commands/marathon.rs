@@ -62,7 +62,7 @@ fn run(args: MarathonArgs) -> anyhow::Result<()> {
         let work_dir = args
             .work_dir
             .clone()
-            .unwrap_or_else(|| default_work_dir(local.port()));
+            .unwrap_or_else(|| default_work_dir("marathon", local.port()));
         let mut config = MarathonConfig::new(args.master.clone(), &work_dir);
         config.driver.framework.name = args.name.clone();
         if let Some(role) = &args.role {
@@ -79,11 +79,12 @@ fn run(args: MarathonArgs) -> anyhow::Result<()> {
     })
 }
 
-/// `wasmesos-marathon-PORT` under the temp dir, as the master's; a fresh one on port 0.
-fn default_work_dir(port: u16) -> PathBuf {
+/// `wasmesos-FRAMEWORK-PORT` under the temp dir (`wasmesos-marathon-8080`), as the
+/// master's; a fresh one on port 0. Chronos's default comes from here too.
+pub fn default_work_dir(framework: &str, port: u16) -> PathBuf {
     let name = match port {
-        0 => format!("wasmesos-marathon-{}", std::process::id()),
-        port => format!("wasmesos-marathon-{port}"),
+        0 => format!("wasmesos-{framework}-{}", std::process::id()),
+        port => format!("wasmesos-{framework}-{port}"),
     };
     std::env::temp_dir().join(name)
 }
@@ -95,7 +96,7 @@ mod tests {
     #[test]
     fn the_default_work_dir_follows_the_port() {
         assert_eq!(
-            default_work_dir(8080),
+            default_work_dir("marathon", 8080),
             std::env::temp_dir().join("wasmesos-marathon-8080")
         );
     }

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agents;
+pub mod chronos;
 pub mod dev;
 pub mod exec;
 pub mod kill;

@@ -44,7 +44,12 @@ impl Env {
         let cluster = ProcessCluster::start(Path::new(BINARY), 1, &resources, &[], &[])
             .await
             .expect("master and agent as processes");
-        let hello = upload(&cluster.master_url(), wasmesos_guest_artifacts::HTTP_HELLO).await;
+        let hello = TestFramework::upload_component(
+            &cluster.master_url(),
+            wasmesos_guest_artifacts::HTTP_HELLO,
+        )
+        .await
+        .expect("upload");
         let work_dir = cluster.dir().join("marathon");
         let marathon = start_marathon(&cluster.master_url(), &work_dir, "127.0.0.1:0").await;
         let url = marathon.url.trim_end_matches('/').to_string();
@@ -197,19 +202,4 @@ async fn start_marathon(master: &str, work_dir: &Path, listen: &str) -> ChildPro
     spawn_and_read_url(Path::new(BINARY), "marathon", &args, DEADLINE, false)
         .await
         .expect("marathon starts")
-}
-
-/// Uploads a component to the master; returns its digest.
-async fn upload(master: &str, path: &str) -> String {
-    let uploader = TestFramework::start(master, "uploader", None)
-        .await
-        .expect("an uploader");
-    let digest = uploader
-        .driver
-        .upload_executor(Path::new(path), None)
-        .await
-        .expect("upload")
-        .digest;
-    uploader.teardown().await.expect("teardown");
-    digest
 }

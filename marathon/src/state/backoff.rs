@@ -77,6 +77,10 @@ mod tests {
         changed.backoff_factor = 1e300;
         let huge = Delay::after_failure(Some(&fresh), &changed, Timestamp(9000));
         let again = Delay::after_failure(Some(&huge), &changed, Timestamp(9000));
-        assert_eq!(again.current, Duration::from_secs(5), "saturates at the maximum");
+        assert_eq!(
+            again.current,
+            Duration::from_secs(5),
+            "saturates at the maximum"
+        );
     }
 }

@@ -62,6 +62,12 @@ impl From<Error> for Refusal {
     }
 }
 
+impl From<wasmesos_sdk_scheduler::Error> for Refusal {
+    fn from(err: wasmesos_sdk_scheduler::Error) -> Self {
+        Refusal::Store(err.into())
+    }
+}
+
 /// What the framework must tell the master.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {

@@ -1,6 +1,6 @@
-//! The framework's durable state: one redb file under the work dir holding named tables of
+//! A framework's durable state: one redb file under the work dir holding named tables of
 //! JSON records and the framework id. Generic on purpose: it knows no app or job, so another
-//! framework (Chronos) can keep its own records the same way. Every [`Batch`] is one durable
+//! framework (Marathon, Chronos) keeps its own records the same way. Every [`Batch`] is one durable
 //! write transaction (fsync before it returns), so a `kill -9` loses nothing it confirmed.
 
 use std::path::{Path, PathBuf};

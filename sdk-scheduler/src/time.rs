@@ -1,5 +1,5 @@
-//! Wall-clock instants as Marathon writes them: ISO-8601 UTC with milliseconds
-//! (`2015-09-25T15:13:48.343Z`), which are also its version ids.
+//! Wall-clock instants as Marathon and Chronos write them: ISO-8601 UTC with milliseconds
+//! (`2015-09-25T15:13:48.343Z`, Joda-Time's default; also Marathon's version ids).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
