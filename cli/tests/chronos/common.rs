@@ -114,6 +114,17 @@ impl Env {
         .unwrap_or_else(|err| panic!("{err}"))
     }
 
+    /// [`Env::tasks_at_master`] once there are at least `n` (the master's state view lags
+    /// its core by up to 100 ms, so a task Chronos heard of may not be listed yet).
+    pub async fn tasks_at_master_when(&self, job: &str, n: usize) -> Vec<String> {
+        eventually_some("the tasks at the master", DEADLINE, async || {
+            let tasks = self.tasks_at_master(job).await;
+            (tasks.len() >= n).then_some(tasks)
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{err}"))
+    }
+
     /// Ids of the tasks of Chronos's framework the master knows for `job`, ended or not.
     pub async fn tasks_at_master(&self, job: &str) -> Vec<String> {
         let state = wasmesos_harness::cluster_state(&self.cluster.master_url())

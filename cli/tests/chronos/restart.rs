@@ -23,7 +23,7 @@ async fn a_kill_9_restart_repeats_and_misses_no_run() {
         })
         .await;
     assert_eq!(beat["errorCount"], 0, "{beat}");
-    let tasks = env.tasks_at_master("beat").await;
+    let tasks = env.tasks_at_master_when("beat", 6).await;
     let dues: BTreeSet<&str> = tasks.iter().filter_map(|t| t.split('_').nth(1)).collect();
     assert_eq!(
         (tasks.len(), dues.len()),
