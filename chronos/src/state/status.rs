@@ -25,11 +25,9 @@ impl State {
         };
         run.confirmed = true;
         if !state.is_terminal() {
-            if state == TaskState::TaskRunning && run.phase != Phase::Running {
+            // Not written: launched and running are recovered alike (by reconciliation).
+            if state == TaskState::TaskRunning {
                 run.phase = Phase::Running;
-                let mut batch = Batch::default();
-                batch.put(RUNS, &run.task_id, &*run);
-                self.persist(batch);
             }
             return Vec::new();
         }
