@@ -29,7 +29,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use wasmesos_proto::FrameworkCapability;
 use wasmesos_sdk_scheduler::durable::Durable;
 use wasmesos_sdk_scheduler::{Driver, DriverConfig};
 
@@ -72,19 +71,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let store = Durable::open(&config.work_dir, STATE_FILE)?;
-    let framework_id = store.framework_id()?;
-    let state = Arc::new(Mutex::new(state::State::load(store, config.retry_delay)?));
     let mut driver_config = config.driver.clone();
-    if let Some(id) = framework_id {
-        tracing::info!(framework_id = %id, "resubscribing with the stored framework id");
-        driver_config.framework.id = id;
-    }
-    driver_config.framework.failover_timeout_seconds = FAILOVER_TIMEOUT.as_secs_f64();
-    driver_config.framework.checkpoint = true;
-    let killing = FrameworkCapability::TaskKillingState as i32;
-    if !driver_config.framework.capabilities.contains(&killing) {
-        driver_config.framework.capabilities.push(killing);
-    }
+    store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
+    let state = Arc::new(Mutex::new(state::State::load(store, config.retry_delay)?));
     let driver = Driver::connect(driver_config).await?;
     let kick = Arc::new(Notify::new());
     let local = listener.local_addr().map_err(Error::Http)?;

@@ -31,7 +31,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use wasmesos_proto::FrameworkCapability;
 use wasmesos_sdk_scheduler::{Driver, DriverConfig};
 
 pub use error::Error;
@@ -72,20 +71,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let store = durable::Durable::open(&config.work_dir, STATE_FILE)?;
-    let framework_id = store.framework_id()?;
+    let mut driver_config = config.driver.clone();
+    store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
     let events = events::EventBus::default();
     let state = Arc::new(Mutex::new(state::State::load(store, events)?));
-    let mut driver_config = config.driver.clone();
-    if let Some(id) = framework_id {
-        tracing::info!(framework_id = %id, "resubscribing with the stored framework id");
-        driver_config.framework.id = id;
-    }
-    driver_config.framework.failover_timeout_seconds = FAILOVER_TIMEOUT.as_secs_f64();
-    driver_config.framework.checkpoint = true;
-    let killing = FrameworkCapability::TaskKillingState as i32;
-    if !driver_config.framework.capabilities.contains(&killing) {
-        driver_config.framework.capabilities.push(killing);
-    }
     let master_url = driver_config.master_url.clone();
     let framework_name = driver_config.framework.name.clone();
     let driver = Driver::connect(driver_config).await?;

@@ -6,9 +6,12 @@
 
 use std::fmt::Write as _;
 
-use wasmesos_sdk_scheduler::time::Timestamp;
+use wasmesos_sdk_scheduler::time::{Timestamp, civil_from_days, days_from_civil};
 
 const MS_PER_DAY: i64 = 86_400_000;
+/// The last year a schedule may reach (Joda's four-digit years), which keeps all the
+/// calendar arithmetic far from overflow.
+const MAX_YEAR: i64 = 9999;
 
 /// A fixed offset from UTC, in minutes (named zones other than UTC are not known here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,7 +77,7 @@ impl Instant {
         let year: i64 = number(parts.next()?)?;
         let month: u32 = parts.next().map_or(Some(1), number)?;
         let day: u32 = parts.next().map_or(Some(1), number)?;
-        if parts.next().is_some() || !(1..=12).contains(&month) {
+        if parts.next().is_some() || !(1..=12).contains(&month) || !(0..=MAX_YEAR).contains(&year) {
             return None;
         }
         if day == 0 || day > days_in_month(year, month) {
@@ -131,6 +134,9 @@ impl Instant {
         let months =
             i64::from(month) - 1 + period.years.checked_mul(12)?.checked_add(period.months)?;
         let year = year.checked_add(months.div_euclid(12))?;
+        if !(0..=MAX_YEAR).contains(&year) {
+            return None;
+        }
         let month = u32::try_from(months.rem_euclid(12)).ok()? + 1;
         let day = day.min(days_in_month(year, month));
         let days = days_from_civil(year, month, day)
@@ -324,37 +330,6 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let month = i64::from(month);
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are in range by construction (1..=31, 1..=12).
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +408,12 @@ mod tests {
                 .expect("adds")
                 .format(),
             "2017-01-01T23:30:00.000-01:00"
+        );
+        let eons = Period::parse("P9000Y").expect("parses");
+        assert_eq!(
+            jan31.plus(&eons),
+            None,
+            "beyond the calendar, not an overflow"
         );
         let second = Period::parse("PT1S").expect("parses");
         assert_eq!(

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use wasmesos_sdk_scheduler::durable::{Batch, Durable};
 use wasmesos_sdk_scheduler::time::Timestamp;
 
-pub use offers::Launch;
+pub use wasmesos_sdk_scheduler::Launch;
 
 use crate::Error;
 use crate::model::Job;

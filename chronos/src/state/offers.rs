@@ -7,20 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use wasmesos_proto::{Offer, TaskInfo};
 use wasmesos_sdk_scheduler::durable::Batch;
 use wasmesos_sdk_scheduler::time::Timestamp;
-use wasmesos_sdk_scheduler::{Capacity, TaskBuilder};
+use wasmesos_sdk_scheduler::{Capacity, Launch, TaskBuilder};
 
 use super::{Phase, RUNS, Run, State};
 use crate::model::Job;
 use crate::model::command::executor_of;
 
 const MIB: f64 = 1024.0 * 1024.0;
-
-/// Tasks to launch on one offer.
-#[derive(Debug)]
-pub struct Launch {
-    pub offer_id: String,
-    pub tasks: Vec<TaskInfo>,
-}
 
 impl State {
     /// How many runs wait for an offer at `now`.

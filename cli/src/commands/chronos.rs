@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use wasmesos_chronos::ChronosConfig;
 
-use super::marathon::default_work_dir;
+use super::framework::{self, Process};
 use crate::signals::shutdown_signal;
 
 /// Run Chronos: scheduled and dependent jobs (Wasm programs), behind Chronos's REST API.
@@ -47,39 +46,19 @@ pub struct ChronosArgs {
 }
 
 pub fn main(args: ChronosArgs) -> ExitCode {
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("wasmesos chronos: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(args: ChronosArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let local = listener.local_addr()?;
-        let work_dir = args
-            .work_dir
-            .clone()
-            .unwrap_or_else(|| default_work_dir("chronos", local.port()));
+    let process = Process {
+        kind: "chronos",
+        master: &args.master,
+        listen: args.listen,
+        work_dir: args.work_dir.as_deref(),
+    };
+    framework::main(process, |listener, work_dir| {
         let mut config = ChronosConfig::new(args.master.clone(), &work_dir);
         config.driver.framework.name = args.name.clone();
         config.retry_delay = args.retry_delay;
         if let Some(role) = &args.role {
             config.driver = config.driver.role(role);
         }
-        println!(
-            "wasmesos chronos listening on http://{local} (master {}, work dir {})",
-            args.master,
-            work_dir.display()
-        );
-        wasmesos_chronos::serve(listener, config, shutdown_signal()).await?;
-        eprintln!("wasmesos chronos: shutting down");
-        Ok(())
+        wasmesos_chronos::serve(listener, config, shutdown_signal())
     })
 }

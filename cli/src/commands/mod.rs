@@ -5,6 +5,7 @@ pub mod agents;
 pub mod chronos;
 pub mod dev;
 pub mod exec;
+pub mod framework;
 pub mod kill;
 pub mod logs;
 pub mod marathon;
