@@ -8,7 +8,8 @@ use wasmesos_sdk_scheduler::durable::Batch;
 use wasmesos_sdk_scheduler::time::Timestamp;
 
 use super::{
-    Effect, JOBS, KILL_RETRY, MAX_CATCH_UP, Phase, RUNS, State, UNCONFIRMED_TIMEOUT, epsilon_ms,
+    Effect, JOBS, JobRecord, KILL_RETRY, MAX_CATCH_UP, Phase, RUNS, State, UNCONFIRMED_TIMEOUT,
+    epsilon_ms,
 };
 use crate::model::{Schedule, Trigger};
 
@@ -37,12 +38,8 @@ impl State {
         let scheduled = self
             .jobs
             .values()
-            .filter(|r| !r.job.disabled)
-            .filter_map(|r| {
-                let (text, zone) = r.job.schedule()?;
-                let schedule = Schedule::parse(text, zone, now)?;
-                (!schedule.exhausted()).then(|| schedule.start.timestamp())
-            });
+            .filter_map(|r| live_schedule(r, now))
+            .map(|s| s.start.timestamp());
         let queued = self
             .runs
             .values()
@@ -55,11 +52,9 @@ impl State {
         let due: Vec<(String, Schedule, u64)> = self
             .jobs
             .values()
-            .filter(|r| !r.job.disabled)
             .filter_map(|r| {
-                let (text, zone) = r.job.schedule()?;
-                let schedule = Schedule::parse(text, zone, now)?;
-                let ready = !schedule.exhausted() && schedule.start.timestamp() <= now;
+                let schedule = live_schedule(r, now)?;
+                let ready = schedule.start.timestamp() <= now;
                 ready.then(|| (r.job.name.clone(), schedule, epsilon_ms(&r.job)))
             })
             .collect();
@@ -141,4 +136,13 @@ impl State {
         }
         effects
     }
+}
+
+/// The schedule of an enabled scheduled job with runs left.
+fn live_schedule(record: &JobRecord, now: Timestamp) -> Option<Schedule> {
+    if record.job.disabled {
+        return None;
+    }
+    let (text, zone) = record.job.schedule()?;
+    Schedule::parse(text, zone, now).filter(|s| !s.exhausted())
 }
