@@ -45,6 +45,7 @@ enum Command {
     Kill(commands::kill::KillArgs),
     Marathon(commands::marathon::MarathonArgs),
     Apps(commands::apps::AppsArgs),
+    Chronos(commands::chronos::ChronosArgs),
     Roles(commands::roles::RolesArgs),
     Sim(commands::sim::SimArgs),
 }
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
         Command::Kill(args) => commands::kill::main(args),
         Command::Marathon(args) => commands::marathon::main(args),
         Command::Apps(args) => commands::apps::main(args),
+        Command::Chronos(args) => commands::chronos::main(args),
         Command::Roles(args) => commands::roles::main(args),
         Command::Sim(args) => commands::sim::main(args),
     }

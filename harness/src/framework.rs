@@ -263,6 +263,18 @@ impl TestFramework {
             .collect()
     }
 
+    /// Uploads the component at `path` to the master through a short-lived framework;
+    /// returns its digest (for `wasmesos://sha256:<digest>` in Marathon and Chronos jobs).
+    pub async fn upload_component(master_url: &str, path: &str) -> Result<String, Error> {
+        let uploader = TestFramework::start(master_url, "uploader", None).await?;
+        let uploaded = uploader
+            .driver
+            .upload_executor(std::path::Path::new(path), None)
+            .await;
+        uploader.teardown().await?;
+        Ok(uploaded?.digest)
+    }
+
     /// Tears the framework down and waits for its driver to stop.
     pub async fn teardown(self) -> Result<(), Error> {
         self.driver.teardown().await?;

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use wasmesos_proto::operator_client::OperatorClient;
-use wasmesos_proto::reconcile_request::ReconcileTask;
 use wasmesos_proto::{GetStateRequest, Offer, TaskStatus, event};
 use wasmesos_sdk_scheduler::{Driver, Scheduler, refuse_for};
 
@@ -53,16 +52,7 @@ impl Scheduler for Marathon {
             state.subscribed(Timestamp::now());
             state.task_agents()
         });
-        let tasks: Vec<ReconcileTask> = tasks
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(task_id, agent_id)| ReconcileTask { task_id, agent_id })
-            .collect();
-        if !tasks.is_empty()
-            && let Err(err) = driver.reconcile(tasks).await
-        {
-            tracing::warn!(%err, "explicit reconciliation failed");
-        }
+        driver.reconcile_known(tasks.unwrap_or_default()).await;
     }
 
     async fn offers(&mut self, driver: &Driver, offers: Vec<Offer>) {
@@ -91,17 +81,7 @@ impl Scheduler for Marathon {
             return;
         };
         apply(driver, effects).await;
-        for launch in launches {
-            let ids: Vec<String> = launch.tasks.iter().map(|t| t.task_id.clone()).collect();
-            let filters = refuse_for(REFUSE_BUSY);
-            if let Err(err) = driver
-                .launch_with_filters([launch.offer_id], launch.tasks, filters)
-                .await
-            {
-                // The tasks stay recorded; unconfirmed, they are replaced after a while.
-                tracing::warn!(%err, tasks = ?ids, "launch failed");
-            }
-        }
+        driver.launch_all(launches, refuse_for(REFUSE_BUSY)).await;
         if !unused.is_empty() {
             let refuse = if busy { REFUSE_BUSY } else { REFUSE_IDLE };
             if let Err(err) = driver.decline(unused, Some(refuse_for(refuse))).await {

@@ -5,7 +5,7 @@
 //! It owns its app model (`model/`: Marathon's JSON field names, defaults and validation),
 //! its bookkeeping (`state/`: apps, versions, tasks, deployments, launch backoff, as a state
 //! machine with time as an argument), the durable copy of both and of the framework id
-//! (`durable.rs`, one redb file; generic, for other frameworks too), the REST API
+//! (the SDK's `durable`, one redb file), the REST API
 //! (`api/`, axum) and the event bus behind `/v2/events` (`events.rs`). `framework.rs` is the
 //! thin shell between the state and the master: the [`Scheduler`](wasmesos_sdk_scheduler::Scheduler)
 //! callbacks and the loop that sends kills, revives and launches.
@@ -17,13 +17,11 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod durable;
 mod error;
 pub mod events;
 mod framework;
 pub mod model;
 pub mod state;
-pub mod time;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,10 +31,11 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use wasmesos_proto::FrameworkCapability;
 use wasmesos_sdk_scheduler::{Driver, DriverConfig};
 
 pub use error::Error;
+/// The state file and the timestamps live in the SDK, shared with Chronos.
+pub use wasmesos_sdk_scheduler::{durable, time};
 
 /// The state file inside the work dir.
 pub const STATE_FILE: &str = "marathon.redb";
@@ -72,20 +71,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let store = durable::Durable::open(&config.work_dir, STATE_FILE)?;
-    let framework_id = store.framework_id()?;
+    let mut driver_config = config.driver.clone();
+    store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
     let events = events::EventBus::default();
     let state = Arc::new(Mutex::new(state::State::load(store, events)?));
-    let mut driver_config = config.driver.clone();
-    if let Some(id) = framework_id {
-        tracing::info!(framework_id = %id, "resubscribing with the stored framework id");
-        driver_config.framework.id = id;
-    }
-    driver_config.framework.failover_timeout_seconds = FAILOVER_TIMEOUT.as_secs_f64();
-    driver_config.framework.checkpoint = true;
-    let killing = FrameworkCapability::TaskKillingState as i32;
-    if !driver_config.framework.capabilities.contains(&killing) {
-        driver_config.framework.capabilities.push(killing);
-    }
     let local = listener.local_addr().map_err(Error::Http)?;
     if driver_config.framework.webui_url.is_empty() {
         // Mesos's UI links a framework by its webui_url; Marathon's is its API.

@@ -31,6 +31,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A framework's state file ([`Durable`](crate::durable::Durable)) cannot be opened,
+    /// read or written; names the file.
+    #[error("state store {path}: {reason}")]
+    Store { path: PathBuf, reason: String },
+    /// A stored record does not decode (a damaged or foreign file).
+    #[error("state store {path}: record {key:?} in {table} does not decode: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
 }
 
 impl Error {

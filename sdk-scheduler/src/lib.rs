@@ -9,6 +9,11 @@
 //! revive, suppress, kill, reconcile, message and teardown. [`TaskBuilder`] and [`Capacity`]
 //! build launches and pack them into offers.
 //!
+//! For frameworks that keep state of their own, `durable` is a redb file of JSON records
+//! (and the framework id) written in fsynced batches, `time` the wall-clock instants their
+//! APIs print, and `command` the one mapping of a Mesos-style command line (Marathon's
+//! `cmd`, Chronos's `command`) and its fetched URIs to an executor.
+//!
 //! This crate never runs tasks and holds no cluster state beyond the framework id; the
 //! master decides what is offered (`wasmesos-master`), agents run the tasks
 //! (`wasmesos-agent`), and the wire types come from `wasmesos-proto`. The word-count example
@@ -75,20 +80,25 @@
 #![forbid(unsafe_code)]
 
 mod acks;
+pub mod command;
 mod config;
 mod driver;
+pub mod durable;
 mod error;
 mod event_loop;
+mod launches;
 mod link;
 mod offer;
 mod reconcile;
 mod scheduler;
 mod task;
+pub mod time;
 mod upload;
 
 pub use config::{ClientTls, DEFAULT_MASTER_URL, DriverConfig, Identity};
 pub use driver::Driver;
 pub use error::Error;
+pub use launches::Launch;
 pub use offer::Capacity;
 pub use scheduler::Scheduler;
 pub use task::{Fetch, TaskBuilder, refuse_for};

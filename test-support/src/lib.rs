@@ -12,6 +12,7 @@ mod error;
 mod eventually;
 mod http;
 mod patience;
+pub mod python;
 
 pub use error::Error;
 pub use eventually::{eventually, eventually_some};

@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 use wasmesos_marathon::MarathonConfig;
 
+use super::framework::{self, Process};
 use crate::signals::shutdown_signal;
 
 /// Run Marathon: keep long-running apps (Wasm services) running, behind Marathon's REST API.
@@ -43,60 +43,18 @@ pub struct MarathonArgs {
 }
 
 pub fn main(args: MarathonArgs) -> ExitCode {
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("wasmesos marathon: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(args: MarathonArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let local = listener.local_addr()?;
-        let work_dir = args
-            .work_dir
-            .clone()
-            .unwrap_or_else(|| default_work_dir(local.port()));
+    let process = Process {
+        kind: "marathon",
+        master: &args.master,
+        listen: args.listen,
+        work_dir: args.work_dir.as_deref(),
+    };
+    framework::main(process, |listener, work_dir| {
         let mut config = MarathonConfig::new(args.master.clone(), &work_dir);
         config.driver.framework.name = args.name.clone();
         if let Some(role) = &args.role {
             config.driver = config.driver.role(role);
         }
-        println!(
-            "wasmesos marathon listening on http://{local} (master {}, work dir {})",
-            args.master,
-            work_dir.display()
-        );
-        wasmesos_marathon::serve(listener, config, shutdown_signal()).await?;
-        eprintln!("wasmesos marathon: shutting down");
-        Ok(())
+        wasmesos_marathon::serve(listener, config, shutdown_signal())
     })
-}
-
-/// `wasmesos-marathon-PORT` under the temp dir, as the master's; a fresh one on port 0.
-fn default_work_dir(port: u16) -> PathBuf {
-    let name = match port {
-        0 => format!("wasmesos-marathon-{}", std::process::id()),
-        port => format!("wasmesos-marathon-{port}"),
-    };
-    std::env::temp_dir().join(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_work_dir_follows_the_port() {
-        assert_eq!(
-            default_work_dir(8080),
-            std::env::temp_dir().join("wasmesos-marathon-8080")
-        );
-    }
 }

@@ -3,8 +3,10 @@
 pub mod agent;
 pub mod agents;
 pub mod apps;
+pub mod chronos;
 pub mod dev;
 pub mod exec;
+pub mod framework;
 pub mod kill;
 pub mod logs;
 pub mod marathon;

@@ -59,7 +59,12 @@ impl Env {
         let cluster = ProcessCluster::start(Path::new(BINARY), 1, &resources, &[], &[])
             .await
             .expect("master and agent as processes");
-        let hello = upload(&cluster.master_url(), wasmesos_guest_artifacts::HTTP_HELLO).await;
+        let hello = TestFramework::upload_component(
+            &cluster.master_url(),
+            wasmesos_guest_artifacts::HTTP_HELLO,
+        )
+        .await
+        .expect("upload");
         let work_dir = cluster.dir().join("marathon");
         let marathon = start_marathon(&cluster.master_url(), &work_dir, "127.0.0.1:0").await;
         let api = Api::new(&marathon.url);
@@ -227,19 +232,4 @@ async fn start_marathon(master: &str, work_dir: &Path, listen: &str) -> ChildPro
     spawn_and_read_url(Path::new(BINARY), "marathon", &args, DEADLINE, false)
         .await
         .expect("marathon starts")
-}
-
-/// Uploads a component to the master; returns its digest.
-pub async fn upload(master: &str, path: &str) -> String {
-    let uploader = TestFramework::start(master, "uploader", None)
-        .await
-        .expect("an uploader");
-    let digest = uploader
-        .driver
-        .upload_executor(Path::new(path), None)
-        .await
-        .expect("upload")
-        .digest;
-    uploader.teardown().await.expect("teardown");
-    digest
 }

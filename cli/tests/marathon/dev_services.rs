@@ -9,9 +9,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use wasmesos_harness::TestFramework;
 use wasmesos_test_support::eventually;
 
-use super::common::{Api, BINARY, DEADLINE, free_ports, hello_app, settled, task_ids, upload};
+use super::common::{Api, BINARY, DEADLINE, free_ports, hello_app, settled, task_ids};
 
 /// `wasmesos dev --services` running, with what it printed at start.
 struct Dev {
@@ -108,7 +109,9 @@ async fn dev_services_runs_marathon_and_apps_drives_it() {
     webui.unwrap_or_else(|err| panic!("{err}"));
 
     assert_eq!(ok(&dev.marathon, &[]).await, "(none)\n");
-    let hello = upload(&dev.master, wasmesos_guest_artifacts::HTTP_HELLO).await;
+    let hello = TestFramework::upload_component(&dev.master, wasmesos_guest_artifacts::HTTP_HELLO)
+        .await
+        .expect("upload");
     let (status, _) = api
         .call("POST", "/v2/apps", Some(&hello_app(&hello, "/dev/web", 1)))
         .await;

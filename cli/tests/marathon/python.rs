@@ -2,12 +2,7 @@
 //! drives an app through create, list, get, scale, kill, delete, unmodified. The test builds
 //! its own virtualenv in a temp dir; without python3 or PyPI it says so in one line and passes.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
-
-use tokio::process::Command;
-use wasmesos_harness::scaled;
+use wasmesos_test_support::python::{run, virtualenv};
 
 use crate::common::Env;
 
@@ -16,40 +11,10 @@ const SCRIPT: &str = concat!(
     "/tests/marathon/marathon_flow.py"
 );
 
-async fn run(program: &Path, args: &[&str]) -> Option<std::process::Output> {
-    let mut command = Command::new(program);
-    command.args(args).stdin(Stdio::null()).kill_on_drop(true);
-    tokio::time::timeout(scaled(Duration::from_secs(300)), command.output())
-        .await
-        .ok()?
-        .ok()
-}
-
-fn ok(output: &Option<std::process::Output>) -> bool {
-    output.as_ref().is_some_and(|o| o.status.success())
-}
-
-/// A virtualenv with marathon 0.13.0, or `None` (having said why).
-async fn virtualenv(dir: &Path) -> Option<PathBuf> {
-    let venv = dir.join("venv");
-    let venv_text = venv.to_string_lossy().into_owned();
-    if !ok(&run(Path::new("python3"), &["-m", "venv", &venv_text]).await) {
-        println!("skipped: python3 -m venv is not available");
-        return None;
-    }
-    let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
-    let installed = run(&bin.join("pip"), &["install", "-q", "marathon==0.13.0"]).await;
-    if !ok(&installed) {
-        println!("skipped: pip cannot install marathon==0.13.0 from PyPI");
-        return None;
-    }
-    Some(bin.join("python"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn marathon_python_drives_an_app_through_its_life() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let Some(python) = virtualenv(dir.path()).await else {
+    let Some(python) = virtualenv(dir.path(), "marathon==0.13.0").await else {
         return;
     };
     let env = Env::start().await;

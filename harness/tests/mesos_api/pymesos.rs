@@ -3,11 +3,9 @@
 //! and passes.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
-use tokio::process::Command;
 use wasmesos_guest_artifacts::HELLO;
+use wasmesos_test_support::python::{run, succeeded};
 
 use crate::common::{cluster, upload};
 
@@ -28,24 +26,11 @@ for m in tar.getmembers():
         tar.extract(m, sys.argv[2])
 "#;
 
-async fn run(program: &Path, args: &[&str]) -> Option<std::process::Output> {
-    let mut command = Command::new(program);
-    command.args(args).stdin(Stdio::null()).kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(300), command.output())
-        .await
-        .ok()?
-        .ok()
-}
-
-fn ok(output: &Option<std::process::Output>) -> bool {
-    output.as_ref().is_some_and(|o| o.status.success())
-}
-
 /// A virtualenv with pymesos, or `None` (having said why) when PyPI or python3 is missing.
 async fn virtualenv(dir: &Path) -> Option<PathBuf> {
     let venv = dir.join("venv");
     let venv_text = venv.to_string_lossy().into_owned();
-    if !ok(&run(Path::new("python3"), &["-m", "venv", &venv_text]).await) {
+    if !succeeded(&run(Path::new("python3"), &["-m", "venv", &venv_text]).await) {
         println!("skipped: python3 -m venv is not available");
         return None;
     }
@@ -65,11 +50,11 @@ async fn virtualenv(dir: &Path) -> Option<PathBuf> {
         ],
     )
     .await;
-    if !ok(&installed) {
+    if !succeeded(&installed) {
         println!("skipped: pip cannot install pymesos from PyPI");
         return None;
     }
-    if !ok(&run(&pip, &["install", "-q", "http-parser"]).await) {
+    if !succeeded(&run(&pip, &["install", "-q", "http-parser"]).await) {
         let src = dir.join("src").to_string_lossy().into_owned();
         let downloaded = run(
             &pip,
@@ -85,7 +70,10 @@ async fn virtualenv(dir: &Path) -> Option<PathBuf> {
             ],
         )
         .await;
-        assert!(ok(&downloaded), "download http-parser: {downloaded:?}");
+        assert!(
+            succeeded(&downloaded),
+            "download http-parser: {downloaded:?}"
+        );
         let site = run(
             &python,
             &[
@@ -98,7 +86,7 @@ async fn virtualenv(dir: &Path) -> Option<PathBuf> {
         let site = String::from_utf8_lossy(&site.stdout).trim().to_string();
         let copied = run(&python, &["-c", INSTALL_PURE_HTTP_PARSER, &src, &site]).await;
         assert!(
-            ok(&copied),
+            succeeded(&copied),
             "install the pure-Python http-parser: {copied:?}"
         );
     }

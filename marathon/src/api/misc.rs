@@ -87,7 +87,7 @@ pub async fn info(State(ctx): State<Arc<Ctx>>) -> Result<Response, ApiError> {
         .lock()?
         .store()
         .framework_id()
-        .map_err(crate::state::Refusal::Store)?;
+        .map_err(crate::state::Refusal::from)?;
     let port = ctx
         .leader
         .rsplit_once(':')

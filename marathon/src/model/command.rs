@@ -1,22 +1,21 @@
-//! What an app runs: its `cmd` (or `args`) and `fetch` as a wasmesos executor, by the
-//! convention of the Mesos API path: the first word names a fetched file (or is
+//! What an app runs: its `cmd` (or `args`) and `fetch` as a wasmesos executor, by the SDK's
+//! one convention ([`executor_for`]): the first word names a fetched file (or is
 //! `wasmesos://sha256:<digest>`, a component uploaded to the master), the rest are its
 //! arguments. There is no shell.
 
-use wasmesos_proto::fetch::{self, ARTIFACT_PREFIX};
 use wasmesos_proto::shell::split_words;
 use wasmesos_proto::{ExecutorInfo, FetchUri};
+use wasmesos_sdk_scheduler::command::executor_for;
 
 use super::app::App;
 
 /// The executor an app's tasks run, or why it cannot run.
 pub fn executor_of(app: &App) -> Result<ExecutorInfo, String> {
-    let mut words = match (&app.cmd, &app.args) {
+    let words = match (&app.cmd, &app.args) {
         (Some(cmd), _) => split_words(cmd).map_err(|err| err.0)?,
         (None, Some(args)) if !args.is_empty() => args.clone(),
         _ => return Err("AppDefinition must either contain one of 'cmd' or 'args'".into()),
     };
-    let program = words.remove(0);
     let uris: Vec<FetchUri> = app
         .fetch
         .iter()
@@ -27,42 +26,7 @@ pub fn executor_of(app: &App) -> Result<ExecutorInfo, String> {
             cache: item.cache,
         })
         .collect();
-    let mut executor = ExecutorInfo {
-        args: words,
-        uris,
-        ..ExecutorInfo::default()
-    };
-    if let Some(digest) = program.strip_prefix(ARTIFACT_PREFIX) {
-        executor.digest = checked_digest(digest)?;
-    } else {
-        executor.program = program;
-    }
-    let plan = fetch::plan(&executor).map_err(|refused| refused.0)?;
-    // A program fetched only from the master's store runs from it by digest, as the Mesos
-    // API path does: the agent then compiles it once for every task.
-    if let [only] = plan.fetches.as_slice()
-        && plan.program.as_deref() == Some(only.output_file.as_str())
-        && let fetch::Source::Artifact(digest) = &only.source
-    {
-        executor.digest = digest.clone();
-        executor.program.clear();
-        executor.uris.clear();
-    }
-    if executor.digest.is_empty() && executor.program.is_empty() {
-        return Err("the program to run is missing".into());
-    }
-    Ok(executor)
-}
-
-fn checked_digest(digest: &str) -> Result<String, String> {
-    let hex = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex {
-        Ok(digest.to_ascii_lowercase())
-    } else {
-        Err(format!(
-            "'{ARTIFACT_PREFIX}{digest}' does not name a sha256 digest"
-        ))
-    }
+    executor_for(words, uris)
 }
 
 #[cfg(test)]

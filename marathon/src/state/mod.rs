@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 pub use apps::{Change, Killed};
 pub use backoff::Delay;
 pub use deployment::{Action, Deployment};
-pub use offers::Launch;
 pub use task::{HealthRecord, KillReason, Task, mesos_name};
+pub use wasmesos_sdk_scheduler::Launch;
 
 use crate::Error;
 use crate::durable::{Batch, Durable};
@@ -59,6 +59,12 @@ pub enum Refusal {
 impl From<Error> for Refusal {
     fn from(err: Error) -> Self {
         Refusal::Store(err)
+    }
+}
+
+impl From<wasmesos_sdk_scheduler::Error> for Refusal {
+    fn from(err: wasmesos_sdk_scheduler::Error) -> Self {
+        Refusal::Store(err.into())
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use wasmesos_proto::resource_names::PORTS;
 use wasmesos_proto::{Offer, TaskInfo, TaskState};
-use wasmesos_sdk_scheduler::{Capacity, TaskBuilder};
+use wasmesos_sdk_scheduler::{Capacity, Launch, TaskBuilder};
 
 use super::{HealthRecord, State, TASKS, Task, mesos_name};
 use crate::durable::Batch;
@@ -16,13 +16,6 @@ use crate::model::constraint::Placement;
 use crate::time::Timestamp;
 
 const MIB: f64 = 1024.0 * 1024.0;
-
-/// Tasks to launch on one offer.
-#[derive(Debug)]
-pub struct Launch {
-    pub offer_id: String,
-    pub tasks: Vec<TaskInfo>,
-}
 
 impl State {
     /// Matches `offers` against the apps waiting for tasks; returns the launches and the

@@ -1,6 +1,6 @@
-//! The framework's durable state: one redb file under the work dir holding named tables of
+//! A framework's durable state: one redb file under the work dir holding named tables of
 //! JSON records and the framework id. Generic on purpose: it knows no app or job, so another
-//! framework (Chronos) can keep its own records the same way. Every [`Batch`] is one durable
+//! framework (Marathon, Chronos) keeps its own records the same way. Every [`Batch`] is one durable
 //! write transaction (fsync before it returns), so a `kill -9` loses nothing it confirmed.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableErro
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
+use crate::{DriverConfig, Error};
 
 const META: &str = "meta";
 const FRAMEWORK_ID: &str = "framework_id";
@@ -83,6 +83,27 @@ impl Durable {
             .into_iter()
             .find(|(key, _)| key == FRAMEWORK_ID)
             .map(|(_, id)| id))
+    }
+
+    /// Readies `config` for a framework whose state lives here: its stored id, so a restart
+    /// resubscribes as the same framework and keeps its tasks; `failover` as its failover
+    /// timeout; checkpointing; and the TASK_KILLING state.
+    pub fn resume(
+        &self,
+        config: &mut DriverConfig,
+        failover: std::time::Duration,
+    ) -> Result<(), Error> {
+        if let Some(id) = self.framework_id()? {
+            tracing::info!(framework_id = %id, "resubscribing with the stored framework id");
+            config.framework.id = id;
+        }
+        config.framework.failover_timeout_seconds = failover.as_secs_f64();
+        config.framework.checkpoint = true;
+        let killing = wasmesos_proto::FrameworkCapability::TaskKillingState as i32;
+        if !config.framework.capabilities.contains(&killing) {
+            config.framework.capabilities.push(killing);
+        }
+        Ok(())
     }
 
     /// Keeps the framework id for the next start.

@@ -1,0 +1,63 @@
+//! Chronos's REST API on axum: `/v1/scheduler/jobs` (and `/search`), `/iso8601`,
+//! `/dependency`, `/job/{name}` (GET, PUT to start now, DELETE), `/task/kill/{name}`,
+//! `/graph/csv`, and `/leader`. Handlers parse and check what arrives (bounded bodies,
+//! Chronos's 400s), call one [`State`] operation under its lock, and wake the framework
+//! loop so kills and runs go out at once.
+
+mod error;
+mod jobs;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use tokio::sync::Notify;
+
+pub use error::ApiError;
+
+use crate::state::State;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct Ctx {
+    pub state: Arc<Mutex<State>>,
+    /// Wakes the framework loop after a change.
+    pub kick: Arc<Notify>,
+    /// `host:port` this Chronos answers on (its `/leader`).
+    pub leader: String,
+}
+
+impl Ctx {
+    /// The state, locked (a poisoned lock is a 500: a bug elsewhere panicked holding it).
+    fn lock(&self) -> Result<MutexGuard<'_, State>, ApiError> {
+        self.state.lock().map_err(|_| {
+            ApiError::internal("Chronos's state is unavailable after an internal error")
+        })
+    }
+
+    fn changed(&self) {
+        self.kick.notify_one();
+    }
+}
+
+/// Every route.
+pub fn router(ctx: Arc<Ctx>) -> Router {
+    Router::new()
+        .route("/v1/scheduler/jobs", get(jobs::list))
+        .route("/v1/scheduler/jobs/search", get(jobs::search))
+        .route("/v1/scheduler/iso8601", post(jobs::scheduled))
+        .route("/v1/scheduler/dependency", post(jobs::dependent))
+        .route(
+            "/v1/scheduler/job/{name}",
+            get(jobs::show).put(jobs::run_now).delete(jobs::delete),
+        )
+        .route("/v1/scheduler/task/kill/{name}", delete(jobs::kill))
+        .route("/v1/scheduler/graph/csv", get(jobs::graph_csv))
+        .route("/leader", get(jobs::leader))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(ctx)
+}

@@ -1,0 +1,427 @@
+//! ISO 8601 as Chronos reads it (Joda-Time's parsers): instants such as
+//! `2014-03-08T20:00:00.000Z` or `…+01:00` (a date alone, minutes alone and no zone are
+//! accepted too), durations such as `PT1S`, `P1DT12H`, `P1Y2M3W4DT5H6M7.5S`, and fixed time
+//! zones. Calendar arithmetic is done here, in the zone's local fields, so `P1M` from
+//! January 31st lands on the last day of February.
+
+use std::fmt::Write as _;
+
+use wasmesos_sdk_scheduler::time::{Timestamp, civil_from_days, days_from_civil};
+
+const MS_PER_DAY: i64 = 86_400_000;
+/// The last year a schedule may reach (Joda's four-digit years), which keeps all the
+/// calendar arithmetic far from overflow.
+const MAX_YEAR: i64 = 9999;
+
+/// A fixed offset from UTC, in minutes (named zones other than UTC are not known here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Zone(pub i32);
+
+impl Zone {
+    /// `Z`, `UTC`, `GMT`, `+01:00`, `-0530`, `UTC+2`, `GMT-03:00`.
+    pub fn parse(text: &str) -> Option<Zone> {
+        let text = text.trim();
+        let rest = ["UTC", "GMT", "Etc/UTC", "Etc/GMT", "Z", "Zulu"]
+            .iter()
+            .filter_map(|name| text.strip_prefix(name))
+            .min_by_key(|rest| rest.len())
+            .unwrap_or(text);
+        if rest.is_empty() {
+            return Some(Zone(0));
+        }
+        let (sign, digits) = match rest.as_bytes().first()? {
+            b'+' => (1, &rest[1..]),
+            b'-' => (-1, &rest[1..]),
+            _ => return None,
+        };
+        let (hours, minutes) = match digits.split_once(':') {
+            Some((h, m)) => (h, m),
+            None if digits.len() > 2 => digits.split_at(digits.len() - 2),
+            None => (digits, "0"),
+        };
+        let hours: i32 = number(hours)?;
+        let minutes: i32 = number(minutes)?;
+        (hours <= 18 && minutes < 60).then_some(Zone(sign * (hours * 60 + minutes)))
+    }
+
+    fn offset_ms(self) -> i64 {
+        i64::from(self.0) * 60_000
+    }
+}
+
+fn number<T: std::str::FromStr>(digits: &str) -> Option<T> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// An instant and the zone it was written in (which calendar arithmetic follows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instant {
+    /// Milliseconds since the Unix epoch (negative before 1970).
+    pub millis: i64,
+    pub zone: Zone,
+}
+
+impl Instant {
+    /// Parses `2014-03-08T20:00:00.000Z` and Joda's shorter forms. Without a zone in the
+    /// text, `default_zone` applies; `force_zone` (Chronos's `scheduleTimeZone`) keeps the
+    /// local fields but puts them in that zone.
+    pub fn parse(text: &str, force_zone: Option<Zone>) -> Option<Instant> {
+        let (date, time) = match text.split_once('T') {
+            Some((date, time)) => (date, time),
+            None => (text, ""),
+        };
+        let mut parts = date.split('-');
+        let year: i64 = number(parts.next()?)?;
+        let month: u32 = parts.next().map_or(Some(1), number)?;
+        let day: u32 = parts.next().map_or(Some(1), number)?;
+        if parts.next().is_some() || !(1..=12).contains(&month) || !(0..=MAX_YEAR).contains(&year) {
+            return None;
+        }
+        if day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        let zone_at = time.find(['Z', '+', '-']).unwrap_or(time.len());
+        let (clock, zone_text) = time.split_at(zone_at);
+        let written_zone = if zone_text.is_empty() {
+            Zone(0)
+        } else {
+            Zone::parse(zone_text)?
+        };
+        let local_ms = clock_ms(clock)?;
+        let days = days_from_civil(year, month, day);
+        let local = days.checked_mul(MS_PER_DAY)?.checked_add(local_ms)?;
+        let zone = force_zone.unwrap_or(written_zone);
+        Some(Instant {
+            millis: local.checked_sub(zone.offset_ms())?,
+            zone,
+        })
+    }
+
+    /// Joda's `ISODateTimeFormat.dateTime`: `2014-03-08T20:00:00.000Z`, `…+01:00`.
+    pub fn format(self) -> String {
+        let local = self.millis + self.zone.offset_ms();
+        let days = local.div_euclid(MS_PER_DAY);
+        let ms = local.rem_euclid(MS_PER_DAY);
+        let (year, month, day) = civil_from_days(days);
+        let (hour, minute, second, milli) =
+            (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+        let mut out =
+            format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}");
+        match self.zone.0 {
+            0 => out.push('Z'),
+            offset => {
+                let sign = if offset < 0 { '-' } else { '+' };
+                let _ = write!(
+                    out,
+                    "{sign}{:02}:{:02}",
+                    offset.abs() / 60,
+                    offset.abs() % 60
+                );
+            }
+        }
+        out
+    }
+
+    /// `self + period`, in the zone's local calendar; `None` past the representable range.
+    pub fn plus(self, period: &Period) -> Option<Instant> {
+        let local = self.millis.checked_add(self.zone.offset_ms())?;
+        let days = local.div_euclid(MS_PER_DAY);
+        let ms = local.rem_euclid(MS_PER_DAY);
+        let (year, month, day) = civil_from_days(days);
+        let months =
+            i64::from(month) - 1 + period.years.checked_mul(12)?.checked_add(period.months)?;
+        let year = year.checked_add(months.div_euclid(12))?;
+        if !(0..=MAX_YEAR).contains(&year) {
+            return None;
+        }
+        let month = u32::try_from(months.rem_euclid(12)).ok()? + 1;
+        let day = day.min(days_in_month(year, month));
+        let days = days_from_civil(year, month, day)
+            .checked_add(period.weeks.checked_mul(7)?)?
+            .checked_add(period.days)?;
+        let local = days
+            .checked_mul(MS_PER_DAY)?
+            .checked_add(ms)?
+            .checked_add(period.clock_ms()?)?;
+        Some(Instant {
+            millis: local.checked_sub(self.zone.offset_ms())?,
+            zone: self.zone,
+        })
+    }
+
+    /// As a [`Timestamp`] (instants before 1970 become 0).
+    pub fn timestamp(self) -> Timestamp {
+        Timestamp(u64::try_from(self.millis).unwrap_or(0))
+    }
+}
+
+/// `hh:mm:ss.fff` (minutes, seconds and the fraction optional) in milliseconds.
+fn clock_ms(clock: &str) -> Option<i64> {
+    if clock.is_empty() {
+        return Some(0);
+    }
+    let (whole, fraction) = match clock.split_once(['.', ',']) {
+        Some((whole, fraction)) => (whole, fraction),
+        None => (clock, ""),
+    };
+    let mut fields = whole.split(':');
+    let hour: i64 = number(fields.next()?)?;
+    let minute: i64 = fields.next().map_or(Some(0), number)?;
+    let second: i64 = fields.next().map_or(Some(0), number)?;
+    if fields.next().is_some() || hour > 24 || minute > 59 || second > 59 {
+        return None;
+    }
+    let millis = fraction_ms(fraction)?;
+    Some(((hour * 60 + minute) * 60 + second) * 1000 + millis)
+}
+
+/// The first three digits of a decimal fraction, as milliseconds.
+fn fraction_ms(fraction: &str) -> Option<i64> {
+    if fraction.is_empty() {
+        return Some(0);
+    }
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = fraction.chars().chain("000".chars()).take(3).collect();
+    digits.parse().ok()
+}
+
+/// An ISO 8601 duration, field by field (Joda's `Period`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Period {
+    pub years: i64,
+    pub months: i64,
+    pub weeks: i64,
+    pub days: i64,
+    pub hours: i64,
+    pub minutes: i64,
+    pub millis: i64,
+}
+
+impl Period {
+    /// `P1Y2M3W4DT5H6M7.5S` and any subset (`PT1S`, `P1D`); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Period> {
+        let body = text.strip_prefix('P')?;
+        let (date, time) = match body.split_once('T') {
+            Some((date, time)) if !time.is_empty() => (date, Some(time)),
+            Some(_) => return None,
+            None => (body, None),
+        };
+        let mut period = Period::default();
+        let mut any = false;
+        for (value, unit) in fields(date)? {
+            let slot = match unit {
+                'Y' => &mut period.years,
+                'M' => &mut period.months,
+                'W' => &mut period.weeks,
+                'D' => &mut period.days,
+                _ => return None,
+            };
+            *slot = number(value)?;
+            any = true;
+        }
+        for (value, unit) in fields(time.unwrap_or(""))? {
+            match unit {
+                'H' => period.hours = number(value)?,
+                'M' => period.minutes = number(value)?,
+                'S' => {
+                    let (whole, fraction) = value.split_once(['.', ',']).unwrap_or((value, ""));
+                    let seconds: i64 = number(whole)?;
+                    period.millis = seconds
+                        .checked_mul(1000)?
+                        .checked_add(fraction_ms(fraction)?)?;
+                }
+                _ => return None,
+            }
+            any = true;
+        }
+        (any && period.approximate_ms().is_some()).then_some(period)
+    }
+
+    /// Joda's `ISOPeriodFormat.standard` printing: the non-zero fields, `PT0S` for none.
+    pub fn format(&self) -> String {
+        let mut out = String::from("P");
+        for (value, unit) in [
+            (self.years, 'Y'),
+            (self.months, 'M'),
+            (self.weeks, 'W'),
+            (self.days, 'D'),
+        ] {
+            if value != 0 {
+                let _ = write!(out, "{value}{unit}");
+            }
+        }
+        if self.hours != 0 || self.minutes != 0 || self.millis != 0 || out.len() == 1 {
+            out.push('T');
+            if self.hours != 0 {
+                let _ = write!(out, "{}H", self.hours);
+            }
+            if self.minutes != 0 {
+                let _ = write!(out, "{}M", self.minutes);
+            }
+            if self.millis != 0 || out.ends_with('T') {
+                let (seconds, millis) = (self.millis / 1000, self.millis % 1000);
+                if millis == 0 {
+                    let _ = write!(out, "{seconds}S");
+                } else {
+                    let _ = write!(out, "{seconds}.{millis:03}S");
+                }
+            }
+        }
+        out
+    }
+
+    /// The length of the clock fields (hours, minutes, seconds) in milliseconds.
+    fn clock_ms(&self) -> Option<i64> {
+        self.hours
+            .checked_mul(3_600_000)?
+            .checked_add(self.minutes.checked_mul(60_000)?)?
+            .checked_add(self.millis)
+    }
+
+    /// Its length with 365-day years and 30-day months (for epsilons, and to bound catch-up).
+    pub fn approximate_ms(&self) -> Option<i64> {
+        let days = self
+            .years
+            .checked_mul(365)?
+            .checked_add(self.months.checked_mul(30)?)?
+            .checked_add(self.weeks.checked_mul(7)?)?
+            .checked_add(self.days)?;
+        days.checked_mul(MS_PER_DAY)?.checked_add(self.clock_ms()?)
+    }
+
+    /// Whether it has calendar fields (years, months), whose length varies.
+    pub fn is_calendar(&self) -> bool {
+        self.years != 0 || self.months != 0
+    }
+}
+
+/// `12D3H` into `[("12", 'D'), ("3", 'H')]`.
+fn fields(text: &str) -> Option<Vec<(&str, char)>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (at, c) in text.char_indices() {
+        if c.is_ascii_alphabetic() {
+            let value = &text[start..at];
+            if value.is_empty() {
+                return None;
+            }
+            out.push((value, c));
+            start = at + c.len_utf8();
+        }
+    }
+    (start == text.len()).then_some(out)
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Instant {
+        Instant::parse(text, None).expect(text)
+    }
+
+    #[test]
+    fn instants_parse_and_print_as_joda_does() {
+        assert_eq!(at("1970-01-01T00:00:00Z").millis, 0);
+        assert_eq!(at("2015-09-25T15:13:48.343Z").millis, 1_443_194_028_343);
+        assert_eq!(
+            at("2015-09-25T16:13:48.343+01:00").millis,
+            1_443_194_028_343
+        );
+        assert_eq!(at("2015-09-25T10:43:48.343-0430").millis, 1_443_194_028_343);
+        assert_eq!(
+            at("2015-09-25T15:13:48.343Z").format(),
+            "2015-09-25T15:13:48.343Z"
+        );
+        assert_eq!(
+            at("2015-09-25T16:13+01:00").format(),
+            "2015-09-25T16:13:00.000+01:00"
+        );
+        assert_eq!(at("2015-09-25").format(), "2015-09-25T00:00:00.000Z");
+        assert_eq!(at("1969-12-31T23:59:59Z").millis, -1000);
+        for bad in [
+            "",
+            "2015-13-01",
+            "2015-02-29T00:00Z",
+            "2015-01-01T25:00Z",
+            "x",
+            "2015-01-01Tab",
+        ] {
+            assert_eq!(Instant::parse(bad, None), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_forced_zone_keeps_the_local_fields() {
+        let zone = Zone::parse("+02:00");
+        let forced = Instant::parse("2014-10-10T18:32:00Z", zone).expect("parses");
+        assert_eq!(forced.format(), "2014-10-10T18:32:00.000+02:00");
+        assert_eq!(forced.millis, at("2014-10-10T16:32:00Z").millis);
+        assert_eq!(Zone::parse("UTC"), Some(Zone(0)));
+        assert_eq!(Zone::parse("GMT-0530"), Some(Zone(-330)));
+        assert_eq!(Zone::parse("America/New_York"), None);
+    }
+
+    #[test]
+    fn periods_parse_print_and_add_in_the_calendar() {
+        let p = Period::parse("P1Y2M3W4DT5H6M7.5S").expect("parses");
+        assert_eq!(
+            (
+                p.years, p.months, p.weeks, p.days, p.hours, p.minutes, p.millis
+            ),
+            (1, 2, 3, 4, 5, 6, 7500)
+        );
+        assert_eq!(p.format(), "P1Y2M3W4DT5H6M7.500S");
+        assert_eq!(Period::parse("PT1S").expect("parses").format(), "PT1S");
+        assert_eq!(Period::parse("PT0S").expect("parses").format(), "PT0S");
+        for bad in ["", "P", "PT", "1S", "PT1", "P1S", "PTS", "P1H", "PT1.5M"] {
+            assert_eq!(Period::parse(bad), None, "{bad}");
+        }
+        let month = Period::parse("P1M").expect("parses");
+        let jan31 = at("2016-01-31T10:00:00Z");
+        assert_eq!(
+            jan31.plus(&month).expect("adds").format(),
+            "2016-02-29T10:00:00.000Z"
+        );
+        let day = Period::parse("P1D").expect("parses");
+        assert_eq!(
+            at("2016-12-31T23:30:00-01:00")
+                .plus(&day)
+                .expect("adds")
+                .format(),
+            "2017-01-01T23:30:00.000-01:00"
+        );
+        let eons = Period::parse("P9000Y").expect("parses");
+        assert_eq!(
+            jan31.plus(&eons),
+            None,
+            "beyond the calendar, not an overflow"
+        );
+        let second = Period::parse("PT1S").expect("parses");
+        assert_eq!(
+            at("1970-01-01T00:00:00Z")
+                .plus(&second)
+                .expect("adds")
+                .millis,
+            1000
+        );
+    }
+}
