@@ -73,10 +73,14 @@ pub async fn serve(
     let store = Durable::open(&config.work_dir, STATE_FILE)?;
     let mut driver_config = config.driver.clone();
     store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
+    let local = listener.local_addr().map_err(Error::Http)?;
+    if driver_config.framework.webui_url.is_empty() {
+        // Mesos's UI links a framework by its webui_url; Chronos's is its API.
+        driver_config.framework.webui_url = format!("http://{}", leader_address(local));
+    }
     let state = Arc::new(Mutex::new(state::State::load(store, config.retry_delay)?));
     let driver = Driver::connect(driver_config).await?;
     let kick = Arc::new(Notify::new());
-    let local = listener.local_addr().map_err(Error::Http)?;
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),
         kick: Arc::clone(&kick),

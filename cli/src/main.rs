@@ -35,7 +35,8 @@ enum Command {
     Upload(commands::upload::UploadArgs),
     /// Show the cluster: master, roles, agents, frameworks and tasks.
     State(commands::state::StateArgs),
-    /// List the agents with their used and total resources, or mark one gone.
+    /// List the agents with their used and total resources; drain, deactivate, reactivate
+    /// or mark one gone.
     Agents(commands::agents::AgentsArgs),
     /// List the frameworks with their dominant shares.
     Frameworks(commands::state::StateArgs),
@@ -46,6 +47,7 @@ enum Command {
     Marathon(commands::marathon::MarathonArgs),
     Apps(commands::apps::AppsArgs),
     Chronos(commands::chronos::ChronosArgs),
+    Jobs(commands::jobs::JobsArgs),
     Roles(commands::roles::RolesArgs),
     Sim(commands::sim::SimArgs),
 }
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Marathon(args) => commands::marathon::main(args),
         Command::Apps(args) => commands::apps::main(args),
         Command::Chronos(args) => commands::chronos::main(args),
+        Command::Jobs(args) => commands::jobs::main(args),
         Command::Roles(args) => commands::roles::main(args),
         Command::Sim(args) => commands::sim::main(args),
     }

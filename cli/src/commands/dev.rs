@@ -1,6 +1,6 @@
 //! `wasmesos dev`: a master and N agents in this one process on loopback, for developers;
 //! with `--demo`, the word-count framework runs on the bundled text first; with
-//! `--services`, the frameworks of `services.rs` (Marathon) run next to the cluster.
+//! `--services`, the frameworks of `services.rs` (Marathon and Chronos) run next to the cluster.
 //!
 //! The cluster runs in-process through the master and agent crates: one process to start,
 //! stop with Ctrl-C and clean up on every OS, and nothing from the source tree is needed.
@@ -34,9 +34,11 @@ Examples:
   # Four small agents, master on another port
   wasmesos dev --agents 4 --resources \"cpus:1;mem:512MiB;disk:1GiB\" --listen 127.0.0.1:6050
 
-  # The cluster and Marathon (http://127.0.0.1:8080), then, from another terminal:
+  # The cluster, Marathon (http://127.0.0.1:8080) and Chronos (http://127.0.0.1:4400),
+  # then, from another terminal:
   wasmesos dev --services
   wasmesos apps
+  wasmesos jobs
 
 Agents listen on free loopback ports; all work dirs live in a temp dir removed on exit.";
 
@@ -73,7 +75,8 @@ pub struct DevArgs {
     #[arg(long, requires = "demo")]
     exit_after_demo: bool,
     /// Also run the services next to the cluster, in this process: Marathon on
-    /// 127.0.0.1:8080. Their state lives in the cluster's temp dir; the web UI links to them.
+    /// 127.0.0.1:8080 and Chronos on 127.0.0.1:4400. Their state lives in the cluster's temp
+    /// dir; the web UI links to them.
     #[arg(long)]
     services: bool,
     /// Where one service listens instead of its usual address: NAME=ADDR, e.g.

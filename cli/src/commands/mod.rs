@@ -2,11 +2,13 @@
 
 pub mod agent;
 pub mod agents;
+mod api_client;
 pub mod apps;
 pub mod chronos;
 pub mod dev;
 pub mod exec;
 pub mod framework;
+pub mod jobs;
 pub mod kill;
 pub mod logs;
 pub mod marathon;

@@ -19,6 +19,7 @@ struct Dev {
     child: Child,
     master: String,
     marathon: String,
+    chronos: String,
     state_dir: PathBuf,
 }
 
@@ -28,6 +29,7 @@ async fn start_dev() -> Dev {
         .args(["dev", "--listen", "127.0.0.1:0", "--agents", "1"])
         .args(["--resources", &resources, "--services"])
         .args(["--service-listen", "marathon=127.0.0.1:0"])
+        .args(["--service-listen", "chronos=127.0.0.1:0"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -36,7 +38,7 @@ async fn start_dev() -> Dev {
         .expect("wasmesos dev starts");
     let stdout = child.stdout.take().expect("a stdout pipe");
     let mut lines = BufReader::new(stdout).lines();
-    let (mut master, mut marathon) = (None, None);
+    let (mut master, mut marathon, mut chronos) = (None, None, None);
     let startup = async {
         while let Some(line) = lines.next_line().await.expect("dev's output") {
             if let Some(rest) = line.strip_prefix("wasmesos dev: master listening on ") {
@@ -46,11 +48,15 @@ async fn start_dev() -> Dev {
                 let (url, state) = rest.split_once(" (state in ").expect("a state dir");
                 marathon = Some((url.to_string(), state.trim_end_matches(')').to_string()));
             }
-            if master.is_some() && marathon.is_some() {
+            if let Some(rest) = line.strip_prefix("wasmesos dev: chronos at ") {
+                let url = rest.split_once(" (state in ").map_or(rest, |(url, _)| url);
+                chronos = Some(url.to_string());
+            }
+            if master.is_some() && marathon.is_some() && chronos.is_some() {
                 return;
             }
         }
-        panic!("wasmesos dev exited before printing its master and Marathon");
+        panic!("wasmesos dev exited before printing its master, Marathon and Chronos");
     };
     tokio::time::timeout(wasmesos_test_support::scaled(DEADLINE), startup)
         .await
@@ -61,8 +67,26 @@ async fn start_dev() -> Dev {
         child,
         master: master.expect("the master's URL"),
         marathon,
+        chronos: chronos.expect("Chronos's URL"),
         state_dir: PathBuf::from(state_dir),
     }
+}
+
+/// `wasmesos jobs ARGS` against `chronos`: exit code, stdout, stderr.
+async fn jobs(chronos: &str, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BINARY)
+        .arg("jobs")
+        .args(args)
+        .env("WASMESOS_CHRONOS", chronos)
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .expect("wasmesos jobs runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// `wasmesos apps ARGS` against `marathon` (through WASMESOS_MARATHON): exit code, stdout,
@@ -175,6 +199,36 @@ async fn dev_services_runs_marathon_and_apps_drives_it() {
     );
     let (code, _, stderr) = apps(&dev.marathon, &["scale", "/dev/web", "-1"]).await;
     assert_eq!(code, 2, "a negative count is a usage error: {stderr}");
+
+    // Chronos runs beside it, and `wasmesos jobs` drives it.
+    let job = serde_json::json!({
+        "name": "yearly", "command": format!("wasmesos://sha256:{}", "ab".repeat(32)),
+        "schedule": "R/2030-01-01T00:00:00Z/P1Y"
+    });
+    let created = reqwest::Client::new()
+        .post(format!("{}/v1/scheduler/iso8601", dev.chronos))
+        .header("content-type", "application/json")
+        .body(job.to_string())
+        .send()
+        .await
+        .expect("POST a job");
+    let status = created.status();
+    let said = created.text().await.unwrap_or_default();
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT, "{said}");
+    let (code, listed, stderr) = jobs(&dev.chronos, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        listed.contains("yearly") && listed.contains("P1Y"),
+        "{listed}"
+    );
+    let (code, _, stderr) = jobs(&dev.chronos, &["show", "nope"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("400"), "{stderr}");
+    let (code, said, stderr) = jobs(&dev.chronos, &["delete", "yearly"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(said.contains("deleted"), "{said}");
+    let (code, listed, stderr) = jobs(&dev.chronos, &["--json"]).await;
+    assert_eq!((code, listed.trim()), (0, "[]"), "{stderr}");
 
     stop(&mut dev).await;
 }

@@ -2,7 +2,6 @@
 //! dev --services`): list, show, scale, delete, restart. Tables as `wasmesos tasks` prints
 //! them; `--json` prints Marathon's own answer.
 
-mod client;
 mod table;
 
 use std::process::ExitCode;
@@ -11,7 +10,7 @@ use anyhow::Context;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use client::{Marathon, app_path};
+use super::api_client::{ApiClient, Framework};
 
 /// Marathon's usual address, which `wasmesos dev --services` and `wasmesos marathon` use.
 pub const DEFAULT_MARATHON_URL: &str = "http://127.0.0.1:8080";
@@ -163,10 +162,35 @@ async fn act(action: &AppAction) -> anyhow::Result<String> {
     Ok(render(&answer))
 }
 
-fn client(common: &Common) -> anyhow::Result<Marathon> {
-    Marathon::new(&common.marathon)
+static MARATHON: Framework = Framework {
+    name: "Marathon",
+    flag: "--marathon",
+    env: "WASMESOS_MARATHON",
+    command: "wasmesos marathon",
+    conflict_hint: " (--force overrides a deployment in progress)",
+};
+
+fn client(common: &Common) -> anyhow::Result<ApiClient> {
+    ApiClient::new(&MARATHON, &common.marathon)
+}
+
+/// An app id as a path: `/web` for `web` or `/web`, `/prod/web` for `prod/web`.
+fn app_path(id: &str) -> String {
+    format!("/{}", id.trim_start_matches('/'))
 }
 
 fn force_query(force: bool) -> &'static str {
     if force { "?force=true" } else { "" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_become_absolute_paths() {
+        assert_eq!(app_path("web"), "/web");
+        assert_eq!(app_path("/prod/web"), "/prod/web");
+        assert_eq!(app_path("//web"), "/web");
+    }
 }

@@ -38,12 +38,20 @@ pub struct Service {
 }
 
 /// Every service `dev --services` starts, in this order.
-pub const SERVICES: &[Service] = &[Service {
-    name: "marathon",
-    listen: "127.0.0.1:8080",
-    hint: "wasmesos apps",
-    serve: serve_marathon,
-}];
+pub const SERVICES: &[Service] = &[
+    Service {
+        name: "marathon",
+        listen: "127.0.0.1:8080",
+        hint: "wasmesos apps",
+        serve: serve_marathon,
+    },
+    Service {
+        name: "chronos",
+        listen: "127.0.0.1:4400",
+        hint: "wasmesos jobs",
+        serve: serve_chronos,
+    },
+];
 
 fn serve_marathon(start: ServiceStart) -> Served {
     Box::pin(async move {
@@ -51,6 +59,15 @@ fn serve_marathon(start: ServiceStart) -> Served {
         wasmesos_marathon::serve(start.listener, config, start.shutdown)
             .await
             .context("marathon")
+    })
+}
+
+fn serve_chronos(start: ServiceStart) -> Served {
+    Box::pin(async move {
+        let config = wasmesos_chronos::ChronosConfig::new(start.master_url, start.work_dir);
+        wasmesos_chronos::serve(start.listener, config, start.shutdown)
+            .await
+            .context("chronos")
     })
 }
 
