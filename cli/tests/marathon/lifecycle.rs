@@ -214,10 +214,12 @@ async fn an_unhealthy_task_is_killed_and_replaced() {
         .app_when("a first task", "/sick", |app| !task_ids(app).is_empty())
         .await;
     let first = task_ids(&first)[0].clone();
+    // Each replacement fails its check too, so by the time this looks the last failure may
+    // be a later task's: what must hold is that the first is gone and another runs.
     let app = env
         .app_when("the unhealthy task replaced", "/sick", |app| {
-            app["lastTaskFailure"]["taskId"] == first.as_str()
-                && task_ids(app).iter().any(|id| *id != first)
+            let tasks = task_ids(app);
+            !app["lastTaskFailure"].is_null() && !tasks.is_empty() && !tasks.contains(&first)
         })
         .await;
     assert_eq!(app["lastTaskFailure"]["state"], "TASK_KILLED", "{app}");
