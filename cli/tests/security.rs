@@ -15,8 +15,9 @@ use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
-    FrameworkInfo, GetAgentStateRequest, GetStateRequest, KillRequest, MarkAgentGoneRequest, Quota,
-    ReadFileRequest, Resources, SandboxFile, SetQuotaRequest, SubscribeRequest,
+    DrainAgentRequest, FrameworkInfo, GetAgentStateRequest, GetStateRequest, KillRequest,
+    MarkAgentGoneRequest, Quota, ReadFileRequest, Resources, SandboxFile, SetQuotaRequest,
+    SubscribeRequest,
 };
 use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
 
@@ -53,6 +54,10 @@ const ACLS: &str = r#"{
     {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}
   ],
   "mark_agents_gone": [
+    {"principals": {"values": ["ops"]}, "agents": {"type": "ANY"}},
+    {"principals": {"type": "ANY"}, "agents": {"type": "NONE"}}
+  ],
+  "drain_agents": [
     {"principals": {"values": ["ops"]}, "agents": {"type": "ANY"}},
     {"principals": {"type": "ANY"}, "agents": {"type": "NONE"}}
   ]
@@ -263,6 +268,46 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
         Code::PermissionDenied
     );
     assert_eq!(code(as_ops.mark_agent_gone(gone).await), Code::NotFound);
+    // Draining likewise, and garbage from the one allowed is refused, never applied: an
+    // unknown or half-megabyte id (not echoed back), a grace that is no duration.
+    let drain = |agent_id: String, max_grace_period_seconds: Option<f64>| DrainAgentRequest {
+        agent_id,
+        max_grace_period_seconds,
+        mark_gone: false,
+    };
+    assert_eq!(
+        code(operator.drain_agent(drain("x".into(), None)).await),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        code(as_web.drain_agent(drain("x".into(), None)).await),
+        Code::PermissionDenied
+    );
+    let huge = as_ops.drain_agent(drain("a".repeat(512 << 10), None)).await;
+    let status = huge.expect_err("an unknown agent");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().len() < 1000,
+        "{} bytes",
+        status.message().len()
+    );
+    // On the real agent: were a grace let through, the drain would be applied (OK).
+    let agent_id = cluster.agents[0].agent_id.clone().expect("the agent's id");
+    for grace in [f64::NAN, -1.0, f64::INFINITY] {
+        assert_eq!(
+            code(
+                as_ops
+                    .drain_agent(drain(agent_id.clone(), Some(grace)))
+                    .await
+            ),
+            Code::InvalidArgument,
+            "max grace {grace}"
+        );
+    }
+    assert_eq!(
+        code(as_ops.drain_agent(drain(String::new(), None)).await),
+        Code::InvalidArgument
+    );
 
     // Views: web's task shows to web and ops, not to batch or an anonymous reader.
     let sees_task = async |client: &mut OperatorClient<wasmesos_detector::MasterService>| {

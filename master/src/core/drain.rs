@@ -178,13 +178,13 @@ impl Core {
     }
 
     /// The agent named, if this master knows it (registered, unreachable or recovering);
-    /// else Mesos's "Unknown agent".
+    /// else Mesos's "Unknown agent" (which never echoes what the caller sent).
     fn known_agent(&self, agent_id: &str) -> Result<AgentId, Error> {
         let id = AgentId::from(agent_id);
         if self.agents.contains_key(&id) || self.is_unreachable(&id) || self.is_recovering(&id) {
             Ok(id)
         } else {
-            Err(Error::InvalidArgument(format!("Unknown agent {agent_id}")))
+            Err(Error::InvalidArgument("Unknown agent".into()))
         }
     }
 
