@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use wasmesos_sdk_scheduler::api_address::{advertise_api, reachable_address};
 use wasmesos_sdk_scheduler::durable::Durable;
 use wasmesos_sdk_scheduler::{Driver, DriverConfig};
 
@@ -74,17 +75,14 @@ pub async fn serve(
     let mut driver_config = config.driver.clone();
     store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
     let local = listener.local_addr().map_err(Error::Http)?;
-    if driver_config.framework.webui_url.is_empty() {
-        // Mesos's UI links a framework by its webui_url; Chronos's is its API.
-        driver_config.framework.webui_url = format!("http://{}", leader_address(local));
-    }
+    advertise_api(&mut driver_config, local);
     let state = Arc::new(Mutex::new(state::State::load(store, config.retry_delay)?));
     let driver = Driver::connect(driver_config).await?;
     let kick = Arc::new(Notify::new());
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),
         kick: Arc::clone(&kick),
-        leader: leader_address(local),
+        leader: reachable_address(local),
     });
     let steps = tokio::spawn(framework::run_steps(
         driver.clone(),
@@ -103,13 +101,4 @@ pub async fn serve(
     steps.abort();
     framework.abort();
     served
-}
-
-/// What `/leader` names: the address clients reach this Chronos on.
-fn leader_address(local: SocketAddr) -> String {
-    if local.ip().is_unspecified() {
-        format!("127.0.0.1:{}", local.port())
-    } else {
-        local.to_string()
-    }
 }

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use wasmesos_sdk_scheduler::api_address::{advertise_api, reachable_address};
 use wasmesos_sdk_scheduler::{Driver, DriverConfig};
 
 pub use error::Error;
@@ -76,10 +77,7 @@ pub async fn serve(
     let events = events::EventBus::default();
     let state = Arc::new(Mutex::new(state::State::load(store, events)?));
     let local = listener.local_addr().map_err(Error::Http)?;
-    if driver_config.framework.webui_url.is_empty() {
-        // Mesos's UI links a framework by its webui_url; Marathon's is its API.
-        driver_config.framework.webui_url = format!("http://{}", leader_address(local));
-    }
+    advertise_api(&mut driver_config, local);
     let master_url = driver_config.master_url.clone();
     let framework_name = driver_config.framework.name.clone();
     let driver = Driver::connect(driver_config).await?;
@@ -87,7 +85,7 @@ pub async fn serve(
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),
         kick: Arc::clone(&kick),
-        leader: leader_address(local),
+        leader: reachable_address(local),
         master_url,
         framework_name,
     });
@@ -108,13 +106,4 @@ pub async fn serve(
     steps.abort();
     framework.abort();
     served
-}
-
-/// What `/v2/leader` names: the address clients reach this Marathon on.
-fn leader_address(local: SocketAddr) -> String {
-    if local.ip().is_unspecified() {
-        format!("127.0.0.1:{}", local.port())
-    } else {
-        local.to_string()
-    }
 }

@@ -80,6 +80,7 @@
 #![forbid(unsafe_code)]
 
 mod acks;
+pub mod api_address;
 pub mod command;
 mod config;
 mod driver;
