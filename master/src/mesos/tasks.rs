@@ -250,9 +250,20 @@ pub(crate) fn status_to_mesos(status: &TaskStatus) -> mesos::TaskStatus {
         uuid: has_uuid.then(|| status.uuid.clone()),
         healthy: status.healthy,
         unreachable_time: status.unreachable_time.map(time_info),
+        // Mesos has no suspended tasks: a suspension or resume is a RUNNING update labelled
+        // `wasmesos.suspended` = "true" or "false".
+        labels: status.suspended.map(|suspended| mesos::Labels {
+            labels: vec![mesos::Label {
+                key: SUSPENDED_LABEL.to_owned(),
+                value: Some(suspended.to_string()),
+            }],
+        }),
         ..Default::default()
     }
 }
+
+/// The label of a Mesos RUNNING update that reports a suspension or a resume.
+pub(crate) const SUSPENDED_LABEL: &str = "wasmesos.suspended";
 
 /// Unix seconds as Mesos's TimeInfo.
 pub(crate) fn time_info(seconds: f64) -> mesos::TimeInfo {
@@ -268,7 +279,11 @@ pub(crate) fn time_info(seconds: f64) -> mesos::TimeInfo {
 pub(crate) fn reason_to_mesos(reason: Reason) -> Option<mesos::task_status::Reason> {
     use mesos::task_status::Reason as M;
     let mapped = match reason {
-        Reason::Unspecified | Reason::Finished | Reason::Killed => return None,
+        // A suspension is reported in the update's `suspended` label, with no Mesos reason.
+        Reason::Unspecified | Reason::Finished | Reason::Killed | Reason::TaskSuspensionUpdated => {
+            return None;
+        }
+        Reason::TaskPreempted => M::ContainerPreempted,
         Reason::ExitCode | Reason::Trap | Reason::GuestError => M::CommandExecutorFailed,
         Reason::MemoryLimit => M::ContainerLimitationMemory,
         Reason::DiskLimit => M::ContainerLimitationDisk,
