@@ -136,6 +136,7 @@ impl Core {
         let _span = tracing::debug_span!("task", task_id = %status.task_id,
             framework_id = %framework_id, agent_id = %agent_id)
         .entered();
+        self.explain_preemption(&framework_id, &mut status);
         let runs_here = self.frameworks.get(&framework_id).map(|framework| {
             framework
                 .tasks
@@ -222,6 +223,7 @@ impl Core {
         resources: &Resources,
         now: Time,
     ) {
+        let resources = &self.preemption_ended(framework_id, task_id, resources);
         if let Err(err) = self
             .allocator
             .recover_used(framework_id, agent_id, role, resources)

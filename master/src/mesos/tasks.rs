@@ -26,6 +26,10 @@ pub(crate) const LABEL_FUEL: &str = "wasmesos.fuel";
 pub(crate) const LABEL_TIMEOUT: &str = "wasmesos.timeout";
 /// The label listing the addresses a task may connect to, comma-separated (`ip:port` or `ip`).
 pub(crate) const LABEL_NETWORK: &str = "wasmesos.network";
+/// The label giving a task's priority (an integer; higher preempts lower).
+pub(crate) const LABEL_PRIORITY: &str = "wasmesos.priority";
+/// The framework label that lets the master preempt the framework's tasks ("true").
+pub(crate) const LABEL_PREEMPTIBLE: &str = "wasmesos.preemptible";
 
 const ARTIFACT_PREFIX: &str = "wasmesos://sha256:";
 /// Most environment variables a task may set.
@@ -59,6 +63,7 @@ pub(crate) fn task_from_mesos(
         .map(|l| l.labels.as_slice())
         .unwrap_or_default();
     let mut fuel = 0;
+    let mut priority = None;
     let mut timeout_ms = task
         .max_completion_time
         .as_ref()
@@ -73,6 +78,11 @@ pub(crate) fn task_from_mesos(
                     .map_err(|_| format!("label {LABEL_FUEL}: '{value}' is not a whole number"))?;
             }
             LABEL_TIMEOUT => timeout_ms = parse_millis(value)?,
+            LABEL_PRIORITY => {
+                priority = Some(value.trim().parse().map_err(|_| {
+                    format!("label {LABEL_PRIORITY}: '{value}' is not a 32-bit integer")
+                })?);
+            }
             LABEL_NETWORK => {
                 executor.network_allow = value
                     .split(',')
@@ -104,6 +114,7 @@ pub(crate) fn task_from_mesos(
                 )]
                 grace_period_seconds: Some(grace.nanoseconds as f64 / 1e9),
             }),
+        priority,
         ..Default::default()
     })
 }

@@ -8,6 +8,7 @@ mod fetch;
 mod lifecycle;
 mod operations;
 mod partitions;
+mod preemption;
 mod recovery;
 mod relay;
 
