@@ -16,6 +16,13 @@
 //! * Otherwise victims are **killed** with their kill policy's grace and end TASK_KILLED with
 //!   REASON_TASK_PREEMPTED and a message naming the role they gave way to. While kills are on
 //!   their way no further victims are chosen, so one shortfall never costs twice the tasks.
+//!
+//! A framework whose task cannot be placed says so with a resource request (Mesos's REQUEST
+//! call; `Scheduler.Request`): the resources one task needs, on one agent, at the task's
+//! priority (else its role's). At the next check, if no agent has them free, preemptible
+//! tasks of strictly lower priority give way on the agent where the fewest must, by the same
+//! rules. A request is answered once (victims chosen, or none possible) or dropped after
+//! [`REQUEST_TTL`]; a framework still waiting asks again.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,6 +37,12 @@ use crate::config::PreemptionMode;
 /// How often shortfalls are looked for.
 pub(super) const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long an unanswered resource request waits for a check.
+pub(super) const REQUEST_TTL: Duration = Duration::from_secs(60);
+
+/// Resource requests kept per framework; a newer one replaces the oldest beyond it.
+const MAX_REQUESTS_PER_FRAMEWORK: usize = 64;
+
 /// A running task's key: its framework and id.
 type TaskKey = (FrameworkId, String);
 
@@ -42,6 +55,18 @@ pub(super) struct Preemptions {
     killing: HashMap<TaskKey, String>,
     /// When shortfalls are next looked for.
     next_check: Time,
+    /// Resource requests of frameworks with a task they cannot place, oldest first.
+    requests: Vec<Demand>,
+}
+
+/// One framework's resource request.
+#[derive(Debug)]
+struct Demand {
+    framework_id: FrameworkId,
+    resources: Amounts,
+    agent_id: Option<AgentId>,
+    priority: i32,
+    expires: Time,
 }
 
 #[derive(Debug)]
@@ -67,6 +92,7 @@ impl Core {
             return None;
         }
         let watching = self.preemptions.any_suspended()
+            || !self.preemptions.requests.is_empty()
             || self
                 .config
                 .role_quotas
@@ -84,17 +110,139 @@ impl Core {
         self.preemptions.next_check = now.saturating_add(CHECK_INTERVAL);
         let snapshot = self.allocator.snapshot();
         let short = self.short_roles(&snapshot);
-        if short.is_empty() {
+        let requests = std::mem::take(&mut self.preemptions.requests);
+        if short.is_empty() && requests.is_empty() {
             self.resume_suspended(&snapshot, now);
             return;
         }
         if !self.preemptions.killing.is_empty() {
             // Earlier victims are still ending; their resources are on their way.
+            self.preemptions.requests = requests
+                .into_iter()
+                .filter(|demand| demand.expires > now)
+                .collect();
             return;
         }
         for (role, missing) in short {
             self.preempt_for(&role, missing, &snapshot, now);
         }
+        for demand in requests {
+            if demand.expires > now && self.frameworks.contains_key(&demand.framework_id) {
+                self.preempt_for_request(&demand, &snapshot, now);
+            }
+        }
+    }
+
+    /// REQUEST (`Scheduler.Request`): resources a task of the framework waits for.
+    pub fn request_resources(
+        &mut self,
+        req: wasmesos_proto::v1::ResourceRequest,
+        now: Time,
+    ) -> Result<(), crate::Error> {
+        let framework_id = self.subscribed(&req.framework_id)?;
+        let resources = super::convert::resources_from_proto(
+            req.resources.as_ref(),
+            wasmesos_proto::resources::Amounts::Positive,
+        )
+        .map_err(|why| crate::error::invalid("resources", why))?;
+        let amounts = preemption::amounts(&resources);
+        if amounts.is_empty() {
+            return Err(crate::error::invalid(
+                "resources",
+                "name at least one scalar resource",
+            ));
+        }
+        let agent_id = (!req.agent_id.is_empty()).then(|| AgentId::from(req.agent_id.as_str()));
+        if let Some(agent) = &agent_id
+            && !self.agents.contains_key(agent)
+        {
+            // Gone meanwhile, or never known: nothing there to free (Mesos ignores it too).
+            tracing::debug!(%agent, "a resource request for an unknown agent: ignored");
+            return Ok(());
+        }
+        let role = self
+            .frameworks
+            .get(&framework_id)
+            .and_then(|framework| framework.roles.first().cloned())
+            .unwrap_or_default();
+        let priority = req
+            .priority
+            .or_else(|| self.config.role_priorities.get(&role).copied())
+            .unwrap_or(0);
+        if self.config.preemption == PreemptionMode::Off {
+            return Ok(());
+        }
+        let requests = &mut self.preemptions.requests;
+        let mine = requests
+            .iter()
+            .filter(|d| d.framework_id == framework_id)
+            .count();
+        if mine >= MAX_REQUESTS_PER_FRAMEWORK
+            && let Some(oldest) = requests.iter().position(|d| d.framework_id == framework_id)
+        {
+            requests.remove(oldest);
+        }
+        requests.push(Demand {
+            framework_id,
+            resources: amounts,
+            agent_id,
+            priority,
+            expires: now.saturating_add(REQUEST_TTL),
+        });
+        // Answered at the next check, not at the next 100 ms boundary.
+        self.preemptions.next_check = self.preemptions.next_check.min(now);
+        Ok(())
+    }
+
+    /// Frees one request's resources on one agent from tasks of lower priority, unless an
+    /// agent has them free already (or offered to the framework).
+    fn preempt_for_request(&mut self, demand: &Demand, snapshot: &Snapshot, now: Time) {
+        let free: HashMap<AgentId, Amounts> = snapshot
+            .agents
+            .iter()
+            .filter(|agent| {
+                demand
+                    .agent_id
+                    .as_ref()
+                    .is_none_or(|only| *only == agent.id)
+            })
+            .map(|agent| {
+                let mut free = preemption::amounts(&agent.free.unreserved());
+                for offer in self.offers.values() {
+                    if offer.framework_id == demand.framework_id && offer.agent_id == agent.id {
+                        for (name, amount) in preemption::amounts(&offer.resources) {
+                            *free.entry(name).or_default() += amount;
+                        }
+                    }
+                }
+                (agent.id.clone(), free)
+            })
+            .collect();
+        let (keys, candidates) = self.preemption_candidates(None, demand.agent_id.as_ref());
+        let context = Context {
+            free,
+            room: guarantee_room(snapshot),
+            excess: snapshot
+                .roles
+                .iter()
+                .map(|r| (r.role.clone(), r.weighted_share))
+                .collect(),
+        };
+        let need = Need {
+            resources: demand.resources.clone(),
+            priority: Some(demand.priority),
+            per_agent: true,
+        };
+        let Some(plan) = preemption::plan(&need, &candidates, &context) else {
+            tracing::debug!(framework_id = %demand.framework_id, "no lower-priority task can free the request");
+            return;
+        };
+        let why = format!(
+            "preempted: a task of priority {} needs the resources",
+            demand.priority
+        );
+        self.carry_out(plan, &keys, &candidates, &why);
+        self.request_allocation(now);
     }
 
     /// Roles below their guarantee that want offers, with what free resources cannot cover.
@@ -141,29 +289,14 @@ impl Core {
     }
 
     fn preempt_for(&mut self, role: &str, missing: Amounts, snapshot: &Snapshot, now: Time) {
-        let (keys, candidates) = self.preemption_candidates(role);
+        let (keys, candidates) = self.preemption_candidates(Some(role), None);
         if candidates.is_empty() {
             return;
         }
         let context = Context {
             // What is missing is already net of the free resources.
             free: HashMap::new(),
-            room: snapshot
-                .roles
-                .iter()
-                .filter_map(|r| {
-                    let guarantee = preemption::amounts(&r.quota.as_ref()?.guarantee);
-                    let consumed = preemption::amounts(&r.consumption);
-                    let room = consumed
-                        .into_iter()
-                        .map(|(name, amount)| {
-                            let kept = guarantee.get(&name).copied().unwrap_or(0.0);
-                            (name, (amount - kept).max(0.0))
-                        })
-                        .collect();
-                    Some((r.role.clone(), room))
-                })
-                .collect(),
+            room: guarantee_room(snapshot),
             excess: snapshot
                 .roles
                 .iter()
@@ -179,6 +312,17 @@ impl Core {
             return;
         };
         let why = format!("preempted: role '{role}' is below its quota guarantee");
+        self.carry_out(plan, &keys, &candidates, &why);
+        self.request_allocation(now);
+    }
+
+    fn carry_out(
+        &mut self,
+        plan: preemption::Plan,
+        keys: &[TaskKey],
+        candidates: &[Candidate],
+        why: &str,
+    ) {
         for (index, action) in plan.victims {
             let (Some((framework_id, task_id)), Some(candidate)) =
                 (keys.get(index), candidates.get(index))
@@ -186,16 +330,19 @@ impl Core {
                 continue;
             };
             match action {
-                Action::Suspend => self.suspend_task(framework_id, task_id, candidate, &why),
-                Action::Kill => self.kill_victim(framework_id, task_id, &why),
+                Action::Suspend => self.suspend_task(framework_id, task_id, candidate, why),
+                Action::Kill => self.kill_victim(framework_id, task_id, why),
             }
         }
-        self.request_allocation(now);
     }
 
-    /// The running tasks of preemptible frameworks outside `role`'s subtree (and not above
-    /// it), not already giving way.
-    fn preemption_candidates(&self, role: &str) -> (Vec<TaskKey>, Vec<Candidate>) {
+    /// The running tasks of preemptible frameworks, not already giving way: outside `role`'s
+    /// subtree (and not above it) for a guarantee, on `agent` only where one is named.
+    fn preemption_candidates(
+        &self,
+        role: Option<&str>,
+        agent: Option<&AgentId>,
+    ) -> (Vec<TaskKey>, Vec<Candidate>) {
         let suspendable = self.config.preemption == PreemptionMode::Suspend;
         let mut keys = Vec::new();
         let mut candidates = Vec::new();
@@ -204,9 +351,11 @@ impl Core {
                 continue;
             }
             for (task_id, task) in &framework.tasks {
+                let related = role
+                    .is_some_and(|role| is_within(&task.role, role) || is_within(role, &task.role));
                 if task.state() != TaskState::TaskRunning
-                    || is_within(&task.role, role)
-                    || is_within(role, &task.role)
+                    || related
+                    || agent.is_some_and(|only| *only != task.agent_id)
                 {
                     continue;
                 }
@@ -401,6 +550,25 @@ impl Core {
             status.message.clone_from(why);
         }
     }
+}
+
+/// How much each role with a guarantee may lose before it falls below it.
+fn guarantee_room(snapshot: &Snapshot) -> HashMap<String, Amounts> {
+    snapshot
+        .roles
+        .iter()
+        .filter_map(|r| {
+            let guarantee = preemption::amounts(&r.quota.as_ref()?.guarantee);
+            let room = preemption::amounts(&r.consumption)
+                .into_iter()
+                .map(|(name, amount)| {
+                    let kept = guarantee.get(&name).copied().unwrap_or(0.0);
+                    (name, (amount - kept).max(0.0))
+                })
+                .collect();
+            Some((r.role.clone(), room))
+        })
+        .collect()
 }
 
 /// Whether `role` is `ancestor` or below it.

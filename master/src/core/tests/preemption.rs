@@ -227,3 +227,77 @@ fn kill_mode_kills_even_when_cpu_alone_is_missing() {
     assert!(suspends(&out, &agent).is_empty());
     assert_eq!(kills(&out, &agent).len(), 2);
 }
+
+fn request(h: &mut Harness, framework: &str, text: &str, priority: Option<i32>) {
+    let req = proto::ResourceRequest {
+        framework_id: framework.into(),
+        resources: Some(resources(text)),
+        agent_id: String::new(),
+        priority,
+    };
+    h.core.request_resources(req, h.now).expect("request");
+}
+
+#[test]
+fn a_task_of_higher_priority_that_cannot_be_placed_frees_its_resources_from_lower_ones() {
+    let (mut h, batch, agent) = full_cluster(true, PreemptionMode::Suspend);
+    let urgent = h.subscribe("urgent", &["urgent"]);
+    h.settle();
+    h.take();
+    // Priority 0 against batch's 0: nobody gives way.
+    request(&mut h, &urgent, "cpus:1;mem:1GiB", None);
+    h.advance(Duration::from_millis(200));
+    h.settle();
+    let out = h.take();
+    assert!(kills(&out, &agent).is_empty() && suspends(&out, &agent).is_empty());
+    // Priority 5: one batch task is suspended (memory is free, CPU is not).
+    request(&mut h, &urgent, "cpus:1;mem:1GiB", Some(5));
+    h.advance(Duration::from_millis(200));
+    h.settle();
+    let out = h.take();
+    let suspended = suspends(&out, &agent);
+    assert_eq!(suspended.len(), 1, "{suspended:?}");
+    assert!(suspended[0].message.contains("priority 5"), "{suspended:?}");
+    assert!(
+        cpus_offered(&out, &urgent) >= 1.0,
+        "{:?}",
+        offers(&out, &urgent)
+    );
+    // Answered once: no more victims for the same request.
+    h.advance(Duration::from_secs(1));
+    let out = h.take();
+    assert!(kills(&out, &agent).is_empty() && suspends(&out, &agent).is_empty());
+    let _ = batch;
+}
+
+#[test]
+fn a_request_covered_by_free_resources_takes_no_victim_and_a_malformed_one_is_refused() {
+    let (mut h, _batch, agent) = full_cluster(true, PreemptionMode::Suspend);
+    let urgent = h.subscribe("urgent", &["urgent"]);
+    request(&mut h, &urgent, "mem:1GiB", Some(100));
+    h.advance(Duration::from_millis(200));
+    h.settle();
+    let out = h.take();
+    assert!(kills(&out, &agent).is_empty() && suspends(&out, &agent).is_empty());
+    let bad = proto::ResourceRequest {
+        framework_id: urgent.clone(),
+        resources: Some(proto::Resources {
+            resources: vec![proto::Resource {
+                name: "cpus".into(),
+                value: -1.0,
+                r#type: proto::ValueType::Scalar as i32,
+                ..proto::Resource::default()
+            }],
+        }),
+        agent_id: String::new(),
+        priority: None,
+    };
+    assert!(h.core.request_resources(bad, h.now).is_err());
+    let empty = proto::ResourceRequest {
+        framework_id: urgent,
+        resources: None,
+        agent_id: String::new(),
+        priority: None,
+    };
+    assert!(h.core.request_resources(empty, h.now).is_err());
+}
