@@ -12,7 +12,7 @@ const INSTANCES: u64 = 2;
 
 /// Waits until the master runs exactly `tasks` of Marathon's (its view lags by ~100 ms).
 async fn master_runs(env: &Env, tasks: &[String]) {
-    eventually(
+    let ran = eventually(
         "the master running exactly those tasks",
         DEADLINE,
         async || {
@@ -21,8 +21,10 @@ async fn master_runs(env: &Env, tasks: &[String]) {
             at_master == tasks
         },
     )
-    .await
-    .unwrap_or_else(|err| panic!("{err}: {:?}", env.live_tasks_at_master().await));
+    .await;
+    if let Err(err) = ran {
+        panic!("{err}: {:?}", env.live_tasks_at_master().await);
+    }
 }
 
 /// `GET /v2/leader` at `api`, once it names `leader` and the API answers (the leader has

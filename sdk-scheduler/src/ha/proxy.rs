@@ -111,7 +111,7 @@ pub(crate) async fn forward(
     let stream = match connected {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => {
-            tracing::warn!(%leader, %err, "cannot reach the leader");
+            tracing::debug!(%leader, %err, "cannot reach the leader");
             return message(StatusCode::BAD_GATEWAY, "Connection to leader refused.");
         }
         Err(_elapsed) => {
