@@ -28,14 +28,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::HeaderName;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use wasmesos_sdk_scheduler::api_address::advertise_api;
+use wasmesos_sdk_scheduler::DriverConfig;
 use wasmesos_sdk_scheduler::durable::Durable;
-use wasmesos_sdk_scheduler::ha::{self, Leadership, Running, StateStore};
-use wasmesos_sdk_scheduler::{Driver, DriverConfig};
+use wasmesos_sdk_scheduler::ha::{self, Leadership, Running, StateStore, ZkConfig};
 
 pub use error::Error;
 
@@ -57,11 +55,9 @@ pub struct ChronosConfig {
     pub work_dir: PathBuf,
     /// How long a failed run waits before its retry (Chronos's `failureRetryDelay`).
     pub retry_delay: Duration,
-    /// `zk://host:port[,…]/path`: keep the state in ZooKeeper and elect a leader among the
-    /// Chronos processes given the same path.
-    pub zk: Option<String>,
-    /// The ZooKeeper session timeout (with `zk`).
-    pub zk_session_timeout: Duration,
+    /// Keep the state in ZooKeeper and elect a leader among the Chronos processes given the
+    /// same path.
+    pub zk: Option<ZkConfig>,
 }
 
 impl ChronosConfig {
@@ -71,17 +67,7 @@ impl ChronosConfig {
             work_dir: work_dir.into(),
             retry_delay: state::DEFAULT_RETRY_DELAY,
             zk: None,
-            zk_session_timeout: ha::DEFAULT_SESSION_TIMEOUT,
         }
-    }
-
-    fn store(&self) -> StateStore {
-        StateStore::choose(
-            self.zk.as_deref(),
-            self.zk_session_timeout,
-            &self.work_dir,
-            STATE_FILE,
-        )
     }
 }
 
@@ -94,19 +80,9 @@ pub async fn serve(
     config: ChronosConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let api = ha::Api {
-        local: everywhere,
-        via: HeaderName::from_static(VIA_HEADER),
-    };
-    let store = config.store();
-    ha::serve(
-        listener,
-        store,
-        api,
-        |store, leadership| start(config, store, leadership),
-        shutdown,
-    )
-    .await
+    let store = StateStore::choose(config.zk.clone(), &config.work_dir, STATE_FILE);
+    let api = ha::Api::new(everywhere, VIA_HEADER);
+    ha::serve(listener, store, api, |s, at| start(config, s, at), shutdown).await
 }
 
 /// Chronos on its loaded state: subscribed, stepping, behind its API.
@@ -115,11 +91,8 @@ async fn start(
     store: Durable,
     leadership: Leadership,
 ) -> Result<Running, Error> {
-    let mut driver_config = config.driver;
-    store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
-    advertise_api(&mut driver_config, leadership.me());
+    let driver = ha::driver(config.driver, &store, &leadership, FAILOVER_TIMEOUT).await?;
     let state = Arc::new(Mutex::new(state::State::load(store, config.retry_delay)?));
-    let driver = Driver::connect(driver_config).await?;
     let kick = Arc::new(Notify::new());
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),

@@ -29,12 +29,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::HeaderName;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use wasmesos_sdk_scheduler::api_address::advertise_api;
-use wasmesos_sdk_scheduler::ha::{self, Leadership, Running, StateStore};
-use wasmesos_sdk_scheduler::{Driver, DriverConfig};
+use wasmesos_sdk_scheduler::DriverConfig;
+use wasmesos_sdk_scheduler::ha::{self, Leadership, Running, StateStore, ZkConfig};
 
 pub use error::Error;
 /// The state file and the timestamps live in the SDK, shared with Chronos.
@@ -56,11 +54,9 @@ pub struct MarathonConfig {
     pub driver: DriverConfig,
     /// Where the state file lives (without `zk`).
     pub work_dir: PathBuf,
-    /// `zk://host:port[,…]/path`: keep the state in ZooKeeper and elect a leader among the
-    /// Marathon processes given the same path.
-    pub zk: Option<String>,
-    /// The ZooKeeper session timeout (with `zk`).
-    pub zk_session_timeout: Duration,
+    /// Keep the state in ZooKeeper and elect a leader among the Marathon processes given the
+    /// same path.
+    pub zk: Option<ZkConfig>,
 }
 
 impl MarathonConfig {
@@ -69,17 +65,7 @@ impl MarathonConfig {
             driver: DriverConfig::new(master_url, "marathon"),
             work_dir: work_dir.into(),
             zk: None,
-            zk_session_timeout: ha::DEFAULT_SESSION_TIMEOUT,
         }
-    }
-
-    fn store(&self) -> StateStore {
-        StateStore::choose(
-            self.zk.as_deref(),
-            self.zk_session_timeout,
-            &self.work_dir,
-            STATE_FILE,
-        )
     }
 }
 
@@ -93,19 +79,9 @@ pub async fn serve(
     config: MarathonConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let api = ha::Api {
-        local: api::everywhere,
-        via: HeaderName::from_static(VIA_HEADER),
-    };
-    let store = config.store();
-    ha::serve(
-        listener,
-        store,
-        api,
-        |store, leadership| start(config, store, leadership),
-        shutdown,
-    )
-    .await
+    let store = StateStore::choose(config.zk.clone(), &config.work_dir, STATE_FILE);
+    let api = ha::Api::new(api::everywhere, VIA_HEADER);
+    ha::serve(listener, store, api, |s, at| start(config, s, at), shutdown).await
 }
 
 /// Marathon on its loaded state: subscribed, stepping, behind its API.
@@ -114,14 +90,11 @@ async fn start(
     store: durable::Durable,
     leadership: Leadership,
 ) -> Result<Running, Error> {
-    let mut driver_config = config.driver;
-    store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
+    let master_url = config.driver.master_url.clone();
+    let framework_name = config.driver.framework.name.clone();
+    let driver = ha::driver(config.driver, &store, &leadership, FAILOVER_TIMEOUT).await?;
     let events = events::EventBus::default();
     let state = Arc::new(Mutex::new(state::State::load(store, events)?));
-    advertise_api(&mut driver_config, leadership.me());
-    let master_url = driver_config.master_url.clone();
-    let framework_name = driver_config.framework.name.clone();
-    let driver = Driver::connect(driver_config).await?;
     let kick = Arc::new(Notify::new());
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use wasmesos_chronos::ChronosConfig;
+use wasmesos_sdk_scheduler::ha::ZkConfig;
 
 use super::framework::{self, Process};
 use crate::signals::shutdown_signal;
@@ -67,8 +68,10 @@ pub fn main(args: ChronosArgs) -> ExitCode {
     };
     framework::main(process, |listener, work_dir| {
         let mut config = ChronosConfig::new(args.master.clone(), &work_dir);
-        config.zk = args.zk.clone();
-        config.zk_session_timeout = args.zk_session_timeout;
+        config.zk = args.zk.clone().map(|url| ZkConfig {
+            url,
+            session_timeout: args.zk_session_timeout,
+        });
         config.driver.framework.name = args.name.clone();
         config.retry_delay = args.retry_delay;
         if let Some(role) = &args.role {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use wasmesos_marathon::MarathonConfig;
+use wasmesos_sdk_scheduler::ha::ZkConfig;
 
 use super::framework::{self, Process};
 use crate::signals::shutdown_signal;
@@ -66,8 +67,10 @@ pub fn main(args: MarathonArgs) -> ExitCode {
     };
     framework::main(process, |listener, work_dir| {
         let mut config = MarathonConfig::new(args.master.clone(), &work_dir);
-        config.zk = args.zk.clone();
-        config.zk_session_timeout = args.zk_session_timeout;
+        config.zk = args.zk.clone().map(|url| ZkConfig {
+            url,
+            session_timeout: args.zk_session_timeout,
+        });
         config.driver.framework.name = args.name.clone();
         if let Some(role) = &args.role {
             config.driver = config.driver.role(role);

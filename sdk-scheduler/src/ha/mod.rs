@@ -30,13 +30,32 @@ use wasmesos_detector::{Detector, MasterInfo, MasterUrl};
 pub use leadership::Leadership;
 pub use running::Running;
 
-use crate::Error;
 use crate::durable::{Durable, ZkSession};
+use crate::{Driver, DriverConfig, Error};
 use proxy::Face;
 
 /// The default ZooKeeper session timeout: a dead leader is replaced after about this long.
 /// ZooKeeper clamps it to 2–20 × its `tickTime`.
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Several processes of a framework on one ZooKeeper path (`--zk`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZkConfig {
+    /// `zk://host:port[,host:port…]/path`.
+    pub url: String,
+    /// The session timeout to ask for.
+    pub session_timeout: Duration,
+}
+
+impl ZkConfig {
+    /// `url` with the default session timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        ZkConfig {
+            url: url.into(),
+            session_timeout: DEFAULT_SESSION_TIMEOUT,
+        }
+    }
+}
 
 /// Where a framework keeps its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,27 +63,14 @@ pub enum StateStore {
     /// One process; `file` (a redb file) under `dir`.
     WorkDir { dir: PathBuf, file: &'static str },
     /// Several processes electing a leader under a `zk://` path.
-    ZooKeeper {
-        /// `zk://host:port[,host:port…]/path`.
-        url: String,
-        /// The session timeout to ask for.
-        session_timeout: Duration,
-    },
+    ZooKeeper(ZkConfig),
 }
 
 impl StateStore {
-    /// In ZooKeeper at `zk` when given, else `file` in `dir`.
-    pub fn choose(
-        zk: Option<&str>,
-        session_timeout: Duration,
-        dir: &std::path::Path,
-        file: &'static str,
-    ) -> Self {
+    /// In ZooKeeper with `zk`, else `file` in `dir`.
+    pub fn choose(zk: Option<ZkConfig>, dir: &std::path::Path, file: &'static str) -> Self {
         match zk {
-            Some(url) => StateStore::ZooKeeper {
-                url: url.to_owned(),
-                session_timeout,
-            },
+            Some(zk) => StateStore::ZooKeeper(zk),
             None => StateStore::WorkDir {
                 dir: dir.to_path_buf(),
                 file,
@@ -80,6 +86,17 @@ pub struct Api<L> {
     pub local: L,
     /// The header a follower names itself in when it proxies (Marathon's `X-Marathon-Via`).
     pub via: HeaderName,
+}
+
+impl<L: FnOnce(Leadership) -> Router> Api<L> {
+    /// `local`'s routes on every process; followers name themselves in the `via` header
+    /// (lowercase, e.g. `x-marathon-via`).
+    pub fn new(local: L, via: &'static str) -> Self {
+        Api {
+            local,
+            via: HeaderName::from_static(via),
+        }
+    }
 }
 
 /// Serves the framework on `listener` until `shutdown`: `start` builds it on its loaded state
@@ -98,28 +115,72 @@ where
     E: From<Error>,
 {
     let local = listener.local_addr().map_err(Error::Serve)?;
-    match store {
+    let zk = match store {
         StateStore::WorkDir { dir, file } => {
             let leadership = Leadership::solo(crate::api_address::reachable_address(local));
-            let durable = Durable::open(&dir, file)?;
-            let running = start(durable, leadership.clone()).await?;
+            let running = start(Durable::open(&dir, file)?, leadership.clone()).await?;
             let (_face, face) = watch::channel(Face::Leading(running.router()));
             let router = proxy::router((api.local)(leadership.clone()), face, leadership, api.via);
-            let app = router.into_make_service_with_connect_info::<SocketAddr>();
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await;
+            let served = serve_router(listener, router, shutdown).await;
             drop(running);
-            served.map_err(|err| Error::Serve(err).into())
+            return served.map_err(E::from);
         }
-        StateStore::ZooKeeper {
-            url,
-            session_timeout,
-        } => {
-            let ha = Ha::join(&url, session_timeout, local).await?;
-            ha.serve(listener, api, start, shutdown).await
-        }
+        StateStore::ZooKeeper(zk) => zk,
+    };
+    let ha = Ha::join(&zk.url, zk.session_timeout, local).await?;
+    let (face_tx, face) = watch::channel(Face::Following);
+    let leadership = ha.leadership.clone();
+    let router = proxy::router((api.local)(leadership.clone()), face, leadership, api.via);
+    let (stop_tx, mut stop) = watch::channel(false);
+    let stopped = async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let server = tokio::spawn(serve_router(listener, router, stopped));
+    let lead = async {
+        let durable = ha.elected().await?;
+        let mut running = start(durable, ha.leadership.clone()).await?;
+        face_tx.send_replace(Face::Leading(running.router()));
+        tracing::info!(api = %ha.leadership.me(), "leading");
+        Err::<(), E>(Ha::stopped(running.ended().await).into())
+    };
+    let outcome = tokio::select! {
+        reason = ha.lost() => Err(Error::LeadershipLost(reason).into()),
+        () = shutdown => Ok(()),
+        led = lead => led,
+    };
+    if outcome.is_ok() {
+        ha.contender.withdraw().await;
     }
+    let _ = stop_tx.send(true);
+    server.abort();
+    outcome
+}
+
+/// Serves `router` on `listener` until `shutdown`.
+async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Serve)
+}
+
+/// The driver of a framework whose state is `store` and whose API `leadership` names: it
+/// subscribes with the stored framework id (a failover that keeps the tasks), `failover` as
+/// its failover timeout, and the API's address as its `webui_url`.
+pub async fn driver(
+    mut config: DriverConfig,
+    store: &Durable,
+    leadership: &Leadership,
+    failover: Duration,
+) -> Result<Driver, Error> {
+    store.resume(&mut config, failover)?;
+    crate::api_address::advertise_api(&mut config, leadership.me());
+    Driver::connect(config).await
 }
 
 /// One process of an HA group, contending.
@@ -175,78 +236,31 @@ impl Ha {
         })
     }
 
-    async fn serve<L, S, Fut, E>(
-        self,
-        listener: TcpListener,
-        api: Api<L>,
-        start: S,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), E>
-    where
-        L: FnOnce(Leadership) -> Router,
-        S: FnOnce(Durable, Leadership) -> Fut,
-        Fut: Future<Output = Result<Running, E>>,
-        E: From<Error>,
-    {
-        let (face_tx, face) = watch::channel(Face::Following);
-        let (stop_tx, mut stop) = watch::channel(false);
-        let router = proxy::router(
-            (api.local)(self.leadership.clone()),
-            face,
-            self.leadership.clone(),
-            api.via,
-        );
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|stopped| *stopped).await;
-                })
-                .await
-        });
+    /// Resolves, with the reason, once this process may no longer hold its session.
+    fn lost(&self) -> impl Future<Output = String> + use<> {
         let client = self.session.client().clone();
-        let lost = election::lost(
+        election::lost(
             client.clone(),
             self.contender.znode(),
             client.session_timeout(),
-        );
-        let lead = self.lead(start, &face_tx);
-        let outcome = tokio::select! {
-            reason = lost => Err(Error::LeadershipLost(reason).into()),
-            () = shutdown => Ok(()),
-            led = lead => led,
-        };
-        if outcome.is_ok() {
-            self.contender.withdraw().await;
-        }
-        let _ = stop_tx.send(true);
-        server.abort();
-        outcome
+        )
     }
 
-    /// Waits to be elected, then loads the state, starts the framework and serves it until
-    /// it ends. Returns only on failure.
-    async fn lead<S, Fut, E>(&self, start: S, face: &watch::Sender<Face>) -> Result<(), E>
-    where
-        S: FnOnce(Durable, Leadership) -> Fut,
-        Fut: Future<Output = Result<Running, E>>,
-        E: From<Error>,
-    {
+    /// Waits to be elected, then loads the state.
+    async fn elected(&self) -> Result<Durable, Error> {
         self.contender
             .wait_until_leading()
             .await
             .map_err(|err| Error::LeadershipLost(err.to_string()))?;
         tracing::info!(znode = %self.contender.znode(), "elected: loading the state to lead");
-        let durable =
-            Durable::zookeeper(&self.session, &self.state_path, &self.contender.znode()).await?;
-        let mut running = start(durable, self.leadership.clone()).await?;
-        face.send_replace(Face::Leading(running.router()));
-        tracing::info!(api = %self.leadership.me(), "leading");
-        let ended = running.ended().await;
-        Err(Error::LeadershipLost(match ended {
+        Durable::zookeeper(&self.session, &self.state_path, &self.contender.znode()).await
+    }
+
+    /// Why a leader stops when its framework has ended.
+    fn stopped(ended: Result<(), Error>) -> Error {
+        Error::LeadershipLost(match ended {
             Ok(()) => "the framework stopped".to_owned(),
             Err(err) => format!("the framework failed: {err}"),
         })
-        .into())
     }
 }

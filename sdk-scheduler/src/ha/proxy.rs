@@ -54,13 +54,10 @@ async fn dispatch(
     request: Request,
 ) -> Response {
     match face {
-        Face::Leading(router) => {
-            let answered: Result<Response, Infallible> = router.oneshot(request).await;
-            match answered {
-                Ok(response) => response,
-                Err(never) => match never {},
-            }
-        }
+        Face::Leading(router) => router
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never: Infallible| match never {}),
         Face::Following => match leadership.leader() {
             Some(leader) if leader != leadership.me() => {
                 forward(&leader, leadership.me(), via, request).await
