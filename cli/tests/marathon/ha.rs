@@ -1,6 +1,7 @@
 //! Two Marathons on one ZooKeeper path: the first leads, the second proxies the API to it;
 //! `kill -9` of the leader hands the app to the second, which adopts its running tasks
-//! (exactly `instances` of them, none launched again) and takes new apps.
+//! (exactly `instances` of them, none launched again) and takes new apps; without ZooKeeper
+//! it stops.
 
 use serde_json::Value;
 use wasmesos_harness::{ZooKeeper, eventually, eventually_some};
@@ -53,7 +54,7 @@ async fn a_follower_proxies_then_takes_over_the_apps_of_a_killed_leader() {
         println!("skipped: {why}");
         return;
     }
-    let zookeeper = ZooKeeper::start().await.expect("ZooKeeper");
+    let mut zookeeper = ZooKeeper::start().await.expect("ZooKeeper");
     let zk = zookeeper.url("/marathon");
     let mut env = Env::start_on(Some(&zk)).await;
     leader_is(&env.api, host_port(&env.api)).await;
@@ -131,5 +132,12 @@ async fn a_follower_proxies_then_takes_over_the_apps_of_a_killed_leader() {
         })
         .await;
     assert_eq!(task_ids(&app), running);
-    follower.kill().await.expect("stop the second Marathon");
+
+    // Without ZooKeeper the leader can no longer be sure it leads: it stops, non-zero.
+    zookeeper.kill().await.expect("kill ZooKeeper");
+    let status = follower
+        .wait_exit(DEADLINE)
+        .await
+        .expect("the leader exits");
+    assert!(!status.success(), "{status:?}");
 }
