@@ -6,7 +6,7 @@
 //! sequential znode under `<path>/leader` announcing its API's address; the lowest sequence
 //! leads. Only the leader loads the state (kept under `<path>/state`, every write fenced by
 //! its election znode), subscribes to the master with the stored framework id, reconciles and
-//! runs the scheduler. Followers answer the API by proxying to the leader ([`proxy`]); routes
+//! runs the scheduler. Followers answer the API by proxying to the leader (`proxy.rs`); routes
 //! the framework marks local (its leader endpoint) are answered by every process. A leader
 //! that may have lost its ZooKeeper session stops at once ([`Error::LeadershipLost`], the
 //! binary exits non-zero, as Marathon does), so two leaders never launch side by side.
