@@ -16,6 +16,7 @@ use super::render::{Embed, app_json};
 use super::{Ctx, Tail};
 use crate::model::PathId;
 use crate::time::Timestamp;
+use wasmesos_sdk_scheduler::ha::Leadership;
 
 /// The Marathon release whose API this one follows.
 pub const MARATHON_VERSION: &str = "1.11.0";
@@ -125,6 +126,15 @@ pub async fn info(State(ctx): State<Arc<Ctx>>) -> Result<Response, ApiError> {
 
 pub async fn leader(State(ctx): State<Arc<Ctx>>) -> Response {
     Json(json!({"leader": ctx.leader})).into_response()
+}
+
+/// GET /v2/leader on any Marathon of a group: the leader's `host:port`, or Marathon's 404
+/// while none leads.
+pub async fn current_leader(State(leadership): State<Leadership>) -> Response {
+    match leadership.leader() {
+        Some(leader) => Json(json!({"leader": leader})).into_response(),
+        None => ApiError::not_found("There is no leader").into_response(),
+    }
 }
 
 pub async fn ping() -> Response {

@@ -72,6 +72,15 @@ impl Ctx {
     }
 }
 
+/// The routes every Marathon of a group answers itself, leader or follower: `/v2/leader`
+/// and `/ping`. Everything else a follower proxies to the leader.
+pub fn everywhere(leadership: wasmesos_sdk_scheduler::ha::Leadership) -> Router {
+    Router::new()
+        .route("/v2/leader", get(misc::current_leader))
+        .route("/ping", get(misc::ping))
+        .with_state(leadership)
+}
+
 /// Every route.
 pub fn router(ctx: Arc<Ctx>) -> Router {
     Router::new()
