@@ -92,6 +92,7 @@ async fn start(
 ) -> Result<Running, Error> {
     let master_url = config.driver.master_url.clone();
     let framework_name = config.driver.framework.name.clone();
+    let zk = config.zk.clone();
     let driver = ha::driver(config.driver, &store, &leadership, FAILOVER_TIMEOUT).await?;
     let events = events::EventBus::default();
     let state = Arc::new(Mutex::new(state::State::load(store, events)?));
@@ -102,6 +103,7 @@ async fn start(
         leader: leadership.me().to_owned(),
         master_url,
         framework_name,
+        zk,
     });
     let steps = framework::run_steps(driver.clone(), Arc::clone(&state), kick);
     let scheduler = framework::Marathon::new(state);

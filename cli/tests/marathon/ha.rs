@@ -69,6 +69,12 @@ async fn a_follower_proxies_then_takes_over_the_apps_of_a_killed_leader() {
     // Every node names the leader, in Marathon's format.
     let leader = env.url.trim_start_matches("http://").to_owned();
     leader_is(&second, &leader).await;
+    // `/v2/info` says it runs HA, and on which ZooKeeper group.
+    let (status, info) = second.call("GET", "/v2/info", None).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["marathon_config"]["ha"], true, "{info}");
+    assert_eq!(info["zookeeper_config"]["zk"], zk.as_str(), "{info}");
+    assert_eq!(info["zookeeper_config"]["zk_path"], "/marathon", "{info}");
 
     // Created through the leader, answered through the follower (proxied).
     let (status, created) = env

@@ -54,6 +54,8 @@ pub struct Ctx {
     pub leader: String,
     pub master_url: String,
     pub framework_name: String,
+    /// The ZooKeeper group this Marathon leads (`--zk`), for `/v2/info`.
+    pub zk: Option<wasmesos_sdk_scheduler::ha::ZkConfig>,
 }
 
 impl Ctx {
