@@ -594,6 +594,15 @@ async fn a_guaranteed_role_suspends_a_preemptible_task_for_its_cpu_and_it_resume
     assert_eq!(suspended.state(), TaskState::TaskRunning, "{suspended:?}");
     assert_eq!(suspended.reason(), Reason::TaskSuspensionUpdated);
     assert!(suspended.message.contains("'gold'"), "{suspended:?}");
+    // The operator sees it suspended, still RUNNING.
+    eventually("the task shown suspended", DEADLINE, async || {
+        let tasks = wasmesos(&master, &["tasks"]);
+        text(&tasks.stdout).lines().any(|line| {
+            line.starts_with(&suspended.task_id) && line.contains("RUNNING (suspended)")
+        })
+    })
+    .await
+    .expect("`wasmesos tasks` shows the suspension");
 
     // Gold wants nothing more and gives the cpu back: the task runs on.
     gold.driver.suppress(Vec::new()).await.expect("suppress");

@@ -343,7 +343,7 @@ impl Core {
         role: Option<&str>,
         agent: Option<&AgentId>,
     ) -> (Vec<TaskKey>, Vec<Candidate>) {
-        let suspendable = self.config.preemption == PreemptionMode::Suspend;
+        let suspend_mode = self.config.preemption == PreemptionMode::Suspend;
         let mut keys = Vec::new();
         let mut candidates = Vec::new();
         for (framework_id, framework) in &self.frameworks {
@@ -370,7 +370,8 @@ impl Core {
                     role: task.role.clone(),
                     priority: self.task_priority(task),
                     resources: preemption::amounts(&task.resources),
-                    suspendable,
+                    // A suspended service would fail its health check and be killed for it.
+                    suspendable: suspend_mode && task.info.health_check.is_none(),
                 });
                 keys.push(key);
             }
@@ -415,6 +416,7 @@ impl Core {
                 message: why.to_owned(),
             }),
         );
+        self.set_suspended(framework_id, task_id, true);
         self.preemptions.suspended.insert(
             (framework_id.clone(), task_id.to_owned()),
             Suspended {
@@ -447,6 +449,16 @@ impl Core {
         self.preemptions
             .killing
             .insert((framework_id.clone(), task_id.to_owned()), why.to_owned());
+    }
+
+    fn set_suspended(&mut self, framework_id: &FrameworkId, task_id: &str, suspended: bool) {
+        if let Some(task) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|framework| framework.tasks.get_mut(task_id))
+        {
+            task.suspended = suspended;
+        }
     }
 
     /// Resumes suspended tasks whose agent has their CPU free again (no guarantee is short).
@@ -504,6 +516,7 @@ impl Core {
                 continue;
             }
             tracing::info!(%task_id, %framework_id, "resuming a suspended task");
+            self.set_suspended(&framework_id, &task_id, false);
             self.metrics.tasks_resumed.inc();
             self.outbox.command(
                 suspended.agent_id.as_str(),

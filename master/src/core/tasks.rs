@@ -26,6 +26,8 @@ pub(super) struct Task {
     pub(super) started_at: f64,
     /// Whether the allocator no longer counts its resources as used.
     pub(super) freed: bool,
+    /// Suspended in place by a preemption (`preemption.rs`).
+    pub(super) suspended: bool,
 }
 
 impl Task {
