@@ -36,6 +36,8 @@ fn main() {
     let spin = runtime
         .block_on(executor.load_file(wasmesos_guest_artifacts::SPIN.as_ref()))
         .expect("loads");
+    // The task runs on the runtime's workers; this thread only drives the handle.
+    let _entered = runtime.enter();
     let task = executor
         .launch(&spin, TaskSpec::new("spin", sandboxes.path().join("spin")))
         .expect("launches");
