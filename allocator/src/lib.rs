@@ -86,8 +86,8 @@ mod slab;
 mod state;
 
 pub use allocator::{
-    AgentSnapshot, Allocation, Allocator, FrameworkRoleSnapshot, FrameworkSnapshot, RoleSnapshot,
-    Snapshot, Time,
+    AgentSnapshot, Allocation, Allocator, FrameworkRoleSnapshot, FrameworkSnapshot,
+    InverseOfferAnswer, InverseOfferStatus, InverseOffers, RoleSnapshot, Snapshot, Time,
 };
 pub use config::{AllocatorConfig, FrameworkSpec, Quota, SorterKind, default_min_allocatable};
 pub use error::Error;

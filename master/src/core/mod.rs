@@ -10,6 +10,7 @@ mod agents;
 mod convert;
 mod drain;
 mod frameworks;
+mod maintenance;
 mod offers;
 mod operations;
 mod outbox;
@@ -34,6 +35,7 @@ use wasmesos_proto::v1::MasterInfo;
 
 pub use agents::Registration;
 pub use frameworks::Subscription;
+pub use maintenance::MAX_MAINTENANCE_BYTES;
 pub use outbox::Outbox;
 pub use snapshot::{
     AgentView, ClusterResources, DrainView, FrameworkView, MasterView, ResourceMap, ResourceValue,
@@ -91,6 +93,8 @@ pub struct Core {
     /// Agents an operator deactivated, with their drain when they were drained
     /// (`drain.rs`); registered, unreachable or recovering ones alike.
     deactivated: HashMap<AgentId, Option<wasmesos_proto::v1::DrainInfo>>,
+    /// The maintenance schedule, machine modes and inverse offers (`maintenance/`).
+    maintenance: maintenance::Maintenance,
     /// Counters bumped where things happen; read by `/metrics`.
     metrics: Arc<Metrics>,
 }
@@ -125,6 +129,7 @@ impl Core {
             recovering: HashMap::new(),
             unreachable: HashMap::new(),
             deactivated: HashMap::new(),
+            maintenance: maintenance::Maintenance::default(),
             metrics: Arc::default(),
         })
     }
@@ -195,12 +200,17 @@ impl Core {
         .min()
     }
 
-    /// The allocator's next filter expiry, unless the last round already passed it (so a
-    /// stale entry can never make the actor spin).
+    /// The allocator's next filter expiry (offers' or inverse offers'), unless the last
+    /// round already passed it (so a stale entry can never make the actor spin).
     fn filter_expiry(&self) -> Option<Time> {
-        self.allocator
-            .next_filter_expiry()
-            .filter(|at| self.last_round.is_none_or(|last| *at > last))
+        [
+            self.allocator.next_filter_expiry(),
+            self.maintenance.answers.next_filter_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|at| self.last_round.is_none_or(|last| *at > last))
+        .min()
     }
 
     /// Asks for an allocation round one batch interval from now, unless one is due sooner.
