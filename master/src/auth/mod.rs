@@ -173,7 +173,8 @@ impl Security {
         machines: &[wasmesos_proto::v1::MachineId],
     ) -> Result<(), crate::Error> {
         if machines.is_empty() {
-            return self.check(caller, action, &[]);
+            // As if for a machine no rule's values name: an ANY or NONE rule decides.
+            return self.check(caller, action, &[("machines", "*")]);
         }
         for machine in machines {
             self.check(caller, action, &[("machines", machine_object(machine))])?;

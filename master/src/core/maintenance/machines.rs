@@ -90,15 +90,31 @@ fn refuse(message: String) -> Error {
     Error::InvalidArgument(message)
 }
 
+/// The longest hostname a machine id may carry (DNS's limit), so that no message that
+/// names a machine grows with what a caller sent.
+const MAX_HOSTNAME: usize = 255;
+
 /// One machine id: a hostname or an IP, and an IP that is IPv4 (Mesos parses it as such).
+/// A hostname longer than [`MAX_HOSTNAME`] is refused too (Mesos has no limit).
 fn check_machine(id: &MachineId) -> Result<(), Error> {
     if id.hostname.is_empty() && id.ip.is_empty() {
         return Err(refuse(
             "Both 'hostname' and 'ip' for a machine are empty".into(),
         ));
     }
+    if id.hostname.len() > MAX_HOSTNAME {
+        return Err(refuse(format!(
+            "A machine's 'hostname' is {} bytes, more than the {MAX_HOSTNAME} allowed",
+            id.hostname.len()
+        )));
+    }
     if !id.ip.is_empty() && id.ip.parse::<Ipv4Addr>().is_err() {
-        return Err(refuse(format!("Failed to parse IPv4: {}", id.ip)));
+        // "255.255.255.255" is the longest an IPv4 address is written.
+        return Err(refuse(if id.ip.len() <= 15 {
+            format!("Failed to parse IPv4: {}", id.ip)
+        } else {
+            format!("Failed to parse IPv4: an address of {} bytes", id.ip.len())
+        }));
     }
     Ok(())
 }
@@ -214,6 +230,16 @@ mod tests {
         assert_eq!(
             check(vec![window(vec![id("a", "10.0.0.256")], None)]),
             Err("Failed to parse IPv4: 10.0.0.256".into())
+        );
+        let long = "x".repeat(1000);
+        assert_eq!(
+            check(vec![window(vec![id("a", &long)], None)]),
+            Err("Failed to parse IPv4: an address of 1000 bytes".into()),
+            "what a caller sent is not echoed back at length"
+        );
+        assert_eq!(
+            check(vec![window(vec![id(&long, "")], None)]),
+            Err("A machine's 'hostname' is 1000 bytes, more than the 255 allowed".into())
         );
         assert_eq!(
             check(vec![

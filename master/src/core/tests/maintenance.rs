@@ -490,7 +490,7 @@ fn the_schedule_and_machine_modes_survive_a_restart() {
 #[test]
 fn oversized_schedules_are_refused() {
     let mut h = Harness::new();
-    let hostname = "h".repeat(200);
+    let hostname = "h".repeat(250);
     let ids: Vec<String> = (0..3000).map(|i| format!("{hostname}{i}")).collect();
     let names: Vec<&str> = ids.iter().map(String::as_str).collect();
     let err = h
