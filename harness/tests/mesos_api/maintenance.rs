@@ -331,3 +331,115 @@ async fn a_machine_is_scheduled_answered_taken_down_and_brought_up_as_mesos_does
     assert_eq!(status, json!({}));
     cluster.shutdown().await.expect("shutdown");
 }
+
+/// The same through wasmesos's own APIs: the operator's gRPC calls, and a Rust scheduler
+/// whose SDK delivers the inverse offers and sends its answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_scheduler_is_asked_through_the_sdk_and_answers() {
+    use wasmesos_harness::{SchedulerEvent, TestFramework};
+    use wasmesos_proto::operator_client::OperatorClient;
+    use wasmesos_proto::{
+        Filters, GetMaintenanceStatusRequest, MachineId, MaintenanceSchedule, MaintenanceWindow,
+        Unavailability, UpdateMaintenanceScheduleRequest, inverse_offer_status,
+    };
+
+    let (cluster, _) = cluster().await;
+    let state = cluster.state().await.expect("state");
+    let agent = state.agents[0].agent.clone().expect("an agent");
+    let mut framework = TestFramework::start(&cluster.master_url(), "sdk", None)
+        .await
+        .expect("a framework");
+    // It holds the agent's offer.
+    framework.next_offers().await.expect("offers");
+    let mut operator = OperatorClient::connect(cluster.master_url())
+        .await
+        .expect("the operator API");
+    let start = now_nanos() + HOUR;
+    let schedule = |windows| UpdateMaintenanceScheduleRequest {
+        schedule: Some(MaintenanceSchedule { windows }),
+    };
+    let window = MaintenanceWindow {
+        machine_ids: vec![MachineId {
+            hostname: agent.hostname.clone(),
+            ip: "127.0.0.1".into(),
+        }],
+        unavailability: Some(Unavailability {
+            start_nanos: start,
+            duration_nanos: None,
+        }),
+    };
+    operator
+        .update_maintenance_schedule(schedule(vec![window]))
+        .await
+        .expect("scheduled");
+    // The offer made again with the window comes in the same round as the inverse offer.
+    let (mut inverse, mut tagged) = (None, None);
+    framework
+        .wait_for("an inverse offer and an offer with the window", |event| {
+            match event {
+                SchedulerEvent::InverseOffers(offers) => inverse = offers.first().cloned(),
+                SchedulerEvent::Offers(offers) => {
+                    tagged = tagged.or(offers.iter().find_map(|o| o.unavailability));
+                }
+                _ => {}
+            }
+            (inverse.is_some() && tagged.is_some()).then_some(())
+        })
+        .await
+        .expect("both");
+    let (inverse, tagged) = (inverse.expect("inverse"), tagged.expect("tagged"));
+    assert_eq!(inverse.agent_id, agent.id);
+    assert_eq!(
+        inverse.unavailability,
+        Some(Unavailability {
+            start_nanos: start,
+            duration_nanos: None
+        })
+    );
+    assert_eq!(tagged.start_nanos, start);
+    framework
+        .driver
+        .decline_inverse_offers(
+            [inverse.id.clone()],
+            Some(Filters {
+                refuse_seconds: Some(0.2),
+            }),
+        )
+        .await
+        .expect("declined");
+    let declined = eventually_some("the answer in the status", PATIENCE, async || {
+        let status = operator
+            .get_maintenance_status(GetMaintenanceStatusRequest {})
+            .await
+            .ok()?
+            .into_inner();
+        let answer = status.draining_machines.first()?.statuses.first()?.clone();
+        Some(answer)
+    })
+    .await
+    .expect("reported");
+    assert_eq!(declined.status(), inverse_offer_status::Status::Decline);
+    assert_eq!(declined.framework_id, framework.framework_id);
+    // Asked again once the filter passes; the schedule emptied, that inverse offer goes.
+    let again = framework
+        .wait_for("another inverse offer", |event| match event {
+            SchedulerEvent::InverseOffers(offers) => offers.first().map(|o| o.id.clone()),
+            _ => None,
+        })
+        .await
+        .expect("asked again");
+    operator
+        .update_maintenance_schedule(schedule(Vec::new()))
+        .await
+        .expect("cleared");
+    let rescinded = framework
+        .wait_for("the inverse offer rescinded", |event| match event {
+            SchedulerEvent::InverseOfferRescinded(id) => Some(id.clone()),
+            _ => None,
+        })
+        .await
+        .expect("rescinded");
+    assert_eq!(rescinded, again);
+    framework.teardown().await.expect("teardown");
+    cluster.shutdown().await.expect("shutdown");
+}
