@@ -59,6 +59,14 @@ async fn refused(authority: &str, body: &Value, message: &str) {
     );
 }
 
+/// `future`'s output, or a panic naming `what` once [`PATIENCE`] (scaled) has passed: the
+/// event loops below would otherwise wait for ever on a stream that heartbeats.
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(wasmesos_harness::scaled(PATIENCE), future)
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within {PATIENCE:?}"))
+}
+
 fn now_nanos() -> i64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -90,12 +98,15 @@ async fn a_machine_is_scheduled_answered_taken_down_and_brought_up_as_mesos_does
         .expect("an agent on the maintained machine");
     let agent_id = cluster.agent_id(index).expect("running").to_string();
     let mut framework = Framework::subscribe(&authority, &subscribe_call("maint", json!({}))).await;
-    let offer = loop {
-        let offers = framework.events.offers().await;
-        if let Some(offer) = offers.iter().find(|o| o["agent_id"]["value"] == agent_id) {
-            break offer.clone();
+    let offer = within("offer of the maintained agent", async {
+        loop {
+            let offers = framework.events.offers().await;
+            if let Some(offer) = offers.iter().find(|o| o["agent_id"]["value"] == agent_id) {
+                break offer.clone();
+            }
         }
-    };
+    })
+    .await;
     assert!(offer.get("unavailability").is_none(), "{offer}");
     framework
         .launch(
@@ -105,7 +116,11 @@ async fn a_machine_is_scheduled_answered_taken_down_and_brought_up_as_mesos_does
                    "arguments": ["sleepy", "600000"]}),
         )
         .await;
-    framework.wait_for_state("nap", "TASK_RUNNING").await;
+    within(
+        "TASK_RUNNING",
+        framework.wait_for_state("nap", "TASK_RUNNING"),
+    )
+    .await;
 
     // Schedules and machine lists Mesos refuses, with its messages.
     let start = now_nanos() + HOUR;
@@ -169,7 +184,12 @@ async fn a_machine_is_scheduled_answered_taken_down_and_brought_up_as_mesos_does
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(answer.body.is_empty());
     let (mut inverse, mut tagged) = (None, None);
+    let deadline = tokio::time::Instant::now() + wasmesos_harness::scaled(PATIENCE);
     while inverse.is_none() || tagged.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "an inverse offer ({inverse:?}) and an offer with the window ({tagged:?})"
+        );
         let event = framework.events.next().await.expect("events");
         match event["type"].as_str() {
             Some("INVERSE_OFFERS") => {
@@ -238,14 +258,15 @@ async fn a_machine_is_scheduled_answered_taken_down_and_brought_up_as_mesos_does
         }
     };
     answered("DECLINE").await;
-    let again = framework
-        .events
-        .wait_for("INVERSE_OFFERS", |e| {
+    let again = within(
+        "second inverse offer",
+        framework.events.wait_for("INVERSE_OFFERS", |e| {
             e["inverse_offers"]["inverse_offers"][0]["id"]["value"]
                 .as_str()
                 .map(String::from)
-        })
-        .await;
+        }),
+    )
+    .await;
     assert_ne!(json!(again), inverse["id"]["value"], "a new inverse offer");
     framework
         .accepted(
@@ -270,7 +291,7 @@ async fn a_machine_is_scheduled_answered_taken_down_and_brought_up_as_mesos_does
     )
     .await;
     assert_eq!(down.status, StatusCode::OK, "{}", down.text());
-    let lost = framework.wait_for_state("nap", "TASK_LOST").await;
+    let lost = within("TASK_LOST", framework.wait_for_state("nap", "TASK_LOST")).await;
     assert_eq!(lost["reason"], "REASON_AGENT_REMOVED");
     let status = read(&authority, "GET_MAINTENANCE_STATUS").await;
     assert_eq!(
@@ -314,12 +335,15 @@ async fn a_machine_is_scheduled_answered_taken_down_and_brought_up_as_mesos_does
     .await
     .expect("the agent registers again");
     assert_ne!(back, agent_id, "as a new agent");
-    let offer = loop {
-        let offers = framework.events.offers().await;
-        if let Some(offer) = offers.iter().find(|o| o["agent_id"]["value"] == back) {
-            break offer.clone();
+    let offer = within("offer of the agent back", async {
+        loop {
+            let offers = framework.events.offers().await;
+            if let Some(offer) = offers.iter().find(|o| o["agent_id"]["value"] == back) {
+                break offer.clone();
+            }
         }
-    };
+    })
+    .await;
     assert!(offer.get("unavailability").is_none(), "{offer}");
     let schedule = read(&authority, "GET_MAINTENANCE_SCHEDULE").await;
     assert_eq!(
