@@ -28,6 +28,18 @@ pub(crate) fn handle(agent: &Arc<Agent>, command: AgentCommand) -> Next {
         Some(Command::Launch(launch_command)) => launch(agent, launch_command),
         Some(Command::Kill(kill_command)) => kill(agent, kill_command),
         Some(Command::Message(message)) => deliver(agent, message),
+        Some(Command::Suspend(suspend)) => {
+            let key = TaskKey {
+                framework_id: suspend.framework_id,
+                task_id: suspend.task_id,
+            };
+            if !agent
+                .registry
+                .suspend(&key, suspend.suspended, suspend.message)
+            {
+                debug!(task_id = %key.task_id, suspended = suspend.suspended, "no running task to suspend or resume");
+            }
+        }
         Some(Command::Acknowledge(acks)) => acknowledge(agent, acks),
         Some(Command::ShutdownFramework(shutdown)) => {
             let tasks = agent.registry.framework_tasks(&shutdown.framework_id);
@@ -86,6 +98,7 @@ fn kill(agent: &Agent, kill: Kill) {
                 exit_code: None,
                 source: StatusSource::SourceAgent,
                 healthy: None,
+                suspended: None,
             };
             agent.answer_once(&key, lost);
         }

@@ -30,6 +30,9 @@ pub(crate) trait TaskControl: Send + Sync {
     fn kill(&self, grace: Duration, reason: Reason);
     /// Hands a framework message to the guest; false when it can no longer take one.
     fn deliver(&self, data: Vec<u8>) -> bool;
+    /// Suspends the task in place (`true`) or resumes it (`false`); the runner reports the
+    /// change in a RUNNING update carrying `message`.
+    fn suspend(&self, suspended: bool, message: String);
 }
 
 /// Where a task's output is: its sandbox directory (none before it starts, or when it left
@@ -323,6 +326,24 @@ impl Registry {
             .map_or(Kill::Unknown, |done| Kill::Completed(done.latest.clone()))
     }
 
+    /// Suspends or resumes a running task; false when it is unknown, not running yet, or
+    /// being killed (a kill wins over a suspension).
+    pub(crate) fn suspend(&self, key: &TaskKey, suspended: bool, message: String) -> bool {
+        let books = self.books();
+        match books.active.get(key) {
+            Some(task) if !task.kill_requested && !task.latest.state().is_terminal() => {
+                match &task.control {
+                    Some(control) => {
+                        control.suspend(suspended, message);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// Hands `data` to a running task; false when the task is unknown or not running.
     pub(crate) fn deliver(&self, key: &TaskKey, data: Vec<u8>) -> bool {
         let books = self.books();
@@ -490,6 +511,7 @@ mod tests {
             self.0.delivered.lock().expect("probe lock").push(data);
             true
         }
+        fn suspend(&self, _suspended: bool, _message: String) {}
     }
 
     fn key(task: &str) -> TaskKey {

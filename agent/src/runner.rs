@@ -14,7 +14,7 @@ use futures::FutureExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
-use tracing::{Instrument, debug, error, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 use wasmesos_proto::fetch::{self, FetchPlan};
 use wasmesos_proto::resource_names::PORTS;
 use wasmesos_proto::{FrameworkCapability, FrameworkInfo, Reason, TaskInfo, TaskState};
@@ -357,8 +357,10 @@ async fn supervise(
     reporter: &mut Reporter<'_>,
 ) -> Option<Ending> {
     let (kills, kill_requests) = tokio::sync::watch::channel(None);
+    let (suspends, suspend_requests) = tokio::sync::watch::channel(None);
     let control = ExecutorControl {
         kills,
+        suspends,
         messages: running.messages(),
     };
     let instance = running.kill_handle();
@@ -387,7 +389,11 @@ async fn supervise(
         stopping: false,
         status: GuestStatus::default(),
     };
-    Some(follower.follow(running.wait(), events, kill_requests).await)
+    let requests = Requests {
+        kills: kill_requests,
+        suspends: suspend_requests,
+    };
+    Some(follower.follow(running.wait(), events, requests).await)
 }
 
 /// What the runner watches while the task runs, besides the task itself.
@@ -460,8 +466,13 @@ impl Follower<'_> {
         mut self,
         wait: impl Future<Output = Report>,
         mut events: Option<GuestEvents>,
-        mut kill_requests: tokio::sync::watch::Receiver<Option<(Duration, Reason)>>,
+        requests: Requests,
     ) -> Ending {
+        let Requests {
+            kills: mut kill_requests,
+            suspends: mut suspend_requests,
+        } = requests;
+        let mut suspends_open = true;
         let mut wait = pin!(wait);
         let (mut verdicts, _checker) = match self.watch.health.take() {
             Some((policy, host)) => {
@@ -515,6 +526,15 @@ impl Follower<'_> {
                     // The registry dropped the task's control: no more kills will come.
                     Err(_) => kills_open = false,
                 },
+                changed = suspend_requests.changed(), if suspends_open => match changed {
+                    Ok(()) => {
+                        let order = suspend_requests.borrow_and_update().clone();
+                        if let Some((suspended, message)) = order {
+                            self.suspend(suspended, message);
+                        }
+                    }
+                    Err(_) => suspends_open = false,
+                },
                 verdict = next_verdict(&mut verdicts) => match verdict {
                     Some(Verdict::Report { healthy, message }) => {
                         self.healthy = Some(healthy);
@@ -537,6 +557,25 @@ impl Follower<'_> {
         }
     }
 
+    /// Suspends or resumes the instance, and says so in a RUNNING update when it changed.
+    fn suspend(&mut self, suspended: bool, message: String) {
+        if self.stopping {
+            return;
+        }
+        let changed = if suspended {
+            self.instance.suspend()
+        } else {
+            self.instance.resume()
+        };
+        if changed {
+            info!(suspended, %message, "suspension changed");
+            self.agent.emit(
+                self.key,
+                Update::suspension(suspended, message).with_health(self.healthy),
+            );
+        }
+    }
+
     /// Begins stopping the task (once): TASK_KILLING to a framework that wants it, then the
     /// instance is told to stop within `grace`.
     fn stop(&mut self, grace: Duration) {
@@ -548,7 +587,9 @@ impl Follower<'_> {
             self.agent
                 .emit(self.key, Update::killing(grace).with_health(self.healthy));
         }
-        // A service finishes what it serves within the grace; a command stops at once.
+        // A service finishes what it serves within the grace (running again if it was
+        // suspended); a command stops at once.
+        self.instance.resume();
         self.instance.kill_within(grace);
     }
 
@@ -713,11 +754,18 @@ fn task_ports(task: &TaskInfo) -> Vec<u16> {
         .unwrap_or_default()
 }
 
+/// What the registry asks of a running task's follower: kills, and suspensions or resumes.
+struct Requests {
+    kills: tokio::sync::watch::Receiver<Option<(Duration, Reason)>>,
+    suspends: tokio::sync::watch::Receiver<Option<(bool, String)>>,
+}
+
 /// How the registry reaches a task running in the executor: kills go to its runner, which
 /// stops the instance after saying TASK_KILLING where the framework wants it; a second kill
 /// may only shorten the grace period.
 struct ExecutorControl {
     kills: tokio::sync::watch::Sender<Option<(Duration, Reason)>>,
+    suspends: tokio::sync::watch::Sender<Option<(bool, String)>>,
     messages: Option<MessageSender>,
 }
 
@@ -737,5 +785,9 @@ impl TaskControl for ExecutorControl {
         self.messages
             .as_ref()
             .is_some_and(|messages| messages.send(data))
+    }
+
+    fn suspend(&self, suspended: bool, message: String) {
+        self.suspends.send_replace(Some((suspended, message)));
     }
 }

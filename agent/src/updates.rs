@@ -29,6 +29,8 @@ pub(crate) struct Update {
     pub(crate) source: StatusSource,
     /// The task's health, once a health check has decided it.
     pub(crate) healthy: Option<bool>,
+    /// Set on the RUNNING update that reports a suspension or a resume.
+    pub(crate) suspended: Option<bool>,
 }
 
 impl Update {
@@ -46,6 +48,20 @@ impl Update {
             exit_code: None,
             source,
             healthy: None,
+            suspended: None,
+        }
+    }
+
+    /// The task was suspended in place or resumed; it still runs.
+    pub(crate) fn suspension(suspended: bool, message: impl Into<String>) -> Self {
+        Update {
+            suspended: Some(suspended),
+            ..Update::new(
+                TaskState::TaskRunning,
+                Reason::TaskSuspensionUpdated,
+                message,
+                StatusSource::SourceAgent,
+            )
         }
     }
 
@@ -116,6 +132,7 @@ impl Update {
     pub(crate) fn killed_for(self, reason: Reason) -> Self {
         let message = match reason {
             Reason::AgentDraining => "killed: its agent is draining".to_string(),
+            Reason::TaskPreempted => "killed: preempted by the master".to_string(),
             _ => self.message,
         };
         Update {
@@ -237,6 +254,7 @@ impl Update {
             exit_code: self.exit_code,
             healthy: self.healthy,
             unreachable_time: None,
+            suspended: self.suspended,
         }
     }
 }

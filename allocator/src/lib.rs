@@ -81,6 +81,7 @@ mod config;
 mod error;
 mod ids;
 mod pool;
+pub mod preemption;
 mod resources;
 mod rng;
 mod roles;

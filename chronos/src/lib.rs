@@ -6,12 +6,13 @@
 //! durations, what a command runs), its bookkeeping (`state/`: jobs, runs, retries and
 //! dependencies as a state machine with time as an argument), and the REST API (`api/`,
 //! axum). The durable copy of the state and the framework id is the SDK's `durable` (one
-//! redb file). `framework.rs` is the thin shell between the state and the master: the
+//! redb file, or ZooKeeper). `framework.rs` is the thin shell between the state and the master: the
 //! [`Scheduler`](wasmesos_sdk_scheduler::Scheduler) callbacks and the loop that steps the
 //! state on time and sends kills, revives and launches.
 //!
-//! It never runs tasks itself (agents do) and has no leader election: one Chronos process
-//! per framework.
+//! It never runs tasks itself (agents do). With `--zk`, several Chronos processes elect a
+//! leader and keep the state in ZooKeeper; only the leader schedules, the others proxy the
+//! API to it (the SDK's `ha`).
 #![cfg_attr(not(test), warn(clippy::expect_used))]
 #![forbid(unsafe_code)]
 
@@ -22,16 +23,17 @@ pub mod model;
 pub mod state;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Json;
+use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use wasmesos_sdk_scheduler::api_address::{advertise_api, reachable_address};
+use wasmesos_sdk_scheduler::DriverConfig;
 use wasmesos_sdk_scheduler::durable::Durable;
-use wasmesos_sdk_scheduler::{Driver, DriverConfig};
+use wasmesos_sdk_scheduler::ha::{self, Leadership, Running, StateStore, ZkConfig};
 
 pub use error::Error;
 
@@ -40,6 +42,8 @@ pub const STATE_FILE: &str = "chronos.redb";
 /// How long the master keeps Chronos's tasks running while Chronos is away (a week, as
 /// Chronos's default `--failover_timeout`).
 pub const FAILOVER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The header a follower names itself in when it proxies a request to the leader.
+pub const VIA_HEADER: &str = "x-chronos-via";
 
 /// How to run Chronos.
 #[derive(Debug, Clone)]
@@ -51,6 +55,9 @@ pub struct ChronosConfig {
     pub work_dir: PathBuf,
     /// How long a failed run waits before its retry (Chronos's `failureRetryDelay`).
     pub retry_delay: Duration,
+    /// Keep the state in ZooKeeper and elect a leader among the Chronos processes given the
+    /// same path.
+    pub zk: Option<ZkConfig>,
 }
 
 impl ChronosConfig {
@@ -59,46 +66,52 @@ impl ChronosConfig {
             driver: DriverConfig::new(master_url, "chronos"),
             work_dir: work_dir.into(),
             retry_delay: state::DEFAULT_RETRY_DELAY,
+            zk: None,
         }
     }
 }
 
 /// Runs Chronos: its API on `listener`, its framework on the master, until `shutdown`
-/// resolves. A restart on the same work dir resubscribes with the stored framework id,
-/// reconciles, and keeps the running tasks.
+/// resolves. A restart on the same state resubscribes with the stored framework id,
+/// reconciles, and keeps the running tasks. With `zk`, only the elected leader schedules;
+/// the other processes proxy the API to it, as Chronos's followers do.
 pub async fn serve(
     listener: TcpListener,
     config: ChronosConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let store = Durable::open(&config.work_dir, STATE_FILE)?;
-    let mut driver_config = config.driver.clone();
-    store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
-    let local = listener.local_addr().map_err(Error::Http)?;
-    advertise_api(&mut driver_config, local);
+    let store = StateStore::choose(config.zk.clone(), &config.work_dir, STATE_FILE);
+    let api = ha::Api::new(everywhere, VIA_HEADER);
+    ha::serve(listener, store, api, |s, at| start(config, s, at), shutdown).await
+}
+
+/// Chronos on its loaded state: subscribed, stepping, behind its API.
+async fn start(
+    config: ChronosConfig,
+    store: Durable,
+    leadership: Leadership,
+) -> Result<Running, Error> {
+    let driver = ha::driver(config.driver, &store, &leadership, FAILOVER_TIMEOUT).await?;
     let state = Arc::new(Mutex::new(state::State::load(store, config.retry_delay)?));
-    let driver = Driver::connect(driver_config).await?;
     let kick = Arc::new(Notify::new());
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),
         kick: Arc::clone(&kick),
-        leader: reachable_address(local),
+        leader: leadership.me().to_owned(),
     });
-    let steps = tokio::spawn(framework::run_steps(
-        driver.clone(),
-        Arc::clone(&state),
-        kick,
-    ));
-    let scheduler_driver = driver.clone();
-    let mut scheduler = framework::Chronos::new(Arc::clone(&state));
-    let framework = tokio::spawn(async move { scheduler_driver.run(&mut scheduler).await });
-    let app = api::router(ctx).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Http);
-    driver.stop();
-    steps.abort();
-    framework.abort();
-    served
+    let steps = framework::run_steps(driver.clone(), Arc::clone(&state), kick);
+    let scheduler = framework::Chronos::new(state);
+    Ok(Running::start(api::router(ctx), driver, scheduler, steps))
+}
+
+/// What every Chronos of a group answers itself: `/leader`, the leader's `host:port` (empty
+/// while none leads, as Chronos's leader latch answers).
+fn everywhere(leadership: Leadership) -> axum::Router {
+    axum::Router::new().route(
+        "/leader",
+        get(move || {
+            let leader = leadership.leader().unwrap_or_default();
+            async move { Json(serde_json::json!({ "leader": leader })) }
+        }),
+    )
 }

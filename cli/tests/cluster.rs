@@ -529,3 +529,105 @@ async fn a_drained_agent_kills_its_task_for_draining_and_is_offered_again_once_r
         .await
         .expect("offered again");
 }
+
+/// A role given a quota guarantee on a full cluster takes the CPU it lacks from a
+/// preemptible framework's spinning tasks by suspending one in place (RUNNING, `suspended`,
+/// the reason naming the role); once the role gives its CPU back, the task is resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guaranteed_role_suspends_a_preemptible_task_for_its_cpu_and_it_resumes_after() {
+    let cluster = processes(1).await;
+    let master = cluster.master_url();
+    let agent_id = cluster.agents[0].agent_id.clone().expect("agent id");
+    let config = wasmesos_sdk_scheduler::DriverConfig::new(&master, "batch")
+        .role("batch")
+        .preemptible();
+    let mut batch = TestFramework::with_config(config).await.expect("subscribe");
+    let digest = batch
+        .driver
+        .upload_executor(Path::new(guests::SPIN), None)
+        .await
+        .expect("upload")
+        .digest;
+    // The agent's two cpus, spinning.
+    for id in ["spin-0", "spin-1"] {
+        let task = TaskBuilder::new(id, &digest).cpus(1.0).mem(64 << 20);
+        batch.launch_one(task).await.expect("launch");
+        batch
+            .wait_for_status(id, |state| state == TaskState::TaskRunning)
+            .await
+            .expect("running");
+    }
+
+    let quota = ["roles", "set-quota", "gold", "--guarantee", "cpus:1"];
+    let out = wasmesos(&master, &quota);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let appeared = std::time::Instant::now();
+    let mut gold = TestFramework::start(&master, "gold", Some("gold"))
+        .await
+        .expect("subscribe");
+    let offer = gold
+        .wait_for("an offer of a cpu", |event| match event {
+            SchedulerEvent::Offers(offers) => offers
+                .iter()
+                .find(|offer| {
+                    offer.agent_id == agent_id
+                        && offer.resources.as_ref().map(|r| r.scalar("cpus")) >= Some(1.0)
+                })
+                .cloned(),
+            _ => None,
+        })
+        .await
+        .expect("gold is offered the cpu its guarantee holds");
+    eprintln!(
+        "gold received its cpu {:?} after it appeared",
+        appeared.elapsed()
+    );
+    let suspended = batch
+        .wait_for("a suspension", |event| match event {
+            SchedulerEvent::Update(status) if status.suspended == Some(true) => {
+                Some(status.clone())
+            }
+            _ => None,
+        })
+        .await
+        .expect("one spinning task is suspended");
+    assert_eq!(suspended.state(), TaskState::TaskRunning, "{suspended:?}");
+    assert_eq!(suspended.reason(), Reason::TaskSuspensionUpdated);
+    assert!(suspended.message.contains("'gold'"), "{suspended:?}");
+    // The operator sees it suspended, still RUNNING.
+    eventually("the task shown suspended", DEADLINE, async || {
+        let tasks = wasmesos(&master, &["tasks"]);
+        text(&tasks.stdout).lines().any(|line| {
+            line.starts_with(&suspended.task_id) && line.contains("RUNNING (suspended)")
+        })
+    })
+    .await
+    .expect("`wasmesos tasks` shows the suspension");
+
+    // Gold wants nothing more and gives the cpu back: the task runs on.
+    gold.driver.suppress(Vec::new()).await.expect("suppress");
+    gold.driver
+        .decline([offer.id], Some(refuse_for(Duration::from_secs(3600))))
+        .await
+        .expect("decline");
+    let resumed = batch
+        .wait_for("the resume", |event| match event {
+            SchedulerEvent::Update(status)
+                if status.suspended == Some(false) && status.task_id == suspended.task_id =>
+            {
+                Some(status.clone())
+            }
+            _ => None,
+        })
+        .await
+        .expect("the suspended task resumes");
+    assert_eq!(resumed.state(), TaskState::TaskRunning, "{resumed:?}");
+    assert!(
+        batch
+            .states_of(&suspended.task_id)
+            .iter()
+            .all(|s| !s.is_terminal()),
+        "never ended: {:?}",
+        batch.states_of(&suspended.task_id)
+    );
+}

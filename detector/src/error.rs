@@ -24,4 +24,15 @@ pub enum Error {
     /// The detector's background task has ended (the runtime is shutting down).
     #[error("the detector for {url} has stopped")]
     Stopped { url: String },
+    /// A ZooKeeper request of a contender failed.
+    #[error("ZooKeeper: {what}: {source}")]
+    ZooKeeper {
+        /// What the contender was doing.
+        what: String,
+        #[source]
+        source: zookeeper_client::Error,
+    },
+    /// A contender's znode is gone: it no longer runs for leader.
+    #[error("{0}")]
+    CandidacyLost(String),
 }

@@ -5,9 +5,11 @@
 //! `json.info_<seq>` znodes and the lowest sequence leads; each znode holds the master's
 //! [`MasterInfo`] JSON in Mesos's convention.
 //!
-//! This crate only reads ZooKeeper: it never creates znodes and never decides who leads (the
-//! master's `ha` module contends). It never panics on what ZooKeeper holds: a znode with bad
-//! JSON is skipped with a warning. Start at [`MasterChannel`], [`Detector`] and [`MasterUrl`];
+//! Detection only reads ZooKeeper. Contending is [`election`]: the same znodes, written by
+//! whoever runs for leader (the master's `ha` module; Marathon and Chronos with `--zk`
+//! through the scheduler SDK), and [`znode`] holds what the master's registry and a
+//! framework's durable store share about keeping records in znodes. It never panics on what
+//! ZooKeeper holds: a znode with bad JSON is skipped with a warning. Start at [`MasterChannel`], [`Detector`] and [`MasterUrl`];
 //! the znode layout lives in [`info`], the watching loop in `watch.rs`, and [`Backoff`] is the
 //! one retry schedule every client of the master uses. [`DEFAULT_MASTER_URL`] is where
 //! clients look when nothing else says so.
@@ -29,11 +31,13 @@ mod backoff;
 mod channel;
 mod credential;
 mod detector;
+pub mod election;
 mod error;
 pub mod info;
 pub mod tls;
 mod url;
 mod watch;
+pub mod znode;
 
 pub use backoff::Backoff;
 pub use channel::{DEFAULT_CONNECT_TIMEOUT, MasterChannel};
@@ -46,6 +50,6 @@ pub use info::{MasterAddress, MasterInfo, ZNODE_PREFIX, leader_znode};
 pub use tls::{ClientConfig, ClientTls, Identity, TlsError};
 pub use url::{DEFAULT_MASTER_URL, MasterUrl};
 pub use watch::connect;
-/// The ZooKeeper client this crate uses, for the master's contender and registry, so both
-/// speak to ZooKeeper through the same version.
+/// The ZooKeeper client this crate uses, for the contenders and the stores kept in
+/// ZooKeeper, so all speak to ZooKeeper through the same version.
 pub use zookeeper_client as zk;

@@ -61,6 +61,12 @@ impl ZooKeeper {
         Ok(zookeeper)
     }
 
+    /// Why no server can be started on this machine (Debian's `zookeeper` or `java` is
+    /// missing), for tests that skip there; `None` when one can.
+    pub fn unavailable() -> Option<String> {
+        find_java().err().map(|err| err.to_string())
+    }
+
     /// `127.0.0.1:PORT`, the connect string.
     pub fn servers(&self) -> String {
         format!("127.0.0.1:{}", self.port)

@@ -24,6 +24,7 @@ fn app_router(dir: &std::path::Path) -> axum::Router {
         leader: "127.0.0.1:8080".into(),
         master_url: "http://127.0.0.1:5050".into(),
         framework_name: "marathon".into(),
+        zk: None,
     }))
 }
 

@@ -115,6 +115,41 @@ pub struct MasterConfig {
     pub security: crate::auth::Security,
     /// TLS on the master's port and for its calls to agents; off by default.
     pub tls: crate::MasterTls,
+    /// Whether the master takes resources back for a role below its quota guarantee, from
+    /// the tasks of frameworks that opted in (`FrameworkInfo.preemptible`). Default: on,
+    /// suspending where freeing CPU suffices.
+    pub preemption: PreemptionMode,
+    /// Priority per role: the priority of a task that sets none (default 0). Lower-priority
+    /// tasks give way first.
+    pub role_priorities: BTreeMap<String, i32>,
+}
+
+/// How the master takes resources back for a quota guarantee (`--preemption`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreemptionMode {
+    /// Never: a role below its guarantee waits for resources to free on their own.
+    Off,
+    /// Kill victims (TASK_KILLED, REASON_TASK_PREEMPTED).
+    Kill,
+    /// Suspend victims in place where only CPU is missing, kill them otherwise.
+    #[default]
+    Suspend,
+}
+
+impl std::str::FromStr for PreemptionMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "off" => Ok(PreemptionMode::Off),
+            "kill" => Ok(PreemptionMode::Kill),
+            "suspend" => Ok(PreemptionMode::Suspend),
+            other => Err(format!(
+                "'{other}' is not a preemption mode: off, kill or suspend"
+            )),
+        }
+    }
 }
 
 impl Default for MasterConfig {
@@ -146,6 +181,8 @@ impl Default for MasterConfig {
             ha: None,
             security: crate::auth::Security::default(),
             tls: crate::MasterTls::default(),
+            preemption: PreemptionMode::default(),
+            role_priorities: BTreeMap::new(),
         }
     }
 }

@@ -112,6 +112,12 @@ pub struct Metrics {
     pub uploads_rejected: Counter,
     /// Time the actor spends building a state snapshot.
     pub snapshot_build: Histogram,
+    /// Tasks killed to meet a role's quota guarantee.
+    pub tasks_preempted: Counter,
+    /// Tasks suspended to meet a role's quota guarantee.
+    pub tasks_suspended: Counter,
+    /// Suspended tasks resumed.
+    pub tasks_resumed: Counter,
 }
 
 #[cfg(test)]

@@ -143,6 +143,8 @@ impl Reason {
             Reason::AgentRemovedByOperator => "agent_removed_by_operator",
             Reason::AgentReregistered => "agent_reregistered",
             Reason::AgentDraining => "agent_draining",
+            Reason::TaskPreempted => "task_preempted",
+            Reason::TaskSuspensionUpdated => "task_suspension_updated",
         }
     }
 

@@ -15,11 +15,11 @@ pub fn reachable_address(local: SocketAddr) -> String {
     }
 }
 
-/// Names the framework's API (listening on `local`) as its `webui_url`, unless the config
-/// names another.
-pub fn advertise_api(config: &mut DriverConfig, local: SocketAddr) {
+/// Names the framework's API (reached on `address`, a [`reachable_address`]) as its
+/// `webui_url`, unless the config names another.
+pub fn advertise_api(config: &mut DriverConfig, address: &str) {
     if config.framework.webui_url.is_empty() {
-        config.framework.webui_url = format!("http://{}", reachable_address(local));
+        config.framework.webui_url = format!("http://{address}");
     }
 }
 
@@ -33,9 +33,9 @@ mod tests {
         assert_eq!(reachable_address(any), "127.0.0.1:8080");
         let one: SocketAddr = "10.0.0.5:4400".parse().expect("addr");
         let mut config = DriverConfig::new("http://127.0.0.1:5050", "fw");
-        advertise_api(&mut config, one);
+        advertise_api(&mut config, &reachable_address(one));
         assert_eq!(config.framework.webui_url, "http://10.0.0.5:4400");
-        advertise_api(&mut config, any);
+        advertise_api(&mut config, &reachable_address(any));
         assert_eq!(config.framework.webui_url, "http://10.0.0.5:4400");
     }
 }

@@ -81,4 +81,12 @@ impl DriverConfig {
         self.framework.roles = vec![role.into()];
         self
     }
+
+    /// Lets the master preempt this framework's tasks for a role below its quota guarantee:
+    /// suspend them in place (a RUNNING update with `suspended` set) where CPU alone is
+    /// missing, kill them (TASK_KILLED, REASON_TASK_PREEMPTED) otherwise.
+    pub fn preemptible(mut self) -> Self {
+        self.framework.preemptible = true;
+        self
+    }
 }

@@ -189,6 +189,29 @@ impl Driver {
         .await
     }
 
+    /// Says that a task needing `resources` (on `agent_id`, if given) cannot be placed with
+    /// what the framework is offered. The master frees them on one agent by preempting
+    /// preemptible tasks of lower `priority` (unset: the framework's role's), if any; the
+    /// freed resources then come in offers as usual. Ask again while still waiting.
+    pub async fn request_resources(
+        &self,
+        resources: wasmesos_proto::Resources,
+        agent_id: Option<String>,
+        priority: Option<i32>,
+    ) -> Result<(), Error> {
+        self.call("request", |mut client, framework_id| async move {
+            client
+                .request(wasmesos_proto::ResourceRequest {
+                    framework_id,
+                    resources: Some(resources),
+                    agent_id: agent_id.unwrap_or_default(),
+                    priority,
+                })
+                .await
+        })
+        .await
+    }
+
     /// Stops offers for `roles` (empty: every role) until [`Driver::revive`].
     pub async fn suppress(&self, roles: Vec<String>) -> Result<(), Error> {
         self.call("suppress", |mut client, framework_id| async move {

@@ -31,18 +31,28 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A framework's state file ([`Durable`](crate::durable::Durable)) cannot be opened,
-    /// read or written; names the file.
-    #[error("state store {path}: {reason}")]
-    Store { path: PathBuf, reason: String },
-    /// A stored record does not decode (a damaged or foreign file).
-    #[error("state store {path}: record {key:?} in {table} does not decode: {reason}")]
+    /// A framework's state ([`Durable`](crate::durable::Durable)) cannot be opened, read or
+    /// written; names the file or the ZooKeeper path.
+    #[error("state store {store}: {reason}")]
+    Store { store: String, reason: String },
+    /// A stored record does not decode (a damaged or foreign store).
+    #[error("state store {store}: record {key:?} in {table} does not decode: {reason}")]
     Corrupt {
-        path: PathBuf,
+        store: String,
         table: &'static str,
         key: String,
         reason: String,
     },
+    /// Finding, contending for or following the leader on ZooKeeper failed (`--zk`).
+    #[error("leader election: {0}")]
+    Election(#[from] wasmesos_detector::Error),
+    /// This process may no longer hold its ZooKeeper session, so it may no longer lead: it
+    /// stops at once, so that nothing is launched twice (the binary exits non-zero).
+    #[error("leadership lost: {0}")]
+    LeadershipLost(String),
+    /// The framework's API could not be served.
+    #[error("serving the API: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
 impl Error {

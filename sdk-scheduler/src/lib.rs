@@ -10,10 +10,12 @@
 //! offers (maintenance: accept or decline). [`TaskBuilder`] and [`Capacity`]
 //! build launches and pack them into offers.
 //!
-//! For frameworks that keep state of their own, `durable` is a redb file of JSON records
-//! (and the framework id) written in fsynced batches, `time` the wall-clock instants their
-//! APIs print, and `command` the one mapping of a Mesos-style command line (Marathon's
-//! `cmd`, Chronos's `command`) and its fetched URIs to an executor.
+//! For frameworks that keep state of their own, `durable` is their tables of JSON records
+//! (and the framework id) written in all-or-nothing batches, to a redb file or to ZooKeeper;
+//! `ha` serves such a framework's API as one process or as several electing a leader on
+//! ZooKeeper (followers proxy to the leader, only the leader schedules); `time` is the
+//! wall-clock instants their APIs print, and `command` the one mapping of a Mesos-style
+//! command line (Marathon's `cmd`, Chronos's `command`) and its fetched URIs to an executor.
 //!
 //! This crate never runs tasks and holds no cluster state beyond the framework id; the
 //! master decides what is offered (`wasmesos-master`), agents run the tasks
@@ -88,6 +90,7 @@ mod driver;
 pub mod durable;
 mod error;
 mod event_loop;
+pub mod ha;
 mod inverse_offers;
 mod launches;
 mod link;

@@ -196,6 +196,14 @@ impl TaskBuilder {
         self
     }
 
+    /// The task's priority: a role below its quota guarantee takes resources back from the
+    /// preemptible tasks of the lowest priority first. Unset, the task has its role's
+    /// priority (the master's `--role-priority`, else 0).
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.task.priority = Some(priority);
+        self
+    }
+
     /// For a wasi:http service: requests served at once, each in its own instance; more
     /// wait in its queue (the agent's default is 4).
     pub fn max_concurrency(mut self, requests: u32) -> Self {

@@ -83,6 +83,12 @@ impl SchedulerService for FakeMaster {
     async fn revive(&self, _: Request<ReviveRequest>) -> Result<Response<CallResponse>, Status> {
         Ok(Response::new(CallResponse {}))
     }
+    async fn request(
+        &self,
+        _: Request<wasmesos_proto::ResourceRequest>,
+    ) -> Result<Response<CallResponse>, Status> {
+        Ok(Response::new(CallResponse {}))
+    }
     async fn suppress(
         &self,
         _: Request<SuppressRequest>,

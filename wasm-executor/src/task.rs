@@ -287,7 +287,7 @@ impl Guest<'_> {
         tokio::select! {
             biased;
             reason = self.control.stopped() => Err(Failure::Stopped(reason)),
-            () = sleep_until(deadline) => {
+            () = self.control.deadline_passes(deadline) => {
                 self.control.stop(StopReason::Timeout);
                 Err(Failure::Stopped(StopReason::Timeout))
             }

@@ -2,7 +2,7 @@
 //!
 //! Epoch interruption is what stops a guest that never calls the host. On each tick the
 //! watchdog interrupts it if it was stopped (kill, disk) or ran out of time, pauses it when it
-//! is over its CPU share, and otherwise yields now and then so that one busy guest cannot hold
+//! is over its CPU share, waits while it is suspended, and otherwise yields now and then so that one busy guest cannot hold
 //! a tokio worker thread for long.
 //!
 //! An instance serving one request of a service has two controls: its own, which its
@@ -36,8 +36,20 @@ impl Watchdog {
         if self.control.reason().is_some() || service_stopped() {
             return UpdateDeadline::Interrupt;
         }
+        if let Some(paused) = self.suspended() {
+            self.ticks_since_yield = 0;
+            return UpdateDeadline::YieldCustom(1, paused);
+        }
         let now = Instant::now();
-        if self.deadline.is_some_and(|deadline| now >= deadline) {
+        // Time suspended does not count toward the wall-clock limit.
+        let suspended_for = self
+            .service
+            .as_ref()
+            .map_or_else(|| self.control.suspended_for(), |c| c.suspended_for());
+        if self
+            .deadline
+            .is_some_and(|deadline| now >= deadline + suspended_for)
+        {
             self.control.stop(StopReason::Timeout);
             return UpdateDeadline::Interrupt;
         }
@@ -51,6 +63,15 @@ impl Watchdog {
             return UpdateDeadline::Yield(1);
         }
         UpdateDeadline::Continue(1)
+    }
+
+    /// The wait of a suspended task (or of an instance of a suspended service).
+    fn suspended(&self) -> Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> {
+        if self.control.is_suspended() {
+            return Some(Box::pin(Arc::clone(&self.control).resumed()));
+        }
+        let service = self.service.as_ref().filter(|c| c.is_suspended())?;
+        Some(Box::pin(Arc::clone(service).resumed()))
     }
 
     fn pause(&self, now: Instant) -> Option<std::time::Duration> {

@@ -10,6 +10,7 @@
 mod baseline;
 mod engine;
 mod frameworks;
+mod preemption;
 mod repeat;
 mod report;
 mod scenarios;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use crate::{AllocatorConfig, Resources};
 
 pub use baseline::naive_round;
+pub use preemption::{Mode as PreemptionMode, PreemptionReport, run_preemption};
 pub use repeat::run_repeated;
 pub use report::{Latency, Report};
 pub use scenarios::{hoarding_mix, mesos_benchmark, mesos_benchmark_ports, nsdi_cluster};

@@ -1,6 +1,6 @@
 //! What `wasmesos marathon` and `wasmesos chronos` share: a framework process with an HTTP
 //! API on `--listen`, its state under `--work-dir` (by default one per port under the OS
-//! temp dir), and a `listening on` line for scripts and tests.
+//! temp dir) or in ZooKeeper with `--zk`, and a `listening on` line for scripts and tests.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,6 +17,8 @@ pub struct Process<'a> {
     pub master: &'a str,
     pub listen: SocketAddr,
     pub work_dir: Option<&'a Path>,
+    /// `--zk`: the state is there, not in the work dir.
+    pub zk: Option<&'a str>,
 }
 
 /// Runs `serve(listener, work dir)` (which stops on [`shutdown_signal`](crate::signals::shutdown_signal))
@@ -52,11 +54,13 @@ where
             || default_work_dir(process.kind, local.port()),
             Path::to_path_buf,
         );
+        let state = match process.zk {
+            Some(zk) => format!("state in {zk}"),
+            None => format!("work dir {}", work_dir.display()),
+        };
         println!(
-            "wasmesos {} listening on http://{local} (master {}, work dir {})",
-            process.kind,
-            process.master,
-            work_dir.display()
+            "wasmesos {} listening on http://{local} (master {}, {state})",
+            process.kind, process.master
         );
         serve(listener, work_dir).await?;
         eprintln!("wasmesos {}: shutting down", process.kind);

@@ -80,6 +80,19 @@ pub struct MasterArgs {
     #[arg(long = "role-weight", value_name = "ROLE=W", value_parser = parse_role_weight)]
     role_weights: Vec<(String, f64)>,
 
+    /// Priority of a role (repeatable): the priority of its tasks that set none; roles not
+    /// named have 0. A role below its quota guarantee takes resources back from the
+    /// preemptible tasks of lower priority first.
+    #[arg(long = "role-priority", value_name = "ROLE=N", value_parser = parse_role_priority)]
+    role_priorities: Vec<(String, i32)>,
+
+    /// Whether a role below its quota guarantee takes resources back from the tasks of
+    /// frameworks that opted in (`preemptible`): `suspend` pauses them in place where CPU
+    /// is all that is missing and kills them otherwise, `kill` always kills, `off` never
+    /// preempts [default: suspend].
+    #[arg(long, value_name = "MODE", value_parser = parse_preemption)]
+    preemption: Option<wasmesos_master::PreemptionMode>,
+
     /// How often agents must heartbeat [default: 1s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     agent_heartbeat_interval: Option<Duration>,
@@ -298,6 +311,17 @@ impl MasterArgs {
                 .many("role_weights", self.role_weights.clone(), parse_role_weight)?
                 .into_iter()
                 .collect(),
+            role_priorities: l
+                .many(
+                    "role_priorities",
+                    self.role_priorities.clone(),
+                    parse_role_priority,
+                )?
+                .into_iter()
+                .collect(),
+            preemption: l
+                .one("preemption", self.preemption, parse_preemption)?
+                .unwrap_or_default(),
             fair_share_excluded: l
                 .many(
                     "fair_share_excluded",
@@ -479,6 +503,21 @@ fn print_config(config: &MasterConfig) -> anyhow::Result<String> {
             "a new directory under the OS temp dir",
         )
         .map("role_weights", config.role_weights.clone())
+        .list(
+            "role_priorities",
+            config
+                .role_priorities
+                .iter()
+                .map(|(role, priority)| format!("{role}={priority}")),
+        )
+        .text(
+            "preemption",
+            match config.preemption {
+                wasmesos_master::PreemptionMode::Off => "off",
+                wasmesos_master::PreemptionMode::Kill => "kill",
+                wasmesos_master::PreemptionMode::Suspend => "suspend",
+            },
+        )
         .list("fair_share_excluded", &config.fair_share_excluded)
         .text("min_allocatable_resources", min_allocatable.join("|"))
         .text("role_sorter", sorter)
@@ -688,6 +727,27 @@ fn parse_role_weight(text: &str) -> Result<(String, f64), String> {
         return Err("the weight must be a positive number".into());
     }
     Ok((role.to_string(), weight))
+}
+
+/// `off`, `kill` or `suspend`.
+fn parse_preemption(text: &str) -> Result<wasmesos_master::PreemptionMode, String> {
+    text.parse()
+}
+
+/// `ROLE=N` with a valid role path and a 32-bit integer priority.
+fn parse_role_priority(text: &str) -> Result<(String, i32), String> {
+    let (role, priority) = text
+        .split_once('=')
+        .ok_or_else(|| "expected ROLE=PRIORITY, e.g. prod=10".to_string())?;
+    if role.is_empty() {
+        return Err("the role name is empty".into());
+    }
+    wasmesos_allocator::validate_role(role).map_err(|err| err.to_string())?;
+    let priority = priority
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{priority}` is not a whole number (32 bits)"))?;
+    Ok((role.to_string(), priority))
 }
 
 #[cfg(test)]

@@ -16,11 +16,16 @@ Examples:
   wasmesos sim                         # full size: 10,000 and 50,000 agents (build with --release)
   wasmesos sim --scenario 1            # Mesos's benchmark shape: one full round
   wasmesos sim --scenario 2 --quick    # NSDI'11 cluster, 5,000 agents, 60 s virtual
+  wasmesos sim --preemption            # a guaranteed role on a full cluster: wait, kill, suspend
 
 Scenarios: 1 = 10,000 agents x 1,000 frameworks, one full round (quick: 1,000 x 100);
 2 = 50,000 agents x 200 frameworks, tasks 30 s +- 10 s (quick: 5,000 agents);
 3 = quota, reservations and hoarding frameworks. Round latencies are wall time; offers,
-utilization, Jain's fairness index and the worst wait are in virtual time.";
+utilization, Jain's fairness index and the worst wait are in virtual time.
+--preemption: 1,000 agents (quick: 100) full of 10-minute preemptible batch tasks; a role
+with a guarantee of 20% of the cpus appears at 60 s. Without preemption it waits for batch
+tasks to end; with it, victims are killed (their work lost) or suspended (their work
+delayed).";
 
 /// Run the allocator simulator and print a table of round latency, offers, utilization,
 /// fairness and starvation.
@@ -37,6 +42,9 @@ pub struct SimArgs {
     /// repeats); default 3 with --quick, else 10.
     #[arg(long, value_name = "N")]
     repeats: Option<usize>,
+    /// Run the preemption scenario instead, three ways: no preemption, kills, suspensions.
+    #[arg(long, conflicts_with = "scenario")]
+    preemption: bool,
     /// Print one scenario's report as JSON (how the parent reads its children).
     #[arg(long, hide = true)]
     report_json: bool,
@@ -99,6 +107,9 @@ fn run(args: &SimArgs) -> anyhow::Result<String> {
         .repeats
         .unwrap_or(if args.quick { 3 } else { 10 })
         .max(1);
+    if args.preemption {
+        return preemption_table(args.quick);
+    }
     if args.report_json {
         let report = run_one(args.scenario, args.quick, repeats)?;
         return Ok(format!("{}\n", serde_json::to_string(&report)?));
@@ -119,6 +130,36 @@ fn run(args: &SimArgs) -> anyhow::Result<String> {
         "wasmesos allocator simulator ({mode} mode)\n{}",
         sim::format_table(&reports)
     ))
+}
+
+/// The preemption scenario's three runs as a table.
+fn preemption_table(quick: bool) -> anyhow::Result<String> {
+    use sim::PreemptionMode as Mode;
+    let mut out = String::from(
+        "wasmesos allocator simulator: preemption for a quota guarantee\n\n\
+         | mode | agents | guarantee | time to quota | killed | killed task-s (lost) \
+         | suspended | suspended task-s (delayed) |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for mode in [Mode::None, Mode::Kill, Mode::Suspend] {
+        eprintln!("wasmesos sim: preemption by {mode:?}");
+        let report = sim::run_preemption(mode, quick)?;
+        let wait = report.time_to_quota.map_or_else(
+            || "not within the run".to_owned(),
+            |wait| format!("{} ms", wait.as_millis()),
+        );
+        out.push_str(&format!(
+            "| {:?} | {} | {} cpus | {wait} | {} | {:.0} | {} | {:.0} |\n",
+            report.mode,
+            report.agents,
+            report.guarantee_cpus,
+            report.tasks_killed,
+            report.killed_task_seconds,
+            report.tasks_suspended,
+            report.suspended_task_seconds,
+        ));
+    }
+    Ok(out)
 }
 
 fn run_one(which: Which, quick: bool, repeats: usize) -> anyhow::Result<Report> {

@@ -22,6 +22,8 @@ pub struct Env {
     /// `http://127.0.0.1:PORT` of Chronos.
     pub url: String,
     pub work_dir: PathBuf,
+    /// `--zk`: Chronos keeps its state in ZooKeeper there, not in the work dir.
+    pub zk: Option<String>,
     /// The digest of the uploaded `hello` program.
     pub hello: String,
     http: reqwest::Client,
@@ -29,6 +31,11 @@ pub struct Env {
 
 impl Env {
     pub async fn start() -> Env {
+        Env::start_on(None).await
+    }
+
+    /// With `zk`, Chronos keeps its state in ZooKeeper under that URL.
+    pub async fn start_on(zk: Option<&str>) -> Env {
         let cluster =
             ProcessCluster::start(Path::new(BINARY), 1, "cpus:8;mem:8GiB;disk:8GiB", &[], &[])
                 .await
@@ -38,13 +45,14 @@ impl Env {
                 .await
                 .expect("upload");
         let work_dir = cluster.dir().join("chronos");
-        let chronos = start_chronos(&cluster.master_url(), &work_dir, "127.0.0.1:0").await;
+        let chronos = start_chronos(&cluster.master_url(), &work_dir, "127.0.0.1:0", zk).await;
         let url = chronos.url.trim_end_matches('/').to_string();
         Env {
             cluster,
             chronos,
             url,
             work_dir,
+            zk: zk.map(str::to_owned),
             hello,
             http: reqwest::Client::new(),
         }
@@ -54,7 +62,8 @@ impl Env {
     pub async fn restart_chronos(&mut self) {
         self.chronos.kill().await.expect("kill -9 chronos");
         let listen = self.url.trim_start_matches("http://").to_string();
-        self.chronos = start_chronos(&self.cluster.master_url(), &self.work_dir, &listen).await;
+        let zk = self.zk.as_deref();
+        self.chronos = start_chronos(&self.cluster.master_url(), &self.work_dir, &listen, zk).await;
     }
 
     /// A job running `hello` (with `args`) from the master's store on `schedule`.
@@ -155,9 +164,15 @@ pub fn schedule(count: u32, delay: Duration, period: &str) -> String {
     format!("R{count}/{}/{period}", Timestamp::now().plus(delay).iso())
 }
 
-async fn start_chronos(master: &str, work_dir: &Path, listen: &str) -> ChildProcess {
+/// `wasmesos chronos` on `listen`, its state in `work_dir` or, with `zk`, in ZooKeeper.
+pub async fn start_chronos(
+    master: &str,
+    work_dir: &Path,
+    listen: &str,
+    zk: Option<&str>,
+) -> ChildProcess {
     let work_dir = work_dir.to_string_lossy().into_owned();
-    let args = [
+    let mut args = vec![
         "chronos",
         "--master",
         master,
@@ -168,6 +183,10 @@ async fn start_chronos(master: &str, work_dir: &Path, listen: &str) -> ChildProc
         "--retry-delay",
         RETRY_DELAY,
     ];
+    if let Some(zk) = zk {
+        // ZooKeeper in the tests ticks every 100 ms: sessions last 0.2–2 s.
+        args.extend(["--zk", zk, "--zk-session-timeout", "1500ms"]);
+    }
     spawn_and_read_url(Path::new(BINARY), "chronos", &args, DEADLINE, false)
         .await
         .expect("chronos starts")

@@ -3,6 +3,7 @@
 //! refused requests) and by chronos-python, unmodified.
 
 mod common;
+mod ha;
 mod jobs;
 mod python;
 mod restart;

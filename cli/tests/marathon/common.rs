@@ -11,6 +11,9 @@ use wasmesos_harness::{
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_wasmesos");
 pub const DEADLINE: Duration = Duration::from_secs(60);
+/// The session timeout of Marathons with `--zk` (the harness's ZooKeeper ticks every 100 ms,
+/// so sessions may last 0.2–2 s): a killed leader is replaced about this soon.
+pub const ZK_SESSION_TIMEOUT: &str = "1500ms";
 
 /// A cluster with Marathon on it.
 pub struct Env {
@@ -19,6 +22,8 @@ pub struct Env {
     /// Marathon's API.
     pub api: Api,
     pub work_dir: PathBuf,
+    /// `--zk`: Marathon keeps its state in ZooKeeper there, not in the work dir.
+    pub zk: Option<String>,
     /// The digest of the uploaded `http-hello` service.
     pub hello: String,
 }
@@ -55,6 +60,11 @@ pub fn free_ports(n: usize) -> String {
 
 impl Env {
     pub async fn start() -> Env {
+        Env::start_on(None).await
+    }
+
+    /// With `zk`, Marathon keeps its state in ZooKeeper under that URL.
+    pub async fn start_on(zk: Option<&str>) -> Env {
         let resources = format!("cpus:4;mem:4GiB;disk:4GiB;{}", free_ports(10));
         let cluster = ProcessCluster::start(Path::new(BINARY), 1, &resources, &[], &[])
             .await
@@ -66,13 +76,14 @@ impl Env {
         .await
         .expect("upload");
         let work_dir = cluster.dir().join("marathon");
-        let marathon = start_marathon(&cluster.master_url(), &work_dir, "127.0.0.1:0").await;
+        let marathon = start_marathon(&cluster.master_url(), &work_dir, "127.0.0.1:0", zk).await;
         let api = Api::new(&marathon.url);
         Env {
             cluster,
             marathon,
             api,
             work_dir,
+            zk: zk.map(str::to_owned),
             hello,
         }
     }
@@ -81,7 +92,9 @@ impl Env {
     pub async fn restart_marathon(&mut self) {
         self.marathon.kill().await.expect("kill -9 marathon");
         let listen = self.url.trim_start_matches("http://").to_string();
-        self.marathon = start_marathon(&self.cluster.master_url(), &self.work_dir, &listen).await;
+        let zk = self.zk.as_deref();
+        self.marathon =
+            start_marathon(&self.cluster.master_url(), &self.work_dir, &listen, zk).await;
     }
 
     /// An app running `http-hello` from the master's store, health-checked over HTTP.
@@ -218,9 +231,15 @@ pub fn task_ids(app: &Value) -> Vec<String> {
     ids
 }
 
-async fn start_marathon(master: &str, work_dir: &Path, listen: &str) -> ChildProcess {
+/// `wasmesos marathon` on `listen`, its state in `work_dir` or, with `zk`, in ZooKeeper.
+pub async fn start_marathon(
+    master: &str,
+    work_dir: &Path,
+    listen: &str,
+    zk: Option<&str>,
+) -> ChildProcess {
     let work_dir = work_dir.to_string_lossy().into_owned();
-    let args = [
+    let mut args = vec![
         "marathon",
         "--master",
         master,
@@ -229,6 +248,9 @@ async fn start_marathon(master: &str, work_dir: &Path, listen: &str) -> ChildPro
         "--work-dir",
         &work_dir,
     ];
+    if let Some(zk) = zk {
+        args.extend(["--zk", zk, "--zk-session-timeout", ZK_SESSION_TIMEOUT]);
+    }
     spawn_and_read_url(Path::new(BINARY), "marathon", &args, DEADLINE, false)
         .await
         .expect("marathon starts")

@@ -4,5 +4,6 @@
 mod api;
 mod common;
 mod dev_services;
+mod ha;
 mod lifecycle;
 mod python;

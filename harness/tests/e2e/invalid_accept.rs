@@ -43,6 +43,26 @@ async fn records_of(cluster: &Cluster, task_ids: &[String]) -> Vec<TaskSummary> 
         .collect()
 }
 
+/// The records of these task ids once every one of them is terminal. The master's state is
+/// a published snapshot that may trail the update stream a framework reads by a moment.
+async fn settled_records_of(cluster: &Cluster, task_ids: &[String]) -> Vec<TaskSummary> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let records = records_of(cluster, task_ids).await;
+        if records.iter().all(is_terminal) || tokio::time::Instant::now() > deadline {
+            return records;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn is_terminal(record: &TaskSummary) -> bool {
+    !matches!(
+        record.state(),
+        TaskState::TaskStaging | TaskState::TaskStarting | TaskState::TaskRunning
+    )
+}
+
 /// Sends the ACCEPT and checks that each task ends in TASK_ERROR with `reason`, that none of
 /// them runs, and that the whole agent is offered again.
 async fn expect_refused(
@@ -56,7 +76,7 @@ async fn expect_refused(
     let mut task_ids: Vec<String> = tasks.iter().map(|task| task.task_id.clone()).collect();
     // One terminal state per task id: an id given twice ends once for the framework.
     task_ids.dedup();
-    let before = records_of(cluster, &task_ids).await;
+    let before = settled_records_of(cluster, &task_ids).await;
     framework
         .driver
         .launch_with_filters(offer_ids, tasks, refuse_for(std::time::Duration::ZERO))
@@ -72,9 +92,13 @@ async fn expect_refused(
         assert!(!status.message.is_empty(), "{case}: the update says why");
     }
     // The master records refused tasks as TASK_ERROR; a record that existed before (an
-    // earlier task with the same id) must be untouched.
+    // earlier task with the same id) must still be that earlier run, in its final state.
     for record in records_of(cluster, &task_ids).await {
-        let untouched = before.contains(&record);
+        let untouched = before.iter().any(|earlier| {
+            earlier.task_id == record.task_id
+                && earlier.started_time == record.started_time
+                && earlier.state() == record.state()
+        });
         assert!(
             untouched || record.state() == TaskState::TaskError,
             "{case}: nothing may launch, yet {record:?}"

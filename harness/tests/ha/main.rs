@@ -4,6 +4,7 @@
 mod common;
 mod detector;
 mod failover;
+mod framework_store;
 mod records;
 mod redirect;
 mod session;

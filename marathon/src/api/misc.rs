@@ -16,6 +16,7 @@ use super::render::{Embed, app_json};
 use super::{Ctx, Tail};
 use crate::model::PathId;
 use crate::time::Timestamp;
+use wasmesos_sdk_scheduler::ha::Leadership;
 
 /// The Marathon release whose API this one follows.
 pub const MARATHON_VERSION: &str = "1.11.0";
@@ -108,7 +109,7 @@ pub async fn info(State(ctx): State<Arc<Ctx>>) -> Result<Response, ApiError> {
             "executor": "//cmd",
             "failover_timeout": crate::FAILOVER_TIMEOUT.as_secs(),
             "framework_name": ctx.framework_name,
-            "ha": false,
+            "ha": ctx.zk.is_some(),
             "hostname": host,
             "local_port_min": crate::model::update::SERVICE_PORTS.start,
             "local_port_max": crate::model::update::SERVICE_PORTS.end,
@@ -117,14 +118,42 @@ pub async fn info(State(ctx): State<Arc<Ctx>>) -> Result<Response, ApiError> {
             "mesos_user": null,
             "task_launch_timeout": crate::state::UNCONFIRMED_TIMEOUT.as_millis() as u64,
         },
-        "zookeeper_config": {},
+        "zookeeper_config": zookeeper_config(ctx.zk.as_ref()),
         "http_config": {"http_port": port, "https_port": null},
     }))
     .into_response())
 }
 
+/// `/v2/info`'s `zookeeper_config` as Marathon writes it (keys marathon-python's
+/// `MarathonZooKeeperConfig` knows); empty without `--zk`.
+fn zookeeper_config(zk: Option<&wasmesos_sdk_scheduler::ha::ZkConfig>) -> serde_json::Value {
+    let Some(zk) = zk else {
+        return json!({});
+    };
+    let rest = zk.url.strip_prefix("zk://").unwrap_or(&zk.url);
+    let (hosts, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let millis = u64::try_from(zk.session_timeout.as_millis()).unwrap_or(u64::MAX);
+    json!({
+        "zk": zk.url,
+        "zk_hosts": hosts,
+        "zk_path": format!("/{path}"),
+        "zk_session_timeout": millis,
+        "zk_timeout": millis,
+        "zk_max_node_size": wasmesos_detector::znode::MAX_RECORD,
+    })
+}
+
 pub async fn leader(State(ctx): State<Arc<Ctx>>) -> Response {
     Json(json!({"leader": ctx.leader})).into_response()
+}
+
+/// GET /v2/leader on any Marathon of a group: the leader's `host:port`, or Marathon's 404
+/// while none leads.
+pub async fn current_leader(State(leadership): State<Leadership>) -> Response {
+    match leadership.leader() {
+        Some(leader) => Json(json!({"leader": leader})).into_response(),
+        None => ApiError::not_found("There is no leader").into_response(),
+    }
 }
 
 pub async fn ping() -> Response {

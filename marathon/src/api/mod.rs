@@ -54,6 +54,8 @@ pub struct Ctx {
     pub leader: String,
     pub master_url: String,
     pub framework_name: String,
+    /// The ZooKeeper group this Marathon leads (`--zk`), for `/v2/info`.
+    pub zk: Option<wasmesos_sdk_scheduler::ha::ZkConfig>,
 }
 
 impl Ctx {
@@ -70,6 +72,15 @@ impl Ctx {
     fn changed(&self) {
         self.kick.notify_one();
     }
+}
+
+/// The routes every Marathon of a group answers itself, leader or follower: `/v2/leader`
+/// and `/ping`. Everything else a follower proxies to the leader.
+pub fn everywhere(leadership: wasmesos_sdk_scheduler::ha::Leadership) -> Router {
+    Router::new()
+        .route("/v2/leader", get(misc::current_leader))
+        .route("/ping", get(misc::ping))
+        .with_state(leadership)
 }
 
 /// Every route.

@@ -35,8 +35,18 @@ impl State {
                 });
             }
         }
-        // Stored before anything is sent: a crash after this launches nothing twice.
-        self.persist(batch);
+        // Stored before anything is sent: a crash after this launches nothing twice, and a
+        // task that could not be stored (a leader that lost ZooKeeper) is not launched.
+        if let Err(err) = self.store.write(batch) {
+            tracing::error!(%err, "cannot store the tasks to launch; launching none");
+            for launch in launches {
+                for info in &launch.tasks {
+                    self.tasks.remove(&info.task_id);
+                }
+                unused.push(launch.offer_id);
+            }
+            return (Vec::new(), unused);
+        }
         (launches, unused)
     }
 

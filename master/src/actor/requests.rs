@@ -44,6 +44,14 @@ impl Actor {
         self.core(move |core, now| core.revive(req, now)).await?
     }
 
+    pub(crate) async fn request_resources(
+        &self,
+        req: wasmesos_proto::v1::ResourceRequest,
+    ) -> Result<(), Error> {
+        self.core(move |core, now| core.request_resources(req, now))
+            .await?
+    }
+
     pub(crate) async fn suppress(&self, req: SuppressRequest) -> Result<(), Error> {
         self.core(move |core, now| core.suppress(req, now)).await?
     }

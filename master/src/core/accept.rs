@@ -404,6 +404,7 @@ impl Core {
                 status,
                 started_at: timestamp,
                 freed: false,
+                suspended: false,
                 info,
             };
             framework.tasks.insert(task.info.task_id.clone(), task);

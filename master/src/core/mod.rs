@@ -16,6 +16,7 @@ mod operations;
 mod outbox;
 mod partitions;
 mod persist;
+mod preemption;
 mod recovery;
 mod removed;
 mod roles;
@@ -93,6 +94,10 @@ pub struct Core {
     /// Agents an operator deactivated, with their drain when they were drained
     /// (`drain.rs`); registered, unreachable or recovering ones alike.
     deactivated: HashMap<AgentId, Option<wasmesos_proto::v1::DrainInfo>>,
+    /// Tasks suspended or being killed to meet a quota guarantee (`preemption.rs`).
+    preemptions: preemption::Preemptions,
+    /// Whether an operator set a quota since start (preemption then watches guarantees).
+    quota_set_at_runtime: bool,
     /// The maintenance schedule, machine modes and inverse offers (`maintenance/`).
     maintenance: maintenance::Maintenance,
     /// Counters bumped where things happen; read by `/metrics`.
@@ -129,6 +134,8 @@ impl Core {
             recovering: HashMap::new(),
             unreachable: HashMap::new(),
             deactivated: HashMap::new(),
+            preemptions: preemption::Preemptions::default(),
+            quota_set_at_runtime: false,
             maintenance: maintenance::Maintenance::default(),
             metrics: Arc::default(),
         })
@@ -180,6 +187,7 @@ impl Core {
         if filter_due || self.allocation_due.is_some_and(|at| at <= now) {
             self.allocate(now);
         }
+        self.check_preemption(now);
     }
 
     /// When [`Core::tick`] next has something to do.
@@ -194,6 +202,7 @@ impl Core {
             self.allocation_due,
             self.filter_expiry(),
             offer_expiry,
+            self.preemption_wakeup(),
         ]
         .into_iter()
         .flatten()

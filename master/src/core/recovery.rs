@@ -134,6 +134,7 @@ impl Core {
             status,
             started_at: record.started_at,
             freed: true,
+            suspended: false,
         };
         let mut lost_now = false;
         if !task.is_terminal() {
@@ -270,6 +271,7 @@ impl Core {
                     status,
                     started_at: timestamp,
                     freed: false,
+                    suspended: false,
                 };
                 framework.tasks.entry(info.task_id.clone()).or_insert(task)
             }
@@ -290,6 +292,17 @@ impl Core {
             tracing::error!(task_id = %info.task_id, agent_id = %agent_id, %err,
                 "allocator refused a re-registered agent's task");
         }
+        // This master counts the task's resources in full: had the last one suspended it,
+        // it runs again (a task that is not suspended ignores this).
+        self.outbox.command(
+            agent_id.as_str(),
+            agent_command::Command::Suspend(agent_command::Suspend {
+                framework_id: framework_id.to_string(),
+                task_id: info.task_id.clone(),
+                suspended: false,
+                message: "resumed: a new master counts its resources in full".into(),
+            }),
+        );
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent.tasks.insert(key.clone());
         }

@@ -70,6 +70,7 @@ impl Core {
         self.allocator
             .set_quota(role, quota.clone())
             .map_err(|err| invalid("quota", err))?;
+        self.quota_set_at_runtime |= !quota.guarantee.is_empty();
         tracing::info!(role, guarantee = %quota.guarantee,
             limit = %quota.limit.as_ref().map(ToString::to_string).unwrap_or_default(),
             "role quota set");

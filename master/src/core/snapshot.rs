@@ -189,6 +189,8 @@ pub struct TaskView {
     pub healthy: Option<bool>,
     /// Whether the state is final.
     pub terminal: bool,
+    /// Suspended in place by a preemption (still RUNNING).
+    pub suspended: bool,
 }
 
 /// One role of the tree.
@@ -499,6 +501,7 @@ fn is_current(view: &TaskView, task: &Task) -> bool {
         && view.state == task.state().name()
         && view.message == task.status.message
         && view.agent_id == task.agent_id.as_str()
+        && view.suspended == task.suspended
 }
 
 fn agent_view(agent: &Agent, held: Option<&wasmesos_allocator::AgentSnapshot>) -> AgentView {
@@ -542,6 +545,7 @@ fn task_view(task: &Task) -> TaskView {
         exit_code: status.exit_code,
         healthy: status.healthy,
         terminal: state.is_terminal(),
+        suspended: task.suspended,
     }
 }
 

@@ -131,6 +131,7 @@ fn task_summary(task: &TaskView) -> TaskSummary {
         updated_time: task.updated_time,
         exit_code: task.exit_code,
         healthy: task.healthy,
+        suspended: task.suspended,
     }
 }
 

@@ -26,6 +26,8 @@ pub(super) struct Task {
     pub(super) started_at: f64,
     /// Whether the allocator no longer counts its resources as used.
     pub(super) freed: bool,
+    /// Suspended in place by a preemption (`preemption.rs`).
+    pub(super) suspended: bool,
 }
 
 impl Task {
@@ -136,6 +138,7 @@ impl Core {
         let _span = tracing::debug_span!("task", task_id = %status.task_id,
             framework_id = %framework_id, agent_id = %agent_id)
         .entered();
+        self.explain_preemption(&framework_id, &mut status);
         let runs_here = self.frameworks.get(&framework_id).map(|framework| {
             framework
                 .tasks
@@ -222,6 +225,7 @@ impl Core {
         resources: &Resources,
         now: Time,
     ) {
+        let resources = &self.preemption_ended(framework_id, task_id, resources);
         if let Err(err) = self
             .allocator
             .recover_used(framework_id, agent_id, role, resources)

@@ -1,10 +1,10 @@
 //! High availability on ZooKeeper (`--zk zk://h1:2181,h2:2181/wasmesos`).
 //!
-//! Every master contends ([`contender`]) with an ephemeral sequential `json.info_` znode
-//! holding its MasterInfo JSON; the lowest sequence leads. Until it leads, a master serves
+//! Every master contends (the detector's `election`) with an ephemeral sequential
+//! `json.info_` znode holding its MasterInfo JSON; the lowest sequence leads. Until it leads, a master serves
 //! only redirects on its port ([`switch`]): gRPC UNAVAILABLE with the leader in the
 //! `wasmesos-leader` metadata, HTTP 307 to the leader. Once it leads, the same port serves
-//! the normal master. A master that may have lost its session ([`session`]) stops at once:
+//! the normal master. A master that may have lost its session (`election::lost`) stops at once:
 //! [`serve`] returns [`Error::LeadershipLost`] and the `wasmesos` binary exits non-zero,
 //! the Mesos way, for a supervisor to restart it.
 //!
@@ -12,9 +12,7 @@
 //! ZooKeeper expires its session. ZooKeeper clamps a requested timeout to 2–20 × its
 //! `tickTime`, so a 2 s timeout needs `tickTime` ≤ 1000 ms.
 
-mod contender;
 mod registry;
-mod session;
 mod switch;
 
 use std::future::Future;
@@ -24,12 +22,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use wasmesos_detector::election::{self, Contender};
 use wasmesos_detector::{Detector, MasterInfo, MasterUrl};
 
 use crate::boot::{Boot, master_info, serve_router, stopped};
 use crate::registry::RegistryBackend;
 use crate::{Error, MasterConfig};
-use contender::Contender;
 use switch::Face;
 
 use registry::ZkRegistry;
@@ -94,7 +92,9 @@ pub(crate) async fn serve(
     let tls = config.tls.server()?;
     let client = wasmesos_detector::connect(&servers, ha.session_timeout).await?;
     tracing::info!(%servers, %path, negotiated = ?client.session_timeout(), "connected to ZooKeeper");
-    let contender = Contender::enter(client.clone(), &path, &info).await?;
+    let contender = Contender::enter(client.clone(), &path, &info)
+        .await
+        .map_err(from_election)?;
     let detector = Detector::new(MasterUrl::ZooKeeper {
         servers,
         path: path.clone(),
@@ -113,7 +113,7 @@ pub(crate) async fn serve(
     tracing::info!(master_id = %info.id, address = %info.url(), sequence = ?contender.sequence(),
         "master listening (standing by until elected)");
 
-    let lost = session::lost(client.clone(), contender.znode(), client.session_timeout());
+    let lost = election::lost(client.clone(), contender.znode(), client.session_timeout());
     let mut config = config;
     config.registry = RegistryBackend::Store(Arc::new(ZkRegistry::new(
         client.clone(),
@@ -153,7 +153,7 @@ async fn lead_when_elected(
     tokio::pin!(elected);
     loop {
         tokio::select! {
-            won = &mut elected => { won?; break; }
+            won = &mut elected => { won.map_err(from_election)?; break; }
             changed = leaders.changed() => {
                 if changed.is_err() {
                     return Err(Error::LeadershipLost("the leader detector stopped".into()));
@@ -174,6 +174,15 @@ async fn lead_when_elected(
         Ok(Err(err)) => Err(err),
         Ok(Ok(())) => Err(Error::ShuttingDown),
         Err(err) => Err(Error::Serve(std::io::Error::other(err))),
+    }
+}
+
+/// The master's own errors for the contender's: a lost candidacy is lost leadership.
+fn from_election(err: wasmesos_detector::Error) -> Error {
+    match err {
+        wasmesos_detector::Error::ZooKeeper { what, source } => Error::ZooKeeper { what, source },
+        wasmesos_detector::Error::CandidacyLost(reason) => Error::LeadershipLost(reason),
+        err => Error::Detector(err),
     }
 }
 

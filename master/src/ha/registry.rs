@@ -14,16 +14,14 @@ use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 use wasmesos_detector::zk;
+use wasmesos_detector::znode::{encode_key, read_all};
 
 use crate::Error;
 use crate::registry::{Entry, Op, RegistryStore, Snapshot, Table};
 
-/// The largest record stored: ZooKeeper's default `jute.maxbuffer` minus room for the path.
-pub const MAX_RECORD: usize = 1_000_000;
+pub use wasmesos_detector::znode::MAX_RECORD;
 /// A transaction is closed once its payload passes this size.
 pub const MAX_TRANSACTION: usize = 512 * 1024;
-/// Records read per multi-read request when loading.
-const READ_BATCH: usize = 256;
 
 /// A [`RegistryStore`] in ZooKeeper under `<path>/registry`.
 pub struct ZkRegistry {
@@ -73,51 +71,25 @@ impl ZkRegistry {
                 .list_children(&dir)
                 .await
                 .map_err(|err| registry_error(format!("listing {dir}"), err))?;
-            for batch in children.chunks(READ_BATCH) {
-                let paths: Vec<String> = batch.iter().map(|name| format!("{dir}/{name}")).collect();
-                self.read_batch(table, &paths, &mut snapshot).await?;
-                existing.extend(paths);
+            let paths: Vec<String> = children
+                .iter()
+                .map(|name| format!("{dir}/{name}"))
+                .collect();
+            let records = read_all(&self.client, &paths)
+                .await
+                .map_err(|err| registry_error(format!("reading {dir}"), err))?;
+            for (path, data) in paths.iter().zip(records) {
+                snapshot
+                    .insert_encoded(table, &data)
+                    .map_err(|err| Error::RegistryCorrupt {
+                        path: PathBuf::from(path),
+                        reason: err.to_string(),
+                    })?;
             }
+            existing.extend(paths);
         }
         *self.existing.lock().unwrap_or_else(|p| p.into_inner()) = existing;
         Ok(snapshot)
-    }
-
-    async fn read_batch(
-        &self,
-        table: Table,
-        paths: &[String],
-        snapshot: &mut Snapshot,
-    ) -> Result<(), Error> {
-        let mut reader = self.client.new_multi_reader();
-        for path in paths {
-            reader
-                .add_get_data(path)
-                .map_err(|err| registry_error(format!("reading {path}"), err))?;
-        }
-        let results = reader
-            .commit()
-            .await
-            .map_err(|err| registry_error(format!("reading {}", self.root), err))?;
-        for (path, result) in paths.iter().zip(results) {
-            match result {
-                zk::MultiReadResult::Data { data, .. } => {
-                    snapshot.insert_encoded(table, &data).map_err(|err| {
-                        Error::RegistryCorrupt {
-                            path: PathBuf::from(path),
-                            reason: err.to_string(),
-                        }
-                    })?;
-                }
-                zk::MultiReadResult::Error { err } => {
-                    return Err(registry_error(format!("reading {path}"), err));
-                }
-                _ => {
-                    return Err(Error::Registry(format!("unexpected children for {path}")));
-                }
-            }
-        }
-        Ok(())
     }
 
     async fn commit_all(&self, ops: Vec<Op>) -> Result<(), Error> {
@@ -212,19 +184,6 @@ fn split(entries: &[Entry]) -> Vec<&[Entry]> {
     runs
 }
 
-/// A znode name for a key: letters, digits, `-` and `_` stay; every other byte is `%XX`.
-fn encode_key(key: &str) -> String {
-    let mut name = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
-            name.push(char::from(byte));
-        } else {
-            name.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    name
-}
-
 fn registry_error(what: String, err: zk::Error) -> Error {
     Error::Registry(format!("ZooKeeper: {what}: {err}"))
 }
@@ -239,13 +198,6 @@ mod tests {
             key: key.into(),
             value: Some(vec![0; size]),
         }
-    }
-
-    #[test]
-    fn keys_become_single_znode_names() {
-        assert_eq!(encode_key("F-1/task.7"), "F-1%2Ftask%2E7");
-        assert_eq!(encode_key(".."), "%2E%2E");
-        assert!(!encode_key("a/b/c").contains('/'));
     }
 
     #[test]

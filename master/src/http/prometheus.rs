@@ -53,8 +53,23 @@ fn render(metrics: &Metrics, state: &StateSnapshot) -> String {
 }
 
 /// Each counter's family name and help, in exposition order.
-fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 12] {
+fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 15] {
     [
+        (
+            "wasmesos_tasks_preempted_total",
+            "Tasks killed to meet a role's quota guarantee.",
+            &metrics.tasks_preempted,
+        ),
+        (
+            "wasmesos_tasks_suspended_total",
+            "Tasks suspended to meet a role's quota guarantee.",
+            &metrics.tasks_suspended,
+        ),
+        (
+            "wasmesos_tasks_resumed_total",
+            "Suspended tasks resumed.",
+            &metrics.tasks_resumed,
+        ),
         (
             "wasmesos_allocation_rounds_total",
             "Allocation rounds run.",

@@ -294,10 +294,29 @@ async fn dispatch(
             let answer = wasmesos_allocator::InverseOfferAnswer::Decline;
             done(api.actor.answer_inverse_offers(req, answer).await)
         }
-        // Mesos's allocator ignores resource requests too; wasmesos has no offer operation
-        // feedback, so answering one is a no-op, as for an unknown id.
-        call::Type::Request
-        | call::Type::AcknowledgeOperationStatus
+        // A request names what a task waits for: the master may preempt lower-priority
+        // tasks for it (the priority of the framework's role).
+        call::Type::Request => {
+            let request = call.request.ok_or_else(|| missing("request"))?;
+            if request.requests.len() > MAX_LIST {
+                return Err(invalid(&format!("at most {MAX_LIST} requests per REQUEST")));
+            }
+            for wanted in request.requests {
+                let resources = super::resources::all_from_mesos(&wanted.resources)
+                    .map_err(|why| invalid(&why))?;
+                let req = wasmesos_proto::v1::ResourceRequest {
+                    framework_id: framework_id.clone(),
+                    resources: Some(resources),
+                    agent_id: wanted.agent_id.map(|a| a.value).unwrap_or_default(),
+                    priority: None,
+                };
+                done(api.actor.request_resources(req).await)?;
+            }
+            Ok(())
+        }
+        // wasmesos has no offer operation feedback, so answering one is a no-op, as for
+        // an unknown id.
+        call::Type::AcknowledgeOperationStatus
         | call::Type::ReconcileOperations => Ok(()),
         call::Type::UpdateFramework => {
             let update = call

@@ -90,7 +90,7 @@ pub(super) fn framework_info(info: &mesos::FrameworkInfo) -> Result<native::Fram
     .filter(|(mesos, _)| has(*mesos))
     .map(|(_, native)| native as i32)
     .collect();
-    let labels = info
+    let labels: Vec<native::Label> = info
         .labels
         .as_ref()
         .map(|l| {
@@ -118,6 +118,9 @@ pub(super) fn framework_info(info: &mesos::FrameworkInfo) -> Result<native::Fram
         user: info.user.clone(),
         checkpoint: info.checkpoint.unwrap_or(false),
         webui_url: info.webui_url.clone().unwrap_or_default(),
+        preemptible: labels
+            .iter()
+            .any(|label| label.key == super::tasks::LABEL_PREEMPTIBLE && label.value == "true"),
         labels,
     })
 }

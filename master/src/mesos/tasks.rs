@@ -26,6 +26,10 @@ pub(crate) const LABEL_FUEL: &str = "wasmesos.fuel";
 pub(crate) const LABEL_TIMEOUT: &str = "wasmesos.timeout";
 /// The label listing the addresses a task may connect to, comma-separated (`ip:port` or `ip`).
 pub(crate) const LABEL_NETWORK: &str = "wasmesos.network";
+/// The label giving a task's priority (an integer; higher preempts lower).
+pub(crate) const LABEL_PRIORITY: &str = "wasmesos.priority";
+/// The framework label that lets the master preempt the framework's tasks ("true").
+pub(crate) const LABEL_PREEMPTIBLE: &str = "wasmesos.preemptible";
 
 const ARTIFACT_PREFIX: &str = "wasmesos://sha256:";
 /// Most environment variables a task may set.
@@ -59,6 +63,7 @@ pub(crate) fn task_from_mesos(
         .map(|l| l.labels.as_slice())
         .unwrap_or_default();
     let mut fuel = 0;
+    let mut priority = None;
     let mut timeout_ms = task
         .max_completion_time
         .as_ref()
@@ -73,6 +78,11 @@ pub(crate) fn task_from_mesos(
                     .map_err(|_| format!("label {LABEL_FUEL}: '{value}' is not a whole number"))?;
             }
             LABEL_TIMEOUT => timeout_ms = parse_millis(value)?,
+            LABEL_PRIORITY => {
+                priority = Some(value.trim().parse().map_err(|_| {
+                    format!("label {LABEL_PRIORITY}: '{value}' is not a 32-bit integer")
+                })?);
+            }
             LABEL_NETWORK => {
                 executor.network_allow = value
                     .split(',')
@@ -104,6 +114,7 @@ pub(crate) fn task_from_mesos(
                 )]
                 grace_period_seconds: Some(grace.nanoseconds as f64 / 1e9),
             }),
+        priority,
         ..Default::default()
     })
 }
@@ -250,9 +261,20 @@ pub(crate) fn status_to_mesos(status: &TaskStatus) -> mesos::TaskStatus {
         uuid: has_uuid.then(|| status.uuid.clone()),
         healthy: status.healthy,
         unreachable_time: status.unreachable_time.map(time_info),
+        // Mesos has no suspended tasks: a suspension or resume is a RUNNING update labelled
+        // `wasmesos.suspended` = "true" or "false".
+        labels: status.suspended.map(|suspended| mesos::Labels {
+            labels: vec![mesos::Label {
+                key: SUSPENDED_LABEL.to_owned(),
+                value: Some(suspended.to_string()),
+            }],
+        }),
         ..Default::default()
     }
 }
+
+/// The label of a Mesos RUNNING update that reports a suspension or a resume.
+pub(crate) const SUSPENDED_LABEL: &str = "wasmesos.suspended";
 
 /// Unix seconds as Mesos's TimeInfo.
 pub(crate) fn time_info(seconds: f64) -> mesos::TimeInfo {
@@ -268,7 +290,11 @@ pub(crate) fn time_info(seconds: f64) -> mesos::TimeInfo {
 pub(crate) fn reason_to_mesos(reason: Reason) -> Option<mesos::task_status::Reason> {
     use mesos::task_status::Reason as M;
     let mapped = match reason {
-        Reason::Unspecified | Reason::Finished | Reason::Killed => return None,
+        // A suspension is reported in the update's `suspended` label, with no Mesos reason.
+        Reason::Unspecified | Reason::Finished | Reason::Killed | Reason::TaskSuspensionUpdated => {
+            return None;
+        }
+        Reason::TaskPreempted => M::ContainerPreempted,
         Reason::ExitCode | Reason::Trap | Reason::GuestError => M::CommandExecutorFailed,
         Reason::MemoryLimit => M::ContainerLimitationMemory,
         Reason::DiskLimit => M::ContainerLimitationDisk,

@@ -6,7 +6,8 @@ use tonic::{Request, Response, Status};
 use wasmesos_proto::v1::scheduler_server::Scheduler;
 use wasmesos_proto::v1::{
     AcceptRequest, AcknowledgeRequest, CallResponse, DeclineRequest, Event,
-    FrameworkMessageRequest, InverseOffersAnswer, KillRequest, ReconcileRequest, ReviveRequest,
+    FrameworkMessageRequest, InverseOffersAnswer, KillRequest, ReconcileRequest, ResourceRequest,
+    ReviveRequest,
     SubscribeRequest, SuppressRequest, TeardownRequest, event,
 };
 
@@ -129,6 +130,16 @@ impl Scheduler for SchedulerService {
     ) -> Result<Response<CallResponse>, Status> {
         let (req, _, _) = self.session(|r: &ReviveRequest| &r.framework_id, request)?;
         done(self.actor.revive(req).await)
+    }
+
+    #[tracing::instrument(name = "Scheduler.Request", skip_all,
+        fields(framework_id = %request.get_ref().framework_id))]
+    async fn request(
+        &self,
+        request: Request<ResourceRequest>,
+    ) -> Result<Response<CallResponse>, Status> {
+        let (req, _, _) = self.session(|r: &ResourceRequest| &r.framework_id, request)?;
+        done(self.actor.request_resources(req).await)
     }
 
     #[tracing::instrument(name = "Scheduler.Suppress", skip_all,

@@ -28,7 +28,7 @@ use crate::limiter::MemoryLimiter;
 use crate::mailbox::HostChannels;
 use crate::outcome::{FailureReason, Outcome, TaskError};
 use crate::store::TaskState;
-use crate::task::{self, sleep_until};
+use crate::task;
 use crate::watchdog::Watchdog;
 
 type Answer = Result<Response<HyperOutgoingBody>, ErrorCode>;
@@ -198,7 +198,8 @@ impl Instance {
             biased;
             ended = work => ended,
             reason = service.shared.control.stopped() => Err(Failure::Stopped(reason)),
-            () = sleep_until(deadline) => {
+            // Time the service spends suspended does not count toward a request's timeout.
+            () = service.shared.control.deadline_passes(deadline) => {
                 control.stop(StopReason::Timeout);
                 Err(Failure::Stopped(StopReason::Timeout))
             }

@@ -128,7 +128,11 @@ pub fn tasks(tasks: &[TaskSummary]) -> String {
             vec![
                 task.task_id.clone(),
                 task.name.clone(),
-                task.state().name().to_string(),
+                if task.suspended {
+                    format!("{} (suspended)", task.state().name())
+                } else {
+                    task.state().name().to_string()
+                },
                 reason_text(task.reason()),
                 task.exit_code
                     .map(|code| code.to_string())

@@ -9,6 +9,7 @@ mod lifecycle;
 mod maintenance;
 mod operations;
 mod partitions;
+mod preemption;
 mod recovery;
 mod relay;
 

@@ -1,27 +1,22 @@
-//! Contending for leadership: one ephemeral sequential `json.info_` znode per master; the
-//! lowest sequence leads; every other master watches only the znode just ahead of its own, so
-//! a leader's death wakes one successor, not the whole herd.
+//! Contending for leadership: one ephemeral sequential `json.info_` znode per contender; the
+//! lowest sequence leads; every other contender watches only the znode just ahead of its own,
+//! so a leader's death wakes one successor, not the whole herd.
 
-use wasmesos_detector::info::{predecessor, sequence_of};
-use wasmesos_detector::zk;
-use wasmesos_detector::{MasterInfo, ZNODE_PREFIX};
+use zookeeper_client as zk;
 
 use crate::Error;
+use crate::info::{MasterInfo, ZNODE_PREFIX, predecessor, sequence_of};
 
-/// This master's candidacy under a ZooKeeper path.
-pub(crate) struct Contender {
+/// One process's candidacy under a ZooKeeper path.
+pub struct Contender {
     client: zk::Client,
     path: String,
     name: String,
 }
 
 impl Contender {
-    /// Creates `path` if needed and this master's `path/json.info_<seq>` holding `info`.
-    pub(crate) async fn enter(
-        client: zk::Client,
-        path: &str,
-        info: &MasterInfo,
-    ) -> Result<Self, Error> {
+    /// Creates `path` if needed and this contender's `path/json.info_<seq>` holding `info`.
+    pub async fn enter(client: zk::Client, path: &str, info: &MasterInfo) -> Result<Self, Error> {
         let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
         client
             .mkdir(path, &persistent)
@@ -42,13 +37,14 @@ impl Contender {
         })
     }
 
-    /// This master's znode, `path/json.info_<seq>`.
-    pub(crate) fn znode(&self) -> String {
+    /// This contender's znode, `path/json.info_<seq>`.
+    pub fn znode(&self) -> String {
         format!("{}/{}", self.path, self.name)
     }
 
-    /// Returns once this master's znode has the lowest sequence.
-    pub(crate) async fn wait_until_leading(&self) -> Result<(), Error> {
+    /// Returns once this contender's znode has the lowest sequence; fails with
+    /// [`Error::CandidacyLost`] when the znode is gone.
+    pub async fn wait_until_leading(&self) -> Result<(), Error> {
         loop {
             let children = self
                 .client
@@ -56,7 +52,7 @@ impl Contender {
                 .await
                 .map_err(|source| zk_error(format!("listing {}", self.path), source))?;
             if !children.contains(&self.name) {
-                return Err(Error::LeadershipLost(format!(
+                return Err(Error::CandidacyLost(format!(
                     "our znode {} disappeared",
                     self.znode()
                 )));
@@ -78,19 +74,19 @@ impl Contender {
         }
     }
 
-    /// Deletes this master's znode, so that its successor takes over at once.
-    pub(crate) async fn withdraw(&self) {
+    /// Deletes this contender's znode, so that its successor takes over at once.
+    pub async fn withdraw(&self) {
         if let Err(err) = self.client.delete(&self.znode(), None).await {
             tracing::warn!(%err, znode = %self.znode(), "could not withdraw from the election");
         }
     }
 
-    /// This master's sequence number.
-    pub(crate) fn sequence(&self) -> Option<u64> {
+    /// This contender's sequence number.
+    pub fn sequence(&self) -> Option<u64> {
         sequence_of(&self.name)
     }
 }
 
-pub(crate) fn zk_error(what: String, source: zk::Error) -> Error {
+fn zk_error(what: String, source: zk::Error) -> Error {
     Error::ZooKeeper { what, source }
 }

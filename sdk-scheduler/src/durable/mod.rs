@@ -1,31 +1,51 @@
-//! A framework's durable state: one redb file under the work dir holding named tables of
-//! JSON records and the framework id. Generic on purpose: it knows no app or job, so another
-//! framework (Marathon, Chronos) keeps its own records the same way. Every [`Batch`] is one durable
-//! write transaction (fsync before it returns), so a `kill -9` loses nothing it confirmed.
+//! A framework's durable state: named tables of JSON records and the framework id, in one
+//! redb file under the work dir ([`Durable::open`]) or, for frameworks that run several copies
+//! of themselves, in ZooKeeper ([`Durable::zookeeper`], fenced by the leader's election
+//! znode). Generic on purpose: it knows no app or job, so another framework (Marathon,
+//! Chronos) keeps its own records the same way. Every [`Batch`] is all-or-nothing and durable
+//! before [`Durable::write`] returns (one fsynced redb transaction, or one ZooKeeper multi-op
+//! transaction), so a `kill -9` loses nothing it confirmed.
 
-use std::path::{Path, PathBuf};
+mod redb;
+mod zookeeper;
+
+use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{DriverConfig, Error};
 
+pub use zookeeper::{MAX_TRANSACTION, ZkSession};
+
 const META: &str = "meta";
 const FRAMEWORK_ID: &str = "framework_id";
 
-/// A redb file of JSON records by table and key.
+/// Tables of JSON records by key, in redb or ZooKeeper.
 #[derive(Clone, Debug)]
 pub struct Durable {
-    db: Arc<Database>,
-    path: PathBuf,
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Redb(Arc<redb::RedbStore>),
+    ZooKeeper(Arc<zookeeper::ZkStore>),
+}
+
+/// One write of a batch: a record (`Some`) or its deletion (`None`).
+#[derive(Debug)]
+struct Op {
+    table: &'static str,
+    key: String,
+    value: Option<Vec<u8>>,
 }
 
 /// Writes to apply together: puts and deletes in any tables.
 #[derive(Debug, Default)]
 pub struct Batch {
-    ops: Vec<(&'static str, String, Option<Vec<u8>>)>,
+    ops: Vec<Op>,
 }
 
 impl Batch {
@@ -33,12 +53,20 @@ impl Batch {
     pub fn put<T: Serialize>(&mut self, table: &'static str, key: &str, value: &T) {
         // Serializing plain records to JSON cannot fail (no maps with non-string keys).
         let bytes = serde_json::to_vec(value).unwrap_or_default();
-        self.ops.push((table, key.to_owned(), Some(bytes)));
+        self.ops.push(Op {
+            table,
+            key: key.to_owned(),
+            value: Some(bytes),
+        });
     }
 
     /// Removes `key` from `table`, if there.
     pub fn delete(&mut self, table: &'static str, key: &str) {
-        self.ops.push((table, key.to_owned(), None));
+        self.ops.push(Op {
+            table,
+            key: key.to_owned(),
+            value: None,
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -46,34 +74,31 @@ impl Batch {
     }
 }
 
-fn definition(table: &str) -> TableDefinition<'_, &'static str, &'static [u8]> {
-    TableDefinition::new(table)
-}
-
 impl Durable {
     /// Opens (or creates) `work_dir/file`, creating the directory if needed.
     pub fn open(work_dir: &Path, file: &str) -> Result<Self, Error> {
-        let path = work_dir.join(file);
-        let failed = |reason: String| Error::Store {
-            path: path.clone(),
-            reason,
-        };
-        std::fs::create_dir_all(work_dir).map_err(|err| failed(err.to_string()))?;
-        let db = Database::create(&path).map_err(|err| match err {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                failed("in use by another process (is another instance running?)".into())
-            }
-            err => failed(err.to_string()),
-        })?;
+        let store = redb::RedbStore::open(work_dir, file)?;
         Ok(Durable {
-            db: Arc::new(db),
-            path,
+            backend: Backend::Redb(Arc::new(store)),
         })
     }
 
-    /// The file it lives in.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The store under the znode `root` of `session`'s ensemble, loaded whole. Every write
+    /// also checks that the znode `fence` (the leader's own election znode) still exists, so
+    /// a process that lost its leadership cannot write.
+    pub async fn zookeeper(session: &ZkSession, root: &str, fence: &str) -> Result<Self, Error> {
+        let store = zookeeper::ZkStore::load(session, root, fence).await?;
+        Ok(Durable {
+            backend: Backend::ZooKeeper(Arc::new(store)),
+        })
+    }
+
+    /// Where it lives: the redb file, or `zk://servers/path`.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Redb(store) => store.location(),
+            Backend::ZooKeeper(store) => store.location(),
+        }
     }
 
     /// The framework id the master gave this framework, once it subscribed.
@@ -118,52 +143,31 @@ impl Durable {
         &self,
         table: &'static str,
     ) -> Result<Vec<(String, T)>, Error> {
-        let failed = |err: String| self.failed(err);
-        let txn = self.db.begin_read().map_err(|e| failed(e.to_string()))?;
-        let opened = match txn.open_table(definition(table)) {
-            Ok(opened) => opened,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(err) => return Err(failed(err.to_string())),
+        let rows = match &self.backend {
+            Backend::Redb(store) => store.rows(table)?,
+            Backend::ZooKeeper(store) => store.rows(table),
         };
-        let mut records = Vec::new();
-        for row in opened.iter().map_err(|e| failed(e.to_string()))? {
-            let (key, value) = row.map_err(|e| failed(e.to_string()))?;
-            let key = key.value().to_owned();
-            let record = serde_json::from_slice(value.value()).map_err(|err| Error::Corrupt {
-                path: self.path.clone(),
-                table,
-                key: key.clone(),
-                reason: err.to_string(),
-            })?;
-            records.push((key, record));
-        }
-        Ok(records)
+        rows.into_iter()
+            .map(|(key, bytes)| match serde_json::from_slice(&bytes) {
+                Ok(record) => Ok((key, record)),
+                Err(err) => Err(Error::Corrupt {
+                    store: self.location(),
+                    table,
+                    key,
+                    reason: err.to_string(),
+                }),
+            })
+            .collect()
     }
 
-    /// Applies `batch` in one durable transaction.
+    /// Applies `batch`, all of it or nothing, durably.
     pub fn write(&self, batch: Batch) -> Result<(), Error> {
         if batch.is_empty() {
             return Ok(());
         }
-        let failed = |err: String| self.failed(err);
-        let txn = self.db.begin_write().map_err(|e| failed(e.to_string()))?;
-        for (table, key, value) in &batch.ops {
-            let mut opened = txn
-                .open_table(definition(table))
-                .map_err(|e| failed(e.to_string()))?;
-            let written = match value {
-                Some(bytes) => opened.insert(key.as_str(), bytes.as_slice()).map(|_| ()),
-                None => opened.remove(key.as_str()).map(|_| ()),
-            };
-            written.map_err(|e| failed(e.to_string()))?;
-        }
-        txn.commit().map_err(|e| failed(e.to_string()))
-    }
-
-    fn failed(&self, reason: String) -> Error {
-        Error::Store {
-            path: self.path.clone(),
-            reason,
+        match &self.backend {
+            Backend::Redb(store) => store.write(&batch.ops),
+            Backend::ZooKeeper(store) => store.write(&batch.ops),
         }
     }
 }

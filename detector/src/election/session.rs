@@ -1,17 +1,17 @@
-//! Watching this master's own ZooKeeper session. A master that may have lost its session
-//! must stop at once: ZooKeeper may already have let another master lead.
+//! Watching a contender's own ZooKeeper session. A leader that may have lost its session
+//! must stop at once: ZooKeeper may already have let another contender lead.
 
 use std::time::{Duration, Instant};
 
-use wasmesos_detector::zk;
+use zookeeper_client as zk;
 
-/// Resolves, with the reason, once this master can no longer be sure it holds its session:
+/// Resolves, with the reason, once this process can no longer be sure it holds its session:
 /// - the session expired, closed or failed authentication;
 /// - the connection has been down for half the session timeout (the client notices a dead
 ///   connection after 2/5 of it, so ZooKeeper may expire the session soon after);
 /// - the process was paused or starved for half the session timeout (SIGSTOP, swapping)
 ///   and ZooKeeper no longer holds `znode`.
-pub(crate) async fn lost(client: zk::Client, znode: String, session_timeout: Duration) -> String {
+pub async fn lost(client: zk::Client, znode: String, session_timeout: Duration) -> String {
     #[allow(
         clippy::arithmetic_side_effects,
         reason = "a Duration divided by a non-zero constant cannot overflow or panic"
@@ -67,7 +67,7 @@ async fn still_registered(client: &zk::Client, znode: &str) -> bool {
         Ok(Some(_)) => true,
         Ok(None) | Err(zk::Error::SessionExpired) | Err(zk::Error::ClientClosed) => false,
         Err(err) => {
-            tracing::warn!(%err, "cannot check this master's znode after a stall");
+            tracing::warn!(%err, "cannot check this contender's znode after a stall");
             true
         }
     }
