@@ -316,8 +316,7 @@ async fn dispatch(
         }
         // wasmesos has no offer operation feedback, so answering one is a no-op, as for
         // an unknown id.
-        call::Type::AcknowledgeOperationStatus
-        | call::Type::ReconcileOperations => Ok(()),
+        call::Type::AcknowledgeOperationStatus | call::Type::ReconcileOperations => Ok(()),
         call::Type::UpdateFramework => {
             let update = call
                 .update_framework

@@ -7,8 +7,7 @@ use wasmesos_proto::v1::scheduler_server::Scheduler;
 use wasmesos_proto::v1::{
     AcceptRequest, AcknowledgeRequest, CallResponse, DeclineRequest, Event,
     FrameworkMessageRequest, InverseOffersAnswer, KillRequest, ReconcileRequest, ResourceRequest,
-    ReviveRequest,
-    SubscribeRequest, SuppressRequest, TeardownRequest, event,
+    ReviveRequest, SubscribeRequest, SuppressRequest, TeardownRequest, event,
 };
 
 use std::sync::Arc;
