@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 const PROTOS: &[&str] = &[
+    "wasmesos/v1/maintenance.proto",
     "wasmesos/v1/common.proto",
     "wasmesos/v1/scheduler.proto",
     "wasmesos/v1/agent.proto",

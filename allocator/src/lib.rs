@@ -65,6 +65,10 @@
 //!   from that framework's role until it expires; [`Allocator::revive`] clears them and
 //!   suppression. Resources named in `fair_share_excluded` (e.g. `gpus`) are offered but do
 //!   not count toward dominant shares.
+//! * **Maintenance**: [`InverseOffers`], driven next to the allocator, says which frameworks
+//!   to ask for their resources on agents whose machine is scheduled for maintenance (the
+//!   active holders, once until they answer, after their refusal filter), as Mesos's
+//!   allocator makes inverse offers; [`Allocator::active_holders`] is what it reads.
 //!
 //! Errors are [`Error`]; ids are [`AgentId`] and [`FrameworkId`].
 
@@ -87,8 +91,8 @@ mod slab;
 mod state;
 
 pub use allocator::{
-    AgentSnapshot, Allocation, Allocator, FrameworkRoleSnapshot, FrameworkSnapshot, RoleSnapshot,
-    Snapshot, Time,
+    AgentSnapshot, Allocation, Allocator, FrameworkRoleSnapshot, FrameworkSnapshot,
+    InverseOfferAnswer, InverseOfferStatus, InverseOffers, RoleSnapshot, Snapshot, Time,
 };
 pub use config::{AllocatorConfig, FrameworkSpec, Quota, SorterKind, default_min_allocatable};
 pub use error::Error;

@@ -157,6 +157,7 @@ fn big_offer() -> Offer {
             ],
         }),
         role: "*".into(),
+        unavailability: None,
     }
 }
 

@@ -38,6 +38,9 @@ enum Command {
     /// List the agents with their used and total resources; drain, deactivate, reactivate
     /// or mark one gone.
     Agents(commands::agents::AgentsArgs),
+    /// Schedule maintenance on machines, see the frameworks' answers, take machines down
+    /// and bring them up (Mesos's maintenance primitives).
+    Maintenance(commands::maintenance::MaintenanceArgs),
     /// List the frameworks with their dominant shares.
     Frameworks(commands::state::StateArgs),
     /// List the tasks with their states and reasons.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Upload(args) => commands::upload::main(args),
         Command::State(args) => commands::state::main(args, commands::state::View::All),
         Command::Agents(args) => commands::agents::main(args),
+        Command::Maintenance(args) => commands::maintenance::main(args),
         Command::Frameworks(args) => commands::state::main(args, commands::state::View::Frameworks),
         Command::Tasks(args) => commands::state::main(args, commands::state::View::Tasks),
         Command::Logs(args) => commands::logs::main(args),

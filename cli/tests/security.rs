@@ -15,9 +15,11 @@ use wasmesos_proto::agent_client::AgentClient;
 use wasmesos_proto::operator_client::OperatorClient;
 use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
-    DrainAgentRequest, FrameworkInfo, GetAgentStateRequest, GetStateRequest, KillRequest,
-    MarkAgentGoneRequest, Quota, ReadFileRequest, Resources, SandboxFile, SetQuotaRequest,
-    SubscribeRequest,
+    DrainAgentRequest, FrameworkInfo, GetAgentStateRequest, GetMaintenanceScheduleRequest,
+    GetMaintenanceStatusRequest, GetStateRequest, KillRequest, MachineId, MachinesRequest,
+    MaintenanceSchedule, MaintenanceWindow, MarkAgentGoneRequest, Quota, ReadFileRequest,
+    Resources, SandboxFile, SetQuotaRequest, SubscribeRequest, Unavailability,
+    UpdateMaintenanceScheduleRequest,
 };
 use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
 
@@ -60,6 +62,26 @@ const ACLS: &str = r#"{
   "drain_agents": [
     {"principals": {"values": ["ops"]}, "agents": {"type": "ANY"}},
     {"principals": {"type": "ANY"}, "agents": {"type": "NONE"}}
+  ],
+  "get_maintenance_schedules": [
+    {"principals": {"values": ["ops"]}, "machines": {"type": "ANY"}},
+    {"principals": {"type": "ANY"}, "machines": {"type": "NONE"}}
+  ],
+  "update_maintenance_schedules": [
+    {"principals": {"values": ["ops"]}, "machines": {"type": "ANY"}},
+    {"principals": {"type": "ANY"}, "machines": {"type": "NONE"}}
+  ],
+  "start_maintenances": [
+    {"principals": {"values": ["ops"]}, "machines": {"type": "ANY"}},
+    {"principals": {"type": "ANY"}, "machines": {"type": "NONE"}}
+  ],
+  "stop_maintenances": [
+    {"principals": {"values": ["ops"]}, "machines": {"type": "ANY"}},
+    {"principals": {"type": "ANY"}, "machines": {"type": "NONE"}}
+  ],
+  "get_maintenance_statuses": [
+    {"principals": {"values": ["ops"]}, "machines": {"type": "ANY"}},
+    {"principals": {"type": "ANY"}, "machines": {"type": "NONE"}}
   ]
 }"#;
 
@@ -386,4 +408,299 @@ async fn strangers_are_refused_and_principals_see_only_what_the_acls_give_them()
         "{kill:?}"
     );
     framework.driver.teardown().await.expect("teardown");
+}
+
+fn schedule_of(machines: Vec<MachineId>) -> UpdateMaintenanceScheduleRequest {
+    UpdateMaintenanceScheduleRequest {
+        schedule: Some(MaintenanceSchedule {
+            windows: vec![MaintenanceWindow {
+                machine_ids: machines,
+                unavailability: Some(Unavailability {
+                    start_nanos: 1_900_000_000_000_000_000,
+                    duration_nanos: Some(3_600_000_000_000),
+                }),
+            }],
+        }),
+    }
+}
+
+fn machine(hostname: &str, ip: &str) -> MachineId {
+    MachineId {
+        hostname: hostname.into(),
+        ip: ip.into(),
+    }
+}
+
+/// A POST of JSON to the master's HTTP port, as `principal` (Basic) or anonymously.
+async fn http_post(
+    master: &str,
+    path: &str,
+    principal: Option<(&str, &str)>,
+    body: &str,
+) -> (u16, String) {
+    let client = reqwest::Client::new();
+    let mut request = client
+        .post(format!("{master}{path}"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string());
+    if let Some((user, secret)) = principal {
+        request = request.basic_auth(user, Some(secret));
+    }
+    let response = request.send().await.expect("the master answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_needs_its_acls_and_refuses_garbage() {
+    let files = files();
+    let credentials = files.credentials.to_string_lossy().into_owned();
+    let acls = files.acls.to_string_lossy().into_owned();
+    let agent_credential = files.agent.to_string_lossy().into_owned();
+    let cluster = ProcessCluster::start(
+        Path::new(BINARY),
+        1,
+        "cpus:1;mem:1GiB;disk:1GiB",
+        &[
+            "--credentials",
+            &credentials,
+            "--acls",
+            &acls,
+            "--authenticate-http-readonly",
+            "false",
+        ],
+        &["--credential", &agent_credential],
+    )
+    .await
+    .expect("a master with maintenance ACLs");
+    let master = cluster.master_url();
+    let (web, ops) = (
+        credential("web", "web-secret"),
+        credential("ops", "ops-secret"),
+    );
+    let mut anonymous = OperatorClient::new(channel(&master, None).await);
+    let mut as_web = OperatorClient::new(channel(&master, Some(&web)).await);
+    let mut as_ops = OperatorClient::new(channel(&master, Some(&ops)).await);
+    let db1 = || schedule_of(vec![machine("db1", "10.0.0.1")]);
+
+    // Changes need a credential, then update_maintenance_schedules, even to post an empty
+    // schedule (which Mesos would let anyone post).
+    assert_eq!(
+        code(anonymous.update_maintenance_schedule(db1()).await),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        code(as_web.update_maintenance_schedule(db1()).await),
+        Code::PermissionDenied
+    );
+    let empty = UpdateMaintenanceScheduleRequest::default();
+    assert_eq!(
+        code(as_web.update_maintenance_schedule(empty).await),
+        Code::PermissionDenied
+    );
+    // Garbage from the one allowed is refused, with messages that do not grow with it.
+    let twice = schedule_of(vec![machine("db1", "10.0.0.1"), machine("DB1", "10.0.0.1")]);
+    let status = as_ops
+        .update_maintenance_schedule(twice)
+        .await
+        .expect_err("a machine twice");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "Machine '{\"hostname\":\"DB1\",\"ip\":\"10.0.0.1\"}' appears more than once in the schedule"
+    );
+    for garbage in [
+        schedule_of(vec![machine(&"h".repeat(512 << 10), "")]),
+        schedule_of(vec![machine("db1", &"9".repeat(512 << 10))]),
+        schedule_of(vec![machine("", "")]),
+        schedule_of(vec![]),
+    ] {
+        let status = as_ops
+            .update_maintenance_schedule(garbage)
+            .await
+            .expect_err("garbage");
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().len() < 200,
+            "{} bytes",
+            status.message().len()
+        );
+    }
+    let many: Vec<MachineId> = (0..4000)
+        .map(|i| machine(&format!("{}{i}", "m".repeat(200)), ""))
+        .collect();
+    let status = as_ops
+        .update_maintenance_schedule(schedule_of(many))
+        .await
+        .expect_err("too large for the registry");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("more than the 524288 allowed"),
+        "{status:?}"
+    );
+    as_ops
+        .update_maintenance_schedule(db1())
+        .await
+        .expect("ops schedules db1");
+
+    // Reads leave out what a principal may not see: ops sees db1, web and a reader without
+    // a credential see nothing.
+    let windows = async |client: &mut OperatorClient<wasmesos_detector::MasterService>| {
+        let schedule = client
+            .get_maintenance_schedule(GetMaintenanceScheduleRequest {})
+            .await
+            .expect("a schedule")
+            .into_inner();
+        let status = client
+            .get_maintenance_status(GetMaintenanceStatusRequest {})
+            .await
+            .expect("a status")
+            .into_inner();
+        (schedule.windows.len(), status.draining_machines.len())
+    };
+    assert_eq!(windows(&mut as_ops).await, (1, 1));
+    assert_eq!(windows(&mut as_web).await, (0, 0));
+    assert_eq!(windows(&mut anonymous).await, (0, 0));
+
+    // Down and up: start_maintenances and stop_maintenances are ops's alone.
+    let machines = || MachinesRequest {
+        machines: vec![machine("db1", "10.0.0.1")],
+    };
+    assert_eq!(
+        code(anonymous.start_maintenance(machines()).await),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        code(as_web.start_maintenance(machines()).await),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        code(as_web.start_maintenance(MachinesRequest::default()).await),
+        Code::PermissionDenied
+    );
+    let status = as_ops
+        .start_maintenance(MachinesRequest::default())
+        .await
+        .expect_err("no machine");
+    assert_eq!(status.message(), "List of machines is empty");
+    as_ops
+        .start_maintenance(machines())
+        .await
+        .expect("ops takes db1 down");
+    assert_eq!(
+        code(as_web.stop_maintenance(machines()).await),
+        Code::PermissionDenied
+    );
+    as_ops
+        .stop_maintenance(machines())
+        .await
+        .expect("ops brings db1 up");
+
+    // Mesos's HTTP API and endpoints: 401 without a credential, 403 without the ACL, 400
+    // for what does not parse.
+    let call = r#"{"type": "START_MAINTENANCE", "start_maintenance": {"machines": [{"hostname": "db1"}]}}"#;
+    assert_eq!(http_post(&master, "/api/v1", None, call).await.0, 401);
+    assert_eq!(
+        http_post(&master, "/api/v1", Some(("web", "web-secret")), call)
+            .await
+            .0,
+        403
+    );
+    let schedule = r#"{"windows": []}"#;
+    assert_eq!(
+        http_post(&master, "/maintenance/schedule", None, schedule)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        http_post(
+            &master,
+            "/maintenance/schedule",
+            Some(("web", "web-secret")),
+            schedule
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, text) = http_post(
+        &master,
+        "/master/machine/down",
+        Some(("ops", "ops-secret")),
+        "[{",
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    let (status, text) = http_post(
+        &master,
+        "/machine/up",
+        Some(("ops", "ops-secret")),
+        r#"{"hostname": "db1"}"#,
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (400, "Expecting a JSON array"));
+    let (status, text) = http_post(
+        &master,
+        "/maintenance/schedule",
+        Some(("ops", "ops-secret")),
+        r#"{"windows": [{"machine_ids": [{"hostname": "db1"}]}]}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("unavailability"), "{text}");
+
+    // The CLI: a principal without the ACL is told so; ops schedules, sees and clears.
+    let denied = wasmesos(
+        &master,
+        Some(&files.batch),
+        &[
+            "maintenance",
+            "schedule",
+            "add",
+            "db2",
+            "--start",
+            "+1h",
+            "--duration",
+            "1h",
+        ],
+    );
+    assert!(!denied.status.success(), "{denied:?}");
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("update maintenance schedules"),
+        "{denied:?}"
+    );
+    let added = wasmesos(
+        &master,
+        Some(&files.ops),
+        &[
+            "maintenance",
+            "schedule",
+            "add",
+            "db2",
+            "--start",
+            "+1h",
+            "--duration",
+            "1h",
+        ],
+    );
+    assert!(added.status.success(), "{added:?}");
+    let status = wasmesos(&master, Some(&files.ops), &["maintenance", "status"]);
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        table.contains("db2") && table.contains("DRAINING"),
+        "{status:?}"
+    );
+    let cleared = wasmesos(
+        &master,
+        Some(&files.ops),
+        &["maintenance", "schedule", "clear"],
+    );
+    assert!(cleared.status.success(), "{cleared:?}");
+    let shown = wasmesos(&master, Some(&files.ops), &["maintenance", "schedule"]);
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout),
+        "(none)\n",
+        "{shown:?}"
+    );
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use wasmesos_proto::{Offer, TaskState, TaskStatus, event};
+use wasmesos_proto::{InverseOffer, Offer, TaskState, TaskStatus, event};
 use wasmesos_sdk_scheduler::{Capacity, Driver, DriverConfig, Scheduler, TaskBuilder, refuse_for};
 use wasmesos_test_support::scaled;
 
@@ -22,6 +22,10 @@ pub enum SchedulerEvent {
     Failure(String),
     Error(String),
     Disconnected,
+    /// Inverse offers: the master asks for resources on agents under maintenance.
+    InverseOffers(Vec<InverseOffer>),
+    /// An inverse offer withdrawn, by id.
+    InverseOfferRescinded(String),
 }
 
 struct Forwarder(mpsc::UnboundedSender<SchedulerEvent>);
@@ -54,6 +58,14 @@ impl Scheduler for Forwarder {
     }
     async fn error(&mut self, _: &Driver, message: &str) {
         self.send(SchedulerEvent::Error(message.to_string()));
+    }
+    async fn inverse_offers(&mut self, _: &Driver, inverse_offers: Vec<InverseOffer>) {
+        self.send(SchedulerEvent::InverseOffers(inverse_offers));
+    }
+    async fn inverse_offer_rescinded(&mut self, _: &Driver, inverse_offer_id: &str) {
+        self.send(SchedulerEvent::InverseOfferRescinded(
+            inverse_offer_id.to_string(),
+        ));
     }
     async fn disconnected(&mut self, _: &Driver) {
         self.send(SchedulerEvent::Disconnected);

@@ -32,8 +32,11 @@
 //!   [`MasterConfig::min_allocatable_resources`] withholds crumbs,
 //!   [`MasterConfig::fair_share_excluded`] keeps scarce scalars (e.g. `gpus`) out of shares,
 //!   and [`MasterConfig::role_sorter`] picks DRF or the weighted-random order.
+//! * **Maintenance** (`core/maintenance/`): a schedule of machine windows; offers of a
+//!   DRAINING machine's agents carry the unavailability and its holders get inverse offers;
+//!   a DOWN machine's agents are removed and refused. Draining a single agent is `drain.rs`.
 //!
-//! **Durability.** Agents, frameworks and task records live in the registry
+//! **Durability.** Agents, frameworks, task records and the maintenance schedule live in the registry
 //! ([`registry`]: `work_dir/registry.redb` by default) and are written before anything
 //! that depends on them is acknowledged; a restarted master recovers from it
 //! (`core/recovery.rs`). Weights and quota set through the operator API, and dynamic

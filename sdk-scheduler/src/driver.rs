@@ -306,7 +306,7 @@ impl Driver {
     }
 
     /// Runs one unary call for the framework inside a span naming it.
-    async fn call<F, Fut>(&self, name: &'static str, send: F) -> Result<(), Error>
+    pub(crate) async fn call<F, Fut>(&self, name: &'static str, send: F) -> Result<(), Error>
     where
         F: FnOnce(SchedulerClient<Channel>, String) -> Fut,
         Fut: Future<Output = Result<tonic::Response<CallResponse>, tonic::Status>>,
@@ -331,7 +331,7 @@ fn launch_operation(tasks: Vec<TaskInfo>) -> Operation {
     }
 }
 
-fn strings<I, S>(items: I) -> Vec<String>
+pub(crate) fn strings<I, S>(items: I) -> Vec<String>
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,

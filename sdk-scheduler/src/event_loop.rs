@@ -193,6 +193,14 @@ impl Driver {
             event::Event::Failure(failure) => scheduler.failure(self, &failure.agent_id).await,
             event::Event::Error(error) => scheduler.error(self, &error.message).await,
             event::Event::Heartbeat(_) => {}
+            event::Event::InverseOffers(offers) => {
+                scheduler.inverse_offers(self, offers.inverse_offers).await;
+            }
+            event::Event::RescindInverseOffer(rescind) => {
+                scheduler
+                    .inverse_offer_rescinded(self, &rescind.inverse_offer_id)
+                    .await;
+            }
         }
     }
 }

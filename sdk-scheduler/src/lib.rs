@@ -6,7 +6,8 @@
 //! ended or heartbeats missed), acknowledges status updates in batches after the `update`
 //! callback returns, uploads executor components (skipping the upload when the master already
 //! has the digest), and makes every scheduler call: launch/accept, decline with filters,
-//! revive, suppress, kill, reconcile, message and teardown. [`TaskBuilder`] and [`Capacity`]
+//! revive, suppress, kill, reconcile, message and teardown, and the answers to inverse
+//! offers (maintenance: accept or decline). [`TaskBuilder`] and [`Capacity`]
 //! build launches and pack them into offers.
 //!
 //! For frameworks that keep state of their own, `durable` is their tables of JSON records
@@ -90,6 +91,7 @@ pub mod durable;
 mod error;
 mod event_loop;
 pub mod ha;
+mod inverse_offers;
 mod launches;
 mod link;
 mod offer;

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use wasmesos_proto::event;
-use wasmesos_proto::{Offer, TaskStatus};
+use wasmesos_proto::{InverseOffer, Offer, TaskStatus};
 
 use crate::Driver;
 
@@ -64,6 +64,31 @@ pub trait Scheduler: Send {
     /// The master reported an error about this framework, e.g. a rejected ACCEPT.
     fn error(&mut self, driver: &Driver, message: &str) -> impl Future<Output = ()> + Send {
         let _ = (driver, message);
+        async {}
+    }
+
+    /// The master asks for the resources this framework holds on agents whose machine is
+    /// scheduled for maintenance: each inverse offer names an agent and its
+    /// `unavailability`. Answer with [`Driver::accept_inverse_offers`] (the framework will
+    /// be off the agent before the window starts) or [`Driver::decline_inverse_offers`].
+    /// Unanswered, one stays outstanding; nothing is taken back either way.
+    fn inverse_offers(
+        &mut self,
+        driver: &Driver,
+        inverse_offers: Vec<InverseOffer>,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (driver, inverse_offers);
+        async {}
+    }
+
+    /// The master withdrew an inverse offer (its agent left, the schedule changed, or it
+    /// timed out).
+    fn inverse_offer_rescinded(
+        &mut self,
+        driver: &Driver,
+        inverse_offer_id: &str,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (driver, inverse_offer_id);
         async {}
     }
 

@@ -29,6 +29,8 @@ struct FakeState {
     heartbeat_seconds: f64,
     stored: Vec<String>,
     uploaded: Vec<UploadChunk>,
+    /// ACCEPT_INVERSE_OFFERS (`true`) and DECLINE_INVERSE_OFFERS calls, in order.
+    inverse_answers: Vec<(bool, InverseOffersAnswer)>,
 }
 
 #[derive(Clone, Default)]
@@ -120,6 +122,24 @@ impl SchedulerService for FakeMaster {
         &self,
         _: Request<TeardownRequest>,
     ) -> Result<Response<CallResponse>, Status> {
+        Ok(Response::new(CallResponse {}))
+    }
+    async fn accept_inverse_offers(
+        &self,
+        request: Request<InverseOffersAnswer>,
+    ) -> Result<Response<CallResponse>, Status> {
+        self.state()
+            .inverse_answers
+            .push((true, request.into_inner()));
+        Ok(Response::new(CallResponse {}))
+    }
+    async fn decline_inverse_offers(
+        &self,
+        request: Request<InverseOffersAnswer>,
+    ) -> Result<Response<CallResponse>, Status> {
+        self.state()
+            .inverse_answers
+            .push((false, request.into_inner()));
         Ok(Response::new(CallResponse {}))
     }
 }
@@ -482,4 +502,81 @@ async fn every_subscription_reconciles_launched_tasks_explicitly_then_all_implic
     driver.stop();
     let result = running.await.expect("run task");
     assert!(result.is_ok(), "{result:?}");
+}
+
+/// Accepts the first inverse offer of each event and declines the others for an hour.
+#[derive(Default)]
+struct Answerer {
+    rescinded: Arc<Mutex<Vec<String>>>,
+}
+
+impl Scheduler for Answerer {
+    async fn inverse_offers(&mut self, driver: &Driver, inverse_offers: Vec<InverseOffer>) {
+        let mut ids = inverse_offers.into_iter().map(|o| o.id);
+        if let Some(first) = ids.next() {
+            let _ = driver.accept_inverse_offers([first], None).await;
+        }
+        let hour = Filters {
+            refuse_seconds: Some(3600.0),
+        };
+        let _ = driver.decline_inverse_offers(ids, Some(hour)).await;
+    }
+    async fn inverse_offer_rescinded(&mut self, _: &Driver, inverse_offer_id: &str) {
+        if let Ok(mut rescinded) = self.rescinded.lock() {
+            rescinded.push(inverse_offer_id.to_string());
+        }
+    }
+}
+
+#[tokio::test]
+async fn inverse_offers_reach_the_scheduler_and_its_answers_the_master() {
+    let fake = FakeMaster::default();
+    let url = start_fake(&fake).await;
+    let driver = Driver::connect(fast_config(&url)).await.expect("connect");
+    let mut answerer = Answerer::default();
+    let rescinded = Arc::clone(&answerer.rescinded);
+    let runner = driver.clone();
+    let running = tokio::spawn(async move { runner.run(&mut answerer).await });
+    assert_eventually!("subscription", WAIT, driver.framework_id().is_some());
+    let inverse = |id: &str| InverseOffer {
+        id: id.into(),
+        agent_id: "agent-1".into(),
+        unavailability: Some(Unavailability {
+            start_nanos: 1,
+            duration_nanos: None,
+        }),
+        ..InverseOffer::default()
+    };
+    let sender = fake.state().streams[0].clone();
+    let events = [
+        event::Event::InverseOffers(event::InverseOffers {
+            inverse_offers: vec![inverse("io-1"), inverse("io-2"), inverse("io-3")],
+        }),
+        event::Event::RescindInverseOffer(event::RescindInverseOffer {
+            inverse_offer_id: "io-4".into(),
+        }),
+    ];
+    for event in events {
+        let _ = sender.send(Ok(Event { event: Some(event) }));
+    }
+    assert_eventually!(
+        "both answers",
+        WAIT,
+        fake.state().inverse_answers.len() == 2
+    );
+    let answers = fake.state().inverse_answers.clone();
+    assert!(answers[0].0, "accepted first");
+    assert_eq!(answers[0].1.inverse_offer_ids, ["io-1"]);
+    assert_eq!(answers[0].1.framework_id, "fw-1");
+    assert!(!answers[1].0, "then declined");
+    assert_eq!(answers[1].1.inverse_offer_ids, ["io-2", "io-3"]);
+    assert_eq!(
+        answers[1].1.filters.and_then(|f| f.refuse_seconds),
+        Some(3600.0)
+    );
+    assert_eventually!("the rescind", WAIT, {
+        rescinded.lock().map(|r| r.clone()).unwrap_or_default() == ["io-4"]
+    });
+    driver.stop();
+    assert!(running.await.expect("run task").is_ok());
 }

@@ -5,6 +5,7 @@
 mod invariants;
 mod lifecycle;
 mod limits;
+mod maintenance;
 mod offers;
 mod round;
 mod snapshot;
@@ -25,6 +26,7 @@ use crate::slab::Slab;
 use crate::state::{Agent, AgentIdx, Framework, MinSets};
 use crate::{AgentId, Error, FrameworkId};
 
+pub use maintenance::{InverseOfferAnswer, InverseOfferStatus, InverseOffers};
 pub use snapshot::{
     AgentSnapshot, FrameworkRoleSnapshot, FrameworkSnapshot, RoleSnapshot, Snapshot,
 };

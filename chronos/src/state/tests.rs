@@ -53,6 +53,7 @@ fn offer(id: &str) -> Offer {
             ],
         }),
         role: "*".into(),
+        unavailability: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod framework;
 pub mod jobs;
 pub mod kill;
 pub mod logs;
+pub mod maintenance;
 pub mod marathon;
 pub mod master;
 pub mod master_ha;

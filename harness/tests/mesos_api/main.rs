@@ -8,6 +8,7 @@ mod endpoints;
 mod fetch;
 mod files;
 mod lifecycle;
+mod maintenance;
 mod operator;
 mod pymesos;
 mod redirect;

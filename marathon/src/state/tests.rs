@@ -42,6 +42,7 @@ fn offer(id: &str, host: &str) -> Offer {
             ],
         }),
         role: "*".into(),
+        unavailability: None,
     }
 }
 

@@ -13,6 +13,7 @@
 //! in batch order. The actor does not wait for the disk; batches that queue behind a commit
 //! share the next one (group commit).
 
+mod maintenance;
 mod requests;
 mod shell;
 

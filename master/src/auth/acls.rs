@@ -57,10 +57,20 @@ pub enum Action {
     DeactivateAgents,
     /// Reactivate an agent (objects: `agents`, ANY or NONE).
     ReactivateAgents,
+    /// See the maintenance schedule (objects: `machines`).
+    GetMaintenanceSchedules,
+    /// Replace the maintenance schedule (objects: `machines`).
+    UpdateMaintenanceSchedules,
+    /// Put machines DOWN (objects: `machines`).
+    StartMaintenances,
+    /// Bring machines UP (objects: `machines`).
+    StopMaintenances,
+    /// See the machines' maintenance status (objects: `machines`).
+    GetMaintenanceStatuses,
 }
 
 impl Action {
-    const ALL: [Action; 15] = [
+    const ALL: [Action; 20] = [
         Action::RegisterFrameworks,
         Action::RunTasks,
         Action::TeardownFrameworks,
@@ -76,6 +86,11 @@ impl Action {
         Action::DrainAgents,
         Action::DeactivateAgents,
         Action::ReactivateAgents,
+        Action::GetMaintenanceSchedules,
+        Action::UpdateMaintenanceSchedules,
+        Action::StartMaintenances,
+        Action::StopMaintenances,
+        Action::GetMaintenanceStatuses,
     ];
 
     /// Its key in the ACL file.
@@ -96,6 +111,11 @@ impl Action {
             Action::DrainAgents => "drain_agents",
             Action::DeactivateAgents => "deactivate_agents",
             Action::ReactivateAgents => "reactivate_agents",
+            Action::GetMaintenanceSchedules => "get_maintenance_schedules",
+            Action::UpdateMaintenanceSchedules => "update_maintenance_schedules",
+            Action::StartMaintenances => "start_maintenances",
+            Action::StopMaintenances => "stop_maintenances",
+            Action::GetMaintenanceStatuses => "get_maintenance_statuses",
         }
     }
 
@@ -116,6 +136,11 @@ impl Action {
             | Action::DrainAgents
             | Action::DeactivateAgents
             | Action::ReactivateAgents => &["agents"],
+            Action::GetMaintenanceSchedules
+            | Action::UpdateMaintenanceSchedules
+            | Action::StartMaintenances
+            | Action::StopMaintenances
+            | Action::GetMaintenanceStatuses => &["machines"],
         }
     }
 }
@@ -134,11 +159,6 @@ const IGNORED_KEYS: &[&str] = &[
     "create_volumes",
     "destroy_volumes",
     "resize_volumes",
-    "get_maintenance_schedules",
-    "update_maintenance_schedules",
-    "start_maintenances",
-    "stop_maintenances",
-    "get_maintenance_statuses",
     "view_flags",
     "set_log_level",
     "launch_nested_container_sessions",

@@ -161,6 +161,38 @@ impl Security {
         )))
     }
 
+    /// A maintenance action on `machines`, as Mesos approves it machine by machine (a
+    /// rule's `machines` is ANY or NONE; a list of values is matched against each machine's
+    /// hostname, else its IP). With no machine named (an empty schedule), the caller
+    /// still needs the action for some machine: Mesos would let anyone post an empty
+    /// schedule.
+    pub(crate) fn check_machines(
+        &self,
+        caller: &Caller,
+        action: Action,
+        machines: &[wasmesos_proto::v1::MachineId],
+    ) -> Result<(), crate::Error> {
+        if machines.is_empty() {
+            // As if for a machine no rule's values name: an ANY or NONE rule decides.
+            return self.check(caller, action, &[("machines", "*")]);
+        }
+        for machine in machines {
+            self.check(caller, action, &[("machines", machine_object(machine))])?;
+        }
+        Ok(())
+    }
+
+    /// Whether `caller` may see `machine` under `action` (GET_MAINTENANCE_SCHEDULE and
+    /// GET_MAINTENANCE_STATUS leave out the machines it may not see, as Mesos).
+    pub(crate) fn sees_machine(
+        &self,
+        caller: &Caller,
+        action: Action,
+        machine: &wasmesos_proto::v1::MachineId,
+    ) -> bool {
+        self.allows(caller, action, &[("machines", machine_object(machine))])
+    }
+
     /// SUBSCRIBE: binds the framework to the caller's principal and checks
     /// `register_frameworks` for each of its roles. An authenticated caller's principal is
     /// the framework's (a different `FrameworkInfo.principal` is refused, as Mesos refuses
@@ -296,6 +328,15 @@ impl Default for Security {
             max_frameworks_per_principal: DEFAULT_MAX_FRAMEWORKS_PER_PRINCIPAL,
             max_upload_bytes_per_principal: None,
         }
+    }
+}
+
+/// A machine as an ACL object: its hostname, else its IP.
+fn machine_object(machine: &wasmesos_proto::v1::MachineId) -> &str {
+    if machine.hostname.is_empty() {
+        &machine.ip
+    } else {
+        &machine.hostname
     }
 }
 

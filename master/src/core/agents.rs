@@ -66,6 +66,9 @@ impl Core {
         }
         let total = resources_from_proto(info.resources.as_ref(), Amounts::NonNegative)
             .map_err(|why| invalid("agent.resources", why))?;
+        if let Some(refused) = self.refuse_on_down_machine(&info) {
+            return refused;
+        }
         // Commands queued for the agent's previous stream would arrive before `registered`
         // on the new one: they are dropped; what this registration queues is kept.
         self.outbox.commands.remove(info.id.as_str());
@@ -119,6 +122,7 @@ impl Core {
             .insert(0, registered);
         self.shut_down_removed_frameworks(&agent_id, &req.tasks);
         self.continue_drain(&AgentId::from(agent_id.as_str()), now);
+        self.refresh_unavailability(&AgentId::from(agent_id.as_str()), now);
         self.request_allocation(now);
         Ok(Registration::Accepted { agent_id })
     }
@@ -145,7 +149,7 @@ impl Core {
     }
 
     /// The `registered` command that opens every command stream.
-    fn registered_command(&self, agent_id: &str) -> AgentCommand {
+    pub(super) fn registered_command(&self, agent_id: &str) -> AgentCommand {
         let registered = agent_command::Registered {
             agent_id: agent_id.to_string(),
             heartbeat_interval_seconds: self.config.agent_heartbeat_interval.as_secs_f64(),

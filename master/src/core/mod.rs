@@ -10,6 +10,7 @@ mod agents;
 mod convert;
 mod drain;
 mod frameworks;
+mod maintenance;
 mod offers;
 mod operations;
 mod outbox;
@@ -35,6 +36,7 @@ use wasmesos_proto::v1::MasterInfo;
 
 pub use agents::Registration;
 pub use frameworks::Subscription;
+pub use maintenance::MAX_MAINTENANCE_BYTES;
 pub use outbox::Outbox;
 pub use snapshot::{
     AgentView, ClusterResources, DrainView, FrameworkView, MasterView, ResourceMap, ResourceValue,
@@ -96,6 +98,8 @@ pub struct Core {
     preemptions: preemption::Preemptions,
     /// Whether an operator set a quota since start (preemption then watches guarantees).
     quota_set_at_runtime: bool,
+    /// The maintenance schedule, machine modes and inverse offers (`maintenance/`).
+    maintenance: maintenance::Maintenance,
     /// Counters bumped where things happen; read by `/metrics`.
     metrics: Arc<Metrics>,
 }
@@ -132,6 +136,7 @@ impl Core {
             deactivated: HashMap::new(),
             preemptions: preemption::Preemptions::default(),
             quota_set_at_runtime: false,
+            maintenance: maintenance::Maintenance::default(),
             metrics: Arc::default(),
         })
     }
@@ -204,12 +209,17 @@ impl Core {
         .min()
     }
 
-    /// The allocator's next filter expiry, unless the last round already passed it (so a
-    /// stale entry can never make the actor spin).
+    /// The allocator's next filter expiry (offers' or inverse offers'), unless the last
+    /// round already passed it (so a stale entry can never make the actor spin).
     fn filter_expiry(&self) -> Option<Time> {
-        self.allocator
-            .next_filter_expiry()
-            .filter(|at| self.last_round.is_none_or(|last| *at > last))
+        [
+            self.allocator.next_filter_expiry(),
+            self.maintenance.answers.next_filter_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|at| self.last_round.is_none_or(|last| *at > last))
+        .min()
     }
 
     /// Asks for an allocation round one batch interval from now, unless one is due sooner.

@@ -39,6 +39,7 @@ impl Core {
                 hostname,
                 resources: Some(resources_to_proto(&allocation.resources)),
                 role: allocation.role.to_string(),
+                unavailability: self.unavailability_of(&allocation.agent_id),
             };
             tracing::debug!(offer_id = %id, framework_id = %allocation.framework_id,
                 agent_id = %allocation.agent_id, resources = %allocation.resources, "offer");
@@ -54,6 +55,7 @@ impl Core {
             };
             self.offers.insert(id, outstanding);
         }
+        self.send_inverse_offers(now);
     }
 
     /// DECLINE: the offers' resources return to the pool, filtered from this framework on
@@ -115,6 +117,7 @@ impl Core {
     /// Takes back every outstanding offer of a framework, telling it with RESCIND events
     /// when `tell` is set and it is connected.
     pub(super) fn recover_offers_of(&mut self, framework_id: &FrameworkId, tell: bool, now: Time) {
+        self.recover_inverse_offers_of(framework_id, tell, now);
         let ids: Vec<String> = self
             .offers
             .iter()
@@ -177,6 +180,8 @@ impl Core {
                 tracing::debug!(offer_id = %id, "offer timed out");
                 self.send_rescind(&offer.framework_id, id);
                 self.recover_offer(&offer, None, now);
+            } else {
+                self.expire_inverse_offer(&id, now);
             }
         }
     }

@@ -84,6 +84,7 @@ impl Core {
         };
         tracing::warn!(agent_id = %id, ?departure, why, "agent left");
         self.rescind_offers_on(id);
+        self.maintenance_agent_left(id, now);
         // FAILURE first: the proto promises the task updates follow it.
         for (framework_id, framework) in &self.frameworks {
             if framework.connected {

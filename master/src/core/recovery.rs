@@ -39,6 +39,7 @@ impl Core {
     ) -> Result<Self, Error> {
         let mut core = Self::new(config, master, unix_origin)?;
         let (agents, frameworks, tasks) = (snapshot.agents, snapshot.frameworks, snapshot.tasks);
+        core.recover_maintenance_record(snapshot.maintenance);
         for record in frameworks.into_values() {
             core.recover_framework(record)?;
         }

@@ -93,6 +93,45 @@ pub(crate) fn to_mesos(event: native::Event, format: ReservationFormat) -> Vec<E
         }],
         Native::Error(e) => vec![error(e.message)],
         Native::Heartbeat(_) => vec![heartbeat()],
+        Native::InverseOffers(o) => vec![Event {
+            r#type: Some(event::Type::InverseOffers as i32),
+            inverse_offers: Some(event::InverseOffers {
+                inverse_offers: o
+                    .inverse_offers
+                    .iter()
+                    .map(inverse_offer_to_mesos)
+                    .collect(),
+            }),
+            ..Default::default()
+        }],
+        Native::RescindInverseOffer(r) => vec![Event {
+            r#type: Some(event::Type::RescindInverseOffer as i32),
+            rescind_inverse_offer: Some(event::RescindInverseOffer {
+                inverse_offer_id: mesos::OfferId {
+                    value: r.inverse_offer_id,
+                },
+            }),
+            ..Default::default()
+        }],
+    }
+}
+
+/// An inverse offer for a whole agent: no resources, as Mesos's maintenance sends them.
+fn inverse_offer_to_mesos(offer: &native::InverseOffer) -> mesos::InverseOffer {
+    mesos::InverseOffer {
+        id: mesos::OfferId {
+            value: offer.id.clone(),
+        },
+        framework_id: mesos::FrameworkId {
+            value: offer.framework_id.clone(),
+        },
+        agent_id: Some(mesos::AgentId {
+            value: offer.agent_id.clone(),
+        }),
+        unavailability: super::maintenance::unavailability_to_mesos(
+            &offer.unavailability.unwrap_or_default(),
+        ),
+        ..Default::default()
     }
 }
 
@@ -122,6 +161,10 @@ fn offer_to_mesos(offer: &native::Offer, format: ReservationFormat) -> mesos::Of
         allocation_info: role.map(|role| mesos::resource::AllocationInfo {
             role: Some(role.to_string()),
         }),
+        unavailability: offer
+            .unavailability
+            .as_ref()
+            .map(super::maintenance::unavailability_to_mesos),
         ..Default::default()
     }
 }

@@ -66,6 +66,9 @@ mesos_messages! {
     wasmesos_proto::mesos::v1::TaskStatus => "mesos.v1.TaskStatus",
     wasmesos_proto::mesos::v1::Resource => "mesos.v1.Resource",
     wasmesos_proto::mesos::v1::TaskInfo => "mesos.v1.TaskInfo",
+    wasmesos_proto::mesos::v1::MachineId => "mesos.v1.MachineID",
+    wasmesos_proto::mesos::v1::maintenance::Schedule => "mesos.v1.maintenance.Schedule",
+    wasmesos_proto::mesos::v1::maintenance::ClusterStatus => "mesos.v1.maintenance.ClusterStatus",
 }
 
 /// `message` as Mesos writes it, as a JSON value (objects sorted by key).

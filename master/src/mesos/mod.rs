@@ -7,6 +7,7 @@
 //! | `POST /api/v1` | the operator API: the GET_* calls, weights, quota, reservations, and SUBSCRIBE's event stream ([`operator`]) |
 //! | `/master/state`, `/master/state.json`, `/state.json`, `/master/frameworks`, `/master/slaves`, `/master/tasks`, `/master/roles` | the state in Mesos's JSON ([`legacy`]) |
 //! | `/master/health`, `/master/redirect`, `/metrics/snapshot` | health, a 307 to the leader, Mesos-named metrics |
+//! | `/maintenance/schedule`, `/maintenance/status`, `/machine/down`, `/machine/up` (also under `/master/`) | Mesos's maintenance endpoints ([`maintenance`]) |
 //!
 //! Every call goes through the same [`Actor`] operations as the native gRPC scheduler
 //! service, so a Mesos framework and a native one share offers, roles and DRF shares. This
@@ -22,6 +23,7 @@ pub(crate) mod codec;
 mod events;
 pub(crate) mod json;
 mod legacy;
+pub(crate) mod maintenance;
 pub(crate) mod operator;
 pub mod recordio;
 pub(crate) mod resources;
@@ -104,7 +106,33 @@ pub(crate) fn routes(api: MesosApi) -> Router {
         .route("/master/health", get(legacy::health))
         .route("/master/redirect", get(legacy::redirect))
         .route("/metrics/snapshot", get(legacy::metrics))
+        .merge(maintenance_routes())
         .with_state(api)
+}
+
+/// Mesos's maintenance endpoints, at the root and under `/master/` as Mesos serves them.
+fn maintenance_routes() -> Router<MesosApi> {
+    let mut router = Router::new();
+    for prefix in ["", "/master"] {
+        router = router
+            .route(
+                &format!("{prefix}/maintenance/schedule"),
+                get(maintenance::get_schedule).post(maintenance::post_schedule),
+            )
+            .route(
+                &format!("{prefix}/maintenance/status"),
+                get(maintenance::get_status),
+            )
+            .route(
+                &format!("{prefix}/machine/down"),
+                post(maintenance::machine_down),
+            )
+            .route(
+                &format!("{prefix}/machine/up"),
+                post(maintenance::machine_up),
+            );
+    }
+    router.layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 fn unix_now() -> f64 {

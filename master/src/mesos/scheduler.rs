@@ -270,6 +270,30 @@ async fn dispatch(
             };
             done(api.actor.message(req).await)
         }
+        call::Type::AcceptInverseOffers => {
+            let accept = call
+                .accept_inverse_offers
+                .ok_or_else(|| missing("accept_inverse_offers"))?;
+            let req = native::InverseOffersAnswer {
+                framework_id,
+                inverse_offer_ids: ids(&accept.inverse_offer_ids)?,
+                filters: filters(accept.filters.as_ref()),
+            };
+            let answer = wasmesos_allocator::InverseOfferAnswer::Accept;
+            done(api.actor.answer_inverse_offers(req, answer).await)
+        }
+        call::Type::DeclineInverseOffers => {
+            let decline = call
+                .decline_inverse_offers
+                .ok_or_else(|| missing("decline_inverse_offers"))?;
+            let req = native::InverseOffersAnswer {
+                framework_id,
+                inverse_offer_ids: ids(&decline.inverse_offer_ids)?,
+                filters: filters(decline.filters.as_ref()),
+            };
+            let answer = wasmesos_allocator::InverseOfferAnswer::Decline;
+            done(api.actor.answer_inverse_offers(req, answer).await)
+        }
         // A request names what a task waits for: the master may preempt lower-priority
         // tasks for it (the priority of the framework's role).
         call::Type::Request => {
@@ -290,12 +314,9 @@ async fn dispatch(
             }
             Ok(())
         }
-        // wasmesos has no inverse offers (no maintenance schedule), so answering one is a
-        // no-op, as for an unknown id.
-        call::Type::AcceptInverseOffers
-        | call::Type::DeclineInverseOffers
-        | call::Type::AcknowledgeOperationStatus
-        | call::Type::ReconcileOperations => Ok(()),
+        // wasmesos has no offer operation feedback, so answering one is a no-op, as for
+        // an unknown id.
+        call::Type::AcknowledgeOperationStatus | call::Type::ReconcileOperations => Ok(()),
         call::Type::UpdateFramework => {
             let update = call
                 .update_framework

@@ -27,7 +27,7 @@ use prost::Message;
 
 pub(crate) use committer::{Committer, Release};
 pub use memory::MemoryRegistry;
-pub use records::{AgentRecord, FrameworkRecord, TaskRecord};
+pub use records::{AgentRecord, FrameworkRecord, MaintenanceRecord, TaskRecord};
 pub use redb_store::{REGISTRY_FILE, RedbRegistry};
 
 use crate::Error;
@@ -87,6 +87,8 @@ pub enum Op {
         /// The task.
         task_id: String,
     },
+    /// Replaces the maintenance schedule and machine modes.
+    PutMaintenance(MaintenanceRecord),
 }
 
 /// The tables a store keeps.
@@ -98,11 +100,18 @@ pub enum Table {
     Frameworks,
     /// [`TaskRecord`]s keyed by [`task_key`].
     Tasks,
+    /// The one [`MaintenanceRecord`], keyed by [`MaintenanceRecord::KEY`].
+    Maintenance,
 }
 
 impl Table {
     /// Every table, in load order.
-    pub const ALL: [Table; 3] = [Table::Agents, Table::Frameworks, Table::Tasks];
+    pub const ALL: [Table; 4] = [
+        Table::Agents,
+        Table::Frameworks,
+        Table::Tasks,
+        Table::Maintenance,
+    ];
 
     /// A stable name, usable as a table name or a path segment.
     pub fn name(self) -> &'static str {
@@ -110,6 +119,7 @@ impl Table {
             Table::Agents => "agents",
             Table::Frameworks => "frameworks",
             Table::Tasks => "tasks",
+            Table::Maintenance => "maintenance",
         }
     }
 }
@@ -169,6 +179,11 @@ impl Op {
                 key: task_key(&framework_id, &task_id),
                 value: None,
             },
+            Op::PutMaintenance(record) => put(
+                Table::Maintenance,
+                MaintenanceRecord::KEY.to_string(),
+                record.encode_to_vec(),
+            ),
         }
     }
 }
@@ -182,12 +197,17 @@ pub struct Snapshot {
     pub frameworks: BTreeMap<String, FrameworkRecord>,
     /// By [`task_key`].
     pub tasks: BTreeMap<String, TaskRecord>,
+    /// The maintenance schedule and machine modes, once one was posted.
+    pub maintenance: Option<MaintenanceRecord>,
 }
 
 impl Snapshot {
     /// Whether the registry holds nothing (a first start).
     pub fn is_empty(&self) -> bool {
-        self.agents.is_empty() && self.frameworks.is_empty() && self.tasks.is_empty()
+        self.agents.is_empty()
+            && self.frameworks.is_empty()
+            && self.tasks.is_empty()
+            && self.maintenance.is_none()
     }
 
     /// Applies one op, as a store would.
@@ -214,6 +234,7 @@ impl Snapshot {
             } => {
                 self.tasks.remove(&task_key(&framework_id, &task_id));
             }
+            Op::PutMaintenance(record) => self.maintenance = Some(record),
         }
     }
 
@@ -232,6 +253,7 @@ impl Snapshot {
                 let record = TaskRecord::decode(value)?;
                 self.tasks.insert(record.key(), record);
             }
+            Table::Maintenance => self.maintenance = Some(MaintenanceRecord::decode(value)?),
         }
         Ok(())
     }

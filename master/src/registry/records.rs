@@ -1,7 +1,9 @@
 //! The records the registry stores, as protobuf messages (prost derives), so that every
 //! backend stores the same bytes and a field can be added without breaking old files.
 
-use wasmesos_proto::v1::{AgentInfo, FrameworkInfo, TaskInfo, TaskStatus};
+use wasmesos_proto::v1::{
+    AgentInfo, FrameworkInfo, MachineInfo, MaintenanceSchedule, TaskInfo, TaskStatus,
+};
 
 use super::task_key;
 
@@ -99,4 +101,22 @@ impl TaskRecord {
     pub fn key(&self) -> String {
         task_key(&self.framework_id, self.task_id())
     }
+}
+
+/// The maintenance schedule as posted and the mode of every scheduled machine (DRAINING or
+/// DOWN; machines not listed are UP), as Mesos's registry keeps `schedules` and `machines`.
+/// One record, under [`MaintenanceRecord::KEY`].
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MaintenanceRecord {
+    /// The windows, in the order posted.
+    #[prost(message, optional, tag = "1")]
+    pub schedule: Option<MaintenanceSchedule>,
+    /// Each scheduled machine: its id as scheduled, its mode and its unavailability.
+    #[prost(message, repeated, tag = "2")]
+    pub machines: Vec<MachineInfo>,
+}
+
+impl MaintenanceRecord {
+    /// Its key in [`super::Table::Maintenance`].
+    pub const KEY: &'static str = "schedule";
 }

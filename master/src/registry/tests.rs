@@ -70,7 +70,26 @@ fn some_ops() -> Vec<Op> {
             task_id: "t2".into(),
         },
         agent("a2", true),
+        maintenance("db1"),
+        maintenance("db2"),
     ]
+}
+
+/// The maintenance record with one DOWN machine (a later one replaces it whole).
+fn maintenance(hostname: &str) -> Op {
+    use wasmesos_proto::v1::{MachineId, MachineInfo, MachineMode, MaintenanceSchedule};
+    let id = MachineId {
+        hostname: hostname.into(),
+        ip: "10.0.0.1".into(),
+    };
+    Op::PutMaintenance(MaintenanceRecord {
+        schedule: Some(MaintenanceSchedule::default()),
+        machines: vec![MachineInfo {
+            id: Some(id),
+            mode: MachineMode::MachineDown as i32,
+            unavailability: None,
+        }],
+    })
 }
 
 fn expected() -> Snapshot {
@@ -94,6 +113,13 @@ fn later_ops_win_and_removals_forget() {
     assert_eq!(snapshot.agents.len(), 2);
     assert!(snapshot.agents["a2"].removed);
     assert_eq!(snapshot.tasks.len(), 1);
+    let machines = snapshot.maintenance.as_ref().map(|m| m.machines.clone());
+    assert_eq!(
+        machines
+            .and_then(|m| m.first().and_then(|m| m.id.clone()))
+            .map(|id| id.hostname),
+        Some("db2".to_string())
+    );
     let t1 = &snapshot.tasks[&task_key("f/1", "t1")];
     assert_eq!(
         t1.status.as_ref().map(|s| s.state),

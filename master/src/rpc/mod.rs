@@ -4,6 +4,7 @@
 
 mod agent_channel;
 mod artifacts;
+pub(crate) mod maintenance;
 pub(crate) mod operator;
 pub(crate) mod queue;
 mod scheduler;

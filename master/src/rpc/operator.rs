@@ -18,11 +18,14 @@ use wasmesos_proto::v1::agent_client::AgentClient;
 use wasmesos_proto::v1::operator_server::Operator;
 use wasmesos_proto::v1::{
     ClusterState, DeactivateAgentRequest, DeactivateAgentResponse, DrainAgentRequest,
-    DrainAgentResponse, GetRolesRequest, GetRolesResponse, GetStateRequest, KillTaskRequest,
-    KillTaskResponse, MarkAgentGoneRequest, MarkAgentGoneResponse, ReactivateAgentRequest,
-    ReactivateAgentResponse, ReadFileRequest, ReadFileResponse, ReserveResourcesRequest,
-    ReserveResourcesResponse, SetQuotaRequest, SetQuotaResponse, UnreserveResourcesRequest,
-    UnreserveResourcesResponse, UpdateWeightsRequest, UpdateWeightsResponse,
+    DrainAgentResponse, GetMaintenanceScheduleRequest, GetMaintenanceStatusRequest,
+    GetRolesRequest, GetRolesResponse, GetStateRequest, KillTaskRequest, KillTaskResponse,
+    MachinesRequest, MaintenanceSchedule, MaintenanceStatus, MarkAgentGoneRequest,
+    MarkAgentGoneResponse, ReactivateAgentRequest, ReactivateAgentResponse, ReadFileRequest,
+    ReadFileResponse, ReserveResourcesRequest, ReserveResourcesResponse, SetQuotaRequest,
+    SetQuotaResponse, StartMaintenanceResponse, StopMaintenanceResponse, UnreserveResourcesRequest,
+    UnreserveResourcesResponse, UpdateMaintenanceScheduleRequest,
+    UpdateMaintenanceScheduleResponse, UpdateWeightsRequest, UpdateWeightsResponse,
 };
 
 use crate::Error;
@@ -332,5 +335,45 @@ impl Operator for OperatorService {
         self.check_agent_action(&caller, Action::ReactivateAgents, &req.agent_id)?;
         self.actor.reactivate_agent(req.agent_id).await?;
         Ok(Response::new(ReactivateAgentResponse {}))
+    }
+
+    #[tracing::instrument(name = "Operator.GetMaintenanceSchedule", skip_all)]
+    async fn get_maintenance_schedule(
+        &self,
+        request: Request<GetMaintenanceScheduleRequest>,
+    ) -> Result<Response<MaintenanceSchedule>, Status> {
+        self.get_schedule(request).await
+    }
+
+    #[tracing::instrument(name = "Operator.UpdateMaintenanceSchedule", skip_all)]
+    async fn update_maintenance_schedule(
+        &self,
+        request: Request<UpdateMaintenanceScheduleRequest>,
+    ) -> Result<Response<UpdateMaintenanceScheduleResponse>, Status> {
+        self.update_schedule(request).await
+    }
+
+    #[tracing::instrument(name = "Operator.GetMaintenanceStatus", skip_all)]
+    async fn get_maintenance_status(
+        &self,
+        request: Request<GetMaintenanceStatusRequest>,
+    ) -> Result<Response<MaintenanceStatus>, Status> {
+        self.get_status(request).await
+    }
+
+    #[tracing::instrument(name = "Operator.StartMaintenance", skip_all)]
+    async fn start_maintenance(
+        &self,
+        request: Request<MachinesRequest>,
+    ) -> Result<Response<StartMaintenanceResponse>, Status> {
+        self.start(request).await
+    }
+
+    #[tracing::instrument(name = "Operator.StopMaintenance", skip_all)]
+    async fn stop_maintenance(
+        &self,
+        request: Request<MachinesRequest>,
+    ) -> Result<Response<StopMaintenanceResponse>, Status> {
+        self.stop(request).await
     }
 }

@@ -6,8 +6,8 @@ use tonic::{Request, Response, Status};
 use wasmesos_proto::v1::scheduler_server::Scheduler;
 use wasmesos_proto::v1::{
     AcceptRequest, AcknowledgeRequest, CallResponse, DeclineRequest, Event,
-    FrameworkMessageRequest, KillRequest, ReconcileRequest, ResourceRequest, ReviveRequest,
-    SubscribeRequest, SuppressRequest, TeardownRequest, event,
+    FrameworkMessageRequest, InverseOffersAnswer, KillRequest, ReconcileRequest, ResourceRequest,
+    ReviveRequest, SubscribeRequest, SuppressRequest, TeardownRequest, event,
 };
 
 use std::sync::Arc;
@@ -196,5 +196,27 @@ impl Scheduler for SchedulerService {
     ) -> Result<Response<CallResponse>, Status> {
         let (req, _, _) = self.session(|r: &TeardownRequest| &r.framework_id, request)?;
         done(self.actor.teardown(req.framework_id).await)
+    }
+
+    #[tracing::instrument(name = "Scheduler.AcceptInverseOffers", skip_all,
+        fields(framework_id = %request.get_ref().framework_id))]
+    async fn accept_inverse_offers(
+        &self,
+        request: Request<InverseOffersAnswer>,
+    ) -> Result<Response<CallResponse>, Status> {
+        let (req, _, _) = self.session(|r: &InverseOffersAnswer| &r.framework_id, request)?;
+        let answer = wasmesos_allocator::InverseOfferAnswer::Accept;
+        done(self.actor.answer_inverse_offers(req, answer).await)
+    }
+
+    #[tracing::instrument(name = "Scheduler.DeclineInverseOffers", skip_all,
+        fields(framework_id = %request.get_ref().framework_id))]
+    async fn decline_inverse_offers(
+        &self,
+        request: Request<InverseOffersAnswer>,
+    ) -> Result<Response<CallResponse>, Status> {
+        let (req, _, _) = self.session(|r: &InverseOffersAnswer| &r.framework_id, request)?;
+        let answer = wasmesos_allocator::InverseOfferAnswer::Decline;
+        done(self.actor.answer_inverse_offers(req, answer).await)
     }
 }

@@ -6,6 +6,7 @@ mod completed;
 mod drain;
 mod fetch;
 mod lifecycle;
+mod maintenance;
 mod operations;
 mod partitions;
 mod preemption;

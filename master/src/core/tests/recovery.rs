@@ -295,6 +295,7 @@ fn only_what_acknowledgements_depend_on_is_written() {
                 Op::PutTask(_) => "task",
                 Op::RemoveTask { .. } => "forget",
                 Op::ForgetAgent(_) | Op::ForgetFramework(_) => "forget removed",
+                Op::PutMaintenance(_) => "maintenance",
             })
             .collect()
     };

@@ -20,6 +20,9 @@ pub(super) fn authorize(
     kind: call::Type,
     call: &Call,
 ) -> Result<(), Refusal> {
+    if let Some(checked) = crate::mesos::maintenance::authorize(security, caller, kind, call) {
+        return checked;
+    }
     use call::Type as T;
     let roles: Vec<&str> = match kind {
         T::UpdateWeights => call

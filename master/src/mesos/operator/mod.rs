@@ -4,12 +4,14 @@
 //!
 //! | calls | answer |
 //! |---|---|
-//! | GET_HEALTH, GET_VERSION, GET_FLAGS, GET_METRICS, GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_MASTER, GET_MAINTENANCE_STATUS, GET_MAINTENANCE_SCHEDULE | 200 and the Response, read from the published state snapshot ([`state`]) |
-//! | GET_ROLES, GET_WEIGHTS, GET_QUOTA | 200 and the Response, read through the actor (so a write just answered is seen) |
+//! | GET_HEALTH, GET_VERSION, GET_FLAGS, GET_METRICS, GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_MASTER | 200 and the Response, read from the published state snapshot ([`state`]) |
+//! | GET_ROLES, GET_WEIGHTS, GET_QUOTA, GET_MAINTENANCE_STATUS, GET_MAINTENANCE_SCHEDULE | 200 and the Response, read through the actor (so a write just answered is seen) |
+//! | UPDATE_MAINTENANCE_SCHEDULE, START_MAINTENANCE, STOP_MAINTENANCE | 200 with an empty body, 400 with Mesos's message ([`super::maintenance`]) |
 //! | UPDATE_WEIGHTS, UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA | 200 with an empty body, as Mesos |
 //! | RESERVE_RESOURCES, UNRESERVE_RESOURCES | 202 with an empty body, as Mesos |
 //! | SUBSCRIBE | 200 and a RecordIO stream of events ([`events`]) |
-//! | the others (files, logging level, volumes, maintenance changes, draining, teardown, agent gone) | 501 and why |
+//! | DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE, TEARDOWN | 200 with an empty body |
+//! | the others (files, logging level, volumes, operations) | 501 and why |
 //!
 //! Writes go through the same [`crate::actor::Actor`] operations as the native `Operator`
 //! gRPC service; reads never wait on the actor except the three that must see a write just
@@ -32,6 +34,7 @@ use crate::Error;
 use crate::auth::{Action, Caller};
 use axum::Extension;
 
+use super::maintenance;
 pub(crate) use events::Subscribers;
 pub(crate) use state::master_flags;
 
@@ -220,16 +223,18 @@ async fn dispatch(
         T::GetMaster => reply(R::GetMaster, |r| {
             r.get_master = Some(state::get_master(&snapshot()));
         }),
-        T::GetMaintenanceStatus => reply(R::GetMaintenanceStatus, |r| {
-            r.get_maintenance_status = Some(response::GetMaintenanceStatus {
-                status: Default::default(),
-            });
-        }),
-        T::GetMaintenanceSchedule => reply(R::GetMaintenanceSchedule, |r| {
-            r.get_maintenance_schedule = Some(response::GetMaintenanceSchedule {
-                schedule: Default::default(),
-            });
-        }),
+        T::GetMaintenanceStatus => {
+            let status = maintenance::status(api, caller).await?;
+            reply(R::GetMaintenanceStatus, |r| {
+                r.get_maintenance_status = Some(response::GetMaintenanceStatus { status });
+            })
+        }
+        T::GetMaintenanceSchedule => {
+            let schedule = maintenance::schedule(api, caller).await?;
+            reply(R::GetMaintenanceSchedule, |r| {
+                r.get_maintenance_schedule = Some(response::GetMaintenanceSchedule { schedule });
+            })
+        }
         T::GetRoles => {
             let roles = api.actor.roles().await.map_err(refusal)?;
             reply(R::GetRoles, |r| {
@@ -300,11 +305,32 @@ async fn dispatch(
         T::CreateVolumes | T::DestroyVolumes | T::GrowVolume | T::ShrinkVolume => {
             return Err(unsupported(kind, "wasmesos has no persistent volumes"));
         }
-        T::UpdateMaintenanceSchedule | T::StartMaintenance | T::StopMaintenance => {
-            return Err(unsupported(
-                kind,
-                "wasmesos has no maintenance schedules yet (DRAIN_AGENT takes an agent out of service)",
-            ));
+        T::UpdateMaintenanceSchedule => {
+            let schedule = call
+                .update_maintenance_schedule
+                .map(|u| u.schedule)
+                .unwrap_or_default();
+            return maintenance::update(api, &schedule)
+                .await
+                .map(|()| done(StatusCode::OK));
+        }
+        T::StartMaintenance => {
+            let machines = call
+                .start_maintenance
+                .map(|s| s.machines)
+                .unwrap_or_default();
+            return maintenance::start(api, &machines)
+                .await
+                .map(|()| done(StatusCode::OK));
+        }
+        T::StopMaintenance => {
+            let machines = call
+                .stop_maintenance
+                .map(|s| s.machines)
+                .unwrap_or_default();
+            return maintenance::stop(api, &machines)
+                .await
+                .map(|()| done(StatusCode::OK));
         }
         T::DrainAgent => {
             let drain = call.drain_agent.unwrap_or_default();
