@@ -6,9 +6,11 @@
 //! durations, what a command runs), its bookkeeping (`state/`: jobs, runs, retries and
 //! dependencies as a state machine with time as an argument), and the REST API (`api/`,
 //! axum). The durable copy of the state and the framework id is the SDK's `durable` (one
-//! redb file). `framework.rs` is the thin shell between the state and the master: the
-//! [`Scheduler`](wasmesos_sdk_scheduler::Scheduler) callbacks and the loop that steps the
-//! state on time and sends kills, revives and launches.
+//! redb file), written through `commit.rs`'s group commit: many runs and updates share one
+//! fsynced transaction, and nothing leaves Chronos before the writes it depends on are
+//! durable. `framework.rs` is the thin shell between the state and the master: the
+//! [`Scheduler`](wasmesos_sdk_scheduler::Scheduler) callbacks, the loop that steps the
+//! state on time and sends kills, revives and launches, and the committer.
 //!
 //! It never runs tasks itself (agents do) and has no leader election: one Chronos process
 //! per framework.
@@ -16,12 +18,13 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod commit;
 mod error;
 mod framework;
 pub mod model;
 pub mod state;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -74,31 +77,52 @@ pub async fn serve(
     let store = Durable::open(&config.work_dir, STATE_FILE)?;
     let mut driver_config = config.driver.clone();
     store.resume(&mut driver_config, FAILOVER_TIMEOUT)?;
+    // Updates are acknowledged by the committer, once their writes are durable.
+    driver_config.auto_acknowledge = false;
     let local = listener.local_addr().map_err(Error::Http)?;
     advertise_api(&mut driver_config, local);
-    let state = Arc::new(Mutex::new(state::State::load(store, config.retry_delay)?));
+    let state = state::State::load(store, config.retry_delay)?;
+    let journal = state.journal();
+    let state = Arc::new(Mutex::new(state));
     let driver = Driver::connect(driver_config).await?;
     let kick = Arc::new(Notify::new());
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),
+        journal: Arc::clone(&journal),
         kick: Arc::clone(&kick),
         leader: reachable_address(local),
     });
+    let mut commits = tokio::spawn(framework::run_commits(driver.clone(), Arc::clone(&journal)));
     let steps = tokio::spawn(framework::run_steps(
         driver.clone(),
         Arc::clone(&state),
+        Arc::clone(&journal),
         kick,
     ));
     let scheduler_driver = driver.clone();
-    let mut scheduler = framework::Chronos::new(Arc::clone(&state));
+    let mut scheduler = framework::Chronos::new(Arc::clone(&state), Arc::clone(&journal));
     let framework = tokio::spawn(async move { scheduler_driver.run(&mut scheduler).await });
     let app = api::router(ctx).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Http);
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let served = tokio::select! {
+        served = server.into_future() => served.map_err(Error::Http),
+        failed = &mut commits => Err(failed.unwrap_or_else(|panicked| {
+            Error::Scheduler(wasmesos_sdk_scheduler::Error::Store {
+                path: journal.store().path().to_owned(),
+                reason: format!("the committer did not finish: {panicked}"),
+            })
+        })),
+    };
     driver.stop();
     steps.abort();
     framework.abort();
+    commits.abort();
+    // What is staged and not yet written went nowhere; keeping it costs one commit.
+    if served.is_ok() {
+        let flushing = Arc::clone(&journal);
+        if let Ok(Err(err)) = tokio::task::spawn_blocking(move || flushing.commit()).await {
+            tracing::warn!(%err, "cannot write the last staged changes");
+        }
+    }
     served
 }
