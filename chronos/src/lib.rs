@@ -6,9 +6,11 @@
 //! durations, what a command runs), its bookkeeping (`state/`: jobs, runs, retries and
 //! dependencies as a state machine with time as an argument), and the REST API (`api/`,
 //! axum). The durable copy of the state and the framework id is the SDK's `durable` (one
-//! redb file, or ZooKeeper). `framework.rs` is the thin shell between the state and the master: the
-//! [`Scheduler`](wasmesos_sdk_scheduler::Scheduler) callbacks and the loop that steps the
-//! state on time and sends kills, revives and launches.
+//! redb file, or ZooKeeper), written through `commit.rs`'s group commit: many runs and
+//! updates share one durable transaction, and nothing leaves Chronos before the writes it
+//! depends on are durable. `framework.rs` is the thin shell between the state and the
+//! master: the [`Scheduler`](wasmesos_sdk_scheduler::Scheduler) callbacks, the loop that
+//! steps the state on time and sends kills, revives and launches, and the committer.
 //!
 //! It never runs tasks itself (agents do). With `--zk`, several Chronos processes elect a
 //! leader and keep the state in ZooKeeper; only the leader schedules, the others proxy the
@@ -17,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod commit;
 mod error;
 mod framework;
 pub mod model;
@@ -85,23 +88,46 @@ pub async fn serve(
     ha::serve(listener, store, api, |s, at| start(config, s, at), shutdown).await
 }
 
-/// Chronos on its loaded state: subscribed, stepping, behind its API.
+/// Chronos on its loaded state: subscribed, stepping, committing, behind its API.
 async fn start(
-    config: ChronosConfig,
+    mut config: ChronosConfig,
     store: Durable,
     leadership: Leadership,
 ) -> Result<Running, Error> {
+    // Updates are acknowledged by the committer, once their writes are durable.
+    config.driver.auto_acknowledge = false;
     let driver = ha::driver(config.driver, &store, &leadership, FAILOVER_TIMEOUT).await?;
-    let state = Arc::new(Mutex::new(state::State::load(store, config.retry_delay)?));
+    let state = state::State::load(store, config.retry_delay)?;
+    let journal = state.journal();
+    let state = Arc::new(Mutex::new(state));
     let kick = Arc::new(Notify::new());
     let ctx = Arc::new(api::Ctx {
         state: Arc::clone(&state),
+        journal: Arc::clone(&journal),
         kick: Arc::clone(&kick),
         leader: leadership.me().to_owned(),
     });
-    let steps = framework::run_steps(driver.clone(), Arc::clone(&state), kick);
-    let scheduler = framework::Chronos::new(state);
-    Ok(Running::start(api::router(ctx), driver, scheduler, steps))
+    let steps = framework::run_steps(
+        driver.clone(),
+        Arc::clone(&state),
+        Arc::clone(&journal),
+        kick,
+    );
+    let scheduler = framework::Chronos::new(Arc::clone(&state), Arc::clone(&journal));
+    let commits = framework::run_commits(driver.clone(), journal);
+    let stopping = driver.clone();
+    // The loop and the committer run beside the scheduler; a failed commit stops Chronos
+    // (nothing it stages is sent before it is durable, so nothing is lost).
+    let beside = async move {
+        tokio::select! {
+            () = steps => {}
+            err = commits => {
+                tracing::error!(%err, "a commit failed: Chronos stops");
+                stopping.stop();
+            }
+        }
+    };
+    Ok(Running::start(api::router(ctx), driver, scheduler, beside))
 }
 
 /// What every Chronos of a group answers itself: `/leader`, the leader's `host:port` (empty

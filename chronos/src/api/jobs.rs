@@ -85,7 +85,7 @@ pub async fn scheduled(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Result<Statu
             "a job with parents is added through /v1/scheduler/dependency",
         ));
     }
-    store(&ctx, job)
+    store(&ctx, job).await
 }
 
 /// `POST /v1/scheduler/dependency`: a job that runs after its parents.
@@ -96,7 +96,7 @@ pub async fn dependent(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Result<Statu
             parents: Vec::new(),
         };
     }
-    store(&ctx, job)
+    store(&ctx, job).await
 }
 
 fn read_job(body: &[u8]) -> Result<Job, ApiError> {
@@ -107,10 +107,8 @@ fn read_job(body: &[u8]) -> Result<Job, ApiError> {
     })
 }
 
-fn store(ctx: &Ctx, job: Job) -> Result<StatusCode, ApiError> {
-    ctx.lock()?.put(job, Timestamp::now())?;
-    ctx.changed();
-    Ok(StatusCode::NO_CONTENT)
+async fn store(ctx: &Ctx, job: Job) -> Result<StatusCode, ApiError> {
+    ctx.change(|state| state.put(job, Timestamp::now())).await
 }
 
 /// `PUT /v1/scheduler/job/{name}[?arguments=…]`: run it now.
@@ -123,18 +121,16 @@ pub async fn run_now(
         .get("arguments")
         .filter(|a| !a.trim().is_empty())
         .cloned();
-    ctx.lock()?.run_now(&name, arguments, Timestamp::now())?;
-    ctx.changed();
-    Ok(StatusCode::NO_CONTENT)
+    ctx.change(|state| state.run_now(&name, arguments, Timestamp::now()))
+        .await
 }
 
 pub async fn delete(
     State(ctx): State<Arc<Ctx>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.lock()?.delete(&name, Timestamp::now())?;
-    ctx.changed();
-    Ok(StatusCode::NO_CONTENT)
+    ctx.change(|state| state.delete(&name, Timestamp::now()))
+        .await
 }
 
 /// `DELETE /v1/scheduler/task/kill/{name}`: kill the job's tasks.
@@ -142,9 +138,8 @@ pub async fn kill(
     State(ctx): State<Arc<Ctx>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.lock()?.kill(&name, Timestamp::now())?;
-    ctx.changed();
-    Ok(StatusCode::NO_CONTENT)
+    ctx.change(|state| state.kill(&name, Timestamp::now()))
+        .await
 }
 
 /// Chronos's `Exporter`: `node,<job>,<lastState>,<currentState>` per job, then

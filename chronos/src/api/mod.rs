@@ -1,8 +1,9 @@
 //! Chronos's REST API on axum: `/v1/scheduler/jobs` (and `/search`), `/iso8601`,
 //! `/dependency`, `/job/{name}` (GET, PUT to start now, DELETE), `/task/kill/{name}`,
 //! `/graph/csv`, and `/leader`. Handlers parse and check what arrives (bounded bodies,
-//! Chronos's 400s), call one [`State`] operation under its lock, and wake the framework
-//! loop so kills and runs go out at once.
+//! Chronos's 400s), call one [`State`] operation under its lock, answer once its writes are
+//! durable (they share a group commit with whatever else is being written), and wake the
+//! framework loop so kills and runs go out at once.
 
 mod error;
 mod jobs;
@@ -11,12 +12,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use tokio::sync::Notify;
 
 pub use error::ApiError;
 
-use crate::state::State;
+use crate::commit::GroupCommit;
+use crate::state::{Refusal, State};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -25,6 +28,8 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[derive(Debug)]
 pub struct Ctx {
     pub state: Arc<Mutex<State>>,
+    /// Where the state's writes become durable.
+    pub journal: Arc<GroupCommit>,
     /// Wakes the framework loop after a change.
     pub kick: Arc<Notify>,
     /// `host:port` this Chronos answers on (its `/leader`).
@@ -39,8 +44,23 @@ impl Ctx {
         })
     }
 
-    fn changed(&self) {
+    /// Makes `change` to the state, then answers 204 once its writes are durable (a 500
+    /// when they cannot be) and wakes the framework loop.
+    async fn change<T>(
+        &self,
+        change: impl FnOnce(&mut State) -> Result<T, Refusal>,
+    ) -> Result<StatusCode, ApiError> {
+        let staged = {
+            let mut state = self.lock()?;
+            change(&mut state)?;
+            state.staged()
+        };
+        self.journal
+            .durable(staged)
+            .await
+            .map_err(|err| ApiError::from(Refusal::Store(err)))?;
         self.kick.notify_one();
+        Ok(StatusCode::NO_CONTENT)
     }
 }
 

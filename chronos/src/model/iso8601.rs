@@ -1,52 +1,40 @@
 //! ISO 8601 as Chronos reads it (Joda-Time's parsers): instants such as
 //! `2014-03-08T20:00:00.000Z` or `…+01:00` (a date alone, minutes alone and no zone are
-//! accepted too), durations such as `PT1S`, `P1DT12H`, `P1Y2M3W4DT5H6M7.5S`, and fixed time
-//! zones. Calendar arithmetic is done here, in the zone's local fields, so `P1M` from
-//! January 31st lands on the last day of February.
+//! accepted too) and durations such as `PT1S`, `P1DT12H`, `P1Y2M3W4DT5H6M7.5S`. Arithmetic
+//! is Joda's: years, months, weeks and days move the local date in the instant's zone (so
+//! `P1M` from January 31st lands on the last day of February, and `P1D` at 09:00 stays at
+//! 09:00 across a DST change), hours, minutes and seconds are elapsed time.
 
 use std::fmt::Write as _;
 
+use jiff::Span;
 use wasmesos_sdk_scheduler::time::{Timestamp, civil_from_days, days_from_civil};
+
+pub use super::zone::Zone;
 
 const MS_PER_DAY: i64 = 86_400_000;
 /// The last year a schedule may reach (Joda's four-digit years), which keeps all the
 /// calendar arithmetic far from overflow.
 const MAX_YEAR: i64 = 9999;
 
-/// A fixed offset from UTC, in minutes (named zones other than UTC are not known here).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Zone(pub i32);
-
-impl Zone {
-    /// `Z`, `UTC`, `GMT`, `+01:00`, `-0530`, `UTC+2`, `GMT-03:00`.
-    pub fn parse(text: &str) -> Option<Zone> {
-        let text = text.trim();
-        let rest = ["UTC", "GMT", "Etc/UTC", "Etc/GMT", "Z", "Zulu"]
-            .iter()
-            .filter_map(|name| text.strip_prefix(name))
-            .min_by_key(|rest| rest.len())
-            .unwrap_or(text);
-        if rest.is_empty() {
-            return Some(Zone(0));
-        }
-        let (sign, digits) = match rest.as_bytes().first()? {
-            b'+' => (1, &rest[1..]),
-            b'-' => (-1, &rest[1..]),
-            _ => return None,
-        };
-        let (hours, minutes) = match digits.split_once(':') {
-            Some((h, m)) => (h, m),
-            None if digits.len() > 2 => digits.split_at(digits.len() - 2),
-            None => (digits, "0"),
-        };
-        let hours: i32 = number(hours)?;
-        let minutes: i32 = number(minutes)?;
-        (hours <= 18 && minutes < 60).then_some(Zone(sign * (hours * 60 + minutes)))
+/// An offset as an instant's text writes it (`Z`, `+01:00`, `-0530`, `+02`), in seconds.
+fn written_offset(text: &str) -> Option<i32> {
+    if text == "Z" {
+        return Some(0);
     }
-
-    fn offset_ms(self) -> i64 {
-        i64::from(self.0) * 60_000
-    }
+    let (sign, digits) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = match digits.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if digits.len() > 2 => digits.split_at(digits.len() - 2),
+        None => (digits, "0"),
+    };
+    let hours: i32 = number(hours)?;
+    let minutes: i32 = number(minutes)?;
+    (hours <= 18 && minutes < 60).then_some(sign * (hours * 60 + minutes) * 60)
 }
 
 fn number<T: std::str::FromStr>(digits: &str) -> Option<T> {
@@ -57,7 +45,7 @@ fn number<T: std::str::FromStr>(digits: &str) -> Option<T> {
 }
 
 /// An instant and the zone it was written in (which calendar arithmetic follows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instant {
     /// Milliseconds since the Unix epoch (negative before 1970).
     pub millis: i64,
@@ -65,10 +53,10 @@ pub struct Instant {
 }
 
 impl Instant {
-    /// Parses `2014-03-08T20:00:00.000Z` and Joda's shorter forms. Without a zone in the
-    /// text, `default_zone` applies; `force_zone` (Chronos's `scheduleTimeZone`) keeps the
-    /// local fields but puts them in that zone.
-    pub fn parse(text: &str, force_zone: Option<Zone>) -> Option<Instant> {
+    /// Parses `2014-03-08T20:00:00.000Z` and Joda's shorter forms; no zone in the text is
+    /// UTC. `force_zone` (Chronos's `scheduleTimeZone`) keeps the local fields but puts
+    /// them in that zone, as Joda's `withZoneRetainFields` (the written offset is dropped).
+    pub fn parse(text: &str, force_zone: Option<&Zone>) -> Option<Instant> {
         let (date, time) = match text.split_once('T') {
             Some((date, time)) => (date, time),
             None => (text, ""),
@@ -85,24 +73,32 @@ impl Instant {
         }
         let zone_at = time.find(['Z', '+', '-']).unwrap_or(time.len());
         let (clock, zone_text) = time.split_at(zone_at);
-        let written_zone = if zone_text.is_empty() {
-            Zone(0)
+        let written = if zone_text.is_empty() {
+            0
         } else {
-            Zone::parse(zone_text)?
+            written_offset(zone_text)?
         };
         let local_ms = clock_ms(clock)?;
         let days = days_from_civil(year, month, day);
         let local = days.checked_mul(MS_PER_DAY)?.checked_add(local_ms)?;
-        let zone = force_zone.unwrap_or(written_zone);
-        Some(Instant {
-            millis: local.checked_sub(zone.offset_ms())?,
-            zone,
-        })
+        let as_written = local.checked_sub(i64::from(written) * 1000)?;
+        match force_zone {
+            None => Some(Instant {
+                millis: as_written,
+                zone: Zone::fixed(written)?,
+            }),
+            Some(zone) => Some(Instant {
+                millis: zone.resolve_local(local, as_written)?,
+                zone: zone.clone(),
+            }),
+        }
     }
 
-    /// Joda's `ISODateTimeFormat.dateTime`: `2014-03-08T20:00:00.000Z`, `…+01:00`.
-    pub fn format(self) -> String {
-        let local = self.millis + self.zone.offset_ms();
+    /// Joda's `ISODateTimeFormat.dateTime`: `2014-03-08T20:00:00.000Z`, `…+01:00`, with
+    /// the offset the zone has at that instant.
+    pub fn format(&self) -> String {
+        let offset = self.zone.offset_ms(self.millis).unwrap_or(0);
+        let local = self.millis + offset;
         let days = local.div_euclid(MS_PER_DAY);
         let ms = local.rem_euclid(MS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
@@ -110,50 +106,38 @@ impl Instant {
             (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
         let mut out =
             format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}");
-        match self.zone.0 {
-            0 => out.push('Z'),
-            offset => {
-                let sign = if offset < 0 { '-' } else { '+' };
-                let _ = write!(
-                    out,
-                    "{sign}{:02}:{:02}",
-                    offset.abs() / 60,
-                    offset.abs() % 60
-                );
+        if offset == 0 {
+            out.push('Z');
+        } else {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let seconds = offset.abs() / 1000;
+            let _ = write!(out, "{sign}{:02}:{:02}", seconds / 3600, seconds / 60 % 60);
+            if seconds % 60 != 0 {
+                let _ = write!(out, ":{:02}", seconds % 60);
             }
         }
         out
     }
 
-    /// `self + period`, in the zone's local calendar; `None` past the representable range.
-    pub fn plus(self, period: &Period) -> Option<Instant> {
-        let local = self.millis.checked_add(self.zone.offset_ms())?;
-        let days = local.div_euclid(MS_PER_DAY);
-        let ms = local.rem_euclid(MS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
-        let months =
-            i64::from(month) - 1 + period.years.checked_mul(12)?.checked_add(period.months)?;
-        let year = year.checked_add(months.div_euclid(12))?;
-        if !(0..=MAX_YEAR).contains(&year) {
+    /// `self + period` in its zone (Joda's `DateTime.plus(Period)`); `None` past the
+    /// representable range.
+    pub fn plus(&self, period: &Period) -> Option<Instant> {
+        let start = jiff::Timestamp::from_millisecond(self.millis).ok()?;
+        let next = start
+            .to_zoned_datetime(self.zone.time_zone().clone())
+            .checked_add(period.span()?)
+            .ok()?;
+        if i64::from(next.year()) > MAX_YEAR {
             return None;
         }
-        let month = u32::try_from(months.rem_euclid(12)).ok()? + 1;
-        let day = day.min(days_in_month(year, month));
-        let days = days_from_civil(year, month, day)
-            .checked_add(period.weeks.checked_mul(7)?)?
-            .checked_add(period.days)?;
-        let local = days
-            .checked_mul(MS_PER_DAY)?
-            .checked_add(ms)?
-            .checked_add(period.clock_ms()?)?;
         Some(Instant {
-            millis: local.checked_sub(self.zone.offset_ms())?,
-            zone: self.zone,
+            millis: next.timestamp().as_millisecond(),
+            zone: self.zone.clone(),
         })
     }
 
     /// As a [`Timestamp`] (instants before 1970 become 0).
-    pub fn timestamp(self) -> Timestamp {
+    pub fn timestamp(&self) -> Timestamp {
         Timestamp(u64::try_from(self.millis).unwrap_or(0))
     }
 }
@@ -275,6 +259,19 @@ impl Period {
         out
     }
 
+    /// As a jiff span, field by field (`None` beyond its ranges).
+    fn span(&self) -> Option<Span> {
+        Span::new()
+            .try_years(self.years)
+            .and_then(|s| s.try_months(self.months))
+            .and_then(|s| s.try_weeks(self.weeks))
+            .and_then(|s| s.try_days(self.days))
+            .and_then(|s| s.try_hours(self.hours))
+            .and_then(|s| s.try_minutes(self.minutes))
+            .and_then(|s| s.try_milliseconds(self.millis))
+            .ok()
+    }
+
     /// The length of the clock fields (hours, minutes, seconds) in milliseconds.
     fn clock_ms(&self) -> Option<i64> {
         self.hours
@@ -297,6 +294,12 @@ impl Period {
     /// Whether it has calendar fields (years, months), whose length varies.
     pub fn is_calendar(&self) -> bool {
         self.years != 0 || self.months != 0
+    }
+
+    /// Whether it has only clock fields, which are elapsed time in every zone (a day is 23
+    /// or 25 hours long across a DST change).
+    pub fn is_elapsed_time(&self) -> bool {
+        !self.is_calendar() && self.weeks == 0 && self.days == 0
     }
 }
 
@@ -371,13 +374,23 @@ mod tests {
 
     #[test]
     fn a_forced_zone_keeps_the_local_fields() {
-        let zone = Zone::parse("+02:00");
-        let forced = Instant::parse("2014-10-10T18:32:00Z", zone).expect("parses");
+        let plus_two = Zone::named("GMT+02:00").expect("a custom id");
+        let forced = Instant::parse("2014-10-10T18:32:00Z", Some(&plus_two)).expect("parses");
         assert_eq!(forced.format(), "2014-10-10T18:32:00.000+02:00");
         assert_eq!(forced.millis, at("2014-10-10T16:32:00Z").millis);
-        assert_eq!(Zone::parse("UTC"), Some(Zone(0)));
-        assert_eq!(Zone::parse("GMT-0530"), Some(Zone(-330)));
-        assert_eq!(Zone::parse("America/New_York"), None);
+        // Chronos's spec: the zone wins over the written offset (13:00-04:00 in PST is
+        // 13:00-08:00), and a date alone is midnight there.
+        let pst = Zone::named("PST").expect("known");
+        let both = Instant::parse("2008-03-01T13:00:00-04:00", Some(&pst)).expect("parses");
+        assert_eq!(both.millis, at("2008-03-01T13:00:00-08:00").millis);
+        assert_eq!(both.format(), "2008-03-01T13:00:00.000-08:00");
+        let date = Instant::parse("2008-03-01", Some(&pst)).expect("parses");
+        assert_eq!(date.millis, at("2008-03-01T00:00:00-08:00").millis);
+        let summer = Zone::named("Europe/London").expect("known");
+        let bst = Instant::parse("2024-07-01T09:00:00Z", Some(&summer)).expect("parses");
+        assert_eq!(bst.format(), "2024-07-01T09:00:00.000+01:00");
+        let winter = Instant::parse("2024-01-01T09:00:00+05:00", Some(&summer)).expect("parses");
+        assert_eq!(winter.format(), "2024-01-01T09:00:00.000Z");
     }
 
     #[test]

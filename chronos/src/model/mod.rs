@@ -1,11 +1,13 @@
 //! Chronos's job model: the job JSON (`job.rs`), its `schedule` (`schedule.rs`, on the
-//! ISO 8601 instants and durations of `iso8601.rs`), what a run executes (`command.rs`)
+//! ISO 8601 instants and durations of `iso8601.rs` and the time zones of `zone.rs`), what a
+//! run executes (`command.rs`)
 //! and the checks a new definition must pass, with Chronos's messages.
 
 pub mod command;
 pub mod iso8601;
 mod job;
 pub mod schedule;
+mod zone;
 
 pub use job::{EnvironmentVariable, Fetch, Job, Trigger};
 pub use schedule::Schedule;

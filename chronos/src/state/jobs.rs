@@ -1,5 +1,5 @@
 //! What clients ask of jobs: create or replace, delete, start now, kill its tasks. Each
-//! change is durable before it is answered.
+//! change is staged for the group commit; the API answers once it is durable.
 
 use std::collections::BTreeSet;
 
@@ -7,6 +7,7 @@ use wasmesos_sdk_scheduler::durable::Batch;
 use wasmesos_sdk_scheduler::time::Timestamp;
 
 use super::{Effect, JOBS, JobRecord, Phase, RUNS, Refusal, State};
+use crate::model::iso8601::Zone;
 use crate::model::{self, Job, Schedule, Trigger};
 
 impl State {
@@ -20,6 +21,10 @@ impl State {
                 schedule,
                 schedule_time_zone,
             } => {
+                if !schedule_time_zone.is_empty() && Zone::named(schedule_time_zone).is_none() {
+                    tracing::warn!(job = %job.name, zone = %schedule_time_zone,
+                        "unknown scheduleTimeZone: the schedule runs on UTC, as in Chronos");
+                }
                 if schedule.is_empty() {
                     *schedule = format!("R1/{}/PT24H", now.iso());
                 } else if schedule.split('/').nth(1).is_some_and(str::is_empty)
@@ -44,7 +49,7 @@ impl State {
         };
         let mut batch = Batch::default();
         batch.put(JOBS, &record.job.name, &record);
-        self.store.write(batch)?;
+        self.persist(batch);
         tracing::info!(job = %record.job.name, "job stored");
         self.jobs.insert(record.job.name.clone(), record);
         Ok(())
@@ -116,7 +121,7 @@ impl State {
             batch.put(JOBS, &child, &*entry);
         }
         batch.delete(JOBS, name);
-        self.store.write(batch)?;
+        self.persist(batch);
         self.jobs.remove(name);
         tracing::info!(job = %name, "job deleted");
         Ok(effects)
@@ -136,7 +141,7 @@ impl State {
         }
         let mut batch = Batch::default();
         self.enqueue(name, now, 0, arguments, &mut batch);
-        self.store.write(batch)?;
+        self.persist(batch);
         Ok(())
     }
 
@@ -147,7 +152,7 @@ impl State {
         }
         let mut batch = Batch::default();
         let effects = self.kill_runs(name, now, &mut batch);
-        self.store.write(batch)?;
+        self.persist(batch);
         Ok(effects)
     }
 

@@ -6,7 +6,10 @@
 //!
 //! The order of writes is the point: a run is stored (with the schedule already moved past
 //! it, in the same transaction) before its task is launched, and stored as launched before
-//! the launch is sent, so a restarted Chronos neither misses nor repeats it.
+//! the launch is sent, so a restarted Chronos neither misses nor repeats it. Each operation
+//! stages its writes in the [`GroupCommit`]'s open group and returns at once; its caller
+//! waits for [`State::staged`] to be durable before anything that depends on them leaves
+//! Chronos.
 
 mod clock;
 mod jobs;
@@ -16,6 +19,7 @@ mod status;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +29,7 @@ use wasmesos_sdk_scheduler::time::Timestamp;
 pub use wasmesos_sdk_scheduler::Launch;
 
 use crate::Error;
+use crate::commit::{GroupCommit, Ticket};
 use crate::model::Job;
 
 const JOBS: &str = "jobs";
@@ -137,7 +142,9 @@ pub fn parse_task_id(id: &str) -> Option<(Timestamp, u32, &str)> {
 /// All of Chronos's state.
 #[derive(Debug)]
 pub struct State {
-    store: Durable,
+    journal: Arc<GroupCommit>,
+    /// The group holding the last writes staged.
+    staged: Ticket,
     jobs: BTreeMap<String, JobRecord>,
     runs: BTreeMap<String, Run>,
     retry_delay: Duration,
@@ -153,7 +160,8 @@ impl State {
         let jobs = store.load::<JobRecord>(JOBS)?.into_iter().collect();
         let runs = store.load::<Run>(RUNS)?.into_iter().collect();
         Ok(State {
-            store,
+            journal: Arc::new(GroupCommit::new(store)),
+            staged: Ticket::default(),
             jobs,
             runs,
             retry_delay,
@@ -163,7 +171,24 @@ impl State {
     }
 
     pub fn store(&self) -> &Durable {
-        &self.store
+        self.journal.store()
+    }
+
+    /// The group commit its writes go through (the framework runs its committer).
+    pub fn journal(&self) -> Arc<GroupCommit> {
+        Arc::clone(&self.journal)
+    }
+
+    /// The group holding the last writes staged: whatever the state told its caller to send
+    /// (launches, kills, an API answer) waits until it is durable.
+    pub fn staged(&self) -> Ticket {
+        self.staged
+    }
+
+    /// Writes what is staged now, without the committer task (for tests and benchmarks
+    /// that drive the state in virtual time).
+    pub fn flush(&self) -> Result<(), Error> {
+        self.journal.commit().map(drop)
     }
 
     pub fn jobs(&self) -> impl Iterator<Item = &Job> {
@@ -239,10 +264,10 @@ impl State {
         }
     }
 
-    /// Writes `batch`, logging a failure (used where no client waits for the answer).
-    fn persist(&self, batch: Batch) {
-        if let Err(err) = self.store.write(batch) {
-            tracing::error!(%err, "cannot write Chronos's state");
+    /// Stages `batch` in the open group (durable with it; see [`State::staged`]).
+    fn persist(&mut self, batch: Batch) {
+        if !batch.is_empty() {
+            self.staged = self.journal.stage(batch);
         }
     }
 }

@@ -78,23 +78,9 @@ impl State {
                 });
             }
         }
-        // Stored before anything is sent: a crash after this launches nothing twice, and a
-        // run that could not be stored (a leader that lost ZooKeeper) is not launched.
-        if let Err(err) = self.store.write(batch) {
-            tracing::error!(%err, "cannot record the runs to launch; launching none");
-            for launch in launches {
-                for info in &launch.tasks {
-                    if let Some(run) = self.runs.get_mut(&info.task_id) {
-                        run.phase = Phase::Queued;
-                        run.agent_id.clear();
-                        run.launched_at = None;
-                        run.confirmed = true;
-                    }
-                }
-                unused.push(launch.offer_id);
-            }
-            return (Vec::new(), unused);
-        }
+        // Stored before anything is sent (the launches wait for this group's commit): a
+        // crash after this launches nothing twice, and a failed commit stops Chronos.
+        self.persist(batch);
         (launches, unused)
     }
 }

@@ -222,6 +222,7 @@ fn a_dependent_job_runs_once_all_its_parents_succeeded() {
         "one parent is not enough"
     );
     // The state survives a reload between the two parents.
+    state.flush().expect("flush");
     drop(state);
     let mut state = open(dir.path());
     state.on_status(&status(&ids[1], TaskState::TaskFinished), at(2));
@@ -239,6 +240,7 @@ fn runs_are_kept_across_a_reload_and_never_queued_twice() {
     );
     let ids = launch(&mut state, at(0));
     assert_eq!(ids.len(), 1);
+    state.flush().expect("flush");
     drop(state);
     let mut state = open(dir.path());
     assert!(

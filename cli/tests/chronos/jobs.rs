@@ -1,10 +1,11 @@
 //! Jobs through their lives over HTTP: a repeating job runs its count, a dependent job runs
-//! after its parent, a manual run, deletion, a failing job retried and counted once, and
-//! requests Chronos refuses with its status.
+//! after its parent, a manual run, deletion, a failing job retried and counted once,
+//! schedules in time zones, and requests Chronos refuses with its status.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use wasmesos_sdk_scheduler::time::Timestamp;
 
 use crate::common::{Env, schedule};
 
@@ -184,4 +185,40 @@ async fn odd_requests_get_chronos_status_and_message() {
     env.add(&job).await;
     let (status, body) = env.call("GET", "/leader", None).await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// `scheduleTimeZone` as Chronos reads it: the start's local fields are read in the zone
+/// (whatever offset the start was written with), the rewritten schedule carries the zone's
+/// offset, and a zone Chronos does not know is no error: it is GMT there, UTC here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_run_in_their_time_zone_and_an_unknown_zone_is_utc() {
+    let env = Env::start().await;
+    let at = Timestamp::now().plus(Duration::from_secs(2));
+    let kolkata = Timestamp(at.0 + 330 * 60_000).iso(); // at's local time, written as UTC
+    let unknown = at.iso().replace('Z', "+05:00"); // at's UTC time, written at +05:00
+    for (name, start, zone) in [
+        ("in-kolkata", kolkata, "Asia/Kolkata"),
+        ("in-no-zone", unknown, "Mars/Olympus"),
+    ] {
+        let mut job = env.job(name, "", &format!("R1/{start}/PT1S"));
+        job["scheduleTimeZone"] = json!(zone);
+        let (status, body) = env.call("POST", "/v1/scheduler/iso8601", Some(&job)).await;
+        assert_eq!((status, body.as_str()), (204, ""), "{zone}: {body}");
+    }
+    // Read any other way, the starts would be hours in the past, beyond the epsilon, and
+    // never run.
+    for (name, offset, zone) in [
+        ("in-kolkata", "+05:30", "Asia/Kolkata"),
+        ("in-no-zone", "Z", "Mars/Olympus"),
+    ] {
+        let job = env
+            .job_when("the zoned run", name, |j| count(j, "successCount") == 1)
+            .await;
+        let schedule = job["schedule"].as_str().unwrap_or_default();
+        assert!(
+            schedule.starts_with("R0/") && schedule.ends_with(&format!("{offset}/PT1S")),
+            "{job}"
+        );
+        assert_eq!(job["scheduleTimeZone"], zone, "kept as given: {job}");
+    }
 }

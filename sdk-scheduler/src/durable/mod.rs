@@ -72,6 +72,17 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+
+    /// How many puts and deletes it holds.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Adds `other`'s writes after these: both apply in one transaction, in order (a
+    /// framework's group commit).
+    pub fn append(&mut self, other: Batch) {
+        self.ops.extend(other.ops);
+    }
 }
 
 impl Durable {
