@@ -129,8 +129,7 @@ pub async fn delete(
     State(ctx): State<Arc<Ctx>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.change(|state| state.delete(&name, Timestamp::now()))
-        .await
+    ctx.change(|state| state.delete(&name)).await
 }
 
 /// `DELETE /v1/scheduler/task/kill/{name}`: kill the job's tasks.
@@ -138,8 +137,7 @@ pub async fn kill(
     State(ctx): State<Arc<Ctx>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.change(|state| state.kill(&name, Timestamp::now()))
-        .await
+    ctx.change(|state| state.kill(&name)).await
 }
 
 /// Chronos's `Exporter`: `node,<job>,<lastState>,<currentState>` per job, then

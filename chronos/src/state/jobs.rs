@@ -85,12 +85,12 @@ impl State {
     /// Deletes a job and kills its runs. Its children keep running after its own parents
     /// (or, when it was scheduled and they have no other parent, on its schedule), as
     /// Chronos rewires them.
-    pub fn delete(&mut self, name: &str, now: Timestamp) -> Result<Vec<Effect>, Refusal> {
+    pub fn delete(&mut self, name: &str) -> Result<Vec<Effect>, Refusal> {
         let Some(record) = self.jobs.get(name).cloned() else {
             return Err(not_found(name));
         };
         let mut batch = Batch::default();
-        let effects = self.kill_runs(name, now, &mut batch);
+        let effects = self.kill_runs(name, &mut batch);
         let children: Vec<String> = self
             .jobs
             .values()
@@ -146,17 +146,17 @@ impl State {
     }
 
     /// Kills every task of `name` and forgets its queued runs.
-    pub fn kill(&mut self, name: &str, now: Timestamp) -> Result<Vec<Effect>, Refusal> {
+    pub fn kill(&mut self, name: &str) -> Result<Vec<Effect>, Refusal> {
         if !self.jobs.contains_key(name) {
             return Err(not_found(name));
         }
         let mut batch = Batch::default();
-        let effects = self.kill_runs(name, now, &mut batch);
+        let effects = self.kill_runs(name, &mut batch);
         self.persist(batch);
         Ok(effects)
     }
 
-    fn kill_runs(&mut self, name: &str, now: Timestamp, batch: &mut Batch) -> Vec<Effect> {
+    fn kill_runs(&mut self, name: &str, batch: &mut Batch) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.runs.retain(|id, run| {
             if run.job != name {
@@ -167,7 +167,9 @@ impl State {
                 return false;
             }
             run.killed = true;
-            run.kill_sent = Some(now);
+            // Not marked sent: the step the API kicks once this is stored sends the kill at
+            // once (a caller that sends these effects itself only doubles an idempotent kill).
+            run.kill_sent = None;
             batch.put(RUNS, id, &*run);
             effects.push(Effect::Kill {
                 task_id: id.clone(),

@@ -281,7 +281,7 @@ fn run_now_kill_and_delete() {
     let ids = launch(&mut state, at(0));
     assert_eq!(ids, vec![task_id(at(0), 0, "p")]);
     let effects = state
-        .kill("p", at(1))
+        .kill("p")
         .map_err(|r| format!("{r:?}"))
         .expect("killed");
     assert_eq!(
@@ -289,6 +289,14 @@ fn run_now_kill_and_delete() {
         vec![Effect::Kill {
             task_id: ids[0].clone()
         }]
+    );
+    // The API drops those effects: the next step sends the kill at once, not after the
+    // retry interval.
+    assert!(
+        state.step(at(1)).contains(&Effect::Kill {
+            task_id: ids[0].clone()
+        }),
+        "the kill goes out at the next step"
     );
     state.on_status(&status(&ids[0], TaskState::TaskKilled), at(2));
     let p = state.job("p").expect("job");
@@ -298,7 +306,7 @@ fn run_now_kill_and_delete() {
         "a kill counts as neither"
     );
     state
-        .delete("p", at(3))
+        .delete("p")
         .map_err(|r| format!("{r:?}"))
         .expect("deleted");
     assert!(state.job("p").is_none());
@@ -307,10 +315,7 @@ fn run_now_kill_and_delete() {
         Some("R/2026-01-01T01:00:00Z/PT1H"),
         "the child takes the schedule"
     );
-    assert!(matches!(
-        state.delete("p", at(3)),
-        Err(Refusal::NotFound(_))
-    ));
+    assert!(matches!(state.delete("p"), Err(Refusal::NotFound(_))));
     assert_eq!(
         parse_task_id(&task_id(at(0), 2, "a_b.c")),
         Some((at(0), 2, "a_b.c"))
