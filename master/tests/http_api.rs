@@ -271,7 +271,8 @@ async fn state_json_has_the_documented_shape() {
                 "agent_id": "<redacted>", "state": "RUNNING", "reason": "", "message": "",
                 "resources": {"cpus": 0.5, "mem_bytes": 1e6, "ports": "[31000-31000]"},
                 "executor_digest": "<redacted>", "started_time": "<redacted>",
-                "updated_time": "<redacted>", "exit_code": null, "healthy": null, "terminal": false
+                "updated_time": "<redacted>", "exit_code": null, "healthy": null, "terminal": false,
+                "suspended": false
             },
             {
                 "task_id": "t2", "name": "t2-name", "framework_id": "<redacted>",
@@ -279,7 +280,8 @@ async fn state_json_has_the_documented_shape() {
                 "message": "",
                 "resources": {"cpus": 0.5, "mem_bytes": 1e6, "ports": "[31001-31001]"},
                 "executor_digest": "<redacted>", "started_time": "<redacted>",
-                "updated_time": "<redacted>", "exit_code": 3, "healthy": null, "terminal": true
+                "updated_time": "<redacted>", "exit_code": 3, "healthy": null, "terminal": true,
+                "suspended": false
             }
         ],
         "roles": [

@@ -235,7 +235,7 @@ mod tests {
             );
             assert_eq!(Reason::from_code(reason.code()), Some(reason));
         }
-        assert_eq!(seen.len(), 28);
+        assert_eq!(seen.len(), 30);
         assert_eq!(Reason::from_code("out_of_luck"), None);
     }
 
