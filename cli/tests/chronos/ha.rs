@@ -76,9 +76,16 @@ async fn a_repeating_job_survives_a_killed_leader_without_a_duplicate_run() {
         (8, 8),
         "one task per scheduled time: {tasks:?}"
     );
+    // A leader killed after it stored a run as launched but before the launch left loses
+    // that launch: the new leader finds the run unknown to the master and retries it (an
+    // attempt 1). That is no duplicate: eight tasks in all, one per occurrence.
+    let retries = tasks
+        .iter()
+        .filter(|t| t.split('_').nth(2) != Some("0"))
+        .count();
     assert!(
-        tasks.iter().all(|t| t.split('_').nth(2) == Some("0")),
-        "no retries: {tasks:?}"
+        retries <= 1,
+        "at most the run in flight is retried: {tasks:?}"
     );
     follower.kill().await.expect("stop the second Chronos");
 }
