@@ -18,7 +18,7 @@ use wasmesos_proto::{
     DrainAgentRequest, FrameworkInfo, GetAgentStateRequest, GetMaintenanceScheduleRequest,
     GetMaintenanceStatusRequest, GetStateRequest, KillRequest, MachineId, MachinesRequest,
     MaintenanceSchedule, MaintenanceWindow, MarkAgentGoneRequest, Quota, ReadFileRequest,
-    Resources, SandboxFile, SetQuotaRequest, SubscribeRequest, Unavailability,
+    Resource, ResourceRequest, Resources, SandboxFile, SetQuotaRequest, SubscribeRequest, Unavailability,
     UpdateMaintenanceScheduleRequest,
 };
 use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
@@ -702,5 +702,176 @@ async fn maintenance_needs_its_acls_and_refuses_garbage() {
         String::from_utf8_lossy(&shown.stdout),
         "(none)\n",
         "{shown:?}"
+    );
+}
+
+fn cpus(value: f64) -> Resources {
+    Resources {
+        resources: vec![Resource {
+            name: "cpus".into(),
+            value,
+            ..Resource::default()
+        }],
+    }
+}
+
+fn request_for(framework_id: &str, resources: Resources) -> ResourceRequest {
+    ResourceRequest {
+        framework_id: framework_id.into(),
+        resources: Some(resources),
+        agent_id: String::new(),
+        priority: Some(100),
+    }
+}
+
+/// `Scheduler.Request` (a framework asking the master to preempt for it) over the network:
+/// refused to a caller without a credential, to another principal's framework even with a
+/// session of its own, and when oversized or malformed; the honest framework's request is
+/// taken and the cluster goes on launching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_requests_are_refused_forged_unauthenticated_or_oversized() {
+    let files = files();
+    let credentials = files.credentials.to_string_lossy().into_owned();
+    let acls = files.acls.to_string_lossy().into_owned();
+    let agent_credential = files.agent.to_string_lossy().into_owned();
+    let cluster = ProcessCluster::start(
+        Path::new(BINARY),
+        1,
+        "cpus:2;mem:2GiB;disk:2GiB",
+        &[
+            "--credentials",
+            &credentials,
+            "--acls",
+            &acls,
+            "--authenticate-http-readonly",
+            "false",
+        ],
+        &["--credential", &agent_credential],
+    )
+    .await
+    .expect("a master that requires credentials");
+    let master = cluster.master_url();
+    let web = credential("web", "web-secret");
+    let config = DriverConfig::new(&master, "web")
+        .role("web")
+        .credential(web.clone());
+    let mut framework = TestFramework::with_config(config).await.expect("subscribe");
+    let web_id = framework.framework_id.clone();
+
+    // The honest framework's request is taken.
+    framework
+        .driver
+        .request_resources(cpus(1.0), None, Some(100))
+        .await
+        .expect("web's own request");
+
+    // Without a credential: refused before anything is read.
+    let mut anonymous = SchedulerClient::new(channel(&master, None).await);
+    assert_eq!(
+        code(anonymous.request(request_for(&web_id, cpus(1.0))).await),
+        Code::Unauthenticated
+    );
+
+    // Another principal with a session of its own cannot request in web's name: its stream
+    // id belongs to its own framework.
+    let batch = credential("batch", "batch-secret");
+    let headers = CallHeaders::new(Some(&batch));
+    let session = MasterChannel::connect(&master, DEFAULT_CONNECT_TIMEOUT)
+        .await
+        .expect("connect")
+        .service(&headers);
+    let mut intruder = SchedulerClient::new(session);
+    let subscribed = intruder
+        .subscribe(subscribe("batch", "batch", ""))
+        .await
+        .expect("batch subscribes");
+    headers.take_stream_id(&subscribed);
+    let mut events = subscribed.into_inner();
+    let first = events.message().await.expect("event").expect("SUBSCRIBED");
+    let batch_id = match first.event {
+        Some(wasmesos_proto::event::Event::Subscribed(subscribed)) => subscribed.framework_id,
+        other => panic!("expected SUBSCRIBED first, got {other:?}"),
+    };
+    intruder
+        .request(request_for(&batch_id, cpus(0.5)))
+        .await
+        .expect("batch's request for itself, with its session");
+    let forged = intruder
+        .request(request_for(&web_id, cpus(1.0)))
+        .await
+        .expect_err("a request in web's name");
+    assert!(
+        matches!(
+            forged.code(),
+            Code::FailedPrecondition | Code::PermissionDenied
+        ),
+        "{forged:?}"
+    );
+
+    // Oversized or malformed, even from the framework itself: refused, and the refusal
+    // does not echo the request back.
+    let too_many_ranges = Resources {
+        resources: vec![Resource {
+            name: "ports".into(),
+            r#type: wasmesos_proto::ValueType::Ranges as i32,
+            ranges: (0..5_000u64)
+                .map(|i| wasmesos_proto::ValueRange {
+                    begin: i * 3,
+                    end: i * 3,
+                })
+                .collect(),
+            ..Resource::default()
+        }],
+    };
+    for (what, resources) in [
+        ("5,000 port ranges", too_many_ranges),
+        ("negative cpus", cpus(-1.0)),
+        ("nothing", Resources::default()),
+    ] {
+        match framework.driver.request_resources(resources, None, None).await {
+            Err(wasmesos_sdk_scheduler::Error::Rpc { status, .. }) => {
+                assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+                assert!(status.message().len() < 1000, "{what}: {status:?}");
+            }
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        }
+    }
+    // A call over the master's decode limit is refused by the master itself (this client
+    // sets no encoding limit of its own).
+    let too_big = Resources {
+        resources: vec![Resource {
+            name: "x".repeat(5 << 20),
+            value: 1.0,
+            ..Resource::default()
+        }],
+    };
+    let mut unlimited = SchedulerClient::new(channel(&master, Some(&web)).await);
+    let status = unlimited
+        .request(request_for(&web_id, too_big))
+        .await
+        .expect_err("a 5 MiB call");
+    assert!(
+        matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
+        "{:?}: {}",
+        status.code(),
+        &status.message()[..status.message().len().min(200)]
+    );
+
+    // The cluster goes on: web still launches and finishes a task.
+    let digest = framework
+        .driver
+        .upload_executor(Path::new(guests::HELLO), None)
+        .await
+        .expect("upload")
+        .digest;
+    framework
+        .launch_one(TaskBuilder::new("after", &digest).cpus(0.1).mem(64 << 20))
+        .await
+        .expect("launch");
+    let status = framework.wait_for_terminal("after").await.expect("ends");
+    assert_eq!(
+        status.state(),
+        wasmesos_proto::TaskState::TaskFinished,
+        "{status:?}"
     );
 }
