@@ -691,6 +691,36 @@ async fn maintenance_needs_its_acls_and_refuses_garbage() {
         table.contains("db2") && table.contains("DRAINING"),
         "{status:?}"
     );
+    // The state views list db2 DRAINING to ops, and to no one without the ACL.
+    let machines_seen = async |principal: Option<(&str, &str)>| {
+        let mut request = reqwest::Client::new().get(format!("{master}/state"));
+        if let Some((user, secret)) = principal {
+            request = request.basic_auth(user, Some(secret));
+        }
+        let body = request
+            .send()
+            .await
+            .expect("the master answers")
+            .text()
+            .await
+            .expect("a body");
+        let state: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        state["maintenance"].as_array().cloned().expect("a list")
+    };
+    let seen = eventually_some("db2 in ops's view", DEADLINE, async || {
+        let machines = machines_seen(Some(("ops", "ops-secret"))).await;
+        (!machines.is_empty()).then_some(machines)
+    })
+    .await
+    .expect("ops sees the schedule");
+    assert_eq!(seen[0]["hostname"], "db2");
+    assert_eq!(seen[0]["mode"], "DRAINING");
+    assert_eq!(seen[0]["unavailability"]["duration_seconds"], 3600.0);
+    assert!(machines_seen(None).await.is_empty(), "anonymous sees machines");
+    assert!(
+        machines_seen(Some(("web", "web-secret"))).await.is_empty(),
+        "web sees machines"
+    );
     let cleared = wasmesos(
         &master,
         Some(&files.ops),

@@ -3,7 +3,8 @@
 
 import { historyChart, shareBar, stackedBar, usageBar } from "./charts.js";
 import {
-  ago, amount, esc, percent, rangeCount, resourceLabel, resources, share, shortId, webLink, yesNo,
+  ago, amount, duration, esc, percent, rangeCount, resourceLabel, resources, share, shortId, webLink,
+  yesNo,
 } from "./format.js";
 import { HISTORY_SECONDS } from "./live.js";
 
@@ -83,17 +84,46 @@ function agentStatus(agent) {
   return yesNo(agent.active, "active", "unreachable");
 }
 
+/** A maintenance window: `2030-01-31 22:00:00 for 2h`, or `from …` with no end. */
+function windowText(unavailability) {
+  if (!unavailability) return "–";
+  const start = new Date(unavailability.start * 1000).toLocaleString();
+  const length = unavailability.duration_seconds;
+  return length === undefined ? `from ${start}` : `${start} for ${duration(length)}`;
+}
+
+/** A machine mode as a pill: DRAINING (scheduled) or DOWN (in maintenance). */
+function modePill(mode) {
+  return `<span class="pill ${mode === "DOWN" ? "bad" : "warn"}" data-mode="${esc(mode)}">${esc(mode)}</span>`;
+}
+
+/** The agent's machine mode: UP, or DRAINING with its window. */
+function maintenanceCell(agent) {
+  if (!agent.unavailability) return `<td><span class="pill idle" data-mode="UP">UP</span></td>`;
+  return `<td>${modePill("DRAINING")}<div>${esc(windowText(agent.unavailability))}</div></td>`;
+}
+
+/** The machines in the maintenance schedule, as Mesos's maintenance page lists them. */
+function machines(list) {
+  const rows = list.map((m) => `<tr data-machine="${esc(m.hostname || m.ip)}">
+    <td>${esc(m.hostname || "–")}</td><td class="mono">${esc(m.ip || "–")}</td>
+    <td>${modePill(m.mode)}</td><td>${esc(windowText(m.unavailability))}</td></tr>`);
+  return `<h2>Maintenance</h2>
+    ${table(["hostname", "ip", "mode", "unavailability"], rows, "No machine is scheduled for maintenance: every machine is UP.")}`;
+}
+
 export function agents(state, { now }) {
   const rows = (state.agents ?? []).map((a) => `<tr data-agent-id="${esc(a.id)}">
     <td>${shortId(a.id)}</td><td>${esc(a.hostname)}</td><td class="mono">${esc(a.address)}</td>
-    <td>${agentStatus(a)}</td><td>${ago(a.registered_time, now)}</td>
+    <td>${agentStatus(a)}</td>${maintenanceCell(a)}<td>${ago(a.registered_time, now)}</td>
     ${MAIN_RESOURCES.map((n) => resourceCell(a, n)).join("")}
     ${portsCell(a)}
     <td class="num">${esc(a.active_tasks)}</td></tr>`);
   return `<h1>Agents</h1>${table(
-    ["id", "hostname", "address", "status", "registered", "cpus used / total", "mem used / total", "disk used / total", "ports used", ">tasks"],
+    ["id", "hostname", "address", "status", "machine", "registered", "cpus used / total", "mem used / total", "disk used / total", "ports used", ">tasks"],
     rows, "No agent has registered.")}
-    <div class="legend"><span><i class="swatch used"></i>used</span><span><i class="swatch offered"></i>offered</span><span><i class="swatch free"></i>free</span></div>`;
+    <div class="legend"><span><i class="swatch used"></i>used</span><span><i class="swatch offered"></i>offered</span><span><i class="swatch free"></i>free</span></div>
+    ${machines(state.maintenance ?? [])}`;
 }
 
 export function frameworks(state) {

@@ -391,6 +391,18 @@ fn instant(nanos: i64) -> String {
     Timestamp(u64::try_from(nanos / 1_000_000).unwrap_or(0)).iso()
 }
 
+/// A window as one line: `2030-01-31T22:00:00.000Z for 2h`, or `from …` with no end.
+pub(super) fn window_text(unavailability: &Unavailability) -> String {
+    let start = instant(unavailability.start_nanos);
+    match unavailability.duration_nanos {
+        Some(nanos) => format!(
+            "{start} for {}",
+            crate::units::format_duration(Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)))
+        ),
+        None => format!("from {start}"),
+    }
+}
+
 fn schedule_table(schedule: &MaintenanceSchedule) -> String {
     let rows = schedule
         .windows

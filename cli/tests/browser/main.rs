@@ -162,6 +162,7 @@ async fn run(browser: &Path) -> anyhow::Result<()> {
         "document.querySelectorAll('#services a').length === 0",
     )
     .await?;
+    check_machine_modes(&page, &cluster).await?;
 
     // The master dies: the badge must stop claiming the view is live.
     cluster.master.kill().await?;
@@ -218,6 +219,48 @@ async fn check_agent_out_of_service(page: &Page, cluster: &ProcessCluster) -> an
     page.eval("location.hash = '#/agents'").await?;
     let pill = "[...document.querySelectorAll('tr[data-agent-id] .pill')].some(p => p.textContent === 'deactivated')";
     wait_for(page, "the agent shown deactivated", pill).await?;
+    Ok(())
+}
+
+/// The agents page shows machine modes: the agent's machine scheduled for maintenance is
+/// DRAINING with its window, in its row and in the maintenance table; taken down, DOWN.
+async fn check_machine_modes(page: &Page, cluster: &ProcessCluster) -> anyhow::Result<()> {
+    let maintenance = |args: &[&str]| -> anyhow::Result<()> {
+        let out = std::process::Command::new(BINARY)
+            .arg("maintenance")
+            .args(args)
+            .env("WASMESOS_MASTER", cluster.master_url())
+            .output()
+            .context("wasmesos maintenance")?;
+        if !out.status.success() {
+            bail!("maintenance {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    };
+    page.eval("location.hash = '#/agents'").await?;
+    wait_for(
+        page,
+        "every machine UP",
+        "document.querySelector('tr[data-agent-id] [data-mode=\"UP\"]') !== null",
+    )
+    .await?;
+    // The agents announce themselves at 127.0.0.1.
+    maintenance(&["schedule", "add", "127.0.0.1", "--start", "+1h", "--duration", "2h"])?;
+    let draining = "(() => { const cell = document.querySelector('tr[data-agent-id] [data-mode=\"DRAINING\"]')?.parentElement; return !!cell && cell.textContent.includes('for 2h 00m'); })()";
+    wait_for(page, "the agent's machine DRAINING with its window", draining).await?;
+    wait_for(
+        page,
+        "the machine DRAINING in the maintenance table",
+        "document.querySelector('tr[data-machine=\"127.0.0.1\"] [data-mode=\"DRAINING\"]') !== null",
+    )
+    .await?;
+    maintenance(&["down", "127.0.0.1"])?;
+    wait_for(
+        page,
+        "the machine DOWN in the maintenance table",
+        "document.querySelector('tr[data-machine=\"127.0.0.1\"] [data-mode=\"DOWN\"]') !== null",
+    )
+    .await?;
     Ok(())
 }
 

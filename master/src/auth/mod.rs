@@ -253,12 +253,15 @@ impl Security {
 
     /// Whether ACLs can hide anything from anyone in state views.
     pub(crate) fn filters_views(&self) -> bool {
-        self.acls.restricts(Action::ViewFrameworks) || self.acls.restricts(Action::ViewTasks)
+        self.acls.restricts(Action::ViewFrameworks)
+            || self.acls.restricts(Action::ViewTasks)
+            || self.acls.restricts(Action::GetMaintenanceStatuses)
     }
 
     /// The part of `snapshot` that `caller` may see: frameworks by `view_frameworks`, tasks
     /// (with their env and args) by `view_tasks`, each judged by the framework's principal
-    /// and user. The same snapshot when the ACLs hide nothing.
+    /// and user; machines in maintenance (and an agent's window) by
+    /// `get_maintenance_statuses`. The same snapshot when the ACLs hide nothing.
     pub(crate) fn view(&self, caller: &Caller, snapshot: Arc<StateSnapshot>) -> Arc<StateSnapshot> {
         if !self.filters_views() {
             return snapshot;
@@ -288,6 +291,19 @@ impl Security {
         visible
             .tasks
             .retain(|t| tasks.contains(t.framework_id.as_str()));
+        let sees = |hostname: &str, ip: &str| {
+            let machine = wasmesos_proto::v1::MachineId {
+                hostname: hostname.to_string(),
+                ip: ip.to_string(),
+            };
+            self.sees_machine(caller, Action::GetMaintenanceStatuses, &machine)
+        };
+        visible.maintenance.retain(|m| sees(&m.hostname, &m.ip));
+        for agent in &mut visible.agents {
+            if agent.unavailability.is_some() && !sees(&agent.hostname, "") {
+                agent.unavailability = None;
+            }
+        }
         Arc::new(visible)
     }
 

@@ -39,6 +39,7 @@ pub use frameworks::Subscription;
 pub use maintenance::MAX_MAINTENANCE_BYTES;
 pub use outbox::Outbox;
 pub use snapshot::{
+    MachineView, UnavailabilityView,
     AgentView, ClusterResources, DrainView, FrameworkView, MasterView, ResourceMap, ResourceValue,
     RoleView, StateSnapshot, TaskView, reason_code, resource_json, resource_map, shared_tasks,
 };

@@ -56,6 +56,9 @@ pub struct StateSnapshot {
     pub roles: Vec<RoleView>,
     /// Components stored on the master.
     pub artifacts: usize,
+    /// The machines in the maintenance schedule (DRAINING or DOWN; every other machine is
+    /// UP), by hostname and IP.
+    pub maintenance: Vec<MachineView>,
 }
 
 /// The master itself.
@@ -102,9 +105,46 @@ pub struct AgentView {
     /// Its drain, while it drains and once drained.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drain: Option<DrainView>,
+    /// Its machine is DRAINING for this maintenance window; `None`: its machine is UP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailability: Option<UnavailabilityView>,
     /// The agent as it registered (with its attributes), for `Operator.GetState`.
     #[serde(skip)]
     pub info: AgentInfo,
+}
+
+/// A machine in the maintenance schedule.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MachineView {
+    pub hostname: String,
+    pub ip: String,
+    /// `DRAINING` (scheduled: its agents still run and are offered with the window) or
+    /// `DOWN` (in maintenance: its agents are removed and refused).
+    pub mode: &'static str,
+    pub unavailability: Option<UnavailabilityView>,
+}
+
+/// A maintenance window: from `start` (Unix seconds) for `duration_seconds` (`None`: no end
+/// in sight), as Mesos's `Unavailability`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct UnavailabilityView {
+    pub start: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    /// The same in nanoseconds, for `Operator.GetState`.
+    #[serde(skip)]
+    pub exact: wasmesos_proto::v1::Unavailability,
+}
+
+impl UnavailabilityView {
+    pub(super) fn of(unavailability: &wasmesos_proto::v1::Unavailability) -> Self {
+        const NANOS: f64 = 1e9;
+        UnavailabilityView {
+            start: unavailability.start_nanos as f64 / NANOS,
+            duration_seconds: unavailability.duration_nanos.map(|d| d as f64 / NANOS),
+            exact: *unavailability,
+        }
+    }
 }
 
 /// An agent's drain.
@@ -335,6 +375,7 @@ impl Core {
             tasks: self.task_views(previous),
             roles: self.role_views(&allocation),
             artifacts: self.artifacts.len(),
+            maintenance: self.machine_views(),
         }
     }
 
@@ -363,6 +404,7 @@ impl Core {
                 let (deactivated, drain) = self.maintenance_of(id);
                 view.deactivated = deactivated;
                 view.drain = drain.map(DrainView::of);
+                view.unavailability = self.unavailability_of(id).as_ref().map(UnavailabilityView::of);
                 view
             })
             .collect();
@@ -518,6 +560,7 @@ fn agent_view(agent: &Agent, held: Option<&wasmesos_allocator::AgentSnapshot>) -
         active_tasks: agent.tasks.len(),
         deactivated: false,
         drain: None,
+        unavailability: None,
         info: agent.info.clone(),
     }
 }

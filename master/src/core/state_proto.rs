@@ -99,6 +99,7 @@ fn agent_summary(agent: &AgentView) -> AgentSummary {
             max_grace_period_seconds: drain.max_grace_period_seconds,
             mark_gone: drain.mark_gone,
         }),
+        unavailability: agent.unavailability.map(|window| window.exact),
     }
 }
 

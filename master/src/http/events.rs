@@ -24,7 +24,9 @@ use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 use crate::auth::{Caller, Security};
-use crate::core::{AgentView, ClusterResources, FrameworkView, MasterView, RoleView};
+use crate::core::{
+    AgentView, ClusterResources, FrameworkView, MachineView, MasterView, RoleView,
+};
 use crate::core::{StateSnapshot, TaskView};
 
 /// The shortest time between two `state` events on one stream.
@@ -163,6 +165,7 @@ pub(crate) struct LiveState<'a> {
     completed_frameworks: &'a [FrameworkView],
     roles: &'a [RoleView],
     artifacts: usize,
+    maintenance: &'a [MachineView],
     tasks: Vec<&'a TaskView>,
     /// How many tasks the snapshot holds, shown or not.
     tasks_total: usize,
@@ -180,6 +183,7 @@ impl<'a> LiveState<'a> {
             completed_frameworks: &snapshot.completed_frameworks,
             roles: &snapshot.roles,
             artifacts: snapshot.artifacts,
+            maintenance: &snapshot.maintenance,
             tasks: live_tasks(&snapshot.tasks, MAX_LIVE_TASKS),
             tasks_total: snapshot.tasks.len(),
         }

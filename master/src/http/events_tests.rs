@@ -198,6 +198,7 @@ fn the_live_state_counts_every_task_and_carries_the_capped_list() {
         "agents",
         "frameworks",
         "roles",
+        "maintenance",
         "generation",
     ] {
         assert!(json.get(field).is_some(), "{field} is missing");

@@ -74,11 +74,24 @@ pub fn agents(agents: &[AgentSummary]) -> String {
                 used_of(used, total, DISK, bytes),
                 ports_used_of(used, total),
                 resources(summary.offered.as_ref()),
+                summary.unavailability.as_ref().map_or_else(
+                    || "-".to_string(),
+                    |window| format!("DRAINING {}", super::super::maintenance::window_text(window)),
+                ),
             ]
         })
         .collect();
     let header = [
-        "ID", "HOSTNAME", "ADDRESS", "STATE", "CPUS", "MEM", "DISK", "PORTS", "OFFERED",
+        "ID",
+        "HOSTNAME",
+        "ADDRESS",
+        "STATE",
+        "CPUS",
+        "MEM",
+        "DISK",
+        "PORTS",
+        "OFFERED",
+        "MAINTENANCE",
     ];
     render(&header, rows)
 }
@@ -328,7 +341,21 @@ mod tests {
             }),
             ..with_ports
         };
-        assert!(agents(&[draining]).contains("draining"));
+        assert!(agents(&[draining.clone()]).contains("draining"));
+        assert!(agents(std::slice::from_ref(&draining)).ends_with("-\n"), "no window");
+        // 2030-01-31T22:00:00Z is 1,896,127,200 s.
+        let scheduled = AgentSummary {
+            unavailability: Some(wasmesos_proto::Unavailability {
+                start_nanos: 1_896_127_200_000_000_000,
+                duration_nanos: Some(7_200_000_000_000),
+            }),
+            ..draining
+        };
+        let text = agents(&[scheduled]);
+        assert!(
+            text.contains("DRAINING 2030-01-31T22:00:00.000Z for 2h"),
+            "{text}"
+        );
     }
 
     #[test]

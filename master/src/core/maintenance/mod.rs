@@ -227,6 +227,28 @@ impl Core {
         }
     }
 
+    /// The scheduled machines (DRAINING or DOWN) for the state views, in the schedule's
+    /// machine order.
+    pub(super) fn machine_views(&self) -> Vec<super::snapshot::MachineView> {
+        use super::snapshot::{MachineView, UnavailabilityView};
+        self.maintenance
+            .machines
+            .values()
+            .map(|machine| {
+                let id = machine.id.clone().unwrap_or_default();
+                MachineView {
+                    hostname: id.hostname,
+                    ip: id.ip,
+                    mode: match machine.mode() {
+                        MachineMode::MachineDown => "DOWN",
+                        _ => "DRAINING",
+                    },
+                    unavailability: machine.unavailability.as_ref().map(UnavailabilityView::of),
+                }
+            })
+            .collect()
+    }
+
     /// A registration from an agent on a DOWN machine, refused as Mesos refuses it: a known
     /// agent is told to shut down; a new one gets the error and retries later.
     pub(super) fn refuse_on_down_machine(

@@ -330,6 +330,28 @@ fn machine_down_removes_its_agents_and_refuses_them_until_it_is_up() {
         err.to_string(),
         "Machine '{\"hostname\":\"db1\"}' is not in DOWN mode and cannot be brought up"
     );
+    // The state views show the machine DRAINING, and its agent with the window.
+    let modes = |h: &Harness| -> Vec<(String, &'static str)> {
+        let snapshot = h.snapshot();
+        snapshot
+            .maintenance
+            .iter()
+            .map(|m| (m.hostname.clone(), m.mode))
+            .collect()
+    };
+    assert_eq!(modes(&h), vec![("db1".to_string(), "DRAINING")]);
+    let snapshot = h.snapshot();
+    let window_of = |id: &str| {
+        snapshot
+            .agents
+            .iter()
+            .find(|a| a.id == id)
+            .and_then(|a| a.unavailability)
+    };
+    let window = window_of(&db1).expect("db1's agent shows its window");
+    assert_eq!(window.start, START as f64 / 1e9);
+    assert_eq!(window.duration_seconds, Some(3600.0));
+    assert_eq!(window_of(&db2), None, "db2 is UP");
     h.core
         .start_maintenance(&[machine("db1")], h.now)
         .expect("down");
@@ -348,6 +370,7 @@ fn machine_down_removes_its_agents_and_refuses_them_until_it_is_up() {
     let status = h.core.maintenance_status();
     assert!(status.draining_machines.is_empty());
     assert_eq!(status.down_machines, vec![machine("db1")]);
+    assert_eq!(modes(&h), vec![("db1".to_string(), "DOWN")]);
     let err = h
         .core
         .start_maintenance(&[machine("db1")], h.now)
@@ -383,6 +406,7 @@ fn machine_down_removes_its_agents_and_refuses_them_until_it_is_up() {
     assert!(h.core.maintenance_schedule().windows.is_empty());
     let status = h.core.maintenance_status();
     assert!(status.down_machines.is_empty() && status.draining_machines.is_empty());
+    assert!(modes(&h).is_empty(), "every machine UP");
     let back = agent_on(&mut h, "db1");
     h.settle();
     let offer = offers(&h.take(), &fw)
