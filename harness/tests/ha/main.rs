@@ -5,6 +5,7 @@ mod common;
 mod detector;
 mod failover;
 mod framework_store;
+mod maintenance;
 mod records;
 mod redirect;
 mod session;
