@@ -175,22 +175,36 @@ impl Events {
     }
 
     /// Reads events until one of type `kind` for which `pick` answers; panics at the end of
-    /// the stream or after [`PATIENCE`].
+    /// the stream or after [`PATIENCE`] in all (heartbeats do not extend it), naming the
+    /// last events seen.
     pub async fn wait_for<T>(
         &mut self,
         kind: &str,
         mut pick: impl FnMut(&Value) -> Option<T>,
     ) -> T {
-        loop {
-            let event = self
-                .next()
-                .await
-                .unwrap_or_else(|| panic!("the stream ended before a {kind} event"));
-            if event["type"] == kind
-                && let Some(found) = pick(&event)
-            {
-                return found;
+        let mut seen: VecDeque<String> = VecDeque::new();
+        let wait = async {
+            loop {
+                let event = self
+                    .next()
+                    .await
+                    .unwrap_or_else(|| panic!("the stream ended before a {kind} event"));
+                if event["type"] == kind
+                    && let Some(found) = pick(&event)
+                {
+                    return found;
+                }
+                if seen.len() == 5 {
+                    seen.pop_front();
+                }
+                let mut text = event.to_string();
+                text.truncate(300);
+                seen.push_back(text);
             }
+        };
+        match tokio::time::timeout(PATIENCE, wait).await {
+            Ok(found) => found,
+            Err(_) => panic!("no {kind} event within {PATIENCE:?}; the last ones: {seen:?}"),
         }
     }
 
