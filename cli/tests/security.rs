@@ -431,6 +431,30 @@ fn machine(hostname: &str, ip: &str) -> MachineId {
     }
 }
 
+/// A master with the credentials and ACLs above (reads open, as the harness polls the
+/// state), and one agent with `resources` that authenticates as `agent`.
+async fn secured_cluster(files: &Files, resources: &str) -> ProcessCluster {
+    let credentials = files.credentials.to_string_lossy().into_owned();
+    let acls = files.acls.to_string_lossy().into_owned();
+    let agent_credential = files.agent.to_string_lossy().into_owned();
+    ProcessCluster::start(
+        Path::new(BINARY),
+        1,
+        resources,
+        &[
+            "--credentials",
+            &credentials,
+            "--acls",
+            &acls,
+            "--authenticate-http-readonly",
+            "false",
+        ],
+        &["--credential", &agent_credential],
+    )
+    .await
+    .expect("a master that requires credentials, and an agent that has them")
+}
+
 /// A POST of JSON to the master's HTTP port, as `principal` (Basic) or anonymously.
 async fn http_post(
     master: &str,
@@ -454,25 +478,7 @@ async fn http_post(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maintenance_needs_its_acls_and_refuses_garbage() {
     let files = files();
-    let credentials = files.credentials.to_string_lossy().into_owned();
-    let acls = files.acls.to_string_lossy().into_owned();
-    let agent_credential = files.agent.to_string_lossy().into_owned();
-    let cluster = ProcessCluster::start(
-        Path::new(BINARY),
-        1,
-        "cpus:1;mem:1GiB;disk:1GiB",
-        &[
-            "--credentials",
-            &credentials,
-            "--acls",
-            &acls,
-            "--authenticate-http-readonly",
-            "false",
-        ],
-        &["--credential", &agent_credential],
-    )
-    .await
-    .expect("a master with maintenance ACLs");
+    let cluster = secured_cluster(&files, "cpus:1;mem:1GiB;disk:1GiB").await;
     let master = cluster.master_url();
     let (web, ops) = (
         credential("web", "web-secret"),
@@ -761,25 +767,7 @@ fn request_for(framework_id: &str, resources: Resources) -> ResourceRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_requests_are_refused_forged_unauthenticated_or_oversized() {
     let files = files();
-    let credentials = files.credentials.to_string_lossy().into_owned();
-    let acls = files.acls.to_string_lossy().into_owned();
-    let agent_credential = files.agent.to_string_lossy().into_owned();
-    let cluster = ProcessCluster::start(
-        Path::new(BINARY),
-        1,
-        "cpus:2;mem:2GiB;disk:2GiB",
-        &[
-            "--credentials",
-            &credentials,
-            "--acls",
-            &acls,
-            "--authenticate-http-readonly",
-            "false",
-        ],
-        &["--credential", &agent_credential],
-    )
-    .await
-    .expect("a master that requires credentials");
+    let cluster = secured_cluster(&files, "cpus:2;mem:2GiB;disk:2GiB").await;
     let master = cluster.master_url();
     let web = credential("web", "web-secret");
     let config = DriverConfig::new(&master, "web")
