@@ -1,6 +1,7 @@
 //! Preemption on a real cluster (1 master, 2 agents of 2 cpus, in this process as
-//! `wasmesos dev` runs them): a preemptible framework keeps all four cpus busy with spinning
-//! tasks; a role is given a guarantee of one cpu and its framework subscribes. Timed: from
+//! `wasmesos dev` runs them): a preemptible framework holds all four cpus with long-running
+//! tasks (sleeping ones, so that the figure is the control plane's and not how a 2-core
+//! machine shares itself among four spinning guests); a role is given a guarantee of one cpu and its framework subscribes. Timed: from
 //! SUBSCRIBED to the first offers that hold the guaranteed cpu, with the master
 //! preempting by kill and by suspension. Baseline: the same subscription on a cluster with a
 //! free cpu (no preemption needed), in the same run.
@@ -54,7 +55,7 @@ fn main() {
     }
 }
 
-/// One cluster with `busy` spinning 1-cpu tasks of a preemptible framework; the time from
+/// One cluster with `busy` long-running 1-cpu tasks of a preemptible framework; the time from
 /// `gold`'s subscription to its offer of a cpu.
 async fn one_round(mode: PreemptionMode, busy: usize) -> Duration {
     let mut config = ClusterConfig::new(2).agent_resources("cpus:2;mem:2GiB;disk:1GiB");
@@ -65,15 +66,18 @@ async fn one_round(mode: PreemptionMode, busy: usize) -> Duration {
     let mut batch = TestFramework::with_config(batch_config)
         .await
         .expect("subscribe");
-    let spin = batch
+    let sleepy = batch
         .driver
-        .upload_executor(std::path::Path::new(wasmesos_guest_artifacts::SPIN), None)
+        .upload_executor(std::path::Path::new(wasmesos_guest_artifacts::SLEEPY), None)
         .await
         .expect("upload")
         .digest;
     for i in 0..busy {
-        let id = format!("spin-{i}");
-        let task = TaskBuilder::new(&id, &spin).cpus(1.0).mem(256 << 20);
+        let id = format!("sleepy-{i}");
+        let task = TaskBuilder::new(&id, &sleepy)
+            .cpus(1.0)
+            .mem(256 << 20)
+            .arg("3600000");
         batch.launch_one(task).await.expect("launch");
         batch
             .wait_for_status(&id, |state| state == TaskState::TaskRunning)

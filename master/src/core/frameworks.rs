@@ -115,6 +115,7 @@ impl Core {
             }),
         );
         self.request_allocation(now);
+        self.check_preemption_soon(now);
         tracing::info!(framework_id = %id, "framework subscribed");
         Ok(Subscription {
             framework_id: id.to_string(),
@@ -307,6 +308,7 @@ impl Core {
             .revive(&id, roles)
             .map_err(|err| invalid("roles", err))?;
         self.request_allocation(now);
+        self.check_preemption_soon(now);
         Ok(())
     }
 

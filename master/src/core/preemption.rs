@@ -102,6 +102,14 @@ impl Core {
         watching.then_some(self.preemptions.next_check)
     }
 
+    /// Brings the next preemption check forward to just after the allocation round that a
+    /// change of demand (a subscription, a revive, a new guarantee) has asked for, so that a
+    /// role whose guarantee the free resources cannot meet waits for no 100 ms boundary.
+    pub(super) fn check_preemption_soon(&mut self, now: Time) {
+        let at = self.allocation_due.unwrap_or(now);
+        self.preemptions.next_check = self.preemptions.next_check.min(at);
+    }
+
     /// Looks for a guarantee to meet by preemption, and for suspended tasks to resume.
     pub(super) fn check_preemption(&mut self, now: Time) {
         if self.preemption_wakeup().is_none_or(|at| at > now) {

@@ -75,6 +75,7 @@ impl Core {
             limit = %quota.limit.as_ref().map(ToString::to_string).unwrap_or_default(),
             "role quota set");
         self.request_allocation(now);
+        self.check_preemption_soon(now);
         Ok(())
     }
 

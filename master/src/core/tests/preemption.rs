@@ -85,6 +85,29 @@ fn cpus_offered(out: &Outbox, framework: &str) -> f64 {
         .sum()
 }
 
+/// A subscription in a role its free resources cannot satisfy is preempted for right after
+/// its allocation round, not at the next periodic check.
+#[test]
+fn a_subscription_short_of_its_guarantee_is_preempted_for_at_once() {
+    let (mut h, _batch, agent) = full_cluster(true, PreemptionMode::Suspend);
+    guarantee(&mut h, "gold", "cpus:1");
+    // Let the periodic check pass with no one in gold: nothing to do.
+    h.advance(Duration::from_millis(150));
+    assert!(suspends(&h.take(), &agent).is_empty());
+    let gold = h.subscribe("gold", &["gold"]);
+    let subscribed = h.now;
+    h.settle();
+    let suspended = suspends(&h.take(), &agent);
+    assert_eq!(suspended.len(), 1, "{suspended:?}");
+    assert!(
+        h.now - subscribed < Duration::from_millis(50),
+        "preempted after {:?}",
+        h.now - subscribed
+    );
+    h.settle();
+    assert!((cpus_offered(&h.take(), &gold) - 1.0).abs() < 1e-9);
+}
+
 #[test]
 fn a_guaranteed_role_gets_its_cpu_by_suspending_preemptible_tasks_which_resume_later() {
     let (mut h, batch, agent) = full_cluster(true, PreemptionMode::Suspend);
