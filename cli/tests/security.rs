@@ -17,8 +17,8 @@ use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
     DrainAgentRequest, FrameworkInfo, GetAgentStateRequest, GetMaintenanceScheduleRequest,
     GetMaintenanceStatusRequest, GetStateRequest, KillRequest, MachineId, MachinesRequest,
-    MaintenanceSchedule, MaintenanceWindow, MarkAgentGoneRequest, Quota, ReadFileRequest,
-    Resource, ResourceRequest, Resources, SandboxFile, SetQuotaRequest, SubscribeRequest, Unavailability,
+    MaintenanceSchedule, MaintenanceWindow, MarkAgentGoneRequest, Quota, ReadFileRequest, Resource,
+    ResourceRequest, Resources, SandboxFile, SetQuotaRequest, SubscribeRequest, Unavailability,
     UpdateMaintenanceScheduleRequest,
 };
 use wasmesos_sdk_scheduler::{DriverConfig, TaskBuilder};
@@ -722,7 +722,10 @@ async fn maintenance_needs_its_acls_and_refuses_garbage() {
     assert_eq!(seen[0]["hostname"], "db2");
     assert_eq!(seen[0]["mode"], "DRAINING");
     assert_eq!(seen[0]["unavailability"]["duration_seconds"], 3600.0);
-    assert!(machines_seen(None).await.is_empty(), "anonymous sees machines");
+    assert!(
+        machines_seen(None).await.is_empty(),
+        "anonymous sees machines"
+    );
     assert!(
         machines_seen(Some(("web", "web-secret"))).await.is_empty(),
         "web sees machines"
@@ -846,7 +849,11 @@ async fn resource_requests_are_refused_forged_unauthenticated_or_oversized() {
         ("negative cpus", cpus(-1.0)),
         ("nothing", Resources::default()),
     ] {
-        match framework.driver.request_resources(resources, None, None).await {
+        match framework
+            .driver
+            .request_resources(resources, None, None)
+            .await
+        {
             Err(wasmesos_sdk_scheduler::Error::Rpc { status, .. }) => {
                 assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
                 assert!(status.message().len() < 1000, "{what}: {status:?}");

@@ -233,7 +233,10 @@ async fn check_machine_modes(page: &Page, cluster: &ProcessCluster) -> anyhow::R
             .output()
             .context("wasmesos maintenance")?;
         if !out.status.success() {
-            bail!("maintenance {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "maintenance {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(())
     };
@@ -245,9 +248,22 @@ async fn check_machine_modes(page: &Page, cluster: &ProcessCluster) -> anyhow::R
     )
     .await?;
     // The agents announce themselves at 127.0.0.1.
-    maintenance(&["schedule", "add", "127.0.0.1", "--start", "+1h", "--duration", "2h"])?;
+    maintenance(&[
+        "schedule",
+        "add",
+        "127.0.0.1",
+        "--start",
+        "+1h",
+        "--duration",
+        "2h",
+    ])?;
     let draining = "(() => { const cell = document.querySelector('tr[data-agent-id] [data-mode=\"DRAINING\"]')?.parentElement; return !!cell && cell.textContent.includes('for 2h 00m'); })()";
-    wait_for(page, "the agent's machine DRAINING with its window", draining).await?;
+    wait_for(
+        page,
+        "the agent's machine DRAINING with its window",
+        draining,
+    )
+    .await?;
     wait_for(
         page,
         "the machine DRAINING in the maintenance table",

@@ -60,7 +60,13 @@ async fn leader_maintenance(cluster: &HaCluster) -> (MaintenanceSchedule, Mainte
 fn names(ids: impl IntoIterator<Item = MachineId>) -> Vec<String> {
     let mut names: Vec<String> = ids
         .into_iter()
-        .map(|id| if id.hostname.is_empty() { id.ip } else { id.hostname })
+        .map(|id| {
+            if id.hostname.is_empty() {
+                id.ip
+            } else {
+                id.hostname
+            }
+        })
         .collect();
     names.sort();
     names
@@ -85,14 +91,19 @@ async fn leader_agents(cluster: &HaCluster) -> Option<usize> {
 /// Kills the leader and waits for another master to lead and answer.
 async fn fail_over(cluster: &mut HaCluster) {
     let leader = cluster.wait_for_leader().await.expect("a leader");
-    let index = cluster.master_index(&leader.url()).expect("a master of ours");
+    let index = cluster
+        .master_index(&leader.url())
+        .expect("a master of ours");
     cluster.kill_master(index).await.expect("kill the leader");
     cluster
         .wait_for_new_leader(&leader.url())
         .await
         .expect("a new leader");
     // The killed one comes back as a standby, for the next failover.
-    cluster.start_master(index).await.expect("restart as standby");
+    cluster
+        .start_master(index)
+        .await
+        .expect("restart as standby");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,13 +163,22 @@ async fn schedules_and_machine_modes_survive_failovers() {
     fail_over(&mut cluster).await;
     let (_, status) = leader_maintenance(&cluster).await;
     assert!(draining(&status).is_empty(), "{status:?}");
-    assert_eq!(down(&status), vec![AGENT_MACHINE.to_string(), "db9".to_string()]);
+    assert_eq!(
+        down(&status),
+        vec![AGENT_MACHINE.to_string(), "db9".to_string()]
+    );
     // The agent keeps asking to register and is refused.
-    assert_eq!(leader_agents(&cluster).await, Some(0), "a DOWN machine's agent");
+    assert_eq!(
+        leader_agents(&cluster).await,
+        Some(0),
+        "a DOWN machine's agent"
+    );
     maintenance(&zk, &["up", AGENT_MACHINE]);
-    eventually_some("the agent back once its machine is UP", PATIENCE, async || {
-        (leader_agents(&cluster).await? == 1).then_some(())
-    })
+    eventually_some(
+        "the agent back once its machine is UP",
+        PATIENCE,
+        async || (leader_agents(&cluster).await? == 1).then_some(()),
+    )
     .await
     .expect("the agent registers again");
     let (schedule, status) = leader_maintenance(&cluster).await;

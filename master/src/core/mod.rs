@@ -39,9 +39,9 @@ pub use frameworks::Subscription;
 pub use maintenance::MAX_MAINTENANCE_BYTES;
 pub use outbox::Outbox;
 pub use snapshot::{
-    MachineView, UnavailabilityView,
-    AgentView, ClusterResources, DrainView, FrameworkView, MasterView, ResourceMap, ResourceValue,
-    RoleView, StateSnapshot, TaskView, reason_code, resource_json, resource_map, shared_tasks,
+    AgentView, ClusterResources, DrainView, FrameworkView, MachineView, MasterView, ResourceMap,
+    ResourceValue, RoleView, StateSnapshot, TaskView, UnavailabilityView, reason_code,
+    resource_json, resource_map, shared_tasks,
 };
 pub use state_proto::TaskLocation;
 

@@ -404,7 +404,10 @@ impl Core {
                 let (deactivated, drain) = self.maintenance_of(id);
                 view.deactivated = deactivated;
                 view.drain = drain.map(DrainView::of);
-                view.unavailability = self.unavailability_of(id).as_ref().map(UnavailabilityView::of);
+                view.unavailability = self
+                    .unavailability_of(id)
+                    .as_ref()
+                    .map(UnavailabilityView::of);
                 view
             })
             .collect();

@@ -24,9 +24,7 @@ use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 use crate::auth::{Caller, Security};
-use crate::core::{
-    AgentView, ClusterResources, FrameworkView, MachineView, MasterView, RoleView,
-};
+use crate::core::{AgentView, ClusterResources, FrameworkView, MachineView, MasterView, RoleView};
 use crate::core::{StateSnapshot, TaskView};
 
 /// The shortest time between two `state` events on one stream.

@@ -76,7 +76,12 @@ pub fn agents(agents: &[AgentSummary]) -> String {
                 resources(summary.offered.as_ref()),
                 summary.unavailability.as_ref().map_or_else(
                     || "-".to_string(),
-                    |window| format!("DRAINING {}", super::super::maintenance::window_text(window)),
+                    |window| {
+                        format!(
+                            "DRAINING {}",
+                            super::super::maintenance::window_text(window)
+                        )
+                    },
                 ),
             ]
         })
@@ -342,7 +347,10 @@ mod tests {
             ..with_ports
         };
         assert!(agents(&[draining.clone()]).contains("draining"));
-        assert!(agents(std::slice::from_ref(&draining)).ends_with("-\n"), "no window");
+        assert!(
+            agents(std::slice::from_ref(&draining)).ends_with("-\n"),
+            "no window"
+        );
         // 2030-01-31T22:00:00Z is 1,896,127,200 s.
         let scheduled = AgentSummary {
             unavailability: Some(wasmesos_proto::Unavailability {
