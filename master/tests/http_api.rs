@@ -219,6 +219,7 @@ async fn state_json_has_the_documented_shape() {
     let mut expected = json!({
         "generated_at": "<redacted>",
         "generation": "<redacted>",
+        "maintenance": [],
         "master": {
             "id": "<redacted>",
             "address": "<redacted>",

@@ -346,7 +346,7 @@ mod tests {
             }),
             ..with_ports
         };
-        assert!(agents(&[draining.clone()]).contains("draining"));
+        assert!(agents(std::slice::from_ref(&draining)).contains("draining"));
         assert!(
             agents(std::slice::from_ref(&draining)).ends_with("-\n"),
             "no window"
