@@ -72,6 +72,7 @@ mod limits;
 mod link;
 mod network;
 mod outbox;
+mod oversubscription;
 mod recovery;
 mod registry;
 mod relay;
@@ -90,6 +91,7 @@ pub use checkpoint::CHECKPOINT_FILE;
 pub use config::{AgentConfig, DEFAULT_LISTEN, DEFAULT_MASTER_URL};
 pub use error::Error;
 pub use ids::{check_digest, check_path_id};
+pub use oversubscription::OversubscriptionConfig;
 pub use resources::{
     DEFAULT_DISK_BYTES, DEFAULT_PORTS, complete_resources, format_resources, parse_resources,
     parse_size,
