@@ -215,6 +215,17 @@ fn render_oversubscription(out: &mut String, agent: &Agent) {
         "wasmesos_agent_revocable_cpus {}",
         millicores as f64 / 1000.0
     );
+    family(
+        out,
+        "wasmesos_agent_qos_suspended_tasks",
+        "gauge",
+        "Revocable tasks the QoS controller holds suspended now.",
+    );
+    let _ = writeln!(
+        out,
+        "wasmesos_agent_qos_suspended_tasks {}",
+        stats.suspended_now.load(Relaxed)
+    );
     for (name, help, value) in [
         (
             "wasmesos_agent_oversubscribed_updates_total",
