@@ -132,6 +132,14 @@ fn revocable_resources_count_in_no_share_and_no_quota() {
         0.0,
         "3 revocable cpus in use weigh nothing"
     );
+    let role = a.role_snapshot("limited").unwrap();
+    assert_eq!(
+        role.consumption.get("cpus"),
+        0.0,
+        "quota counts no revocable cpu"
+    );
+    let amounts = wasmesos_allocator::preemption::amounts(&res("cpus{REV}:3;mem:1GiB"));
+    assert_eq!(amounts.get("cpus"), None, "nor does preemption");
     a.check_invariants().unwrap();
 }
 

@@ -59,6 +59,16 @@ pub(crate) fn regular_slack(rates: &[Rate], margin: f64) -> f64 {
     ((slack * 100.0) + 1e-6).floor() / 100.0
 }
 
+/// Cores the regular tasks used in the window; a task first seen in it counts as using all
+/// it was given.
+pub(crate) fn regular_usage(rates: &[Rate]) -> f64 {
+    rates
+        .iter()
+        .filter(|rate| !rate.usage.revocable)
+        .map(|rate| rate.cores.unwrap_or(rate.usage.cpus))
+        .sum()
+}
+
 /// Whether a new estimate is worth sending: it moved by `min_change` cores or more, or
 /// it went to or from zero.
 pub(crate) fn worth_sending(last: Option<f64>, estimate: f64, min_change: f64) -> bool {

@@ -33,7 +33,8 @@ pub struct OversubscriptionConfig {
     /// measures use over this interval, so it is the reaction time (default 1 s).
     pub qos_interval: Duration,
     /// The fraction of what the regular tasks were given that is never offered as
-    /// revocable, kept for their bursts (default 0.1).
+    /// revocable, kept for their bursts, and of the agent's `cpus` that the QoS controller
+    /// keeps free of revocable tasks (default 0.1).
     pub margin: f64,
     /// The smallest change of the estimate, in cores, that is sent (default 0.1).
     pub min_change: f64,
@@ -110,11 +111,12 @@ pub(crate) async fn run(
     let mut controller = QosController::default();
     let mut estimate = 0.0;
     let mut sent: Option<f64> = None;
+    let agent_cpus = agent.resources.scalar("cpus");
     loop {
         tokio::select! {
             _ = qos_ticks.tick() => {
                 let rates = qos_sampler.sample(Instant::now(), agent.registry.usage());
-                let corrections = controller.correct(&rates, config.margin, config.max_suspension, Instant::now());
+                let corrections = controller.correct(&rates, agent_cpus, config.margin, config.max_suspension, Instant::now());
                 for correction in corrections {
                     apply(&agent, correction);
                 }

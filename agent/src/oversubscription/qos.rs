@@ -2,8 +2,10 @@
 //! leave unused right now. Pure: rates in, corrections out, time as an argument.
 //!
 //! The policy, every QoS interval:
-//! 1. The room is the regular tasks' slack over the last interval (as the estimator
-//!    computes it, margin included).
+//! 1. The room is the agent's `cpus` less what the regular tasks used over the last
+//!    interval (a task started within it counts as using all it was given), less the margin
+//!    (a fraction of the agent's `cpus`). Regular tasks that end free their CPU for the
+//!    revocable ones; regular tasks that get busy, or new ones, take it back.
 //! 2. While the running revocable tasks hold more `cpus` than the room, the newest of them
 //!    is suspended (paused in place: no CPU, memory kept; reported as RUNNING with
 //!    `suspended`, as the master's preemption does).
@@ -18,7 +20,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::estimate::{Rate, regular_slack};
+use super::estimate::{Rate, regular_usage};
 use crate::registry::TaskKey;
 
 /// What the controller asks of one revocable task.
@@ -43,6 +45,7 @@ impl QosController {
     pub(crate) fn correct(
         &mut self,
         rates: &[Rate],
+        agent_cpus: f64,
         margin: f64,
         max_suspension: std::time::Duration,
         now: Instant,
@@ -59,7 +62,7 @@ impl QosController {
                 self.next_seq += 1;
             }
         }
-        let room = regular_slack(rates, margin);
+        let room = (agent_cpus - regular_usage(rates) - margin * agent_cpus).max(0.0);
         let mut out = Vec::new();
         let mut running: Vec<(&TaskKey, f64)> = revocable
             .iter()
@@ -167,7 +170,7 @@ mod tests {
             rate("old", 1.0, true, 1.0),
             rate("new", 0.5, true, 0.5),
         ];
-        assert!(qos.correct(&quiet, 0.0, MAX, start).is_empty());
+        assert!(qos.correct(&quiet, 2.0, 0.0, MAX, start).is_empty());
         // It wakes up: 0.8 unused. "new" goes first; the 1.0 "old" holds is still over
         // 0.8, so it follows.
         let busy = [
@@ -176,7 +179,7 @@ mod tests {
             rate("new", 0.5, true, 0.5),
         ];
         let at = start + Duration::from_secs(1);
-        let corrections = qos.correct(&busy, 0.0, MAX, at);
+        let corrections = qos.correct(&busy, 2.0, 0.0, MAX, at);
         let suspended: Vec<&str> = corrections
             .iter()
             .map(|c| match c {
@@ -192,17 +195,34 @@ mod tests {
             rate("old", 1.0, true, 0.0),
             rate("new", 0.5, true, 0.0),
         ];
-        let corrections = qos.correct(&easing, 0.0, MAX, at + Duration::from_secs(1));
+        let corrections = qos.correct(&easing, 2.0, 0.0, MAX, at + Duration::from_secs(1));
         assert_eq!(corrections.len(), 1, "{corrections:?}");
         assert!(
             matches!(&corrections[0], Correction::Resume { key, .. } if key.task_id == "old"),
             "the older of two suspended at once goes first: {corrections:?}"
         );
         // Past the longest suspension, the one still suspended is revoked.
-        let corrections = qos.correct(&easing, 0.0, MAX, at + MAX);
+        let corrections = qos.correct(&easing, 2.0, 0.0, MAX, at + MAX);
         assert_eq!(corrections.len(), 1, "{corrections:?}");
         assert!(matches!(&corrections[0], Correction::Kill { .. }));
         assert_eq!(qos.suspended(), 0);
+    }
+
+    #[test]
+    fn regular_tasks_that_end_leave_their_cpu_to_revocable_ones() {
+        let mut qos = QosController::default();
+        let now = Instant::now();
+        // Nothing regular runs: the agent's two cpus, less a 10% margin, are room.
+        let alone = [rate("r", 1.5, true, 1.5)];
+        assert!(qos.correct(&alone, 2.0, 0.1, MAX, now).is_empty());
+        // A regular task just started counts as busy on all it was given.
+        let mut started = rate("service", 1.0, false, 0.0);
+        started.cores = None;
+        let corrections = qos.correct(&[started, rate("r", 1.5, true, 1.5)], 2.0, 0.1, MAX, now);
+        assert!(
+            matches!(&corrections[..], [Correction::Suspend { .. }]),
+            "{corrections:?}"
+        );
     }
 
     #[test]
@@ -210,10 +230,10 @@ mod tests {
         let mut qos = QosController::default();
         let now = Instant::now();
         let busy = [rate("service", 1.0, false, 1.0), rate("r", 1.0, true, 1.0)];
-        assert_eq!(qos.correct(&busy, 0.0, MAX, now).len(), 1);
+        assert_eq!(qos.correct(&busy, 1.0, 0.0, MAX, now).len(), 1);
         assert_eq!(qos.suspended(), 1);
         let gone = [rate("service", 1.0, false, 1.0)];
-        assert!(qos.correct(&gone, 0.0, MAX, now + MAX).is_empty());
+        assert!(qos.correct(&gone, 1.0, 0.0, MAX, now + MAX).is_empty());
         assert_eq!(qos.suspended(), 0);
     }
 }
