@@ -644,6 +644,10 @@ async fn an_oversubscribed_agent_offers_unused_cpu_as_revocable_and_takes_it_bac
         "200ms",
         "--qos-max-suspension",
         "2s",
+        // Half the cpus kept from revocable tasks: the spinning regular task below takes
+        // the room back however little CPU a loaded test machine gives it.
+        "--oversubscription-margin",
+        "0.5",
     ];
     let cluster = ProcessCluster::start(
         Path::new(BINARY),
@@ -694,7 +698,7 @@ async fn an_oversubscribed_agent_offers_unused_cpu_as_revocable_and_takes_it_bac
         .expect("running");
 
     // A framework that takes revocable resources is offered the idle CPU (less the
-    // agent's 10% margin) and runs a spinning task on one revocable cpu.
+    // margin: one cpu) and runs a spinning task on it.
     let config =
         wasmesos_sdk_scheduler::DriverConfig::new(&master, "best-effort").revocable_resources();
     let mut best_effort = TestFramework::with_config(config).await.expect("subscribe");

@@ -125,7 +125,7 @@ pub(crate) async fn run(
             _ = estimate_ticks.tick() => {
                 let rates = estimate_sampler.sample(Instant::now(), agent.registry.usage());
                 estimate = estimate::regular_slack(&rates, config.margin);
-                agent.oversubscription.estimate_millicores.store((estimate * 1000.0) as u64, Ordering::Relaxed);
+                agent.oversubscription.estimate_millicores.store(millicores(estimate), Ordering::Relaxed);
                 if estimate::worth_sending(sent, estimate, config.min_change) {
                     sent = send(&agent, estimate).await.then_some(estimate);
                 }
@@ -140,6 +140,17 @@ pub(crate) async fn run(
             () = stopped(&mut stop) => return,
         }
     }
+}
+
+/// Cores in thousandths, for the metrics gauge.
+fn millicores(cores: f64) -> u64 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "an estimate is at most the agent's cpus, far below 2^64 thousandths; `as` \
+                  saturates and maps NaN to 0"
+    )]
+    let millicores = (cores * 1000.0).round() as u64;
+    millicores
 }
 
 /// Sends the estimate; false when the agent is not registered or the call failed (it is

@@ -59,7 +59,7 @@ impl QosController {
         for (key, _) in &revocable {
             if !self.seen.contains_key(*key) {
                 self.seen.insert((*key).clone(), self.next_seq);
-                self.next_seq += 1;
+                self.next_seq = self.next_seq.saturating_add(1);
             }
         }
         let room = (agent_cpus - regular_usage(rates) - margin * agent_cpus).max(0.0);

@@ -167,6 +167,11 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     qos_max_suspension: Option<Duration>,
 
+    /// With --oversubscribe: the fraction of the tasks' cpus never offered as revocable, and
+    /// of the agent's cpus the QoS controller keeps free of revocable tasks [default: 0.1].
+    #[arg(long, value_name = "FRACTION")]
+    oversubscription_margin: Option<f64>,
+
     /// --tls-cert/--tls-key: this port over TLS, and the agent's client certificate to a
     /// master that asks for one (mutual TLS); --tls-ca: the CA of an https:// master.
     #[command(flatten)]
@@ -300,6 +305,17 @@ impl AgentArgs {
                     parse_duration,
                 )?
                 .unwrap_or(defaults.max_suspension),
+            margin: l
+                .one(
+                    "oversubscription_margin",
+                    self.oversubscription_margin,
+                    |text| {
+                        text.trim()
+                            .parse::<f64>()
+                            .map_err(|_| "expected a fraction such as 0.1".to_string())
+                    },
+                )?
+                .unwrap_or(defaults.margin),
             ..defaults
         };
         config
@@ -408,6 +424,7 @@ fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
             "qos_max_suspension",
             format_duration(oversubscription.max_suspension),
         )
+        .text("oversubscription_margin", oversubscription.margin)
         .text("max_tasks", config.executor.max_concurrent_tasks)
         .text(
             "max_task_mem",
