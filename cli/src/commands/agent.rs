@@ -569,6 +569,29 @@ mod tests {
     }
 
     #[test]
+    fn oversubscription_is_off_unless_asked_and_its_settings_read_back() {
+        assert_eq!(parse(&[]).expect("no flag").oversubscription, None);
+        let argv = [
+            "--oversubscribe",
+            "--qos-max-suspension",
+            "5s",
+            "--oversubscription-margin",
+            "0.25",
+        ];
+        let config = parse(&argv).expect("valid flags");
+        let oversubscription = config.oversubscription.clone().expect("on");
+        assert_eq!(oversubscription.max_suspension, Duration::from_secs(5));
+        assert_eq!(oversubscription.margin, 0.25);
+        assert_eq!(oversubscription.estimate_interval, Duration::from_secs(15));
+        let printed = print_config(&config).expect("printable");
+        let again = layered(&[], &printed, &[]).expect("reads back");
+        assert_eq!(again.oversubscription, config.oversubscription);
+        let err = parse(&["--oversubscribe", "--oversubscription-margin", "2"])
+            .expect_err("a margin above 1 is refused");
+        assert!(err.to_string().contains("margin"), "{err:#}");
+    }
+
+    #[test]
     fn network_rules_come_from_flags_and_the_file_and_read_back() {
         let rules = |config: &AgentConfig| {
             config
