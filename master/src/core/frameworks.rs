@@ -260,6 +260,7 @@ impl Core {
             framework.failover_timeout = failover_timeout;
         }
         self.sync_revocable_capability(&id);
+        self.rescind_revocable_offers_of(&id, now);
         self.persist_framework(&id);
         self.request_allocation(now);
         tracing::info!(framework_id = %id, "framework updated");

@@ -83,12 +83,30 @@ impl Core {
     }
 
     fn rescind_revocable_offers_on(&mut self, agent_id: &AgentId, now: Time) {
+        self.rescind_revocable_offers(|offer| offer.agent_id == *agent_id, now);
+    }
+
+    /// A framework that dropped REVOCABLE_RESOURCES (UPDATE_FRAMEWORK) loses the offers
+    /// that hold revocable resources.
+    pub(super) fn rescind_revocable_offers_of(&mut self, framework_id: &FrameworkId, now: Time) {
+        let capable = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|framework| takes_revocable(&framework.info));
+        if !capable {
+            self.rescind_revocable_offers(|offer| offer.framework_id == *framework_id, now);
+        }
+    }
+
+    fn rescind_revocable_offers(
+        &mut self,
+        which: impl Fn(&super::offers::OutstandingOffer) -> bool,
+        now: Time,
+    ) {
         let ids: Vec<String> = self
             .offers
             .iter()
-            .filter(|(_, offer)| {
-                offer.agent_id == *agent_id && !offer.resources.revocable().is_empty()
-            })
+            .filter(|(_, offer)| which(offer) && !offer.resources.revocable().is_empty())
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {

@@ -150,3 +150,28 @@ fn an_estimate_must_be_revocable_and_come_from_a_registered_agent() {
         "{unknown}"
     );
 }
+
+#[test]
+fn a_framework_that_drops_the_capability_loses_its_revocable_offers() {
+    let mut h = Harness::new();
+    let agent = h.register("cpus:1;mem:1GiB");
+    oversubscribe(&mut h, &agent, "cpus{REV}:1");
+    let fw = subscribe_revocable(&mut h, "best-effort");
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    assert!(!model(&offer).revocable().is_empty());
+    let info = FrameworkInfo {
+        id: fw.clone(),
+        name: "best-effort".into(),
+        roles: vec!["*".into()],
+        ..FrameworkInfo::default()
+    };
+    h.core
+        .update_framework(info, &[], h.now)
+        .expect("update framework");
+    h.settle();
+    let out = h.take();
+    assert_eq!(rescinds(&out, &fw), vec![offer.id.clone()]);
+    let again = only_offer(&out, &fw);
+    assert!(model(&again).revocable().is_empty(), "{again:?}");
+}
