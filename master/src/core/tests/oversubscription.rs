@@ -175,3 +175,88 @@ fn a_framework_that_drops_the_capability_loses_its_revocable_offers() {
     let again = only_offer(&out, &fw);
     assert!(model(&again).revocable().is_empty(), "{again:?}");
 }
+
+#[test]
+fn a_revocable_task_back_from_a_partition_holds_its_revocable_cpus_again() {
+    let mut h = Harness::with_config(MasterConfig {
+        agent_heartbeat_interval: Duration::from_millis(100),
+        agent_ping_timeout: Duration::from_millis(500),
+        agent_unreachable_timeout: Duration::from_secs(60),
+        ..MasterConfig::default()
+    });
+    let agent = h.register("cpus:1;mem:1GiB");
+    oversubscribe(&mut h, &agent, "cpus{REV}:2");
+    let req = SubscribeRequest {
+        framework: Some(FrameworkInfo {
+            name: "best-effort".into(),
+            roles: vec!["*".into()],
+            capabilities: vec![
+                FrameworkCapability::RevocableResources as i32,
+                FrameworkCapability::PartitionAware as i32,
+            ],
+            ..FrameworkInfo::default()
+        }),
+        heartbeat_interval_seconds: 0.0,
+    };
+    let fw = h
+        .core
+        .subscribe(req, h.now)
+        .expect("subscribe")
+        .framework_id;
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    let on_revocable = "cpus{REV}:2;mem:128MiB";
+    h.accept(
+        &fw,
+        &[&offer.id],
+        vec![task("t", &agent, on_revocable)],
+        None,
+    );
+    h.report(&agent, &fw, &[("t", TaskState::TaskRunning, 1)]);
+    h.agents_alive = false;
+    h.advance(Duration::from_millis(700));
+    let out = h.take();
+    assert!(
+        updates(&out, &fw)
+            .iter()
+            .any(|s| s.state() == TaskState::TaskUnreachable),
+        "{:?}",
+        updates(&out, &fw)
+    );
+
+    // Back with the task: its revocable cpus are in use again, on a pool the agent's next
+    // estimate has not filled yet.
+    let report = proto::TaskReport {
+        task: Some(task("t", &agent, on_revocable)),
+        framework_id: fw.clone(),
+        latest: Some(TaskStatus {
+            task_id: "t".into(),
+            state: TaskState::TaskRunning as i32,
+            ..TaskStatus::default()
+        }),
+    };
+    let req = RegisterRequest {
+        agent: Some(AgentInfo {
+            id: agent.clone(),
+            hostname: "host".into(),
+            resources: Some(resources("cpus:1;mem:1GiB")),
+            ..AgentInfo::default()
+        }),
+        tasks: vec![report],
+        ..RegisterRequest::default()
+    };
+    h.core.register_agent(req, h.now).expect("re-register");
+    h.agents_alive = true;
+    let (used, _) = h.agent_usage(&agent);
+    assert!(
+        used.resources.iter().any(|r| r.revocable && r.value == 2.0),
+        "{used:?}"
+    );
+    let state = h.snapshot();
+    let task = state
+        .tasks
+        .iter()
+        .find(|t| t.task_id == "t")
+        .expect("the task");
+    assert_eq!(task.state, "RUNNING");
+}
