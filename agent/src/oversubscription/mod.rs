@@ -120,6 +120,10 @@ pub(crate) async fn run(
                 for correction in corrections {
                     apply(&agent, correction);
                 }
+                for key in controller.held_suspended() {
+                    // No update unless it had been resumed meanwhile.
+                    agent.registry.suspend(key, true, "suspended again: the regular tasks still need their CPU".into());
+                }
                 agent.oversubscription.suspended_now.store(controller.suspended() as u64, Ordering::Relaxed);
             }
             _ = estimate_ticks.tick() => {

@@ -127,6 +127,12 @@ impl QosController {
     pub(crate) fn suspended(&self) -> usize {
         self.suspended.len()
     }
+
+    /// The tasks the controller holds suspended, to hold them so: a resume from elsewhere
+    /// (a new master resumes every task it adopts) must not let one run past the room.
+    pub(crate) fn held_suspended(&self) -> impl Iterator<Item = &TaskKey> {
+        self.suspended.keys()
+    }
 }
 
 /// Cores below which a difference is rounding.
