@@ -117,12 +117,14 @@ pub(crate) async fn run(
             _ = qos_ticks.tick() => {
                 let rates = qos_sampler.sample(Instant::now(), agent.registry.usage());
                 let corrections = controller.correct(&rates, agent_cpus, config.margin, config.max_suspension, Instant::now());
+                let corrected: Vec<_> = corrections.iter().map(|c| c.key().clone()).collect();
                 for correction in corrections {
                     apply(&agent, correction);
                 }
-                for key in controller.held_suspended() {
+                // Requests to one task coalesce: the ones corrected now keep their message.
+                for key in controller.held_suspended().filter(|key| !corrected.contains(key)) {
                     // No update unless it had been resumed meanwhile.
-                    agent.registry.suspend(key, true, "suspended again: the regular tasks still need their CPU".into());
+                    agent.registry.suspend(key, true, "suspended: the regular tasks need their CPU back".into());
                 }
                 agent.oversubscription.suspended_now.store(controller.suspended() as u64, Ordering::Relaxed);
             }

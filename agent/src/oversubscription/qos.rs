@@ -31,6 +31,17 @@ pub(crate) enum Correction {
     Kill { key: TaskKey, message: String },
 }
 
+impl Correction {
+    /// The task it is for.
+    pub(crate) fn key(&self) -> &TaskKey {
+        match self {
+            Correction::Suspend { key, .. }
+            | Correction::Resume { key, .. }
+            | Correction::Kill { key, .. } => key,
+        }
+    }
+}
+
 /// The controller's memory: which revocable tasks it saw first (newest are suspended
 /// first) and which it suspended, since when.
 #[derive(Debug, Default)]
