@@ -54,6 +54,8 @@ pub(crate) struct Agent {
     pub(crate) sandboxes: Sandboxes,
     /// One permit per instance slot of the executor's pool.
     pub(crate) slots: Arc<Semaphore>,
+    /// What the estimator and the QoS controller did (`oversubscription/`).
+    pub(crate) oversubscription: crate::oversubscription::OversubscriptionStats,
 }
 
 impl Agent {

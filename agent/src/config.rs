@@ -106,6 +106,9 @@ pub struct AgentConfig {
     pub executor: ExecutorConfig,
     /// TLS on the agent's port and for its calls to the master; off by default.
     pub tls: crate::AgentTls,
+    /// Offer the CPU that tasks were given and do not use as revocable resources, under a
+    /// QoS controller (`--oversubscribe`); `None` (the default) offers none.
+    pub oversubscription: Option<crate::OversubscriptionConfig>,
 }
 
 impl Default for AgentConfig {
@@ -140,6 +143,7 @@ impl Default for AgentConfig {
             completed_tasks_retained: 1000,
             executor: ExecutorConfig::default(),
             tls: crate::AgentTls::default(),
+            oversubscription: None,
         }
     }
 }

@@ -13,6 +13,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidResources(wasmesos_allocator::Error),
 
+    /// An agent setting out of range; the message names it.
+    #[error("invalid agent config: {0}")]
+    InvalidConfig(String),
+
     /// The agent's credential file cannot be used; names the file, never the secret.
     #[error(transparent)]
     Credential(#[from] wasmesos_detector::CredentialError),

@@ -184,6 +184,7 @@ fn render_metrics(agent: &Agent) -> String {
         "wasmesos_agent_free_task_slots {}",
         agent.slots.available_permits()
     );
+    render_oversubscription(&mut out, agent);
     let registered = u8::from(!agent.current_id().is_empty());
     family(
         &mut out,
@@ -193,6 +194,63 @@ fn render_metrics(agent: &Agent) -> String {
     );
     let _ = writeln!(out, "wasmesos_agent_registered {registered}");
     out
+}
+
+/// The estimator's and the QoS controller's figures, when oversubscription is on.
+fn render_oversubscription(out: &mut String, agent: &Agent) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if agent.config.oversubscription.is_none() {
+        return;
+    }
+    let stats = &agent.oversubscription;
+    family(
+        out,
+        "wasmesos_agent_revocable_cpus",
+        "gauge",
+        "The latest estimate of CPU the regular tasks leave unused (offered as revocable).",
+    );
+    let millicores = stats.estimate_millicores.load(Relaxed);
+    let _ = writeln!(
+        out,
+        "wasmesos_agent_revocable_cpus {}",
+        millicores as f64 / 1000.0
+    );
+    family(
+        out,
+        "wasmesos_agent_qos_suspended_tasks",
+        "gauge",
+        "Revocable tasks the QoS controller holds suspended now.",
+    );
+    let _ = writeln!(
+        out,
+        "wasmesos_agent_qos_suspended_tasks {}",
+        stats.suspended_now.load(Relaxed)
+    );
+    for (name, help, value) in [
+        (
+            "wasmesos_agent_oversubscribed_updates_total",
+            "Estimates sent to the master.",
+            &stats.estimates_sent,
+        ),
+        (
+            "wasmesos_agent_qos_suspensions_total",
+            "Revocable tasks the QoS controller suspended.",
+            &stats.suspended,
+        ),
+        (
+            "wasmesos_agent_qos_resumes_total",
+            "Revocable tasks the QoS controller resumed.",
+            &stats.resumed,
+        ),
+        (
+            "wasmesos_agent_qos_revocations_total",
+            "Revocable tasks the QoS controller killed (REASON_REVOCATION).",
+            &stats.revoked,
+        ),
+    ] {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {}", value.load(Relaxed));
+    }
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -24,7 +24,9 @@
 //! updates, [`task_spec`] turns its `TaskInfo` into the executor's spec, as it does for
 //! `wasmesos exec`), [`health`] runs its health check, `sandboxes` hands out its directory, `status` and `outbox` make updates
 //! reliable, `checkpoint` makes them durable, `recovery` reads them back after a restart,
-//! and `registry` is the book of tasks.
+//! and `registry` is the book of tasks. With [`AgentConfig::oversubscription`],
+//! `oversubscription` estimates the CPU its tasks leave unused, offers it as revocable, and
+//! runs the QoS controller that suspends and revokes the tasks on it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wasmesos_agent::Error> {
@@ -72,6 +74,7 @@ mod limits;
 mod link;
 mod network;
 mod outbox;
+mod oversubscription;
 mod recovery;
 mod registry;
 mod relay;
@@ -90,6 +93,7 @@ pub use checkpoint::CHECKPOINT_FILE;
 pub use config::{AgentConfig, DEFAULT_LISTEN, DEFAULT_MASTER_URL};
 pub use error::Error;
 pub use ids::{check_digest, check_path_id};
+pub use oversubscription::OversubscriptionConfig;
 pub use resources::{
     DEFAULT_DISK_BYTES, DEFAULT_PORTS, complete_resources, format_resources, parse_resources,
     parse_size,

@@ -33,6 +33,20 @@ pub(crate) trait TaskControl: Send + Sync {
     /// Suspends the task in place (`true`) or resumes it (`false`); the runner reports the
     /// change in a RUNNING update carrying `message`.
     fn suspend(&self, suspended: bool, message: String);
+    /// CPU time the task has used so far.
+    fn cpu_time(&self) -> Duration;
+}
+
+/// One running task as the oversubscription loop sees it: what it was given and the CPU it
+/// has used so far.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskUsage {
+    pub(crate) key: TaskKey,
+    /// Its `cpus`, revocable or not (a task takes one kind).
+    pub(crate) cpus: f64,
+    /// Whether its `cpus` are revocable: the QoS controller may take them back.
+    pub(crate) revocable: bool,
+    pub(crate) cpu_time: Duration,
 }
 
 /// Where a task's output is: its sandbox directory (none before it starts, or when it left
@@ -344,6 +358,35 @@ impl Registry {
         }
     }
 
+    /// The CPU readings of every running task (attached, not being killed).
+    pub(crate) fn usage(&self) -> Vec<TaskUsage> {
+        let books = self.books();
+        books
+            .active
+            .iter()
+            .filter(|(_, task)| !task.kill_requested && !task.latest.state().is_terminal())
+            .filter_map(|(key, task)| {
+                let control = task.control.as_ref()?;
+                let resources = task.info.resources.as_ref();
+                let (cpus, revocable) = resources.map_or((0.0, false), |r| {
+                    let revocable: f64 = r
+                        .resources
+                        .iter()
+                        .filter(|item| item.name == "cpus" && item.revocable)
+                        .map(|item| item.value)
+                        .sum();
+                    (r.scalar("cpus"), revocable > 0.0)
+                });
+                Some(TaskUsage {
+                    key: key.clone(),
+                    cpus,
+                    revocable,
+                    cpu_time: control.cpu_time(),
+                })
+            })
+            .collect()
+    }
+
     /// Hands `data` to a running task; false when the task is unknown or not running.
     pub(crate) fn deliver(&self, key: &TaskKey, data: Vec<u8>) -> bool {
         let books = self.books();
@@ -512,6 +555,9 @@ mod tests {
             true
         }
         fn suspend(&self, _suspended: bool, _message: String) {}
+        fn cpu_time(&self) -> Duration {
+            Duration::ZERO
+        }
     }
 
     fn key(task: &str) -> TaskKey {

@@ -35,6 +35,14 @@ pub use wasmesos_allocator::parse_size;
 /// items of the same name and role add up.
 pub fn parse_resources(text: &str) -> Result<Resources, Error> {
     let model: Model = text.parse().map_err(Error::InvalidResources)?;
+    if let Some(item) = model.iter().find(|item| item.is_revocable()) {
+        return Err(Error::InvalidResources(
+            wasmesos_allocator::Error::InvalidResources(format!(
+                "{item}: an agent's resources are not revocable; --oversubscribe offers \
+                 the CPU its tasks leave unused as revocable"
+            )),
+        ));
+    }
     Ok(resources_to_proto(&model))
 }
 
@@ -190,6 +198,7 @@ mod tests {
             ("ports:[1-2];ports:3", "ports"),
             ("cp us:1", "cp us:1"),
             ("cpus(ads:1", "cpus(ads:1"),
+            ("cpus{REV}:1", "not revocable"),
             (":1", ":1"),
         ] {
             match parse_resources(text) {

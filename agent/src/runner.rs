@@ -19,8 +19,8 @@ use wasmesos_proto::fetch::{self, FetchPlan};
 use wasmesos_proto::resource_names::PORTS;
 use wasmesos_proto::{FrameworkCapability, FrameworkInfo, Reason, TaskInfo, TaskState};
 use wasmesos_wasm_executor::{
-    AllowedAddr, GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory, Program,
-    ProgramKind, Report, RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream,
+    AllowedAddr, CpuClock, GuestEvent, GuestEvents, KillHandle, MessageSender, OutputMemory,
+    Program, ProgramKind, Report, RunningService, RunningTask, ServiceConfig, TaskSpec, TaskStream,
     log_guest_line,
 };
 
@@ -323,6 +323,13 @@ impl Instance {
         }
     }
 
+    fn cpu_clock(&self) -> CpuClock {
+        match self {
+            Instance::Task(task) => task.cpu_clock(),
+            Instance::Service(service) => service.cpu_clock(),
+        }
+    }
+
     /// Where framework messages go; a service takes none.
     fn messages(&self) -> Option<MessageSender> {
         match self {
@@ -362,6 +369,7 @@ async fn supervise(
         kills,
         suspends,
         messages: running.messages(),
+        cpu: running.cpu_clock(),
     };
     let instance = running.kill_handle();
     match agent.registry.attach(key, Box::new(control)) {
@@ -767,6 +775,7 @@ struct ExecutorControl {
     kills: tokio::sync::watch::Sender<Option<(Duration, Reason)>>,
     suspends: tokio::sync::watch::Sender<Option<(bool, String)>>,
     messages: Option<MessageSender>,
+    cpu: CpuClock,
 }
 
 impl TaskControl for ExecutorControl {
@@ -789,5 +798,9 @@ impl TaskControl for ExecutorControl {
 
     fn suspend(&self, suspended: bool, message: String) {
         self.suspends.send_replace(Some((suspended, message)));
+    }
+
+    fn cpu_time(&self) -> Duration {
+        self.cpu.used()
     }
 }

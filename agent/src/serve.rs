@@ -130,6 +130,9 @@ async fn start(
     // one) and, with RUST_BACKTRACE set, captures a host backtrace for each: tens of
     // microseconds per task that nobody reads, since a task's errors become status reasons.
     wasmtime::error::disable_backtrace();
+    if let Some(oversubscription) = &config.oversubscription {
+        oversubscription.validate().map_err(Error::InvalidConfig)?;
+    }
     let tls = config.tls.server()?;
     let master_tls = config.tls.master()?;
     let work_dir = config.work_dir.clone();
@@ -216,6 +219,7 @@ async fn start(
         http_credentials,
         sandboxes,
         agent_id,
+        oversubscription: Default::default(),
         config,
     };
     info!(address = %agent.address, resources = ?agent.resources, "agent starting");
@@ -231,6 +235,11 @@ async fn run(
 ) -> Result<(), Error> {
     let (stop, stop_watch) = watch::channel(false);
     let span = info_span!("agent", address = %agent.address);
+    let oversubscription = agent.config.oversubscription.clone().map(|config| {
+        let span = info_span!("oversubscription", address = %agent.address);
+        let loop_ = crate::oversubscription::run(Arc::clone(&agent), config, stop_watch.clone());
+        tokio::spawn(loop_.instrument(span))
+    });
     let link = tokio::spawn(link::run(Arc::clone(&agent), stop_watch).instrument(span));
     // Calls are small; `GetAgentState` answers with every task the agent holds.
     let service = AgentServer::new(AgentService::new(Arc::clone(&agent)))
@@ -260,6 +269,9 @@ async fn run(
     };
     let _ = stop.send(true);
     let _ = link.await;
+    if let Some(oversubscription) = oversubscription {
+        let _ = oversubscription.await;
+    }
     // The checkpoint keeps the tasks: a restarted agent reports them as ended by the restart.
     let killed = agent.registry.abandon_all(|| agent.status.clear());
     agent.checkpoint.close().await;

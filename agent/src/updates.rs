@@ -133,6 +133,10 @@ impl Update {
         let message = match reason {
             Reason::AgentDraining => "killed: its agent is draining".to_string(),
             Reason::TaskPreempted => "killed: preempted by the master".to_string(),
+            Reason::Revocation => {
+                "killed: its revocable resources were taken back by the agent's QoS controller"
+                    .to_string()
+            }
             _ => self.message,
         };
         Update {

@@ -65,6 +65,9 @@
 //!   from that framework's role until it expires; [`Allocator::revive`] clears them and
 //!   suppression. Resources named in `fair_share_excluded` (e.g. `gpus`) are offered but do
 //!   not count toward dominant shares.
+//! * **Revocable resources** ([`Allocator::set_revocable`]): an agent's oversubscribed CPU
+//!   (`cpus{REV}:1.5`), kept apart from its regular resources, offered only to frameworks
+//!   marked with [`Allocator::set_revocable_capable`], and counted in no share and no quota.
 //! * **Maintenance**: [`InverseOffers`], driven next to the allocator, says which frameworks
 //!   to ask for their resources on agents whose machine is scheduled for maintenance (the
 //!   active holders, once until they answer, after their refusal filter), as Mesos's

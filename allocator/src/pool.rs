@@ -15,11 +15,18 @@ pub(crate) const UNRESERVED: RoleIdx = 0;
 /// How many distinct resource names a cluster may use.
 pub(crate) const MAX_NAMES: usize = 256;
 
-/// Interned resource names.
+/// Interned resource names. A revocable name (`cpus{REV}`) has an id of its own, so the
+/// allocator keeps an agent's revocable pool apart from its regular one with no other
+/// change: quota and crumb rules name regular ids, and revocable ids count in no share.
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {
     names: Vec<Arc<str>>,
+    /// Per id: whether it is the revocable variant of its name.
+    revocable: Vec<bool>,
+    /// Per id: the regular id of the same name (itself for a regular id).
+    base: Vec<NameId>,
     ids: HashMap<Arc<str>, NameId>,
+    revocable_ids: HashMap<Arc<str>, NameId>,
 }
 
 impl Catalog {
@@ -29,17 +36,51 @@ impl Catalog {
         if let Some(id) = self.ids.get(name) {
             return Some(*id);
         }
+        let id = self.push(name, false, None)?;
+        self.ids.insert(name.clone(), id);
+        Some(id)
+    }
+
+    /// The id of revocable `name`, adding it (and the regular name) if new.
+    pub(crate) fn intern_revocable(&mut self, name: &Arc<str>) -> Option<NameId> {
+        if let Some(id) = self.revocable_ids.get(name) {
+            return Some(*id);
+        }
+        let base = self.intern(name)?;
+        let id = self.push(name, true, Some(base))?;
+        self.revocable_ids.insert(name.clone(), id);
+        Some(id)
+    }
+
+    fn push(&mut self, name: &Arc<str>, revocable: bool, base: Option<NameId>) -> Option<NameId> {
         if self.names.len() >= MAX_NAMES {
             return None;
         }
         let id = NameId::try_from(self.names.len()).ok()?;
         self.names.push(name.clone());
-        self.ids.insert(name.clone(), id);
+        self.revocable.push(revocable);
+        self.base.push(base.unwrap_or(id));
         Some(id)
     }
 
     pub(crate) fn id(&self, name: &str) -> Option<NameId> {
         self.ids.get(name).copied()
+    }
+
+    pub(crate) fn revocable_id(&self, name: &str) -> Option<NameId> {
+        self.revocable_ids.get(name).copied()
+    }
+
+    pub(crate) fn is_revocable(&self, id: NameId) -> bool {
+        self.revocable
+            .get(usize::from(id))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// The regular id of `id`'s name: what crumb rules count it as.
+    pub(crate) fn base(&self, id: NameId) -> NameId {
+        self.base.get(usize::from(id)).copied().unwrap_or(id)
     }
 
     pub(crate) fn name(&self, id: NameId) -> &Arc<str> {

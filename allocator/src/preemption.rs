@@ -29,10 +29,11 @@ const CPUS: &str = "cpus";
 /// Scalar quantities by name (memory and disk in bytes, as [`Resources`] holds them).
 pub type Amounts = BTreeMap<String, f64>;
 
-/// The scalar quantities of `resources`, whatever their reservation.
+/// The scalar quantities of `resources`, whatever their reservation, revocable ones aside.
 pub fn amounts(resources: &Resources) -> Amounts {
     let mut out = Amounts::new();
-    for item in resources.scalars().iter() {
+    // Revocable resources meet no guarantee and free none: they count in no quota.
+    for item in resources.scalars().non_revocable().iter() {
         *out.entry(item.name().to_owned()).or_default() += item.amount();
     }
     out

@@ -25,6 +25,9 @@ pub use set::{MAX_ITEM_LEN, SetItems};
 pub(crate) use value::Value;
 pub use value::{Kind, MAX_VALUES};
 
+/// How the agent syntax marks a revocable entry (`cpus{REV}:0.5`), as Mesos prints one.
+pub(crate) const REVOCABLE_MARK: &str = "{REV}";
+
 /// Units per whole for names that are not byte quantities.
 pub(crate) const MILLI: i64 = 1000;
 
@@ -37,11 +40,15 @@ pub(crate) fn is_bytes(name: &str) -> bool {
     matches!(name, "mem" | "disk")
 }
 
-/// One entry: `name(role):value`, or `name:value` when unreserved.
+/// One entry: `name(role):value`, or `name:value` when unreserved; `name{REV}:value` when
+/// revocable (Mesos's notation for it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Resource {
     name: Arc<str>,
     reservation: Option<Arc<str>>,
+    /// Oversubscribed: an agent's estimate of CPU its tasks hold but do not use. Always
+    /// unreserved and scalar.
+    revocable: bool,
     value: Value,
 }
 
@@ -54,6 +61,11 @@ impl Resource {
     /// The role this entry is reserved for, or `None` for the unreserved pool (`*`).
     pub fn reservation(&self) -> Option<&str> {
         self.reservation.as_deref()
+    }
+
+    /// Whether the entry is revocable (oversubscribed).
+    pub fn is_revocable(&self) -> bool {
+        self.revocable
     }
 
     /// Scalar, ranges or set.
@@ -103,8 +115,13 @@ impl Resource {
         &self.name
     }
 
-    fn key(&self) -> (&str, Option<&str>, Kind) {
-        (&self.name, self.reservation.as_deref(), self.value.kind())
+    fn key(&self) -> (&str, Option<&str>, bool, Kind) {
+        (
+            &self.name,
+            self.reservation.as_deref(),
+            self.revocable,
+            self.value.kind(),
+        )
     }
 }
 
@@ -189,14 +206,38 @@ impl Resources {
         self.push(Resource {
             name: Arc::from(name),
             reservation,
+            revocable: false,
             value,
         });
         self.check_bounds()
     }
 
+    /// Adds `amount` of revocable `name` (bytes for `mem`/`disk`): always unreserved.
+    pub fn with_revocable(mut self, name: &str, amount: f64) -> Result<Self, Error> {
+        parse::validate_name(name)?;
+        let units = amount_to_units(name, amount)?;
+        self.push(Resource {
+            name: Arc::from(name),
+            reservation: None,
+            revocable: true,
+            value: Value::Scalar(units),
+        });
+        self.check_bounds()?;
+        Ok(self)
+    }
+
     /// Every scalar within [`MAX_UNITS`] (entries of one name merge, so sums are checked),
-    /// every ranges or set entry within [`MAX_VALUES`], and one kind per name.
+    /// every ranges or set entry within [`MAX_VALUES`], one kind per name, and revocable
+    /// entries unreserved scalars.
     pub(crate) fn check_bounds(&self) -> Result<(), Error> {
+        if let Some(item) = self.items.iter().find(|item| {
+            item.revocable && (item.reservation.is_some() || item.kind() != Kind::Scalar)
+        }) {
+            return Err(Error::InvalidResources(format!(
+                "{}: revocable resources are unreserved scalars",
+                item.name
+            )));
+        }
         if let Some(item) = self.items.iter().find(|item| item.units() > MAX_UNITS) {
             return Err(Error::InvalidResources(format!(
                 "{}: {} is more than one entry may hold",
@@ -232,10 +273,16 @@ impl Resources {
         Ok(())
     }
 
-    pub(crate) fn entry(name: Arc<str>, reservation: Option<Arc<str>>, value: Value) -> Resource {
+    pub(crate) fn entry(
+        name: Arc<str>,
+        reservation: Option<Arc<str>>,
+        revocable: bool,
+        value: Value,
+    ) -> Resource {
         Resource {
             name,
             reservation,
+            revocable,
             value,
         }
     }
@@ -322,6 +369,27 @@ impl Resources {
         names
     }
 
+    /// Only the revocable entries.
+    pub fn revocable(&self) -> Resources {
+        self.filtered(|item| item.revocable)
+    }
+
+    /// Only the entries that are not revocable.
+    pub fn non_revocable(&self) -> Resources {
+        self.filtered(|item| !item.revocable)
+    }
+
+    /// The unreserved scalar `name` that is revocable, in natural units.
+    pub fn get_revocable(&self, name: &str) -> f64 {
+        let units = self
+            .items
+            .iter()
+            .filter(|item| &*item.name == name && item.revocable)
+            .map(Resource::units)
+            .fold(0, i64::saturating_add);
+        units_to_amount(name, units)
+    }
+
     /// Only the unreserved entries.
     pub fn unreserved(&self) -> Resources {
         self.filtered(|item| item.reservation.is_none())
@@ -355,6 +423,7 @@ impl Resources {
             out.push(Resource {
                 name: item.name.clone(),
                 reservation: None,
+                revocable: item.revocable,
                 value: item.value.clone(),
             });
         }
@@ -372,6 +441,7 @@ impl Resources {
             out.push(Resource {
                 name: item.name.clone(),
                 reservation: reservation.clone(),
+                revocable: item.revocable,
                 value: item.value.clone(),
             });
         }
@@ -459,6 +529,9 @@ impl fmt::Display for Resource {
         f.write_str(&self.name)?;
         if let Some(role) = &self.reservation {
             write!(f, "({role})")?;
+        }
+        if self.revocable {
+            f.write_str(REVOCABLE_MARK)?;
         }
         f.write_str(":")?;
         self.value.write(f, is_bytes(&self.name))

@@ -77,6 +77,8 @@ pub(crate) struct Framework {
     pub(crate) roles: Vec<FwRole>,
     pub(crate) active: bool,
     pub(crate) min_allocatable: Option<MinSets>,
+    /// Offered revocable resources too (capability REVOCABLE_RESOURCES).
+    pub(crate) revocable: bool,
     pub(crate) filters: HashMap<(AgentIdx, RoleIdx), Filter, FastHash>,
     /// Number of holdings per agent, so removal visits only those agents.
     pub(crate) agents: HashMap<AgentIdx, u32, FastHash>,

@@ -40,13 +40,17 @@ enum Op {
     Revive(usize),
     Reserve(usize, usize),
     Unreserve(usize),
+    /// A new estimate of revocable cpus (tenths) on an agent, after its revocable offers
+    /// are taken back, as the master does.
+    Oversubscribe(usize, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len()).prop_map(Op::AddAgent),
         1 => any::<usize>().prop_map(Op::RemoveAgent),
-        2 => (1u8..16).prop_map(Op::AddFramework),
+        // Bit 4: the framework takes revocable resources.
+        2 => (1u8..32).prop_map(Op::AddFramework),
         1 => any::<usize>().prop_map(Op::RemoveFramework),
         4 => (0u64..4).prop_map(Op::Allocate),
         3 => (any::<usize>(), any::<bool>()).prop_map(|(i, all)| Op::Launch(i, all)),
@@ -57,6 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Revive),
         1 => (any::<usize>(), 0..ROLES.len()).prop_map(|(a, r)| Op::Reserve(a, r)),
         1 => any::<usize>().prop_map(Op::Unreserve),
+        2 => (any::<usize>(), 0u8..40).prop_map(|(a, t)| Op::Oversubscribe(a, t)),
     ]
 }
 
@@ -65,6 +70,8 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     agents: Vec<AgentId>,
     frameworks: Vec<(FrameworkId, Vec<String>)>,
+    /// Frameworks that take revocable resources.
+    revocable: Vec<FrameworkId>,
     offers: Vec<Allocation>,
     tasks: Vec<Allocation>,
     next_id: usize,
@@ -126,8 +133,15 @@ impl Model {
                     .collect();
                 let id = FrameworkId::from(format!("fw-{}", self.next_id));
                 self.next_id += 1;
+                if roles.is_empty() {
+                    return;
+                }
                 a.add_framework(id.clone(), FrameworkSpec::with_roles(roles.clone()))
                     .unwrap();
+                if mask & 16 != 0 {
+                    a.set_revocable_capable(&id, true).unwrap();
+                    self.revocable.push(id.clone());
+                }
                 self.frameworks.push((id, roles));
             }
             Op::RemoveFramework(i) => {
@@ -202,6 +216,44 @@ impl Model {
                 };
                 let _ = a.unreserve(id, &res("cpus(a):1"));
                 let _ = a.unreserve(id, &res("ports(a):[31001-31002]"));
+            }
+            Op::Oversubscribe(i, tenths) => {
+                let Some(id) = pick(&self.agents, *i).cloned() else {
+                    return;
+                };
+                let (taken, kept): (Vec<Allocation>, Vec<Allocation>) =
+                    std::mem::take(&mut self.offers)
+                        .into_iter()
+                        .partition(|o| o.agent_id == id && !o.resources.revocable().is_empty());
+                self.offers = kept;
+                for offer in taken {
+                    a.recover_offered(
+                        &offer.framework_id,
+                        &offer.agent_id,
+                        &offer.role,
+                        &offer.resources,
+                        None,
+                        self.now,
+                    )
+                    .unwrap();
+                }
+                let estimate = Resources::new()
+                    .with_revocable("cpus", f64::from(*tenths) / 10.0)
+                    .unwrap();
+                a.set_revocable(&id, &estimate).unwrap();
+                let total = a.agent_snapshot(&id).unwrap().total.get_revocable("cpus");
+                let held: f64 = self
+                    .offers
+                    .iter()
+                    .chain(&self.tasks)
+                    .filter(|o| o.agent_id == id)
+                    .map(|o| o.resources.get_revocable("cpus"))
+                    .sum();
+                let wanted = f64::from(*tenths) / 10.0;
+                assert!(
+                    (total - wanted.max(held)).abs() < 1e-9,
+                    "{total} vs {wanted} / {held}"
+                );
             }
         }
     }
@@ -282,6 +334,11 @@ impl Model {
                 .find(|(id, _)| *id == offer.framework_id)
                 .expect("offer to a known framework");
             assert!(roles.iter().any(|r| **r == *offer.role), "{offer:?}");
+            assert!(
+                offer.resources.revocable().is_empty()
+                    || self.revocable.contains(&offer.framework_id),
+                "revocable resources offered to a framework that did not ask: {offer:?}"
+            );
             for item in offer.resources.iter() {
                 if let Some(owner) = item.reservation() {
                     let inside =

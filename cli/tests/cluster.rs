@@ -631,3 +631,161 @@ async fn a_guaranteed_role_suspends_a_preemptible_task_for_its_cpu_and_it_resume
         batch.states_of(&suspended.task_id)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversubscribed_agent_offers_unused_cpu_as_revocable_and_takes_it_back() {
+    let agent_flags = [
+        "--max-tasks",
+        "256",
+        "--oversubscribe",
+        "--oversubscribed-resources-interval",
+        "200ms",
+        "--qos-correction-interval",
+        "200ms",
+        "--qos-max-suspension",
+        "2s",
+        // Half the cpus kept from revocable tasks: the spinning regular task below takes
+        // the room back however little CPU a loaded test machine gives it.
+        "--oversubscription-margin",
+        "0.5",
+    ];
+    let cluster = ProcessCluster::start(
+        Path::new(BINARY),
+        1,
+        "cpus:2;mem:2GiB;disk:2GiB",
+        FAST_MASTER,
+        &agent_flags,
+    )
+    .await
+    .expect("master and an oversubscribing agent as processes");
+    let master = cluster.master_url();
+    let mut service = TestFramework::start(&master, "service", None)
+        .await
+        .expect("subscribe");
+    let sleepy = service
+        .driver
+        .upload_executor(Path::new(guests::SLEEPY), None)
+        .await
+        .expect("upload")
+        .digest;
+    let spin = service
+        .driver
+        .upload_executor(Path::new(guests::SPIN), None)
+        .await
+        .expect("upload")
+        .digest;
+    // A regular task holds both cpus and uses none of them. The rest of the offer is
+    // refused for an hour, so the framework below is offered it.
+    let offers = service.next_offers().await.expect("an offer");
+    let offer = offers[0].clone();
+    let idle = TaskBuilder::new("idle", &sleepy).cpus(2.0).mem(64 << 20);
+    let idle = wasmesos_sdk_scheduler::Capacity::of(&offer)
+        .place(idle)
+        .expect("the agent's first offer holds it")
+        .build_for(&offer);
+    service
+        .driver
+        .launch_with_filters(
+            [offer.id.clone()],
+            vec![idle],
+            refuse_for(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("launch");
+    service
+        .wait_for_status("idle", |state| state == TaskState::TaskRunning)
+        .await
+        .expect("running");
+
+    // A framework that takes revocable resources is offered the idle CPU (less the
+    // margin: one cpu) and runs a spinning task on it.
+    let config =
+        wasmesos_sdk_scheduler::DriverConfig::new(&master, "best-effort").revocable_resources();
+    let mut best_effort = TestFramework::with_config(config).await.expect("subscribe");
+    let task = TaskBuilder::new("scavenger", &spin)
+        .revocable_cpus(1.0)
+        .mem(64 << 20);
+    let offer = best_effort.launch_one(task).await.expect("launch");
+    let offered = wasmesos_sdk_scheduler::Capacity::of(&offer);
+    assert_eq!(
+        offered.get("cpus"),
+        0.0,
+        "the regular cpus are the service's"
+    );
+    assert!(
+        offered.get_revocable("cpus") >= 1.0,
+        "revocable cpus offered: {offer:?}"
+    );
+    best_effort
+        .wait_for_status("scavenger", |state| state == TaskState::TaskRunning)
+        .await
+        .expect("the revocable task runs");
+    // The regular framework never sees revocable resources.
+    assert!(
+        service.history().iter().all(|event| match event {
+            SchedulerEvent::Offers(offers) => offers.iter().all(|offer| offer
+                .resources
+                .as_ref()
+                .is_none_or(|r| r.resources.iter().all(|item| !item.revocable))),
+            _ => true,
+        }),
+        "no revocable offer to a framework without the capability"
+    );
+
+    // The service needs its CPU: its idle task makes way for a spinning one on both cpus.
+    service.driver.kill("idle").await.expect("kill");
+    service
+        .wait_for_status("idle", |state| state == TaskState::TaskKilled)
+        .await
+        .expect("killed");
+    service.driver.revive(Vec::new()).await.expect("revive");
+    let busy = TaskBuilder::new("busy", &spin).cpus(2.0).mem(64 << 20);
+    service.launch_one(busy).await.expect("launch");
+    service
+        .wait_for_status("busy", |state| state == TaskState::TaskRunning)
+        .await
+        .expect("running");
+    let busy_at = std::time::Instant::now();
+    let suspended = best_effort
+        .wait_for("the suspension", |event| match event {
+            SchedulerEvent::Update(status) if status.suspended == Some(true) => {
+                Some(status.clone())
+            }
+            _ => None,
+        })
+        .await
+        .expect("the QoS controller suspends the revocable task");
+    eprintln!(
+        "QoS reaction: the revocable task was suspended {:?} after the regular task ran",
+        busy_at.elapsed()
+    );
+    assert_eq!(suspended.state(), TaskState::TaskRunning, "{suspended:?}");
+    assert_eq!(suspended.reason(), Reason::TaskSuspensionUpdated);
+    assert!(
+        suspended.message.contains("regular tasks need their CPU"),
+        "{suspended:?}"
+    );
+    // The service keeps spinning: the CPU does not come back, so the task is revoked.
+    let ended = best_effort
+        .wait_for_status("scavenger", |state| state.is_terminal())
+        .await
+        .expect("revoked");
+    assert_eq!(ended.state(), TaskState::TaskKilled, "{ended:?}");
+    assert_eq!(ended.reason(), Reason::Revocation, "{ended:?}");
+    assert!(
+        service.states_of("busy").iter().all(|s| !s.is_terminal()),
+        "the regular task runs on"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", cluster.agents[0].url))
+        .await
+        .expect("agent metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for line in [
+        "wasmesos_agent_qos_suspensions_total 1",
+        "wasmesos_agent_qos_revocations_total 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+}

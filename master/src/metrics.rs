@@ -118,6 +118,8 @@ pub struct Metrics {
     pub tasks_suspended: Counter,
     /// Suspended tasks resumed.
     pub tasks_resumed: Counter,
+    /// Agents' updates of their revocable (oversubscribed) resources.
+    pub oversubscribed_updates: Counter,
 }
 
 #[cfg(test)]

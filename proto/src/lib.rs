@@ -145,6 +145,7 @@ impl Reason {
             Reason::AgentDraining => "agent_draining",
             Reason::TaskPreempted => "task_preempted",
             Reason::TaskSuspensionUpdated => "task_suspension_updated",
+            Reason::Revocation => "revocation",
         }
     }
 
@@ -235,7 +236,7 @@ mod tests {
             );
             assert_eq!(Reason::from_code(reason.code()), Some(reason));
         }
-        assert_eq!(seen.len(), 30);
+        assert_eq!(seen.len(), 31);
         assert_eq!(Reason::from_code("out_of_luck"), None);
     }
 

@@ -73,6 +73,12 @@ fn add_entry(out: Model, item: &Resource, amounts: Amounts) -> Result<Model, Err
             Amounts::NonNegative => Ok(out),
         };
     }
+    if item.revocable {
+        return match (value_type, role) {
+            (ValueType::Scalar, None) => out.with_revocable(name, item.value),
+            _ => Err(bad("revocable resources are unreserved scalars".into())),
+        };
+    }
     match value_type {
         ValueType::Scalar => match role {
             None => out.with(name, item.value),
@@ -99,6 +105,7 @@ pub fn resources_to_proto(resources: &Model) -> Resources {
                 let mut wire = Resource {
                     name: item.name().to_string(),
                     role: item.reservation().unwrap_or_default().to_string(),
+                    revocable: item.is_revocable(),
                     ..Resource::default()
                 };
                 match item.kind() {
@@ -196,11 +203,16 @@ mod tests {
     #[test]
     fn round_trips_every_kind_and_keeps_reservations() {
         let model: Model =
-            "cpus:2;cpus(ads):1;mem:1GiB;ports:[31000-31005,32000-32010];zones(ads):{a,b}"
+            "cpus:2;cpus(ads):1;cpus{REV}:0.5;mem:1GiB;ports:[31000-31005,32000-32010];zones(ads):{a,b}"
                 .parse()
                 .expect("valid");
         let back = resources_from_proto(Some(&resources_to_proto(&model)), Amounts::Positive);
         assert_eq!(back, Ok(model));
+        let mut reserved_revocable = scalar("cpus", 1.0, "ads");
+        reserved_revocable.revocable = true;
+        let err = resources_from_proto(Some(&wire(vec![reserved_revocable])), Amounts::Positive)
+            .expect_err("a reserved revocable resource is refused");
+        assert!(err.to_string().contains("unreserved scalars"), "{err}");
         let old = wire(vec![scalar("cpus", 2.0, ""), scalar("mem", 1024.0, "*")]);
         let read = resources_from_proto(Some(&old), Amounts::Positive).expect("old records read");
         assert_eq!(read.get("cpus"), 2.0);

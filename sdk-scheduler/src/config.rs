@@ -89,4 +89,17 @@ impl DriverConfig {
         self.framework.preemptible = true;
         self
     }
+
+    /// Asks for revocable resources too (capability REVOCABLE_RESOURCES): offers may then
+    /// hold revocable cpus (`Resource.revocable`, [`crate::Capacity::get_revocable`]), the
+    /// CPU an agent's tasks leave unused. A task on them ([`crate::TaskBuilder::revocable_cpus`])
+    /// may be suspended when the agent's regular tasks need their CPU back (a RUNNING update
+    /// with `suspended` set), and killed with REASON_REVOCATION if it stays suspended.
+    pub fn revocable_resources(mut self) -> Self {
+        let capability = wasmesos_proto::FrameworkCapability::RevocableResources as i32;
+        if !self.framework.capabilities.contains(&capability) {
+            self.framework.capabilities.push(capability);
+        }
+        self
+    }
 }

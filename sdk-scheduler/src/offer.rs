@@ -9,9 +9,9 @@ use crate::TaskBuilder;
 /// Rounding slack, so that ten tasks of 0.1 cpus fit in 1.0 cpus.
 const EPSILON: f64 = 1e-9;
 
-/// What is left of an offer while tasks are packed into it: scalars summed over roles,
-/// ranges (ports) kept per role and value by value, so two tasks packed into one offer never
-/// get the same port.
+/// What is left of an offer while tasks are packed into it: scalars summed over roles
+/// (revocable amounts apart from regular ones), ranges (ports) kept per role and value by
+/// value, so two tasks packed into one offer never get the same port.
 ///
 /// ```
 /// use wasmesos_proto::{Offer, Resources};
@@ -43,7 +43,8 @@ const EPSILON: f64 = 1e-9;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Capacity {
-    scalars: Vec<(String, f64)>,
+    /// `(name, revocable, amount)`.
+    scalars: Vec<(String, bool, f64)>,
     /// `(name, role, ranges)`; an empty role is unreserved.
     ranges: Vec<(String, String, Ranges)>,
 }
@@ -72,19 +73,32 @@ impl Capacity {
                 }
                 continue;
             }
-            match self.slot(&resource.name) {
+            match self.slot(&resource.name, resource.revocable) {
                 Some(slot) => *slot += resource.value,
-                None => self.scalars.push((resource.name.clone(), resource.value)),
+                None => {
+                    self.scalars
+                        .push((resource.name.clone(), resource.revocable, resource.value))
+                }
             }
         }
     }
 
-    /// What is left of the scalar `name` (0 when the offer had none).
+    /// What is left of the scalar `name` that is not revocable (0 when the offer had none).
     pub fn get(&self, name: &str) -> f64 {
+        self.scalar(name, false)
+    }
+
+    /// What is left of the revocable scalar `name` (offered only to frameworks with
+    /// [`crate::DriverConfig::revocable_resources`]).
+    pub fn get_revocable(&self, name: &str) -> f64 {
+        self.scalar(name, true)
+    }
+
+    fn scalar(&self, name: &str, revocable: bool) -> f64 {
         self.scalars
             .iter()
-            .find(|(have, _)| have == name)
-            .map_or(0.0, |(_, value)| *value)
+            .find(|(have, r, _)| have == name && *r == revocable)
+            .map_or(0.0, |(_, _, value)| *value)
     }
 
     /// What is left of the ranges resource `name` (say `ports`), over every role.
@@ -103,7 +117,9 @@ impl Capacity {
             .resources
             .iter()
             .all(|resource| match ValueType::try_from(resource.r#type) {
-                Ok(ValueType::Scalar) => resource.value <= self.get(&resource.name) + EPSILON,
+                Ok(ValueType::Scalar) => {
+                    resource.value <= self.scalar(&resource.name, resource.revocable) + EPSILON
+                }
                 Ok(ValueType::Ranges) => {
                     let wanted = resource.ranges_value();
                     wanted.is_empty()
@@ -127,7 +143,7 @@ impl Capacity {
                 if let Some(slot) = self.ranges_slot(&resource.name, &resource.role) {
                     *slot = slot.difference(&resource.ranges_value());
                 }
-            } else if let Some(slot) = self.slot(&resource.name) {
+            } else if let Some(slot) = self.slot(&resource.name, resource.revocable) {
                 *slot = (*slot - resource.value).max(0.0);
             }
         }
@@ -170,11 +186,11 @@ impl Capacity {
         self.take(task.resources()).then_some(task)
     }
 
-    fn slot(&mut self, name: &str) -> Option<&mut f64> {
+    fn slot(&mut self, name: &str, revocable: bool) -> Option<&mut f64> {
         self.scalars
             .iter_mut()
-            .find(|(have, _)| have == name)
-            .map(|(_, value)| value)
+            .find(|(have, r, _)| have == name && *r == revocable)
+            .map(|(_, _, value)| value)
     }
 
     fn ranges_slot(&mut self, name: &str, role: &str) -> Option<&mut Ranges> {
@@ -196,6 +212,29 @@ mod tests {
             resources: Some(resources_to_proto(&model)),
             ..Offer::default()
         }
+    }
+
+    #[test]
+    fn revocable_cpus_are_apart_from_regular_ones() {
+        let mut left = Capacity::of(&offer_of("cpus:1;cpus{REV}:2;mem:1GiB"));
+        assert_eq!(left.get("cpus"), 1.0);
+        assert_eq!(left.get_revocable("cpus"), 2.0);
+        let best_effort = TaskBuilder::new("b", "digest")
+            .revocable_cpus(1.5)
+            .mem(1 << 20);
+        let placed = left.place(best_effort).expect("fits the revocable cpus");
+        assert!(
+            placed
+                .resources()
+                .resources
+                .iter()
+                .any(|r| r.name == "cpus" && r.revocable)
+        );
+        assert_eq!(left.get("cpus"), 1.0, "the regular cpus are untouched");
+        // A regular task of 1.5 cpus does not fit in 1 regular cpu, revocable ones aside.
+        let regular = TaskBuilder::new("r", "digest").cpus(1.5);
+        assert!(left.place(regular).is_none());
+        assert!((left.get_revocable("cpus") - 0.5).abs() < 1e-9);
     }
 
     #[test]

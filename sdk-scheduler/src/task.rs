@@ -64,6 +64,21 @@ impl TaskBuilder {
         self.resource(CPUS, cores)
     }
 
+    /// CPU cores from the offer's revocable cpus (replacing any `cpus` asked before): the
+    /// task runs on CPU other tasks leave unused, and may be suspended or revoked for them.
+    /// Only a framework with [`crate::DriverConfig::revocable_resources`] is offered any.
+    pub fn revocable_cpus(mut self, cores: f64) -> Self {
+        let resources = self.task.resources.get_or_insert_with(Resources::default);
+        resources.resources.retain(|resource| resource.name != CPUS);
+        resources.resources.push(Resource {
+            name: CPUS.to_string(),
+            value: cores,
+            revocable: true,
+            ..Resource::default()
+        });
+        self
+    }
+
     /// Memory in bytes; the task's hard memory limit.
     pub fn mem(self, bytes: u64) -> Self {
         self.resource(MEM, bytes as f64)

@@ -23,6 +23,37 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+/// Reads a running task's (or a whole service's) CPU time from anywhere, for as long as
+/// the handle lives: the agent samples it to estimate unused CPU and to see when its tasks
+/// need their CPU back. It counts finished polls (a running guest yields every few
+/// milliseconds).
+#[derive(Debug, Clone)]
+pub struct CpuClock(ClockSource);
+
+#[derive(Debug, Clone)]
+enum ClockSource {
+    Task(Arc<CpuMeter>),
+    Service(Arc<SharedCpu>),
+}
+
+impl CpuClock {
+    pub(crate) fn task(meter: Arc<CpuMeter>) -> Self {
+        CpuClock(ClockSource::Task(meter))
+    }
+
+    pub(crate) fn service(shared: Arc<SharedCpu>) -> Self {
+        CpuClock(ClockSource::Service(shared))
+    }
+
+    /// CPU time used so far.
+    pub fn used(&self) -> Duration {
+        match &self.0 {
+            ClockSource::Task(meter) => meter.used(),
+            ClockSource::Service(shared) => shared.used(),
+        }
+    }
+}
+
 /// Time one task spent being run by a thread.
 #[derive(Debug)]
 pub(crate) struct CpuMeter {

@@ -67,6 +67,7 @@ pub use addr_rule::AddrRule;
 pub use cache::{CacheStats, Digest};
 pub use config::ExecutorConfig;
 pub use control::{KillHandle, Suspension};
+pub use cpu::CpuClock;
 pub use error::Error;
 pub use executor::Executor;
 pub use mailbox::{GuestEvent, GuestEvents, LogLevel, MessageSender, log_guest_line};

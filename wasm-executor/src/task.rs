@@ -71,6 +71,11 @@ impl RunningTask {
         self.meter.used()
     }
 
+    /// A handle that reads the task's CPU time after this `RunningTask` is consumed.
+    pub fn cpu_clock(&self) -> crate::CpuClock {
+        crate::CpuClock::task(Arc::clone(&self.meter))
+    }
+
     /// Waits for the task to end. A task started with
     /// [`Executor::launch_inline`](crate::Executor::launch_inline) runs inside this future.
     pub async fn wait(mut self) -> Report {

@@ -41,6 +41,8 @@ pub struct Recorded {
     pub messages: Vec<ExecutorMessageRequest>,
     pub receipts: HashMap<Vec<u8>, usize>,
     pub downloads: HashMap<String, usize>,
+    /// Every estimate of revocable resources the agent sent.
+    pub oversubscribed: Vec<UpdateOversubscribedRequest>,
 }
 
 struct Shared {
@@ -309,6 +311,17 @@ impl AgentChannel for Service {
         lock(&self.0.recorded).registrations.push(request);
         self.changed();
         Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    async fn update_oversubscribed(
+        &self,
+        request: Request<UpdateOversubscribedRequest>,
+    ) -> Result<Response<UpdateOversubscribedResponse>, Status> {
+        lock(&self.0.recorded)
+            .oversubscribed
+            .push(request.into_inner());
+        self.changed();
+        Ok(Response::new(UpdateOversubscribedResponse {}))
     }
 
     async fn heartbeat(

@@ -7,6 +7,7 @@ mod fake_master;
 mod fetch;
 mod files;
 mod hostile;
+mod oversubscription;
 mod registration;
 mod reliability;
 mod services;

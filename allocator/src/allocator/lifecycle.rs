@@ -38,6 +38,94 @@ impl Allocator {
         Ok(())
     }
 
+    /// Replaces an agent's revocable (oversubscribed) resources with `revocable`, its
+    /// latest estimate: every entry revocable, as Mesos's `updateSlave` with oversubscribed
+    /// resources. They are kept apart from the agent's regular resources, offered only to
+    /// frameworks that take revocable resources, and count in no share and no quota. A
+    /// name's revocable total never drops below what is offered and used of it (those
+    /// tasks run on until they end or the agent's QoS controller ends them); the master
+    /// rescinds the outstanding revocable offers first, as Mesos's does.
+    pub fn set_revocable(&mut self, id: &AgentId, revocable: &Resources) -> Result<(), Error> {
+        if let Some(item) = revocable.iter().find(|item| !item.is_revocable()) {
+            return Err(Error::InvalidResources(format!(
+                "{}: an agent's oversubscribed resources must all be revocable",
+                item.name()
+            )));
+        }
+        let idx = self.agent_idx(id)?;
+        let wanted = self.pool_from(revocable)?;
+        let Some(agent) = self.agents.get(idx) else {
+            return Err(Error::UnknownAgent(id.clone()));
+        };
+        let mut names: Vec<NameId> = agent
+            .total
+            .slots()
+            .iter()
+            .chain(wanted.slots())
+            .map(|s| s.name)
+            .filter(|name| self.catalog.is_revocable(*name))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let units = |pool: &Pool, name: NameId| -> i64 {
+            pool.slots()
+                .iter()
+                .filter(|s| s.name == name)
+                .map(|s| s.units)
+                .sum()
+        };
+        let (mut grown, mut shrunk) = (Pool::default(), Pool::default());
+        for name in names {
+            let held: i64 = agent
+                .holdings
+                .iter()
+                .map(|h| units(&h.offered, name) + units(&h.used, name))
+                .sum();
+            let delta = units(&wanted, name).max(held) - units(&agent.total, name);
+            let slot = crate::pool::Slot {
+                name,
+                res: crate::pool::UNRESERVED,
+                units: delta.abs(),
+            };
+            if delta > 0 {
+                grown.push(slot);
+            } else if delta < 0 {
+                shrunk.push(slot);
+            }
+        }
+        if grown.is_empty() && shrunk.is_empty() {
+            return Ok(());
+        }
+        if let Some(agent) = self.agents.get_mut(idx) {
+            agent.total.add(&grown);
+            agent.free.add(&grown);
+            // What shrinks was free: the total never drops below what is held.
+            agent.total.take(&shrunk);
+            agent.free.take(&shrunk);
+        }
+        self.totals.add_pool(&grown);
+        self.totals.sub_pool(&shrunk);
+        self.on_free_change(&grown, 1);
+        self.on_free_change(&shrunk, -1);
+        if !grown.is_empty() {
+            self.mark_dirty(idx);
+        }
+        Ok(())
+    }
+
+    /// Whether the framework is offered revocable resources too (Mesos's capability
+    /// REVOCABLE_RESOURCES, which UPDATE_FRAMEWORK may change).
+    pub fn set_revocable_capable(&mut self, id: &FrameworkId, capable: bool) -> Result<(), Error> {
+        let idx = self.framework_idx(id)?;
+        if let Some(framework) = self.frameworks.get_mut(idx)
+            && framework.revocable != capable
+        {
+            framework.revocable = capable;
+            self.dirty_all = true;
+        }
+        Ok(())
+    }
+
     /// Removes an agent; its offers and allocations vanish from every framework's share.
     /// The master rescinds the offers and marks the tasks lost itself.
     pub fn remove_agent(&mut self, id: &AgentId) -> Result<(), Error> {
@@ -122,6 +210,7 @@ impl Allocator {
             roles: roles.iter().map(|role| new_membership(*role)).collect(),
             active: true,
             min_allocatable,
+            revocable: false,
             filters: HashMap::default(),
             agents: HashMap::default(),
         };

@@ -190,11 +190,12 @@ pub(super) fn meets_min(sets: &MinSets, quantities: &Qty) -> bool {
 
 /// [`meets_min`] straight on a pool, without building quantities: for one-off checks. Like
 /// it, only scalars count: ports alone are not worth an offer.
-pub(super) fn meets_min_pool(sets: &MinSets, pool: &Pool) -> bool {
+/// `base` maps a revocable id to its regular one, as crumb rules count them.
+pub(super) fn meets_min_pool(sets: &MinSets, pool: &Pool, base: impl Fn(NameId) -> NameId) -> bool {
     let units_of = |name: NameId| -> i64 {
         pool.slots()
             .iter()
-            .filter(|s| s.name == name)
+            .filter(|s| base(s.name) == name)
             .map(|s| s.units)
             .sum()
     };

@@ -153,15 +153,27 @@ impl Allocator {
     }
 
     fn intern_name(&mut self, name: &Arc<str>) -> Result<NameId, Error> {
-        let id = self.catalog.intern(name).ok_or_else(|| {
+        self.intern_entry(name, false)
+    }
+
+    /// Interns a name, or its revocable variant, which counts in no dominant share.
+    fn intern_entry(&mut self, name: &Arc<str>, revocable: bool) -> Result<NameId, Error> {
+        let id = if revocable {
+            self.catalog.intern_revocable(name)
+        } else {
+            self.catalog.intern(name)
+        };
+        let id = id.ok_or_else(|| {
             Error::InvalidResources(format!(
                 "too many distinct resource names (at most {})",
                 crate::pool::MAX_NAMES
             ))
         })?;
         while self.excluded.len() < self.catalog.len() {
-            let next = self.catalog.name(self.excluded.len() as NameId);
-            let excluded = self.excluded_names.contains(&**next);
+            let next_id = self.excluded.len() as NameId;
+            let next = self.catalog.name(next_id);
+            let excluded =
+                self.catalog.is_revocable(next_id) || self.excluded_names.contains(&**next);
             self.excluded.push(excluded);
         }
         Ok(id)
@@ -172,7 +184,7 @@ impl Allocator {
         resources.check_bounds()?;
         let mut pool = Pool::default();
         for item in resources.iter() {
-            let name = self.intern_name(item.name_arc())?;
+            let name = self.intern_entry(item.name_arc(), item.is_revocable())?;
             let res = match item.reservation() {
                 Some(role) => self.roles.ensure(role)?,
                 None => UNRESERVED,
@@ -187,7 +199,11 @@ impl Allocator {
     fn pool_lookup(&self, resources: &Resources) -> Option<Pool> {
         let mut pool = Pool::default();
         for item in resources.iter() {
-            let name = self.catalog.id(item.name())?;
+            let name = if item.is_revocable() {
+                self.catalog.revocable_id(item.name())?
+            } else {
+                self.catalog.id(item.name())?
+            };
             let res = match item.reservation() {
                 Some(role) => self.roles.get(role)?,
                 None => UNRESERVED,
@@ -205,6 +221,7 @@ impl Allocator {
             out.push(Resources::entry(
                 self.catalog.name(slot.name).clone(),
                 reservation(slot.res),
+                self.catalog.is_revocable(slot.name),
                 Value::Scalar(slot.units),
             ));
         }
@@ -212,6 +229,7 @@ impl Allocator {
             out.push(Resources::entry(
                 self.catalog.name(item.name).clone(),
                 reservation(item.res),
+                false,
                 item.value.clone(),
             ));
         }

@@ -173,12 +173,13 @@ impl Allocator {
     /// nobody can use (say, only disk) costs nothing.
     fn worth_offering(&self, agent: &Agent) -> bool {
         let free = &agent.free;
+        let base = |name| self.catalog.base(name);
         !free.is_empty()
-            && ((self.plain_frameworks > 0 && meets_min_pool(&self.min_allocatable, free))
+            && ((self.plain_frameworks > 0 && meets_min_pool(&self.min_allocatable, free, base))
                 || self
                     .min_overrides
                     .keys()
-                    .any(|sets| meets_min_pool(sets, free)))
+                    .any(|sets| meets_min_pool(sets, free, base)))
     }
 
     fn find(
@@ -272,22 +273,55 @@ impl Allocator {
         if offer.is_empty() {
             return None;
         }
-        let mut quantities = Qty::default();
-        quantities.add_pool(&offer);
+        let quantities = self.crumb_quantities(&offer);
         let crumbs_ok = meets_min(&self.min_allocatable, &quantities);
+        let has_revocable = offer
+            .slots()
+            .iter()
+            .any(|s| self.catalog.is_revocable(s.name));
+        // Without revocable resources in the offer, or for a framework that takes them, the
+        // role's offer as is; for the others, the offer without them (built once).
+        let mut regular: Option<(Pool, Qty, bool)> = None;
         for fw in fws {
-            if self.eligible(walk, fw, role, &offer, &quantities, crumbs_ok) {
+            let capable = self.frameworks.get(fw).is_some_and(|f| f.revocable);
+            if !has_revocable || capable {
+                if self.eligible(walk, fw, role, &offer, &quantities, crumbs_ok) {
+                    return Some(Choice {
+                        fw,
+                        role,
+                        offer: match offer {
+                            Cow::Borrowed(_) => None,
+                            Cow::Owned(offer) => Some(offer),
+                        },
+                    });
+                }
+                continue;
+            }
+            let (pool, qty, ok) = regular.get_or_insert_with(|| {
+                let pool = offer.filtered(|name, _| !self.catalog.is_revocable(name));
+                let qty = self.crumb_quantities(&pool);
+                let ok = meets_min(&self.min_allocatable, &qty);
+                (pool, qty, ok)
+            });
+            if !pool.is_empty() && self.eligible(walk, fw, role, pool, qty, *ok) {
                 return Some(Choice {
                     fw,
                     role,
-                    offer: match offer {
-                        Cow::Borrowed(_) => None,
-                        Cow::Owned(offer) => Some(offer),
-                    },
+                    offer: Some(pool.clone()),
                 });
             }
         }
         None
+    }
+
+    /// What crumb rules see of `pool`: revocable amounts count as their regular name, so
+    /// an agent with only revocable CPU left is still worth offering.
+    fn crumb_quantities(&self, pool: &Pool) -> Qty {
+        let mut quantities = Qty::default();
+        for slot in pool.slots() {
+            quantities.add(self.catalog.base(slot.name), slot.units);
+        }
+        quantities
     }
 
     /// The agent's free pool as is when nothing can trim it for `role` (no reservation on

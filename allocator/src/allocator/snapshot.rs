@@ -76,7 +76,8 @@ pub struct RoleSnapshot {
     pub share: f64,
     /// `share` divided by the product of weights down the path: what DRF equalises.
     pub weighted_share: f64,
-    /// What quota counts: allocated + unallocated reservations of the subtree.
+    /// What quota counts: allocated + unallocated reservations of the subtree, revocable
+    /// resources aside.
     pub consumption: Resources,
     /// The quota, if any.
     pub quota: Option<Quota>,
@@ -199,7 +200,13 @@ impl Allocator {
         let node = self.roles.node(idx);
         let ctx = self.share_ctx();
         let share = ctx.share(&node.subtree_alloc);
-        let mut consumption = node.subtree_alloc.clone();
+        let mut consumption = Qty::default();
+        for (name, units) in node.subtree_alloc.iter() {
+            // What quota counts: revocable resources count in none.
+            if !self.catalog.is_revocable(name) {
+                consumption.add(name, units);
+            }
+        }
         for (name, units) in node.subtree_reserved_free.iter() {
             consumption.add(name, units);
         }

@@ -6,7 +6,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{MAX_VALUES, Ranges, Resource, Resources, SetItems, Value, amount_to_units, is_bytes};
+use super::{
+    MAX_VALUES, REVOCABLE_MARK, Ranges, Resource, Resources, SetItems, Value, amount_to_units,
+    is_bytes,
+};
 use crate::Error;
 
 const KIB: i64 = 1 << 10;
@@ -36,7 +39,12 @@ fn parse_entry(part: &str) -> Result<Resource, Error> {
     let (head, value) = part
         .split_once(':')
         .ok_or_else(|| invalid(part, "expected name:amount"))?;
-    let (name, reservation) = parse_head(head.trim(), part).map_err(|err| within(part, err))?;
+    let head = head.trim();
+    let (head, revocable) = match head.strip_suffix(REVOCABLE_MARK) {
+        Some(head) => (head, true),
+        None => (head, false),
+    };
+    let (name, reservation) = parse_head(head, part).map_err(|err| within(part, err))?;
     let value = value.trim();
     let value = if let Some(inner) = value.strip_prefix('[') {
         Value::Ranges(parse_ranges(inner, part)?)
@@ -48,6 +56,7 @@ fn parse_entry(part: &str) -> Result<Resource, Error> {
     Ok(Resource {
         name: Arc::from(name),
         reservation,
+        revocable,
         value,
     })
 }

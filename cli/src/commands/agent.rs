@@ -145,6 +145,33 @@ pub struct AgentArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     fetcher_cache_size: Option<u64>,
 
+    /// Offer the CPU that running tasks were given and do not use as revocable cpus, to
+    /// frameworks with REVOCABLE_RESOURCES; a QoS controller suspends the tasks on them when
+    /// the regular tasks need their CPU back, and kills them with REASON_REVOCATION after
+    /// --qos-max-suspension. Off by default, as in Mesos.
+    #[arg(long)]
+    oversubscribe: bool,
+
+    /// With --oversubscribe: how often the unused CPU is estimated and, when it changed,
+    /// sent to the master (Mesos's flag) [default: 15s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    oversubscribed_resources_interval: Option<Duration>,
+
+    /// With --oversubscribe: how often the QoS controller measures the tasks' CPU use and
+    /// corrects [default: 1s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    qos_correction_interval: Option<Duration>,
+
+    /// With --oversubscribe: how long a revocable task stays suspended before it is killed
+    /// with REASON_REVOCATION [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    qos_max_suspension: Option<Duration>,
+
+    /// With --oversubscribe: the fraction of the tasks' cpus never offered as revocable, and
+    /// of the agent's cpus the QoS controller keeps free of revocable tasks [default: 0.1].
+    #[arg(long, value_name = "FRACTION")]
+    oversubscription_margin: Option<f64>,
+
     /// --tls-cert/--tls-key: this port over TLS, and the agent's client certificate to a
     /// master that asks for one (mutual TLS); --tls-ca: the CA of an https:// master.
     #[command(flatten)]
@@ -181,6 +208,7 @@ impl AgentArgs {
                 .map_err(|_| "expected a whole number".to_string())
         })?;
         let max_task_mem = l.one("max_task_mem", self.max_task_mem, parse_size)?;
+        let oversubscription = self.oversubscription(l)?;
         let config = AgentConfig {
             master_url: l
                 .one("master", self.master.clone(), text)?
@@ -235,10 +263,74 @@ impl AgentArgs {
                 max_task_memory_bytes: max_task_mem.unwrap_or(DEFAULT_MAX_TASK_MEM),
                 ..ExecutorConfig::default()
             },
+            oversubscription,
             ..library
         };
         layers.finish()?;
         Ok(config)
+    }
+
+    /// The oversubscription settings, `None` unless `oversubscribe` is on.
+    fn oversubscription(
+        &self,
+        l: &mut Layers,
+    ) -> anyhow::Result<Option<wasmesos_agent::OversubscriptionConfig>> {
+        let on = l
+            .one(
+                "oversubscribe",
+                self.oversubscribe.then_some(true),
+                parse_bool,
+            )?
+            .unwrap_or(false);
+        let defaults = wasmesos_agent::OversubscriptionConfig::default();
+        let config = wasmesos_agent::OversubscriptionConfig {
+            estimate_interval: l
+                .one(
+                    "oversubscribed_resources_interval",
+                    self.oversubscribed_resources_interval,
+                    parse_duration,
+                )?
+                .unwrap_or(defaults.estimate_interval),
+            qos_interval: l
+                .one(
+                    "qos_correction_interval",
+                    self.qos_correction_interval,
+                    parse_duration,
+                )?
+                .unwrap_or(defaults.qos_interval),
+            max_suspension: l
+                .one(
+                    "qos_max_suspension",
+                    self.qos_max_suspension,
+                    parse_duration,
+                )?
+                .unwrap_or(defaults.max_suspension),
+            margin: l
+                .one(
+                    "oversubscription_margin",
+                    self.oversubscription_margin,
+                    |text| {
+                        text.trim()
+                            .parse::<f64>()
+                            .map_err(|_| "expected a fraction such as 0.1".to_string())
+                    },
+                )?
+                .unwrap_or(defaults.margin),
+            ..defaults
+        };
+        config
+            .validate()
+            .map_err(|why| anyhow::anyhow!("--oversubscribe: {why}"))?;
+        Ok(on.then_some(config))
+    }
+}
+
+/// `true` or `false`, for settings that are switches.
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("expected true or false, not {other:?}")),
     }
 }
 
@@ -271,6 +363,7 @@ fn default_work_dir(listen: SocketAddr) -> PathBuf {
 
 /// The settings of `config` as a TOML file that `--config` reads back to the same config.
 fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
+    let oversubscription = config.oversubscription.clone().unwrap_or_default();
     let printed = Printed::default()
         .text("master", &config.master_url)
         .optional(
@@ -318,6 +411,20 @@ fn print_config(config: &AgentConfig) -> anyhow::Result<String> {
                 Some(rules) => rules.iter().map(ToString::to_string).collect(),
             },
         )
+        .text("oversubscribe", config.oversubscription.is_some())
+        .text(
+            "oversubscribed_resources_interval",
+            format_duration(oversubscription.estimate_interval),
+        )
+        .text(
+            "qos_correction_interval",
+            format_duration(oversubscription.qos_interval),
+        )
+        .text(
+            "qos_max_suspension",
+            format_duration(oversubscription.max_suspension),
+        )
+        .text("oversubscription_margin", oversubscription.margin)
         .text("max_tasks", config.executor.max_concurrent_tasks)
         .text(
             "max_task_mem",
@@ -459,6 +566,29 @@ mod tests {
         assert_eq!(again.executor.max_task_memory_bytes, 256 << 20);
         assert_eq!(again.fetch_allowed_dirs, [PathBuf::from("/srv/data")]);
         assert_eq!(again.fetch_timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn oversubscription_is_off_unless_asked_and_its_settings_read_back() {
+        assert_eq!(parse(&[]).expect("no flag").oversubscription, None);
+        let argv = [
+            "--oversubscribe",
+            "--qos-max-suspension",
+            "5s",
+            "--oversubscription-margin",
+            "0.25",
+        ];
+        let config = parse(&argv).expect("valid flags");
+        let oversubscription = config.oversubscription.clone().expect("on");
+        assert_eq!(oversubscription.max_suspension, Duration::from_secs(5));
+        assert_eq!(oversubscription.margin, 0.25);
+        assert_eq!(oversubscription.estimate_interval, Duration::from_secs(15));
+        let printed = print_config(&config).expect("printable");
+        let again = layered(&[], &printed, &[]).expect("reads back");
+        assert_eq!(again.oversubscription, config.oversubscription);
+        let err = parse(&["--oversubscribe", "--oversubscription-margin", "2"])
+            .expect_err("a margin above 1 is refused");
+        assert!(err.to_string().contains("margin"), "{err:#}");
     }
 
     #[test]

@@ -83,6 +83,10 @@ pub struct DevArgs {
     /// `marathon=127.0.0.1:0` for any free port. Repeat for each service.
     #[arg(long, value_name = "NAME=ADDR", requires = "services")]
     service_listen: Vec<ListenOverride>,
+    /// Agents offer the CPU their tasks leave unused as revocable cpus, under a QoS
+    /// controller (`wasmesos agent --oversubscribe` with its defaults).
+    #[arg(long)]
+    oversubscribe: bool,
 }
 
 pub fn main(args: DevArgs) -> ExitCode {
@@ -98,7 +102,12 @@ pub fn main(args: DevArgs) -> ExitCode {
 fn run(args: &DevArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let cluster = LocalCluster::start(args.listen, args.agents, &args.resources).await?;
+        let oversubscription = args
+            .oversubscribe
+            .then(wasmesos_agent::OversubscriptionConfig::default);
+        let cluster =
+            LocalCluster::start(args.listen, args.agents, &args.resources, oversubscription)
+                .await?;
         let url = cluster.master_url();
         println!("wasmesos dev: master listening on {url}");
         for (id, address) in cluster.agents() {

@@ -13,5 +13,6 @@ mod operator;
 mod pymesos;
 mod redirect;
 mod refusals;
+mod revocable;
 mod subscribe;
 mod update;

@@ -119,6 +119,16 @@ impl Actor {
             .await?
     }
 
+    pub(crate) async fn update_oversubscribed(
+        &self,
+        req: wasmesos_proto::v1::UpdateOversubscribedRequest,
+    ) -> Result<(), Error> {
+        self.core(move |core, now| {
+            core.update_oversubscribed(&req.agent_id, req.resources.as_ref(), now)
+        })
+        .await?
+    }
+
     pub(crate) async fn status_updates(&self, req: StatusUpdates) -> Result<(), Error> {
         self.core(move |core, now| core.status_updates(req, now))
             .await?

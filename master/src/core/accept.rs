@@ -229,6 +229,7 @@ impl Core {
                 "resources: a task must ask for some resources".into(),
             ));
         }
+        super::oversubscription::check_no_mix(&resources).map_err(bad_task)?;
         let (agent_id, role) = charge(pools, &task.agent_id, &resources).map_err(bad_task)?;
         Ok(Drawn {
             agent_id,

@@ -66,6 +66,12 @@ impl Core {
         }
         let total = resources_from_proto(info.resources.as_ref(), Amounts::NonNegative)
             .map_err(|why| invalid("agent.resources", why))?;
+        if !total.revocable().is_empty() {
+            return Err(invalid(
+                "agent.resources",
+                "revocable resources are sent with UpdateOversubscribed, not registered",
+            ));
+        }
         if let Some(refused) = self.refuse_on_down_machine(&info) {
             return refused;
         }

@@ -165,6 +165,7 @@ impl Core {
             completed: VecDeque::new(),
         };
         self.frameworks.insert(id.clone(), framework);
+        self.sync_revocable_capability(id);
         Ok(())
     }
 
@@ -187,6 +188,7 @@ impl Core {
         if let Err(err) = self.allocator.activate_framework(id) {
             tracing::warn!(framework_id = %id, %err, "allocator refused to activate framework");
         }
+        self.sync_revocable_capability(id);
     }
 
     /// UPDATE_FRAMEWORK: a subscribed framework replaces its FrameworkInfo without
@@ -258,6 +260,8 @@ impl Core {
             framework.roles = roles;
             framework.failover_timeout = failover_timeout;
         }
+        self.sync_revocable_capability(&id);
+        self.rescind_revocable_offers_of(&id, now);
         self.persist_framework(&id);
         self.request_allocation(now);
         tracing::info!(framework_id = %id, "framework updated");

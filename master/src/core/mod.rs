@@ -14,6 +14,7 @@ mod maintenance;
 mod offers;
 mod operations;
 mod outbox;
+mod oversubscription;
 mod partitions;
 mod persist;
 mod preemption;

@@ -111,7 +111,8 @@ impl Core {
             tasks: HashMap::new(),
             completed: VecDeque::new(),
         };
-        self.frameworks.insert(id, framework);
+        self.frameworks.insert(id.clone(), framework);
+        self.sync_revocable_capability(&id);
         Ok(())
     }
 
@@ -285,6 +286,7 @@ impl Core {
         }
         task.freed = false;
         let (role, resources) = (task.role.clone(), task.resources.clone());
+        self.hold_revocable_for(agent_id, &resources);
         if let Err(err) = self
             .allocator
             .add_used(&framework_id, agent_id, &role, &resources)

@@ -309,11 +309,17 @@ fn json_name(name: &str) -> String {
 }
 
 /// Flattens the scalars into a name → amount map, reservations summed in. Ranges and sets
-/// are left out: the cluster totals of the overview sum numbers only.
+/// are left out: the cluster totals of the overview sum numbers only. Revocable amounts are
+/// `<name>_revocable` (`cpus_revocable`).
 pub fn resource_map(resources: &Resources) -> ResourceMap {
     let mut map = ResourceMap::new();
     for item in resources.iter().filter(|item| item.kind() == Kind::Scalar) {
-        *map.entry(json_name(item.name())).or_default() += item.amount();
+        let mut key = json_name(item.name());
+        if item.is_revocable() {
+            // Apart from the regular amount, as Mesos's `cpus_revocable_*` metrics.
+            key.push_str("_revocable");
+        }
+        *map.entry(key).or_default() += item.amount();
     }
     map
 }

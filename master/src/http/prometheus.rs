@@ -53,7 +53,7 @@ fn render(metrics: &Metrics, state: &StateSnapshot) -> String {
 }
 
 /// Each counter's family name and help, in exposition order.
-fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 15] {
+fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 16] {
     [
         (
             "wasmesos_tasks_preempted_total",
@@ -89,6 +89,11 @@ fn counters(metrics: &Metrics) -> [(&'static str, &'static str, &Counter); 15] {
             "wasmesos_offers_rescinded_total",
             "Offers rescinded by the master.",
             &metrics.offers_rescinded,
+        ),
+        (
+            "wasmesos_oversubscribed_updates_total",
+            "Agents' updates of their revocable (oversubscribed) resources.",
+            &metrics.oversubscribed_updates,
         ),
         (
             "wasmesos_status_updates_total",

@@ -208,6 +208,10 @@ fn capabilities_json(info: &wasmesos_proto::v1::FrameworkInfo) -> Vec<&'static s
     [
         (FrameworkCapability::TaskKillingState, "TASK_KILLING_STATE"),
         (FrameworkCapability::PartitionAware, "PARTITION_AWARE"),
+        (
+            FrameworkCapability::RevocableResources,
+            "REVOCABLE_RESOURCES",
+        ),
     ]
     .into_iter()
     .filter(|(capability, _)| info.capabilities.contains(&(*capability as i32)))

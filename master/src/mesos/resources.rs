@@ -70,6 +70,9 @@ pub(crate) fn to_mesos(
             });
         }
     }
+    if resource.revocable {
+        out.revocable = Some(mesos::resource::RevocableInfo {});
+    }
     out.allocation_info = allocation_role.map(|role| mesos::resource::AllocationInfo {
         role: Some(role.to_string()),
     });
@@ -118,6 +121,7 @@ pub(crate) fn from_mesos(resource: &mesos::Resource) -> Result<Resource, String>
     let mut out = Resource {
         name: resource.name.clone(),
         role,
+        revocable: resource.revocable.is_some(),
         ..Default::default()
     };
     let kind = mesos::value::Type::try_from(resource.r#type)

@@ -85,6 +85,10 @@ pub(super) fn framework_info(info: &mesos::FrameworkInfo) -> Result<native::Fram
             Capability::PartitionAware,
             FrameworkCapability::PartitionAware,
         ),
+        (
+            Capability::RevocableResources,
+            FrameworkCapability::RevocableResources,
+        ),
     ]
     .into_iter()
     .filter(|(mesos, _)| has(*mesos))

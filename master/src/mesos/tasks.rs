@@ -294,7 +294,8 @@ pub(crate) fn reason_to_mesos(reason: Reason) -> Option<mesos::task_status::Reas
         Reason::Unspecified | Reason::Finished | Reason::Killed | Reason::TaskSuspensionUpdated => {
             return None;
         }
-        Reason::TaskPreempted => M::ContainerPreempted,
+        // Mesos reports a QoS controller's kill as a preemption too (slave.cpp).
+        Reason::TaskPreempted | Reason::Revocation => M::ContainerPreempted,
         Reason::ExitCode | Reason::Trap | Reason::GuestError => M::CommandExecutorFailed,
         Reason::MemoryLimit => M::ContainerLimitationMemory,
         Reason::DiskLimit => M::ContainerLimitationDisk,

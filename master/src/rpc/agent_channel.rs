@@ -6,6 +6,7 @@ use wasmesos_proto::v1::agent_channel_server::AgentChannel;
 use wasmesos_proto::v1::{
     AgentCommand, ExecutorMessageRequest, ExecutorMessageResponse, HeartbeatRequest,
     HeartbeatResponse, RegisterRequest, StatusUpdates, StatusUpdatesResponse,
+    UpdateOversubscribedRequest, UpdateOversubscribedResponse,
 };
 
 use std::sync::Arc;
@@ -14,6 +15,10 @@ use super::sessions::{Sessions, send_stream_id};
 use super::stream::PushStream;
 use crate::actor::{Actor, AgentStream};
 use crate::auth::Caller;
+
+/// How many entries an agent's oversubscribed resources may have (it estimates a few
+/// names: each is one entry).
+const MAX_OVERSUBSCRIBED_ENTRIES: usize = 64;
 
 /// The agents' channel service.
 pub(crate) struct AgentChannelService {
@@ -107,6 +112,23 @@ impl AgentChannel for AgentChannelService {
         let req = self.session(|r: &StatusUpdates| &r.agent_id, request)?;
         self.actor.status_updates(req).await?;
         Ok(Response::new(StatusUpdatesResponse {}))
+    }
+
+    #[tracing::instrument(name = "AgentChannel.UpdateOversubscribed", skip_all,
+        fields(agent_id = %request.get_ref().agent_id))]
+    async fn update_oversubscribed(
+        &self,
+        request: Request<UpdateOversubscribedRequest>,
+    ) -> Result<Response<UpdateOversubscribedResponse>, Status> {
+        let req = self.session(|r: &UpdateOversubscribedRequest| &r.agent_id, request)?;
+        let count = req.resources.as_ref().map_or(0, |r| r.resources.len());
+        if count > MAX_OVERSUBSCRIBED_ENTRIES {
+            return Err(Status::invalid_argument(format!(
+                "{count} oversubscribed resources, at most {MAX_OVERSUBSCRIBED_ENTRIES}"
+            )));
+        }
+        self.actor.update_oversubscribed(req).await?;
+        Ok(Response::new(UpdateOversubscribedResponse {}))
     }
 
     #[tracing::instrument(name = "AgentChannel.ExecutorMessage", skip_all,

@@ -165,6 +165,11 @@ impl RunningService {
         self.shared.cpu.used()
     }
 
+    /// A handle that reads [`cpu_time`](Self::cpu_time) after this value is consumed.
+    pub fn cpu_clock(&self) -> crate::CpuClock {
+        crate::CpuClock::service(Arc::clone(&self.shared.cpu))
+    }
+
     /// Waits for the service to end and reports how: [`Outcome::Killed`] after a kill or a
     /// graceful stop, the limit's [`FailureReason`] when memory or disk ended it, or a host
     /// fault. `peak_memory_bytes` is the most its instances held at once, `fuel_consumed`

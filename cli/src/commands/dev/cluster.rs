@@ -27,7 +27,13 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Starts a master on `listen` and `agents` agents on free loopback ports, each offering
     /// `resources`, and waits until every agent is registered.
-    pub async fn start(listen: SocketAddr, agents: usize, resources: &str) -> anyhow::Result<Self> {
+    /// `oversubscription` turns on every agent's estimator and QoS controller.
+    pub async fn start(
+        listen: SocketAddr,
+        agents: usize,
+        resources: &str,
+        oversubscription: Option<wasmesos_agent::OversubscriptionConfig>,
+    ) -> anyhow::Result<Self> {
         let resources = parse_resources(resources).context("invalid --resources")?;
         let dir = tempfile::Builder::new()
             .prefix("wasmesos-dev-")
@@ -55,6 +61,7 @@ impl LocalCluster {
                     max_concurrent_tasks: TASKS_PER_AGENT,
                     ..ExecutorConfig::default()
                 },
+                oversubscription: oversubscription.clone(),
                 ..AgentConfig::default()
             };
             let mut agent = wasmesos_agent::spawn(config)

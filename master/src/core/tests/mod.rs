@@ -8,6 +8,7 @@ mod fetch;
 mod lifecycle;
 mod maintenance;
 mod operations;
+mod oversubscription;
 mod partitions;
 mod preemption;
 mod recovery;

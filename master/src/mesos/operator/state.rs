@@ -274,6 +274,10 @@ pub(super) fn framework_info(framework: &FrameworkView) -> mesos::FrameworkInfo 
             native::FrameworkCapability::PartitionAware,
             Capability::PartitionAware,
         ),
+        (
+            native::FrameworkCapability::RevocableResources,
+            Capability::RevocableResources,
+        ),
     ] {
         if info.capabilities.contains(&(native as i32)) {
             capabilities.push(mesos::framework_info::Capability {
