@@ -23,9 +23,9 @@ const MAX_BATCH: usize = 16 * 1024;
 const LINGER: Duration = Duration::from_millis(2);
 
 /// How long a batch with updates in it waits for other tasks' updates while the agent is
-/// busy (see [`Pace`]). A synced commit costs about as much CPU as a few dozen of its
-/// records, whatever their number, so under a stream of updates sharing it is what keeps
-/// the checkpoint from taking most of the agent's CPU; a lone update never waits.
+/// busy (see [`Pace`]). A synced commit has a large CPU cost of its own, whatever it holds,
+/// so under a stream of updates sharing it keeps the checkpoint from taking a fifth of the
+/// node's CPU; a lone update never waits.
 const BUSY_LINGER: Duration = Duration::from_millis(1);
 
 /// A busy agent's batch stops waiting once it holds this many update changes.
