@@ -653,7 +653,15 @@ async fn an_oversubscribed_agent_offers_unused_cpu_as_revocable_and_takes_it_bac
         Path::new(BINARY),
         1,
         "cpus:2;mem:2GiB;disk:2GiB",
-        FAST_MASTER,
+        // Three cores' worth of spinning guests on a machine that may have two, beside
+        // other tests: a patient ping timeout, so that a heartbeat held up by the load never
+        // makes the agent unreachable (its tasks would then be killed as lost, not revoked).
+        &[
+            "--agent-heartbeat-interval",
+            "500ms",
+            "--agent-ping-timeout",
+            "30s",
+        ],
         &agent_flags,
     )
     .await
