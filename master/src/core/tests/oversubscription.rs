@@ -28,6 +28,18 @@ fn oversubscribe(h: &mut Harness, agent: &str, text: &str) {
         .expect("update oversubscribed");
 }
 
+/// A 1-cpu agent with `estimate` revocable, and the first offer of it to a framework that
+/// takes revocable resources: the harness, the agent's and framework's ids, and the offer.
+fn revocable_offer(estimate: &str) -> (Harness, String, String, Offer) {
+    let mut h = Harness::new();
+    let agent = h.register("cpus:1;mem:1GiB");
+    oversubscribe(&mut h, &agent, estimate);
+    let fw = subscribe_revocable(&mut h, "best-effort");
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    (h, agent, fw, offer)
+}
+
 fn model(offer: &Offer) -> Resources {
     super::super::convert::resources_from_proto(
         offer.resources.as_ref(),
@@ -71,12 +83,7 @@ fn revocable_cpus_are_offered_only_to_frameworks_that_take_them() {
 
 #[test]
 fn a_revocable_task_runs_and_holds_its_cpus_across_a_smaller_estimate() {
-    let mut h = Harness::new();
-    let agent = h.register("cpus:1;mem:1GiB");
-    oversubscribe(&mut h, &agent, "cpus{REV}:2");
-    let fw = subscribe_revocable(&mut h, "best-effort");
-    h.settle();
-    let offer = only_offer(&h.take(), &fw);
+    let (mut h, agent, fw, offer) = revocable_offer("cpus{REV}:2");
     h.accept(
         &fw,
         &[&offer.id],
@@ -105,12 +112,7 @@ fn a_revocable_task_runs_and_holds_its_cpus_across_a_smaller_estimate() {
 
 #[test]
 fn a_task_may_not_mix_revocable_and_regular_cpus() {
-    let mut h = Harness::new();
-    let agent = h.register("cpus:1;mem:1GiB");
-    oversubscribe(&mut h, &agent, "cpus{REV}:1");
-    let fw = subscribe_revocable(&mut h, "best-effort");
-    h.settle();
-    let offer = only_offer(&h.take(), &fw);
+    let (mut h, agent, fw, offer) = revocable_offer("cpus{REV}:1");
     h.accept(
         &fw,
         &[&offer.id],
@@ -153,12 +155,7 @@ fn an_estimate_must_be_revocable_and_come_from_a_registered_agent() {
 
 #[test]
 fn a_framework_that_drops_the_capability_loses_its_revocable_offers() {
-    let mut h = Harness::new();
-    let agent = h.register("cpus:1;mem:1GiB");
-    oversubscribe(&mut h, &agent, "cpus{REV}:1");
-    let fw = subscribe_revocable(&mut h, "best-effort");
-    h.settle();
-    let offer = only_offer(&h.take(), &fw);
+    let (mut h, _agent, fw, offer) = revocable_offer("cpus{REV}:1");
     assert!(!model(&offer).revocable().is_empty());
     let info = FrameworkInfo {
         id: fw.clone(),
