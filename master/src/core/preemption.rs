@@ -415,14 +415,12 @@ impl Core {
         }
         tracing::info!(task_id, %framework_id, agent_id = %victim.agent_id, "{why}: suspending");
         self.metrics.tasks_suspended.inc();
-        self.outbox.command(
-            victim.agent_id.as_str(),
-            agent_command::Command::Suspend(agent_command::Suspend {
-                framework_id: framework_id.to_string(),
-                task_id: task_id.to_owned(),
-                suspended: true,
-                message: why.to_owned(),
-            }),
+        self.send_suspend(
+            &victim.agent_id,
+            framework_id,
+            task_id,
+            true,
+            why.to_owned(),
         );
         self.set_suspended(framework_id, task_id, true);
         self.preemptions.suspended.insert(
@@ -457,6 +455,27 @@ impl Core {
         self.preemptions
             .killing
             .insert((framework_id.clone(), task_id.to_owned()), why.to_owned());
+    }
+
+    /// Tells a task's agent to suspend it in place or resume it; the agent reports the
+    /// change to the framework with `message`.
+    pub(super) fn send_suspend(
+        &mut self,
+        agent_id: &AgentId,
+        framework_id: &FrameworkId,
+        task_id: &str,
+        suspended: bool,
+        message: String,
+    ) {
+        self.outbox.command(
+            agent_id.as_str(),
+            agent_command::Command::Suspend(agent_command::Suspend {
+                framework_id: framework_id.to_string(),
+                task_id: task_id.to_owned(),
+                suspended,
+                message,
+            }),
+        );
     }
 
     fn set_suspended(&mut self, framework_id: &FrameworkId, task_id: &str, suspended: bool) {
@@ -526,14 +545,12 @@ impl Core {
             tracing::info!(%task_id, %framework_id, "resuming a suspended task");
             self.set_suspended(&framework_id, &task_id, false);
             self.metrics.tasks_resumed.inc();
-            self.outbox.command(
-                suspended.agent_id.as_str(),
-                agent_command::Command::Suspend(agent_command::Suspend {
-                    framework_id: framework_id.to_string(),
-                    task_id,
-                    suspended: false,
-                    message: "resumed: its CPU is free again".into(),
-                }),
+            self.send_suspend(
+                &suspended.agent_id,
+                &framework_id,
+                &task_id,
+                false,
+                "resumed: its CPU is free again".into(),
             );
         }
         self.request_allocation(now);

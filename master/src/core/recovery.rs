@@ -296,14 +296,12 @@ impl Core {
         }
         // This master counts the task's resources in full: had the last one suspended it,
         // it runs again (a task that is not suspended ignores this).
-        self.outbox.command(
-            agent_id.as_str(),
-            agent_command::Command::Suspend(agent_command::Suspend {
-                framework_id: framework_id.to_string(),
-                task_id: info.task_id.clone(),
-                suspended: false,
-                message: "resumed: a new master counts its resources in full".into(),
-            }),
+        self.send_suspend(
+            agent_id,
+            &framework_id,
+            &info.task_id,
+            false,
+            "resumed: a new master counts its resources in full".into(),
         );
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent.tasks.insert(key.clone());
