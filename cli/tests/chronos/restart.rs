@@ -30,8 +30,15 @@ async fn a_kill_9_restart_repeats_and_misses_no_run() {
         (6, 6),
         "one task per occurrence: {tasks:?}"
     );
+    // A Chronos killed after it stored a run as launched but before the launch left loses
+    // that launch: once back, it finds the run unknown to the master and retries it (an
+    // attempt 1), as `ha.rs` does for a killed leader. Still six tasks, one per occurrence.
+    let retries = tasks
+        .iter()
+        .filter(|t| t.split('_').nth(2) != Some("0"))
+        .count();
     assert!(
-        tasks.iter().all(|t| t.split('_').nth(2) == Some("0")),
-        "no retries: {tasks:?}"
+        retries <= 1,
+        "at most the run in flight is retried: {tasks:?}"
     );
 }
