@@ -17,7 +17,8 @@ use wasmesos_proto::scheduler_client::SchedulerClient;
 use wasmesos_proto::{
     AcceptRequest, AgentCommand, AgentInfo, Event, ExecutorMessageRequest, FrameworkInfo,
     HeartbeatRequest, Offer, Operation, Reason, RegisterRequest, Resources, StatusUpdates,
-    SubscribeRequest, TaskState, TaskStatus, agent_command, event, operation,
+    SubscribeRequest, TaskState, TaskStatus, UpdateOversubscribedRequest, agent_command, event,
+    operation,
 };
 use wasmesos_sdk_scheduler::TaskBuilder;
 
@@ -594,4 +595,72 @@ async fn five_results_of_a_mib_reach_a_framework_in_events_its_client_decodes() 
     for (task_id, size) in relayed.iter().chain(&answers) {
         assert_eq!(*size, 1024 * 1024, "{task_id}: a result is never cut");
     }
+}
+
+/// Revocable cpus (`AgentChannel.UpdateOversubscribed`) as a stranger would send them: a
+/// registered forger cannot set another agent's pool, and garbage or oversized estimates of
+/// its own are refused; the honest agent's resources are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_or_garbage_revocable_estimate_is_refused() {
+    let cluster =
+        ProcessCluster::start(Path::new(BINARY), 1, "cpus:2;mem:2GiB;disk:2GiB", &[], &[])
+            .await
+            .expect("a master and an agent");
+    let master = cluster.master_url();
+    let honest_id = cluster.agents[0].agent_id.clone().expect("the agent's id");
+    let FakeAgent {
+        client: mut forger,
+        id: forger_id,
+        _commands,
+    } = fake_agent(&master, "forger").await;
+    let revocable = |cpus: f64, entries: usize| {
+        let mut resources = Resources::from_scalars([("cpus", cpus)]);
+        let one = resources.resources[0].clone();
+        resources.resources = vec![one; entries];
+        for item in &mut resources.resources {
+            item.revocable = true;
+        }
+        resources
+    };
+    let estimate = |agent_id: &str, resources: Resources| UpdateOversubscribedRequest {
+        agent_id: agent_id.into(),
+        resources: Some(resources),
+    };
+    // In the honest agent's name, from the forger's session: refused.
+    let forged = forger
+        .update_oversubscribed(estimate(&honest_id, revocable(64.0, 1)))
+        .await
+        .expect_err("an estimate for another agent");
+    assert_eq!(forged.code(), Code::FailedPrecondition, "{forged:?}");
+    // Garbage of its own: regular cpus, negative, too many entries.
+    let regular = Resources::from_scalars([("cpus", 8.0)]);
+    for (what, resources) in [
+        ("regular cpus", regular),
+        ("negative cpus", revocable(-1.0, 1)),
+        ("10,000 entries", revocable(1.0, 10_000)),
+    ] {
+        let refused = forger
+            .update_oversubscribed(estimate(&forger_id, resources))
+            .await
+            .expect_err(what);
+        assert_eq!(refused.code(), Code::InvalidArgument, "{what}: {refused:?}");
+        assert!(refused.message().len() < 1000, "{what}: {refused:?}");
+    }
+    // The honest agent holds no revocable cpus: the forged 64 never landed.
+    let state = cluster_state(&master).await.expect("state");
+    let honest = state
+        .agents
+        .iter()
+        .find(|agent| {
+            agent
+                .agent
+                .as_ref()
+                .is_some_and(|info| info.id == honest_id)
+        })
+        .expect("the honest agent");
+    let total = honest.total.clone().unwrap_or_default();
+    assert!(
+        total.resources.iter().all(|item| !item.revocable),
+        "{total:?}"
+    );
 }
