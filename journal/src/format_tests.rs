@@ -1,6 +1,11 @@
 use super::*;
 
-fn record(entries: &[(u8, &[u8], Option<&[u8]>)]) -> Vec<u8> {
+/// An entry as the tests write and read it: table, key, value (`None`: a delete).
+type Plain = (u8, Vec<u8>, Option<Vec<u8>>);
+/// An entry to write, borrowed.
+type PlainRef<'a> = (u8, &'a [u8], Option<&'a [u8]>);
+
+fn record(entries: &[PlainRef<'_>]) -> Vec<u8> {
     let mut bytes = vec![0u8; RECORD_HEADER_BYTES];
     for (table, key, value) in entries {
         match value {
@@ -21,7 +26,7 @@ fn file(records: &[Vec<u8>], zeros: usize) -> Vec<u8> {
     bytes
 }
 
-fn read_all(bytes: &[u8]) -> Result<(Vec<Vec<(u8, Vec<u8>, Option<Vec<u8>>)>>, End), String> {
+fn read_all(bytes: &[u8]) -> Result<(Vec<Vec<Plain>>, End), String> {
     let mut records = Vec::new();
     let end = scan(bytes, |entries| {
         records.push(

@@ -146,7 +146,10 @@ fn damage_before_valid_records_garbage_and_other_kinds_are_refused() {
     let mut journal = Journal::open(&path, options()).expect("created");
     for n in 0..20u8 {
         journal
-            .write(vec![Entry::put(1, vec![n], vec![n; 100])], n % 5 == 0)
+            .write(
+                vec![Entry::put(1, vec![n], vec![n; 100])],
+                n.is_multiple_of(5),
+            )
             .expect("written");
     }
     drop(journal);
@@ -196,7 +199,7 @@ fn compaction_keeps_exactly_the_live_entries_and_shrinks_the_file() {
         if let Some(old) = n.checked_sub(10) {
             batch.push(Entry::delete(1, old.to_le_bytes()));
         }
-        journal.write(batch, n % 3 == 0).expect("written");
+        journal.write(batch, n.is_multiple_of(3)).expect("written");
         n += 1;
     }
     let before = live(&journal);

@@ -57,7 +57,7 @@ fn crash_child() {
     let mut n = counter(&journal).map_or(0, |last| last + 1);
     let mut out = std::io::stdout().lock();
     loop {
-        let sync = n % 2 == 0;
+        let sync = n.is_multiple_of(2);
         journal.write(record(n), sync).expect("append");
         if sync {
             writeln!(out, "synced {n}").expect("stdout");
