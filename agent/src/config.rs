@@ -41,7 +41,7 @@ pub struct AgentConfig {
     /// (or all of them, when `None`) are detected from the host; see
     /// [`complete_resources`](crate::complete_resources).
     pub resources: Option<Resources>,
-    /// Holds `checkpoint.redb` (what a restarted agent must not forget), `artifacts/`
+    /// Holds `checkpoint.journal` (what a restarted agent must not forget), `artifacts/`
     /// (fetched executors), `compiled/` (the compile cache), `fetcher-cache/` (cached
     /// downloads of tasks' `uris`),
     /// `sandbox-pool/` (the directories tasks run in) and

@@ -11,7 +11,7 @@
 //! otherwise kept as `work_dir/sandboxes/<framework_id>/<task_id>/`), its `stdout` and
 //! `stderr` (held in memory while small, then in the sandbox), status updates that are
 //! retried until acknowledged, kill, messages both ways, the agent's own gRPC API
-//! (`ReadFile`, `GetAgentState`), and its checkpoint (`work_dir/checkpoint.redb`: its id, task
+//! (`ReadFile`, `GetAgentState`), and its checkpoint (`work_dir/checkpoint.journal`: its id, task
 //! records and every unacknowledged update, written before the update is sent), from which a
 //! restarted agent re-registers, resends and reports its unfinished tasks as failed.
 //! It never decides what runs where (the master does), never

@@ -284,7 +284,7 @@ async fn open_checkpoint(work_dir: &std::path::Path) -> Result<(Store, Recovered
     let path = dir.join(crate::CHECKPOINT_FILE);
     tokio::task::spawn_blocking(move || Checkpoint::open(&dir))
         .await
-        // redb asserts on some damage in debug builds; that is a damaged file too.
+        // A panic while reading it back is a damaged file too.
         .map_err(|err| Error::Checkpoint {
             path,
             reason: format!("reading it failed: {err}"),

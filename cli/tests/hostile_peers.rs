@@ -380,7 +380,7 @@ async fn an_agent_refuses_a_work_dir_others_could_plant_code_in() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("others may write to it"), "{stderr}");
     assert!(
-        !work_dir.join("checkpoint.redb").exists(),
+        !work_dir.join(wasmesos_agent::CHECKPOINT_FILE).exists(),
         "nothing is written into a refused work dir"
     );
 }

@@ -1,19 +1,18 @@
 //! [`Checkpoint`]: what the agent must not forget when its process dies, in
-//! `work_dir/checkpoint.redb`.
+//! `work_dir/checkpoint.journal` (a [`wasmesos_journal::Journal`]).
 //!
 //! It holds the agent's id, every task from launch until its terminal update is acknowledged
 //! (its `TaskInfo`, its framework's `FrameworkInfo`, its latest `TaskStatus`), and every status
 //! update that waits for its acknowledgement. An update is written *before* it is sent: the
-//! checkpoint's thread hands updates to the status sender only after the transaction that
-//! holds them has committed, so the master never sees an update a restarted agent could not
+//! checkpoint's thread hands updates to the status sender only after the journal record that
+//! holds them is synced, so the master never sees an update a restarted agent could not
 //! resend.
 //!
-//! Writes are group-committed: one thread owns the file and commits whatever queued up while
-//! the previous commit was syncing, in one transaction, so a burst of thousands of updates
-//! costs a few `fsync`s, not thousands, and a lone update waits for one. A synced commit has a
-//! large CPU cost of its own (its dirty pages, their checksums, the free list), so while many
-//! tasks report at once a batch of updates waits up to 1 ms for others (`writer::Pace`); a
-//! lone update never does. Changes go in a queue in the order the agent made them; that order
+//! Writes are group-committed: one thread owns the file and appends whatever queued up while
+//! the previous record was syncing as one record, so a burst of thousands of updates costs a
+//! few `fdatasync`s, not thousands, and a lone update waits for one. A sync has a cost of its
+//! own, so while many tasks report at once a batch of updates waits up to 1 ms for others
+//! (`writer::Pace`); a lone update never does. Changes go in a queue in the order the agent made them; that order
 //! is the order they are applied and the order updates are forwarded.
 
 mod store;
@@ -34,7 +33,7 @@ use store::Change;
 use writer::Message;
 
 /// The checkpoint's file name inside the agent's work dir.
-pub const CHECKPOINT_FILE: &str = "checkpoint.redb";
+pub const CHECKPOINT_FILE: &str = "checkpoint.journal";
 
 /// The handle the agent queues checkpoint changes through; cheap to call on the hot path
 /// (a channel send), never blocking.

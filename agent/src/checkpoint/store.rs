@@ -1,40 +1,41 @@
-//! [`Store`]: the checkpoint's redb file, its tables, what it holds after a restart
-//! ([`Recovered`]), and one transaction per batch of [`Change`]s.
+//! [`Store`]: the checkpoint's journal, its tables, what it holds after a restart
+//! ([`Recovered`]), and one journal record per batch of [`Change`]s.
 //!
 //! Records are the protobuf encodings of the wire types, so the file needs no schema of its
-//! own beyond the table layout and a format number.
+//! own beyond the table numbers, the key layout and a format number.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use prost::Message;
-use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction,
-};
+use tracing::{info, warn};
+use wasmesos_journal::{Entry, Journal, Options};
 use wasmesos_proto::{FrameworkInfo, TaskInfo, TaskStatus};
 
 use crate::Error;
 use crate::registry::TaskKey;
 
-/// `agent_id` and `format`.
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// `agent_id`.
+const META: u8 = 0;
 /// Framework id → `FrameworkInfo`.
-const FRAMEWORKS: TableDefinition<&str, &[u8]> = TableDefinition::new("frameworks");
-/// (framework id, task id) → `TaskInfo` (without its input `data`).
-const TASKS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("tasks");
-/// (framework id, task id) → the task's latest `TaskStatus`.
-const LATEST: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("latest");
-/// Sequence number → an unacknowledged `TaskStatus`; the order they were sent in.
-const UPDATES: TableDefinition<u64, &[u8]> = TableDefinition::new("updates");
+const FRAMEWORKS: u8 = 1;
+/// [`task_key`] → `TaskInfo` (without its input `data`).
+const TASKS: u8 = 2;
+/// [`task_key`] → the task's latest `TaskStatus`.
+const LATEST: u8 = 3;
+/// Sequence number (big-endian) → an unacknowledged `TaskStatus`; the order they were sent in.
+const UPDATES: u8 = 4;
 
-const FORMAT_KEY: &str = "format";
-const AGENT_ID_KEY: &str = "agent_id";
+const AGENT_ID_KEY: &[u8] = b"agent_id";
+/// The journal's kind, checked on open.
+const KIND: &str = "agent-checkpoint";
 /// Bumped whenever the layout above changes meaning.
-const FORMAT: u32 = 1;
-/// redb's page cache; the checkpoint holds only active tasks and unacknowledged updates.
-const CACHE_BYTES: usize = 16 << 20;
+const FORMAT: u32 = 2;
+/// What the checkpoint was before the journal; an agent refuses to start over one rather
+/// than forget what it holds.
+const OLD_FILE: &str = "checkpoint.redb";
 
-/// One change to the checkpoint; a batch of them is one transaction.
+/// One change to the checkpoint; a batch of them is one journal record.
 #[derive(Debug)]
 pub(crate) enum Change {
     /// The id the master gave this agent; `None` forgets it (the master removed the agent).
@@ -95,10 +96,9 @@ struct Pending {
     terminal: bool,
 }
 
-/// The open checkpoint file. Blocking: used from the checkpoint's own thread.
+/// The open checkpoint. Blocking: used from the checkpoint's own thread.
 pub(crate) struct Store {
-    db: Database,
-    path: PathBuf,
+    journal: Journal,
     pending: HashMap<Vec<u8>, Pending>,
     next_seq: u64,
     /// Frameworks as last written, so a launch with an unchanged one writes nothing.
@@ -107,122 +107,130 @@ pub(crate) struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store").field("path", &self.path()).finish()
     }
 }
 
 impl Store {
     /// Opens (or creates) the checkpoint at `path` and reads what it holds. A file that is
-    /// not a checkpoint, fails its integrity check or holds undecodable records is an
-    /// [`Error::Checkpoint`]: the agent refuses to start rather than forget its tasks.
+    /// not a checkpoint, is damaged beyond a torn last write, holds undecodable records or
+    /// is open in another agent is an [`Error::Checkpoint`]: the agent refuses to start
+    /// rather than forget its tasks. So is a checkpoint of an older wasmesos beside it.
     pub(crate) fn open(path: &Path) -> Result<(Store, Recovered), Error> {
-        let corrupt = |reason: String| Error::Checkpoint {
+        let corrupt = |path: &Path, reason: String| Error::Checkpoint {
             path: path.to_path_buf(),
             reason,
         };
-        // Every open verifies every page's checksum: the file holds only what is in flight,
-        // so this is cheap, and a damaged file is reported instead of trusted.
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .set_check_integrity_on_open(true)
-            .create(path)
-            .map_err(|err| corrupt(err.to_string()))?;
+        let old = path.with_file_name(OLD_FILE);
+        if !path.exists() && old.exists() {
+            return Err(corrupt(
+                &old,
+                "it is the checkpoint of an older wasmesos (a redb file), which this agent \
+                 cannot read"
+                    .into(),
+            ));
+        }
+        let journal = Journal::open(path, Options::new(KIND, FORMAT)).map_err(|err| match err {
+            wasmesos_journal::Error::Corrupt { reason, .. } => corrupt(path, reason),
+            other => corrupt(path, other.to_string()),
+        })?;
+        if let Some((at, bytes)) = journal.recovery().torn {
+            // Only a write that was never synced can be torn: none of its updates was sent.
+            warn!(
+                path = %path.display(), at, bytes,
+                "the checkpoint's last write was cut short by a crash; dropped it"
+            );
+        }
         let mut store = Store {
-            db,
-            path: path.to_path_buf(),
+            journal,
             pending: HashMap::new(),
             next_seq: 0,
             frameworks: HashMap::new(),
         };
         store
-            .prepare()
-            .map_err(|err| corrupt(format!("cannot prepare it: {err}")))?;
-        let recovered = store.read().map_err(corrupt)?;
+            .forget_unneeded_frameworks()
+            .map_err(|err| corrupt(path, format!("cannot prepare it: {err}")))?;
+        let recovered = store.read().map_err(|reason| corrupt(path, reason))?;
         Ok((store, recovered))
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        self.journal.path()
     }
 
-    /// Creates the tables, stamps a new file with its format and drops frameworks that no
-    /// task needs any more.
-    fn prepare(&mut self) -> Result<(), redb::Error> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut meta = txn.open_table(META)?;
-            if meta.get(FORMAT_KEY)?.is_none() {
-                meta.insert(FORMAT_KEY, FORMAT.to_le_bytes().as_slice())?;
-            }
-            let tasks = txn.open_table(TASKS)?;
-            let mut needed = std::collections::HashSet::new();
-            for entry in tasks.iter()? {
-                let (key, _) = entry?;
-                needed.insert(key.value().0.to_string());
-            }
-            let mut frameworks = txn.open_table(FRAMEWORKS)?;
-            frameworks.retain(|id, _| needed.contains(id))?;
-            txn.open_table(LATEST)?;
-            txn.open_table(UPDATES)?;
+    /// Drops frameworks that no task needs any more.
+    fn forget_unneeded_frameworks(&mut self) -> Result<(), wasmesos_journal::Error> {
+        let needed: HashSet<&str> = self
+            .journal
+            .entries()
+            .filter(|(table, _, _)| *table == TASKS)
+            .filter_map(|(_, key, _)| split_task_key(key).map(|(framework, _)| framework))
+            .collect();
+        let unneeded: Vec<Entry> = self
+            .journal
+            .entries()
+            .filter(|(table, id, _)| {
+                *table == FRAMEWORKS
+                    && !std::str::from_utf8(id).is_ok_and(|id| needed.contains(id))
+            })
+            .map(|(_, id, _)| Entry::delete(FRAMEWORKS, id))
+            .collect();
+        if unneeded.is_empty() {
+            return Ok(());
         }
-        txn.commit()?;
-        Ok(())
+        self.journal.write(unneeded, true)
     }
 
     /// Reads everything back, indexing the unacknowledged updates for their acks.
     fn read(&mut self) -> Result<Recovered, String> {
-        let txn = self.db.begin_read().map_err(|err| err.to_string())?;
-        let table_error = |err: redb::TableError| err.to_string();
-        let storage_error = |err: redb::StorageError| err.to_string();
-        let meta = txn.open_table(META).map_err(table_error)?;
-        let format = meta.get(FORMAT_KEY).map_err(storage_error)?;
-        let format = format.map(|value| value.value().to_vec());
-        if format.as_deref() != Some(FORMAT.to_le_bytes().as_slice()) {
-            return Err(format!(
-                "it has format {format:?}, not {FORMAT} (written by another wasmesos version?)"
-            ));
+        let mut recovered = Recovered::default();
+        let mut tasks = Vec::new();
+        let mut latest = HashMap::new();
+        let mut updates = Vec::new();
+        for (table, key, value) in self.journal.entries() {
+            match table {
+                META if key == AGENT_ID_KEY => {
+                    let id = String::from_utf8(value.to_vec())
+                        .map_err(|_| "its agent id is not UTF-8".to_string())?;
+                    recovered.agent_id = Some(id);
+                }
+                FRAMEWORKS => {
+                    let info: FrameworkInfo = decode("framework", value)?;
+                    self.frameworks.insert(info.id.clone(), value.to_vec());
+                    recovered.frameworks.push(info);
+                }
+                TASKS => {
+                    let (framework_id, task_id) =
+                        split_task_key(key).ok_or("a task record has a malformed key")?;
+                    let key = TaskKey {
+                        framework_id: framework_id.to_string(),
+                        task_id: task_id.to_string(),
+                    };
+                    tasks.push((key, decode::<TaskInfo>("task", value)?));
+                }
+                LATEST => {
+                    latest.insert(key.to_vec(), decode::<TaskStatus>("status", value)?);
+                }
+                UPDATES => {
+                    let seq: [u8; 8] = key
+                        .try_into()
+                        .map_err(|_| "an update record has a malformed key".to_string())?;
+                    let status: TaskStatus = decode("status update", value)?;
+                    updates.push((u64::from_be_bytes(seq), status));
+                }
+                other => return Err(format!("it holds a record in unknown table {other}")),
+            }
         }
-        let mut recovered = Recovered {
-            agent_id: match meta.get(AGENT_ID_KEY).map_err(storage_error)? {
-                Some(id) => Some(
-                    String::from_utf8(id.value().to_vec())
-                        .map_err(|_| "its agent id is not UTF-8".to_string())?,
-                ),
-                None => None,
-            },
-            ..Recovered::default()
-        };
-        let frameworks = txn.open_table(FRAMEWORKS).map_err(table_error)?;
-        for entry in frameworks.iter().map_err(storage_error)? {
-            let (id, bytes) = entry.map_err(storage_error)?;
-            let info: FrameworkInfo = decode("framework", bytes.value())?;
-            self.frameworks
-                .insert(id.value().to_string(), bytes.value().to_vec());
-            recovered.frameworks.push(info);
-        }
-        let latest = txn.open_table(LATEST).map_err(table_error)?;
-        let tasks = txn.open_table(TASKS).map_err(table_error)?;
-        for entry in tasks.iter().map_err(storage_error)? {
-            let (key, bytes) = entry.map_err(storage_error)?;
-            let (framework_id, task_id) = key.value();
-            let info: TaskInfo = decode("task", bytes.value())?;
-            let status = latest.get((framework_id, task_id)).map_err(storage_error)?;
-            let latest = match status {
-                Some(bytes) => Some(decode::<TaskStatus>("status", bytes.value())?),
-                None => None,
-            };
-            let key = TaskKey {
-                framework_id: framework_id.to_string(),
-                task_id: task_id.to_string(),
-            };
+        recovered.frameworks.sort_by(|a, b| a.id.cmp(&b.id));
+        tasks.sort_by(|a, b| (&a.0.framework_id, &a.0.task_id).cmp(&(&b.0.framework_id, &b.0.task_id)));
+        for (key, info) in tasks {
+            let latest = latest.remove(&task_key(&key.framework_id, &key.task_id));
             recovered.tasks.push(RecoveredTask { key, info, latest });
         }
-        let updates = txn.open_table(UPDATES).map_err(table_error)?;
-        for entry in updates.iter().map_err(storage_error)? {
-            let (seq, bytes) = entry.map_err(storage_error)?;
-            let status: TaskStatus = decode("status update", bytes.value())?;
-            self.index(seq.value(), &status);
-            self.next_seq = seq.value().saturating_add(1);
+        updates.sort_by_key(|(seq, _)| *seq);
+        for (seq, status) in updates {
+            self.index(seq, &status);
+            self.next_seq = seq.saturating_add(1);
             recovered.updates.push(status);
         }
         Ok(recovered)
@@ -240,130 +248,112 @@ impl Store {
         self.pending.insert(status.uuid.clone(), pending);
     }
 
-    /// Applies `changes` in order in one transaction. It is synced to disk when it holds
+    /// Applies `changes` in order as one journal record. It is synced to disk when it holds
     /// status updates (they must be on disk before they are sent) or the agent's identity;
     /// task records, frameworks and acknowledgements ride along with the next synced one.
-    /// A crash can then lose only an acknowledgement (the update is resent, which
-    /// at-least-once delivery allows) or a task record none of whose updates was sent yet
-    /// (the master then reports the task lost when the agent re-registers).
-    pub(crate) fn apply(&mut self, changes: &[Change]) -> Result<(), redb::Error> {
-        let mut txn = self.db.begin_write()?;
-        if !changes.iter().any(Change::needs_sync) {
-            txn.set_durability(Durability::None)?;
+    /// A crash of the agent loses none of them (they are in the OS's cache); a crash of the
+    /// machine can lose only an acknowledgement (the update is resent, which at-least-once
+    /// delivery allows) or a task record none of whose updates was sent yet (the master then
+    /// reports the task lost when the agent re-registers).
+    pub(crate) fn apply(&mut self, changes: &[Change]) -> Result<(), wasmesos_journal::Error> {
+        let mut entries = Vec::with_capacity(changes.len() * 2);
+        for change in changes {
+            self.entries_of(change, &mut entries);
         }
-        {
-            let mut tables = Tables::open(&txn)?;
-            for change in changes {
-                self.apply_one(&mut tables, change)?;
+        let sync = changes.iter().any(Change::needs_sync);
+        self.journal.write(entries, sync)?;
+        if self.journal.needs_compaction() {
+            let before = self.journal.used_bytes();
+            match self.journal.compact() {
+                Ok(()) => info!(
+                    path = %self.path().display(), before, after = self.journal.used_bytes(),
+                    "compacted the checkpoint"
+                ),
+                Err(err) => warn!(err = %err, "cannot compact the checkpoint; it goes on growing"),
             }
         }
-        txn.commit()?;
         Ok(())
     }
 
-    /// Makes every earlier transaction durable (an empty synced commit).
-    pub(crate) fn sync(&mut self) -> Result<(), redb::Error> {
-        self.db.begin_write()?.commit()?;
-        Ok(())
+    /// Makes every earlier record durable.
+    pub(crate) fn sync(&mut self) -> Result<(), wasmesos_journal::Error> {
+        self.journal.sync()
     }
 
-    fn apply_one(&mut self, tables: &mut Tables<'_>, change: &Change) -> Result<(), redb::Error> {
+    fn entries_of(&mut self, change: &Change, entries: &mut Vec<Entry>) {
         match change {
             Change::AgentId(Some(id)) => {
-                tables.meta.insert(AGENT_ID_KEY, id.as_bytes())?;
+                entries.push(Entry::put(META, AGENT_ID_KEY, id.as_bytes().to_vec()));
             }
-            Change::AgentId(None) => {
-                tables.meta.remove(AGENT_ID_KEY)?;
-            }
+            Change::AgentId(None) => entries.push(Entry::delete(META, AGENT_ID_KEY)),
             Change::Framework(info) => {
                 let bytes = info.encode_to_vec();
                 if self.frameworks.get(&info.id) != Some(&bytes) {
-                    tables
-                        .frameworks
-                        .insert(info.id.as_str(), bytes.as_slice())?;
+                    entries.push(Entry::put(FRAMEWORKS, info.id.as_bytes(), bytes.clone()));
                     self.frameworks.insert(info.id.clone(), bytes);
                 }
             }
             Change::Task { key, info } => {
-                tables.tasks.insert(key_of(key), info.as_slice())?;
+                let key = task_key(&key.framework_id, &key.task_id);
+                entries.push(Entry::put(TASKS, key, info.clone()));
             }
-            Change::Updates(statuses) => self.append(tables, statuses)?,
-            Change::Acked { uuid } => self.acked(tables, uuid)?,
-            Change::Clear => self.clear(tables)?,
-        }
-        Ok(())
-    }
-
-    fn append(
-        &mut self,
-        tables: &mut Tables<'_>,
-        statuses: &[TaskStatus],
-    ) -> Result<(), redb::Error> {
-        for status in statuses {
-            let bytes = status.encode_to_vec();
-            let key = (status.framework_id.as_str(), status.task_id.as_str());
-            tables.latest.insert(key, bytes.as_slice())?;
-            if status.uuid.is_empty() {
-                continue;
+            Change::Updates(statuses) => {
+                for status in statuses {
+                    let bytes = status.encode_to_vec();
+                    let key = task_key(&status.framework_id, &status.task_id);
+                    if !status.uuid.is_empty() {
+                        let seq = self.next_seq;
+                        self.next_seq = seq.saturating_add(1);
+                        entries.push(Entry::put(UPDATES, seq.to_be_bytes(), bytes.clone()));
+                        self.index(seq, status);
+                    }
+                    entries.push(Entry::put(LATEST, key, bytes));
+                }
             }
-            let seq = self.next_seq;
-            self.next_seq = seq.saturating_add(1);
-            tables.updates.insert(seq, bytes.as_slice())?;
-            self.index(seq, status);
+            Change::Acked { uuid } => {
+                // A duplicate or unknown ack changes nothing.
+                if let Some(pending) = self.pending.remove(uuid) {
+                    entries.push(Entry::delete(UPDATES, pending.seq.to_be_bytes()));
+                    if pending.terminal {
+                        // The ack of a terminal update completes its task.
+                        let key = task_key(&pending.key.framework_id, &pending.key.task_id);
+                        entries.push(Entry::delete(TASKS, key.clone()));
+                        entries.push(Entry::delete(LATEST, key));
+                    }
+                }
+            }
+            Change::Clear => {
+                // Deletes of what the journal holds, and of what this batch put before.
+                let mut keys: Vec<(u8, Vec<u8>)> = self
+                    .journal
+                    .entries()
+                    .map(|(table, key, _)| (table, key.to_vec()))
+                    .collect();
+                keys.extend(entries.iter().map(|entry| (entry.table, entry.key.clone())));
+                entries.extend(keys.into_iter().map(|(table, key)| Entry::delete(table, key)));
+                self.pending.clear();
+                self.frameworks.clear();
+            }
         }
-        Ok(())
-    }
-
-    /// Drops an acknowledged update; the ack of a terminal one completes its task, whose
-    /// records go too.
-    fn acked(&mut self, tables: &mut Tables<'_>, uuid: &[u8]) -> Result<(), redb::Error> {
-        let Some(pending) = self.pending.remove(uuid) else {
-            return Ok(());
-        };
-        tables.updates.remove(pending.seq)?;
-        if pending.terminal {
-            let key = key_of(&pending.key);
-            tables.tasks.remove(key)?;
-            tables.latest.remove(key)?;
-        }
-        Ok(())
-    }
-
-    fn clear(&mut self, tables: &mut Tables<'_>) -> Result<(), redb::Error> {
-        tables.meta.remove(AGENT_ID_KEY)?;
-        tables.frameworks.retain(|_, _| false)?;
-        tables.tasks.retain(|_, _| false)?;
-        tables.latest.retain(|_, _| false)?;
-        tables.updates.retain(|_, _| false)?;
-        self.pending.clear();
-        self.frameworks.clear();
-        Ok(())
     }
 }
 
-/// The tables of one write transaction, opened once per batch.
-struct Tables<'txn> {
-    meta: Table<'txn, &'static str, &'static [u8]>,
-    frameworks: Table<'txn, &'static str, &'static [u8]>,
-    tasks: Table<'txn, (&'static str, &'static str), &'static [u8]>,
-    latest: Table<'txn, (&'static str, &'static str), &'static [u8]>,
-    updates: Table<'txn, u64, &'static [u8]>,
+/// The key of a task's records: the framework id's length (u32, little-endian), the
+/// framework id, the task id.
+fn task_key(framework_id: &str, task_id: &str) -> Vec<u8> {
+    let len = u32::try_from(framework_id.len()).unwrap_or(u32::MAX);
+    let mut key = Vec::with_capacity(4 + framework_id.len() + task_id.len());
+    key.extend_from_slice(&len.to_le_bytes());
+    key.extend_from_slice(framework_id.as_bytes());
+    key.extend_from_slice(task_id.as_bytes());
+    key
 }
 
-impl<'txn> Tables<'txn> {
-    fn open(txn: &'txn WriteTransaction) -> Result<Self, redb::Error> {
-        Ok(Tables {
-            meta: txn.open_table(META)?,
-            frameworks: txn.open_table(FRAMEWORKS)?,
-            tasks: txn.open_table(TASKS)?,
-            latest: txn.open_table(LATEST)?,
-            updates: txn.open_table(UPDATES)?,
-        })
-    }
-}
-
-fn key_of(key: &TaskKey) -> (&str, &str) {
-    (key.framework_id.as_str(), key.task_id.as_str())
+fn split_task_key(key: &[u8]) -> Option<(&str, &str)> {
+    let len = u32::from_le_bytes(key.get(..4)?.try_into().ok()?) as usize;
+    let framework = std::str::from_utf8(key.get(4..4usize.checked_add(len)?)?).ok()?;
+    let task = std::str::from_utf8(key.get(4 + len..)?).ok()?;
+    Some((framework, task))
 }
 
 fn decode<M: Message + Default>(what: &str, bytes: &[u8]) -> Result<M, String> {

@@ -50,7 +50,7 @@ fn reopen(path: &Path) -> Recovered {
 #[test]
 fn tasks_and_unacknowledged_updates_survive_a_reopen_in_order() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.redb");
+    let path = dir.path().join("checkpoint.journal");
     let (mut store, recovered) = Store::open(&path).expect("a new checkpoint");
     assert!(recovered.agent_id.is_none() && recovered.tasks.is_empty());
     store
@@ -109,7 +109,7 @@ fn tasks_and_unacknowledged_updates_survive_a_reopen_in_order() {
 #[test]
 fn a_reopened_checkpoint_appends_after_what_it_holds_and_still_takes_acks() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.redb");
+    let path = dir.path().join("checkpoint.journal");
     let (mut store, _) = Store::open(&path).expect("a new checkpoint");
     store
         .apply(&[
@@ -143,7 +143,7 @@ fn a_reopened_checkpoint_appends_after_what_it_holds_and_still_takes_acks() {
 #[test]
 fn an_acked_terminal_update_drops_the_task_and_later_its_framework() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.redb");
+    let path = dir.path().join("checkpoint.journal");
     let (mut store, _) = Store::open(&path).expect("a new checkpoint");
     store
         .apply(&[
@@ -172,7 +172,7 @@ fn an_acked_terminal_update_drops_the_task_and_later_its_framework() {
 #[test]
 fn clear_forgets_everything_but_the_file_stays_usable() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.redb");
+    let path = dir.path().join("checkpoint.journal");
     let (mut store, _) = Store::open(&path).expect("a new checkpoint");
     store
         .apply(&[
@@ -199,7 +199,7 @@ fn clear_forgets_everything_but_the_file_stays_usable() {
 #[test]
 fn a_file_that_is_not_a_checkpoint_is_refused_with_its_path_and_the_way_out() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.redb");
+    let path = dir.path().join("checkpoint.journal");
     std::fs::write(&path, b"these bytes were never a checkpoint".repeat(200)).expect("write");
     let err = Store::open(&path).expect_err("garbage is refused");
     assert!(matches!(err, Error::Checkpoint { .. }), "{err:?}");
@@ -209,25 +209,111 @@ fn a_file_that_is_not_a_checkpoint_is_refused_with_its_path_and_the_way_out() {
 }
 
 #[test]
-fn a_damaged_page_is_refused_not_trusted() {
+fn a_damaged_record_is_refused_not_trusted() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.redb");
+    let path = dir.path().join("checkpoint.journal");
     let (mut store, _) = Store::open(&path).expect("a new checkpoint");
-    let many: Vec<TaskStatus> = (0..200u8)
-        .map(|n| TaskStatus {
+    for n in 0..50u8 {
+        let update = TaskStatus {
             message: "x".repeat(500),
             ..status(&format!("t{n}"), TaskState::TaskRunning, n)
-        })
-        .collect();
-    store.apply(&[Change::Updates(many)]).expect("written");
+        };
+        store
+            .apply(&[Change::Updates(vec![update])])
+            .expect("written");
+    }
     drop(store);
     let mut bytes = std::fs::read(&path).expect("read");
-    // Past redb's header and first pages, inside the data the updates occupy.
-    let middle = bytes.len() / 2;
-    for byte in &mut bytes[middle..middle + 4096] {
+    // Inside the records, with valid ones after the damage: not a torn write.
+    let middle = 32 + 600 * 20;
+    for byte in &mut bytes[middle..middle + 64] {
         *byte ^= 0x5a;
     }
     std::fs::write(&path, &bytes).expect("write");
     let err = Store::open(&path).expect_err("a damaged file is refused");
     assert!(matches!(err, Error::Checkpoint { .. }), "{err:?}");
+    assert!(err.to_string().contains("damaged"), "{err}");
+}
+
+#[test]
+fn a_write_torn_by_a_crash_is_dropped_and_what_was_synced_before_it_is_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("checkpoint.journal");
+    let (mut store, _) = Store::open(&path).expect("a new checkpoint");
+    store
+        .apply(&[
+            task_change("a"),
+            Change::Updates(vec![status("a", TaskState::TaskRunning, 1)]),
+        ])
+        .expect("synced");
+    let torn_at = store.journal.used_bytes() as usize;
+    store
+        .apply(&[Change::Updates(vec![status("a", TaskState::TaskFinished, 2)])])
+        .expect("to be torn");
+    drop(store);
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[torn_at + 12..torn_at + 4096].fill(0);
+    std::fs::write(&path, &bytes).expect("write");
+    let recovered = reopen(&path);
+    assert_eq!(uuids(&recovered.updates), [1]);
+    assert_eq!(
+        recovered.tasks[0].latest.as_ref().map(TaskStatus::state),
+        Some(TaskState::TaskRunning)
+    );
+}
+
+#[test]
+fn an_older_redb_checkpoint_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = dir.path().join("checkpoint.redb");
+    std::fs::write(&old, b"redb file").expect("write");
+    let err = Store::open(&dir.path().join("checkpoint.journal")).expect_err("refused");
+    let message = err.to_string();
+    assert!(message.contains(&old.display().to_string()), "{message}");
+    assert!(message.contains("older wasmesos"), "{message}");
+    assert!(message.contains("move it aside"), "{message}");
+}
+
+#[test]
+fn thousands_of_tasks_later_the_checkpoint_is_compacted_to_what_is_live() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("checkpoint.journal");
+    let (mut store, _) = Store::open(&path).expect("a new checkpoint");
+    let uuid = |n: u32, state: u8| {
+        let mut uuid = n.to_le_bytes().to_vec();
+        uuid.extend_from_slice(&[state; 12]);
+        uuid
+    };
+    let mut compacted = false;
+    for n in 0..40_000u32 {
+        let task = format!("t{n}");
+        let running = TaskStatus {
+            uuid: uuid(n, 1),
+            ..status(&task, TaskState::TaskRunning, 0)
+        };
+        let finished = TaskStatus {
+            uuid: uuid(n, 2),
+            message: "done".repeat(20),
+            ..status(&task, TaskState::TaskFinished, 0)
+        };
+        let mut changes = vec![task_change(&task), Change::Updates(vec![running, finished])];
+        // Every task but the last ten is acknowledged, as the master does.
+        if let Some(old) = n.checked_sub(10) {
+            changes.push(Change::Acked { uuid: uuid(old, 1) });
+            changes.push(Change::Acked { uuid: uuid(old, 2) });
+        }
+        let before = store.journal.used_bytes();
+        store.apply(&changes).expect("written");
+        compacted |= store.journal.used_bytes() < before;
+    }
+    assert!(compacted, "40,000 tasks must have compacted the journal");
+    assert!(std::fs::metadata(&path).expect("metadata").len() < 24 << 20);
+    drop(store);
+    let recovered = reopen(&path);
+    let mut tasks: Vec<&str> = recovered.tasks.iter().map(|t| t.key.task_id.as_str()).collect();
+    tasks.sort_unstable();
+    let mut expected: Vec<String> = (39_990..40_000).map(|n| format!("t{n}")).collect();
+    expected.sort_unstable();
+    assert_eq!(tasks, expected);
+    assert_eq!(recovered.updates.len(), 20);
 }

@@ -1,5 +1,5 @@
 //! The checkpoint's thread: takes every change queued so far, commits them in one
-//! transaction, then forwards the updates among them to the status sender.
+//! journal record, then forwards the updates among them to the status sender.
 
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use super::store::{Change, Store};
 use crate::Error;
 use crate::status::StatusSender;
 
-/// Bounds one transaction, so a flood of changes still commits (and forwards) steadily.
+/// Bounds one record, so a flood of changes still commits (and forwards) steadily.
 const MAX_BATCH: usize = 16 * 1024;
 
 /// How long a batch with nothing urgent in it (acknowledgements, task records, frameworks:
@@ -83,7 +83,7 @@ impl Pace {
     }
 }
 
-/// One transaction's worth of changes, and a `Close` that ended the batch.
+/// One record's worth of changes, and a `Close` that ended the batch.
 #[derive(Default)]
 pub(super) struct Batch {
     pub(super) changes: Vec<Change>,
@@ -114,7 +114,7 @@ impl Batch {
     }
 }
 
-/// Collects the changes that go in one transaction, starting with `first`: everything
+/// Collects the changes that go in one record, starting with `first`: everything
 /// already queued, then, while nothing urgent is in it, what comes within [`LINGER`]; once
 /// something is urgent, what came by the end of `pace`'s busy linger (none when not busy).
 pub(super) fn collect(first: Message, receiver: &Receiver<Message>, pace: &Pace) -> Batch {

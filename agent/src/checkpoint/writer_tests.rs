@@ -115,7 +115,7 @@ fn a_busy_batch_stops_waiting_once_it_is_full() {
 #[test]
 fn every_update_of_a_busy_batch_is_on_disk_after_its_one_transaction() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.redb");
+    let path = dir.path().join("checkpoint.journal");
     let (mut store, _) = Store::open(&path).expect("a new checkpoint");
     let (queue, receiver) = mpsc::channel();
     queue.send(update("b", 2)).expect("queued");

@@ -239,7 +239,7 @@ async fn a_damaged_checkpoint_stops_the_agent_with_the_file_and_the_way_out() {
     );
 
     // Moved aside, as the message says: the agent starts afresh and registers as new.
-    std::fs::rename(&path, work_dir.path().join("checkpoint.redb.broken")).expect("rename");
+    std::fs::rename(&path, work_dir.path().join("checkpoint.journal.broken")).expect("rename");
     let (agent, _) = start(&master, work_dir.path()).await;
     let registrations = master.registrations(1).await;
     assert!(

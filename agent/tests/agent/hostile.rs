@@ -341,7 +341,7 @@ async fn a_work_dir_others_may_write_is_refused_at_start() {
     assert!(text.contains("others may write to it (mode 777)"), "{text}");
     assert!(text.contains(&work_dir.display().to_string()), "{text}");
     assert!(
-        !work_dir.join("checkpoint.redb").exists(),
+        !work_dir.join(wasmesos_agent::CHECKPOINT_FILE).exists(),
         "nothing is written into a refused work dir"
     );
 }
