@@ -139,8 +139,7 @@ pub enum End {
         /// Where the next record goes.
         at: usize,
     },
-    /// At a record that fails its checksum or runs past the file, with nothing valid after
-    /// it: a torn append. Everything from `at` on is to be dropped.
+    /// At a record that fails its checksum, with nothing valid after it: a torn append. Everything from `at` on is to be dropped.
     Torn {
         /// Where the torn record starts (and the next record goes).
         at: usize,
@@ -151,13 +150,21 @@ pub enum End {
 
 /// Reads every record of `bytes` (a whole file, header included) and hands each one's
 /// entries to `apply`, in order. Fails on damage that a torn append cannot explain: a bad
-/// record followed by a valid one, or a record that passes its checksum but does not parse.
+/// record followed by a valid one, a file that ends inside a record (a torn append stays
+/// within the zeros the file was grown by first), or a record that passes its checksum but
+/// does not parse.
 pub fn scan(bytes: &[u8], mut apply: impl FnMut(&[RawEntry])) -> Result<End, String> {
     let mut at = HEADER_BYTES;
     let mut entries = Vec::new();
     loop {
         match record_at(bytes, at) {
             Record::End => return Ok(End::Clean { at }),
+            Record::Cut => {
+                return Err(format!(
+                    "the file ends inside the record at byte {at}: it was cut short after it \
+                     was written"
+                ));
+            }
             Record::Bad(why) => {
                 if let Some(next) = valid_record_after(bytes, at) {
                     return Err(format!(
@@ -185,6 +192,9 @@ pub fn scan(bytes: &[u8], mut apply: impl FnMut(&[RawEntry])) -> Result<End, Str
 enum Record {
     End,
     Bad(&'static str),
+    /// The file ends inside the record: it was cut after it was written, since the journal
+    /// grows the file (zeros, synced) before it writes a record there.
+    Cut,
     Valid(Range<usize>),
 }
 
@@ -194,7 +204,7 @@ fn record_at(bytes: &[u8], at: usize) -> Record {
         return if bytes[at.min(bytes.len())..].iter().all(|byte| *byte == 0) {
             Record::End
         } else {
-            Record::Bad("it is cut short")
+            Record::Cut
         };
     }
     let len = u32_at(bytes, at) as usize;
@@ -206,8 +216,11 @@ fn record_at(bytes: &[u8], at: usize) -> Record {
             Record::Bad("a zero length before more data")
         };
     }
-    if len > MAX_RECORD || len > rest - RECORD_HEADER_BYTES {
-        return Record::Bad("its length runs past the end of the file");
+    if len > MAX_RECORD {
+        return Record::Bad("its length is larger than any record");
+    }
+    if len > rest - RECORD_HEADER_BYTES {
+        return Record::Cut;
     }
     let start = at + RECORD_HEADER_BYTES;
     let payload = start..start + len;

@@ -70,29 +70,40 @@ fn records_read_back_in_order_up_to_the_zeros() {
 }
 
 #[test]
-fn a_cut_or_scrambled_last_record_is_a_torn_append() {
+fn a_scrambled_or_half_zero_last_record_is_a_torn_append() {
     let first = record(&[(1, b"a", Some(b"one"))]);
     let last = record(&[(1, b"b", Some(&[7u8; 300]))]);
-    let whole = file(&[first.clone(), last.clone()], 0);
     let at = HEADER_BYTES + first.len();
-    for cut in [at + 3, at + 8, at + 100, whole.len() - 1] {
-        let (records, end) = read_all(&whole[..cut]).expect("a torn tail reads");
-        assert_eq!(records.len(), 1, "cut at {cut}");
-        // Dropped counts up to the last byte that is not zero.
-        assert!(
-            matches!(end, End::Torn { at: torn, dropped } if torn == at && dropped > 0 && dropped <= cut - at),
-            "cut at {cut}: {end:?}"
-        );
-    }
-    // The tail written, but a page of it lost (zeros), then the preallocated zeros.
-    let mut lost = file(&[first, last], 64);
+    // Part of the tail never reached the disk: zeros where its bytes should be.
+    let mut lost = file(&[first.clone(), last.clone()], 64);
     lost[at + 50..at + 150].fill(0);
     let (records, end) = read_all(&lost).expect("a torn tail reads");
     assert_eq!(records.len(), 1);
-    assert!(
-        matches!(end, End::Torn { at: torn, .. } if torn == at),
-        "{end:?}"
+    assert_eq!(
+        end,
+        End::Torn {
+            at,
+            dropped: last.len()
+        }
     );
+    // Its length never written: the checksum alone is there.
+    let mut headless = file(&[first, last], 64);
+    headless[at..at + 4].fill(0);
+    let (records, end) = read_all(&headless).expect("a torn tail reads");
+    assert_eq!(records.len(), 1);
+    assert!(matches!(end, End::Torn { at: torn, .. } if torn == at), "{end:?}");
+}
+
+#[test]
+fn a_file_cut_inside_a_record_is_refused() {
+    let first = record(&[(1, b"a", Some(b"one"))]);
+    let last = record(&[(1, b"b", Some(&[7u8; 300]))]);
+    let whole = file(&[first.clone(), last], 0);
+    let at = HEADER_BYTES + first.len();
+    for cut in [at + 3, at + 8, at + 100, whole.len() - 1] {
+        let err = read_all(&whole[..cut]).expect_err("a cut file is refused");
+        assert!(err.contains(&format!("inside the record at byte {at}")), "cut at {cut}: {err}");
+    }
 }
 
 #[test]

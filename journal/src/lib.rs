@@ -16,11 +16,12 @@
 //! and its own format number), then records `[len u32][crc32 u32][payload]`, little-endian,
 //! the checksum covering the length and the payload, then zeros to the end of the
 //! preallocated chunk. Recovery reads records until the zeros. A record that fails its
-//! checksum or runs past the end of the file is a torn write when nothing valid follows it
-//! (a crash in the middle of an unsynced append): it and everything after it are dropped and
-//! zeroed, and [`Recovery`] says how much. A damaged record followed by a valid one is damage,
-//! not a torn write, and the file is refused ([`Error::Corrupt`]), as is a header of another
-//! kind or version: the owner must never start empty over a file it cannot read.
+//! checksum is a torn write when nothing valid follows it (a crash in the middle of an
+//! unsynced append): it and everything after it are dropped and zeroed, and [`Recovery`]
+//! says how much. A damaged record followed by a valid one is damage, not a torn write, and
+//! the file is refused ([`Error::Corrupt`]); so is a file that ends inside a record, since
+//! the file is grown (with zeros, synced) before a record is written there, and so is a header
+//! of another kind or version: the owner must never start empty over a file it cannot read.
 //!
 //! Compaction ([`Journal::compact`]) writes the live entries to `<file>.compact`, syncs it,
 //! renames it over the journal and syncs the directory, so at every instant the path names

@@ -66,17 +66,17 @@ fn main() {
         RegistryBackend::Memory,
         "registry in memory",
     );
-    let redb = grpc_rows(
+    let journal = grpc_rows(
         &runtime,
         tasks,
         reps,
         core,
-        RegistryBackend::Redb,
-        "registry in redb (fsync)",
+        RegistryBackend::Journal,
+        "registry in the journal (fsync)",
     );
     println!(
-        "\nredb registry / in-memory registry, over gRPC: {:.2}x the time per task",
-        redb / memory
+        "\njournal registry / in-memory registry, over gRPC: {:.2}x the time per task",
+        journal / memory
     );
 }
 

@@ -22,7 +22,7 @@ use crate::actor::Actor;
 use crate::artifacts::ArtifactStore;
 use crate::core::Core;
 use crate::registry::{
-    MemoryRegistry, REGISTRY_FILE, RedbRegistry, RegistryBackend, RegistryStore,
+    JournalRegistry, MemoryRegistry, REGISTRY_FILE, RegistryBackend, RegistryStore,
 };
 use crate::{Error, MasterConfig, http, mesos, rpc};
 
@@ -49,7 +49,7 @@ impl Boot {
             .unwrap_or_else(|| default_work_dir(&master.id));
         let store = ArtifactStore::open(work_dir.join("artifacts"), config.max_artifact_size)?;
         let registry: Arc<dyn RegistryStore> = match &config.registry {
-            RegistryBackend::Redb => Arc::new(RedbRegistry::open(work_dir.join(REGISTRY_FILE))?),
+            RegistryBackend::Journal => Arc::new(JournalRegistry::open(work_dir.join(REGISTRY_FILE))?),
             RegistryBackend::Memory => Arc::new(MemoryRegistry::new()),
             RegistryBackend::Store(store) => Arc::clone(store),
         };

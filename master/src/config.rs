@@ -106,7 +106,7 @@ pub struct MasterConfig {
     /// and refused with DEADLINE_EXCEEDED; one applied but not yet durable is answered
     /// UNAVAILABLE, saying that it may still take effect.
     pub call_timeout: Duration,
-    /// Where the registry lives (default: `<work_dir>/registry.redb`).
+    /// Where the registry lives (default: `<work_dir>/registry.journal`).
     pub registry: crate::registry::RegistryBackend,
     /// High availability on ZooKeeper (`--zk`); `None` runs a lone master.
     pub ha: Option<crate::HaConfig>,
@@ -177,7 +177,7 @@ impl Default for MasterConfig {
             registry_max_removed_age: DEFAULT_REGISTRY_MAX_REMOVED_AGE,
             registry_max_removed_count: DEFAULT_REGISTRY_MAX_REMOVED_COUNT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
-            registry: crate::registry::RegistryBackend::Redb,
+            registry: crate::registry::RegistryBackend::Journal,
             ha: None,
             security: crate::auth::Security::default(),
             tls: crate::MasterTls::default(),

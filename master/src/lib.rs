@@ -37,7 +37,7 @@
 //!   a DOWN machine's agents are removed and refused. Draining a single agent is `drain.rs`.
 //!
 //! **Durability.** Agents, frameworks, task records and the maintenance schedule live in the registry
-//! ([`registry`]: `work_dir/registry.redb` by default) and are written before anything
+//! ([`registry`]: `work_dir/registry.journal` by default) and are written before anything
 //! that depends on them is acknowledged; a restarted master recovers from it
 //! (`core/recovery.rs`). Weights and quota set through the operator API, and dynamic
 //! reservations, are not in the registry yet: a restarted master starts them from its

@@ -9,14 +9,14 @@
 //!
 //! Stores are key/value shaped on purpose: every [`Op`] becomes one [`Entry`] (a table, a
 //! key, and the encoded record or a deletion), and [`Snapshot::insert_encoded`] reads the
-//! encoded records back. [`RedbRegistry`] keeps them in `<work_dir>/registry.redb`;
+//! encoded records back. [`JournalRegistry`] keeps them in `<work_dir>/registry.journal`;
 //! [`MemoryRegistry`] keeps them in memory (tests, benchmarks); other backends (ZooKeeper)
 //! implement [`RegistryStore`] the same way.
 
 mod committer;
 mod memory;
 mod records;
-mod redb_store;
+mod journal_store;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,7 +28,7 @@ use prost::Message;
 pub(crate) use committer::{Committer, Release};
 pub use memory::MemoryRegistry;
 pub use records::{AgentRecord, FrameworkRecord, MaintenanceRecord, TaskRecord};
-pub use redb_store::{REGISTRY_FILE, RedbRegistry};
+pub use journal_store::{JournalRegistry, REGISTRY_FILE};
 
 use crate::Error;
 
@@ -47,9 +47,9 @@ pub trait RegistryStore: Send + Sync {
 /// Which store a master uses.
 #[derive(Clone, Default)]
 pub enum RegistryBackend {
-    /// `<work_dir>/registry.redb` (the embedded default).
+    /// `<work_dir>/registry.journal` (the embedded default).
     #[default]
-    Redb,
+    Journal,
     /// Nothing survives the process: for tests and benchmarks that measure the master
     /// without a disk.
     Memory,
@@ -60,7 +60,7 @@ pub enum RegistryBackend {
 impl fmt::Debug for RegistryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Redb => f.write_str("Redb"),
+            Self::Journal => f.write_str("Journal"),
             Self::Memory => f.write_str("Memory"),
             Self::Store(_) => f.write_str("Store(..)"),
         }

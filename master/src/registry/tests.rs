@@ -128,23 +128,23 @@ fn later_ops_win_and_removals_forget() {
 }
 
 #[tokio::test]
-async fn redb_keeps_what_was_committed_across_reopen() {
+async fn the_journal_keeps_what_was_committed_across_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(REGISTRY_FILE);
     {
-        let registry = RedbRegistry::open(&path).expect("create");
+        let registry = JournalRegistry::open(&path).expect("create");
         assert!(registry.load().await.expect("load").is_empty());
         let ops = some_ops();
         let (first, second) = ops.split_at(4);
         registry.commit(first.to_vec()).await.expect("commit");
         registry.commit(second.to_vec()).await.expect("commit");
     }
-    let reopened = RedbRegistry::open(&path).expect("reopen");
+    let reopened = JournalRegistry::open(&path).expect("reopen");
     assert_eq!(reopened.load().await.expect("load"), expected());
 }
 
 #[tokio::test]
-async fn memory_registry_applies_ops_like_redb() {
+async fn memory_registry_applies_ops_like_the_journal() {
     let registry = MemoryRegistry::new();
     registry.commit(some_ops()).await.expect("commit");
     assert_eq!(registry.load().await.expect("load"), expected());
@@ -156,10 +156,10 @@ fn a_garbage_file_is_corrupt_and_names_the_file() {
     let path = dir.path().join(REGISTRY_FILE);
     std::fs::write(
         &path,
-        b"this is not a redb file, just some bytes".repeat(200),
+        b"this is not a registry, just some bytes".repeat(200),
     )
     .expect("write");
-    let err = RedbRegistry::open(&path).expect_err("garbage must not open");
+    let err = JournalRegistry::open(&path).expect_err("garbage must not open");
     assert!(is_corrupt_naming(&err, &path), "{err}");
 }
 
@@ -168,7 +168,7 @@ fn an_empty_file_is_corrupt_not_a_fresh_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(REGISTRY_FILE);
     std::fs::write(&path, b"").expect("write");
-    let err = RedbRegistry::open(&path).expect_err("an empty file must not open");
+    let err = JournalRegistry::open(&path).expect_err("an empty file must not open");
     assert!(is_corrupt_naming(&err, &path), "{err}");
 }
 
@@ -177,7 +177,7 @@ async fn a_truncated_registry_is_corrupt() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(REGISTRY_FILE);
     {
-        let registry = RedbRegistry::open(&path).expect("create");
+        let registry = JournalRegistry::open(&path).expect("create");
         for i in 0..50 {
             let ops = (0..20)
                 .map(|j| task("f", &format!("t{i}-{j}"), TaskState::TaskStaging))
@@ -185,14 +185,16 @@ async fn a_truncated_registry_is_corrupt() {
             registry.commit(ops).await.expect("commit");
         }
     }
-    let len = std::fs::metadata(&path).expect("metadata").len();
+    // Cut inside the last record: its last byte that is not zero goes.
+    let bytes = std::fs::read(&path).expect("read");
+    let cut = bytes.iter().rposition(|byte| *byte != 0).expect("records");
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
         .expect("open");
-    file.set_len(len / 3).expect("truncate");
+    file.set_len(cut as u64).expect("truncate");
     drop(file);
-    let err = match RedbRegistry::open(&path) {
+    let err = match JournalRegistry::open(&path) {
         Err(err) => err,
         Ok(registry) => registry
             .load()
@@ -206,7 +208,18 @@ async fn a_truncated_registry_is_corrupt() {
 async fn a_registry_in_use_is_refused_without_calling_it_corrupt() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(REGISTRY_FILE);
-    let _first = RedbRegistry::open(&path).expect("create");
-    let err = RedbRegistry::open(&path).expect_err("second open");
+    let _first = JournalRegistry::open(&path).expect("create");
+    let err = JournalRegistry::open(&path).expect_err("second open");
     assert!(matches!(err, Error::Registry(_)), "{err}");
+}
+
+#[test]
+fn an_older_redb_registry_is_refused_not_started_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join("registry.redb");
+    std::fs::write(&old, b"a redb file").expect("write");
+    let err = JournalRegistry::open(dir.path().join(REGISTRY_FILE)).expect_err("refused");
+    assert!(is_corrupt_naming(&err, &old), "{err}");
+    assert!(err.to_string().contains("older wasmesos"), "{err}");
+    assert!(!dir.path().join(REGISTRY_FILE).exists(), "no empty registry beside it");
 }

@@ -1,0 +1,151 @@
+//! The embedded registry: one journal, `<work_dir>/registry.journal`
+//! ([`wasmesos_journal::Journal`]), with a table per [`Table`]. Every commit is one record,
+//! synced before it returns, written on a blocking thread so the master's async tasks never
+//! wait on the disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use tracing::{info, warn};
+use wasmesos_journal::{Entry, Journal, Options};
+
+use super::{Op, RegistryStore, Snapshot, Table};
+use crate::Error;
+
+/// The registry's file name inside the master's work dir.
+pub const REGISTRY_FILE: &str = "registry.journal";
+/// The registry before the journal: a master refuses to start beside one rather than start
+/// empty.
+const OLD_FILE: &str = "registry.redb";
+/// The journal's kind, checked on open.
+const KIND: &str = "master-registry";
+/// Bumped whenever the tables' meaning changes.
+const FORMAT: u32 = 1;
+
+/// A [`RegistryStore`] in a journal file.
+#[derive(Clone, Debug)]
+pub struct JournalRegistry {
+    journal: Arc<Mutex<Journal>>,
+    path: PathBuf,
+}
+
+impl JournalRegistry {
+    /// Opens the registry at `path`, creating it only when no file is there. A file that
+    /// exists but is not a readable registry is [`Error::RegistryCorrupt`]: the master must
+    /// never start empty over it. One that another master holds open is
+    /// [`Error::Registry`]. Blocking.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, Error> {
+        let path = path.into();
+        let old = path.with_file_name(OLD_FILE);
+        if !path.exists() && old.exists() {
+            return Err(corrupt(
+                &old,
+                "it is the registry of an older wasmesos (a redb file), which this master cannot \
+                 read",
+            ));
+        }
+        let journal = Journal::open(&path, Options::new(KIND, FORMAT)).map_err(|err| match err {
+            wasmesos_journal::Error::Locked { .. } => Error::Registry(format!(
+                "{} is in use by another master process",
+                path.display()
+            )),
+            wasmesos_journal::Error::Corrupt { reason, .. } => corrupt(&path, reason),
+            other => corrupt(&path, other),
+        })?;
+        if let Some((at, bytes)) = journal.recovery().torn {
+            // Only a record that was never synced can be torn: nothing was acknowledged on it.
+            warn!(
+                path = %path.display(), at, bytes,
+                "the registry's last write was cut short by a crash; dropped it"
+            );
+        }
+        Ok(Self {
+            journal: Arc::new(Mutex::new(journal)),
+            path,
+        })
+    }
+
+    /// The file it lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Journal>, Error> {
+        // A panic while holding it leaves the journal as its last successful write left it.
+        self.journal
+            .lock()
+            .map_err(|_| Error::Registry(format!("{} failed earlier", self.path.display())))
+    }
+
+    fn load_blocking(&self) -> Result<Snapshot, Error> {
+        let journal = self.lock()?;
+        let mut snapshot = Snapshot::default();
+        for (table, key, value) in journal.entries() {
+            let Some(table) = Table::ALL.get(usize::from(table)).copied() else {
+                return Err(corrupt(&self.path, format!("a record in unknown table {table}")));
+            };
+            snapshot.insert_encoded(table, value).map_err(|err| {
+                let key = String::from_utf8_lossy(key);
+                corrupt(&self.path, format!("{} {key:?}: {err}", table.name()))
+            })?;
+        }
+        Ok(snapshot)
+    }
+
+    fn commit_blocking(&self, ops: Vec<Op>) -> Result<(), Error> {
+        let entries = ops
+            .into_iter()
+            .map(|op| {
+                let entry = op.into_entry();
+                Entry {
+                    table: entry.table as u8,
+                    key: entry.key.into_bytes(),
+                    value: entry.value,
+                }
+            })
+            .collect();
+        let mut journal = self.lock()?;
+        journal
+            .write(entries, true)
+            .map_err(|err| Error::Registry(format!("committing: {err}")))?;
+        if journal.needs_compaction() {
+            let before = journal.used_bytes();
+            match journal.compact() {
+                Ok(()) => info!(
+                    path = %self.path.display(), before, after = journal.used_bytes(),
+                    "compacted the registry"
+                ),
+                Err(err) => warn!(err = %err, "cannot compact the registry; it goes on growing"),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RegistryStore for JournalRegistry {
+    fn load(&self) -> BoxFuture<'_, Result<Snapshot, Error>> {
+        let this = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || this.load_blocking())
+                .await
+                .map_err(|err| Error::Registry(format!("loading the registry: {err}")))?
+        })
+    }
+
+    fn commit(&self, ops: Vec<Op>) -> BoxFuture<'_, Result<(), Error>> {
+        let this = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || this.commit_blocking(ops))
+                .await
+                .map_err(|err| Error::Registry(format!("committing to the registry: {err}")))?
+        })
+    }
+}
+
+fn corrupt(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::RegistryCorrupt {
+        path: path.to_path_buf(),
+        reason: why.to_string(),
+    }
+}
