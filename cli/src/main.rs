@@ -55,6 +55,11 @@ enum Command {
     Sim(commands::sim::SimArgs),
 }
 
+/// mimalloc: glibc's malloc took a fifth of a busy node's CPU (arenas, consolidation, lock
+/// handoffs between the runtime's threads); see ARCHITECTURE.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     install_tracing();

@@ -19,6 +19,10 @@
 #[path = "cluster/mesos_json.rs"]
 mod mesos_json;
 
+/// The allocator of the `wasmesos` binary, whose master and agents this bench runs in-process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
