@@ -91,7 +91,10 @@ fn a_scrambled_or_half_zero_last_record_is_a_torn_append() {
     headless[at..at + 4].fill(0);
     let (records, end) = read_all(&headless).expect("a torn tail reads");
     assert_eq!(records.len(), 1);
-    assert!(matches!(end, End::Torn { at: torn, .. } if torn == at), "{end:?}");
+    assert!(
+        matches!(end, End::Torn { at: torn, .. } if torn == at),
+        "{end:?}"
+    );
 }
 
 #[test]
@@ -102,7 +105,10 @@ fn a_file_cut_inside_a_record_is_refused() {
     let at = HEADER_BYTES + first.len();
     for cut in [at + 3, at + 8, at + 100, whole.len() - 1] {
         let err = read_all(&whole[..cut]).expect_err("a cut file is refused");
-        assert!(err.contains(&format!("inside the record at byte {at}")), "cut at {cut}: {err}");
+        assert!(
+            err.contains(&format!("inside the record at byte {at}")),
+            "cut at {cut}: {err}"
+        );
     }
 }
 

@@ -49,7 +49,9 @@ impl Boot {
             .unwrap_or_else(|| default_work_dir(&master.id));
         let store = ArtifactStore::open(work_dir.join("artifacts"), config.max_artifact_size)?;
         let registry: Arc<dyn RegistryStore> = match &config.registry {
-            RegistryBackend::Journal => Arc::new(JournalRegistry::open(work_dir.join(REGISTRY_FILE))?),
+            RegistryBackend::Journal => {
+                Arc::new(JournalRegistry::open(work_dir.join(REGISTRY_FILE))?)
+            }
             RegistryBackend::Memory => Arc::new(MemoryRegistry::new()),
             RegistryBackend::Store(store) => Arc::clone(store),
         };

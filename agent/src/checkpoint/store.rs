@@ -170,8 +170,7 @@ impl Store {
             .journal
             .entries()
             .filter(|(table, id, _)| {
-                *table == FRAMEWORKS
-                    && !std::str::from_utf8(id).is_ok_and(|id| needed.contains(id))
+                *table == FRAMEWORKS && !std::str::from_utf8(id).is_ok_and(|id| needed.contains(id))
             })
             .map(|(_, id, _)| Entry::delete(FRAMEWORKS, id))
             .collect();
@@ -222,7 +221,9 @@ impl Store {
             }
         }
         recovered.frameworks.sort_by(|a, b| a.id.cmp(&b.id));
-        tasks.sort_by(|a, b| (&a.0.framework_id, &a.0.task_id).cmp(&(&b.0.framework_id, &b.0.task_id)));
+        tasks.sort_by(|a, b| {
+            (&a.0.framework_id, &a.0.task_id).cmp(&(&b.0.framework_id, &b.0.task_id))
+        });
         for (key, info) in tasks {
             let latest = latest.remove(&task_key(&key.framework_id, &key.task_id));
             recovered.tasks.push(RecoveredTask { key, info, latest });
@@ -256,7 +257,7 @@ impl Store {
     /// delivery allows) or a task record none of whose updates was sent yet (the master then
     /// reports the task lost when the agent re-registers).
     pub(crate) fn apply(&mut self, changes: &[Change]) -> Result<(), wasmesos_journal::Error> {
-        let mut entries = Vec::with_capacity(changes.len() * 2);
+        let mut entries = Vec::with_capacity(changes.len().saturating_mul(2));
         for change in changes {
             self.entries_of(change, &mut entries);
         }
@@ -330,7 +331,10 @@ impl Store {
                     .map(|(table, key, _)| (table, key.to_vec()))
                     .collect();
                 keys.extend(entries.iter().map(|entry| (entry.table, entry.key.clone())));
-                entries.extend(keys.into_iter().map(|(table, key)| Entry::delete(table, key)));
+                entries.extend(
+                    keys.into_iter()
+                        .map(|(table, key)| Entry::delete(table, key)),
+                );
                 self.pending.clear();
                 self.frameworks.clear();
             }
@@ -342,7 +346,11 @@ impl Store {
 /// framework id, the task id.
 fn task_key(framework_id: &str, task_id: &str) -> Vec<u8> {
     let len = u32::try_from(framework_id.len()).unwrap_or(u32::MAX);
-    let mut key = Vec::with_capacity(4 + framework_id.len() + task_id.len());
+    let mut key = Vec::with_capacity(
+        4usize
+            .saturating_add(framework_id.len())
+            .saturating_add(task_id.len()),
+    );
     key.extend_from_slice(&len.to_le_bytes());
     key.extend_from_slice(framework_id.as_bytes());
     key.extend_from_slice(task_id.as_bytes());
@@ -351,8 +359,9 @@ fn task_key(framework_id: &str, task_id: &str) -> Vec<u8> {
 
 fn split_task_key(key: &[u8]) -> Option<(&str, &str)> {
     let len = u32::from_le_bytes(key.get(..4)?.try_into().ok()?) as usize;
-    let framework = std::str::from_utf8(key.get(4..4usize.checked_add(len)?)?).ok()?;
-    let task = std::str::from_utf8(key.get(4 + len..)?).ok()?;
+    let end = 4usize.checked_add(len)?;
+    let framework = std::str::from_utf8(key.get(4..end)?).ok()?;
+    let task = std::str::from_utf8(key.get(end..)?).ok()?;
     Some((framework, task))
 }
 

@@ -43,6 +43,19 @@ fn uuids(updates: &[TaskStatus]) -> Vec<u8> {
     updates.iter().map(|s| s.uuid[0]).collect()
 }
 
+/// A new checkpoint in `dir` holding task `a` and its RUNNING update (uuid 1), synced.
+fn with_task_a_running(dir: &Path) -> (std::path::PathBuf, Store) {
+    let path = dir.join("checkpoint.journal");
+    let (mut store, _) = Store::open(&path).expect("a new checkpoint");
+    store
+        .apply(&[
+            task_change("a"),
+            Change::Updates(vec![status("a", TaskState::TaskRunning, 1)]),
+        ])
+        .expect("written");
+    (path, store)
+}
+
 fn reopen(path: &Path) -> Recovered {
     Store::open(path).expect("the checkpoint opens").1
 }
@@ -109,14 +122,7 @@ fn tasks_and_unacknowledged_updates_survive_a_reopen_in_order() {
 #[test]
 fn a_reopened_checkpoint_appends_after_what_it_holds_and_still_takes_acks() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.journal");
-    let (mut store, _) = Store::open(&path).expect("a new checkpoint");
-    store
-        .apply(&[
-            task_change("a"),
-            Change::Updates(vec![status("a", TaskState::TaskRunning, 1)]),
-        ])
-        .expect("written");
+    let (path, store) = with_task_a_running(dir.path());
     drop(store);
     let (mut store, _) = Store::open(&path).expect("reopened");
     store
@@ -238,17 +244,14 @@ fn a_damaged_record_is_refused_not_trusted() {
 #[test]
 fn a_write_torn_by_a_crash_is_dropped_and_what_was_synced_before_it_is_kept() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("checkpoint.journal");
-    let (mut store, _) = Store::open(&path).expect("a new checkpoint");
-    store
-        .apply(&[
-            task_change("a"),
-            Change::Updates(vec![status("a", TaskState::TaskRunning, 1)]),
-        ])
-        .expect("synced");
+    let (path, mut store) = with_task_a_running(dir.path());
     let torn_at = store.journal.used_bytes() as usize;
     store
-        .apply(&[Change::Updates(vec![status("a", TaskState::TaskFinished, 2)])])
+        .apply(&[Change::Updates(vec![status(
+            "a",
+            TaskState::TaskFinished,
+            2,
+        )])])
         .expect("to be torn");
     drop(store);
     let mut bytes = std::fs::read(&path).expect("read");
@@ -310,7 +313,11 @@ fn thousands_of_tasks_later_the_checkpoint_is_compacted_to_what_is_live() {
     assert!(std::fs::metadata(&path).expect("metadata").len() < 24 << 20);
     drop(store);
     let recovered = reopen(&path);
-    let mut tasks: Vec<&str> = recovered.tasks.iter().map(|t| t.key.task_id.as_str()).collect();
+    let mut tasks: Vec<&str> = recovered
+        .tasks
+        .iter()
+        .map(|t| t.key.task_id.as_str())
+        .collect();
     tasks.sort_unstable();
     let mut expected: Vec<String> = (39_990..40_000).map(|n| format!("t{n}")).collect();
     expected.sort_unstable();

@@ -45,14 +45,15 @@ impl JournalRegistry {
                  read",
             ));
         }
-        let journal = Journal::open(&path, Options::new(KIND, FORMAT)).map_err(|err| match err {
-            wasmesos_journal::Error::Locked { .. } => Error::Registry(format!(
-                "{} is in use by another master process",
-                path.display()
-            )),
-            wasmesos_journal::Error::Corrupt { reason, .. } => corrupt(&path, reason),
-            other => corrupt(&path, other),
-        })?;
+        let journal =
+            Journal::open(&path, Options::new(KIND, FORMAT)).map_err(|err| match err {
+                wasmesos_journal::Error::Locked { .. } => Error::Registry(format!(
+                    "{} is in use by another master process",
+                    path.display()
+                )),
+                wasmesos_journal::Error::Corrupt { reason, .. } => corrupt(&path, reason),
+                other => corrupt(&path, other),
+            })?;
         if let Some((at, bytes)) = journal.recovery().torn {
             // Only a record that was never synced can be torn: nothing was acknowledged on it.
             warn!(
@@ -83,7 +84,10 @@ impl JournalRegistry {
         let mut snapshot = Snapshot::default();
         for (table, key, value) in journal.entries() {
             let Some(table) = Table::ALL.get(usize::from(table)).copied() else {
-                return Err(corrupt(&self.path, format!("a record in unknown table {table}")));
+                return Err(corrupt(
+                    &self.path,
+                    format!("a record in unknown table {table}"),
+                ));
             };
             snapshot.insert_encoded(table, value).map_err(|err| {
                 let key = String::from_utf8_lossy(key);

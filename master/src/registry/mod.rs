@@ -14,9 +14,9 @@
 //! implement [`RegistryStore`] the same way.
 
 mod committer;
+mod journal_store;
 mod memory;
 mod records;
-mod journal_store;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,9 +26,9 @@ use futures::future::BoxFuture;
 use prost::Message;
 
 pub(crate) use committer::{Committer, Release};
+pub use journal_store::{JournalRegistry, REGISTRY_FILE};
 pub use memory::MemoryRegistry;
 pub use records::{AgentRecord, FrameworkRecord, MaintenanceRecord, TaskRecord};
-pub use journal_store::{JournalRegistry, REGISTRY_FILE};
 
 use crate::Error;
 

@@ -221,5 +221,8 @@ fn an_older_redb_registry_is_refused_not_started_over() {
     let err = JournalRegistry::open(dir.path().join(REGISTRY_FILE)).expect_err("refused");
     assert!(is_corrupt_naming(&err, &old), "{err}");
     assert!(err.to_string().contains("older wasmesos"), "{err}");
-    assert!(!dir.path().join(REGISTRY_FILE).exists(), "no empty registry beside it");
+    assert!(
+        !dir.path().join(REGISTRY_FILE).exists(),
+        "no empty registry beside it"
+    );
 }
