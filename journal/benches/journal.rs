@@ -52,9 +52,7 @@ fn journal_round(path: &Path, round: usize, tasks: usize) -> Cost {
     let (wall, cpu) = (Instant::now(), ProcessTime::now());
     for entries in batches {
         journal.write(entries, true).expect("write");
-        if journal.needs_compaction() {
-            journal.compact().expect("compact");
-        }
+        journal.compact_if_needed().expect("compact");
     }
     per_batch(wall.elapsed(), cpu.elapsed())
 }

@@ -319,6 +319,17 @@ impl Journal {
             .map_err(io_error(&self.path, "seeking to its end"))?;
         sync_dir(&self.path)
     }
+
+    /// Compacts when [`needs_compaction`](Self::needs_compaction) says so, and returns the
+    /// bytes of records before and after; `None` when it was not needed.
+    pub fn compact_if_needed(&mut self) -> Result<Option<(u64, u64)>, Error> {
+        if !self.needs_compaction() {
+            return Ok(None);
+        }
+        let before = self.used;
+        self.compact()?;
+        Ok(Some((before, self.used)))
+    }
 }
 
 /// Applies one entry to the live map, keeping `live_bytes` the size of the live entries as

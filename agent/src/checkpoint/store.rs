@@ -263,15 +263,12 @@ impl Store {
         }
         let sync = changes.iter().any(Change::needs_sync);
         self.journal.write(entries, sync)?;
-        if self.journal.needs_compaction() {
-            let before = self.journal.used_bytes();
-            match self.journal.compact() {
-                Ok(()) => info!(
-                    path = %self.path().display(), before, after = self.journal.used_bytes(),
-                    "compacted the checkpoint"
-                ),
-                Err(err) => warn!(err = %err, "cannot compact the checkpoint; it goes on growing"),
+        match self.journal.compact_if_needed() {
+            Ok(None) => {}
+            Ok(Some((before, after))) => {
+                info!(path = %self.path().display(), before, after, "compacted the checkpoint");
             }
+            Err(err) => warn!(err = %err, "cannot compact the checkpoint; it goes on growing"),
         }
         Ok(())
     }

@@ -113,15 +113,12 @@ impl JournalRegistry {
         journal
             .write(entries, true)
             .map_err(|err| Error::Registry(format!("committing: {err}")))?;
-        if journal.needs_compaction() {
-            let before = journal.used_bytes();
-            match journal.compact() {
-                Ok(()) => info!(
-                    path = %self.path.display(), before, after = journal.used_bytes(),
-                    "compacted the registry"
-                ),
-                Err(err) => warn!(err = %err, "cannot compact the registry; it goes on growing"),
+        match journal.compact_if_needed() {
+            Ok(None) => {}
+            Ok(Some((before, after))) => {
+                info!(path = %self.path.display(), before, after, "compacted the registry");
             }
+            Err(err) => warn!(err = %err, "cannot compact the registry; it goes on growing"),
         }
         Ok(())
     }
