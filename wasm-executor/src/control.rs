@@ -204,10 +204,16 @@ impl Control {
             tokio::time::sleep_until((deadline + self.suspended_for()).into()).await;
             if self.is_suspended() {
                 self.running().await;
-            } else if Instant::now() >= deadline + self.suspended_for() {
+            } else if self.deadline_passed(deadline) {
                 return;
             }
         }
+    }
+
+    /// Whether the wall-clock `deadline`, moved later by the time spent suspended, is past
+    /// (never while suspended).
+    pub(crate) fn deadline_passed(&self, deadline: Instant) -> bool {
+        !self.is_suspended() && Instant::now() >= deadline + self.suspended_for()
     }
 
     /// Resolves once the task is resumed or stopped: what a suspended guest's epoch callback

@@ -102,13 +102,14 @@ impl Clock {
 }
 
 impl CpuMeter {
-    /// A meter on the thread CPU clock when `precise`, else on the monotonic clock.
-    pub(crate) fn new(precise: bool) -> Self {
+    /// A meter on the thread CPU clock when `precise`, else on the monotonic clock counted
+    /// from `origin` (a recent instant: the launch's, which saves reading the clock again).
+    pub(crate) fn new(precise: bool, origin: Instant) -> Self {
         CpuMeter {
             clock: if precise {
                 Clock::Thread
             } else {
-                Clock::Monotonic(Instant::now())
+                Clock::Monotonic(origin)
             },
             finished_nanos: AtomicU64::new(0),
             poll_started_nanos: AtomicU64::new(0),
@@ -120,7 +121,7 @@ impl CpuMeter {
     pub(crate) fn for_service(precise: bool, shared: Arc<SharedCpu>) -> Self {
         CpuMeter {
             shared: Some(shared),
-            ..CpuMeter::new(precise)
+            ..CpuMeter::new(precise, Instant::now())
         }
     }
 
@@ -363,7 +364,7 @@ mod tests {
 
     #[test]
     fn metered_futures_charge_their_polls() {
-        let meter = Arc::new(CpuMeter::new(true));
+        let meter = Arc::new(CpuMeter::new(true, Instant::now()));
         let busy = Metered::new(
             Box::pin(async {
                 // Spin until this thread itself has used 20 ms of CPU, however long that takes.

@@ -2,6 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
@@ -133,12 +134,12 @@ pub(crate) enum Driver {
 }
 
 /// Starts the task on `runtime` (the current tokio runtime).
-pub(crate) fn start(launch: Launch, driver: Driver, runtime: Handle) -> RunningTask {
+pub(crate) fn start(launch: Box<Launch>, driver: Driver, runtime: Handle) -> RunningTask {
     let max_message_bytes = launch.executor.config().max_message_bytes;
     let (host, messages, events) = HostChannels::new(max_message_bytes);
     let control = Arc::new(Control::new(launch.executor.nudge()));
     let throttled = Throttle::new(launch.spec.limits.cpus, launch.started).is_some();
-    let meter = Arc::new(CpuMeter::new(throttled));
+    let meter = Arc::new(CpuMeter::new(throttled, launch.started));
     let span =
         tracing::info_span!("task", task_id = %launch.spec.task_id, name = %launch.spec.name);
     let run = run(launch, host, Arc::clone(&control), Arc::clone(&meter)).instrument(span);
@@ -158,7 +159,7 @@ pub(crate) fn start(launch: Launch, driver: Driver, runtime: Handle) -> RunningT
 }
 
 async fn run(
-    launch: Launch,
+    launch: Box<Launch>,
     host: HostChannels,
     control: Arc<Control>,
     meter: Arc<CpuMeter>,
@@ -169,7 +170,7 @@ async fn run(
         spec,
         sandbox,
         started,
-    } = launch;
+    } = *launch;
     let _ticking = executor.task_started();
     let disk_watch = spec
         .limits
@@ -280,6 +281,11 @@ impl Guest<'_> {
 
     /// Runs `work` until it ends, the task is stopped, or its timeout passes, whichever is
     /// first. Dropping `work` is what interrupts a guest blocked in a host call.
+    ///
+    /// A stop recorded before a poll wins over that poll's work. The work is polled before
+    /// the stop and the deadline are waited on, so that a guest that ends in its first poll
+    /// (most short tasks) never registers a waiter or a timer; a stop that lands during that
+    /// poll is seen right after it.
     async fn guarded<T>(
         &self,
         work: impl Future<Output = Result<T, Failure>>,
@@ -289,15 +295,32 @@ impl Guest<'_> {
             .limits
             .timeout
             .map(|timeout| self.started + timeout);
-        tokio::select! {
-            biased;
-            reason = self.control.stopped() => Err(Failure::Stopped(reason)),
-            () = self.control.deadline_passes(deadline) => {
-                self.control.stop(StopReason::Timeout);
-                Err(Failure::Stopped(StopReason::Timeout))
+        let mut work = std::pin::pin!(work);
+        let stopped = self.control.stopped();
+        let passes = self.control.deadline_passes(deadline);
+        let mut stopped = std::pin::pin!(stopped);
+        let mut passes = std::pin::pin!(passes);
+        std::future::poll_fn(|cx| {
+            if let Some(reason) = self.control.reason() {
+                return Poll::Ready(Err(Failure::Stopped(reason)));
             }
-            ended = work => ended,
-        }
+            if deadline.is_some_and(|deadline| self.control.deadline_passed(deadline)) {
+                self.control.stop(StopReason::Timeout);
+                return Poll::Ready(Err(Failure::Stopped(StopReason::Timeout)));
+            }
+            if let Poll::Ready(ended) = work.as_mut().poll(cx) {
+                return Poll::Ready(ended);
+            }
+            if let Poll::Ready(reason) = stopped.as_mut().poll(cx) {
+                return Poll::Ready(Err(Failure::Stopped(reason)));
+            }
+            if passes.as_mut().poll(cx).is_ready() {
+                self.control.stop(StopReason::Timeout);
+                return Poll::Ready(Err(Failure::Stopped(StopReason::Timeout)));
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     fn store(&self, prepared: &Prepared, wasi: WasiCtx, host: HostChannels) -> Store<TaskState> {
