@@ -253,12 +253,24 @@ async fn run(
             }
             () = sleep => {}
         }
-        let now = shell.now();
-        if core_wake.is_some_and(|at| at <= now) {
-            shell.publisher.mark_dirty();
+        // What the jobs did goes to the committer before the timers run, and the actor
+        // yields so that the committer (woken on this thread) takes it at once: an
+        // allocation round, which an ACCEPT usually makes due, must not hold back that
+        // ACCEPT's launch and answer. What the tick does follows in a batch of its own,
+        // committed in order.
+        let mut flushed = shell.flush();
+        if matches!(flushed, Ok(true)) {
+            tokio::task::yield_now().await;
         }
-        tick_timed(&mut shell.core, now);
-        if let Err(err) = shell.flush() {
+        if flushed.is_ok() {
+            let now = shell.now();
+            if core_wake.is_some_and(|at| at <= now) {
+                shell.publisher.mark_dirty();
+            }
+            tick_timed(&mut shell.core, now);
+            flushed = shell.flush();
+        }
+        if let Err(err) = flushed {
             drop(shell);
             return Err(committed(committer_task.await).err().unwrap_or(err));
         }

@@ -138,13 +138,13 @@ impl Shell {
     }
 
     /// Hands what the core queued, with this batch's registry ops and RPC answers, to the
-    /// committer. Deliveries go to the streams open now; a send into a stream whose client
+    /// committer; returns whether the batch waits for the committer task. Deliveries go to the streams open now; a send into a stream whose client
     /// is gone fails quietly: that stream's close notice is already on its way to the actor.
-    pub(super) fn flush(&mut self) -> Result<(), Error> {
+    pub(super) fn flush(&mut self) -> Result<bool, Error> {
         let ops = self.core.take_ops();
         let outbox = self.core.take_outbox();
         if ops.is_empty() && outbox.is_empty() && self.answers.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let deliveries = self.route(outbox);
         let answers = std::mem::take(&mut self.answers);

@@ -45,14 +45,16 @@ impl Committer {
     }
 
     /// Releases `release` once `ops` (and every earlier batch's) are durable, in order.
-    pub(crate) fn submit(&self, ops: Vec<Op>, release: Release) -> Result<(), Error> {
+    /// Returns whether the batch waits for the committer task (`false`: released at once).
+    pub(crate) fn submit(&self, ops: Vec<Op>, release: Release) -> Result<bool, Error> {
         if ops.is_empty() && self.in_flight.load(Ordering::Acquire) == 0 {
             release();
-            return Ok(());
+            return Ok(false);
         }
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.tx
             .send(Batch { ops, release })
+            .map(|()| true)
             .map_err(|_| Error::Registry("the registry committer stopped".into()))
     }
 }
@@ -156,7 +158,7 @@ mod tests {
             } else {
                 vec![op(&format!("t{i}"))]
             };
-            committer
+            let waits = committer
                 .submit(
                     ops,
                     Box::new(move || {
@@ -164,6 +166,7 @@ mod tests {
                     }),
                 )
                 .expect("submit");
+            assert!(waits, "batch {i} waits for the commits before it");
         }
         assert!(
             log.try_recv().is_err(),

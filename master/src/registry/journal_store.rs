@@ -1,10 +1,14 @@
 //! The embedded registry: one journal, `<work_dir>/registry.journal`
 //! ([`wasmesos_journal::Journal`]), with a table per [`Table`]. Every commit is one record,
-//! synced before it returns, written on a blocking thread so the master's async tasks never
-//! wait on the disk.
+//! synced before it returns. It is written on a blocking thread, so the master's async tasks
+//! never wait on the disk, except while the disk keeps answering within [`QUICK_COMMIT`]
+//! (tmpfs, or a drive with a protected write cache): then the hop to the blocking pool and
+//! back, two thread wake-ups, would cost more than the commit itself, which runs in place.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use tracing::{info, warn};
@@ -23,11 +27,18 @@ const KIND: &str = "master-registry";
 /// Bumped whenever the tables' meaning changes.
 const FORMAT: u32 = 1;
 
+/// A commit that took less than this (write and sync) lets the next one run in place,
+/// on the committer's task, rather than on a blocking thread. Well under what tokio allows
+/// a task between two awaits; one slow sync sends the following commits back to the pool.
+const QUICK_COMMIT: Duration = Duration::from_micros(50);
+
 /// A [`RegistryStore`] in a journal file.
 #[derive(Clone, Debug)]
 pub struct JournalRegistry {
     journal: Arc<Mutex<Journal>>,
     path: PathBuf,
+    /// How long the last commit took, in nanoseconds (`u64::MAX` before the first).
+    last_commit_nanos: Arc<AtomicU64>,
 }
 
 impl JournalRegistry {
@@ -64,6 +75,7 @@ impl JournalRegistry {
         Ok(Self {
             journal: Arc::new(Mutex::new(journal)),
             path,
+            last_commit_nanos: Arc::new(AtomicU64::new(u64::MAX)),
         })
     }
 
@@ -97,7 +109,13 @@ impl JournalRegistry {
         Ok(snapshot)
     }
 
-    fn commit_blocking(&self, ops: Vec<Op>) -> Result<(), Error> {
+    /// Whether the last write was quick enough for the next to run in place.
+    fn quick(&self) -> bool {
+        Duration::from_nanos(self.last_commit_nanos.load(Ordering::Relaxed)) < QUICK_COMMIT
+    }
+
+    /// Appends `ops` as one synced record, and notes how long that took.
+    fn write_timed(&self, ops: Vec<Op>) -> Result<(), Error> {
         let entries = ops
             .into_iter()
             .map(|op| {
@@ -109,11 +127,23 @@ impl JournalRegistry {
                 }
             })
             .collect();
-        let mut journal = self.lock()?;
-        journal
+        let started = Instant::now();
+        self.lock()?
             .write(entries, true)
             .map_err(|err| Error::Registry(format!("committing: {err}")))?;
-        match journal.compact_if_needed() {
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_commit_nanos.store(nanos, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn needs_compaction(&self) -> Result<bool, Error> {
+        Ok(self.lock()?.needs_compaction())
+    }
+
+    /// Rewrites the journal to its live entries. A failure is logged: the registry goes on
+    /// growing, and nothing committed is lost.
+    fn compact_blocking(&self) -> Result<(), Error> {
+        match self.lock()?.compact_if_needed() {
             Ok(None) => {}
             Ok(Some((before, after))) => {
                 info!(path = %self.path.display(), before, after, "compacted the registry");
@@ -124,22 +154,36 @@ impl JournalRegistry {
     }
 }
 
+/// Runs `work` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| Error::Registry(format!("{what} the registry: {err}")))?
+}
+
 impl RegistryStore for JournalRegistry {
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, Error>> {
         let this = self.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || this.load_blocking())
-                .await
-                .map_err(|err| Error::Registry(format!("loading the registry: {err}")))?
-        })
+        Box::pin(blocking("loading", move || this.load_blocking()))
     }
 
     fn commit(&self, ops: Vec<Op>) -> BoxFuture<'_, Result<(), Error>> {
-        let this = self.clone();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || this.commit_blocking(ops))
-                .await
-                .map_err(|err| Error::Registry(format!("committing to the registry: {err}")))?
+            if self.quick() {
+                self.write_timed(ops)?;
+            } else {
+                let this = self.clone();
+                blocking("committing to", move || this.write_timed(ops)).await?;
+            }
+            // Always on the pool: it rewrites the whole file.
+            if self.needs_compaction()? {
+                let this = self.clone();
+                blocking("compacting", move || this.compact_blocking()).await?;
+            }
+            Ok(())
         })
     }
 }
