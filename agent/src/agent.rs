@@ -114,16 +114,19 @@ impl Agent {
             .record_watched(key, status, |statuses| self.checkpoint.updates(statuses));
     }
 
-    /// Like [`emit`](Self::emit) for `first` then `second`, queued together so that they
-    /// leave in one batch.
-    pub(crate) fn emit_both(&self, key: &TaskKey, first: Update, second: Update) {
+    /// Like [`emit`](Self::emit) for `updates`, queued together so that they leave in one
+    /// batch, from a task's runner that yields or ends right after: they may be committed
+    /// in place (see `checkpoint`), and the status sender they wake runs on this worker only
+    /// once the runner's poll ends.
+    pub(crate) fn report(&self, key: &TaskKey, updates: Vec<Update>) {
         let agent_id = self.current_id();
-        let statuses = vec![
-            first.stamp(key, agent_id.clone(), true),
-            second.stamp(key, agent_id, true),
-        ];
-        self.registry
-            .record(key, statuses, |statuses| self.checkpoint.updates(statuses));
+        let statuses = updates
+            .into_iter()
+            .map(|update| update.stamp(key, agent_id.clone(), true))
+            .collect();
+        self.registry.record(key, statuses, |statuses| {
+            self.checkpoint.updates_in_place(statuses)
+        });
     }
 
     /// Answers for a task the agent has no active record of; such an update needs no ack.

@@ -39,11 +39,10 @@ impl<'a> Reporter<'a> {
         }
     }
 
-    /// Sends `update`, after what is held, in the same batch.
+    /// Sends `update`, after what is held, in the same batch. The runner yields or ends
+    /// right after (see [`Agent::report`]).
     pub(crate) fn emit(&mut self, update: Update) {
-        match self.held.take() {
-            Some(held) => self.agent.emit_both(self.key, held, update),
-            None => self.agent.emit(self.key, update),
-        }
+        let updates = self.held.take().into_iter().chain([update]).collect();
+        self.agent.report(self.key, updates);
     }
 }

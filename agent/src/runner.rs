@@ -385,6 +385,9 @@ async fn supervise(
             return None;
         }
     }
+    // RUNNING may have been committed in place: let the status sender it woke on this
+    // worker send it before the guest runs on.
+    tokio::task::yield_now().await;
     let events = running.take_events();
     let follower = Follower {
         agent,

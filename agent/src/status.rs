@@ -66,6 +66,21 @@ impl StatusSender {
         }
     }
 
+    /// A sender with no worker behind it, and what it was asked to send, for tests.
+    #[cfg(test)]
+    pub(crate) fn detached() -> (Self, Sent) {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a test's view of what was sent, drained by the test"
+        )]
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let sender = StatusSender {
+            commands,
+            unacknowledged: Arc::new(AtomicU64::new(0)),
+        };
+        (sender, Sent(receiver))
+    }
+
     fn command(&self, command: Command) {
         // Fails only while the agent shuts down, when nothing is left to send to.
         let _ = self.commands.send(command);
@@ -110,6 +125,24 @@ impl StatusSender {
 
     pub(crate) fn unacknowledged(&self) -> u64 {
         self.unacknowledged.load(Ordering::Relaxed)
+    }
+}
+
+/// What a [`StatusSender::detached`] was asked to send.
+#[cfg(test)]
+pub(crate) struct Sent(mpsc::UnboundedReceiver<Command>);
+
+#[cfg(test)]
+impl Sent {
+    /// The batches of updates queued so far, in order.
+    pub(crate) fn batches(&mut self) -> Vec<Vec<TaskStatus>> {
+        let mut batches = Vec::new();
+        while let Ok(command) = self.0.try_recv() {
+            if let Command::Send(statuses) = command {
+                batches.push(statuses);
+            }
+        }
+        batches
     }
 }
 

@@ -8,17 +8,21 @@
 //! holds them is synced, so the master never sees an update a restarted agent could not
 //! resend.
 //!
-//! Writes are group-committed: one thread owns the file and appends whatever queued up while
-//! the previous record was syncing as one record, so a burst of thousands of updates costs a
+//! Writes are group-committed: the checkpoint's thread appends whatever queued up while the
+//! previous record was syncing as one record, so a burst of thousands of updates costs a
 //! few `fdatasync`s, not thousands, and a lone update waits for one. A sync has a cost of its
 //! own, so while many tasks report at once a batch of updates waits up to 1 ms for others
-//! (`writer::Pace`); a lone update never does. Changes go in a queue in the order the agent made them; that order
-//! is the order they are applied and the order updates are forwarded.
+//! (`writer::Pace`); a lone update never does. While the agent is quiet and its syncs are
+//! quick, the thread that queues an update commits it in place instead, sparing two thread
+//! wake-ups (`writer`'s notes). Changes go in one queue in the order the agent made them;
+//! that order is the order they are applied and the order updates are forwarded, whoever
+//! writes.
 
 mod store;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use prost::Message as _;
 use tokio::sync::oneshot;
@@ -30,16 +34,23 @@ use crate::Error;
 use crate::registry::TaskKey;
 use crate::status::StatusSender;
 use store::Change;
-use writer::Message;
+use writer::{Message, Shared};
 
 /// The checkpoint's file name inside the agent's work dir.
 pub const CHECKPOINT_FILE: &str = "checkpoint.journal";
 
 /// The handle the agent queues checkpoint changes through; cheap to call on the hot path
-/// (a channel send), never blocking.
+/// (a push on a queue), blocking only for an update it commits in place, which it does only
+/// while syncs are quick.
 pub(crate) struct Checkpoint {
-    queue: std::sync::mpsc::Sender<Message>,
+    shared: Arc<Shared>,
     path: PathBuf,
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        self.shared.inbox().disconnect();
+    }
 }
 
 impl Checkpoint {
@@ -51,8 +62,8 @@ impl Checkpoint {
     /// Starts the thread that owns `store`; committed updates go on to `status`.
     pub(crate) fn start(store: Store, status: StatusSender) -> Result<Checkpoint, Error> {
         let path = store.path().to_path_buf();
-        let queue = writer::spawn(store, status)?;
-        Ok(Checkpoint { queue, path })
+        let shared = writer::spawn(store, status)?;
+        Ok(Checkpoint { shared, path })
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -60,9 +71,9 @@ impl Checkpoint {
     }
 
     fn change(&self, change: Change) {
-        // Fails only once the checkpoint is closed, when the agent is stopping and sends
+        // Dropped once the checkpoint is closed, when the agent is stopping and sends
         // nothing more.
-        let _ = self.queue.send(Message::Change(change));
+        self.shared.inbox().send(Message::Change(change));
     }
 
     /// Remembers the id the master gave this agent.
@@ -88,6 +99,13 @@ impl Checkpoint {
         self.change(Change::Updates(statuses));
     }
 
+    /// Like [`updates`](Self::updates), committed on this thread when the checkpoint allows
+    /// it (while the agent is quiet and syncs are quick). For a caller that yields or ends
+    /// right after: the status sender it wakes may wait for this thread's task to yield.
+    pub(crate) fn updates_in_place(&self, statuses: Vec<TaskStatus>) {
+        self.shared.send_urgent(Change::Updates(statuses));
+    }
+
     /// The master forwarded the acknowledgement of update `uuid`.
     pub(crate) fn acknowledged(&self, uuid: &[u8]) {
         self.change(Change::Acked {
@@ -104,8 +122,8 @@ impl Checkpoint {
     /// Commits what is queued and closes the file, so another agent may open it.
     pub(crate) async fn close(&self) {
         let (done, closed) = oneshot::channel();
-        if self.queue.send(Message::Close(done)).is_ok() {
-            let _ = closed.await;
-        }
+        self.shared.inbox().send(Message::Close(done));
+        // Dropped unanswered if it was closed before.
+        let _ = closed.await;
     }
 }

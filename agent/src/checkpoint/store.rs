@@ -257,12 +257,7 @@ impl Store {
     /// delivery allows) or a task record none of whose updates was sent yet (the master then
     /// reports the task lost when the agent re-registers).
     pub(crate) fn apply(&mut self, changes: &[Change]) -> Result<(), wasmesos_journal::Error> {
-        let mut entries = Vec::with_capacity(changes.len().saturating_mul(2));
-        for change in changes {
-            self.entries_of(change, &mut entries);
-        }
-        let sync = changes.iter().any(Change::needs_sync);
-        self.journal.write(entries, sync)?;
+        self.write(changes)?;
         match self.journal.compact_if_needed() {
             Ok(None) => {}
             Ok(Some((before, after))) => {
@@ -271,6 +266,22 @@ impl Store {
             Err(err) => warn!(err = %err, "cannot compact the checkpoint; it goes on growing"),
         }
         Ok(())
+    }
+
+    /// Like [`apply`](Self::apply), without compacting afterwards, however large the
+    /// journal grew: for a commit that must stay short.
+    pub(crate) fn write(&mut self, changes: &[Change]) -> Result<(), wasmesos_journal::Error> {
+        let mut entries = Vec::with_capacity(changes.len().saturating_mul(2));
+        for change in changes {
+            self.entries_of(change, &mut entries);
+        }
+        let sync = changes.iter().any(Change::needs_sync);
+        self.journal.write(entries, sync)
+    }
+
+    /// Whether the journal has grown enough that [`apply`](Self::apply) would compact it.
+    pub(crate) fn needs_compaction(&self) -> bool {
+        self.journal.needs_compaction()
     }
 
     /// Makes every earlier record durable.
