@@ -275,6 +275,11 @@ fn an_update_goes_to_the_thread_while_the_agent_is_busy() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (shared, mut sent) = shared_without_thread(&dir, busy_pace);
     shared.send_urgent(Change::Updates(vec![status("a", 1)]));
+    assert_left_to_the_thread(&shared, &mut sent);
+}
+
+/// The update is queued for the thread, and nothing was forwarded before its sync.
+fn assert_left_to_the_thread(shared: &Shared, sent: &mut crate::status::Sent) {
     assert_eq!(
         shared.inbox().lock().messages.len(),
         1,
@@ -293,13 +298,5 @@ fn an_update_goes_to_the_thread_while_the_thread_writes() {
     let writing = lock(&shared.writer);
     shared.send_urgent(Change::Updates(vec![status("a", 1)]));
     drop(writing);
-    assert_eq!(
-        shared.inbox().lock().messages.len(),
-        1,
-        "queued for the thread"
-    );
-    assert!(
-        sent.batches().is_empty(),
-        "nothing forwarded before its sync"
-    );
+    assert_left_to_the_thread(&shared, &mut sent);
 }
