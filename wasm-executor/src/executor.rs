@@ -157,15 +157,13 @@ impl Executor {
         }
         self.check_spec(&spec)?;
         let sandbox = sandbox::build(&spec).map_err(Error::Sandbox)?;
-        // Boxed at once: the runner's future then holds a pointer, and moving it (into its
-        // box, under its span) copies a few words instead of the spec and the WASI context.
-        let launch = Box::new(Launch {
+        let launch = Launch {
             executor: self.clone(),
             program: program.clone(),
             spec,
             sandbox,
             started,
-        });
+        };
         Ok(task::start(launch, driver, runtime))
     }
 

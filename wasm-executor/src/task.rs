@@ -134,7 +134,7 @@ pub(crate) enum Driver {
 }
 
 /// Starts the task on `runtime` (the current tokio runtime).
-pub(crate) fn start(launch: Box<Launch>, driver: Driver, runtime: Handle) -> RunningTask {
+pub(crate) fn start(launch: Launch, driver: Driver, runtime: Handle) -> RunningTask {
     let max_message_bytes = launch.executor.config().max_message_bytes;
     let (host, messages, events) = HostChannels::new(max_message_bytes);
     let control = Arc::new(Control::new(launch.executor.nudge()));
@@ -159,7 +159,7 @@ pub(crate) fn start(launch: Box<Launch>, driver: Driver, runtime: Handle) -> Run
 }
 
 async fn run(
-    launch: Box<Launch>,
+    launch: Launch,
     host: HostChannels,
     control: Arc<Control>,
     meter: Arc<CpuMeter>,
@@ -170,7 +170,7 @@ async fn run(
         spec,
         sandbox,
         started,
-    } = *launch;
+    } = launch;
     let _ticking = executor.task_started();
     let disk_watch = spec
         .limits
