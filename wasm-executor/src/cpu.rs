@@ -128,8 +128,24 @@ impl CpuMeter {
     /// Time used so far, including the poll in progress. Must be called from inside the poll
     /// (the epoch callback is), so that a thread clock is the right thread's.
     pub(crate) fn used_in_poll(&self) -> Duration {
+        self.used_at_nanos(self.clock.now_nanos())
+    }
+
+    /// [`used_in_poll`](Self::used_in_poll) at `now`, an instant the caller read anyway: a
+    /// monotonic meter then reads no clock of its own.
+    pub(crate) fn used_in_poll_at(&self, now: Instant) -> Duration {
+        let now_nanos = match self.clock {
+            Clock::Monotonic(origin) => {
+                u64::try_from(now.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)
+            }
+            Clock::Thread => self.clock.now_nanos(),
+        };
+        self.used_at_nanos(now_nanos)
+    }
+
+    fn used_at_nanos(&self, now_nanos: u64) -> Duration {
         let started = self.poll_started_nanos.load(Ordering::Relaxed);
-        let running = self.clock.now_nanos().saturating_sub(started);
+        let running = now_nanos.saturating_sub(started);
         Duration::from_nanos(self.finished_nanos.load(Ordering::Relaxed) + running)
     }
 

@@ -230,6 +230,9 @@ struct Ticker {
 struct TickerShared {
     stop: AtomicBool,
     running_tasks: AtomicUsize,
+    /// The ticker is parked, or about to park: a task that starts must unpark it. While it
+    /// ticks, starting a task touches no line the ticker's thread writes.
+    parked: AtomicBool,
     engines: Mutex<Vec<Engine>>,
 }
 
@@ -269,9 +272,15 @@ impl Ticker {
                     if state.running_tasks.load(Ordering::Acquire) == 0 {
                         idle_ticks += 1;
                         if idle_ticks > IDLE_TICKS_BEFORE_PARKING {
-                            // `task_started` unparks; a token left by an earlier unpark
-                            // only costs one extra loop.
-                            std::thread::park();
+                            // Announced before the last look at the count, and `task_started`
+                            // counts before it looks at the flag (both SeqCst): either the
+                            // ticker sees the new task, or the task sees the flag and
+                            // unparks. A token left by an earlier unpark only costs a loop.
+                            state.parked.store(true, Ordering::SeqCst);
+                            if state.running_tasks.load(Ordering::SeqCst) == 0 {
+                                std::thread::park();
+                            }
+                            state.parked.store(false, Ordering::SeqCst);
                             idle_ticks = 0;
                             continue;
                         }
@@ -296,7 +305,8 @@ impl Ticker {
     }
 
     fn task_started(&self) -> Ticking {
-        if self.shared.running_tasks.fetch_add(1, Ordering::AcqRel) == 0
+        if self.shared.running_tasks.fetch_add(1, Ordering::SeqCst) == 0
+            && self.shared.parked.load(Ordering::SeqCst)
             && let Some(thread) = &self.thread
         {
             thread.thread().unpark();

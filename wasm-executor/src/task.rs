@@ -190,13 +190,14 @@ async fn run(
     }
     let outcome = check_disk_at_end(outcome, &spec).await;
     let dropped = sandbox.stdout.finish() + sandbox.stderr.finish();
+    let ended = Instant::now();
     let report = Report {
         outcome,
-        duration: started.elapsed(),
+        duration: ended.saturating_duration_since(started),
         peak_memory_bytes: usage.peak_memory_bytes,
         fuel_consumed: usage.fuel_consumed,
         // This runs inside the task's metered poll: count that poll so far too.
-        cpu_time: meter.used_in_poll(),
+        cpu_time: meter.used_in_poll_at(ended),
     };
     tracing::debug!(outcome = %report.outcome, ?report.duration, dropped_output_bytes = dropped, "task ended");
     report
