@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::format::{self, End, HEADER_BYTES, MAX_RECORD, RECORD_HEADER_BYTES};
@@ -95,7 +96,15 @@ pub struct Journal {
     /// Reused for each record's bytes.
     buf: Vec<u8>,
     recovery: Recovery,
+    /// How long the last synced [`write`](Journal::write) took, append and sync.
+    last_synced_write: Option<Duration>,
 }
+
+/// A synced write that took less than this is quick: its owner may run the next one on an
+/// async worker rather than hand it to a thread of its own, since two thread wake-ups (to
+/// that thread and back) would cost more. Well under what tokio allows a task between two
+/// awaits; a single slow sync sends its owner back to its thread.
+pub const QUICK_SYNC: Duration = Duration::from_micros(50);
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -176,6 +185,7 @@ impl Journal {
                 torn,
                 created: false,
             },
+            last_synced_write: None,
         })
     }
 
@@ -190,6 +200,7 @@ impl Journal {
             live_bytes: 0,
             buf: Vec::new(),
             recovery: Recovery::default(),
+            last_synced_write: None,
         }
     }
 
@@ -236,6 +247,7 @@ impl Journal {
     /// it, nor any earlier record). An empty batch writes nothing. On an error nothing is
     /// applied and the next record goes where this one would have.
     pub fn write(&mut self, entries: Vec<Entry>, sync: bool) -> Result<(), Error> {
+        let started = Instant::now();
         if !entries.is_empty() {
             self.buf.clear();
             self.buf.resize(RECORD_HEADER_BYTES, 0);
@@ -266,8 +278,19 @@ impl Journal {
         }
         if sync {
             self.sync()?;
+            self.last_synced_write = Some(started.elapsed());
         }
         Ok(())
+    }
+
+    /// How long the last synced [`write`](Self::write) took; `None` before the first.
+    pub fn last_synced_write(&self) -> Option<Duration> {
+        self.last_synced_write
+    }
+
+    /// Whether the last synced write took less than [`QUICK_SYNC`].
+    pub fn syncs_quickly(&self) -> bool {
+        self.last_synced_write.is_some_and(|took| took < QUICK_SYNC)
     }
 
     /// Writes `self.buf` at `used`, growing the file by a chunk first when it must.

@@ -227,3 +227,26 @@ fn compaction_keeps_exactly_the_live_entries_and_shrinks_the_file() {
     assert_eq!(live(&journal), expected);
     assert_eq!(journal.recovery().records, 11);
 }
+
+#[test]
+fn only_synced_writes_are_timed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut journal = Journal::open(&dir.path().join("j"), options()).expect("created");
+    assert_eq!(journal.last_synced_write(), None);
+    assert!(!journal.syncs_quickly(), "nothing is known before a sync");
+    journal
+        .write(vec![Entry::put(1, "a", b"1".to_vec())], false)
+        .expect("unsynced");
+    assert_eq!(
+        journal.last_synced_write(),
+        None,
+        "an unsynced write is not"
+    );
+    journal
+        .write(vec![Entry::put(1, "b", b"2".to_vec())], true)
+        .expect("synced");
+    let took = journal
+        .last_synced_write()
+        .expect("a synced write is timed");
+    assert_eq!(journal.syncs_quickly(), took < QUICK_SYNC);
+}

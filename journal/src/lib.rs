@@ -34,4 +34,4 @@ pub mod format;
 mod journal;
 
 pub use error::Error;
-pub use journal::{Entry, Journal, Options, Recovery};
+pub use journal::{Entry, Journal, Options, QUICK_SYNC, Recovery};

@@ -279,6 +279,11 @@ impl Store {
         self.journal.write(entries, sync)
     }
 
+    /// How long the last synced write took (see [`wasmesos_journal::QUICK_SYNC`]).
+    pub(crate) fn last_synced_write(&self) -> Option<std::time::Duration> {
+        self.journal.last_synced_write()
+    }
+
     /// Whether the journal has grown enough that [`apply`](Self::apply) would compact it.
     pub(crate) fn needs_compaction(&self) -> bool {
         self.journal.needs_compaction()

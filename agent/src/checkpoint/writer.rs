@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tracing::{debug, error};
+use wasmesos_journal::QUICK_SYNC;
 use wasmesos_proto::TaskStatus;
 
 use super::store::{Change, Store};
@@ -47,13 +48,10 @@ const BUSY_BATCH: usize = 256;
 /// updates of more than one task.
 const BUSY_WINDOW: Duration = Duration::from_millis(5);
 
-/// An update is committed in place only if the last synced record took less than this
-/// (tmpfs, or a drive with a protected write cache): a slower sync would hold up the async
-/// worker that queued it.
-pub(super) const QUICK_SYNC: Duration = Duration::from_micros(50);
-
-/// ... and only if the last synced record ended at least this long ago: a stream of updates
-/// closer together is left to the thread, which shares one sync among them.
+/// An update is committed in place only if the last synced record took less than
+/// [`QUICK_SYNC`] (tmpfs, or a drive with a protected write cache; a slower sync would hold
+/// up the async worker that queued it), and ended at least this long ago: a stream of
+/// updates closer together is left to the thread, which shares one sync among them.
 const QUIET_GAP: Duration = Duration::from_micros(200);
 
 /// ... and only if fewer than this many changes wait before it (more: the thread is behind).
@@ -88,10 +86,8 @@ pub(super) struct Shared {
 #[derive(Default)]
 pub(super) struct Queue {
     messages: VecDeque<Message>,
-    /// Update changes among them.
-    updates: usize,
-    /// Some change among them is waited on, or a close.
-    urgent: bool,
+    /// What kinds of messages they are.
+    counts: Counts,
     /// When the oldest of them arrived (or the last batch was taken, for those left over).
     since: Option<Instant>,
     /// The agent's handle is gone: nothing more will come.
@@ -104,56 +100,78 @@ pub(super) struct Queue {
     pace: Pace,
 }
 
+/// How many messages of a queue or a batch carry updates, are changes waited on, or close.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    updates: usize,
+    waited_on: usize,
+    closes: usize,
+}
+
+impl Counts {
+    fn of(message: &Message) -> Counts {
+        match message {
+            Message::Change(change) => Counts {
+                updates: usize::from(matches!(change, Change::Updates(_))),
+                waited_on: usize::from(change.is_waited_on()),
+                closes: 0,
+            },
+            Message::Close(_) => Counts {
+                updates: 0,
+                waited_on: 0,
+                closes: 1,
+            },
+        }
+    }
+
+    fn add(&mut self, other: Counts) {
+        self.updates = self.updates.saturating_add(other.updates);
+        self.waited_on = self.waited_on.saturating_add(other.waited_on);
+        self.closes = self.closes.saturating_add(other.closes);
+    }
+
+    fn remove(&mut self, other: Counts) {
+        self.updates = self.updates.saturating_sub(other.updates);
+        self.waited_on = self.waited_on.saturating_sub(other.waited_on);
+        self.closes = self.closes.saturating_sub(other.closes);
+    }
+}
+
 impl Queue {
     fn push(&mut self, message: Message) {
         if self.closed {
             return;
         }
-        self.count(&message);
+        self.counts.add(Counts::of(&message));
         self.since.get_or_insert_with(Instant::now);
         self.messages.push_back(message);
     }
 
-    fn count(&mut self, message: &Message) {
-        match message {
-            Message::Change(change) => {
-                if matches!(change, Change::Updates(_)) {
-                    self.updates = self.updates.saturating_add(1);
-                }
-                self.urgent |= change.is_waited_on();
-            }
-            Message::Close(_) => self.urgent = true,
-        }
+    /// Something in it is waited on, or closes.
+    fn urgent(&self) -> bool {
+        self.counts.waited_on > 0 || self.counts.closes > 0
     }
 
     /// Takes the next batch: up to a close, [`MAX_BATCH`] changes or [`BUSY_BATCH`] updates.
     fn take_batch(&mut self) -> Batch {
         let mut batch = Batch::default();
+        let mut taken = Counts::default();
         while let Some(message) = self.messages.pop_front() {
+            taken.add(Counts::of(&message));
             match message {
-                Message::Change(change) => {
-                    if matches!(change, Change::Updates(_)) {
-                        batch.updates = batch.updates.saturating_add(1);
-                    }
-                    batch.urgent |= change.is_waited_on();
-                    batch.changes.push(change);
-                }
+                Message::Change(change) => batch.changes.push(change),
                 Message::Close(done) => {
                     batch.close = Some(done);
                     break;
                 }
             }
-            if batch.changes.len() >= MAX_BATCH || batch.updates >= BUSY_BATCH {
+            if batch.changes.len() >= MAX_BATCH || taken.updates >= BUSY_BATCH {
                 break;
             }
         }
-        self.updates = 0;
-        self.urgent = false;
-        let left = std::mem::take(&mut self.messages);
-        for message in &left {
-            self.count(message);
-        }
-        self.messages = left;
+        self.counts.remove(taken);
+        batch.updates = taken.updates;
+        batch.urgent = taken.waited_on > 0;
         self.since = (!self.messages.is_empty()).then(Instant::now);
         batch
     }
@@ -161,11 +179,8 @@ impl Queue {
     /// Whether the next batch is complete without waiting: it ends at a close or a limit.
     fn full(&self) -> bool {
         self.messages.len() >= MAX_BATCH
-            || self.updates >= BUSY_BATCH
-            || self
-                .messages
-                .iter()
-                .any(|message| matches!(message, Message::Close(_)))
+            || self.counts.updates >= BUSY_BATCH
+            || self.counts.closes > 0
     }
 }
 
@@ -306,7 +321,7 @@ impl Inbox {
                 return Some(true);
             }
             let now = Instant::now();
-            let until = if queue.urgent {
+            let until = if queue.urgent() {
                 let linger = queue.pace.busy_linger(now);
                 *busy_until.get_or_insert_with(|| now.checked_add(linger).unwrap_or(now))
             } else {
@@ -317,7 +332,7 @@ impl Inbox {
             if left.is_zero() {
                 return Some(true);
             }
-            if queue.urgent {
+            if queue.urgent() {
                 // Asleep rather than waiting on `arrived`, so that the runners' sends of the
                 // coming millisecond do not each wake this thread; what they sent is taken
                 // whole afterwards.
@@ -409,12 +424,10 @@ impl Shared {
             // Closed: the agent is stopping and sends nothing more.
             return;
         };
-        let started = Instant::now();
         commit(store, changes, &writer.status, place);
         if urgent {
-            let now = Instant::now();
-            let took = now.saturating_duration_since(started);
-            self.inbox.lock().pace.synced(tasks, took, now);
+            let took = store.last_synced_write().unwrap_or(Duration::MAX);
+            self.inbox.lock().pace.synced(tasks, took, Instant::now());
         }
         if let Some(done) = close {
             if let Err(err) = store.sync() {

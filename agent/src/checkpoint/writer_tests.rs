@@ -37,6 +37,13 @@ fn inbox_with(pace: Pace, messages: impl IntoIterator<Item = Message>) -> Inbox 
     inbox
 }
 
+/// How long the thread's wait for a batch took; it must end with a batch to commit.
+fn time_to_batch(inbox: &Inbox) -> Duration {
+    let started = Instant::now();
+    assert_eq!(inbox.wait_for_batch(), Some(true));
+    started.elapsed()
+}
+
 fn busy_pace() -> Pace {
     let mut pace = Pace::default();
     pace.synced(3, Duration::from_micros(10), Instant::now());
@@ -103,10 +110,8 @@ fn a_stream_of_updates_makes_a_batch_wait_for_company_for_a_while() {
 #[test]
 fn a_busy_batch_waits_its_linger_and_takes_what_came_meanwhile() {
     let inbox = inbox_with(busy_pace(), [update("a", 1), update("b", 2)]);
-    let started = Instant::now();
-    assert_eq!(inbox.wait_for_batch(), Some(true));
     assert!(
-        started.elapsed() >= BUSY_LINGER,
+        time_to_batch(&inbox) >= BUSY_LINGER,
         "a busy batch with updates waits for company"
     );
     let batch = inbox.lock().take_batch();
@@ -121,10 +126,8 @@ fn an_idle_agent_commits_an_update_with_what_is_queued_and_nothing_more() {
         Pace::default(),
         [Message::Change(task_record("a")), update("a", 1)],
     );
-    let started = Instant::now();
-    assert_eq!(inbox.wait_for_batch(), Some(true));
     assert!(
-        started.elapsed() < LINGER,
+        time_to_batch(&inbox) < LINGER,
         "an update ends the task record's linger at once"
     );
     let batch = inbox.lock().take_batch();
@@ -135,10 +138,8 @@ fn an_idle_agent_commits_an_update_with_what_is_queued_and_nothing_more() {
 #[test]
 fn changes_nobody_waits_for_linger_for_company() {
     let inbox = inbox_with(Pace::default(), [Message::Change(task_record("a"))]);
-    let started = Instant::now();
-    assert_eq!(inbox.wait_for_batch(), Some(true));
     assert!(
-        started.elapsed() >= LINGER,
+        time_to_batch(&inbox) >= LINGER,
         "a task record waits for company"
     );
 }
@@ -147,9 +148,7 @@ fn changes_nobody_waits_for_linger_for_company() {
 fn a_close_ends_a_busy_batch_at_once() {
     let (done, _closed) = oneshot::channel();
     let inbox = inbox_with(busy_pace(), [update("a", 1), Message::Close(done)]);
-    let started = Instant::now();
-    assert_eq!(inbox.wait_for_batch(), Some(true));
-    assert!(started.elapsed() < BUSY_LINGER, "a close does not wait");
+    assert!(time_to_batch(&inbox) < BUSY_LINGER, "a close does not wait");
     let batch = inbox.lock().take_batch();
     assert_eq!(batch.changes.len(), 1);
     assert!(
@@ -162,10 +161,8 @@ fn a_close_ends_a_busy_batch_at_once() {
 fn a_busy_batch_stops_waiting_once_it_is_full() {
     let messages = (0..=BUSY_BATCH).map(|n| update(&format!("t{n}"), 1));
     let inbox = inbox_with(busy_pace(), messages);
-    let started = Instant::now();
-    assert_eq!(inbox.wait_for_batch(), Some(true));
     assert!(
-        started.elapsed() < BUSY_LINGER,
+        time_to_batch(&inbox) < BUSY_LINGER,
         "a full batch does not wait"
     );
     let batch = inbox.lock().take_batch();

@@ -1,14 +1,12 @@
 //! The embedded registry: one journal, `<work_dir>/registry.journal`
 //! ([`wasmesos_journal::Journal`]), with a table per [`Table`]. Every commit is one record,
 //! synced before it returns. It is written on a blocking thread, so the master's async tasks
-//! never wait on the disk, except while the disk keeps answering within [`QUICK_COMMIT`]
+//! never wait on the disk, except while its syncs stay under [`wasmesos_journal::QUICK_SYNC`]
 //! (tmpfs, or a drive with a protected write cache): then the hop to the blocking pool and
 //! back, two thread wake-ups, would cost more than the commit itself, which runs in place.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use tracing::{info, warn};
@@ -27,18 +25,11 @@ const KIND: &str = "master-registry";
 /// Bumped whenever the tables' meaning changes.
 const FORMAT: u32 = 1;
 
-/// A commit that took less than this (write and sync) lets the next one run in place,
-/// on the committer's task, rather than on a blocking thread. Well under what tokio allows
-/// a task between two awaits; one slow sync sends the following commits back to the pool.
-const QUICK_COMMIT: Duration = Duration::from_micros(50);
-
 /// A [`RegistryStore`] in a journal file.
 #[derive(Clone, Debug)]
 pub struct JournalRegistry {
     journal: Arc<Mutex<Journal>>,
     path: PathBuf,
-    /// How long the last commit took, in nanoseconds (`u64::MAX` before the first).
-    last_commit_nanos: Arc<AtomicU64>,
 }
 
 impl JournalRegistry {
@@ -75,7 +66,6 @@ impl JournalRegistry {
         Ok(Self {
             journal: Arc::new(Mutex::new(journal)),
             path,
-            last_commit_nanos: Arc::new(AtomicU64::new(u64::MAX)),
         })
     }
 
@@ -110,12 +100,12 @@ impl JournalRegistry {
     }
 
     /// Whether the last write was quick enough for the next to run in place.
-    fn quick(&self) -> bool {
-        Duration::from_nanos(self.last_commit_nanos.load(Ordering::Relaxed)) < QUICK_COMMIT
+    fn quick(&self) -> Result<bool, Error> {
+        Ok(self.lock()?.syncs_quickly())
     }
 
-    /// Appends `ops` as one synced record, and notes how long that took.
-    fn write_timed(&self, ops: Vec<Op>) -> Result<(), Error> {
+    /// Appends `ops` as one synced record.
+    fn write(&self, ops: Vec<Op>) -> Result<(), Error> {
         let entries = ops
             .into_iter()
             .map(|op| {
@@ -127,13 +117,9 @@ impl JournalRegistry {
                 }
             })
             .collect();
-        let started = Instant::now();
         self.lock()?
             .write(entries, true)
-            .map_err(|err| Error::Registry(format!("committing: {err}")))?;
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.last_commit_nanos.store(nanos, Ordering::Relaxed);
-        Ok(())
+            .map_err(|err| Error::Registry(format!("committing: {err}")))
     }
 
     fn needs_compaction(&self) -> Result<bool, Error> {
@@ -172,11 +158,11 @@ impl RegistryStore for JournalRegistry {
 
     fn commit(&self, ops: Vec<Op>) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            if self.quick() {
-                self.write_timed(ops)?;
+            if self.quick()? {
+                self.write(ops)?;
             } else {
                 let this = self.clone();
-                blocking("committing to", move || this.write_timed(ops)).await?;
+                blocking("committing to", move || this.write(ops)).await?;
             }
             // Always on the pool: it rewrites the whole file.
             if self.needs_compaction()? {
