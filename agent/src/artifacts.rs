@@ -32,7 +32,7 @@ const MAX_DOWNLOAD_MESSAGE: usize = 4 * 1024 * 1024;
 pub(crate) struct ArtifactCache {
     dir: PathBuf,
     max_bytes: u64,
-    attempts: u32,
+    patience: Duration,
     executor: Executor,
     client: ArtifactsClient<Channel>,
     programs: Mutex<HashMap<String, Arc<OnceCell<Program>>>>,
@@ -42,7 +42,7 @@ impl ArtifactCache {
     pub(crate) fn new(
         dir: PathBuf,
         max_bytes: u64,
-        attempts: u32,
+        patience: Duration,
         executor: Executor,
         channel: Channel,
     ) -> Self {
@@ -54,7 +54,7 @@ impl ArtifactCache {
         ArtifactCache {
             dir,
             max_bytes,
-            attempts: attempts.max(1),
+            patience,
             executor,
             client,
             programs: Mutex::new(HashMap::new()),
@@ -100,14 +100,20 @@ impl ArtifactCache {
         store(&self.dir, &path, bytes).await
     }
 
+    /// Downloads `digest`, trying again with backoff for as long as the master's failure
+    /// is transient (it restarts, or a new leader is being elected) and `patience` lasts.
     async fn download(&self, digest: &str) -> Result<Vec<u8>, Error> {
+        let started = tokio::time::Instant::now();
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
-        let mut attempt = 1;
+        let mut attempt = 1u32;
         loop {
             match self.download_once(digest).await {
-                Err(Error::Rpc(status)) if attempt < self.attempts && retryable(status.code()) => {
+                Err(Error::Rpc(status))
+                    if retryable(status.code()) && started.elapsed() < self.patience =>
+                {
                     warn!(%digest, attempt, err = %status.message(), "executor download failed; retrying");
-                    tokio::time::sleep(backoff.next_delay()).await;
+                    let left = self.patience.saturating_sub(started.elapsed());
+                    tokio::time::sleep(backoff.next_delay().min(left)).await;
                     attempt = attempt.saturating_add(1);
                 }
                 result => return result,

@@ -61,9 +61,10 @@ pub struct AgentConfig {
     pub status_update_retry_max: Duration,
     /// Heartbeat interval used if the master announces none (or a nonsensical one).
     pub default_heartbeat_interval: Duration,
-    /// Times a failed executor download is tried before the task fails with
-    /// EXECUTOR_NOT_FOUND.
-    pub fetch_attempts: u32,
+    /// How long an executor download keeps retrying while the master cannot serve it (a
+    /// restart or a failover in progress) before the task fails with EXECUTOR_NOT_FOUND.
+    /// A digest the master does not have fails at once.
+    pub executor_download_patience: Duration,
     /// The largest executor the agent downloads.
     pub max_artifact_bytes: u64,
     /// The largest file the fetcher writes for one of a task's `uris` (checked while it
@@ -128,7 +129,7 @@ impl Default for AgentConfig {
             status_update_retry: Duration::from_secs(10),
             status_update_retry_max: Duration::from_secs(600),
             default_heartbeat_interval: Duration::from_secs(1),
-            fetch_attempts: 3,
+            executor_download_patience: Duration::from_secs(60),
             max_artifact_bytes: 64 * MIB,
             fetch_max_bytes: 256 * MIB,
             fetch_timeout: Duration::from_secs(5 * 60),

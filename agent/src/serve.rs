@@ -205,7 +205,7 @@ async fn start(
         artifacts: ArtifactCache::new(
             artifacts_dir,
             config.max_artifact_bytes,
-            config.fetch_attempts,
+            config.executor_download_patience,
             executor.clone(),
             channel.clone(),
         ),

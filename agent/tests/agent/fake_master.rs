@@ -59,6 +59,8 @@ struct Shared {
     muted_streams: Mutex<Vec<mpsc::Sender<Result<AgentCommand, Status>>>>,
     /// Bytes per message of an artifact download (the real master's 256 KiB by default).
     download_chunk: AtomicUsize,
+    /// Downloads still to be refused as UNAVAILABLE, as by a master that is restarting.
+    failing_downloads: AtomicUsize,
 }
 
 pub struct FakeMaster {
@@ -90,6 +92,7 @@ impl FakeMaster {
             mute_registrations: AtomicUsize::new(0),
             muted_streams: Mutex::new(Vec::new()),
             download_chunk: AtomicUsize::new(256 * 1024),
+            failing_downloads: AtomicUsize::new(0),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let service = Service(Arc::clone(&shared));
@@ -107,6 +110,11 @@ impl FakeMaster {
             shared,
             _stop: stop,
         }
+    }
+
+    /// Refuses the next `count` artifact downloads as UNAVAILABLE, as a master that is down.
+    pub fn fail_downloads(&self, count: usize) {
+        self.shared.failing_downloads.store(count, Ordering::SeqCst);
     }
 
     /// Sends artifact downloads in messages of `bytes`, as a master the agent should not
@@ -402,6 +410,13 @@ impl Artifacts for Service {
             .entry(digest.clone())
             .or_default() += 1;
         self.changed();
+        let failing =
+            self.0
+                .failing_downloads
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(Status::unavailable("the master is restarting"));
+        }
         let bytes = lock(&self.0.artifacts)
             .get(&digest)
             .cloned()

@@ -205,6 +205,20 @@ async fn framework_messages_round_trip_through_a_running_executor() {
 }
 
 #[tokio::test]
+async fn an_executor_download_outlasts_a_master_that_is_briefly_down() {
+    let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
+    let master = &cluster.master;
+    let digest = master.upload_file(HELLO);
+    // More refusals than a fixed handful of attempts would survive: the agent keeps trying
+    // while its patience lasts (60 s by default), backing off up to 2 s.
+    master.fail_downloads(6);
+    master.launch("fw-1", vec![task("hello", &digest)]).await;
+    let end = master.terminal("hello").await;
+    assert_eq!(end.state(), TaskState::TaskFinished, "{end:?}");
+    assert_eq!(master.recorded().downloads.get(&digest), Some(&7));
+}
+
+#[tokio::test]
 async fn an_unknown_or_malformed_digest_is_executor_not_found() {
     let cluster = Cluster::start(AckPolicy::OnReceipt(1)).await;
     let master = &cluster.master;

@@ -7,7 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use wasmesos_harness::{
-    ProcessCluster, TestFramework, cluster_state, eventually, scaled, wasmesos_binary,
+    ProcessCluster, SchedulerEvent, TestFramework, cluster_state, eventually, scaled,
+    wasmesos_binary,
 };
 use wasmesos_proto::v1::{Reason, TaskState};
 use wasmesos_sdk_scheduler::TaskBuilder;
@@ -189,6 +190,24 @@ async fn launch_hello(framework: &mut TestFramework, digest: &str, name: &str) -
     panic!("no offer from the live master in 10 tries");
 }
 
+/// Every update the framework saw for `task_id`: state, reason, source and message.
+fn updates_of(framework: &TestFramework, task_id: &str) -> Vec<String> {
+    framework
+        .history()
+        .iter()
+        .filter_map(|event| match event {
+            SchedulerEvent::Update(status) if status.task_id == task_id => Some(format!(
+                "{:?} {:?} {:?} {:?}",
+                status.state(),
+                status.reason(),
+                status.source(),
+                status.message
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn tasks_launched_right_before_a_kill_end_exactly_once() {
     let mut cluster = ProcessCluster::start(&binary(), 2, "cpus:2;mem:1GiB", &[], &[])
@@ -239,11 +258,13 @@ async fn tasks_launched_right_before_a_kill_end_exactly_once() {
                 terminal.first(),
                 Some(TaskState::TaskFinished | TaskState::TaskLost)
             ),
-            "{id}: {terminal:?}"
+            "{id}: {terminal:?}; its updates: {:?}",
+            updates_of(&framework, id)
         );
         assert!(
             terminal.iter().all(|state| *state == terminal[0]),
-            "{id}: conflicting terminal states {terminal:?}"
+            "{id}: conflicting terminal states {terminal:?}; its updates: {:?}",
+            updates_of(&framework, id)
         );
     }
 }
