@@ -277,12 +277,21 @@ impl Core {
                 framework.tasks.entry(info.task_id.clone()).or_insert(task)
             }
         };
-        if let Some(latest) = report
-            .latest
-            .as_ref()
-            .filter(|s| state_of(s).is_some_and(|s| !s.is_terminal()))
-        {
-            task.status = latest.clone();
+        let latest = report.latest.as_ref();
+        if let Some(ended) = latest.filter(|s| state_of(s).is_some_and(|s| s.is_terminal())) {
+            // It ended while no master listened, and its update waits for an acknowledgement:
+            // its resources are free already (as in Mesos, which counts a task's latest
+            // state). Counting them as used would overfill the agent once many such tasks
+            // come back together, and freeing them when the update arrives would then free
+            // other tasks' resources. The agent resends the update; it is relayed as usual.
+            task.status = ended.clone();
+            task.freed = true;
+            self.persist_task(&framework_id, &info.task_id);
+            self.remember_completed(&framework_id, &info.task_id);
+            return Some(key);
+        }
+        if let Some(live) = latest.filter(|s| state_of(s).is_some()) {
+            task.status = live.clone();
         }
         task.freed = false;
         let (role, resources) = (task.role.clone(), task.resources.clone());

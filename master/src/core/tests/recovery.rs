@@ -314,3 +314,90 @@ fn only_what_acknowledgements_depend_on_is_written() {
     h.report(&agent, &fw, &[("t1", TaskState::TaskFinished, 2)]);
     assert_eq!(kinds(h.core.take_ops()), ["task"], "the terminal state");
 }
+
+/// Tasks that ended while no master listened, their updates still unacknowledged, hold no
+/// resources when their agent re-registers (as Mesos counts a task's latest state): counted
+/// as used, a few such rounds overfilled the agent, and the refused ones later freed other
+/// tasks' resources. Their updates, resent by the agent, still reach the framework.
+#[test]
+fn tasks_that_ended_while_the_master_was_down_hold_no_resources() {
+    let mut h = Harness::with_config(MasterConfig::default());
+    let agent = h.register("cpus:4;mem:4GiB");
+    let fw = subscribe(&mut h, "", 60.0).expect("subscribe");
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    let ids = ["t1", "t2", "t3", "t4"];
+    let tasks = ids
+        .iter()
+        .map(|id| task(id, &agent, "cpus:1;mem:1GiB"))
+        .collect();
+    h.accept(&fw, &[&offer.id], tasks, Some(3600.0));
+    h.take();
+    let mut registry = Snapshot::default();
+    let mut h = restart(h, &mut registry);
+    subscribe(&mut h, &fw, 60.0).expect("resubscribe");
+    let report = |id: &str, state: TaskState| TaskReport {
+        task: Some(task(id, &agent, "cpus:1;mem:1GiB")),
+        framework_id: fw.clone(),
+        latest: Some(TaskStatus {
+            task_id: id.to_string(),
+            state: state as i32,
+            uuid: vec![7; 16],
+            ..TaskStatus::default()
+        }),
+    };
+    let req = RegisterRequest {
+        agent: Some(AgentInfo {
+            id: agent.clone(),
+            hostname: "host".into(),
+            resources: Some(resources("cpus:4;mem:4GiB")),
+            ..AgentInfo::default()
+        }),
+        tasks: vec![
+            report("t1", TaskState::TaskFinished),
+            report("t2", TaskState::TaskFinished),
+            report("t3", TaskState::TaskFailed),
+            report("t4", TaskState::TaskRunning),
+        ],
+        ..RegisterRequest::default()
+    };
+    h.core.register_agent(req, h.now).expect("register call");
+    h.take();
+    assert_eq!(h.agent_usage(&agent).0.scalar("cpus"), 1.0, "only t4 runs");
+    let answers = reconcile(&mut h, &fw, &["t1", "t3", "t4"]);
+    assert_eq!(
+        answers.iter().map(state).collect::<Vec<_>>(),
+        [
+            ("t1", TaskState::TaskFinished as i32, RECONCILED),
+            ("t3", TaskState::TaskFailed as i32, RECONCILED),
+            ("t4", TaskState::TaskRunning as i32, RECONCILED),
+        ]
+    );
+    h.report(
+        &agent,
+        &fw,
+        &[
+            ("t1", TaskState::TaskFinished, 1),
+            ("t2", TaskState::TaskFinished, 2),
+            ("t3", TaskState::TaskFailed, 3),
+        ],
+    );
+    let relayed = updates(&h.take(), &fw);
+    assert_eq!(
+        relayed
+            .iter()
+            .map(|s| s.task_id.as_str())
+            .collect::<Vec<_>>(),
+        ["t1", "t2", "t3"],
+        "the resent updates still reach the framework"
+    );
+    assert_eq!(
+        h.agent_usage(&agent).0.scalar("cpus"),
+        1.0,
+        "and free nothing twice"
+    );
+    h.settle();
+    let offer = only_offer(&h.take(), &fw);
+    let cpus = offer.resources.as_ref().map_or(0.0, |r| r.scalar("cpus"));
+    assert_eq!(cpus, 3.0);
+}
