@@ -15,7 +15,10 @@
 //! `RUST_LIB_BACKTRACE` enables it (several µs); run with `RUST_LIB_BACKTRACE=0` for the
 //! figures an agent in production sees. The bench prints which mode it ran in.
 //!
-//! `cargo bench -p wasmesos-wasm-executor --bench warm_launch [-- --quick]`
+//! `cargo bench -p wasmesos-wasm-executor --bench warm_launch [-- --quick]`; with
+//! `WARM_LAUNCH_ONLY=trivial` (or any part of a guest's name) only the guests it names run,
+//! and the two-thread table is left out, and `WARM_LAUNCH_ITERATIONS=N` runs each N times:
+//! for profiling one guest.
 
 mod support;
 
@@ -60,7 +63,10 @@ struct Guest {
 }
 
 fn main() {
-    let iterations = if quick() { 300 } else { 3_000 };
+    let iterations = std::env::var("WARM_LAUNCH_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick() { 300 } else { 3_000 });
     let hello = std::fs::read(wasmesos_guest_artifacts::HELLO).expect("hello artifact");
     let guests = [
         Guest {
@@ -102,8 +108,12 @@ fn main() {
         },
         config.keep_resident_bytes / 1024,
     );
+    let only = std::env::var("WARM_LAUNCH_ONLY").ok();
     let mut rows = Vec::new();
-    for guest in &guests {
+    for guest in guests
+        .iter()
+        .filter(|guest| only.as_deref().is_none_or(|only| guest.name.contains(only)))
+    {
         let program = runtime
             .block_on(executor.load(&guest.bytes))
             .expect("loads");
@@ -146,6 +156,9 @@ fn main() {
         &rows,
     );
     println!("\ntarget: executor p50 <= 50 µs, ratio <= 1.2\n");
+    if only.is_some() {
+        return;
+    }
     two_threads(&executor, &bare, &guests[1], sandbox.path(), iterations);
 }
 

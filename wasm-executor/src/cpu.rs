@@ -188,13 +188,35 @@ impl CpuMeter {
 /// A future whose polls are charged to a [`CpuMeter`]. `F` may be unsized (`dyn Future`):
 /// the task's whole runner is boxed once, here.
 pub(crate) struct Metered<F: ?Sized> {
-    inner: Pin<Box<F>>,
+    /// `None` only while it is dropped (inside the span).
+    inner: Option<Pin<Box<F>>>,
     meter: Arc<CpuMeter>,
+    /// Entered around each poll. Here rather than in a `tracing::Instrumented` around the
+    /// future: that would move the whole future once more at every launch.
+    span: tracing::Span,
 }
 
 impl<F: Future + ?Sized> Metered<F> {
     pub(crate) fn new(inner: Pin<Box<F>>, meter: Arc<CpuMeter>) -> Self {
-        Metered { inner, meter }
+        Metered::in_span(inner, meter, tracing::Span::none())
+    }
+
+    /// Like [`new`](Self::new), polling `inner` inside `span`.
+    pub(crate) fn in_span(inner: Pin<Box<F>>, meter: Arc<CpuMeter>, span: tracing::Span) -> Self {
+        Metered {
+            inner: Some(inner),
+            meter,
+            span,
+        }
+    }
+}
+
+impl<F: ?Sized> Drop for Metered<F> {
+    /// What the future's drop logs (a task detached, then dropped unfinished) is in its span
+    /// too, as with `tracing::Instrumented`.
+    fn drop(&mut self) {
+        let _entered = self.span.enter();
+        drop(self.inner.take());
     }
 }
 
@@ -202,17 +224,22 @@ impl<F: Future + ?Sized> Future for Metered<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let clock = self.meter.clock;
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        let clock = this.meter.clock;
         let started = clock.now_nanos();
-        self.meter
+        this.meter
             .poll_started_nanos
             .store(started, Ordering::Relaxed);
-        let result = self.inner.as_mut().poll(cx);
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Pending;
+        };
+        let result = inner.as_mut().poll(cx);
         let spent = clock.now_nanos().saturating_sub(started);
-        self.meter
+        this.meter
             .finished_nanos
             .fetch_add(spent, Ordering::Relaxed);
-        if let Some(shared) = &self.meter.shared {
+        if let Some(shared) = &this.meter.shared {
             shared.used_nanos.fetch_add(spent, Ordering::Relaxed);
         }
         result

@@ -63,7 +63,7 @@ impl Engines {
     }
 
     /// Marks a task as running until the returned guard drops: the ticker ticks meanwhile.
-    pub(crate) fn task_started(&self) -> Ticking {
+    pub(crate) fn task_started(&self) -> Ticking<'_> {
         self.ticker.task_started()
     }
 
@@ -249,11 +249,13 @@ impl TickerShared {
 const IDLE_TICKS_BEFORE_PARKING: u32 = 100;
 
 /// Keeps the ticker ticking while a task runs.
-pub(crate) struct Ticking {
-    shared: Arc<TickerShared>,
+/// Borrows the ticker's state rather than sharing its `Arc`: two atomic operations fewer on a
+/// line the ticker's thread reads, at every launch.
+pub(crate) struct Ticking<'a> {
+    shared: &'a TickerShared,
 }
 
-impl Drop for Ticking {
+impl Drop for Ticking<'_> {
     fn drop(&mut self) {
         self.shared.running_tasks.fetch_sub(1, Ordering::AcqRel);
     }
@@ -304,7 +306,7 @@ impl Ticker {
         self.shared.lock_engines().push(engine);
     }
 
-    fn task_started(&self) -> Ticking {
+    fn task_started(&self) -> Ticking<'_> {
         if self.shared.running_tasks.fetch_add(1, Ordering::SeqCst) == 0
             && self.shared.parked.load(Ordering::SeqCst)
             && let Some(thread) = &self.thread
@@ -312,7 +314,7 @@ impl Ticker {
             thread.thread().unpark();
         }
         Ticking {
-            shared: Arc::clone(&self.shared),
+            shared: &self.shared,
         }
     }
 

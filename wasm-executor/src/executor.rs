@@ -242,7 +242,7 @@ impl Executor {
     }
 
     /// Keeps the epoch ticker running for as long as the guard lives.
-    pub(crate) fn task_started(&self) -> crate::engine::Ticking {
+    pub(crate) fn task_started(&self) -> crate::engine::Ticking<'_> {
         self.inner.engines.task_started()
     }
 

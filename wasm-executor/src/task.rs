@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
-use tracing::Instrument;
 use wasmtime::{Store, Trap, WasmBacktrace};
 use wasmtime_wasi::{I32Exit, WasiCtx};
 
@@ -142,9 +141,8 @@ pub(crate) fn start(launch: Launch, driver: Driver, runtime: Handle) -> RunningT
     let meter = Arc::new(CpuMeter::new(throttled, launch.started));
     let span =
         tracing::info_span!("task", task_id = %launch.spec.task_id, name = %launch.spec.name);
-    let run = run(launch, host, Arc::clone(&control), Arc::clone(&meter)).instrument(span);
-    let run: BoxedRun = Box::pin(run);
-    let run = Metered::new(run, Arc::clone(&meter));
+    let run: BoxedRun = Box::pin(run(launch, host, Arc::clone(&control), Arc::clone(&meter)));
+    let run = Metered::in_span(run, Arc::clone(&meter), span);
     let runner = match driver {
         Driver::Spawn => Runner::Spawned(runtime.spawn(run)),
         Driver::Inline => Runner::Inline(Some((run, runtime))),
@@ -251,24 +249,29 @@ impl Guest<'_> {
             Some(_) => Metering::Fuel,
             None => Metering::Plain,
         };
-        let preparing = async {
-            let prepared = self.executor.prepared(self.program, metering).await;
-            prepared.map_err(Failure::Prepare)
-        };
         let prepared = match metering {
             // Ready at once; a kill or timeout that came first still ends the call below.
-            Metering::Plain => preparing.await,
-            // Compiling the metered variant can take a while: kill and timeout apply to it too.
-            Metering::Fuel => self.guarded(preparing).await,
+            Metering::Plain => Ok(&self.program.inner.plain),
+            // Compiling the metered variant can take a while: kill and timeout apply to it
+            // too. Boxed: its future is large, and this task's would grow by as much,
+            // to be copied at every launch.
+            Metering::Fuel => {
+                let preparing = async {
+                    let prepared = self.executor.prepared(self.program, metering).await;
+                    prepared.map_err(Failure::Prepare)
+                };
+                self.guarded(Box::pin(preparing).as_mut()).await
+            }
         };
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err(failure) => return (self.classify(Err(failure), false), Usage::default()),
         };
         let mut store = self.store(prepared, wasi, host);
-        let ended = self
-            .guarded(call(&mut store, prepared, || self.task_info()))
-            .await;
+        let ended = {
+            let calling = std::pin::pin!(call(&mut store, prepared, || self.task_info()));
+            self.guarded(calling).await
+        };
         let usage = Usage {
             peak_memory_bytes: store.data().limiter.peak(),
             fuel_consumed: self
@@ -287,16 +290,19 @@ impl Guest<'_> {
     /// the stop and the deadline are waited on, so that a guest that ends in its first poll
     /// (most short tasks) never registers a waiter or a timer; a stop that lands during that
     /// poll is seen right after it.
-    async fn guarded<T>(
+    ///
+    /// `work` comes pinned by the caller: a future passed by value into an async fn takes
+    /// room twice in the caller's state (the argument, and the callee's copy), and this
+    /// task's whole state is copied at every launch.
+    async fn guarded<T, F: Future<Output = Result<T, Failure>> + ?Sized>(
         &self,
-        work: impl Future<Output = Result<T, Failure>>,
+        mut work: Pin<&mut F>,
     ) -> Result<T, Failure> {
         let deadline = self
             .spec
             .limits
             .timeout
             .map(|timeout| self.started + timeout);
-        let mut work = std::pin::pin!(work);
         let stopped = self.control.stopped();
         let passes = self.control.deadline_passes(deadline);
         let mut stopped = std::pin::pin!(stopped);
