@@ -78,16 +78,25 @@ fn subscribe(h: &mut Harness, id: &str, failover: f64) -> Result<String, Error> 
 fn reregister(h: &mut Harness, agent: &str, fw: &str, running: &[&str]) -> Registration {
     let tasks = running
         .iter()
-        .map(|id| TaskReport {
-            task: Some(task(id, agent, "cpus:1;mem:1GiB")),
-            framework_id: fw.into(),
-            latest: Some(TaskStatus {
-                task_id: id.to_string(),
-                state: TaskState::TaskRunning as i32,
-                ..TaskStatus::default()
-            }),
-        })
+        .map(|id| report(agent, fw, id, TaskState::TaskRunning))
         .collect();
+    reregister_reporting(h, agent, tasks)
+}
+
+/// What an agent reports of task `id` (1 cpu, 1 GiB) whose latest state is `state`.
+fn report(agent: &str, fw: &str, id: &str, state: TaskState) -> TaskReport {
+    TaskReport {
+        task: Some(task(id, agent, "cpus:1;mem:1GiB")),
+        framework_id: fw.into(),
+        latest: Some(TaskStatus {
+            task_id: id.to_string(),
+            state: state as i32,
+            ..TaskStatus::default()
+        }),
+    }
+}
+
+fn reregister_reporting(h: &mut Harness, agent: &str, tasks: Vec<TaskReport>) -> Registration {
     let req = RegisterRequest {
         agent: Some(AgentInfo {
             id: agent.into(),
@@ -336,32 +345,17 @@ fn tasks_that_ended_while_the_master_was_down_hold_no_resources() {
     let mut registry = Snapshot::default();
     let mut h = restart(h, &mut registry);
     subscribe(&mut h, &fw, 60.0).expect("resubscribe");
-    let report = |id: &str, state: TaskState| TaskReport {
-        task: Some(task(id, &agent, "cpus:1;mem:1GiB")),
-        framework_id: fw.clone(),
-        latest: Some(TaskStatus {
-            task_id: id.to_string(),
-            state: state as i32,
-            uuid: vec![7; 16],
-            ..TaskStatus::default()
-        }),
-    };
-    let req = RegisterRequest {
-        agent: Some(AgentInfo {
-            id: agent.clone(),
-            hostname: "host".into(),
-            resources: Some(resources("cpus:4;mem:4GiB")),
-            ..AgentInfo::default()
-        }),
-        tasks: vec![
-            report("t1", TaskState::TaskFinished),
-            report("t2", TaskState::TaskFinished),
-            report("t3", TaskState::TaskFailed),
-            report("t4", TaskState::TaskRunning),
-        ],
-        ..RegisterRequest::default()
-    };
-    h.core.register_agent(req, h.now).expect("register call");
+    let reports = [
+        ("t1", TaskState::TaskFinished),
+        ("t2", TaskState::TaskFinished),
+        ("t3", TaskState::TaskFailed),
+        ("t4", TaskState::TaskRunning),
+    ];
+    let tasks = reports
+        .iter()
+        .map(|(id, state)| report(&agent, &fw, id, *state))
+        .collect();
+    reregister_reporting(&mut h, &agent, tasks);
     h.take();
     assert_eq!(h.agent_usage(&agent).0.scalar("cpus"), 1.0, "only t4 runs");
     let answers = reconcile(&mut h, &fw, &["t1", "t3", "t4"]);
