@@ -150,12 +150,13 @@ impl Capacity {
         true
     }
 
-    /// Fits `task` in what is left: chooses the lowest free ports for its
-    /// [`TaskBuilder::ports`] (unreserved ones first), then takes all it asks for. Returns the
-    /// task with its ports chosen, or `None` (leaving the capacity as it was) when it does not
-    /// fit.
+    /// Fits `task` in what is left: chooses free ports for its [`TaskBuilder::ports`] (the
+    /// lowest) or [`TaskBuilder::random_ports`] (at random), unreserved ones first, then takes
+    /// all it asks for. Returns the task with its ports chosen, or `None` (leaving the
+    /// capacity as it was) when it does not fit.
     pub fn place(&mut self, task: TaskBuilder) -> Option<TaskBuilder> {
         let wanted = task.wanted_ports();
+        let at_random = task.ports_at_random();
         let mut task = task.clear_wanted_ports();
         if wanted > 0 {
             let named = task.resources().ranges(PORTS);
@@ -167,7 +168,11 @@ impl Capacity {
             for (_, role, ranges) in sources {
                 let free = ranges.difference(&named);
                 let count = left.min(free.count());
-                let chosen = free.lowest(count)?;
+                let chosen = if at_random {
+                    drawn_at_random(&free, count)?
+                } else {
+                    free.lowest(count)?
+                };
                 if !chosen.is_empty() {
                     picked.push(Resource::from_ranges(PORTS, role, &chosen));
                 }
@@ -199,6 +204,22 @@ impl Capacity {
             .find(|(n, r, _)| n == name && r == role)
             .map(|(_, _, ranges)| ranges)
     }
+}
+
+/// `n` distinct values of `free` drawn uniformly at random (Floyd's sampling: `n` draws,
+/// whatever the size of `free`), or `None` when it has fewer than `n`.
+fn drawn_at_random(free: &Ranges, n: u64) -> Option<Ranges> {
+    let size = free.count();
+    let first = size.checked_sub(n)?;
+    let mut picked = std::collections::BTreeSet::new();
+    for last in first..size {
+        let index = fastrand::u64(0..=last);
+        if !picked.insert(index) {
+            picked.insert(last);
+        }
+    }
+    let values: Option<Vec<u64>> = picked.into_iter().map(|index| free.nth(index)).collect();
+    Some(Ranges::from_values(values?))
 }
 
 #[cfg(test)]
@@ -294,6 +315,39 @@ mod tests {
         assert_eq!(
             mixed.resources().ranges(PORTS).to_string(),
             "[32001-32002, 32005-32005]"
+        );
+    }
+
+    #[test]
+    fn random_ports_are_distinct_free_ones_and_vary() {
+        let offer = offer_of("cpus:4;ports:[31000-31001,31005-31009,40000-40000]");
+        let offered = Capacity::of(&offer).ranges(PORTS);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let mut left = Capacity::of(&offer);
+            let held = left
+                .place(TaskBuilder::new("exact", "d").port(31005))
+                .expect("31005 is offered");
+            let task = left
+                .place(TaskBuilder::new("any", "d").random_ports(3))
+                .expect("seven ports are left");
+            let ports = task.resources().ranges(PORTS);
+            assert_eq!(ports.count(), 3, "{ports}");
+            assert!(offered.contains(&ports), "{ports} is offered");
+            assert!(!ports.contains(&held.resources().ranges(PORTS)));
+            assert_eq!(left.ranges(PORTS).count(), 4, "what was drawn is taken");
+            seen.extend(ports.values());
+        }
+        assert_eq!(seen.len(), 7, "every free port is drawn sometime: {seen:?}");
+        let mut left = Capacity::of(&offer);
+        assert!(
+            left.place(TaskBuilder::new("many", "d").random_ports(9))
+                .is_none()
+        );
+        assert_eq!(
+            left.ranges(PORTS).count(),
+            8,
+            "a task that does not fit takes nothing"
         );
     }
 

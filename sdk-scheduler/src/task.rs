@@ -32,6 +32,8 @@ pub struct TaskBuilder {
     task: TaskInfo,
     /// Ports to choose from an offer with [`crate::Capacity::place`].
     wanted_ports: u64,
+    /// Whether those ports are drawn at random rather than the lowest free.
+    random_ports: bool,
 }
 
 impl TaskBuilder {
@@ -50,6 +52,7 @@ impl TaskBuilder {
                 ..TaskInfo::default()
             },
             wanted_ports: 0,
+            random_ports: false,
         }
     }
 
@@ -107,7 +110,22 @@ impl TaskBuilder {
     /// [`TaskBuilder::port`].
     pub fn ports(mut self, n: u64) -> Self {
         self.wanted_ports = n;
+        self.random_ports = false;
         self
+    }
+
+    /// `n` ports, any, drawn at random from those its offer has free, as Marathon draws
+    /// them: a port that something outside the cluster holds fails one launch, and the
+    /// retry most likely draws another. Replaces an earlier count.
+    pub fn random_ports(mut self, n: u64) -> Self {
+        self.wanted_ports = n;
+        self.random_ports = true;
+        self
+    }
+
+    /// Whether [`TaskBuilder::random_ports`] asked for the ports.
+    pub fn ports_at_random(&self) -> bool {
+        self.random_ports
     }
 
     /// This exact port, unreserved; may be called for several. The master refuses the task

@@ -71,6 +71,20 @@ impl Ranges {
         self.spans.iter().flat_map(|(begin, end)| *begin..=*end)
     }
 
+    /// The value at position `index` in ascending order (the 0th is the lowest), or `None`
+    /// past the last.
+    pub fn nth(&self, index: u64) -> Option<u64> {
+        let mut left = index;
+        for &(begin, end) in self.spans.iter() {
+            let last = end - begin;
+            if left <= last {
+                return Some(begin + left);
+            }
+            left -= last + 1;
+        }
+        None
+    }
+
     /// True when `value` is one of the values.
     pub fn contains_value(&self, value: u64) -> bool {
         self.span_at(value).is_some()
@@ -234,6 +248,27 @@ mod tests {
         assert_eq!(a.difference(&r(&[(0, 100)])).spans(), &[]);
         assert_eq!(a.checked_sub(&r(&[(5, 25)])), None);
         assert_eq!(a.checked_sub(&r(&[(5, 6)])).map(|x| x.count()), Some(19));
+    }
+
+    #[test]
+    fn nth_counts_across_spans() {
+        let ranges = Ranges::from_spans([(10, 12), (20, 20), (u64::MAX - 1, u64::MAX)]).unwrap();
+        let all: Vec<Option<u64>> = (0..7).map(|i| ranges.nth(i)).collect();
+        assert_eq!(
+            all,
+            [
+                Some(10),
+                Some(11),
+                Some(12),
+                Some(20),
+                Some(u64::MAX - 1),
+                Some(u64::MAX),
+                None
+            ]
+        );
+        assert_eq!(Ranges::new().nth(0), None);
+        let whole = Ranges::span(0, u64::MAX).unwrap();
+        assert_eq!(whole.nth(u64::MAX), Some(u64::MAX));
     }
 
     #[test]

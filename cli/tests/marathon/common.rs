@@ -65,7 +65,12 @@ impl Env {
 
     /// With `zk`, Marathon keeps its state in ZooKeeper under that URL.
     pub async fn start_on(zk: Option<&str>) -> Env {
-        let resources = format!("cpus:4;mem:4GiB;disk:4GiB;{}", free_ports(10));
+        Env::start_offering(zk, &free_ports(10)).await
+    }
+
+    /// An agent offering `ports` (an agent resource such as `ports:[a-a,b-b]`).
+    pub async fn start_offering(zk: Option<&str>, ports: &str) -> Env {
+        let resources = format!("cpus:4;mem:4GiB;disk:4GiB;{ports}");
         let cluster = ProcessCluster::start(Path::new(BINARY), 1, &resources, &[], &[])
             .await
             .expect("master and agent as processes");

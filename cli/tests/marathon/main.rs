@@ -6,4 +6,5 @@ mod common;
 mod dev_services;
 mod ha;
 mod lifecycle;
+mod ports;
 mod python;

@@ -127,7 +127,7 @@ fn launch_on(
             builder = builder.port(port);
         }
     } else {
-        builder = builder.ports(u64::try_from(host_ports.len()).unwrap_or(0));
+        builder = builder.random_ports(u64::try_from(host_ports.len()).unwrap_or(0));
     }
     for (key, value) in environment(app, &task_id) {
         builder = builder.env(key, value);
