@@ -5,7 +5,12 @@
 //!   one `wasm-executor` in this process (no master, agent or network); then the same on a
 //!   cluster of 4 agents, against the 2-agent figure;
 //! - latency: ACCEPT → TASK_RUNNING as the scheduler sees it, p50 and p99, one task at a time;
-//!   baseline: a unary gRPC round trip to the same master (`Artifacts.Stat`);
+//!   baseline: a unary gRPC round trip to the same master (`Artifacts.Stat`); and its floor on
+//!   this machine: what the path must do before RUNNING can reach the scheduler, with no
+//!   work of its own. That is four one-way legs (scheduler → master → agent → master →
+//!   scheduler), measured as two round trips in a row, and two synced journal appends in
+//!   sequence (the master's launch record, the agent's RUNNING update), measured on the same
+//!   filesystem;
 //! - the same throughput and latency through Mesos's v1 scheduler HTTP API in JSON
 //!   ([`mesos_json`]: RecordIO event stream, one ACKNOWLEDGE call per update); baseline: the
 //!   native gRPC figures of the same run, ratio JSON/gRPC.
@@ -31,6 +36,7 @@ use tokio::sync::oneshot;
 use wasmesos_agent::AgentTls;
 use wasmesos_detector::{ClientTls, Credential, Credentials};
 use wasmesos_harness::{ClientAccess, Cluster, ClusterConfig, TestFramework, TestPki, env_number};
+use wasmesos_journal::{Entry, Journal, Options as JournalOptions};
 use wasmesos_master::MasterTls;
 use wasmesos_master::auth::Authentication;
 use wasmesos_proto::artifacts_client::ArtifactsClient;
@@ -134,8 +140,10 @@ async fn measure(
         eprintln!("{label}, round {round}: executor alone {baseline:.0} tasks/s");
         executor_rates.push(baseline);
     }
-    let (running, rtt) = latency(&master, hello, samples, &ClientAccess::default()).await?;
+    let (running, rtt, two_rtt) =
+        latency(&master, hello, samples, &ClientAccess::default()).await?;
     let json_running = mesos_json::latency(&master, &digest, samples).await?;
+    let synced = synced_appends(cluster.dir(), samples)?;
     cluster.shutdown().await?;
     let mut four_agent_rates = Vec::new();
     let cluster = start_cluster(4, base).await?;
@@ -157,7 +165,7 @@ async fn measure(
         eprintln!("{label}, round {round}: TLS and authentication {rate:.0} tasks/s");
         secured_rates.push(rate);
     }
-    let (secured_running, _) = latency(&master, hello, samples, &secured.access).await?;
+    let (secured_running, ..) = latency(&master, hello, samples, &secured.access).await?;
     cluster.shutdown().await?;
 
     let cluster_rate = median(&mut cluster_rates);
@@ -204,6 +212,15 @@ async fn measure(
             format!("{:.3} ms", millis(value)),
             format!("gRPC round trip {:.3} ms", millis(base)),
             value.as_secs_f64() / base.as_secs_f64()
+        ));
+        let synced_value = percentile(&synced, quantile);
+        let floor = percentile(&two_rtt, quantile) + synced_value * 2;
+        rows.push(format!(
+            "{:<54} {:>14} {:>28} {:>8.2}",
+            format!("  its floor {name}: 4 legs + 2 synced appends, {label}"),
+            format!("{:.3} ms", millis(floor)),
+            format!("synced append {:.3} ms", millis(synced_value)),
+            value.as_secs_f64() / floor.as_secs_f64()
         ));
         let secured_value = percentile(&secured_running, quantile);
         rows.push(format!(
@@ -441,13 +458,17 @@ async fn executor_throughput(hello: &Path, total: usize, dir: &Path) -> BenchRes
     Ok(rate)
 }
 
-/// ACCEPT → RUNNING for `samples` tasks launched one at a time, and the gRPC round trip.
+/// Sorted durations of many runs of one thing.
+type Samples = Vec<Duration>;
+
+/// ACCEPT → RUNNING for `samples` tasks launched one at a time, the gRPC round trip, and two
+/// round trips in a row: the four one-way legs that ACCEPT → RUNNING crosses.
 async fn latency(
     master: &str,
     hello: &Path,
     samples: usize,
     access: &ClientAccess,
-) -> BenchResult<(Vec<Duration>, Vec<Duration>)> {
+) -> BenchResult<(Samples, Samples, Samples)> {
     let mut framework =
         TestFramework::with_config(driver_config(master, "latency", access)).await?;
     let bytes = std::fs::read(hello)?;
@@ -486,18 +507,40 @@ async fn latency(
         framework.wait_for_terminal(&task_id).await?;
     }
     let mut client = ArtifactsClient::new(framework.driver.channel());
+    let stat = StatRequest { digest };
     let mut rtt = Vec::with_capacity(samples);
+    let mut two_rtt = Vec::with_capacity(samples);
     for _ in 0..samples {
         let start = Instant::now();
-        client
-            .stat(StatRequest {
-                digest: digest.clone(),
-            })
-            .await?;
+        client.stat(stat.clone()).await?;
         rtt.push(start.elapsed());
+        let start = Instant::now();
+        client.stat(stat.clone()).await?;
+        client.stat(stat.clone()).await?;
+        two_rtt.push(start.elapsed());
     }
     framework.teardown().await?;
     running.sort();
     rtt.sort();
-    Ok((running, rtt))
+    two_rtt.sort();
+    Ok((running, rtt, two_rtt))
+}
+
+/// One synced append of a task-sized record (a `TaskStatus` is a few hundred bytes) to a
+/// journal under `dir`, as the master's registry and the agent's checkpoint make, `samples`
+/// times: the disk's share of ACCEPT → RUNNING.
+fn synced_appends(dir: &Path, samples: usize) -> BenchResult<Samples> {
+    let path = dir.join("latency-floor.journal");
+    let mut journal = Journal::open(&path, JournalOptions::new("bench-floor", 1))?;
+    let mut took = Vec::with_capacity(samples);
+    for sample in 0..samples {
+        let entry = Entry::put(0, sample.to_be_bytes().to_vec(), vec![7; 300]);
+        let start = Instant::now();
+        journal.write(vec![entry], true)?;
+        took.push(start.elapsed());
+    }
+    drop(journal);
+    std::fs::remove_file(&path)?;
+    took.sort();
+    Ok(took)
 }

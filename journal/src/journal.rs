@@ -96,8 +96,9 @@ pub struct Journal {
     /// Reused for each record's bytes.
     buf: Vec<u8>,
     recovery: Recovery,
-    /// How long the last synced [`write`](Journal::write) took, append and sync.
-    last_synced_write: Option<Duration>,
+    /// How long the last synced [`write`](Journal::write) took, append and sync, and when
+    /// it ended.
+    last_synced_write: Option<(Duration, Instant)>,
 }
 
 /// A synced write that took less than this is quick: its owner may run the next one on an
@@ -105,6 +106,24 @@ pub struct Journal {
 /// that thread and back) would cost more. Well under what tokio allows a task between two
 /// awaits; a single slow sync sends its owner back to its thread.
 pub const QUICK_SYNC: Duration = Duration::from_micros(50);
+
+/// A slower synced write, up to this long (an SSD's or a virtual disk's flush), may still
+/// run in place while its owner is quiet (its last synced write ended [`QUIET_GAP`] ago or
+/// more): nothing else waits for the worker then, and the hop to another thread and back
+/// would add two wake-ups to the latency of whatever waits for the write. While writes come
+/// closer together, the owner's thread takes them and shares one sync among many; a sync
+/// slower than this (a spinning disk) always goes there.
+pub const QUIET_SYNC: Duration = Duration::from_millis(2);
+
+/// How long after its last synced write ended a journal's owner counts as quiet.
+pub const QUIET_GAP: Duration = Duration::from_micros(200);
+
+/// Whether an owner may make its next synced write in place, on the async worker that asks
+/// for it, when its last synced write took `took` and ended `since` ago: a quick sync always,
+/// a slower one up to [`QUIET_SYNC`] only while the owner is quiet.
+pub fn may_sync_in_place(took: Duration, since: Duration) -> bool {
+    took < QUICK_SYNC || (took < QUIET_SYNC && since >= QUIET_GAP)
+}
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -278,19 +297,22 @@ impl Journal {
         }
         if sync {
             self.sync()?;
-            self.last_synced_write = Some(started.elapsed());
+            self.last_synced_write = Some((started.elapsed(), Instant::now()));
         }
         Ok(())
     }
 
     /// How long the last synced [`write`](Self::write) took; `None` before the first.
     pub fn last_synced_write(&self) -> Option<Duration> {
-        self.last_synced_write
+        self.last_synced_write.map(|(took, _)| took)
     }
 
-    /// Whether the last synced write took less than [`QUICK_SYNC`].
-    pub fn syncs_quickly(&self) -> bool {
-        self.last_synced_write.is_some_and(|took| took < QUICK_SYNC)
+    /// Whether the next synced write may run in place at `now` ([`may_sync_in_place`] for
+    /// the last one); not before the first, whose cost is unknown.
+    pub fn syncs_in_place(&self, now: Instant) -> bool {
+        self.last_synced_write.is_some_and(|(took, ended)| {
+            may_sync_in_place(took, now.saturating_duration_since(ended))
+        })
     }
 
     /// Writes `self.buf` at `used`, growing the file by a chunk first when it must.

@@ -233,7 +233,10 @@ fn only_synced_writes_are_timed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut journal = Journal::open(&dir.path().join("j"), options()).expect("created");
     assert_eq!(journal.last_synced_write(), None);
-    assert!(!journal.syncs_quickly(), "nothing is known before a sync");
+    assert!(
+        !journal.syncs_in_place(Instant::now()),
+        "nothing is known before a sync"
+    );
     journal
         .write(vec![Entry::put(1, "a", b"1".to_vec())], false)
         .expect("unsynced");
@@ -248,5 +251,16 @@ fn only_synced_writes_are_timed() {
     let took = journal
         .last_synced_write()
         .expect("a synced write is timed");
-    assert_eq!(journal.syncs_quickly(), took < QUICK_SYNC);
+    let later = Instant::now() + QUIET_GAP;
+    assert_eq!(journal.syncs_in_place(later), took < QUIET_SYNC);
+}
+
+#[test]
+fn a_slower_sync_runs_in_place_only_while_its_owner_is_quiet() {
+    let ms = Duration::from_millis;
+    let us = Duration::from_micros;
+    assert!(may_sync_in_place(us(20), Duration::ZERO), "quick: always");
+    assert!(!may_sync_in_place(us(300), us(50)), "slower, and busy");
+    assert!(may_sync_in_place(us(300), QUIET_GAP), "slower, and quiet");
+    assert!(!may_sync_in_place(ms(5), ms(1000)), "slow: never");
 }

@@ -34,4 +34,6 @@ pub mod format;
 mod journal;
 
 pub use error::Error;
-pub use journal::{Entry, Journal, Options, QUICK_SYNC, Recovery};
+pub use journal::{
+    Entry, Journal, Options, QUICK_SYNC, QUIET_GAP, QUIET_SYNC, Recovery, may_sync_in_place,
+};

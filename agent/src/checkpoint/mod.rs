@@ -41,7 +41,7 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.journal";
 
 /// The handle the agent queues checkpoint changes through; cheap to call on the hot path
 /// (a push on a queue), blocking only for an update it commits in place, which it does only
-/// while syncs are quick.
+/// while syncs take under `wasmesos_journal::QUIET_SYNC`.
 pub(crate) struct Checkpoint {
     shared: Arc<Shared>,
     path: PathBuf,
@@ -100,7 +100,7 @@ impl Checkpoint {
     }
 
     /// Like [`updates`](Self::updates), committed on this thread when the checkpoint allows
-    /// it (while the agent is quiet and syncs are quick). For a caller that yields or ends
+    /// it (while the agent is quiet and syncs take under `QUIET_SYNC`). For a caller that yields or ends
     /// right after: the status sender it wakes may wait for this thread's task to yield.
     pub(crate) fn updates_in_place(&self, statuses: Vec<TaskStatus>) {
         self.shared.send_urgent(Change::Updates(statuses));

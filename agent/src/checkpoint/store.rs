@@ -279,7 +279,7 @@ impl Store {
         self.journal.write(entries, sync)
     }
 
-    /// How long the last synced write took (see [`wasmesos_journal::QUICK_SYNC`]).
+    /// How long the last synced write took (see [`wasmesos_journal::QUIET_SYNC`]).
     pub(crate) fn last_synced_write(&self) -> Option<std::time::Duration> {
         self.journal.last_synced_write()
     }

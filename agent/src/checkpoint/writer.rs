@@ -7,9 +7,10 @@
 //!   record was syncing, lingering for company as [`Pace`] says;
 //! - **the agent thread that queues an update**, which commits it in place, with whatever is
 //!   queued before it, when nothing else is writing, the agent is quiet, and the last synced
-//!   record took under [`QUICK_SYNC`]. On this VM, waking the checkpoint's thread and then
-//!   the status sender's worker cost 50-70 µs each, far more than such a commit; under
-//!   load, or on a disk whose syncs are slow, the thread does it, as before.
+//!   record took under [`QUIET_SYNC`]. On this VM, waking the checkpoint's thread and then
+//!   the status sender's worker cost 50-70 µs each, more than a commit on tmpfs and as much
+//!   as an SSD's sync; under load, or on a disk whose syncs are slow, the thread does it and
+//!   shares one sync among many updates.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tracing::{debug, error};
-use wasmesos_journal::QUICK_SYNC;
+use wasmesos_journal::{QUIET_GAP, QUIET_SYNC};
 use wasmesos_proto::TaskStatus;
 
 use super::store::{Change, Store};
@@ -47,12 +48,6 @@ const BUSY_BATCH: usize = 256;
 /// Whether the agent is busy: its previous synced commit ended this recently and held
 /// updates of more than one task.
 const BUSY_WINDOW: Duration = Duration::from_millis(5);
-
-/// An update is committed in place only if the last synced record took less than
-/// [`QUICK_SYNC`] (tmpfs, or a drive with a protected write cache; a slower sync would hold
-/// up the async worker that queued it), and ended at least this long ago: a stream of
-/// updates closer together is left to the thread, which shares one sync among them.
-const QUIET_GAP: Duration = Duration::from_micros(200);
 
 /// ... and only if fewer than this many changes wait before it (more: the thread is behind).
 const INLINE_QUEUE: usize = 64;
@@ -222,14 +217,14 @@ impl Pace {
         self.last_took = Some(took);
     }
 
-    /// Whether an update queued at `now` may be committed in place: syncs are quick, and
-    /// the agent is quiet.
+    /// Whether an update queued at `now` may be committed in place: syncs are no slower than
+    /// [`QUIET_SYNC`], and the agent is quiet.
     pub(super) fn may_commit_in_place(&self, now: Instant) -> bool {
-        let quick = self.last_took.is_some_and(|took| took < QUICK_SYNC);
+        let fast_enough = self.last_took.is_some_and(|took| took < QUIET_SYNC);
         let quiet = self
             .last_synced
             .is_none_or(|(ended, _)| now.saturating_duration_since(ended) >= QUIET_GAP);
-        quick && quiet && self.busy_linger(now).is_zero()
+        fast_enough && quiet && self.busy_linger(now).is_zero()
     }
 }
 

@@ -1,12 +1,16 @@
 //! The embedded registry: one journal, `<work_dir>/registry.journal`
 //! ([`wasmesos_journal::Journal`]), with a table per [`Table`]. Every commit is one record,
 //! synced before it returns. It is written on a blocking thread, so the master's async tasks
-//! never wait on the disk, except while its syncs stay under [`wasmesos_journal::QUICK_SYNC`]
-//! (tmpfs, or a drive with a protected write cache): then the hop to the blocking pool and
-//! back, two thread wake-ups, would cost more than the commit itself, which runs in place.
+//! never wait on the disk while it is busy, except while its syncs stay under
+//! [`wasmesos_journal::QUICK_SYNC`] (tmpfs, or a drive with a protected write cache): then the
+//! hop to the blocking pool and back, two thread wake-ups, would cost more than the commit
+//! itself, which runs in place. A commit after a quiet spell runs in place too, if syncs
+//! take under [`wasmesos_journal::QUIET_SYNC`]: nothing else waits for the worker then, and
+//! the hop would add its two wake-ups to the latency of the launch or answer it holds back.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use tracing::{info, warn};
@@ -99,9 +103,9 @@ impl JournalRegistry {
         Ok(snapshot)
     }
 
-    /// Whether the last write was quick enough for the next to run in place.
-    fn quick(&self) -> Result<bool, Error> {
-        Ok(self.lock()?.syncs_quickly())
+    /// Whether the next write runs in place ([`Journal::syncs_in_place`]).
+    fn in_place(&self) -> Result<bool, Error> {
+        Ok(self.lock()?.syncs_in_place(Instant::now()))
     }
 
     /// Appends `ops` as one synced record.
@@ -158,7 +162,7 @@ impl RegistryStore for JournalRegistry {
 
     fn commit(&self, ops: Vec<Op>) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            if self.quick()? {
+            if self.in_place()? {
                 self.write(ops)?;
             } else {
                 let this = self.clone();
