@@ -49,7 +49,7 @@ use wasmesos_wasm_executor::{Executor, ExecutorConfig, Limits, TaskSpec};
 const TASK_CPUS: f64 = 0.01;
 const TASK_MEM: u64 = 16 << 20;
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn main() -> BenchResult<()> {
     if std::env::args().any(|arg| arg == "--list") {
@@ -140,9 +140,17 @@ async fn measure(
         eprintln!("{label}, round {round}: executor alone {baseline:.0} tasks/s");
         executor_rates.push(baseline);
     }
-    let (running, rtt, two_rtt) =
-        latency(&master, hello, samples, &ClientAccess::default()).await?;
-    let json_running = mesos_json::latency(&master, &digest, samples).await?;
+    let (running, rtt, two_rtt) = on_worker(latency_of(
+        &master,
+        hello,
+        samples,
+        &ClientAccess::default(),
+    ))
+    .await?;
+    let json_running = {
+        let (master, digest) = (master.clone(), digest.clone());
+        on_worker(async move { mesos_json::latency(&master, &digest, samples).await }).await?
+    };
     let synced = synced_appends(cluster.dir(), samples)?;
     cluster.shutdown().await?;
     let mut four_agent_rates = Vec::new();
@@ -165,7 +173,8 @@ async fn measure(
         eprintln!("{label}, round {round}: TLS and authentication {rate:.0} tasks/s");
         secured_rates.push(rate);
     }
-    let (secured_running, ..) = latency(&master, hello, samples, &secured.access).await?;
+    let (secured_running, ..) =
+        on_worker(latency_of(&master, hello, samples, &secured.access)).await?;
     cluster.shutdown().await?;
 
     let cluster_rate = median(&mut cluster_rates);
@@ -456,6 +465,26 @@ async fn executor_throughput(hello: &Path, total: usize, dir: &Path) -> BenchRes
     let rate = total as f64 / started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&sandboxes);
     Ok(rate)
+}
+
+/// Runs `measuring` on a runtime worker, where a framework built on the SDK runs its
+/// scheduler. From the thread that only waits in `block_on`, every call and every event
+/// would cost one more thread wake-up, which no such framework pays.
+async fn on_worker<T: Send + 'static>(
+    measuring: impl Future<Output = BenchResult<T>> + Send + 'static,
+) -> BenchResult<T> {
+    tokio::spawn(measuring).await?
+}
+
+/// [`latency`] with owned arguments, for [`on_worker`].
+fn latency_of(
+    master: &str,
+    hello: &Path,
+    samples: usize,
+    access: &ClientAccess,
+) -> impl Future<Output = BenchResult<(Samples, Samples, Samples)>> + Send + 'static {
+    let (master, hello, access) = (master.to_owned(), hello.to_path_buf(), access.clone());
+    async move { latency(&master, &hello, samples, &access).await }
 }
 
 /// Sorted durations of many runs of one thing.

@@ -191,7 +191,7 @@ async fn post_on(conn: &mut Conn, request: Request<Full<Bytes>>) -> BenchResult<
 }
 
 /// An acknowledgement in flight; it gives its connection back when answered.
-type InFlight = Pin<Box<dyn Future<Output = BenchResult<Conn>>>>;
+type InFlight = Pin<Box<dyn Future<Output = BenchResult<Conn>> + Send>>;
 
 /// A subscribed Mesos framework: its event stream and how to call the master. One task
 /// runs it all, as an event loop: reading the stream also moves the acknowledgements in
