@@ -307,6 +307,12 @@ impl Journal {
         self.last_synced_write.map(|(took, _)| took)
     }
 
+    /// Whether the last synced write took less than [`QUICK_SYNC`].
+    pub fn syncs_quickly(&self) -> bool {
+        self.last_synced_write
+            .is_some_and(|(took, _)| took < QUICK_SYNC)
+    }
+
     /// Whether the next synced write may run in place at `now` ([`may_sync_in_place`] for
     /// the last one); not before the first, whose cost is unknown.
     pub fn syncs_in_place(&self, now: Instant) -> bool {

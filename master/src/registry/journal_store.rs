@@ -4,11 +4,13 @@
 //! never wait on the disk while it is busy, except while its syncs stay under
 //! [`wasmesos_journal::QUICK_SYNC`] (tmpfs, or a drive with a protected write cache): then the
 //! hop to the blocking pool and back, two thread wake-ups, would cost more than the commit
-//! itself, which runs in place. A commit after a quiet spell runs in place too, if syncs
-//! take under [`wasmesos_journal::QUIET_SYNC`]: nothing else waits for the worker then, and
-//! the hop would add its two wake-ups to the latency of the launch or answer it holds back.
+//! itself, which runs in place. A lone change (a few ops, after a commit as small) after a
+//! quiet spell runs in place too, if syncs take under [`wasmesos_journal::QUIET_SYNC`]:
+//! nothing else waits for the worker then, and the hop would add its two wake-ups to the
+//! latency of the launch or answer it holds back.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -29,11 +31,19 @@ const KIND: &str = "master-registry";
 /// Bumped whenever the tables' meaning changes.
 const FORMAT: u32 = 1;
 
+/// A commit of at most this many ops, after one as small, is a lone change (one launch, one
+/// task ended): after a quiet spell it may run in place on a disk whose syncs are not quick.
+/// A larger one means the master is busy launching or ending many tasks; it goes to the
+/// pool, so that a slow sync never holds up a worker the busy master needs.
+const LONE_COMMIT_OPS: usize = 4;
+
 /// A [`RegistryStore`] in a journal file.
 #[derive(Clone, Debug)]
 pub struct JournalRegistry {
     journal: Arc<Mutex<Journal>>,
     path: PathBuf,
+    /// How many ops the last commit held.
+    last_ops: Arc<AtomicUsize>,
 }
 
 impl JournalRegistry {
@@ -70,6 +80,7 @@ impl JournalRegistry {
         Ok(Self {
             journal: Arc::new(Mutex::new(journal)),
             path,
+            last_ops: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -78,7 +89,7 @@ impl JournalRegistry {
         &self.path
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Journal>, Error> {
+    pub(super) fn lock(&self) -> Result<std::sync::MutexGuard<'_, Journal>, Error> {
         // A panic while holding it leaves the journal as its last successful write left it.
         self.journal
             .lock()
@@ -103,9 +114,13 @@ impl JournalRegistry {
         Ok(snapshot)
     }
 
-    /// Whether the next write runs in place ([`Journal::syncs_in_place`]).
-    fn in_place(&self) -> Result<bool, Error> {
-        Ok(self.lock()?.syncs_in_place(Instant::now()))
+    /// Whether a commit of `ops` ops runs in place: syncs are quick, or it and the last
+    /// commit are lone changes and the journal allows it ([`Journal::syncs_in_place`]).
+    pub(super) fn in_place(&self, ops: usize) -> Result<bool, Error> {
+        let journal = self.lock()?;
+        let lone =
+            ops <= LONE_COMMIT_OPS && self.last_ops.load(Ordering::Relaxed) <= LONE_COMMIT_OPS;
+        Ok(journal.syncs_quickly() || (lone && journal.syncs_in_place(Instant::now())))
     }
 
     /// Appends `ops` as one synced record.
@@ -162,7 +177,10 @@ impl RegistryStore for JournalRegistry {
 
     fn commit(&self, ops: Vec<Op>) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            if self.in_place()? {
+            let count = ops.len();
+            let in_place = self.in_place(count)?;
+            self.last_ops.store(count, Ordering::Relaxed);
+            if in_place {
                 self.write(ops)?;
             } else {
                 let this = self.clone();

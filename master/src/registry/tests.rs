@@ -226,3 +226,31 @@ fn an_older_redb_registry_is_refused_not_started_over() {
         "no empty registry beside it"
     );
 }
+
+#[tokio::test]
+async fn only_a_lone_change_runs_in_place_on_a_disk_whose_syncs_are_not_quick() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let registry = JournalRegistry::open(dir.path().join(REGISTRY_FILE)).expect("create");
+    let many: Vec<Op> = (0..20)
+        .map(|i| task("f1", &format!("t{i}"), TaskState::TaskStaging))
+        .collect();
+    registry.commit(many).await.expect("a busy commit");
+    // Quiet for long enough: only the size of the commits keeps them off the worker.
+    std::thread::sleep(wasmesos_journal::QUIET_GAP * 2);
+    let quick = registry.lock().expect("journal").syncs_quickly();
+    assert_eq!(
+        registry.in_place(1).expect("ask"),
+        quick,
+        "after a busy commit, only a quick disk runs a commit in place"
+    );
+    registry
+        .commit(vec![framework("f1")])
+        .await
+        .expect("a lone commit");
+    std::thread::sleep(wasmesos_journal::QUIET_GAP * 2);
+    assert_eq!(
+        registry.in_place(50).expect("ask"),
+        registry.lock().expect("journal").syncs_quickly(),
+        "a busy commit runs in place only on a quick disk"
+    );
+}
