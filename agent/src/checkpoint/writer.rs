@@ -7,7 +7,7 @@
 //!   record was syncing, lingering for company as [`Pace`] says;
 //! - **the agent thread that queues an update**, which commits it in place, with whatever is
 //!   queued before it, when nothing else is writing, the agent is quiet, and the last synced
-//!   record took under [`QUIET_SYNC`]. On this VM, waking the checkpoint's thread and then
+//!   record took under [`wasmesos_journal::QUIET_SYNC`]. On this VM, waking the checkpoint's thread and then
 //!   the status sender's worker cost 50-70 µs each, more than a commit on tmpfs and as much
 //!   as an SSD's sync; under load, or on a disk whose syncs are slow, the thread does it and
 //!   shares one sync among many updates.
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tracing::{debug, error};
-use wasmesos_journal::{QUIET_GAP, QUIET_SYNC};
+use wasmesos_journal::{QUIET_GAP, may_sync_in_place};
 use wasmesos_proto::TaskStatus;
 
 use super::store::{Change, Store};
@@ -217,14 +217,16 @@ impl Pace {
         self.last_took = Some(took);
     }
 
-    /// Whether an update queued at `now` may be committed in place: syncs are no slower than
-    /// [`QUIET_SYNC`], and the agent is quiet.
+    /// Whether an update queued at `now` may be committed in place: the journal's rule
+    /// ([`may_sync_in_place`]) allows it, and the agent is quiet, however quick its syncs.
     pub(super) fn may_commit_in_place(&self, now: Instant) -> bool {
-        let fast_enough = self.last_took.is_some_and(|took| took < QUIET_SYNC);
-        let quiet = self
-            .last_synced
-            .is_none_or(|(ended, _)| now.saturating_duration_since(ended) >= QUIET_GAP);
-        fast_enough && quiet && self.busy_linger(now).is_zero()
+        let since = self.last_synced.map_or(Duration::MAX, |(ended, _)| {
+            now.saturating_duration_since(ended)
+        });
+        let allowed = self
+            .last_took
+            .is_some_and(|took| may_sync_in_place(took, since));
+        allowed && since >= QUIET_GAP && self.busy_linger(now).is_zero()
     }
 }
 

@@ -2,6 +2,7 @@ use wasmesos_proto::TaskState;
 
 use super::*;
 use crate::registry::TaskKey;
+use wasmesos_journal::QUIET_SYNC;
 
 fn status(task: &str, uuid: u8) -> TaskStatus {
     TaskStatus {
